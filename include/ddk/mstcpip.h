@@ -1,0 +1,2 @@
+/* ddk/mstcpip.h - forwarder for sources that use Wine's ddk/ include prefix. */
+#include <mstcpip.h>

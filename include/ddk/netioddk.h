@@ -1,0 +1,2 @@
+/* ddk/netioddk.h - forwarder for sources that use Wine's ddk/ include prefix. */
+#include <netioddk.h>

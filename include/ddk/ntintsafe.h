@@ -1,0 +1,2 @@
+/* ddk/ntintsafe.h - forwarder for sources that use Wine's ddk/ include prefix. */
+#include <ntintsafe.h>

@@ -1,0 +1,2 @@
+/* ddk/ntstatus.h - forwarder for sources that use Wine's ddk/ include prefix. */
+#include <ntstatus.h>

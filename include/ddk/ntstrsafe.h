@@ -1,0 +1,2 @@
+/* ddk/ntstrsafe.h - forwarder for sources that use Wine's ddk/ include prefix. */
+#include <ntstrsafe.h>

@@ -1,0 +1,2 @@
+/* ddk/wdm.h - forwarder for sources that use Wine's ddk/ include prefix. */
+#include <wdm.h>

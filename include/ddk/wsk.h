@@ -1,0 +1,2 @@
+/* ddk/wsk.h - forwarder for sources that use Wine's ddk/ include prefix. */
+#include <wsk.h>

@@ -1,0 +1,42 @@
+/*
+ * openwsk_runtime.h - openwsk's own interface to the kernel runtime: leak
+ * accounting and failure injection, for hosts (wskhost) and tests.  Not a
+ * WDK header; driver code never needs it.
+ */
+#ifndef OPENWSK_RUNTIME_H
+#define OPENWSK_RUNTIME_H
+
+#include <ntdef.h>
+
+EXTERN_C_START
+
+/* Pool tags the runtime uses for its own objects, so that leaked IRPs and
+ * MDLs show up in the pool report under a recognisable name. */
+#define OPENWSK_TAG_IRP TAG_FROM_CHARS('I', 'r', 'p', ' ')
+#define OPENWSK_TAG_MDL TAG_FROM_CHARS('M', 'd', 'l', ' ')
+#define OPENWSK_TAG_STRING TAG_FROM_CHARS('S', 't', 'r', 'g')
+#define OPENWSK_TAG_UNTAGGED TAG_FROM_CHARS('N', 'o', 'n', 'e')
+#define OPENWSK_TAG_OBJECT TAG_FROM_CHARS('O', 'b', 'j', ' ')
+
+/* Outstanding pool allocations: for one tag, or for all tags when Tag is 0. */
+OPENWSK_API SIZE_T openwsk_pool_outstanding_bytes(ULONG Tag);
+OPENWSK_API SIZE_T openwsk_pool_outstanding_count(ULONG Tag);
+
+/* Writes one line per tag with outstanding allocations to stderr, e.g.
+ *   openwsk: leak: pool tag 'EWsk': 2 allocations, 96 bytes
+ * and returns the number of outstanding allocations (0 = no leak). */
+OPENWSK_API SIZE_T openwsk_leak_report(void);
+
+/* Failure injection (SQLite style): the Nth pool allocation from now fails
+ * (1 = the next one); 0 turns injection off.  Every allocation the runtime
+ * makes (IRPs, MDLs, strings, objects) counts. */
+OPENWSK_API void openwsk_fault_fail_allocation(LONG Nth);
+/* Number of pool allocations attempted since the process started. */
+OPENWSK_API ULONGLONG openwsk_allocation_count(void);
+
+/* Formats a tag the way pool tools show it (memory order), into out[5]. */
+OPENWSK_API void openwsk_format_tag(ULONG Tag, char out[5]);
+
+EXTERN_C_END
+
+#endif /* OPENWSK_RUNTIME_H */

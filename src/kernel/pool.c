@@ -1,0 +1,294 @@
+/*
+ * pool.c - executive pool: tagged allocations with per-tag accounting,
+ * leak reporting and failure injection.
+ *
+ * Every block carries a 16-byte header just before the caller's pointer,
+ * which keeps the 16-byte alignment Windows guarantees on x64.  Blocks of a
+ * page or more, and cache-aligned requests, get a larger alignment by
+ * placing the header at the end of a padding area.
+ */
+#include "ke_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#define POOL_MAGIC_LIVE 0x504Fu /* "OP" */
+#define POOL_MAGIC_FREED 0xDEADu
+#define POOL_TAG_SLOTS 4096u /* distinct tags tracked; more are folded into one slot */
+
+typedef struct pool_header {
+    ULONG tag;
+    USHORT magic;
+    USHORT offset16; /* distance from the malloc'd base to the caller's pointer, in 16-byte units */
+    SIZE_T size;
+} pool_header;
+_Static_assert(sizeof(pool_header) == 16, "pool header must keep 16-byte alignment");
+
+typedef struct pool_tag_stats {
+    ULONG tag;          /* 0 = empty slot; tag 0 itself is stored as POOL_TAG_ZERO */
+    LONGLONG count;     /* outstanding allocations */
+    LONGLONG bytes;     /* outstanding bytes */
+} pool_tag_stats;
+
+#define POOL_TAG_ZERO 0xFFFFFFFFu
+
+static pool_tag_stats pool_tags[POOL_TAG_SLOTS];
+static ULONGLONG pool_allocations;
+static LONG pool_fail_countdown;
+
+static pool_tag_stats *pool_stats_for(ULONG tag)
+{
+    ULONG key = tag ? tag : POOL_TAG_ZERO;
+    ULONG h = (key * 2654435761u) % POOL_TAG_SLOTS;
+    for (ULONG probe = 0; probe < POOL_TAG_SLOTS; probe++) {
+        pool_tag_stats *s = &pool_tags[(h + probe) % POOL_TAG_SLOTS];
+        ULONG cur = __atomic_load_n(&s->tag, __ATOMIC_ACQUIRE);
+        if (cur == key)
+            return s;
+        if (cur == 0) {
+            ULONG expected = 0;
+            if (__atomic_compare_exchange_n(&s->tag, &expected, key, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE) ||
+                expected == key)
+                return s;
+        }
+    }
+    return &pool_tags[0]; /* table full: accounting degrades, allocation still works */
+}
+
+static BOOLEAN pool_should_fail(void)
+{
+    __atomic_add_fetch(&pool_allocations, 1, __ATOMIC_RELAXED);
+    LONG n = __atomic_load_n(&pool_fail_countdown, __ATOMIC_ACQUIRE);
+    while (n > 0) {
+        if (__atomic_compare_exchange_n(&pool_fail_countdown, &n, n - 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+            return n == 1;
+    }
+    return FALSE;
+}
+
+static void *pool_alloc_aligned(SIZE_T bytes, ULONG tag, BOOLEAN zero, SIZE_T align)
+{
+    if (pool_should_fail())
+        return NULL;
+    if (bytes > ((SIZE_T)1 << 46))
+        return NULL;
+    if (align < 16)
+        align = 16;
+    unsigned char *base;
+    if (align == 16) {
+        base = malloc(bytes + 16);
+    } else {
+        void *p = NULL;
+        base = posix_memalign(&p, align, bytes + align) == 0 ? p : NULL;
+    }
+    if (base == NULL)
+        return NULL;
+    unsigned char *user = base + align;
+    pool_header *h = (pool_header *)user - 1;
+    h->tag = tag;
+    h->magic = POOL_MAGIC_LIVE;
+    h->offset16 = (USHORT)(align / 16);
+    h->size = bytes;
+    if (zero)
+        __builtin_memset(user, 0, bytes);
+    pool_tag_stats *s = pool_stats_for(tag);
+    __atomic_add_fetch(&s->count, 1, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&s->bytes, (LONGLONG)bytes, __ATOMIC_RELAXED);
+    return user;
+}
+
+void *openwsk_pool_alloc(SIZE_T bytes, ULONG tag, BOOLEAN zero)
+{
+    return pool_alloc_aligned(bytes, tag, zero, bytes >= PAGE_SIZE ? PAGE_SIZE : 16);
+}
+
+static pool_header *pool_header_of(void *p)
+{
+    pool_header *h = (pool_header *)p - 1;
+    if (((ULONG_PTR)p & 15) != 0 || h->magic != POOL_MAGIC_LIVE)
+        KeBugCheckEx(BAD_POOL_CALLER, 0x46, (ULONG_PTR)p, 0, 0); /* freeing a bad address */
+    return h;
+}
+
+static void pool_free_checked(void *p, BOOLEAN check_tag, ULONG tag)
+{
+    if (p == NULL)
+        KeBugCheckEx(BAD_POOL_CALLER, 0x46, 0, 0, 0);
+    pool_header *h = pool_header_of(p);
+    if (check_tag && h->tag != tag)
+        KeBugCheckEx(BAD_POOL_CALLER, 0x0A, (ULONG_PTR)p, h->tag, tag);
+    pool_tag_stats *s = pool_stats_for(h->tag);
+    __atomic_sub_fetch(&s->count, 1, __ATOMIC_RELAXED);
+    __atomic_sub_fetch(&s->bytes, (LONGLONG)h->size, __ATOMIC_RELAXED);
+    h->magic = POOL_MAGIC_FREED;
+    free((unsigned char *)p - (SIZE_T)h->offset16 * 16);
+}
+
+void openwsk_pool_free(void *p)
+{
+    pool_free_checked(p, FALSE, 0);
+}
+
+static SIZE_T pool_type_alignment(POOL_TYPE type, SIZE_T bytes)
+{
+    if (bytes >= PAGE_SIZE)
+        return PAGE_SIZE;
+    if ((type & 7) == NonPagedPoolCacheAligned || (type & 7) == PagedPoolCacheAligned)
+        return SYSTEM_CACHE_ALIGNMENT_SIZE;
+    return 16;
+}
+
+static PVOID pool_alloc_typed(POOL_TYPE type, SIZE_T bytes, ULONG tag, BOOLEAN zero)
+{
+    void *p = pool_alloc_aligned(bytes, tag, zero || (type & POOL_ZERO_ALLOCATION), pool_type_alignment(type, bytes));
+    if (p == NULL && (type & POOL_RAISE_IF_ALLOCATION_FAILURE))
+        ExRaiseStatus(STATUS_INSUFFICIENT_RESOURCES);
+    return p;
+}
+
+PVOID ExAllocatePoolWithTag(POOL_TYPE PoolType, SIZE_T NumberOfBytes, ULONG Tag)
+{
+    return pool_alloc_typed(PoolType, NumberOfBytes, Tag, FALSE);
+}
+
+PVOID ExAllocatePoolWithQuotaTag(POOL_TYPE PoolType, SIZE_T NumberOfBytes, ULONG Tag)
+{
+    /* Quota allocations raise on failure unless told not to. */
+    PVOID p = pool_alloc_typed(PoolType & ~POOL_RAISE_IF_ALLOCATION_FAILURE, NumberOfBytes, Tag, FALSE);
+    if (p == NULL && !(PoolType & POOL_QUOTA_FAIL_INSTEAD_OF_RAISE))
+        ExRaiseStatus(STATUS_QUOTA_EXCEEDED);
+    return p;
+}
+
+PVOID ExAllocatePoolWithTagPriority(POOL_TYPE PoolType, SIZE_T NumberOfBytes, ULONG Tag, EX_POOL_PRIORITY Priority)
+{
+    (void)Priority;
+    return pool_alloc_typed(PoolType, NumberOfBytes, Tag, FALSE);
+}
+
+PVOID openwsk_allocate_pool_untagged(POOL_TYPE PoolType, SIZE_T NumberOfBytes)
+{
+    return pool_alloc_typed(PoolType, NumberOfBytes, OPENWSK_TAG_UNTAGGED, FALSE);
+}
+
+PVOID ExAllocatePoolZero(POOL_TYPE PoolType, SIZE_T NumberOfBytes, ULONG Tag)
+{
+    return pool_alloc_typed(PoolType, NumberOfBytes, Tag, TRUE);
+}
+
+PVOID ExAllocatePoolUninitialized(POOL_TYPE PoolType, SIZE_T NumberOfBytes, ULONG Tag)
+{
+    return pool_alloc_typed(PoolType, NumberOfBytes, Tag, FALSE);
+}
+
+PVOID ExAllocatePoolQuotaZero(POOL_TYPE PoolType, SIZE_T NumberOfBytes, ULONG Tag)
+{
+    return pool_alloc_typed(PoolType | POOL_QUOTA_FAIL_INSTEAD_OF_RAISE, NumberOfBytes, Tag, TRUE);
+}
+
+PVOID ExAllocatePoolQuotaUninitialized(POOL_TYPE PoolType, SIZE_T NumberOfBytes, ULONG Tag)
+{
+    return pool_alloc_typed(PoolType | POOL_QUOTA_FAIL_INSTEAD_OF_RAISE, NumberOfBytes, Tag, FALSE);
+}
+
+#define POOL2_KNOWN_REQUIRED                                                                                  \
+    (POOL_FLAG_USE_QUOTA | POOL_FLAG_UNINITIALIZED | POOL_FLAG_SESSION | POOL_FLAG_CACHE_ALIGNED |            \
+     POOL_FLAG_RAISE_ON_FAILURE | POOL_FLAG_NON_PAGED | POOL_FLAG_NON_PAGED_EXECUTE | POOL_FLAG_PAGED)
+
+PVOID ExAllocatePool2(POOL_FLAGS Flags, SIZE_T NumberOfBytes, ULONG Tag)
+{
+    /* Unknown required flags, a missing or ambiguous pool type, and tag 0
+     * are invalid requests: Windows fails them (or raises if asked to). */
+    POOL_FLAGS required = Flags & 0xFFFFFFFFULL;
+    POOL_FLAGS kind = Flags & (POOL_FLAG_NON_PAGED | POOL_FLAG_NON_PAGED_EXECUTE | POOL_FLAG_PAGED);
+    BOOLEAN valid = (required & ~POOL2_KNOWN_REQUIRED) == 0 && kind != 0 && (kind & (kind - 1)) == 0 && Tag != 0;
+    PVOID p = NULL;
+    if (valid) {
+        SIZE_T align = NumberOfBytes >= PAGE_SIZE ? PAGE_SIZE
+                       : (Flags & POOL_FLAG_CACHE_ALIGNED) ? SYSTEM_CACHE_ALIGNMENT_SIZE
+                                                           : 16;
+        p = pool_alloc_aligned(NumberOfBytes, Tag, !(Flags & POOL_FLAG_UNINITIALIZED), align);
+    }
+    if (p == NULL && (Flags & POOL_FLAG_RAISE_ON_FAILURE))
+        ExRaiseStatus(valid ? STATUS_INSUFFICIENT_RESOURCES : STATUS_INVALID_PARAMETER);
+    return p;
+}
+
+void ExFreePoolWithTag(PVOID P, ULONG Tag)
+{
+    pool_free_checked(P, TRUE, Tag);
+}
+
+void ExFreePool(PVOID P)
+{
+    pool_free_checked(P, FALSE, 0);
+}
+
+void ExFreePool2(PVOID P, ULONG Tag, PVOID ExtendedParameters, ULONG ExtendedParametersCount)
+{
+    (void)ExtendedParameters;
+    (void)ExtendedParametersCount;
+    pool_free_checked(P, TRUE, Tag);
+}
+
+/* ---- accounting ---- */
+
+void openwsk_format_tag(ULONG Tag, char out[5])
+{
+    for (int i = 0; i < 4; i++) {
+        unsigned char c = (unsigned char)(Tag >> (8 * i));
+        out[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '.';
+    }
+    out[4] = '\0';
+}
+
+static SIZE_T pool_sum(ULONG tag, BOOLEAN bytes)
+{
+    LONGLONG total = 0;
+    for (ULONG i = 0; i < POOL_TAG_SLOTS; i++) {
+        ULONG t = __atomic_load_n(&pool_tags[i].tag, __ATOMIC_ACQUIRE);
+        if (t == 0)
+            continue;
+        if (tag != 0 && t != tag)
+            continue;
+        total += __atomic_load_n(bytes ? &pool_tags[i].bytes : &pool_tags[i].count, __ATOMIC_RELAXED);
+    }
+    return total > 0 ? (SIZE_T)total : 0;
+}
+
+SIZE_T openwsk_pool_outstanding_bytes(ULONG Tag)
+{
+    return pool_sum(Tag, TRUE);
+}
+
+SIZE_T openwsk_pool_outstanding_count(ULONG Tag)
+{
+    return pool_sum(Tag, FALSE);
+}
+
+SIZE_T openwsk_leak_report(void)
+{
+    SIZE_T leaked = 0;
+    for (ULONG i = 0; i < POOL_TAG_SLOTS; i++) {
+        ULONG t = __atomic_load_n(&pool_tags[i].tag, __ATOMIC_ACQUIRE);
+        LONGLONG count = __atomic_load_n(&pool_tags[i].count, __ATOMIC_RELAXED);
+        if (t == 0 || count <= 0)
+            continue;
+        char name[5];
+        openwsk_format_tag(t == POOL_TAG_ZERO ? 0 : t, name);
+        fprintf(stderr, "openwsk: leak: pool tag '%s': %lld allocations, %lld bytes\n", name, count,
+                __atomic_load_n(&pool_tags[i].bytes, __ATOMIC_RELAXED));
+        leaked += (SIZE_T)count;
+    }
+    return leaked;
+}
+
+void openwsk_fault_fail_allocation(LONG Nth)
+{
+    __atomic_store_n(&pool_fail_countdown, Nth > 0 ? Nth : 0, __ATOMIC_RELEASE);
+}
+
+ULONGLONG openwsk_allocation_count(void)
+{
+    return __atomic_load_n(&pool_allocations, __ATOMIC_RELAXED);
+}
