@@ -780,7 +780,9 @@ typedef void KSTART_ROUTINE(PVOID StartContext);
 NTKERNELAPI NTSTATUS PsCreateSystemThread(PHANDLE ThreadHandle, ULONG DesiredAccess,
                                           POBJECT_ATTRIBUTES ObjectAttributes, HANDLE ProcessHandle,
                                           PCLIENT_ID ClientId, PKSTART_ROUTINE StartRoutine, PVOID StartContext);
-NTKERNELAPI DECLSPEC_NORETURN NTSTATUS PsTerminateSystemThread(NTSTATUS ExitStatus);
+/* Does not return when called on a system thread; on any other thread it
+ * returns STATUS_INVALID_PARAMETER, as Windows does. */
+NTKERNELAPI NTSTATUS PsTerminateSystemThread(NTSTATUS ExitStatus);
 NTKERNELAPI PETHREAD PsGetCurrentThread(void);
 NTKERNELAPI PEPROCESS PsGetCurrentProcess(void);
 #define IoGetCurrentProcess PsGetCurrentProcess

@@ -450,7 +450,7 @@ typedef struct {
     };
 } SCOPE_ID, *PSCOPE_ID;
 
-#define SCOPEID_UNSPECIFIED_INIT {{{0}}}
+#define SCOPEID_UNSPECIFIED_INIT {0}
 
 /* ---- IPv4 socket address ---- */
 typedef struct sockaddr_in {

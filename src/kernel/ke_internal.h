@@ -21,4 +21,45 @@ void openwsk_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 LONGLONG openwsk_system_time_now(void);
 LONGLONG openwsk_interrupt_time_now(void);
 
+/* ---- dispatcher (dispatcher.c) ---- */
+
+/* Signals a dispatcher object that waiters may be blocked on: wakes up to
+ * `count` single-object waiters and every multi-object waiter. */
+void openwsk_dispatcher_wake(PDISPATCHER_HEADER header, int count);
+
+/* ---- objects and handles (object.c) ---- */
+
+struct _OBJECT_TYPE {
+    const char *name;
+};
+
+/* Creates a reference-counted object (one reference) whose body is zeroed;
+ * destroy runs when the last reference goes, then the memory is freed. */
+void *openwsk_object_create(SIZE_T body_size, POBJECT_TYPE type, void (*destroy)(void *body));
+POBJECT_TYPE openwsk_object_type(const void *body);
+/* Makes a handle that holds one reference of its own. */
+NTSTATUS openwsk_handle_create(void *body, PHANDLE handle);
+/* Like openwsk_object_create, but outside the pool accounting: for objects
+ * the runtime creates implicitly (threads it adopts), which a driver cannot
+ * free and must not see as leaks. */
+void *openwsk_object_create_untracked(SIZE_T body_size, POBJECT_TYPE type, void (*destroy)(void *body));
+
+/* ---- threads and processes (thread.c) ---- */
+
+struct _ETHREAD {
+    DISPATCHER_HEADER Header; /* ThreadObject; signalled when the thread ends */
+    NTSTATUS ExitStatus;
+    BOOLEAN SystemThread;
+    KPRIORITY Priority;
+    HANDLE ThreadId;
+    PKSTART_ROUTINE StartRoutine;
+    PVOID StartContext;
+};
+
+struct _EPROCESS {
+    DISPATCHER_HEADER Header; /* ProcessObject; never signalled while we run */
+};
+
+PEPROCESS openwsk_system_process(void);
+
 #endif /* OPENWSK_KE_INTERNAL_H */

@@ -1,0 +1,238 @@
+/*
+ * irp.c - I/O request packets: allocation, stack locations, completion
+ * and cancellation, as the I/O manager does them.
+ *
+ * IofCompleteRequest walks the stack locations upward exactly like NT
+ * (wsk-part-b.md §11.2): each location's completion routine runs if its
+ * SL_INVOKE_* bits match the outcome, PendingReturned is propagated, and a
+ * routine returning STATUS_MORE_PROCESSING_REQUIRED ends the walk at once —
+ * after that the IRP may already be freed, so nothing touches it again.
+ */
+#include "ke_internal.h"
+
+/* Marks IRPs that came from IoAllocateIrp, so IoFreeIrp can refuse others. */
+#define IRP_FROM_IO_ALLOCATE IRP_ALLOCATED_FIXED_SIZE
+
+static PIO_STACK_LOCATION irp_stack_base(PIRP Irp)
+{
+    return (PIO_STACK_LOCATION)((PUCHAR)Irp + sizeof(IRP));
+}
+
+void IoInitializeIrp(PIRP Irp, USHORT PacketSize, CCHAR StackSize)
+{
+    __builtin_memset(Irp, 0, PacketSize);
+    Irp->Type = IO_TYPE_IRP;
+    Irp->Size = PacketSize;
+    Irp->StackCount = StackSize;
+    Irp->CurrentLocation = (CHAR)(StackSize + 1);
+    InitializeListHead(&Irp->ThreadListEntry);
+    Irp->Tail.Overlay.CurrentStackLocation = irp_stack_base(Irp) + StackSize;
+}
+
+PIRP IoAllocateIrp(CCHAR StackSize, BOOLEAN ChargeQuota)
+{
+    (void)ChargeQuota;
+    if (StackSize < 1)
+        return NULL;
+    USHORT size = IoSizeOfIrp(StackSize);
+    PIRP irp = openwsk_pool_alloc(size, OPENWSK_TAG_IRP, FALSE);
+    if (irp == NULL)
+        return NULL;
+    IoInitializeIrp(irp, size, StackSize);
+    irp->AllocationFlags = IRP_FROM_IO_ALLOCATE;
+    return irp;
+}
+
+PIRP IoAllocateIrpEx(PDEVICE_OBJECT DeviceObject, CCHAR StackSize, BOOLEAN ChargeQuota)
+{
+    (void)DeviceObject;
+    return IoAllocateIrp(StackSize, ChargeQuota);
+}
+
+void IoReuseIrp(PIRP Irp, NTSTATUS Iostatus)
+{
+    UCHAR flags = Irp->AllocationFlags;
+    IoInitializeIrp(Irp, Irp->Size, Irp->StackCount);
+    Irp->AllocationFlags = flags;
+    Irp->IoStatus.Status = Iostatus;
+}
+
+void IoFreeIrp(PIRP Irp)
+{
+    if (Irp == NULL || Irp->Type != IO_TYPE_IRP || !(Irp->AllocationFlags & IRP_FROM_IO_ALLOCATE))
+        KeBugCheckEx(BAD_POOL_CALLER, 0x46, (ULONG_PTR)Irp, 0, 0);
+    Irp->Type = 0; /* a second IoFreeIrp of the same packet is caught above (or by ASan) */
+    openwsk_pool_free(Irp);
+}
+
+void IoCleanupIrp(PIRP Irp)
+{
+    /* Nothing is queued to the thread for driver-initialized IRPs. */
+    (void)Irp;
+}
+
+NTSTATUS IoSetCompletionRoutineEx(PDEVICE_OBJECT DeviceObject, PIRP Irp, PIO_COMPLETION_ROUTINE CompletionRoutine,
+                                  PVOID Context, BOOLEAN InvokeOnSuccess, BOOLEAN InvokeOnError,
+                                  BOOLEAN InvokeOnCancel)
+{
+    /* The Ex form exists to keep a driver loaded until its routine ran;
+     * drivers are never unloaded under a running routine here. */
+    (void)DeviceObject;
+    IoSetCompletionRoutine(Irp, CompletionRoutine, Context, InvokeOnSuccess, InvokeOnError, InvokeOnCancel);
+    return STATUS_SUCCESS;
+}
+
+static void irp_clear_stack_location(PIO_STACK_LOCATION sl)
+{
+    sl->MinorFunction = 0;
+    sl->Flags = 0;
+    sl->Control &= SL_ERROR_RETURNED;
+    sl->Parameters.Others.Argument1 = NULL;
+    sl->Parameters.Others.Argument2 = NULL;
+    sl->Parameters.Others.Argument3 = NULL;
+    sl->Parameters.Others.Argument4 = NULL;
+    sl->FileObject = NULL;
+}
+
+void IofCompleteRequest(PIRP Irp, CCHAR PriorityBoost)
+{
+    (void)PriorityBoost;
+    if (Irp->CurrentLocation > Irp->StackCount + 1 || Irp->Type != IO_TYPE_IRP)
+        KeBugCheckEx(MULTIPLE_IRP_COMPLETE_REQUESTS, (ULONG_PTR)Irp, 0, 0, 0);
+    if (Irp->IoStatus.Status == STATUS_PENDING)
+        openwsk_log("IoCompleteRequest: IRP %p completed with STATUS_PENDING", (void *)Irp);
+
+    PIO_STACK_LOCATION sl = IoGetCurrentIrpStackLocation(Irp);
+    Irp->CurrentLocation++;
+    Irp->Tail.Overlay.CurrentStackLocation++;
+    for (; Irp->CurrentLocation <= Irp->StackCount + 1;
+         sl++, Irp->CurrentLocation++, Irp->Tail.Overlay.CurrentStackLocation++) {
+        Irp->PendingReturned = (BOOLEAN)(sl->Control & SL_PENDING_RETURNED);
+        BOOLEAN ok = NT_SUCCESS(Irp->IoStatus.Status);
+        BOOLEAN invoke = (ok && (sl->Control & SL_INVOKE_ON_SUCCESS)) ||
+                         (!ok && (sl->Control & SL_INVOKE_ON_ERROR)) ||
+                         (Irp->Cancel && (sl->Control & SL_INVOKE_ON_CANCEL));
+        if (invoke) {
+            PIO_COMPLETION_ROUTINE routine = sl->CompletionRoutine;
+            PVOID context = sl->Context;
+            irp_clear_stack_location(sl);
+            PDEVICE_OBJECT device = Irp->CurrentLocation == Irp->StackCount + 1
+                                        ? NULL
+                                        : IoGetCurrentIrpStackLocation(Irp)->DeviceObject;
+            if (routine(device, Irp, context) == STATUS_MORE_PROCESSING_REQUIRED)
+                return;
+        } else {
+            if (Irp->CurrentLocation <= Irp->StackCount && Irp->PendingReturned)
+                IoMarkIrpPending(Irp);
+            irp_clear_stack_location(sl);
+        }
+    }
+
+    /* The packet reached the I/O manager: report to whoever waits on it. */
+    if (Irp->UserIosb != NULL)
+        *Irp->UserIosb = Irp->IoStatus;
+    if (Irp->UserEvent != NULL)
+        KeSetEvent(Irp->UserEvent, PriorityBoost, FALSE);
+}
+
+NTSTATUS IofCallDriver(PDEVICE_OBJECT DeviceObject, PIRP Irp)
+{
+    IoSetNextIrpStackLocation(Irp);
+    if (Irp->CurrentLocation <= 0)
+        KeBugCheckEx(0x35 /* NO_MORE_IRP_STACK_LOCATIONS */, (ULONG_PTR)Irp, 0, 0, 0);
+    PIO_STACK_LOCATION sl = IoGetCurrentIrpStackLocation(Irp);
+    sl->DeviceObject = DeviceObject;
+    PDRIVER_DISPATCH dispatch = DeviceObject->DriverObject->MajorFunction[sl->MajorFunction];
+    return dispatch(DeviceObject, Irp);
+}
+
+/* ---- cancellation ---- */
+
+static volatile LONG cancel_lock;
+
+void IoAcquireCancelSpinLock(PKIRQL Irql)
+{
+    KeRaiseIrql(DISPATCH_LEVEL, Irql);
+    while (__atomic_exchange_n(&cancel_lock, 1, __ATOMIC_ACQUIRE))
+        while (__atomic_load_n(&cancel_lock, __ATOMIC_RELAXED))
+            YieldProcessor();
+}
+
+void IoReleaseCancelSpinLock(KIRQL Irql)
+{
+    __atomic_store_n(&cancel_lock, 0, __ATOMIC_RELEASE);
+    KeLowerIrql(Irql);
+}
+
+BOOLEAN IoCancelIrp(PIRP Irp)
+{
+    KIRQL irql;
+    IoAcquireCancelSpinLock(&irql);
+    __atomic_store_n(&Irp->Cancel, TRUE, __ATOMIC_SEQ_CST);
+    PDRIVER_CANCEL routine = IoSetCancelRoutine(Irp, NULL);
+    if (routine == NULL) {
+        IoReleaseCancelSpinLock(irql);
+        return FALSE;
+    }
+    /* The cancel routine releases the cancel spin lock itself. */
+    Irp->CancelIrql = irql;
+    PDEVICE_OBJECT device =
+        Irp->CurrentLocation <= Irp->StackCount ? IoGetCurrentIrpStackLocation(Irp)->DeviceObject : NULL;
+    routine(device, Irp);
+    return TRUE;
+}
+
+/* ---- device objects ---- */
+
+NTSTATUS IoCreateDevice(PDRIVER_OBJECT DriverObject, ULONG DeviceExtensionSize, PUNICODE_STRING DeviceName,
+                        DEVICE_TYPE DeviceType, ULONG DeviceCharacteristics, BOOLEAN Exclusive,
+                        PDEVICE_OBJECT *DeviceObject)
+{
+    (void)DeviceName;
+    SIZE_T ext = ALIGN_UP_BY(DeviceExtensionSize, 16);
+    PDEVICE_OBJECT dev = openwsk_pool_alloc(sizeof(DEVICE_OBJECT) + ext, OPENWSK_TAG_OBJECT, TRUE);
+    if (dev == NULL)
+        return STATUS_INSUFFICIENT_RESOURCES;
+    dev->Type = IO_TYPE_DEVICE;
+    dev->Size = (USHORT)(sizeof(DEVICE_OBJECT) + DeviceExtensionSize);
+    dev->ReferenceCount = 0;
+    dev->DriverObject = DriverObject;
+    dev->DeviceExtension = DeviceExtensionSize ? (PUCHAR)dev + sizeof(DEVICE_OBJECT) : NULL;
+    dev->DeviceType = DeviceType;
+    dev->Characteristics = DeviceCharacteristics;
+    dev->Flags = DO_DEVICE_INITIALIZING | (Exclusive ? DO_EXCLUSIVE : 0);
+    dev->StackSize = 1;
+    dev->AlignmentRequirement = 0;
+    KeInitializeEvent(&dev->DeviceLock, SynchronizationEvent, TRUE);
+    InitializeListHead(&dev->Queue.ListEntry);
+    dev->NextDevice = DriverObject->DeviceObject;
+    DriverObject->DeviceObject = dev;
+    *DeviceObject = dev;
+    return STATUS_SUCCESS;
+}
+
+void IoDeleteDevice(PDEVICE_OBJECT DeviceObject)
+{
+    PDRIVER_OBJECT drv = DeviceObject->DriverObject;
+    for (PDEVICE_OBJECT *link = &drv->DeviceObject; *link != NULL; link = &(*link)->NextDevice) {
+        if (*link == DeviceObject) {
+            *link = DeviceObject->NextDevice;
+            break;
+        }
+    }
+    openwsk_pool_free(DeviceObject);
+}
+
+NTSTATUS IoCreateSymbolicLink(PUNICODE_STRING SymbolicLinkName, PUNICODE_STRING DeviceName)
+{
+    /* There is no object namespace for user-mode processes to open; the link
+     * is accepted so drivers that create one start as they do on Windows. */
+    if (SymbolicLinkName == NULL || DeviceName == NULL)
+        return STATUS_INVALID_PARAMETER;
+    return STATUS_SUCCESS;
+}
+
+NTSTATUS IoDeleteSymbolicLink(PUNICODE_STRING SymbolicLinkName)
+{
+    return SymbolicLinkName ? STATUS_SUCCESS : STATUS_INVALID_PARAMETER;
+}

@@ -1,0 +1,220 @@
+/*
+ * mdl.c - memory descriptor lists.
+ *
+ * In one address space an MDL's "system address" is simply the buffer
+ * address; what matters for fidelity is the bookkeeping drivers can observe
+ * (flags, sizes, chains) and that MmProbeAndLockPages really checks the
+ * range: a bad buffer raises STATUS_ACCESS_VIOLATION into the caller's
+ * __try/__except (openwsk_seh.h) instead of crashing later.
+ */
+#include "ke_internal.h"
+
+#include <errno.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#define PROBE_BATCH 64 /* pages checked per system call */
+
+/* Checks that every page of [va, va+len) is readable (and writable when
+ * asked) by letting the kernel copy one byte per page: process_vm_readv and
+ * process_vm_writev on our own pid fail with EFAULT instead of faulting.
+ * A writability probe writes each probed byte back with its own value. */
+static BOOLEAN mdl_probe_range(const void *va, SIZE_T len, BOOLEAN write)
+{
+    if (len == 0)
+        return TRUE;
+    ULONG_PTR start = (ULONG_PTR)va;
+    if (start + len < start)
+        return FALSE;
+    ULONG_PTR page = start & ~((ULONG_PTR)PAGE_SIZE - 1);
+    ULONG_PTR end = start + len;
+    pid_t self = getpid();
+    UCHAR bytes[PROBE_BATCH];
+    struct iovec local[PROBE_BATCH], remote[PROBE_BATCH];
+    while (page < end) {
+        int n = 0;
+        for (; n < PROBE_BATCH && page < end; n++, page += PAGE_SIZE) {
+            ULONG_PTR at = page < start ? start : page;
+            local[n] = (struct iovec){.iov_base = &bytes[n], .iov_len = 1};
+            remote[n] = (struct iovec){.iov_base = (void *)at, .iov_len = 1};
+        }
+        ssize_t got = process_vm_readv(self, local, (unsigned long)n, remote, (unsigned long)n, 0);
+        if (got < 0 && (errno == ENOSYS || errno == EPERM))
+            return TRUE; /* probing forbidden here (seccomp): trust the caller, as a free build would */
+        if (got != n)
+            return FALSE;
+        if (write && process_vm_writev(self, local, (unsigned long)n, remote, (unsigned long)n, 0) != n)
+            return FALSE;
+    }
+    return TRUE;
+}
+
+static void mdl_fill_pfns(PMDL Mdl)
+{
+    ULONG pages = ADDRESS_AND_SIZE_TO_SPAN_PAGES(MmGetMdlVirtualAddress(Mdl), Mdl->ByteCount);
+    PPFN_NUMBER pfn = MmGetMdlPfnArray(Mdl);
+    ULONG_PTR first = (ULONG_PTR)Mdl->StartVa >> PAGE_SHIFT;
+    ULONG room = (ULONG)(((SIZE_T)Mdl->Size - sizeof(MDL)) / sizeof(PFN_NUMBER));
+    for (ULONG i = 0; i < pages && i < room; i++)
+        pfn[i] = first + i;
+}
+
+PMDL IoAllocateMdl(PVOID VirtualAddress, ULONG Length, BOOLEAN SecondaryBuffer, BOOLEAN ChargeQuota, PIRP Irp)
+{
+    (void)ChargeQuota;
+    if (Length == 0 || Length > 0xFFFFFFFFu - PAGE_SIZE)
+        return NULL;
+    SIZE_T size = MmSizeOfMdl(VirtualAddress, Length);
+    if (size > 0x7FFF)
+        return NULL; /* the Size field is a CSHORT */
+    PMDL mdl = openwsk_pool_alloc(size, OPENWSK_TAG_MDL, FALSE);
+    if (mdl == NULL)
+        return NULL;
+    MmInitializeMdl(mdl, VirtualAddress, Length);
+    mdl->Process = NULL;
+    mdl->MappedSystemVa = NULL;
+    if (Irp != NULL) {
+        if (!SecondaryBuffer) {
+            Irp->MdlAddress = mdl;
+        } else {
+            PMDL *link = &Irp->MdlAddress;
+            while (*link != NULL)
+                link = &(*link)->Next;
+            *link = mdl;
+        }
+    }
+    return mdl;
+}
+
+void IoFreeMdl(PMDL Mdl)
+{
+    if (Mdl->MdlFlags & MDL_PAGES_LOCKED)
+        openwsk_log("IoFreeMdl: MDL %p freed while its pages are locked (call MmUnlockPages first)", (void *)Mdl);
+    openwsk_pool_free(Mdl);
+}
+
+void MmBuildMdlForNonPagedPool(PMDL MemoryDescriptorList)
+{
+    PMDL m = MemoryDescriptorList;
+    m->MdlFlags |= MDL_SOURCE_IS_NONPAGED_POOL;
+    m->MappedSystemVa = MmGetMdlVirtualAddress(m);
+    mdl_fill_pfns(m);
+}
+
+void MmProbeAndLockPages(PMDL MemoryDescriptorList, KPROCESSOR_MODE AccessMode, LOCK_OPERATION Operation)
+{
+    PMDL m = MemoryDescriptorList;
+    (void)AccessMode;
+    if (m->MdlFlags & (MDL_PAGES_LOCKED | MDL_SOURCE_IS_NONPAGED_POOL | MDL_PARTIAL))
+        KeBugCheckEx(DRIVER_VERIFIER_DETECTED_VIOLATION, 0x1000, (ULONG_PTR)m, m->MdlFlags, 0);
+    BOOLEAN write = Operation != IoReadAccess;
+    if (!mdl_probe_range(MmGetMdlVirtualAddress(m), m->ByteCount, write))
+        ExRaiseStatus(STATUS_ACCESS_VIOLATION);
+    mdl_fill_pfns(m);
+    m->Process = (struct _EPROCESS *)PsGetCurrentProcess();
+    m->MdlFlags |= MDL_PAGES_LOCKED | (write ? MDL_WRITE_OPERATION : 0);
+}
+
+void MmUnlockPages(PMDL MemoryDescriptorList)
+{
+    PMDL m = MemoryDescriptorList;
+    if (!(m->MdlFlags & MDL_PAGES_LOCKED))
+        KeBugCheckEx(DRIVER_VERIFIER_DETECTED_VIOLATION, 0x1001, (ULONG_PTR)m, m->MdlFlags, 0);
+    if (m->MdlFlags & MDL_MAPPED_TO_SYSTEM_VA)
+        MmUnmapLockedPages(m->MappedSystemVa, m);
+    m->MdlFlags &= (CSHORT) ~(MDL_PAGES_LOCKED | MDL_WRITE_OPERATION);
+}
+
+PVOID MmMapLockedPagesSpecifyCache(PMDL MemoryDescriptorList, KPROCESSOR_MODE AccessMode,
+                                   MEMORY_CACHING_TYPE CacheType, PVOID RequestedAddress, ULONG BugCheckOnFailure,
+                                   ULONG Priority)
+{
+    PMDL m = MemoryDescriptorList;
+    (void)AccessMode;
+    (void)CacheType;
+    (void)RequestedAddress;
+    (void)Priority;
+    if (m->MdlFlags & (MDL_MAPPED_TO_SYSTEM_VA | MDL_SOURCE_IS_NONPAGED_POOL))
+        return m->MappedSystemVa;
+    if (!(m->MdlFlags & (MDL_PAGES_LOCKED | MDL_PARTIAL))) {
+        /* Mapping pages that were never locked: Windows faults on them. */
+        if (BugCheckOnFailure)
+            KeBugCheckEx(DRIVER_VERIFIER_DETECTED_VIOLATION, 0x1002, (ULONG_PTR)m, m->MdlFlags, 0);
+        openwsk_log("MmMapLockedPages: MDL %p describes pages that are not locked", (void *)m);
+        return NULL;
+    }
+    m->MappedSystemVa = MmGetMdlVirtualAddress(m);
+    m->MdlFlags |= (m->MdlFlags & MDL_PARTIAL) ? (MDL_MAPPED_TO_SYSTEM_VA | MDL_PARTIAL_HAS_BEEN_MAPPED)
+                                               : MDL_MAPPED_TO_SYSTEM_VA;
+    return m->MappedSystemVa;
+}
+
+PVOID MmMapLockedPages(PMDL MemoryDescriptorList, KPROCESSOR_MODE AccessMode)
+{
+    return MmMapLockedPagesSpecifyCache(MemoryDescriptorList, AccessMode, MmCached, NULL, TRUE, NormalPagePriority);
+}
+
+void MmUnmapLockedPages(PVOID BaseAddress, PMDL MemoryDescriptorList)
+{
+    (void)BaseAddress;
+    MemoryDescriptorList->MdlFlags &= (CSHORT) ~(MDL_MAPPED_TO_SYSTEM_VA | MDL_PARTIAL_HAS_BEEN_MAPPED);
+}
+
+PVOID openwsk_mdl_system_address(PMDL Mdl, ULONG Priority)
+{
+    if (Mdl->MdlFlags & (MDL_MAPPED_TO_SYSTEM_VA | MDL_SOURCE_IS_NONPAGED_POOL))
+        return Mdl->MappedSystemVa;
+    return MmMapLockedPagesSpecifyCache(Mdl, KernelMode, MmCached, NULL, FALSE, Priority);
+}
+
+void IoBuildPartialMdl(PMDL SourceMdl, PMDL TargetMdl, PVOID VirtualAddress, ULONG Length)
+{
+    PUCHAR src_start = MmGetMdlVirtualAddress(SourceMdl);
+    PUCHAR va = VirtualAddress;
+    if (va < src_start || va > src_start + SourceMdl->ByteCount)
+        KeBugCheckEx(DRIVER_VERIFIER_DETECTED_VIOLATION, 0x1003, (ULONG_PTR)SourceMdl, (ULONG_PTR)VirtualAddress,
+                     Length);
+    ULONG available = (ULONG)(src_start + SourceMdl->ByteCount - va);
+    if (Length == 0)
+        Length = available;
+    if (Length > available)
+        KeBugCheckEx(DRIVER_VERIFIER_DETECTED_VIOLATION, 0x1003, (ULONG_PTR)SourceMdl, Length, available);
+    TargetMdl->StartVa = PAGE_ALIGN(va);
+    TargetMdl->ByteOffset = BYTE_OFFSET(va);
+    TargetMdl->ByteCount = Length;
+    TargetMdl->Process = SourceMdl->Process;
+    TargetMdl->MdlFlags = (CSHORT)(MDL_PARTIAL | (TargetMdl->MdlFlags & MDL_ALLOCATED_FIXED_SIZE));
+    if (SourceMdl->MdlFlags & MDL_SOURCE_IS_NONPAGED_POOL) {
+        TargetMdl->MdlFlags |= MDL_SOURCE_IS_NONPAGED_POOL;
+        TargetMdl->MappedSystemVa = va;
+    } else if (SourceMdl->MdlFlags & MDL_MAPPED_TO_SYSTEM_VA) {
+        TargetMdl->MdlFlags |= MDL_PARENT_MAPPED_SYSTEM_VA;
+        TargetMdl->MappedSystemVa = va;
+    }
+    mdl_fill_pfns(TargetMdl);
+}
+
+BOOLEAN MmIsAddressValid(PVOID VirtualAddress)
+{
+    return mdl_probe_range(VirtualAddress, 1, FALSE);
+}
+
+void ProbeForRead(const volatile void *Address, SIZE_T Length, ULONG Alignment)
+{
+    if (Length == 0)
+        return;
+    if (Alignment != 0 && ((ULONG_PTR)Address & (Alignment - 1)) != 0)
+        ExRaiseStatus(STATUS_DATATYPE_MISALIGNMENT);
+    if (!mdl_probe_range((const void *)Address, Length, FALSE))
+        ExRaiseStatus(STATUS_ACCESS_VIOLATION);
+}
+
+void ProbeForWrite(volatile void *Address, SIZE_T Length, ULONG Alignment)
+{
+    if (Length == 0)
+        return;
+    if (Alignment != 0 && ((ULONG_PTR)Address & (Alignment - 1)) != 0)
+        ExRaiseStatus(STATUS_DATATYPE_MISALIGNMENT);
+    if (!mdl_probe_range((const void *)Address, Length, TRUE))
+        ExRaiseStatus(STATUS_ACCESS_VIOLATION);
+}
