@@ -1,0 +1,51 @@
+/*
+ * wt_bugcheck.h - asserting that code bug-checks.
+ *
+ * A bug check ends the process (abort), so the code runs in a fork()ed
+ * child whose stderr is captured; the parent checks that the child died of
+ * SIGABRT after printing the expected stop code.
+ */
+#ifndef OPENWSK_TEST_WT_BUGCHECK_H
+#define OPENWSK_TEST_WT_BUGCHECK_H
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "wt.h"
+
+/* Runs fn(arg) in a child; returns 1 if it bug-checked with `code`. */
+static int wt_bugchecks(void (*fn)(void *), void *arg, unsigned code)
+{
+    int fds[2];
+    if (pipe(fds) != 0)
+        return 0;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(fds[1], 2);
+        close(fds[0]);
+        fn(arg);
+        _exit(0); /* returned: no bug check */
+    }
+    close(fds[1]);
+    char out[4096];
+    size_t used = 0;
+    ssize_t n;
+    while ((n = read(fds[0], out + used, sizeof(out) - 1 - used)) > 0)
+        used += (size_t)n;
+    out[used] = '\0';
+    close(fds[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    char expect[32];
+    snprintf(expect, sizeof(expect), "STOP: 0x%08X", code);
+    int ok = WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT && strstr(out, expect) != NULL;
+    if (!ok)
+        fprintf(stderr, "  child status 0x%x, output: %s\n", status, out);
+    return ok;
+}
+
+#endif /* OPENWSK_TEST_WT_BUGCHECK_H */

@@ -1,0 +1,69 @@
+/*
+ * test_irql.c - the simulated IRQL: per thread, raise/lower rules with the
+ * bug checks Windows gives for misuse.
+ */
+#include <ntddk.h>
+
+#include <pthread.h>
+
+#include "wt.h"
+#include "wt_bugcheck.h"
+
+static void raise_and_lower(void)
+{
+    KIRQL old;
+    CHECK_EQ(KeGetCurrentIrql(), PASSIVE_LEVEL);
+    KeRaiseIrql(APC_LEVEL, &old);
+    CHECK_EQ(old, PASSIVE_LEVEL);
+    CHECK_EQ(KeGetCurrentIrql(), APC_LEVEL);
+    CHECK_EQ(KeRaiseIrqlToDpcLevel(), APC_LEVEL);
+    CHECK_EQ(KeGetCurrentIrql(), DISPATCH_LEVEL);
+    KeLowerIrql(APC_LEVEL);
+    KeLowerIrql(old);
+    CHECK_EQ(KeGetCurrentIrql(), PASSIVE_LEVEL);
+}
+
+static void *other_thread_irql(void *p)
+{
+    *(KIRQL *)p = KeGetCurrentIrql();
+    return NULL;
+}
+
+static void irql_is_per_thread(void)
+{
+    KIRQL old, seen = 0xFF;
+    KeRaiseIrql(DISPATCH_LEVEL, &old);
+    pthread_t t;
+    pthread_create(&t, NULL, other_thread_irql, &seen);
+    pthread_join(t, NULL);
+    CHECK_EQ(seen, PASSIVE_LEVEL);
+    KeLowerIrql(old);
+}
+
+static void raise_below_current(void *arg)
+{
+    (void)arg;
+    KIRQL old;
+    KeRaiseIrql(DISPATCH_LEVEL, &old);
+    KeRaiseIrql(PASSIVE_LEVEL, &old);
+}
+
+static void lower_above_current(void *arg)
+{
+    (void)arg;
+    KeLowerIrql(DISPATCH_LEVEL);
+}
+
+static void misuse_bugchecks(void)
+{
+    CHECK(wt_bugchecks(raise_below_current, NULL, IRQL_NOT_GREATER_OR_EQUAL));
+    CHECK(wt_bugchecks(lower_above_current, NULL, IRQL_NOT_LESS_OR_EQUAL));
+}
+
+int main(void)
+{
+    WT_RUN(raise_and_lower);
+    WT_RUN(irql_is_per_thread);
+    WT_RUN(misuse_bugchecks);
+    return wt_finish();
+}
