@@ -34,6 +34,11 @@ OPENWSK_API void openwsk_fault_fail_allocation(LONG Nth);
 /* Number of pool allocations attempted since the process started. */
 OPENWSK_API ULONGLONG openwsk_allocation_count(void);
 
+/* Models a WSK subsystem that is not (yet) available: while not ready,
+ * WskCaptureProviderNPI waits per its WaitTimeout and then fails with
+ * STATUS_DEVICE_NOT_READY.  The subsystem starts ready. */
+OPENWSK_API void openwsk_wsk_set_provider_ready(BOOLEAN Ready);
+
 /* Formats a tag the way pool tools show it (memory order), into out[5]. */
 OPENWSK_API void openwsk_format_tag(ULONG Tag, char out[5]);
 

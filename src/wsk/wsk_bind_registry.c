@@ -1,0 +1,263 @@
+/*
+ * wsk_bind_registry.c - Windows' address-sharing rules, decided by us.
+ *
+ * Linux's SO_REUSEADDR means something else, so every bind first asks this
+ * registry, which applies the matrix of wsk-part-a.md §5.6 per transport
+ * (TCP or UDP), per IP stack (IPv4, IPv6) and per port; Linux is then told
+ * to allow whatever the registry allowed (wsk_linux.c sets SO_REUSEADDR
+ * and SO_REUSEPORT).  A dual-stack socket bound to the IPv6 wildcard holds
+ * the port in both stacks and must pass the checks in both.
+ */
+#include "wsk_internal.h"
+
+#include <time.h>
+
+#define BIND_BUCKETS 1024
+#define PORT_DYNAMIC_MIN 49152u
+#define PORT_DYNAMIC_MAX 65535u
+
+typedef enum bind_stack { BIND_STACK_V4 = 4, BIND_STACK_V6 = 6 } bind_stack;
+
+typedef struct wsk_bind_entry {
+    struct wsk_bind_entry *next;        /* in its bucket */
+    struct wsk_bind_entry *next_of_socket;
+    wsk_socket *owner;
+    ULONG transport;                    /* IPPROTO_TCP or IPPROTO_UDP */
+    bind_stack stack;
+    USHORT port;                        /* host byte order */
+    BOOLEAN wildcard;
+    UCHAR addr[16];                     /* 4 bytes for IPv4 */
+    BOOLEAN reuse, exclusive, explicit_sd;
+} wsk_bind_entry;
+
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static wsk_bind_entry *registry[BIND_BUCKETS];
+static USHORT port_cursor;
+
+void wsk_bind_registry_set_port_hint(USHORT port)
+{
+    pthread_mutex_lock(&registry_lock);
+    port_cursor = port;
+    pthread_mutex_unlock(&registry_lock);
+}
+
+/* ---- the matrix ---- */
+
+typedef enum share { SHARE_OK, SHARE_INUSE, SHARE_DENIED, SHARE_CHECK } share;
+
+/* Rows: second socket, columns: first socket; index = option * 2 + specific,
+ * option 0 = none, 1 = SO_REUSEADDR, 2 = SO_EXCLUSIVEADDRUSE. */
+static const share share_matrix[6][6] = {
+    /*            noneW        noneS         reuseW        reuseS        exclW         exclS */
+    /* noneW */ {SHARE_INUSE, SHARE_OK, SHARE_INUSE, SHARE_OK, SHARE_INUSE, SHARE_OK},
+    /* noneS */ {SHARE_CHECK, SHARE_INUSE, SHARE_CHECK, SHARE_DENIED, SHARE_DENIED, SHARE_INUSE},
+    /* reuseW */ {SHARE_DENIED, SHARE_OK, SHARE_OK, SHARE_OK, SHARE_DENIED, SHARE_OK},
+    /* reuseS */ {SHARE_CHECK, SHARE_DENIED, SHARE_OK, SHARE_OK, SHARE_DENIED, SHARE_DENIED},
+    /* exclW */ {SHARE_INUSE, SHARE_INUSE, SHARE_INUSE, SHARE_INUSE, SHARE_INUSE, SHARE_INUSE},
+    /* exclS */ {SHARE_CHECK, SHARE_INUSE, SHARE_CHECK, SHARE_INUSE, SHARE_DENIED, SHARE_INUSE},
+};
+
+static int share_index(BOOLEAN reuse, BOOLEAN exclusive, BOOLEAN wildcard)
+{
+    int option = exclusive ? 2 : reuse ? 1 : 0;
+    return option * 2 + (wildcard ? 0 : 1);
+}
+
+/* One decision between a new binding and an existing one on the same
+ * transport, stack and port. */
+static NTSTATUS share_decide(const wsk_bind_entry *want, const wsk_bind_entry *have)
+{
+    if (!want->wildcard && !have->wildcard &&
+        __builtin_memcmp(want->addr, have->addr, want->stack == BIND_STACK_V4 ? 4 : 16) != 0)
+        return STATUS_SUCCESS; /* different specific addresses never interact */
+    share s = share_matrix[share_index(want->reuse, want->exclusive, want->wildcard)]
+                          [share_index(have->reuse, have->exclusive, have->wildcard)];
+    switch (s) {
+    case SHARE_OK:
+        return STATUS_SUCCESS;
+    case SHARE_INUSE:
+        return STATUS_ADDRESS_ALREADY_EXISTS;
+    case SHARE_DENIED:
+        return STATUS_ACCESS_DENIED;
+    case SHARE_CHECK:
+        /* An access check of the second socket against the first one's
+         * security descriptor.  Every driver here runs as System; the
+         * default descriptor refuses sharing, an explicit one (WskSocket's
+         * SecurityDescriptor or SO_WSK_SECURITY) is taken to grant it. */
+        return have->explicit_sd ? STATUS_SUCCESS : STATUS_ACCESS_DENIED;
+    }
+    return STATUS_ACCESS_DENIED;
+}
+
+static unsigned bucket_of(ULONG transport, USHORT port)
+{
+    return ((unsigned)port * 31u + transport) % BIND_BUCKETS;
+}
+
+/* Checks one candidate against everything registered; worst outcome wins:
+ * a refusal (DENIED) is reported before a plain conflict (INUSE). */
+static NTSTATUS registry_check_locked(const wsk_bind_entry *want)
+{
+    NTSTATUS result = STATUS_SUCCESS;
+    for (wsk_bind_entry *e = registry[bucket_of(want->transport, want->port)]; e != NULL; e = e->next) {
+        if (e->transport != want->transport || e->stack != want->stack || e->port != want->port)
+            continue;
+        NTSTATUS s = share_decide(want, e);
+        if (s == STATUS_ACCESS_DENIED)
+            return s;
+        if (s != STATUS_SUCCESS)
+            result = s;
+    }
+    return result;
+}
+
+static BOOLEAN registry_port_unused_locked(ULONG transport, USHORT port)
+{
+    for (wsk_bind_entry *e = registry[bucket_of(transport, port)]; e != NULL; e = e->next)
+        if (e->transport == transport && e->port == port)
+            return FALSE;
+    return TRUE;
+}
+
+/* ---- building the candidate entries for a bind ---- */
+
+static const UCHAR v4_mapped_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+/* Fills up to two entries (IPv4 and/or IPv6 stacks) for the address; returns how many. */
+static int bind_candidates(const wsk_socket *s, const SOCKADDR *addr, wsk_bind_entry out[2])
+{
+    __builtin_memset(out, 0, 2 * sizeof(out[0]));
+    for (int i = 0; i < 2; i++) {
+        out[i].owner = (wsk_socket *)s;
+        out[i].transport = s->protocol;
+        out[i].reuse = s->reuse_addr;
+        out[i].exclusive = s->exclusive_addr;
+        out[i].explicit_sd = s->security != NULL;
+    }
+    if (addr->sa_family == AF_INET) {
+        const SOCKADDR_IN *in = (const SOCKADDR_IN *)addr;
+        out[0].stack = BIND_STACK_V4;
+        out[0].port = RtlUshortByteSwap(in->sin_port);
+        __builtin_memcpy(out[0].addr, &in->sin_addr, 4);
+        out[0].wildcard = in->sin_addr.s_addr == 0;
+        return 1;
+    }
+    const SOCKADDR_IN6 *in6 = (const SOCKADDR_IN6 *)addr;
+    const UCHAR *a = in6->sin6_addr.u.Byte;
+    USHORT port = RtlUshortByteSwap(in6->sin6_port);
+    static const UCHAR zero[16];
+    if (!s->v6only && __builtin_memcmp(a, v4_mapped_prefix, 12) == 0) {
+        /* A v4-mapped address on a dual-stack socket is an IPv4 binding. */
+        out[0].stack = BIND_STACK_V4;
+        out[0].port = port;
+        __builtin_memcpy(out[0].addr, a + 12, 4);
+        out[0].wildcard = __builtin_memcmp(a + 12, zero, 4) == 0;
+        return 1;
+    }
+    out[0].stack = BIND_STACK_V6;
+    out[0].port = port;
+    __builtin_memcpy(out[0].addr, a, 16);
+    out[0].wildcard = __builtin_memcmp(a, zero, 16) == 0;
+    if (out[0].wildcard && !s->v6only) {
+        out[1] = out[0];
+        out[1].stack = BIND_STACK_V4;
+        __builtin_memset(out[1].addr, 0, sizeof(out[1].addr));
+        return 2;
+    }
+    return 1;
+}
+
+static NTSTATUS registry_check_all_locked(wsk_bind_entry *cand, int n)
+{
+    NTSTATUS worst = STATUS_SUCCESS;
+    for (int i = 0; i < n; i++) {
+        NTSTATUS st = registry_check_locked(&cand[i]);
+        if (st == STATUS_ACCESS_DENIED)
+            return st;
+        if (st != STATUS_SUCCESS)
+            worst = st;
+    }
+    return worst;
+}
+
+static NTSTATUS registry_insert_locked(wsk_socket *s, wsk_bind_entry *cand, int n)
+{
+    wsk_bind_entry *made[2] = {NULL, NULL};
+    for (int i = 0; i < n; i++) {
+        made[i] = openwsk_pool_alloc(sizeof(wsk_bind_entry), WSK_TAG_BIND, FALSE);
+        if (made[i] == NULL) {
+            if (i == 1)
+                openwsk_pool_free(made[0]);
+            return STATUS_INSUFFICIENT_RESOURCES;
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        *made[i] = cand[i];
+        unsigned b = bucket_of(made[i]->transport, made[i]->port);
+        made[i]->next = registry[b];
+        registry[b] = made[i];
+        made[i]->next_of_socket = s->bindings;
+        s->bindings = made[i];
+    }
+    return STATUS_SUCCESS;
+}
+
+static USHORT next_dynamic_port_locked(void)
+{
+    if (port_cursor < PORT_DYNAMIC_MIN) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        port_cursor = (USHORT)(PORT_DYNAMIC_MIN + (ULONG)(ts.tv_nsec ^ ts.tv_sec) % (PORT_DYNAMIC_MAX - PORT_DYNAMIC_MIN + 1));
+    }
+    USHORT p = port_cursor;
+    port_cursor = p == PORT_DYNAMIC_MAX ? PORT_DYNAMIC_MIN : (USHORT)(p + 1);
+    return p;
+}
+
+NTSTATUS wsk_bind_registry_reserve(wsk_socket *s, const SOCKADDR *addr, USHORT *port_out)
+{
+    wsk_bind_entry cand[2];
+    int n = bind_candidates(s, addr, cand);
+    NTSTATUS status;
+    pthread_mutex_lock(&registry_lock);
+    if (cand[0].port != 0) {
+        status = registry_check_all_locked(cand, n);
+        if (NT_SUCCESS(status))
+            status = registry_insert_locked(s, cand, n);
+    } else {
+        /* Port 0: the next port of Windows' dynamic range that nobody holds
+         * on this transport, in either stack. */
+        status = STATUS_ADDRESS_ALREADY_EXISTS;
+        for (ULONG tries = 0; tries <= PORT_DYNAMIC_MAX - PORT_DYNAMIC_MIN; tries++) {
+            USHORT p = next_dynamic_port_locked();
+            if (!registry_port_unused_locked(s->protocol, p))
+                continue;
+            for (int i = 0; i < n; i++)
+                cand[i].port = p;
+            status = registry_insert_locked(s, cand, n);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&registry_lock);
+    if (NT_SUCCESS(status))
+        *port_out = RtlUshortByteSwap(cand[0].port);
+    return status;
+}
+
+void wsk_bind_registry_release(wsk_socket *s)
+{
+    pthread_mutex_lock(&registry_lock);
+    while (s->bindings != NULL) {
+        wsk_bind_entry *e = s->bindings;
+        s->bindings = e->next_of_socket;
+        for (wsk_bind_entry **link = &registry[bucket_of(e->transport, e->port)]; *link != NULL;
+             link = &(*link)->next) {
+            if (*link == e) {
+                *link = e->next;
+                break;
+            }
+        }
+        openwsk_pool_free(e);
+    }
+    pthread_mutex_unlock(&registry_lock);
+}

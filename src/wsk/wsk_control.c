@@ -1,0 +1,163 @@
+/*
+ * wsk_control.c - WskControlSocket: options the provider owns (address
+ * sharing, IPV6_V6ONLY, conditional accept, security) and the transport
+ * options passed to Linux with Windows values translated at the boundary
+ * (wsk-part-b.md §8).
+ */
+#include "wsk_internal.h"
+
+#include <errno.h>
+
+#include "wsk_linux.h"
+
+typedef struct control_result {
+    NTSTATUS status;
+    SIZE_T bytes; /* output bytes written */
+} control_result;
+
+static BOOLEAN read_bool(PVOID in, SIZE_T size, ULONG *out)
+{
+    if (in == NULL || size < sizeof(ULONG))
+        return FALSE;
+    __builtin_memcpy(out, in, sizeof(ULONG));
+    return TRUE;
+}
+
+static control_result write_ulong(PVOID out, SIZE_T size, ULONG value)
+{
+    if (out == NULL || size < sizeof(ULONG))
+        return (control_result){STATUS_BUFFER_TOO_SMALL, 0};
+    __builtin_memcpy(out, &value, sizeof(value));
+    return (control_result){STATUS_SUCCESS, sizeof(ULONG)};
+}
+
+static BOOLEAN is_before_bind_option(ULONG level, ULONG code)
+{
+    return (level == SOL_SOCKET && (code == SO_REUSEADDR || code == (ULONG)SO_EXCLUSIVEADDRUSE ||
+                                    code == SO_CONDITIONAL_ACCEPT || code == SO_WSK_SECURITY)) ||
+           (level == IPPROTO_IPV6 && code == IPV6_V6ONLY);
+}
+
+/* Options that WSK documents as needing an IRP (wsk-part-b.md §8.2). */
+static BOOLEAN option_requires_irp(ULONG level, ULONG code)
+{
+    return level == SOL_SOCKET && (code == SO_REUSEADDR || code == (ULONG)SO_EXCLUSIVEADDRUSE ||
+                                   code == SO_CONDITIONAL_ACCEPT || code == SO_WSK_SECURITY ||
+                                   code == SO_KEEPALIVE || code == SO_BROADCAST || code == SO_RCVBUF);
+}
+
+static control_result set_option(wsk_socket *s, ULONG level, ULONG code, SIZE_T in_size, PVOID in)
+{
+    ULONG v;
+    if (is_before_bind_option(level, code) && s->bound)
+        return (control_result){STATUS_INVALID_DEVICE_STATE, 0};
+    if (level == SOL_SOCKET) {
+        switch (code) {
+        case SO_REUSEADDR:
+            if (!read_bool(in, in_size, &v))
+                return (control_result){STATUS_INVALID_PARAMETER, 0};
+            if (v && s->exclusive_addr) /* the two are mutually exclusive, as in Winsock */
+                return (control_result){STATUS_INVALID_PARAMETER, 0};
+            s->reuse_addr = v != 0;
+            return (control_result){STATUS_SUCCESS, 0};
+        case (ULONG)SO_EXCLUSIVEADDRUSE:
+            if (!read_bool(in, in_size, &v))
+                return (control_result){STATUS_INVALID_PARAMETER, 0};
+            if (v && s->reuse_addr)
+                return (control_result){STATUS_INVALID_PARAMETER, 0};
+            s->exclusive_addr = v != 0;
+            return (control_result){STATUS_SUCCESS, 0};
+        case SO_CONDITIONAL_ACCEPT:
+            if (s->category != WSK_CATEGORY_LISTEN && s->category != WSK_CATEGORY_STREAM)
+                return (control_result){STATUS_INVALID_PARAMETER, 0};
+            if (!read_bool(in, in_size, &v))
+                return (control_result){STATUS_INVALID_PARAMETER, 0};
+            s->conditional_accept = v != 0;
+            return (control_result){STATUS_SUCCESS, 0};
+        case SO_WSK_SECURITY:
+            if (in == NULL || in_size != sizeof(PSECURITY_DESCRIPTOR))
+                return (control_result){STATUS_INVALID_PARAMETER, 0};
+            __builtin_memcpy(&s->security, in, sizeof(PSECURITY_DESCRIPTOR));
+            return (control_result){STATUS_SUCCESS, 0};
+        case SO_WSK_EVENT_CALLBACK:
+            return (control_result){STATUS_NOT_IMPLEMENTED, 0}; /* event callbacks: issue 4 */
+        }
+    }
+    if (level == IPPROTO_IPV6 && code == IPV6_V6ONLY) {
+        if (s->family != AF_INET6)
+            return (control_result){STATUS_INVALID_PARAMETER, 0};
+        if (!read_bool(in, in_size, &v))
+            return (control_result){STATUS_INVALID_PARAMETER, 0};
+        s->v6only = v != 0;
+        return (control_result){STATUS_SUCCESS, 0};
+    }
+    if (in == NULL && in_size != 0)
+        return (control_result){STATUS_INVALID_PARAMETER, 0};
+    int r = lx_set_option(s->fd, level, code, in, in_size, s->listening);
+    if (r == -EINVAL)
+        return (control_result){STATUS_INVALID_PARAMETER, 0};
+    return (control_result){r == 0 ? STATUS_SUCCESS : wsk_status_from_errno(-r), 0};
+}
+
+static control_result get_option(wsk_socket *s, ULONG level, ULONG code, SIZE_T out_size, PVOID out)
+{
+    if (level == SOL_SOCKET) {
+        switch (code) {
+        case SO_REUSEADDR:
+            return write_ulong(out, out_size, s->reuse_addr);
+        case (ULONG)SO_EXCLUSIVEADDRUSE:
+            return write_ulong(out, out_size, s->exclusive_addr);
+        case SO_CONDITIONAL_ACCEPT:
+            return write_ulong(out, out_size, s->conditional_accept);
+        case SO_WSK_SECURITY:
+            if (out == NULL || out_size < sizeof(PSECURITY_DESCRIPTOR))
+                return (control_result){STATUS_BUFFER_TOO_SMALL, 0};
+            __builtin_memcpy(out, &s->security, sizeof(PSECURITY_DESCRIPTOR));
+            return (control_result){STATUS_SUCCESS, sizeof(PSECURITY_DESCRIPTOR)};
+        case SO_WSK_EVENT_CALLBACK:
+            return (control_result){STATUS_INVALID_PARAMETER, 0}; /* set-only */
+        }
+    }
+    if (level == IPPROTO_IPV6 && code == IPV6_V6ONLY) {
+        if (s->family != AF_INET6)
+            return (control_result){STATUS_INVALID_PARAMETER, 0};
+        return write_ulong(out, out_size, s->v6only);
+    }
+    if (out == NULL)
+        return (control_result){STATUS_BUFFER_TOO_SMALL, 0};
+    size_t len = out_size;
+    int r = lx_get_option(s->fd, level, code, out, &len);
+    if (r == -EFAULT)
+        return (control_result){STATUS_BUFFER_TOO_SMALL, 0};
+    if (r != 0)
+        return (control_result){wsk_status_from_errno(-r), 0};
+    return (control_result){STATUS_SUCCESS, len};
+}
+
+NTSTATUS WSKAPI wsk_control_socket(PWSK_SOCKET Socket, WSK_CONTROL_SOCKET_TYPE RequestType, ULONG ControlCode,
+                                   ULONG Level, SIZE_T InputSize, PVOID InputBuffer, SIZE_T OutputSize,
+                                   PVOID OutputBuffer, SIZE_T *OutputSizeReturned, PIRP Irp)
+{
+    wsk_socket *s = wsk_socket_from(Socket);
+    control_result res;
+    if (s == NULL) {
+        res = (control_result){STATUS_INVALID_HANDLE, 0};
+    } else if (RequestType == WskSetOption || RequestType == WskGetOption) {
+        if (Irp == NULL && option_requires_irp(Level, ControlCode))
+            return STATUS_INVALID_PARAMETER;
+        pthread_mutex_lock(&s->lock);
+        res = RequestType == WskSetOption ? set_option(s, Level, ControlCode, InputSize, InputBuffer)
+                                          : get_option(s, Level, ControlCode, OutputSize, OutputBuffer);
+        pthread_mutex_unlock(&s->lock);
+    } else if (RequestType == WskIoctl) {
+        res = (control_result){STATUS_NOT_SUPPORTED, 0}; /* SIO_WSK_* ioctls: issues 4 and 5 */
+    } else {
+        res = (control_result){STATUS_INVALID_PARAMETER, 0};
+    }
+    if (Irp == NULL) {
+        if (OutputSizeReturned != NULL)
+            *OutputSizeReturned = res.bytes;
+        return res.status;
+    }
+    return wsk_irp_complete_pended(Irp, res.status, res.bytes);
+}

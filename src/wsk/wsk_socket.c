@@ -1,0 +1,587 @@
+/*
+ * wsk_socket.c - socket objects: WskSocket, WskCloseSocket, WskBind,
+ * WskGetLocalAddress/WskGetRemoteAddress, and the per-category dispatch
+ * tables (wsk-part-a.md §3–§5, wsk-part-b.md §10).
+ */
+#include "wsk_internal.h"
+
+#include <errno.h>
+
+#include "wsk_linux.h"
+
+/* Linux's listen queue bound (net.core.somaxconn caps it); WSK has no backlog parameter. */
+#define WSK_LISTEN_BACKLOG 4096
+
+SIZE_T wsk_sockaddr_size(ADDRESS_FAMILY family)
+{
+    return family == AF_INET ? sizeof(SOCKADDR_IN) : family == AF_INET6 ? sizeof(SOCKADDR_IN6) : 0;
+}
+
+wsk_socket *wsk_socket_from(PWSK_SOCKET socket)
+{
+    wsk_socket *s = (wsk_socket *)socket;
+    return (s != NULL && s->magic == WSK_SOCKET_MAGIC) ? s : NULL;
+}
+
+/* ---- which family/type/protocol a category takes (wsk-part-a.md §3.2) ---- */
+
+/* Is the triple a transport at all (the basic-socket list)? */
+static BOOLEAN triple_is_transport(USHORT type, ULONG protocol)
+{
+    return (type == SOCK_STREAM && protocol == IPPROTO_TCP) || (type == SOCK_DGRAM && protocol == IPPROTO_UDP) ||
+           (type == SOCK_RAW && protocol <= 255);
+}
+
+/* Can a socket of this category do its job over this transport?  Windows
+ * creates a mismatched socket (a UDP listen socket) and refuses at bind. */
+static BOOLEAN category_fits(wsk_category category, USHORT type, ULONG protocol)
+{
+    switch (category) {
+    case WSK_CATEGORY_LISTEN:
+    case WSK_CATEGORY_CONNECTION:
+    case WSK_CATEGORY_STREAM:
+        return type == SOCK_STREAM && protocol == IPPROTO_TCP;
+    case WSK_CATEGORY_DATAGRAM:
+        return (type == SOCK_DGRAM && protocol == IPPROTO_UDP) || type == SOCK_RAW;
+    default:
+        return TRUE;
+    }
+}
+
+static NTSTATUS status_from_lx(int negative_errno)
+{
+    return wsk_status_from_errno(-negative_errno);
+}
+
+static NTSTATUS wsk_socket_create(wsk_client *c, ADDRESS_FAMILY family, USHORT type, ULONG protocol, ULONG flags,
+                           PVOID context, const VOID *dispatch, PSECURITY_DESCRIPTOR sd, wsk_socket **out)
+{
+    if (flags != WSK_FLAG_BASIC_SOCKET && flags != WSK_FLAG_LISTEN_SOCKET && flags != WSK_FLAG_CONNECTION_SOCKET &&
+        flags != WSK_FLAG_DATAGRAM_SOCKET && flags != WSK_FLAG_STREAM_SOCKET)
+        return STATUS_INVALID_PARAMETER;
+    if (family != AF_INET && family != AF_INET6)
+        return STATUS_NOT_SUPPORTED;
+    if ((type == SOCK_STREAM || type == SOCK_DGRAM) && protocol == 0)
+        return STATUS_PROTOCOL_UNREACHABLE;
+    if (!triple_is_transport(type, protocol))
+        return STATUS_NOT_SUPPORTED;
+    if (flags == WSK_FLAG_BASIC_SOCKET && (dispatch != NULL || context != NULL))
+        return STATUS_INVALID_PARAMETER;
+
+    wsk_socket *s = openwsk_pool_alloc(sizeof(*s), WSK_TAG_SOCKET, TRUE);
+    if (s == NULL)
+        return STATUS_INSUFFICIENT_RESOURCES;
+    int fd = lx_socket(family, type, (int)protocol);
+    if (fd < 0) {
+        openwsk_pool_free(s);
+        return status_from_lx(fd);
+    }
+    s->magic = WSK_SOCKET_MAGIC;
+    s->client = c;
+    s->category = (wsk_category)flags;
+    s->pub.Dispatch = wsk_provider_table_for(s->category);
+    s->family = family;
+    s->type = type;
+    s->protocol = protocol;
+    s->context = context;
+    s->client_dispatch = dispatch;
+    s->fd = fd;
+    s->v6only = family == AF_INET6; /* Windows sockets start v6-only */
+    s->security = sd;
+    pthread_mutex_init(&s->lock, NULL);
+    wsk_client_socket_opened(c);
+    *out = s;
+    return STATUS_SUCCESS;
+}
+
+static NTSTATUS WSKAPI wsk_socket_call(PWSK_CLIENT Client, ADDRESS_FAMILY AddressFamily, USHORT SocketType,
+                                       ULONG Protocol, ULONG Flags, PVOID SocketContext, const VOID *Dispatch,
+                                       PEPROCESS OwningProcess, PETHREAD OwningThread,
+                                       PSECURITY_DESCRIPTOR SecurityDescriptor, PIRP Irp)
+{
+    (void)OwningProcess;
+    (void)OwningThread;
+    if (Irp == NULL)
+        return STATUS_INVALID_PARAMETER;
+    wsk_client *c = wsk_client_from(Client);
+    if (c == NULL)
+        return STATUS_INVALID_HANDLE;
+    wsk_client_call_begin(c);
+    wsk_socket *s = NULL;
+    NTSTATUS status = wsk_socket_create(c, AddressFamily, SocketType, Protocol, Flags, SocketContext, Dispatch,
+                                        SecurityDescriptor, &s);
+    NTSTATUS r = wsk_irp_complete_pended(Irp, status, NT_SUCCESS(status) ? (ULONG_PTR)&s->pub : 0);
+    wsk_client_call_end(c);
+    return r;
+}
+
+/* ---- close ---- */
+
+static NTSTATUS WSKAPI wsk_close_socket(PWSK_SOCKET Socket, PIRP Irp)
+{
+    if (Irp == NULL)
+        return STATUS_INVALID_PARAMETER;
+    wsk_socket *s = wsk_socket_from(Socket);
+    if (s == NULL)
+        return wsk_irp_complete_now(Irp, STATUS_INVALID_HANDLE, 0);
+    wsk_client *c = s->client;
+    pthread_mutex_lock(&s->lock);
+    s->closing = TRUE;
+    pthread_mutex_unlock(&s->lock);
+    wsk_bind_registry_release(s);
+    lx_close(s->fd);
+    s->magic = 0;
+    pthread_mutex_destroy(&s->lock);
+    openwsk_pool_free(s);
+    /* Complete before the client stops counting the socket, so that
+     * WskDeregister returns only after the close routine ran. */
+    NTSTATUS r = wsk_irp_complete_pended(Irp, STATUS_SUCCESS, 0);
+    wsk_client_socket_closed(c);
+    return r;
+}
+
+/* ---- bind ---- */
+
+static NTSTATUS bind_validate(wsk_socket *s, PSOCKADDR LocalAddress, ULONG Flags)
+{
+    if (Flags != 0 || LocalAddress == NULL)
+        return STATUS_INVALID_PARAMETER;
+    if (s->bound)
+        return STATUS_ADDRESS_ALREADY_ASSOCIATED;
+    if (!category_fits(s->category, s->type, s->protocol))
+        return STATUS_NOT_IMPLEMENTED;
+    if (LocalAddress->sa_family != s->family)
+        return STATUS_INVALID_ADDRESS;
+    return STATUS_SUCCESS;
+}
+
+static BOOLEAN address_is_wildcard_or_multicast(const SOCKADDR *a)
+{
+    if (a->sa_family == AF_INET) {
+        const UCHAR *b = (const UCHAR *)&((const SOCKADDR_IN *)a)->sin_addr;
+        return (b[0] | b[1] | b[2] | b[3]) == 0 || (b[0] & 0xF0) == 0xE0;
+    }
+    const UCHAR *b = ((const SOCKADDR_IN6 *)a)->sin6_addr.u.Byte;
+    static const UCHAR zero[16];
+    return __builtin_memcmp(b, zero, 16) == 0 || b[0] == 0xFF;
+}
+
+static NTSTATUS bind_socket(wsk_socket *s, PSOCKADDR LocalAddress)
+{
+    SOCKADDR_STORAGE addr;
+    SIZE_T size = wsk_sockaddr_size(s->family);
+    __builtin_memcpy(&addr, LocalAddress, size);
+
+    if (!address_is_wildcard_or_multicast((SOCKADDR *)&addr)) {
+        int local = lx_address_is_local(&addr);
+        if (local == 0)
+            return STATUS_INVALID_ADDRESS_COMPONENT;
+    }
+    if (s->type == SOCK_RAW) { /* no ports, no sharing rules */
+        int r = lx_bind(s->fd, &addr);
+        return r == 0 ? STATUS_SUCCESS : status_from_lx(r);
+    }
+    USHORT *port = s->family == AF_INET ? &((SOCKADDR_IN *)&addr)->sin_port : &((SOCKADDR_IN6 *)&addr)->sin6_port;
+    BOOLEAN ephemeral = *port == 0;
+    /* A port we chose can still be held by a socket outside openwsk; then
+     * take the next one (bounded). */
+    for (int attempt = 0; attempt < 64; attempt++) {
+        USHORT chosen;
+        NTSTATUS status = wsk_bind_registry_reserve(s, (SOCKADDR *)&addr, &chosen);
+        if (!NT_SUCCESS(status))
+            return status;
+        USHORT requested = *port;
+        *port = chosen;
+        int r = lx_prepare_bind(s->fd, s->family, s->v6only);
+        if (r == 0)
+            r = lx_bind(s->fd, &addr);
+        if (r == 0)
+            return STATUS_SUCCESS;
+        wsk_bind_registry_release(s);
+        *port = requested;
+        if (!(ephemeral && r == -EADDRINUSE))
+            return status_from_lx(r);
+    }
+    return STATUS_ADDRESS_ALREADY_EXISTS;
+}
+
+static NTSTATUS WSKAPI wsk_bind(PWSK_SOCKET Socket, PSOCKADDR LocalAddress, ULONG Flags, PIRP Irp)
+{
+    if (Irp == NULL)
+        return STATUS_INVALID_PARAMETER;
+    wsk_socket *s = wsk_socket_from(Socket);
+    if (s == NULL)
+        return wsk_irp_complete_now(Irp, STATUS_INVALID_HANDLE, 0);
+    pthread_mutex_lock(&s->lock);
+    NTSTATUS status = bind_validate(s, LocalAddress, Flags);
+    if (NT_SUCCESS(status))
+        status = bind_socket(s, LocalAddress);
+    if (NT_SUCCESS(status) && s->category == WSK_CATEGORY_LISTEN) {
+        /* A listen socket listens as soon as it is bound. */
+        int r = lx_listen(s->fd, WSK_LISTEN_BACKLOG);
+        if (r != 0) {
+            wsk_bind_registry_release(s);
+            status = status_from_lx(r);
+        } else {
+            s->listening = TRUE;
+        }
+    }
+    if (NT_SUCCESS(status))
+        s->bound = TRUE;
+    pthread_mutex_unlock(&s->lock);
+    return wsk_irp_complete_pended(Irp, status, 0);
+}
+
+/* ---- addresses ---- */
+
+static NTSTATUS address_query(PWSK_SOCKET Socket, PSOCKADDR Address, PIRP Irp, BOOLEAN remote)
+{
+    if (Irp == NULL)
+        return STATUS_INVALID_PARAMETER;
+    wsk_socket *s = wsk_socket_from(Socket);
+    if (s == NULL)
+        return wsk_irp_complete_now(Irp, STATUS_INVALID_HANDLE, 0);
+    if (Address == NULL)
+        return wsk_irp_complete_now(Irp, STATUS_INVALID_PARAMETER, 0);
+    pthread_mutex_lock(&s->lock);
+    BOOLEAN ready = remote ? s->connected : s->bound;
+    NTSTATUS status = STATUS_INVALID_DEVICE_STATE;
+    if (ready) {
+        SOCKADDR_STORAGE addr;
+        size_t len = 0;
+        int r = remote ? lx_remote_address(s->fd, &addr, &len) : lx_local_address(s->fd, &addr, &len);
+        status = r == 0 ? STATUS_SUCCESS : status_from_lx(r);
+        if (r == 0)
+            __builtin_memcpy(Address, &addr, len);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return wsk_irp_complete_pended(Irp, status, 0);
+}
+
+static NTSTATUS WSKAPI wsk_get_local_address(PWSK_SOCKET Socket, PSOCKADDR LocalAddress, PIRP Irp)
+{
+    return address_query(Socket, LocalAddress, Irp, FALSE);
+}
+
+static NTSTATUS WSKAPI wsk_get_remote_address(PWSK_SOCKET Socket, PSOCKADDR RemoteAddress, PIRP Irp)
+{
+    return address_query(Socket, RemoteAddress, Irp, TRUE);
+}
+
+/* ---- operations of later issues: connections (issue 4), datagrams (issue 5) ----
+ * Each completes its IRP with STATUS_NOT_IMPLEMENTED after the checks that
+ * already apply (a required IRP, a live socket, binding first). */
+
+static NTSTATUS not_yet(PWSK_SOCKET Socket, PIRP Irp, BOOLEAN needs_bound)
+{
+    if (Irp == NULL)
+        return STATUS_INVALID_PARAMETER;
+    wsk_socket *s = wsk_socket_from(Socket);
+    if (s == NULL)
+        return wsk_irp_complete_now(Irp, STATUS_INVALID_HANDLE, 0);
+    if (needs_bound && !s->bound)
+        return wsk_irp_complete_now(Irp, STATUS_INVALID_DEVICE_STATE, 0);
+    return wsk_irp_complete_now(Irp, STATUS_NOT_IMPLEMENTED, 0);
+}
+
+static NTSTATUS WSKAPI wsk_connect(PWSK_SOCKET Socket, PSOCKADDR RemoteAddress, ULONG Flags, PIRP Irp)
+{
+    (void)RemoteAddress;
+    (void)Flags;
+    return not_yet(Socket, Irp, TRUE);
+}
+
+static NTSTATUS WSKAPI wsk_connect_ex(PWSK_SOCKET Socket, PSOCKADDR RemoteAddress, PWSK_BUF Buffer, ULONG Flags,
+                                      PIRP Irp)
+{
+    (void)RemoteAddress;
+    (void)Buffer;
+    (void)Flags;
+    return not_yet(Socket, Irp, TRUE);
+}
+
+static NTSTATUS WSKAPI wsk_accept(PWSK_SOCKET ListenSocket, ULONG Flags, PVOID AcceptSocketContext,
+                                  const WSK_CLIENT_CONNECTION_DISPATCH *AcceptSocketDispatch,
+                                  PSOCKADDR LocalAddress, PSOCKADDR RemoteAddress, PIRP Irp)
+{
+    (void)Flags;
+    (void)AcceptSocketContext;
+    (void)AcceptSocketDispatch;
+    (void)LocalAddress;
+    (void)RemoteAddress;
+    return not_yet(ListenSocket, Irp, TRUE);
+}
+
+static NTSTATUS WSKAPI wsk_inspect_complete(PWSK_SOCKET ListenSocket, PWSK_INSPECT_ID InspectID,
+                                            WSK_INSPECT_ACTION Action, PIRP Irp)
+{
+    (void)InspectID;
+    (void)Action;
+    return not_yet(ListenSocket, Irp, TRUE);
+}
+
+static NTSTATUS WSKAPI wsk_listen(PWSK_SOCKET Socket, PIRP Irp)
+{
+    return not_yet(Socket, Irp, TRUE);
+}
+
+static NTSTATUS WSKAPI wsk_send(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, PIRP Irp)
+{
+    (void)Buffer;
+    (void)Flags;
+    return not_yet(Socket, Irp, FALSE);
+}
+
+static NTSTATUS WSKAPI wsk_receive(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, PIRP Irp)
+{
+    (void)Buffer;
+    (void)Flags;
+    return not_yet(Socket, Irp, FALSE);
+}
+
+static NTSTATUS WSKAPI wsk_send_ex(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, ULONG ControlInfoLength,
+                                   PCMSGHDR ControlInfo, PIRP Irp)
+{
+    (void)Buffer;
+    (void)Flags;
+    (void)ControlInfoLength;
+    (void)ControlInfo;
+    return not_yet(Socket, Irp, FALSE);
+}
+
+static NTSTATUS WSKAPI wsk_receive_ex(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, PULONG ControlInfoLength,
+                                      PCMSGHDR ControlInfo, PULONG ControlFlags, PIRP Irp)
+{
+    (void)Buffer;
+    (void)Flags;
+    (void)ControlInfoLength;
+    (void)ControlInfo;
+    (void)ControlFlags;
+    return not_yet(Socket, Irp, FALSE);
+}
+
+static NTSTATUS WSKAPI wsk_disconnect(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, PIRP Irp)
+{
+    (void)Buffer;
+    (void)Flags;
+    return not_yet(Socket, Irp, FALSE);
+}
+
+static NTSTATUS WSKAPI wsk_release_data(PWSK_SOCKET Socket, PWSK_DATA_INDICATION DataIndication)
+{
+    (void)Socket;
+    (void)DataIndication;
+    return STATUS_NOT_IMPLEMENTED;
+}
+
+static NTSTATUS WSKAPI wsk_send_to(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, PSOCKADDR RemoteAddress,
+                                   ULONG ControlInfoLength, PCMSGHDR ControlInfo, PIRP Irp)
+{
+    (void)Buffer;
+    (void)Flags;
+    (void)RemoteAddress;
+    (void)ControlInfoLength;
+    (void)ControlInfo;
+    return not_yet(Socket, Irp, TRUE);
+}
+
+static NTSTATUS WSKAPI wsk_receive_from(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, PSOCKADDR RemoteAddress,
+                                        PULONG ControlLength, PCMSGHDR ControlInfo, PULONG ControlFlags, PIRP Irp)
+{
+    (void)Buffer;
+    (void)Flags;
+    (void)RemoteAddress;
+    (void)ControlLength;
+    (void)ControlInfo;
+    (void)ControlFlags;
+    return not_yet(Socket, Irp, TRUE);
+}
+
+static NTSTATUS WSKAPI wsk_send_messages(PWSK_SOCKET Socket, PWSK_BUF_LIST BufferList, ULONG Flags,
+                                         PSOCKADDR RemoteAddress, ULONG ControlInfoLength, PCMSGHDR ControlInfo,
+                                         PIRP Irp)
+{
+    (void)BufferList;
+    (void)Flags;
+    (void)RemoteAddress;
+    (void)ControlInfoLength;
+    (void)ControlInfo;
+    return not_yet(Socket, Irp, TRUE);
+}
+
+static NTSTATUS WSKAPI wsk_release_datagrams(PWSK_SOCKET Socket, PWSK_DATAGRAM_INDICATION DatagramIndication)
+{
+    (void)Socket;
+    (void)DatagramIndication;
+    return STATUS_NOT_IMPLEMENTED;
+}
+
+/* ---- dispatch tables ---- */
+
+/* Basic sockets have only the first two members; clients that cast any
+ * socket's table to the connection table (wsk-part-a.md §3.4) would read
+ * past a two-member table, so the basic table is a full connection-sized
+ * table whose extra members refuse with STATUS_INVALID_DEVICE_REQUEST. */
+static NTSTATUS WSKAPI basic_bind(PWSK_SOCKET Socket, PSOCKADDR LocalAddress, ULONG Flags, PIRP Irp)
+{
+    (void)Socket;
+    (void)LocalAddress;
+    (void)Flags;
+    return Irp ? wsk_irp_complete_now(Irp, STATUS_INVALID_DEVICE_REQUEST, 0) : STATUS_INVALID_PARAMETER;
+}
+
+static NTSTATUS WSKAPI basic_connect(PWSK_SOCKET Socket, PSOCKADDR RemoteAddress, ULONG Flags, PIRP Irp)
+{
+    return basic_bind(Socket, RemoteAddress, Flags, Irp);
+}
+
+static NTSTATUS WSKAPI basic_address(PWSK_SOCKET Socket, PSOCKADDR Address, PIRP Irp)
+{
+    return basic_bind(Socket, Address, 0, Irp);
+}
+
+static const WSK_PROVIDER_CONNECTION_DISPATCH basic_dispatch = {
+    .WskControlSocket = wsk_control_socket,
+    .WskCloseSocket = wsk_close_socket,
+    .WskBind = basic_bind,
+    .WskConnect = basic_connect,
+    .WskGetLocalAddress = basic_address,
+    .WskGetRemoteAddress = basic_address,
+};
+
+static const WSK_PROVIDER_LISTEN_DISPATCH listen_dispatch = {
+    .WskControlSocket = wsk_control_socket,
+    .WskCloseSocket = wsk_close_socket,
+    .WskBind = wsk_bind,
+    .WskAccept = wsk_accept,
+    .WskInspectComplete = wsk_inspect_complete,
+    .WskGetLocalAddress = wsk_get_local_address,
+};
+
+static const WSK_PROVIDER_DATAGRAM_DISPATCH datagram_dispatch = {
+    .WskControlSocket = wsk_control_socket,
+    .WskCloseSocket = wsk_close_socket,
+    .WskBind = wsk_bind,
+    .WskSendTo = wsk_send_to,
+    .WskReceiveFrom = wsk_receive_from,
+    .WskRelease = wsk_release_datagrams,
+    .WskGetLocalAddress = wsk_get_local_address,
+    .WskSendMessages = wsk_send_messages,
+};
+
+static const WSK_PROVIDER_CONNECTION_DISPATCH connection_dispatch = {
+    .WskControlSocket = wsk_control_socket,
+    .WskCloseSocket = wsk_close_socket,
+    .WskBind = wsk_bind,
+    .WskConnect = wsk_connect,
+    .WskGetLocalAddress = wsk_get_local_address,
+    .WskGetRemoteAddress = wsk_get_remote_address,
+    .WskSend = wsk_send,
+    .WskReceive = wsk_receive,
+    .WskDisconnect = wsk_disconnect,
+    .WskRelease = wsk_release_data,
+    .WskConnectEx = wsk_connect_ex,
+    .WskSendEx = wsk_send_ex,
+    .WskReceiveEx = wsk_receive_ex,
+};
+
+static const WSK_PROVIDER_STREAM_DISPATCH stream_dispatch = {
+    .WskControlSocket = wsk_control_socket,
+    .WskCloseSocket = wsk_close_socket,
+    .WskBind = wsk_bind,
+    .WskAccept = wsk_accept,
+    .WskConnect = wsk_connect,
+    .WskListen = wsk_listen,
+    .WskSend = wsk_send,
+    .WskReceive = wsk_receive,
+    .WskDisconnect = wsk_disconnect,
+    .WskRelease = wsk_release_data,
+    .WskGetLocalAddress = wsk_get_local_address,
+    .WskGetRemoteAddress = wsk_get_remote_address,
+    .WskConnectEx = wsk_connect_ex,
+    .WskSendEx = wsk_send_ex,
+    .WskReceiveEx = wsk_receive_ex,
+};
+
+const VOID *wsk_provider_table_for(wsk_category category)
+{
+    switch (category) {
+    case WSK_CATEGORY_LISTEN: return &listen_dispatch;
+    case WSK_CATEGORY_DATAGRAM: return &datagram_dispatch;
+    case WSK_CATEGORY_CONNECTION: return &connection_dispatch;
+    case WSK_CATEGORY_STREAM: return &stream_dispatch;
+    default: return &basic_dispatch;
+    }
+}
+
+/* ---- provider (client-level) dispatch ---- */
+
+static NTSTATUS WSKAPI wsk_socket_connect(PWSK_CLIENT Client, USHORT SocketType, ULONG Protocol,
+                                          PSOCKADDR LocalAddress, PSOCKADDR RemoteAddress, ULONG Flags,
+                                          PVOID SocketContext, const WSK_CLIENT_CONNECTION_DISPATCH *Dispatch,
+                                          PEPROCESS OwningProcess, PETHREAD OwningThread,
+                                          PSECURITY_DESCRIPTOR SecurityDescriptor, PIRP Irp)
+{
+    (void)SocketType; (void)Protocol; (void)LocalAddress; (void)RemoteAddress; (void)Flags;
+    (void)SocketContext; (void)Dispatch; (void)OwningProcess; (void)OwningThread; (void)SecurityDescriptor;
+    if (Irp == NULL)
+        return STATUS_INVALID_PARAMETER;
+    if (wsk_client_from(Client) == NULL)
+        return STATUS_INVALID_HANDLE;
+    return wsk_irp_complete_now(Irp, STATUS_NOT_IMPLEMENTED, 0); /* issue 4 */
+}
+
+static NTSTATUS WSKAPI wsk_control_client(PWSK_CLIENT Client, ULONG ControlCode, SIZE_T InputSize,
+                                          PVOID InputBuffer, SIZE_T OutputSize, PVOID OutputBuffer,
+                                          SIZE_T *OutputSizeReturned, PIRP Irp)
+{
+    (void)ControlCode; (void)InputSize; (void)InputBuffer; (void)OutputSize; (void)OutputBuffer;
+    (void)OutputSizeReturned;
+    if (wsk_client_from(Client) == NULL)
+        return STATUS_INVALID_HANDLE;
+    return Irp ? wsk_irp_complete_now(Irp, STATUS_NOT_IMPLEMENTED, 0) : STATUS_NOT_IMPLEMENTED; /* issue 5 */
+}
+
+static NTSTATUS WSKAPI wsk_get_address_info(PWSK_CLIENT Client, PUNICODE_STRING NodeName,
+                                            PUNICODE_STRING ServiceName, ULONG NameSpace, GUID *Provider,
+                                            PADDRINFOEXW Hints, PADDRINFOEXW *Result, PEPROCESS OwningProcess,
+                                            PETHREAD OwningThread, PIRP Irp)
+{
+    (void)NodeName; (void)ServiceName; (void)NameSpace; (void)Provider; (void)Hints; (void)Result;
+    (void)OwningProcess; (void)OwningThread;
+    if (Irp == NULL)
+        return STATUS_INVALID_PARAMETER;
+    if (wsk_client_from(Client) == NULL)
+        return STATUS_INVALID_HANDLE;
+    return wsk_irp_complete_now(Irp, STATUS_NOT_IMPLEMENTED, 0); /* issue 5 */
+}
+
+static VOID WSKAPI wsk_free_address_info(PWSK_CLIENT Client, PADDRINFOEXW AddrInfo)
+{
+    (void)Client;
+    (void)AddrInfo;
+}
+
+static NTSTATUS WSKAPI wsk_get_name_info(PWSK_CLIENT Client, PSOCKADDR SockAddr, ULONG SockAddrLength,
+                                         PUNICODE_STRING NodeName, PUNICODE_STRING ServiceName, ULONG Flags,
+                                         PEPROCESS OwningProcess, PETHREAD OwningThread, PIRP Irp)
+{
+    (void)SockAddr; (void)SockAddrLength; (void)NodeName; (void)ServiceName; (void)Flags;
+    (void)OwningProcess; (void)OwningThread;
+    if (Irp == NULL)
+        return STATUS_INVALID_PARAMETER;
+    if (wsk_client_from(Client) == NULL)
+        return STATUS_INVALID_HANDLE;
+    return wsk_irp_complete_now(Irp, STATUS_NOT_IMPLEMENTED, 0); /* issue 5 */
+}
+
+const WSK_PROVIDER_DISPATCH wsk_provider_dispatch = {
+    .Version = MAKE_WSK_VERSION(1, 0),
+    .Reserved = 0,
+    .WskSocket = wsk_socket_call,
+    .WskSocketConnect = wsk_socket_connect,
+    .WskControlClient = wsk_control_client,
+    .WskGetAddressInfo = wsk_get_address_info,
+    .WskFreeAddressInfo = wsk_free_address_info,
+    .WskGetNameInfo = wsk_get_name_info,
+};

@@ -1,0 +1,41 @@
+/*
+ * linux_peer.h - a real Linux socket as the other party of a WSK test.
+ *
+ * Test files include the Windows headers, which cannot share a translation
+ * unit with glibc's socket headers; this interface uses neither.  Families
+ * are given as 4 or 6, ports in host byte order, errors as -errno.
+ */
+#ifndef OPENWSK_TEST_LINUX_PEER_H
+#define OPENWSK_TEST_LINUX_PEER_H
+
+#include <stddef.h>
+
+/* Blocking TCP connect with a 2 s limit; returns the fd or -errno. */
+int peer_tcp_connect(int family, const char *ip, unsigned short port);
+/* A Linux TCP listener / UDP socket bound to ip:port (no SO_REUSEADDR). */
+int peer_tcp_listen(int family, const char *ip, unsigned short port);
+int peer_udp_bind(int family, const char *ip, unsigned short port);
+/* One datagram from an unbound UDP socket; returns 0 or -errno. */
+int peer_udp_sendto(int family, const char *ip, unsigned short port, const void *data, size_t len);
+/* recv with a timeout in ms; returns bytes, 0 at EOF, or -errno (-ETIMEDOUT). */
+long peer_recv(int fd, void *buf, size_t len, int timeout_ms);
+/* Port (host order) a Linux socket is bound to. */
+unsigned short peer_local_port(int fd);
+/* A port that is free for TCP and UDP on 127.0.0.1 and ::1 right now. */
+unsigned short peer_free_port(void);
+/* Is the process allowed to bind ports below 1024? */
+int peer_can_bind_privileged(void);
+/* Are IPv6 loopback sockets available here? */
+int peer_has_ipv6(void);
+/* An integer socket option of a Linux fd, by its usual name ("TCP_NODELAY",
+ * "SO_KEEPALIVE", "SO_RCVBUF", "SO_BROADCAST", "IP_TTL", "IPV6_V6ONLY",
+ * "SO_REUSEPORT"); -errno on failure. */
+int peer_sockopt(int fd, const char *name);
+/* Runs fn in a child process that first drops root (to nobody); returns
+ * fn's exit code, or -1 if the child could not drop privileges. */
+int peer_run_unprivileged(int (*fn)(void *), void *arg);
+/* net.ipv4.ip_unprivileged_port_start (1024 when unreadable). */
+int peer_unprivileged_port_start(void);
+void peer_close(int fd);
+
+#endif /* OPENWSK_TEST_LINUX_PEER_H */

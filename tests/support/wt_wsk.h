@@ -1,0 +1,187 @@
+/*
+ * wt_wsk.h - helpers for WSK conformance tests: a registered client, and
+ * IRPs used the way WSK clients use them (IoAllocateIrp(1), a completion
+ * routine that returns STATUS_MORE_PROCESSING_REQUIRED, IoReuseIrp), with
+ * the IRP contract itself checked on every call:
+ *  - STATUS_PENDING returned  => the routine runs once, PendingReturned TRUE;
+ *  - any other status         => the routine already ran once, with that
+ *                                status and PendingReturned FALSE.
+ */
+#ifndef OPENWSK_TEST_WT_WSK_H
+#define OPENWSK_TEST_WT_WSK_H
+
+#include <ntddk.h>
+#include <wsk.h>
+
+#include "wt.h"
+
+typedef struct wt_irp {
+    PIRP irp;
+    KEVENT done;
+    volatile LONG completions;
+    BOOLEAN pending_returned;
+} wt_irp;
+
+static inline NTSTATUS wt_irp_routine(PDEVICE_OBJECT device, PIRP irp, PVOID context)
+{
+    wt_irp *w = context;
+    (void)device;
+    w->pending_returned = irp->PendingReturned;
+    InterlockedIncrement(&w->completions);
+    KeSetEvent(&w->done, IO_NO_INCREMENT, FALSE);
+    return STATUS_MORE_PROCESSING_REQUIRED;
+}
+
+/* Prepares the IRP for one call (allocating it the first time). */
+static inline PIRP wt_irp_arm(wt_irp *w)
+{
+    if (w->irp == NULL)
+        w->irp = IoAllocateIrp(1, FALSE);
+    else
+        IoReuseIrp(w->irp, STATUS_UNSUCCESSFUL);
+    w->irp->IoStatus.Information = 0xDEADBEEF; /* as the Wine test seeds it: nothing may rely on it */
+    KeInitializeEvent(&w->done, NotificationEvent, FALSE);
+    w->completions = 0;
+    w->pending_returned = 0xFF;
+    IoSetCompletionRoutine(w->irp, wt_irp_routine, w, TRUE, TRUE, TRUE);
+    return w->irp;
+}
+
+/* Waits for the call's completion and checks the contract; returns the
+ * final IoStatus.Status. */
+#define wt_irp_result(w, returned) wt_irp_result_at((w), (returned), __FILE__, __LINE__)
+static inline NTSTATUS wt_irp_result_at(wt_irp *w, NTSTATUS returned, const char *file, int line)
+{
+    LARGE_INTEGER timeout = {.QuadPart = -5000LL * 10000};
+    if (KeWaitForSingleObject(&w->done, Executive, KernelMode, FALSE, &timeout) != STATUS_SUCCESS) {
+        fprintf(stderr, "  FAIL %s:%d: IRP never completed (returned 0x%x)\n", file, line, (unsigned)returned);
+        wt_case_failed = 1;
+        return STATUS_PENDING;
+    }
+    if (w->completions != 1) {
+        fprintf(stderr, "  FAIL %s:%d: IRP completed %d times\n", file, line, (int)w->completions);
+        wt_case_failed = 1;
+    }
+    if (returned == STATUS_PENDING) {
+        if (w->pending_returned != TRUE) {
+            fprintf(stderr, "  FAIL %s:%d: STATUS_PENDING returned but PendingReturned is FALSE\n", file, line);
+            wt_case_failed = 1;
+        }
+    } else {
+        if (w->pending_returned != FALSE || w->irp->IoStatus.Status != returned) {
+            fprintf(stderr, "  FAIL %s:%d: returned 0x%x but IRP has 0x%x, PendingReturned %d\n", file, line,
+                    (unsigned)returned, (unsigned)w->irp->IoStatus.Status, w->pending_returned);
+            wt_case_failed = 1;
+        }
+    }
+    return w->irp->IoStatus.Status;
+}
+
+static inline void wt_irp_free(wt_irp *w)
+{
+    if (w->irp != NULL)
+        IoFreeIrp(w->irp);
+    w->irp = NULL;
+}
+
+/* A registered client with a captured provider NPI. */
+typedef struct wt_wsk {
+    WSK_REGISTRATION registration;
+    WSK_PROVIDER_NPI provider;
+    wt_irp irp;
+} wt_wsk;
+
+static const WSK_CLIENT_DISPATCH wt_client_dispatch = {MAKE_WSK_VERSION(1, 0), 0, NULL};
+
+static inline void wt_wsk_open(wt_wsk *t)
+{
+    WSK_CLIENT_NPI npi = {NULL, &wt_client_dispatch};
+    __builtin_memset(t, 0, sizeof(*t));
+    CHECK_EQ(WskRegister(&npi, &t->registration), STATUS_SUCCESS);
+    CHECK_EQ(WskCaptureProviderNPI(&t->registration, WSK_INFINITE_WAIT, &t->provider), STATUS_SUCCESS);
+}
+
+static inline void wt_wsk_close(wt_wsk *t)
+{
+    wt_irp_free(&t->irp);
+    WskReleaseProviderNPI(&t->registration);
+    WskDeregister(&t->registration);
+}
+
+/* WskSocket through the provider table; returns the socket or NULL and
+ * leaves the final status in *status. */
+static inline PWSK_SOCKET wt_socket(wt_wsk *t, ADDRESS_FAMILY family, USHORT type, ULONG protocol, ULONG flags,
+                             NTSTATUS *status)
+{
+    NTSTATUS r = t->provider.Dispatch->WskSocket(t->provider.Client, family, type, protocol, flags, NULL, NULL, NULL,
+                                                 NULL, NULL, wt_irp_arm(&t->irp));
+    NTSTATUS s = wt_irp_result(&t->irp, r);
+    if (status != NULL)
+        *status = s;
+    return NT_SUCCESS(s) ? (PWSK_SOCKET)t->irp.irp->IoStatus.Information : NULL;
+}
+
+static inline NTSTATUS wt_bind(wt_wsk *t, PWSK_SOCKET s, const void *addr)
+{
+    const WSK_PROVIDER_CONNECTION_DISPATCH *d = s->Dispatch; /* WskBind is at the same slot in every table */
+    NTSTATUS r = d->WskBind(s, (PSOCKADDR)addr, 0, wt_irp_arm(&t->irp));
+    NTSTATUS st = wt_irp_result(&t->irp, r);
+    CHECK_EQ(t->irp.irp->IoStatus.Information, 0);
+    return st;
+}
+
+static inline NTSTATUS wt_close(wt_wsk *t, PWSK_SOCKET s)
+{
+    const WSK_PROVIDER_BASIC_DISPATCH *d = s->Dispatch;
+    NTSTATUS r = d->WskCloseSocket(s, wt_irp_arm(&t->irp));
+    return wt_irp_result(&t->irp, r);
+}
+
+static inline NTSTATUS wt_local_address(wt_wsk *t, PWSK_SOCKET s, void *addr)
+{
+    const WSK_PROVIDER_CONNECTION_DISPATCH *d = s->Dispatch;
+    NTSTATUS r = d->WskGetLocalAddress(s, (PSOCKADDR)addr, wt_irp_arm(&t->irp));
+    return wt_irp_result(&t->irp, r);
+}
+
+static inline NTSTATUS wt_set_ulong(wt_wsk *t, PWSK_SOCKET s, ULONG level, ULONG option, ULONG value)
+{
+    const WSK_PROVIDER_BASIC_DISPATCH *d = s->Dispatch;
+    NTSTATUS r = d->WskControlSocket(s, WskSetOption, option, level, sizeof(value), &value, 0, NULL, NULL,
+                                     wt_irp_arm(&t->irp));
+    return wt_irp_result(&t->irp, r);
+}
+
+static inline SOCKADDR_IN wt_in4(const char *dotted, USHORT port)
+{
+    SOCKADDR_IN a;
+    __builtin_memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_port = RtlUshortByteSwap(port);
+    unsigned b[4] = {0, 0, 0, 0};
+    sscanf(dotted, "%u.%u.%u.%u", &b[0], &b[1], &b[2], &b[3]);
+    UCHAR *p = (UCHAR *)&a.sin_addr;
+    for (int i = 0; i < 4; i++)
+        p[i] = (UCHAR)b[i];
+    return a;
+}
+
+/* "::", "::1" or "::ffff:a.b.c.d" (the forms the tests need). */
+static inline SOCKADDR_IN6 wt_in6(const char *text, USHORT port)
+{
+    SOCKADDR_IN6 a;
+    __builtin_memset(&a, 0, sizeof(a));
+    a.sin6_family = AF_INET6;
+    a.sin6_port = RtlUshortByteSwap(port);
+    if (strcmp(text, "::1") == 0) {
+        a.sin6_addr.u.Byte[15] = 1;
+    } else if (strncmp(text, "::ffff:", 7) == 0) {
+        SOCKADDR_IN v4 = wt_in4(text + 7, 0);
+        a.sin6_addr.u.Byte[10] = 0xff;
+        a.sin6_addr.u.Byte[11] = 0xff;
+        __builtin_memcpy(&a.sin6_addr.u.Byte[12], &v4.sin_addr, 4);
+    }
+    return a;
+}
+
+#endif /* OPENWSK_TEST_WT_WSK_H */
