@@ -37,8 +37,7 @@ static inline PIRP wt_irp_arm(wt_irp *w)
 {
     if (w->irp == NULL)
         w->irp = IoAllocateIrp(1, FALSE);
-    else
-        IoReuseIrp(w->irp, STATUS_UNSUCCESSFUL);
+    IoReuseIrp(w->irp, STATUS_UNSUCCESSFUL);
     w->irp->IoStatus.Information = 0xDEADBEEF; /* as the Wine test seeds it: nothing may rely on it */
     KeInitializeEvent(&w->done, NotificationEvent, FALSE);
     w->completions = 0;
@@ -89,7 +88,21 @@ typedef struct wt_wsk {
     WSK_REGISTRATION registration;
     WSK_PROVIDER_NPI provider;
     wt_irp irp;
+    /* Category of each socket made by wt_socket: the helpers need it to pick
+     * the right dispatch-table layout. */
+    struct {
+        PWSK_SOCKET socket;
+        ULONG flags;
+    } made[64];
 } wt_wsk;
+
+static inline ULONG wt_category_of(wt_wsk *t, PWSK_SOCKET s)
+{
+    for (int i = 0; i < 64; i++)
+        if (t->made[i].socket == s)
+            return t->made[i].flags;
+    return WSK_FLAG_CONNECTION_SOCKET;
+}
 
 static const WSK_CLIENT_DISPATCH wt_client_dispatch = {MAKE_WSK_VERSION(1, 0), 0, NULL};
 
@@ -118,7 +131,15 @@ static inline PWSK_SOCKET wt_socket(wt_wsk *t, ADDRESS_FAMILY family, USHORT typ
     NTSTATUS s = wt_irp_result(&t->irp, r);
     if (status != NULL)
         *status = s;
-    return NT_SUCCESS(s) ? (PWSK_SOCKET)t->irp.irp->IoStatus.Information : NULL;
+    PWSK_SOCKET made = NT_SUCCESS(s) ? (PWSK_SOCKET)t->irp.irp->IoStatus.Information : NULL;
+    for (int i = 0; made != NULL && i < 64; i++) {
+        if (t->made[i].socket == NULL || t->made[i].socket == made) {
+            t->made[i].socket = made;
+            t->made[i].flags = flags;
+            break;
+        }
+    }
+    return made;
 }
 
 static inline NTSTATUS wt_bind(wt_wsk *t, PWSK_SOCKET s, const void *addr)
@@ -133,14 +154,23 @@ static inline NTSTATUS wt_bind(wt_wsk *t, PWSK_SOCKET s, const void *addr)
 static inline NTSTATUS wt_close(wt_wsk *t, PWSK_SOCKET s)
 {
     const WSK_PROVIDER_BASIC_DISPATCH *d = s->Dispatch;
+    for (int i = 0; i < 64; i++)
+        if (t->made[i].socket == s)
+            t->made[i].socket = NULL;
     NTSTATUS r = d->WskCloseSocket(s, wt_irp_arm(&t->irp));
     return wt_irp_result(&t->irp, r);
 }
 
 static inline NTSTATUS wt_local_address(wt_wsk *t, PWSK_SOCKET s, void *addr)
 {
-    const WSK_PROVIDER_CONNECTION_DISPATCH *d = s->Dispatch;
-    NTSTATUS r = d->WskGetLocalAddress(s, (PSOCKADDR)addr, wt_irp_arm(&t->irp));
+    PFN_WSK_GET_LOCAL_ADDRESS get;
+    switch (wt_category_of(t, s)) {
+    case WSK_FLAG_LISTEN_SOCKET: get = ((const WSK_PROVIDER_LISTEN_DISPATCH *)s->Dispatch)->WskGetLocalAddress; break;
+    case WSK_FLAG_DATAGRAM_SOCKET: get = ((const WSK_PROVIDER_DATAGRAM_DISPATCH *)s->Dispatch)->WskGetLocalAddress; break;
+    case WSK_FLAG_STREAM_SOCKET: get = ((const WSK_PROVIDER_STREAM_DISPATCH *)s->Dispatch)->WskGetLocalAddress; break;
+    default: get = ((const WSK_PROVIDER_CONNECTION_DISPATCH *)s->Dispatch)->WskGetLocalAddress; break;
+    }
+    NTSTATUS r = get(s, (PSOCKADDR)addr, wt_irp_arm(&t->irp));
     return wt_irp_result(&t->irp, r);
 }
 

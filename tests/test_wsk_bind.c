@@ -1,0 +1,423 @@
+/*
+ * test_wsk_bind.c - WskBind per wsk-part-a.md §5: what binding means for
+ * each category (observed from a real Linux peer), wildcard and port 0,
+ * bad inputs, binding twice, retry after failure, privileged ports, and
+ * Windows' address-sharing matrix (§5.6) as a table, on TCP and UDP,
+ * including dual-stack sockets holding both stacks.
+ */
+#include <ntddk.h>
+#include <wsk.h>
+#include <openwsk_runtime.h>
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "linux_peer.h"
+#include "wsk/wsk_internal.h"
+#include "wt_wsk.h"
+
+static USHORT port_of(const void *addr)
+{
+    const SOCKADDR *a = addr;
+    USHORT p = a->sa_family == AF_INET ? ((const SOCKADDR_IN *)a)->sin_port : ((const SOCKADDR_IN6 *)a)->sin6_port;
+    return RtlUshortByteSwap(p);
+}
+
+static void listen_bind_starts_listening(void)
+{
+    wt_wsk t;
+    wt_wsk_open(&t);
+    NTSTATUS st;
+    PWSK_SOCKET l = wt_socket(&t, AF_INET, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_LISTEN_SOCKET, &st);
+    SOCKADDR_IN addr = wt_in4("127.0.0.1", 0);
+    const WSK_PROVIDER_LISTEN_DISPATCH *d = l->Dispatch;
+    NTSTATUS r = d->WskBind(l, (PSOCKADDR)&addr, 0, wt_irp_arm(&t.irp));
+    CHECK_EQ(r, STATUS_PENDING); /* Windows pends binds */
+    CHECK_EQ(wt_irp_result(&t.irp, r), STATUS_SUCCESS);
+    SOCKADDR_IN local;
+    memset(&local, 0xCC, sizeof(local));
+    CHECK_EQ(wt_local_address(&t, l, &local), STATUS_SUCCESS);
+    CHECK_EQ(local.sin_family, AF_INET);
+    USHORT port = port_of(&local);
+    CHECK(port >= 49152); /* Windows' dynamic range */
+    CHECK_EQ(((UCHAR *)&local.sin_addr)[0], 127);
+    /* No listen call exists: a Linux client connects right away. */
+    int fd = peer_tcp_connect(4, "127.0.0.1", port);
+    CHECK(fd >= 0);
+    peer_close(fd);
+    CHECK_EQ(wt_close(&t, l), STATUS_SUCCESS);
+    /* Closed: the port no longer accepts. */
+    CHECK_EQ(peer_tcp_connect(4, "127.0.0.1", port), -ECONNREFUSED);
+    wt_wsk_close(&t);
+}
+
+static void ipv6_sockets_are_v6only_until_told(void)
+{
+    if (!peer_has_ipv6()) {
+        fprintf(stderr, "  (no IPv6 loopback here)\n");
+        return;
+    }
+    wt_wsk t;
+    wt_wsk_open(&t);
+    NTSTATUS st;
+    SOCKADDR_IN6 any = wt_in6("::", 0), local;
+    PWSK_SOCKET v6 = wt_socket(&t, AF_INET6, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_LISTEN_SOCKET, &st);
+    CHECK_EQ(wt_bind(&t, v6, &any), STATUS_SUCCESS);
+    CHECK_EQ(wt_local_address(&t, v6, &local), STATUS_SUCCESS);
+    CHECK_EQ(local.sin6_family, AF_INET6);
+    USHORT port = port_of(&local);
+    int fd = peer_tcp_connect(6, "::1", port);
+    CHECK(fd >= 0);
+    peer_close(fd);
+    CHECK_EQ(peer_tcp_connect(4, "127.0.0.1", port), -ECONNREFUSED);
+    wt_close(&t, v6);
+
+    PWSK_SOCKET dual = wt_socket(&t, AF_INET6, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_LISTEN_SOCKET, &st);
+    CHECK_EQ(wt_set_ulong(&t, dual, IPPROTO_IPV6, IPV6_V6ONLY, 0), STATUS_SUCCESS);
+    CHECK_EQ(wt_bind(&t, dual, &any), STATUS_SUCCESS);
+    CHECK_EQ(wt_local_address(&t, dual, &local), STATUS_SUCCESS);
+    port = port_of(&local);
+    fd = peer_tcp_connect(4, "127.0.0.1", port);
+    CHECK(fd >= 0); /* dual stack: IPv4 peers reach it */
+    peer_close(fd);
+    fd = peer_tcp_connect(6, "::1", port);
+    CHECK(fd >= 0);
+    peer_close(fd);
+    wt_close(&t, dual);
+    wt_wsk_close(&t);
+}
+
+static void datagram_bind_receives_from_linux(void)
+{
+    wt_wsk t;
+    wt_wsk_open(&t);
+    NTSTATUS st;
+    PWSK_SOCKET s = wt_socket(&t, AF_INET, SOCK_DGRAM, IPPROTO_UDP, WSK_FLAG_DATAGRAM_SOCKET, &st);
+    SOCKADDR_IN any = wt_in4("0.0.0.0", 0), local;
+    CHECK_EQ(wt_bind(&t, s, &any), STATUS_SUCCESS);
+    CHECK_EQ(wt_local_address(&t, s, &local), STATUS_SUCCESS);
+    USHORT port = port_of(&local);
+    CHECK(port >= 49152);
+    static const char msg[] = "datagram to a WSK socket";
+    CHECK_EQ(peer_udp_sendto(4, "127.0.0.1", port, msg, sizeof(msg)), 0);
+    /* WskReceiveFrom arrives with the datagram issue; the bytes are read
+     * from the socket's own Linux descriptor to prove where they landed. */
+    char buf[64];
+    long n = peer_recv(((wsk_socket *)s)->fd, buf, sizeof(buf), 1000);
+    CHECK_EQ(n, sizeof(msg));
+    CHECK_MEM(buf, msg, sizeof(msg));
+    CHECK_EQ(wt_close(&t, s), STATUS_SUCCESS);
+    wt_wsk_close(&t);
+}
+
+static void connection_bind_fixes_the_port(void)
+{
+    wt_wsk t;
+    wt_wsk_open(&t);
+    NTSTATUS st;
+    PWSK_SOCKET s = wt_socket(&t, AF_INET, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_CONNECTION_SOCKET, &st);
+    SOCKADDR_IN any = wt_in4("0.0.0.0", 0), local;
+    CHECK_EQ(wt_bind(&t, s, &any), STATUS_SUCCESS);
+    CHECK_EQ(wt_local_address(&t, s, &local), STATUS_SUCCESS);
+    CHECK(port_of(&local) >= 49152);          /* the port is chosen at bind */
+    CHECK_EQ(local.sin_addr.s_addr, 0);       /* the address only at connect */
+    /* Nobody listens on a connection socket. */
+    CHECK_EQ(peer_tcp_connect(4, "127.0.0.1", port_of(&local)), -ECONNREFUSED);
+    wt_close(&t, s);
+    wt_wsk_close(&t);
+}
+
+static void bad_bind_inputs(void)
+{
+    wt_wsk t;
+    wt_wsk_open(&t);
+    NTSTATUS st;
+    PWSK_SOCKET s = wt_socket(&t, AF_INET, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_LISTEN_SOCKET, &st);
+    const WSK_PROVIDER_LISTEN_DISPATCH *d = s->Dispatch;
+    SOCKADDR_IN any = wt_in4("0.0.0.0", 0);
+    SOCKADDR_IN6 any6 = wt_in6("::", 0);
+    SOCKADDR_IN foreign = wt_in4("192.0.2.1", 0); /* TEST-NET-1: never local */
+    NTSTATUS r;
+
+    CHECK_EQ(d->WskBind(s, (PSOCKADDR)&any, 0, NULL), STATUS_INVALID_PARAMETER);
+    r = d->WskBind(s, (PSOCKADDR)&any, 1, wt_irp_arm(&t.irp));
+    CHECK_EQ(wt_irp_result(&t.irp, r), STATUS_INVALID_PARAMETER);
+    r = d->WskBind(s, NULL, 0, wt_irp_arm(&t.irp));
+    CHECK_EQ(wt_irp_result(&t.irp, r), STATUS_INVALID_PARAMETER);
+    CHECK_EQ(wt_bind(&t, s, &any6), STATUS_INVALID_ADDRESS);
+    CHECK_EQ(wt_bind(&t, s, &foreign), STATUS_INVALID_ADDRESS_COMPONENT);
+    /* Every failure left the socket unbound: the bind can be retried. */
+    CHECK_EQ(wt_bind(&t, s, &any), STATUS_SUCCESS);
+    CHECK_EQ(wt_bind(&t, s, &any), STATUS_ADDRESS_ALREADY_ASSOCIATED);
+    /* Pre-bind options are refused afterwards. */
+    CHECK_EQ(wt_set_ulong(&t, s, SOL_SOCKET, SO_REUSEADDR, 1), STATUS_INVALID_DEVICE_STATE);
+    wt_close(&t, s);
+    wt_wsk_close(&t);
+}
+
+static void port_held_outside_openwsk(void)
+{
+    int lfd = peer_tcp_listen(4, "127.0.0.1", 0);
+    CHECK(lfd >= 0);
+    USHORT port = peer_local_port(lfd);
+    wt_wsk t;
+    wt_wsk_open(&t);
+    NTSTATUS st;
+    PWSK_SOCKET s = wt_socket(&t, AF_INET, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_LISTEN_SOCKET, &st);
+    SOCKADDR_IN addr = wt_in4("127.0.0.1", port);
+    CHECK_EQ(wt_bind(&t, s, &addr), STATUS_ADDRESS_ALREADY_EXISTS);
+    peer_close(lfd);
+    CHECK_EQ(wt_bind(&t, s, &addr), STATUS_SUCCESS); /* retry after the conflict went away */
+    wt_close(&t, s);
+    wt_wsk_close(&t);
+}
+
+static int bind_privileged_port(void *arg)
+{
+    USHORT port = *(USHORT *)arg;
+    wt_wsk t;
+    wt_wsk_open(&t);
+    NTSTATUS st;
+    PWSK_SOCKET s = wt_socket(&t, AF_INET, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_LISTEN_SOCKET, &st);
+    SOCKADDR_IN addr = wt_in4("127.0.0.1", port);
+    st = wt_bind(&t, s, &addr);
+    wt_close(&t, s);
+    wt_wsk_close(&t);
+    return st == STATUS_ACCESS_DENIED ? 0 : 1;
+}
+
+static void privileged_port_without_capability(void)
+{
+    int start = peer_unprivileged_port_start();
+    if (start <= 1) {
+        fprintf(stderr, "  (this system has no privileged ports)\n");
+        return;
+    }
+    USHORT port = (USHORT)(start - 1);
+    if (!peer_can_bind_privileged()) {
+        CHECK_EQ(bind_privileged_port(&port), 0);
+        return;
+    }
+    int r = peer_run_unprivileged(bind_privileged_port, &port);
+    if (r < 0)
+        fprintf(stderr, "  (privileges cannot be dropped here)\n");
+    else
+        CHECK_EQ(r, 0);
+}
+
+/* ---- the sharing matrix ---- */
+
+enum { NONE, REUSE, EXCL };
+#define W 0 /* wildcard */
+#define S 1 /* the same specific address */
+#define OK STATUS_SUCCESS
+#define INUSE STATUS_ADDRESS_ALREADY_EXISTS
+#define DENY STATUS_ACCESS_DENIED
+
+/* wsk-part-a.md §5.6, rows = second socket, columns = first socket, with
+ * the CHECK cells resolved for the default security descriptor (DENY). */
+static const NTSTATUS expected_matrix[6][6] = {
+    /*            noneW  noneS  reuseW reuseS exclW  exclS */
+    /* noneW */ {INUSE, OK, INUSE, OK, INUSE, OK},
+    /* noneS */ {DENY, INUSE, DENY, DENY, DENY, INUSE},
+    /* reuseW */ {DENY, OK, OK, OK, DENY, OK},
+    /* reuseS */ {DENY, DENY, OK, OK, DENY, DENY},
+    /* exclW */ {INUSE, INUSE, INUSE, INUSE, INUSE, INUSE},
+    /* exclS */ {DENY, INUSE, DENY, INUSE, DENY, INUSE},
+};
+
+static PWSK_SOCKET open_with(wt_wsk *t, ULONG category, int option, BOOLEAN explicit_sd)
+{
+    BOOLEAN udp = category == WSK_FLAG_DATAGRAM_SOCKET;
+    NTSTATUS st;
+    PWSK_SOCKET s = wt_socket(t, AF_INET, udp ? SOCK_DGRAM : SOCK_STREAM, udp ? IPPROTO_UDP : IPPROTO_TCP,
+                              category, &st);
+    if (option == REUSE)
+        CHECK_EQ(wt_set_ulong(t, s, SOL_SOCKET, SO_REUSEADDR, 1), STATUS_SUCCESS);
+    if (option == EXCL)
+        CHECK_EQ(wt_set_ulong(t, s, SOL_SOCKET, (ULONG)SO_EXCLUSIVEADDRUSE, 1), STATUS_SUCCESS);
+    if (explicit_sd) {
+        PSECURITY_DESCRIPTOR sd = (PSECURITY_DESCRIPTOR)(ULONG_PTR)0x5D5D5D50; /* opaque to the provider */
+        const WSK_PROVIDER_BASIC_DISPATCH *d = s->Dispatch;
+        NTSTATUS r = d->WskControlSocket(s, WskSetOption, SO_WSK_SECURITY, SOL_SOCKET, sizeof(sd), &sd, 0, NULL,
+                                         NULL, wt_irp_arm(&t->irp));
+        CHECK_EQ(wt_irp_result(&t->irp, r), STATUS_SUCCESS);
+    }
+    return s;
+}
+
+static void run_matrix(ULONG first_category, ULONG second_category)
+{
+    wt_wsk t;
+    wt_wsk_open(&t);
+    for (int row = 0; row < 6; row++) {
+        for (int col = 0; col < 6; col++) {
+            USHORT port = peer_free_port();
+            SOCKADDR_IN wild = wt_in4("0.0.0.0", port), spec = wt_in4("127.0.0.1", port);
+            PWSK_SOCKET first = open_with(&t, first_category, col / 2, FALSE);
+            PWSK_SOCKET second = open_with(&t, second_category, row / 2, FALSE);
+            CHECK_EQ(wt_bind(&t, first, col % 2 == W ? &wild : &spec), STATUS_SUCCESS);
+            NTSTATUS got = wt_bind(&t, second, row % 2 == W ? &wild : &spec);
+            if (got != expected_matrix[row][col])
+                WT_FAIL("second %d%c after first %d%c: 0x%x, expected 0x%x", row / 2, row % 2 ? 'S' : 'W', col / 2,
+                        col % 2 ? 'S' : 'W', (unsigned)got, (unsigned)expected_matrix[row][col]);
+            wt_close(&t, second);
+            wt_close(&t, first);
+        }
+    }
+    wt_wsk_close(&t);
+}
+
+static void sharing_matrix_tcp(void)
+{
+    run_matrix(WSK_FLAG_CONNECTION_SOCKET, WSK_FLAG_CONNECTION_SOCKET);
+}
+
+static void sharing_matrix_tcp_listeners(void)
+{
+    /* Allowed shares must also hold when both sockets listen. */
+    run_matrix(WSK_FLAG_LISTEN_SOCKET, WSK_FLAG_LISTEN_SOCKET);
+}
+
+static void sharing_matrix_udp(void)
+{
+    run_matrix(WSK_FLAG_DATAGRAM_SOCKET, WSK_FLAG_DATAGRAM_SOCKET);
+}
+
+static void different_specific_addresses_never_conflict(void)
+{
+    wt_wsk t;
+    wt_wsk_open(&t);
+    for (int a = NONE; a <= EXCL; a++) {
+        for (int b = NONE; b <= EXCL; b++) {
+            USHORT port = peer_free_port();
+            SOCKADDR_IN one = wt_in4("127.0.0.1", port), two = wt_in4("127.0.0.2", port);
+            PWSK_SOCKET s1 = open_with(&t, WSK_FLAG_DATAGRAM_SOCKET, a, FALSE);
+            PWSK_SOCKET s2 = open_with(&t, WSK_FLAG_DATAGRAM_SOCKET, b, FALSE);
+            CHECK_EQ(wt_bind(&t, s1, &one), STATUS_SUCCESS);
+            CHECK_EQ(wt_bind(&t, s2, &two), STATUS_SUCCESS);
+            wt_close(&t, s1);
+            wt_close(&t, s2);
+        }
+    }
+    wt_wsk_close(&t);
+}
+
+static void explicit_security_descriptor_grants_the_check(void)
+{
+    wt_wsk t;
+    wt_wsk_open(&t);
+    USHORT port = peer_free_port();
+    SOCKADDR_IN wild = wt_in4("0.0.0.0", port), spec = wt_in4("127.0.0.1", port);
+    PWSK_SOCKET first = open_with(&t, WSK_FLAG_DATAGRAM_SOCKET, NONE, TRUE);
+    PWSK_SOCKET second = open_with(&t, WSK_FLAG_DATAGRAM_SOCKET, NONE, FALSE);
+    CHECK_EQ(wt_bind(&t, first, &wild), STATUS_SUCCESS);
+    CHECK_EQ(wt_bind(&t, second, &spec), STATUS_SUCCESS); /* CHECK cell, access granted */
+    /* The more specific binding gets the traffic for its address. */
+    static const char msg[] = "to the specific socket";
+    CHECK_EQ(peer_udp_sendto(4, "127.0.0.1", port, msg, sizeof(msg)), 0);
+    char buf[64];
+    CHECK_EQ(peer_recv(((wsk_socket *)second)->fd, buf, sizeof(buf), 1000), sizeof(msg));
+    wt_close(&t, second);
+    wt_close(&t, first);
+    wt_wsk_close(&t);
+}
+
+static void closing_releases_the_address(void)
+{
+    wt_wsk t;
+    wt_wsk_open(&t);
+    USHORT port = peer_free_port();
+    SOCKADDR_IN wild = wt_in4("0.0.0.0", port);
+    for (int round = 0; round < 3; round++) {
+        PWSK_SOCKET s = open_with(&t, WSK_FLAG_LISTEN_SOCKET, NONE, FALSE);
+        CHECK_EQ(wt_bind(&t, s, &wild), STATUS_SUCCESS);
+        wt_close(&t, s);
+    }
+    CHECK_EQ(openwsk_pool_outstanding_count(WSK_TAG_BIND), 0);
+    wt_wsk_close(&t);
+}
+
+static void dual_stack_holds_both_stacks(void)
+{
+    if (!peer_has_ipv6())
+        return;
+    wt_wsk t;
+    wt_wsk_open(&t);
+    NTSTATUS st;
+    USHORT port = peer_free_port();
+    SOCKADDR_IN6 any6 = wt_in6("::", port);
+    SOCKADDR_IN any4 = wt_in4("0.0.0.0", port);
+
+    PWSK_SOCKET dual = wt_socket(&t, AF_INET6, SOCK_DGRAM, IPPROTO_UDP, WSK_FLAG_DATAGRAM_SOCKET, &st);
+    CHECK_EQ(wt_set_ulong(&t, dual, IPPROTO_IPV6, IPV6_V6ONLY, 0), STATUS_SUCCESS);
+    CHECK_EQ(wt_bind(&t, dual, &any6), STATUS_SUCCESS);
+    PWSK_SOCKET v4 = wt_socket(&t, AF_INET, SOCK_DGRAM, IPPROTO_UDP, WSK_FLAG_DATAGRAM_SOCKET, &st);
+    CHECK_EQ(wt_bind(&t, v4, &any4), STATUS_ADDRESS_ALREADY_EXISTS);
+    wt_close(&t, dual);
+    CHECK_EQ(wt_bind(&t, v4, &any4), STATUS_SUCCESS);
+
+    /* The WireGuard pattern: IPv4 on port 0, then a v6-only socket on the same port. */
+    PWSK_SOCKET v4b = wt_socket(&t, AF_INET, SOCK_DGRAM, IPPROTO_UDP, WSK_FLAG_DATAGRAM_SOCKET, &st);
+    SOCKADDR_IN zero4 = wt_in4("0.0.0.0", 0), got4;
+    CHECK_EQ(wt_bind(&t, v4b, &zero4), STATUS_SUCCESS);
+    CHECK_EQ(wt_local_address(&t, v4b, &got4), STATUS_SUCCESS);
+    PWSK_SOCKET v6only = wt_socket(&t, AF_INET6, SOCK_DGRAM, IPPROTO_UDP, WSK_FLAG_DATAGRAM_SOCKET, &st);
+    SOCKADDR_IN6 same6 = wt_in6("::", port_of(&got4));
+    CHECK_EQ(wt_bind(&t, v6only, &same6), STATUS_SUCCESS);
+    /* A dual-stack socket on that port now conflicts in both stacks. */
+    PWSK_SOCKET dual2 = wt_socket(&t, AF_INET6, SOCK_DGRAM, IPPROTO_UDP, WSK_FLAG_DATAGRAM_SOCKET, &st);
+    CHECK_EQ(wt_set_ulong(&t, dual2, IPPROTO_IPV6, IPV6_V6ONLY, 0), STATUS_SUCCESS);
+    CHECK_EQ(wt_bind(&t, dual2, &same6), STATUS_ADDRESS_ALREADY_EXISTS);
+    /* A v4-mapped address on a dual-stack socket is an IPv4 binding. */
+    SOCKADDR_IN6 mapped = wt_in6("::ffff:127.0.0.1", port_of(&got4));
+    CHECK_EQ(wt_bind(&t, dual2, &mapped), STATUS_ACCESS_DENIED); /* specific after wildcard, default SD */
+    wt_close(&t, dual2);
+    wt_close(&t, v6only);
+    wt_close(&t, v4b);
+    wt_close(&t, v4);
+    wt_wsk_close(&t);
+}
+
+static void port_zero_gives_distinct_ports(void)
+{
+    wt_wsk t;
+    wt_wsk_open(&t);
+    PWSK_SOCKET s[8];
+    USHORT ports[8];
+    for (int i = 0; i < 8; i++) {
+        NTSTATUS st;
+        s[i] = wt_socket(&t, AF_INET, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_LISTEN_SOCKET, &st);
+        SOCKADDR_IN any = wt_in4("0.0.0.0", 0), local;
+        CHECK_EQ(wt_bind(&t, s[i], &any), STATUS_SUCCESS);
+        CHECK_EQ(wt_local_address(&t, s[i], &local), STATUS_SUCCESS);
+        ports[i] = port_of(&local);
+        for (int j = 0; j < i; j++)
+            CHECK(ports[j] != ports[i]);
+    }
+    for (int i = 0; i < 8; i++)
+        wt_close(&t, s[i]);
+    wt_wsk_close(&t);
+}
+
+int main(void)
+{
+    WT_RUN(listen_bind_starts_listening);
+    WT_RUN(ipv6_sockets_are_v6only_until_told);
+    WT_RUN(datagram_bind_receives_from_linux);
+    WT_RUN(connection_bind_fixes_the_port);
+    WT_RUN(bad_bind_inputs);
+    WT_RUN(port_held_outside_openwsk);
+    WT_RUN(privileged_port_without_capability);
+    WT_RUN(sharing_matrix_tcp);
+    WT_RUN(sharing_matrix_tcp_listeners);
+    WT_RUN(sharing_matrix_udp);
+    WT_RUN(different_specific_addresses_never_conflict);
+    WT_RUN(explicit_security_descriptor_grants_the_check);
+    WT_RUN(closing_releases_the_address);
+    WT_RUN(dual_stack_holds_both_stacks);
+    WT_RUN(port_zero_gives_distinct_ports);
+    CHECK_EQ(openwsk_pool_outstanding_count(0), 0);
+    return wt_finish();
+}
