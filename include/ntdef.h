@@ -150,9 +150,11 @@ typedef unsigned int ULONG, *PULONG, UINT, *PUINT, DWORD, *PDWORD, *LPDWORD, UIN
 typedef long long LONGLONG, *PLONGLONG, LONG64, *PLONG64, INT64, *PINT64;
 typedef unsigned long long ULONGLONG, *PULONGLONG, ULONG64, *PULONG64, DWORD64, *PDWORD64,
     UINT64, *PUINT64, DWORDLONG, *PDWORDLONG;
-typedef long long LONG_PTR, *PLONG_PTR, INT_PTR, *PINT_PTR, SSIZE_T, *PSSIZE_T;
-typedef unsigned long long ULONG_PTR, *PULONG_PTR, UINT_PTR, *PUINT_PTR, SIZE_T, *PSIZE_T,
-    DWORD_PTR, *PDWORD_PTR, KAFFINITY, *PKAFFINITY;
+/* Pointer-sized integers are `long` so that SIZE_T is exactly size_t, as on
+ * Windows, where driver code passes &size_t_var and &SIZE_T_var alike. */
+typedef long LONG_PTR, *PLONG_PTR, INT_PTR, *PINT_PTR, SSIZE_T, *PSSIZE_T;
+typedef unsigned long ULONG_PTR, *PULONG_PTR, UINT_PTR, *PUINT_PTR, DWORD_PTR, *PDWORD_PTR, KAFFINITY, *PKAFFINITY;
+typedef size_t SIZE_T, *PSIZE_T;
 typedef float FLOAT;
 typedef double DOUBLE;
 typedef UCHAR BOOLEAN, *PBOOLEAN;

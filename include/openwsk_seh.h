@@ -3,7 +3,7 @@
  *
  * gcc and clang have no SEH on Linux targets.  Driver code uses
  *     __try { MmProbeAndLockPages(...); } __except (EXCEPTION_EXECUTE_HANDLER) { ... }
- * so the runtime gives __try a setjmp frame on a per-thread stack and
+ * so the runtime gives __try a setjmp frame (plain C setjmp: no signal mask is saved) on a per-thread stack and
  * ExRaiseStatus (used by MmProbeAndLockPages, ProbeForRead/Write) longjmps to
  * the innermost frame, whose filter decides.  A cleanup attribute pops the
  * frame however the block is left (return, goto, break).
@@ -30,7 +30,7 @@ typedef struct openwsk_seh_frame {
     struct openwsk_seh_frame *prev;
     NTSTATUS code;
     int active;
-    sigjmp_buf jb;
+    jmp_buf jb;
 } openwsk_seh_frame;
 
 OPENWSK_API openwsk_seh_frame *openwsk_seh_push(openwsk_seh_frame *frame);
@@ -44,7 +44,7 @@ OPENWSK_API DECLSPEC_NORETURN void ExRaiseStatus(NTSTATUS Status);
     for (openwsk_seh_frame openwsk_seh_fr_ __attribute__((cleanup(openwsk_seh_pop))),              \
          *openwsk_seh_once_ = openwsk_seh_push(&openwsk_seh_fr_);                                  \
          openwsk_seh_once_; openwsk_seh_once_ = NULL)                                              \
-        if (sigsetjmp(openwsk_seh_fr_.jb, 0) == 0)
+        if (setjmp(openwsk_seh_fr_.jb) == 0)
 
 #define __except(filter) else if (openwsk_seh_filter(&openwsk_seh_fr_, (filter)))
 #define __finally else openwsk_seh_continue_unwind(&openwsk_seh_fr_); if (1)

@@ -24,7 +24,7 @@ void openwsk_log(const char *fmt, ...)
 void KeBugCheckEx(ULONG BugCheckCode, ULONG_PTR P1, ULONG_PTR P2, ULONG_PTR P3, ULONG_PTR P4)
 {
     fprintf(stderr,
-            "openwsk: *** STOP: 0x%08X (0x%016llX, 0x%016llX, 0x%016llX, 0x%016llX)\n",
+            "openwsk: *** STOP: 0x%08X (0x%016lX, 0x%016lX, 0x%016lX, 0x%016lX)\n",
             BugCheckCode, P1, P2, P3, P4);
     fflush(stderr);
     abort();

@@ -51,5 +51,5 @@ void ExRaiseStatus(NTSTATUS Status)
     if (frame == NULL)
         KeBugCheckEx(KMODE_EXCEPTION_NOT_HANDLED, (ULONG_PTR)(ULONG)Status, 0, 0, 0);
     frame->code = Status;
-    siglongjmp(frame->jb, 1);
+    longjmp(frame->jb, 1);
 }

@@ -12,6 +12,7 @@
 #include <pthread.h>
 
 #include "kernel/ke_internal.h"
+#include "wsk_io.h"
 
 #define WSK_TAG_CLIENT TAG_FROM_CHARS('W', 's', 'k', 'C')
 #define WSK_TAG_SOCKET TAG_FROM_CHARS('W', 's', 'k', 'S')
@@ -58,6 +59,41 @@ typedef enum wsk_category {
 } wsk_category;
 
 struct wsk_bind_entry;
+struct wsk_socket;
+
+/* One asynchronous operation of a socket.  Requests are kept per socket
+ * and reused, so the steady data path allocates nothing. */
+typedef enum wsk_req_kind {
+    WSK_REQ_ACCEPT,
+    WSK_REQ_CONNECT,
+    WSK_REQ_SEND,
+    WSK_REQ_RECEIVE,
+    WSK_REQ_DISCONNECT,
+} wsk_req_kind;
+
+#define WSK_REQ_INLINE_SEGMENTS 8
+
+typedef struct wsk_req {
+    LIST_ENTRY link;           /* the socket's pending or free list */
+    struct wsk_socket *socket;
+    PIRP irp;
+    wsk_req_kind kind;
+    ULONG flags;               /* the call's WSK_FLAG_* */
+    BOOLEAN io_finished;       /* the engine reported the result */
+    BOOLEAN cancel_claimed;    /* close or a cancel routine asked the engine to cancel */
+    long result;
+    SIZE_T transferred;        /* bytes moved so far (WAITALL receives, sends) */
+    SIZE_T wanted;
+    /* accept */
+    PSOCKADDR local_out, remote_out;
+    PVOID accept_context;
+    const VOID *accept_dispatch;
+    /* data */
+    wsk_io_segment inline_seg[WSK_REQ_INLINE_SEGMENTS];
+    wsk_io_segment *seg;       /* inline_seg, or a larger array kept for reuse */
+    ULONG seg_capacity, seg_count, seg_first;
+    wsk_io io;
+} wsk_req;
 
 typedef struct wsk_socket {
     WSK_SOCKET pub; /* first: a PWSK_SOCKET is a pointer to this */
@@ -86,7 +122,34 @@ typedef struct wsk_socket {
     PSECURITY_DESCRIPTOR security; /* NULL: the default descriptor, which forbids sharing */
 
     struct wsk_bind_entry *bindings; /* registry entries held by this socket */
+
+    /* asynchronous operations (wsk_conn.c) */
+    LIST_ENTRY pending;        /* wsk_req with an IRP in flight */
+    LIST_ENTRY free_reqs;
+    PIRP close_irp;            /* a close waiting for the pending requests */
+    BOOLEAN send_shut;         /* FIN sent (graceful disconnect) */
+    BOOLEAN receive_shut;      /* FIN received */
 } wsk_socket;
+
+/* Creates a socket object around a Linux fd (accepted connections). */
+NTSTATUS wsk_socket_adopt(wsk_client *c, ADDRESS_FAMILY family, int fd, PVOID context, const VOID *dispatch,
+                          wsk_socket **out);
+/* Frees a socket whose requests have all completed; completes close_irp. */
+void wsk_socket_destroy(wsk_socket *s);
+
+/* ---- connections (wsk_conn.c) ---- */
+PFN_WSK_ACCEPT wsk_conn_accept_fn(void);
+NTSTATUS WSKAPI wsk_conn_accept(PWSK_SOCKET ListenSocket, ULONG Flags, PVOID AcceptSocketContext,
+                                const WSK_CLIENT_CONNECTION_DISPATCH *AcceptSocketDispatch, PSOCKADDR LocalAddress,
+                                PSOCKADDR RemoteAddress, PIRP Irp);
+NTSTATUS WSKAPI wsk_conn_connect(PWSK_SOCKET Socket, PSOCKADDR RemoteAddress, ULONG Flags, PIRP Irp);
+NTSTATUS WSKAPI wsk_conn_send(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, PIRP Irp);
+NTSTATUS WSKAPI wsk_conn_receive(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, PIRP Irp);
+NTSTATUS WSKAPI wsk_conn_disconnect(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, PIRP Irp);
+/* Starts closing: cancels pending requests; returns TRUE if the socket can
+ * be destroyed now, FALSE if the last request's completion will do it. */
+BOOLEAN wsk_conn_begin_close(wsk_socket *s, PIRP close_irp);
+void wsk_conn_free_requests(wsk_socket *s);
 
 /* Validates a PWSK_SOCKET; NULL if it is not a live socket. */
 wsk_socket *wsk_socket_from(PWSK_SOCKET socket);
@@ -108,6 +171,23 @@ NTSTATUS WSKAPI wsk_control_socket(PWSK_SOCKET Socket, WSK_CONTROL_SOCKET_TYPE R
  * the status itself. */
 NTSTATUS wsk_irp_complete_pended(PIRP irp, NTSTATUS status, ULONG_PTR information);
 NTSTATUS wsk_irp_complete_now(PIRP irp, NTSTATUS status, ULONG_PTR information);
+/* For IRPs that will complete later: push our location and mark pending. */
+void wsk_irp_begin_pending(PIRP irp);
+/* Completes an IRP begun with wsk_irp_begin_pending. */
+void wsk_irp_finish(PIRP irp, NTSTATUS status, ULONG_PTR information);
+
+/* ---- WSK_BUF (wsk_buf.c) ---- */
+
+/* One contiguous piece of a WSK_BUF; same layout as struct iovec. */
+typedef struct wsk_segment {
+    void *base;
+    SIZE_T length;
+} wsk_segment;
+
+/* How many segments the buffer has; STATUS_INVALID_PARAMETER when Length
+ * runs past the chain, Offset lies outside the first MDL, or data has no MDL. */
+NTSTATUS wsk_buf_count_segments(const WSK_BUF *buf, ULONG *count);
+NTSTATUS wsk_buf_fill_segments(const WSK_BUF *buf, wsk_segment *seg, ULONG count);
 
 /* ---- status mapping (wsk_status.c) ---- */
 

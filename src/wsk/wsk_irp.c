@@ -32,3 +32,16 @@ NTSTATUS wsk_irp_complete_now(PIRP irp, NTSTATUS status, ULONG_PTR information)
     IoCompleteRequest(irp, IO_NETWORK_INCREMENT);
     return status;
 }
+
+void wsk_irp_begin_pending(PIRP irp)
+{
+    wsk_irp_push(irp);
+    IoMarkIrpPending(irp);
+}
+
+void wsk_irp_finish(PIRP irp, NTSTATUS status, ULONG_PTR information)
+{
+    irp->IoStatus.Status = status;
+    irp->IoStatus.Information = information;
+    IoCompleteRequest(irp, IO_NETWORK_INCREMENT);
+}

@@ -183,6 +183,28 @@ int lx_listen(int fd, int backlog)
     return listen(fd, backlog) == 0 ? 0 : -errno;
 }
 
+int lx_shutdown_send(int fd)
+{
+    return shutdown(fd, SHUT_WR) == 0 ? 0 : -errno;
+}
+
+int lx_reset_on_close(int fd)
+{
+    struct linger l = {.l_onoff = 1, .l_linger = 0};
+    return setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l)) == 0 ? 0 : -errno;
+}
+
+int lx_abort(int fd)
+{
+    /* connect(AF_UNSPEC) disconnects a TCP socket with a reset while the
+     * descriptor stays valid (tcp_disconnect). */
+    lx_reset_on_close(fd);
+    struct sockaddr sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_family = AF_UNSPEC;
+    return connect(fd, &sa, sizeof(sa)) == 0 ? 0 : -errno;
+}
+
 int lx_local_address(int fd, void *win_addr_out, size_t *len)
 {
     struct sockaddr_storage ss;

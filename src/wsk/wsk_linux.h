@@ -25,6 +25,13 @@ int lx_prepare_bind(int fd, unsigned win_family, int v6only);
 int lx_bind(int fd, const void *win_addr);
 int lx_listen(int fd, int backlog);
 
+/* Half-close: no more sends (FIN). */
+int lx_shutdown_send(int fd);
+/* Abortive disconnect: the peer gets a reset, the socket stays open. */
+int lx_abort(int fd);
+/* Makes the next close(2) send a reset instead of a FIN. */
+int lx_reset_on_close(int fd);
+
 /* getsockname/getpeername into a Windows-layout address; *len receives its size. */
 int lx_local_address(int fd, void *win_addr_out, size_t *len);
 int lx_remote_address(int fd, void *win_addr_out, size_t *len);

@@ -1,6 +1,7 @@
 /*
  * linux_peer.c - plain Linux sockets for tests (see linux_peer.h).
  */
+#define _GNU_SOURCE /* setresuid, setresgid */
 #include "linux_peer.h"
 
 #include <arpa/inet.h>

@@ -1,0 +1,371 @@
+/*
+ * io_engine.c - backend selection, start/stop refcount and the helpers the
+ * two backends share (intrusive lists, per-fd map, delivery at
+ * DISPATCH_LEVEL, partial-send bookkeeping).
+ */
+#include "io_engine.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kernel/ke_internal.h"
+
+#define IO_MAX_THREADS 64u
+
+static pthread_mutex_t io_engine_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned io_engine_refs;             /* under io_engine_lock */
+static const io_backend *io_engine_active;  /* atomic: read by every submit */
+
+static __thread void *io_tls_shard;
+
+/* ---- lists ---- */
+
+void io_list_push(io_list *l, io_op *op)
+{
+    op->priv.next = NULL;
+    op->priv.prev = l->tail;
+    if (l->tail)
+        l->tail->priv.next = op;
+    else
+        l->head = op;
+    l->tail = op;
+}
+
+io_op *io_list_pop(io_list *l)
+{
+    io_op *op = l->head;
+    if (op)
+        io_list_remove(l, op);
+    return op;
+}
+
+void io_list_remove(io_list *l, io_op *op)
+{
+    if (op->priv.prev)
+        op->priv.prev->priv.next = op->priv.next;
+    else
+        l->head = op->priv.next;
+    if (op->priv.next)
+        op->priv.next->priv.prev = op->priv.prev;
+    else
+        l->tail = op->priv.prev;
+    op->priv.next = op->priv.prev = NULL;
+}
+
+/* ---- per-fd map ---- */
+
+io_fd_state *io_fdmap_get(io_fdmap *m, int fd, int create)
+{
+    if (fd < 0)
+        return NULL;
+    size_t idx = (size_t)fd / m->stride;
+    if (idx >= m->count) {
+        if (!create)
+            return NULL;
+        size_t n = m->count ? m->count : 64;
+        while (n <= idx)
+            n *= 2;
+        io_fd_state **slots = realloc(m->slots, n * sizeof *slots);
+        if (!slots)
+            return NULL;
+        memset(slots + m->count, 0, (n - m->count) * sizeof *slots);
+        m->slots = slots;
+        m->count = n;
+    }
+    io_fd_state *f = m->slots[idx];
+    if (!f && create) {
+        /* Per socket, not per operation: released by io_engine_forget_fd. */
+        f = calloc(1, sizeof *f);
+        if (!f)
+            return NULL;
+        f->fd = fd;
+        m->slots[idx] = f;
+    }
+    return f;
+}
+
+void io_fdmap_remove(io_fdmap *m, int fd)
+{
+    size_t idx = (size_t)fd / m->stride;
+    if (fd < 0 || idx >= m->count)
+        return;
+    free(m->slots[idx]);
+    m->slots[idx] = NULL;
+}
+
+size_t io_fdmap_destroy(io_fdmap *m)
+{
+    size_t left = 0;
+    for (size_t i = 0; i < m->count; i++) {
+        if (m->slots[i]) {
+            left++;
+            free(m->slots[i]);
+        }
+    }
+    free(m->slots);
+    m->slots = NULL;
+    m->count = 0;
+    return left;
+}
+
+/* ---- threads and delivery ---- */
+
+void io_engine_thread_enter(void *shard, unsigned index)
+{
+    io_tls_shard = shard;
+    char name[16];
+    snprintf(name, sizeof name, "openwsk-io%u", index);
+    pthread_setname_np(pthread_self(), name);
+}
+
+void *io_engine_current_shard(void)
+{
+    return io_tls_shard;
+}
+
+int io_engine_on_engine_thread(void)
+{
+    return io_tls_shard != NULL;
+}
+
+int io_engine_spawn(pthread_t *thread, void *(*fn)(void *), void *arg)
+{
+    /* Engine threads never take asynchronous signals: SIGINT/SIGTERM belong
+     * to the host (wskhost waits for them on its main thread). */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = pthread_create(thread, NULL, fn, arg);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return -rc;
+}
+
+void io_deliver(io_op *op, long result)
+{
+    KIRQL old;
+    KeRaiseIrql(DISPATCH_LEVEL, &old);
+    op->complete(op, result);
+    /* op may be gone now. */
+    if (KeGetCurrentIrql() != DISPATCH_LEVEL)
+        openwsk_log("I/O completion routine returned at IRQL %u instead of DISPATCH_LEVEL",
+                    (unsigned)KeGetCurrentIrql());
+    KeLowerIrql(old);
+}
+
+unsigned io_next_shard(unsigned shards)
+{
+    static unsigned counter;
+    return __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED) % shards;
+}
+
+/* ---- SENDMSG bookkeeping ---- */
+
+void io_send_begin(io_op *op)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < (size_t)op->msg->msg_iovlen; i++)
+        total += op->msg->msg_iov[i].iov_len;
+    op->priv.total = total;
+    op->priv.iov_index = SIZE_MAX;
+    op->transferred = 0;
+}
+
+struct msghdr *io_send_msg(io_op *op)
+{
+    return op->priv.iov_index == SIZE_MAX ? op->msg : &op->priv.cont;
+}
+
+void io_send_finish(io_op *op)
+{
+    if (op->priv.iov_index != SIZE_MAX) {
+        op->msg->msg_iov[op->priv.iov_index] = op->priv.saved_iov;
+        op->priv.iov_index = SIZE_MAX;
+    }
+}
+
+int io_send_advance(io_op *op, size_t n)
+{
+    op->transferred += n;
+    if (op->transferred >= op->priv.total)
+        return 1;
+    /* Find where the unsent bytes start in the caller's iovecs (with the
+     * original lengths), then advance that single iovec in place; the
+     * continuation msghdr starts at it.  Name and ancillary data went out
+     * with the first chunk. */
+    io_send_finish(op);
+    struct iovec *iov = op->msg->msg_iov;
+    size_t left = op->transferred, i = 0;
+    while (left >= iov[i].iov_len) {
+        left -= iov[i].iov_len;
+        i++;
+    }
+    op->priv.saved_iov = iov[i];
+    op->priv.iov_index = i;
+    iov[i].iov_base = (char *)iov[i].iov_base + left;
+    iov[i].iov_len -= left;
+    memset(&op->priv.cont, 0, sizeof op->priv.cont);
+    op->priv.cont.msg_iov = &iov[i];
+    op->priv.cont.msg_iovlen = op->msg->msg_iovlen - i;
+    return 0;
+}
+
+int io_connect_outcome(int fd)
+{
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+        return -errno;
+    if (err)
+        return -err;
+    /* Writable without a pending error is not proof enough (spurious
+     * wake-ups, shared readiness): the peer name exists once connected. */
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
+        return 0;
+    if (errno != ENOTCONN)
+        return -errno;
+    /* Not connected: still handshaking, unless the socket hung up (the
+     * error was consumed elsewhere); waiting again would spin then. */
+    struct pollfd p = {.fd = fd, .events = POLLOUT};
+    if (poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR)))
+        return -ENOTCONN;
+    return -EINPROGRESS;
+}
+
+/* ---- the interface ---- */
+
+static unsigned io_default_threads(void)
+{
+    const char *s = getenv("OPENWSK_IO_THREADS");
+    if (s && *s) {
+        char *end;
+        unsigned long v = strtoul(s, &end, 10);
+        if (*end == '\0' && v >= 1 && v <= IO_MAX_THREADS)
+            return (unsigned)v;
+        openwsk_log("OPENWSK_IO_THREADS=\"%s\" ignored (expected 1..%u)", s, IO_MAX_THREADS);
+    }
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    if (n < 1)
+        n = 1;
+    return n > 4 ? 4u : (unsigned)n;
+}
+
+static int io_try_start(const io_backend *b, unsigned threads, const io_backend **chosen)
+{
+    int rc = b->start(threads);
+    if (rc == 0)
+        *chosen = b;
+    return rc;
+}
+
+int io_engine_start(unsigned threads)
+{
+    pthread_mutex_lock(&io_engine_lock);
+    if (io_engine_refs > 0) {
+        io_engine_refs++;
+        pthread_mutex_unlock(&io_engine_lock);
+        return 0;
+    }
+    if (threads == 0)
+        threads = io_default_threads();
+    if (threads > IO_MAX_THREADS)
+        threads = IO_MAX_THREADS;
+
+    const char *want = getenv("OPENWSK_IO_BACKEND");
+    const io_backend *chosen = NULL;
+    int rc;
+    if (!want || !*want || strcmp(want, "auto") == 0) {
+#ifdef OPENWSK_HAVE_LIBURING
+        rc = io_try_start(&io_uring_backend, threads, &chosen);
+        if (rc < 0)
+            openwsk_log("io_uring unavailable (%s); using the epoll backend", strerror(-rc));
+#endif
+        if (!chosen)
+            rc = io_try_start(&io_epoll_backend, threads, &chosen);
+    } else if (strcmp(want, "io_uring") == 0) {
+#ifdef OPENWSK_HAVE_LIBURING
+        rc = io_try_start(&io_uring_backend, threads, &chosen);
+        if (rc < 0)
+            openwsk_log("OPENWSK_IO_BACKEND=io_uring, but io_uring is unavailable: %s", strerror(-rc));
+#else
+        rc = -ENOSYS;
+        openwsk_log("OPENWSK_IO_BACKEND=io_uring, but openwsk was built without liburing");
+#endif
+    } else if (strcmp(want, "epoll") == 0) {
+        rc = io_try_start(&io_epoll_backend, threads, &chosen);
+    } else {
+        openwsk_log("OPENWSK_IO_BACKEND=\"%s\" is not io_uring, epoll or auto", want);
+        rc = -EINVAL;
+    }
+    if (chosen) {
+        rc = 0;
+        io_engine_refs = 1;
+        __atomic_store_n(&io_engine_active, chosen, __ATOMIC_RELEASE);
+    } else if (rc == 0) {
+        rc = -EINVAL;
+    }
+    pthread_mutex_unlock(&io_engine_lock);
+    return rc;
+}
+
+void io_engine_stop(void)
+{
+    if (io_engine_on_engine_thread()) {
+        openwsk_log("io_engine_stop called on an engine thread (it would join itself)");
+        abort();
+    }
+    pthread_mutex_lock(&io_engine_lock);
+    if (io_engine_refs == 0) {
+        openwsk_log("io_engine_stop without a matching io_engine_start");
+    } else if (--io_engine_refs == 0) {
+        const io_backend *b = __atomic_load_n(&io_engine_active, __ATOMIC_ACQUIRE);
+        b->stop();
+        __atomic_store_n(&io_engine_active, NULL, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&io_engine_lock);
+}
+
+const char *io_engine_backend(void)
+{
+    const io_backend *b = __atomic_load_n(&io_engine_active, __ATOMIC_ACQUIRE);
+    return b ? b->name : NULL;
+}
+
+static const io_backend *io_running(const char *what)
+{
+    const io_backend *b = __atomic_load_n(&io_engine_active, __ATOMIC_ACQUIRE);
+    if (!b) {
+        openwsk_log("%s: the I/O engine is not running", what);
+        abort();
+    }
+    return b;
+}
+
+void io_submit(io_op *op)
+{
+    io_running("io_submit")->submit(op);
+}
+
+int io_cancel(io_op *op)
+{
+    return io_running("io_cancel")->cancel(op);
+}
+
+void io_engine_post(io_op *op)
+{
+    io_running("io_engine_post")->post(op);
+}
+
+void io_engine_forget_fd(int fd)
+{
+    const io_backend *b = __atomic_load_n(&io_engine_active, __ATOMIC_ACQUIRE);
+    if (b && fd >= 0)
+        b->forget_fd(fd);
+}

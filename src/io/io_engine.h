@@ -1,0 +1,244 @@
+/*
+ * io_engine.h - openwsk's I/O engine: the one interface the WSK provider
+ * uses for every asynchronous socket operation.
+ *
+ * Two backends sit behind it (one file each, like Redis's ae):
+ *   io_uring  (io_uring_backend.c) - the default;
+ *   epoll     (io_epoll_backend.c) - the fallback when io_uring is missing
+ *                                    (io_uring_queue_init fails, e.g. in a
+ *                                    container) or not compiled in.
+ * OPENWSK_IO_BACKEND=epoll forces epoll; OPENWSK_IO_BACKEND=io_uring forces
+ * io_uring and makes io_engine_start() fail loudly when it is unavailable;
+ * unset, empty or "auto" picks io_uring and falls back to epoll.
+ * OPENWSK_IO_THREADS=N overrides the default engine thread count.
+ *
+ * Engine threads are openwsk's "DISPATCH_LEVEL" context.  Each runs one
+ * shard: every operation on a given fd goes to shard (fd % threads), so
+ * the completions of one socket run on one thread, in completion order.
+ *
+ * Contract, for every operation handed to io_submit()/io_engine_post():
+ *  - complete() runs exactly once, on an engine thread, with that thread's
+ *    simulated IRQL raised to DISPATCH_LEVEL, and with no engine lock held.
+ *    It may call io_submit, io_cancel and io_engine_post (re-entrancy), and
+ *    may free or reuse the memory holding the op: the engine never touches
+ *    the op after complete() was entered.
+ *  - The op's memory (and the msghdr, iovecs, buffers and addresses it
+ *    points at) belongs to the engine from io_submit() until complete() is
+ *    entered.  The engine never allocates per operation.
+ *  - Operations of one direction on one socket are served in submission
+ *    order: RECVMSG and ACCEPT (reads), SENDMSG and CONNECT (writes).  The
+ *    engine keeps later ones queued behind the first, so concurrent sends
+ *    on a stream socket never interleave their bytes.  POLL ops are not
+ *    ordered.
+ *  - Sockets should be non-blocking (SOCK_NONBLOCK).  The epoll backend
+ *    issues accept4/connect directly and would block on a blocking socket,
+ *    so it switches such an fd to O_NONBLOCK (with a log line) the first
+ *    time it sees an ACCEPT or CONNECT on it.  io_uring does not care.
+ *  - MSG_DONTWAIT in msg_flags is harmless: the op still waits.
+ *
+ * This is an internal header (-Isrc): it includes glibc's socket headers and
+ * must not be combined with the Windows ws2def.h / wsk.h in one translation
+ * unit.
+ */
+#ifndef OPENWSK_IO_ENGINE_H
+#define OPENWSK_IO_ENGINE_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+typedef struct io_op io_op;
+
+/* result >= 0: bytes transferred, the accepted fd, 0 for a connect or a
+ * posted call, or the revents of a poll.  result < 0: -errno; -ECANCELED if
+ * the operation was cancelled. */
+typedef void (*io_complete_fn)(io_op *op, long result);
+
+typedef enum io_op_kind {
+    IO_OP_RECVMSG, /* recvmsg(fd, msg, msg_flags): completes with what is available */
+    IO_OP_SENDMSG, /* sendmsg(fd, msg, msg_flags | MSG_NOSIGNAL): completes when ALL was sent */
+    IO_OP_ACCEPT,  /* accept4(fd, addr, addrlen, accept_flags): result = the new fd */
+    IO_OP_CONNECT, /* connect(fd, addr, addr_len_in): result = 0 or -errno */
+    IO_OP_POLL,    /* one-shot poll for poll_events: result = revents */
+    IO_OP_CALL     /* no I/O: complete(op, 0) on an engine thread, like a DPC */
+} io_op_kind;
+
+/* Engine-private per-op state.  Callers zero it (or the whole op) before the
+ * first submit and never touch it afterwards. */
+typedef struct io_op_private {
+    struct io_op *next, *prev; /* links of whichever single list the op is on */
+    void *shard;               /* set by io_submit/io_engine_post */
+    unsigned char state;       /* backend state, under the shard lock */
+    unsigned char phase;       /* backend phase (poll fallback, connect wait...) */
+    unsigned char flags;       /* IO_PF_* */
+    long result;               /* decided result while on the ready list */
+    /* SENDMSG continuation: after a partial send the remaining bytes go
+     * out through `cont`, whose msg_iov points into the caller's iovec
+     * array at index `iov_index`; that one caller iovec is temporarily
+     * advanced and restored from `saved_iov` before complete() runs, so the
+     * caller's msghdr and iovecs read back unchanged. */
+    size_t total;
+    size_t iov_index;
+    struct iovec saved_iov;
+    struct msghdr cont;
+} io_op_private;
+
+struct io_op {
+    io_op_kind kind;
+    int fd;                 /* ignored by IO_OP_CALL */
+    io_complete_fn complete;
+    void *context;          /* the caller's; the engine never touches it */
+
+    /* RECVMSG / SENDMSG.  msg_flags are passed to the syscall, except that
+     * MSG_WAITALL is stripped for RECVMSG (waiting for all is the caller's
+     * job) and MSG_NOSIGNAL is always added for SENDMSG.  recvmsg's outputs
+     * (msg_flags such as MSG_TRUNC, msg_namelen, msg_controllen) land in
+     * *msg as usual. */
+    struct msghdr *msg;
+    int msg_flags;
+
+    /* ACCEPT: addr (may be NULL) receives the peer address, *addrlen is the
+     * usual value-result length; if addr_len_in is non-zero the engine
+     * stores it into *addrlen at submit time.
+     * CONNECT: addr / addr_len_in is the destination. */
+    struct sockaddr *addr;
+    socklen_t *addrlen;
+    socklen_t addr_len_in;
+    int accept_flags;       /* ACCEPT: SOCK_NONBLOCK | SOCK_CLOEXEC */
+
+    short poll_events;      /* POLL: POLLIN / POLLOUT / POLLPRI...; POLLERR and POLLHUP are always reported */
+
+    /* Output, valid when complete() runs: SENDMSG bytes handed to the
+     * kernel (== the result on success; the progress made before an error
+     * or a cancellation otherwise). */
+    size_t transferred;
+
+    io_op_private priv;     /* engine-private */
+};
+
+/* Starts the engine (refcounted: every successful start needs one stop).
+ * threads == 0 picks the default: $OPENWSK_IO_THREADS, else the number of
+ * online CPUs capped at 4.  The first start fixes backend and thread count.
+ * Returns 0 or -errno (-EINVAL for an unknown OPENWSK_IO_BACKEND, the
+ * io_uring error when io_uring was forced but is unavailable). */
+int io_engine_start(unsigned threads);
+
+/* Drops one reference; the last one stops and joins the engine threads and
+ * releases all per-fd state.  Every submitted op must have completed.  Must
+ * not be called from an engine thread. */
+void io_engine_stop(void);
+
+/* "io_uring" or "epoll" while running, NULL when stopped. */
+const char *io_engine_backend(void);
+
+/* Starts an operation.  Never fails: errors (including -EBADF for fd < 0
+ * and -ENOMEM when the per-fd record cannot be allocated) are delivered
+ * through complete().  IO_OP_CALL behaves like io_engine_post(). */
+void io_submit(io_op *op);
+
+/* Requests cancellation.  complete() still runs exactly once: with
+ * -ECANCELED, or with the real result if the operation finished first.
+ * Never completes inline: the completion always comes from an engine
+ * thread, so callers may hold their own locks.
+ * Returns 0 if the request was registered, -EALREADY if the result was
+ * already decided (or cancellation was already requested), -ENOENT for an
+ * op that was never submitted.  A posted IO_OP_CALL cannot be cancelled.
+ * The caller must keep the op's memory valid during the call, e.g. by
+ * holding a lock that its complete() also takes before freeing the op.
+ * A cancelled CONNECT leaves the socket in an unspecified state (close it);
+ * a cancelled SENDMSG reports its progress in op->transferred. */
+int io_cancel(io_op *op);
+
+/* Runs complete(op, 0) on an engine thread at DISPATCH_LEVEL ("queue a
+ * DPC").  The shard is op->fd's if fd >= 0, else chosen round-robin. */
+void io_engine_post(io_op *op);
+
+/* Non-zero inside an engine thread. */
+int io_engine_on_engine_thread(void);
+
+/* Releases the engine's per-fd record.  The provider calls it before
+ * close(fd), after every operation on fd has completed. */
+void io_engine_forget_fd(int fd);
+
+/* ------------------------------------------------------------------------
+ * Backend-private: shared by io_engine.c and the io_*_backend.c files.
+ * ------------------------------------------------------------------------ */
+
+/* io_op_private.flags */
+#define IO_PF_CANCEL 0x01u /* cancellation requested */
+#define IO_PF_OWNER 0x02u  /* the op holds its fd's direction (io_uring serialization) */
+#define IO_PF_STARTED 0x04u /* CONNECT: connect() issued, waiting for the outcome */
+
+typedef struct io_list {
+    io_op *head, *tail;
+} io_list;
+
+void io_list_push(io_list *l, io_op *op);
+io_op *io_list_pop(io_list *l);
+void io_list_remove(io_list *l, io_op *op);
+
+/* Per-fd record, created on the first operation that needs it and released
+ * by io_engine_forget_fd (or at stop). */
+typedef struct io_fd_state {
+    int fd;
+    io_list rq, wq, pq;         /* reads, writes, polls waiting (epoll) / queued behind the owner (io_uring) */
+    io_op *rowner, *wowner;     /* io_uring: op holding the read / write direction */
+    unsigned armed;             /* epoll: events armed (EPOLLONESHOT), 0 if not armed */
+    unsigned char registered;   /* epoll: fd is in the epoll set */
+    unsigned char nonblock_checked; /* epoll: O_NONBLOCK verified for accept/connect */
+} io_fd_state;
+
+/* fd -> record map of one shard (fds with fd % stride == shard index);
+ * the caller serializes access. */
+typedef struct io_fdmap {
+    io_fd_state **slots;
+    size_t count;
+    unsigned stride;
+} io_fdmap;
+
+io_fd_state *io_fdmap_get(io_fdmap *m, int fd, int create);
+void io_fdmap_remove(io_fdmap *m, int fd); /* frees the record */
+size_t io_fdmap_destroy(io_fdmap *m);      /* frees every record; returns how many there were */
+
+typedef struct io_backend {
+    const char *name;
+    int (*start)(unsigned threads); /* 0 or -errno; on failure nothing is left running */
+    void (*stop)(void);
+    void (*submit)(io_op *op);
+    int (*cancel)(io_op *op);
+    void (*post)(io_op *op);
+    void (*forget_fd)(int fd);
+} io_backend;
+
+extern const io_backend io_epoll_backend;
+#ifdef OPENWSK_HAVE_LIBURING
+extern const io_backend io_uring_backend;
+#endif
+
+/* Runs op->complete(op, result) at DISPATCH_LEVEL; the op is not touched
+ * afterwards. */
+void io_deliver(io_op *op, long result);
+
+/* Engine threads call this first: marks the thread (io_engine_on_engine_thread,
+ * io_engine_current_shard), blocks signals and names it. */
+void io_engine_thread_enter(void *shard, unsigned index);
+void *io_engine_current_shard(void);
+
+/* Spawns a thread with all signals blocked. 0 or -errno. */
+int io_engine_spawn(pthread_t *thread, void *(*fn)(void *), void *arg);
+
+/* SENDMSG bookkeeping shared by both backends. */
+void io_send_begin(io_op *op);                   /* total, transferred = 0, no continuation */
+struct msghdr *io_send_msg(io_op *op);           /* what the next sendmsg sends */
+int io_send_advance(io_op *op, size_t n);        /* records n bytes sent; 1 when all was sent */
+void io_send_finish(io_op *op);                  /* restores the caller's iovec */
+
+/* CONNECT outcome once the socket reported writable: 0, -errno, or
+ * -EINPROGRESS if still connecting. */
+int io_connect_outcome(int fd);
+
+/* Round-robin shard index for ops without an fd. */
+unsigned io_next_shard(unsigned shards);
+
+#endif /* OPENWSK_IO_ENGINE_H */

@@ -1,0 +1,507 @@
+/*
+ * io_epoll_backend.c - the readiness-based fallback backend.
+ *
+ * One shard per engine thread: an epoll set, an eventfd that wakes the
+ * thread, a ready list of decided completions and the per-fd records of the
+ * fds that map to it (fd % shards).  One mutex per shard guards all of it,
+ * including the non-blocking syscalls themselves, so that "try, and park on
+ * EAGAIN" is atomic with respect to the engine thread and to other
+ * submitters.
+ *
+ * io_submit tries the syscall at once, on the caller's thread, unless an
+ * earlier op of the same direction is already waiting (order is kept); on
+ * EAGAIN it parks the op on the fd's read, write or poll list and arms the
+ * fd.  The outcome, immediate or not, goes to the ready list, and the
+ * engine thread delivers it at DISPATCH_LEVEL.
+ *
+ * Triggering: level-triggered with EPOLLONESHOT.  An fd is armed only while
+ * some op waits on it, with exactly the events those ops need, so idle
+ * sockets with traffic cost no wake-ups; after an event the engine serves
+ * the lists and re-arms (EPOLL_CTL_MOD) for whatever still waits.  The event
+ * carries the fd number, not a pointer, and the record is looked up under
+ * the lock, so a stale event after io_engine_forget_fd is harmless.
+ *
+ * Cancellation is immediate under the lock: a parked op is unlinked and
+ * put on the ready list with -ECANCELED; an op whose result is already
+ * decided is left alone.
+ */
+#include "io_engine.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "kernel/ke_internal.h"
+
+enum { EP_IDLE = 0, EP_PARKED, EP_READY, EP_DONE };
+
+#define EP_BATCH 64
+
+typedef struct epoll_shard {
+    pthread_mutex_t lock;
+    int epfd, evfd;
+    pthread_t thread;
+    unsigned index;
+    unsigned char started, stopping, wake_pending;
+    io_list ready;
+    io_fdmap fds;
+    size_t inflight;
+} __attribute__((aligned(64))) epoll_shard;
+
+static epoll_shard *epoll_shards;
+static unsigned epoll_nshards;
+
+static void epoll_wake(epoll_shard *s)
+{
+    uint64_t one = 1;
+    ssize_t r;
+    do
+        r = write(s->evfd, &one, sizeof one);
+    while (r < 0 && errno == EINTR);
+}
+
+/* Under the lock: does the caller have to write the eventfd after
+ * unlocking?  Not on the shard's own thread (its loop looks at the ready
+ * list before sleeping), nor when a wake-up is already on its way. */
+static int epoll_need_wake_locked(epoll_shard *s)
+{
+    if (io_engine_current_shard() == s || s->wake_pending)
+        return 0;
+    s->wake_pending = 1;
+    return 1;
+}
+
+static void epoll_ready_locked(epoll_shard *s, io_op *op, long result)
+{
+    if (op->kind == IO_OP_SENDMSG)
+        io_send_finish(op);
+    op->priv.state = EP_READY;
+    op->priv.result = result;
+    io_list_push(&s->ready, op);
+}
+
+static io_list *epoll_list_of(io_fd_state *f, io_op *op)
+{
+    switch (op->kind) {
+    case IO_OP_RECVMSG:
+    case IO_OP_ACCEPT:
+        return &f->rq;
+    case IO_OP_SENDMSG:
+    case IO_OP_CONNECT:
+        return &f->wq;
+    default:
+        return &f->pq;
+    }
+}
+
+/* One non-blocking attempt.  Returns 1 with *result set when the op is
+ * finished, 0 when it has to wait for readiness. */
+static int epoll_try(io_op *op, long *result)
+{
+    for (;;) {
+        ssize_t n;
+        switch (op->kind) {
+        case IO_OP_RECVMSG:
+            n = recvmsg(op->fd, op->msg, (op->msg_flags & ~MSG_WAITALL) | MSG_DONTWAIT);
+            if (n >= 0) {
+                *result = n;
+                return 1;
+            }
+            break;
+        case IO_OP_SENDMSG:
+            n = sendmsg(op->fd, io_send_msg(op), op->msg_flags | MSG_DONTWAIT | MSG_NOSIGNAL);
+            if (n >= 0) {
+                if (io_send_advance(op, (size_t)n)) {
+                    *result = (long)op->transferred;
+                    return 1;
+                }
+                continue; /* partial: try the rest until the kernel says EAGAIN */
+            }
+            break;
+        case IO_OP_ACCEPT:
+            n = accept4(op->fd, op->addr, op->addrlen, op->accept_flags);
+            if (n >= 0) {
+                *result = n;
+                return 1;
+            }
+            if (errno == ECONNABORTED)
+                continue; /* that connection died in the queue; take the next */
+            break;
+        case IO_OP_CONNECT:
+            if (!(op->priv.flags & IO_PF_STARTED)) {
+                op->priv.flags |= IO_PF_STARTED;
+                if (connect(op->fd, op->addr, op->addr_len_in) == 0) {
+                    *result = 0;
+                    return 1;
+                }
+                if (errno == EINPROGRESS || errno == EINTR)
+                    return 0; /* the handshake goes on; wait for writability */
+                *result = -errno;
+                return 1;
+            } else {
+                int r = io_connect_outcome(op->fd);
+                if (r == -EINPROGRESS)
+                    return 0;
+                *result = r;
+                return 1;
+            }
+        case IO_OP_POLL: {
+            struct pollfd p = {.fd = op->fd, .events = op->poll_events};
+            int r = poll(&p, 1, 0);
+            if (r > 0) {
+                *result = (p.revents & POLLNVAL) ? -EBADF : p.revents; /* as io_uring's POLL_ADD */
+                return 1;
+            }
+            if (r == 0)
+                return 0;
+            break;
+        }
+        default:
+            *result = -EINVAL;
+            return 1;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return 0;
+        *result = -errno;
+        return 1;
+    }
+}
+
+/* Makes sure the fd is armed for what its parked ops need.  0 or -errno. */
+static int epoll_arm_locked(epoll_shard *s, io_fd_state *f)
+{
+    unsigned want = 0;
+    if (f->rq.head)
+        want |= EPOLLIN;
+    if (f->wq.head)
+        want |= EPOLLOUT;
+    for (io_op *op = f->pq.head; op; op = op->priv.next)
+        want |= (unsigned)op->poll_events & (EPOLLIN | EPOLLOUT | EPOLLPRI | EPOLLRDHUP);
+    if (!want && !f->pq.head)
+        return 0;
+    if (!want)
+        want = EPOLLERR; /* a poll for POLLERR/POLLHUP only: those are always reported */
+    if (f->armed && (f->armed & want) == want)
+        return 0;
+    struct epoll_event ev = {.events = want | EPOLLONESHOT, .data.fd = f->fd};
+    int rc;
+    if (f->registered) {
+        rc = epoll_ctl(s->epfd, EPOLL_CTL_MOD, f->fd, &ev);
+        if (rc < 0 && errno == ENOENT) /* the fd was closed and reused without forget */
+            rc = epoll_ctl(s->epfd, EPOLL_CTL_ADD, f->fd, &ev);
+    } else {
+        rc = epoll_ctl(s->epfd, EPOLL_CTL_ADD, f->fd, &ev);
+        if (rc < 0 && errno == EEXIST)
+            rc = epoll_ctl(s->epfd, EPOLL_CTL_MOD, f->fd, &ev);
+    }
+    if (rc < 0)
+        return -errno;
+    f->registered = 1;
+    f->armed = want;
+    return 0;
+}
+
+static void epoll_fail_all_locked(epoll_shard *s, io_fd_state *f, long result)
+{
+    io_list *lists[3] = {&f->rq, &f->wq, &f->pq};
+    for (int i = 0; i < 3; i++) {
+        io_op *op;
+        while ((op = io_list_pop(lists[i])))
+            epoll_ready_locked(s, op, result);
+    }
+}
+
+static epoll_shard *epoll_shard_for(io_op *op)
+{
+    unsigned i = op->fd >= 0 ? (unsigned)op->fd % epoll_nshards : io_next_shard(epoll_nshards);
+    return &epoll_shards[i];
+}
+
+static void epoll_post(io_op *op)
+{
+    epoll_shard *s = epoll_shard_for(op);
+    op->priv.flags = 0;
+    __atomic_store_n(&op->priv.shard, s, __ATOMIC_RELEASE);
+    pthread_mutex_lock(&s->lock);
+    s->inflight++;
+    op->priv.state = EP_READY;
+    op->priv.result = 0;
+    io_list_push(&s->ready, op);
+    int wake = epoll_need_wake_locked(s);
+    pthread_mutex_unlock(&s->lock);
+    if (wake)
+        epoll_wake(s);
+}
+
+static void epoll_submit(io_op *op)
+{
+    if (op->kind == IO_OP_CALL) {
+        epoll_post(op);
+        return;
+    }
+    epoll_shard *s = epoll_shard_for(op);
+    op->priv.flags = 0;
+    op->priv.phase = 0;
+    op->transferred = 0;
+    if (op->kind == IO_OP_SENDMSG)
+        io_send_begin(op);
+    if (op->kind == IO_OP_ACCEPT && op->addrlen && op->addr_len_in)
+        *op->addrlen = op->addr_len_in;
+    __atomic_store_n(&op->priv.shard, s, __ATOMIC_RELEASE);
+
+    pthread_mutex_lock(&s->lock);
+    s->inflight++;
+    io_fd_state *f = op->fd >= 0 ? io_fdmap_get(&s->fds, op->fd, 1) : NULL;
+    long result;
+    if (op->fd < 0) {
+        epoll_ready_locked(s, op, -EBADF);
+    } else if (!f) {
+        epoll_ready_locked(s, op, -ENOMEM);
+    } else {
+        if ((op->kind == IO_OP_ACCEPT || op->kind == IO_OP_CONNECT) && !f->nonblock_checked) {
+            f->nonblock_checked = 1;
+            int fl = fcntl(op->fd, F_GETFL);
+            if (fl >= 0 && !(fl & O_NONBLOCK)) {
+                openwsk_log("epoll I/O backend: fd %d is blocking; switched to O_NONBLOCK", op->fd);
+                fcntl(op->fd, F_SETFL, fl | O_NONBLOCK);
+            }
+        }
+        io_list *q = epoll_list_of(f, op);
+        /* Ops queued before this one go first: no attempt now. */
+        if ((q == &f->pq || !q->head) && epoll_try(op, &result)) {
+            epoll_ready_locked(s, op, result);
+        } else {
+            io_list_push(q, op);
+            op->priv.state = EP_PARKED;
+            int rc = epoll_arm_locked(s, f);
+            if (rc < 0) {
+                io_list_remove(q, op);
+                epoll_ready_locked(s, op, rc);
+            }
+        }
+    }
+    int wake = s->ready.head ? epoll_need_wake_locked(s) : 0;
+    pthread_mutex_unlock(&s->lock);
+    if (wake)
+        epoll_wake(s);
+}
+
+static int epoll_cancel(io_op *op)
+{
+    epoll_shard *s = __atomic_load_n(&op->priv.shard, __ATOMIC_ACQUIRE);
+    if (!s)
+        return -ENOENT;
+    int rc, wake = 0;
+    pthread_mutex_lock(&s->lock);
+    if (op->priv.state == EP_PARKED && !(op->priv.flags & IO_PF_CANCEL)) {
+        io_fd_state *f = io_fdmap_get(&s->fds, op->fd, 0);
+        io_list_remove(epoll_list_of(f, op), op);
+        op->priv.flags |= IO_PF_CANCEL;
+        /* The fd stays armed; the next event finds nothing and re-arms for
+         * what still waits. */
+        epoll_ready_locked(s, op, -ECANCELED);
+        wake = epoll_need_wake_locked(s);
+        rc = 0;
+    } else {
+        rc = op->priv.state == EP_IDLE ? -ENOENT : -EALREADY;
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (wake)
+        epoll_wake(s);
+    return rc;
+}
+
+static void epoll_forget_fd(int fd)
+{
+    epoll_shard *s = &epoll_shards[(unsigned)fd % epoll_nshards];
+    pthread_mutex_lock(&s->lock);
+    io_fd_state *f = io_fdmap_get(&s->fds, fd, 0);
+    int wake = 0;
+    if (f) {
+        if (f->rq.head || f->wq.head || f->pq.head) {
+            openwsk_log("io_engine_forget_fd(%d) while operations are pending: cancelling them", fd);
+            epoll_fail_all_locked(s, f, -ECANCELED);
+            wake = epoll_need_wake_locked(s);
+        }
+        if (f->registered)
+            epoll_ctl(s->epfd, EPOLL_CTL_DEL, fd, NULL);
+        io_fdmap_remove(&s->fds, fd);
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (wake)
+        epoll_wake(s);
+}
+
+/* Serves the ops of one list in order until one has to wait. */
+static void epoll_serve_locked(epoll_shard *s, io_list *q)
+{
+    io_op *op;
+    long result;
+    while ((op = q->head) && epoll_try(op, &result)) {
+        io_list_remove(q, op);
+        epoll_ready_locked(s, op, result);
+    }
+}
+
+static void epoll_event_locked(epoll_shard *s, int fd, unsigned revents)
+{
+    io_fd_state *f = io_fdmap_get(&s->fds, fd, 0);
+    if (!f)
+        return; /* forgotten since */
+    f->armed = 0; /* one-shot: this event disarmed it */
+    if (revents & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP))
+        epoll_serve_locked(s, &f->rq);
+    if (revents & (EPOLLOUT | EPOLLERR | EPOLLHUP))
+        epoll_serve_locked(s, &f->wq);
+    for (io_op *op = f->pq.head, *next; op; op = next) {
+        next = op->priv.next;
+        unsigned hit = revents & ((unsigned)op->poll_events | EPOLLERR | EPOLLHUP);
+        if (hit) {
+            io_list_remove(&f->pq, op);
+            epoll_ready_locked(s, op, (long)hit);
+        }
+    }
+    int rc = epoll_arm_locked(s, f);
+    if (rc < 0)
+        epoll_fail_all_locked(s, f, rc);
+}
+
+static void *epoll_thread(void *arg)
+{
+    epoll_shard *s = arg;
+    io_engine_thread_enter(s, s->index);
+    struct epoll_event evs[EP_BATCH];
+    for (;;) {
+        pthread_mutex_lock(&s->lock);
+        int busy = s->ready.head != NULL;
+        int stop = s->stopping;
+        pthread_mutex_unlock(&s->lock);
+        if (stop && !busy)
+            break;
+
+        int n = epoll_wait(s->epfd, evs, EP_BATCH, busy ? 0 : -1);
+        if (n < 0) {
+            if (errno != EINTR)
+                openwsk_log("epoll_wait: %s", strerror(errno));
+            n = 0;
+        }
+        int woken = 0;
+        for (int i = 0; i < n; i++) {
+            if (evs[i].data.fd == s->evfd) {
+                /* Drain before clearing wake_pending (below, under the
+                 * lock): a wake-up written after this read is not lost. */
+                uint64_t v;
+                ssize_t r = read(s->evfd, &v, sizeof v);
+                (void)r;
+                woken = 1;
+            }
+        }
+
+        pthread_mutex_lock(&s->lock);
+        if (woken)
+            s->wake_pending = 0;
+        for (int i = 0; i < n; i++) {
+            if (evs[i].data.fd != s->evfd)
+                epoll_event_locked(s, evs[i].data.fd, evs[i].events);
+        }
+        io_list batch = s->ready;
+        s->ready.head = s->ready.tail = NULL;
+        for (io_op *op = batch.head; op; op = op->priv.next) {
+            op->priv.state = EP_DONE;
+            s->inflight--;
+        }
+        pthread_mutex_unlock(&s->lock);
+
+        for (io_op *op = batch.head, *next; op; op = next) {
+            next = op->priv.next; /* read before complete() may free op */
+            io_deliver(op, op->priv.result);
+        }
+    }
+    return NULL;
+}
+
+static void epoll_destroy_shard(epoll_shard *s)
+{
+    if (s->epfd >= 0)
+        close(s->epfd);
+    if (s->evfd >= 0)
+        close(s->evfd);
+    size_t left = io_fdmap_destroy(&s->fds);
+    if (left)
+        openwsk_log("I/O engine stopped with %zu fd record(s) not released by io_engine_forget_fd", left);
+    if (s->inflight)
+        openwsk_log("I/O engine stopped with %zu operation(s) not completed", s->inflight);
+    pthread_mutex_destroy(&s->lock);
+}
+
+static void epoll_stop(void)
+{
+    for (unsigned i = 0; i < epoll_nshards; i++) {
+        epoll_shard *s = &epoll_shards[i];
+        if (!s->started)
+            continue;
+        pthread_mutex_lock(&s->lock);
+        s->stopping = 1;
+        pthread_mutex_unlock(&s->lock);
+        epoll_wake(s);
+    }
+    for (unsigned i = 0; i < epoll_nshards; i++) {
+        if (epoll_shards[i].started)
+            pthread_join(epoll_shards[i].thread, NULL);
+        epoll_destroy_shard(&epoll_shards[i]);
+    }
+    free(epoll_shards);
+    epoll_shards = NULL;
+    epoll_nshards = 0;
+}
+
+static int epoll_start(unsigned threads)
+{
+    epoll_shards = aligned_alloc(64, threads * sizeof *epoll_shards);
+    if (!epoll_shards)
+        return -ENOMEM;
+    memset(epoll_shards, 0, threads * sizeof *epoll_shards);
+    epoll_nshards = threads;
+    int rc = 0;
+    for (unsigned i = 0; i < threads; i++) {
+        epoll_shard *s = &epoll_shards[i];
+        pthread_mutex_init(&s->lock, NULL);
+        s->index = i;
+        s->fds.stride = threads;
+        s->epfd = epoll_create1(EPOLL_CLOEXEC);
+        s->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (s->epfd < 0 || s->evfd < 0) {
+            rc = -errno;
+            continue;
+        }
+        struct epoll_event ev = {.events = EPOLLIN, .data.fd = s->evfd};
+        if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->evfd, &ev) < 0)
+            rc = -errno;
+    }
+    for (unsigned i = 0; i < threads && rc == 0; i++) {
+        rc = io_engine_spawn(&epoll_shards[i].thread, epoll_thread, &epoll_shards[i]);
+        if (rc == 0)
+            epoll_shards[i].started = 1;
+    }
+    if (rc < 0)
+        epoll_stop();
+    return rc;
+}
+
+const io_backend io_epoll_backend = {
+    .name = "epoll",
+    .start = epoll_start,
+    .stop = epoll_stop,
+    .submit = epoll_submit,
+    .cancel = epoll_cancel,
+    .post = epoll_post,
+    .forget_fd = epoll_forget_fd,
+};

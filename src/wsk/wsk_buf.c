@@ -1,0 +1,57 @@
+/*
+ * wsk_buf.c - WSK_BUF to (address, length) segments for the I/O engine
+ * (wsk-part-b.md §3.1): the data start Offset bytes into the first MDL and
+ * run Length bytes across the chain, later MDLs from their own start.
+ */
+#include "wsk_internal.h"
+
+NTSTATUS wsk_buf_count_segments(const WSK_BUF *buf, ULONG *count)
+{
+    *count = 0;
+    if (buf == NULL)
+        return STATUS_INVALID_PARAMETER;
+    if (buf->Length == 0)
+        return STATUS_SUCCESS;
+    if (buf->Mdl == NULL)
+        return STATUS_INVALID_PARAMETER; /* data without an MDL */
+    if (buf->Offset >= MmGetMdlByteCount(buf->Mdl))
+        return STATUS_INVALID_PARAMETER;
+    SIZE_T left = buf->Length;
+    ULONG n = 0;
+    ULONG skip = buf->Offset;
+    for (PMDL m = buf->Mdl; m != NULL && left > 0; m = m->Next) {
+        SIZE_T here = MmGetMdlByteCount(m) - skip;
+        skip = 0;
+        if (here == 0)
+            continue;
+        n++;
+        left -= here < left ? here : left;
+    }
+    /* A length beyond the chain crashes Windows; here it is refused. */
+    if (left != 0)
+        return STATUS_INVALID_PARAMETER;
+    *count = n;
+    return STATUS_SUCCESS;
+}
+
+NTSTATUS wsk_buf_fill_segments(const WSK_BUF *buf, wsk_segment *seg, ULONG count)
+{
+    SIZE_T left = buf->Length;
+    ULONG skip = buf->Offset, i = 0;
+    for (PMDL m = buf->Mdl; m != NULL && left > 0 && i < count; m = m->Next) {
+        SIZE_T here = MmGetMdlByteCount(m) - skip;
+        if (here == 0) {
+            skip = 0;
+            continue;
+        }
+        PUCHAR va = MmGetSystemAddressForMdlSafe(m, NormalPagePriority);
+        if (va == NULL)
+            return STATUS_INSUFFICIENT_RESOURCES; /* an MDL whose pages were never locked */
+        seg[i].base = va + skip;
+        seg[i].length = here < left ? here : left;
+        left -= seg[i].length;
+        skip = 0;
+        i++;
+    }
+    return STATUS_SUCCESS;
+}

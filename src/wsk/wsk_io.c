@@ -1,0 +1,149 @@
+/*
+ * wsk_io.c - wsk_io.h on top of the I/O engine.  Linux side: includes the
+ * engine's (glibc) socket headers, never the Windows ones.
+ */
+#include "wsk_io.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+
+#include "io/io_engine.h"
+
+#define WIN_AF_INET 2
+#define WIN_AF_INET6 23
+
+typedef struct wsk_io_impl {
+    io_op op;
+    struct msghdr msg;
+    struct sockaddr_storage addr;
+    socklen_t addr_len;
+    wsk_io_done done;
+    void *context;
+} wsk_io_impl;
+
+_Static_assert(sizeof(wsk_io_impl) <= WSK_IO_STORAGE_SIZE, "wsk_io storage too small");
+_Static_assert(sizeof(wsk_io_segment) == sizeof(struct iovec), "segments must be iovecs");
+
+static wsk_io_impl *impl_of(wsk_io *io)
+{
+    return (wsk_io_impl *)(void *)io->opaque;
+}
+
+static void io_done_trampoline(io_op *op, long result)
+{
+    wsk_io_impl *impl = (wsk_io_impl *)op;
+    /* impl may be reused by the callee: read everything first. */
+    wsk_io_done done = impl->done;
+    void *context = impl->context;
+    size_t transferred = op->transferred;
+    done((wsk_io *)(void *)impl, context, result, transferred);
+}
+
+static wsk_io_impl *io_prepare(wsk_io *io, io_op_kind kind, int fd, wsk_io_done done, void *context)
+{
+    wsk_io_impl *impl = impl_of(io);
+    memset(&impl->op, 0, sizeof(impl->op));
+    impl->op.kind = kind;
+    impl->op.fd = fd;
+    impl->op.complete = io_done_trampoline;
+    impl->done = done;
+    impl->context = context;
+    return impl;
+}
+
+int wsk_io_engine_start(void)
+{
+    return io_engine_start(0);
+}
+
+void wsk_io_engine_stop(void)
+{
+    io_engine_stop();
+}
+
+const char *wsk_io_engine_backend(void)
+{
+    return io_engine_backend();
+}
+
+static void io_data(wsk_io *io, io_op_kind kind, int fd, const wsk_io_segment *seg, size_t count, wsk_io_done done,
+                    void *context)
+{
+    wsk_io_impl *impl = io_prepare(io, kind, fd, done, context);
+    memset(&impl->msg, 0, sizeof(impl->msg));
+    impl->msg.msg_iov = (struct iovec *)(void *)seg;
+    impl->msg.msg_iovlen = count;
+    impl->op.msg = &impl->msg;
+    io_submit(&impl->op);
+}
+
+void wsk_io_recv(wsk_io *io, int fd, const wsk_io_segment *seg, size_t count, wsk_io_done done, void *context)
+{
+    io_data(io, IO_OP_RECVMSG, fd, seg, count, done, context);
+}
+
+void wsk_io_send(wsk_io *io, int fd, const wsk_io_segment *seg, size_t count, wsk_io_done done, void *context)
+{
+    io_data(io, IO_OP_SENDMSG, fd, seg, count, done, context);
+}
+
+void wsk_io_accept(wsk_io *io, int fd, wsk_io_done done, void *context)
+{
+    wsk_io_impl *impl = io_prepare(io, IO_OP_ACCEPT, fd, done, context);
+    impl->addr_len = sizeof(impl->addr);
+    impl->op.addr = (struct sockaddr *)&impl->addr;
+    impl->op.addrlen = &impl->addr_len;
+    impl->op.addr_len_in = sizeof(impl->addr);
+    impl->op.accept_flags = SOCK_NONBLOCK | SOCK_CLOEXEC;
+    io_submit(&impl->op);
+}
+
+size_t wsk_io_accepted_peer(const wsk_io *io, void *win_addr)
+{
+    const wsk_io_impl *impl = (const wsk_io_impl *)(const void *)io->opaque;
+    unsigned short fam;
+    size_t size;
+    if (impl->addr.ss_family == AF_INET) {
+        fam = WIN_AF_INET;
+        size = sizeof(struct sockaddr_in);
+    } else if (impl->addr.ss_family == AF_INET6) {
+        fam = WIN_AF_INET6;
+        size = sizeof(struct sockaddr_in6);
+    } else {
+        return 0;
+    }
+    memcpy(win_addr, &impl->addr, size);
+    memcpy(win_addr, &fam, sizeof(fam));
+    return size;
+}
+
+void wsk_io_connect(wsk_io *io, int fd, const void *win_addr, wsk_io_done done, void *context)
+{
+    wsk_io_impl *impl = io_prepare(io, IO_OP_CONNECT, fd, done, context);
+    unsigned short fam;
+    memcpy(&fam, win_addr, sizeof(fam));
+    size_t size = fam == WIN_AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+    memset(&impl->addr, 0, sizeof(impl->addr));
+    memcpy(&impl->addr, win_addr, size);
+    impl->addr.ss_family = fam == WIN_AF_INET ? AF_INET : AF_INET6;
+    impl->op.addr = (struct sockaddr *)&impl->addr;
+    impl->op.addr_len_in = (socklen_t)size;
+    io_submit(&impl->op);
+}
+
+void wsk_io_post(wsk_io *io, wsk_io_done done, void *context)
+{
+    wsk_io_impl *impl = io_prepare(io, IO_OP_CALL, -1, done, context);
+    io_engine_post(&impl->op);
+}
+
+int wsk_io_cancel(wsk_io *io)
+{
+    return io_cancel(&impl_of(io)->op);
+}
+
+void wsk_io_forget_fd(int fd)
+{
+    io_engine_forget_fd(fd);
+}

@@ -1,0 +1,55 @@
+/*
+ * wsk_io.h - the provider's asynchronous socket operations, on the I/O
+ * engine (src/io/io_engine.h).
+ *
+ * Like wsk_linux.h this interface sits between the Windows-typed provider
+ * and Linux: it uses neither set of socket headers.  Each operation lives
+ * in caller-owned storage (no allocation per operation); its completion
+ * runs on an engine thread at DISPATCH_LEVEL.  Addresses cross in Windows
+ * layout; results are byte counts / new fds, or -errno.
+ */
+#ifndef OPENWSK_WSK_IO_H
+#define OPENWSK_WSK_IO_H
+
+#include <stddef.h>
+
+#define WSK_IO_STORAGE_SIZE 512
+
+typedef struct wsk_io {
+    _Alignas(16) unsigned char opaque[WSK_IO_STORAGE_SIZE];
+} wsk_io;
+
+/* result: bytes, the accepted fd, 0; or -errno (-ECANCELED when cancelled).
+ * transferred: bytes handed to the kernel by a send, even when it failed. */
+typedef void (*wsk_io_done)(wsk_io *io, void *context, long result, size_t transferred);
+
+/* A (base, length) piece; the same layout as struct iovec. */
+typedef struct wsk_io_segment {
+    void *base;
+    size_t length;
+} wsk_io_segment;
+
+int wsk_io_engine_start(void);
+void wsk_io_engine_stop(void);
+const char *wsk_io_engine_backend(void);
+
+/* Receives into the segments (what is available; a peer's FIN gives 0). */
+void wsk_io_recv(wsk_io *io, int fd, const wsk_io_segment *seg, size_t count, wsk_io_done done, void *context);
+/* Sends all of the segments; completes when the kernel took every byte. */
+void wsk_io_send(wsk_io *io, int fd, const wsk_io_segment *seg, size_t count, wsk_io_done done, void *context);
+/* Accepts one connection; the result is the new (non-blocking) fd and the
+ * peer address is kept for wsk_io_accepted_peer. */
+void wsk_io_accept(wsk_io *io, int fd, wsk_io_done done, void *context);
+/* Copies the peer address of a completed accept in Windows layout; returns its size. */
+size_t wsk_io_accepted_peer(const wsk_io *io, void *win_addr);
+/* Connects to a Windows-layout address. */
+void wsk_io_connect(wsk_io *io, int fd, const void *win_addr, wsk_io_done done, void *context);
+/* Runs done(io, context, 0, 0) on an engine thread. */
+void wsk_io_post(wsk_io *io, wsk_io_done done, void *context);
+/* Requests cancellation; done still runs exactly once.  The caller keeps io
+ * valid during the call (its done takes the same lock before freeing). */
+int wsk_io_cancel(wsk_io *io);
+/* Before close(fd), after every operation on fd completed. */
+void wsk_io_forget_fd(int fd);
+
+#endif /* OPENWSK_WSK_IO_H */
