@@ -46,7 +46,8 @@ OPENWSK_API DECLSPEC_NORETURN void ExRaiseStatus(NTSTATUS Status);
          openwsk_seh_once_; openwsk_seh_once_ = NULL)                                              \
         if (setjmp(openwsk_seh_fr_.jb) == 0)
 
-#define __except(filter) else if (openwsk_seh_filter(&openwsk_seh_fr_, (filter)))
+/* Variadic: a filter may contain commas, e.g. __except(Log(), EXCEPTION_EXECUTE_HANDLER). */
+#define __except(...) else if (openwsk_seh_filter(&openwsk_seh_fr_, (__VA_ARGS__)))
 #define __finally else openwsk_seh_continue_unwind(&openwsk_seh_fr_); if (1)
 #define __leave break
 

@@ -570,14 +570,16 @@ FORCEINLINE void ExInitializeDriverRuntime(ULONG RuntimeFlags) { (void)RuntimeFl
 /* ===================================================================== */
 /* Lookaside lists                                                        */
 /* ===================================================================== */
-typedef PVOID (*PALLOCATE_FUNCTION)(POOL_TYPE PoolType, SIZE_T NumberOfBytes, ULONG Tag);
-typedef void (*PFREE_FUNCTION)(PVOID Buffer);
+typedef PVOID ALLOCATE_FUNCTION(POOL_TYPE PoolType, SIZE_T NumberOfBytes, ULONG Tag);
+typedef ALLOCATE_FUNCTION *PALLOCATE_FUNCTION;
+typedef void FREE_FUNCTION(PVOID Buffer);
+typedef FREE_FUNCTION *PFREE_FUNCTION;
 typedef struct _LOOKASIDE_LIST_EX *PLOOKASIDE_LIST_EX;
-typedef PVOID (*PALLOCATE_FUNCTION_EX)(POOL_TYPE PoolType, SIZE_T NumberOfBytes, ULONG Tag,
-                                       PLOOKASIDE_LIST_EX Lookaside);
-typedef void (*PFREE_FUNCTION_EX)(PVOID Buffer, PLOOKASIDE_LIST_EX Lookaside);
-typedef PVOID ALLOCATE_FUNCTION_EX_T; /* placeholder name; the WDK uses role types */
-#define ALLOCATE_FUNCTION_EX(n) PVOID n(POOL_TYPE PoolType, SIZE_T NumberOfBytes, ULONG Tag, PLOOKASIDE_LIST_EX Lookaside)
+typedef PVOID ALLOCATE_FUNCTION_EX(POOL_TYPE PoolType, SIZE_T NumberOfBytes, ULONG Tag, PLOOKASIDE_LIST_EX Lookaside);
+typedef ALLOCATE_FUNCTION_EX *PALLOCATE_FUNCTION_EX;
+typedef void FREE_FUNCTION_EX(PVOID Buffer, PLOOKASIDE_LIST_EX Lookaside);
+typedef FREE_FUNCTION_EX *PFREE_FUNCTION_EX;
+#define LOOKASIDE_ALIGN DECLSPEC_CACHEALIGN
 
 #define OPENWSK_GENERAL_LOOKASIDE_BODY            \
     union {                                       \
@@ -1421,6 +1423,9 @@ NTSYSAPI void RtlAssert(PVOID VoidFailedAssertion, PVOID VoidFileName, ULONG Lin
 #define BAD_POOL_CALLER 0x000000C2
 #define MULTIPLE_IRP_COMPLETE_REQUESTS 0x00000044
 #define DRIVER_VERIFIER_DETECTED_VIOLATION 0x000000C4
+#define SPIN_LOCK_ALREADY_OWNED 0x0000000F
+#define SPIN_LOCK_NOT_OWNED 0x00000010
+#define MUTEX_ALREADY_OWNED 0x000000BF
 
 EXTERN_C_END
 

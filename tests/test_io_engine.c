@@ -913,6 +913,8 @@ static void t_backend_selection(void)
     unsetenv("OPENWSK_IO_BACKEND");
 }
 
+enum { T_THREADS = 2 }; /* more than one shard: cross-thread paths get exercised */
+
 static void run_pass(const char *title, const char *backend, const char *compat)
 {
     setenv("OPENWSK_IO_BACKEND", backend, 1);
@@ -920,9 +922,9 @@ static void run_pass(const char *title, const char *backend, const char *compat)
         setenv("OPENWSK_IO_URING_COMPAT", compat, 1);
     else
         unsetenv("OPENWSK_IO_URING_COMPAT");
-    int rc = io_engine_start(2);
+    int rc = io_engine_start(T_THREADS);
     if (rc == 0) {
-        fprintf(stderr, "=== %s: backend %s, 2 engine threads\n", title, io_engine_backend());
+        fprintf(stderr, "=== %s: backend %s, %d engine threads\n", title, io_engine_backend(), T_THREADS);
         run_all();
         io_engine_stop();
     } else if (strcmp(backend, "io_uring") == 0 && !t_uring_available) {

@@ -3,8 +3,9 @@
 #
 # On a fresh Debian 12 machine it installs what the build needs (as root,
 # through apt-get), then configures, builds and runs the whole CTest suite
-# three times: a plain build (which also installs and builds a client with
-# pkg-config), ASan+UBSan, and TSan.
+# for three builds — plain (which also installs and builds a client with
+# pkg-config), ASan+UBSan, and TSan — each on both I/O engine backends
+# (io_uring and epoll).
 #   OPENWSK_TEST_CONFIGS="plain asan tsan"  selects configurations.
 set -eu
 cd "$(dirname "$0")/.."
@@ -37,15 +38,18 @@ for config in $configs; do
     # shellcheck disable=SC2086
     cmake -S "$root" -B "$dir" -G Ninja $flags >/dev/null
     cmake --build "$dir" -j "$jobs"
-    echo "=== $config: ctest"
-    if ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
-        TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
-        ctest --test-dir "$dir" --output-on-failure -j "$jobs"; then
-        summary="$summary $config:ok"
-    else
-        summary="$summary $config:FAILED"
-        status=1
-    fi
+    # Every configuration runs the suite on both I/O engine backends.
+    for backend in io_uring epoll; do
+        echo "=== $config: ctest (I/O backend $backend)"
+        if OPENWSK_IO_BACKEND=$backend ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+            UBSAN_OPTIONS=print_stacktrace=1 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+            ctest --test-dir "$dir" --output-on-failure -j "$jobs"; then
+            summary="$summary $config/$backend:ok"
+        else
+            summary="$summary $config/$backend:FAILED"
+            status=1
+        fi
+    done
 done
 echo "run-tests:$summary"
 exit $status

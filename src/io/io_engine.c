@@ -283,15 +283,15 @@ int io_engine_start(unsigned threads)
     int rc;
     if (!want || !*want || strcmp(want, "auto") == 0) {
 #ifdef OPENWSK_HAVE_LIBURING
-        rc = io_try_start(&io_uring_backend, threads, &chosen);
+        rc = io_try_start(&io_backend_io_uring, threads, &chosen);
         if (rc < 0)
             openwsk_log("io_uring unavailable (%s); using the epoll backend", strerror(-rc));
 #endif
         if (!chosen)
-            rc = io_try_start(&io_epoll_backend, threads, &chosen);
+            rc = io_try_start(&io_backend_epoll, threads, &chosen);
     } else if (strcmp(want, "io_uring") == 0) {
 #ifdef OPENWSK_HAVE_LIBURING
-        rc = io_try_start(&io_uring_backend, threads, &chosen);
+        rc = io_try_start(&io_backend_io_uring, threads, &chosen);
         if (rc < 0)
             openwsk_log("OPENWSK_IO_BACKEND=io_uring, but io_uring is unavailable: %s", strerror(-rc));
 #else
@@ -299,7 +299,7 @@ int io_engine_start(unsigned threads)
         openwsk_log("OPENWSK_IO_BACKEND=io_uring, but openwsk was built without liburing");
 #endif
     } else if (strcmp(want, "epoll") == 0) {
-        rc = io_try_start(&io_epoll_backend, threads, &chosen);
+        rc = io_try_start(&io_backend_epoll, threads, &chosen);
     } else {
         openwsk_log("OPENWSK_IO_BACKEND=\"%s\" is not io_uring, epoll or auto", want);
         rc = -EINVAL;

@@ -7,10 +7,13 @@
  *   epoll     (io_epoll_backend.c) - the fallback when io_uring is missing
  *                                    (io_uring_queue_init fails, e.g. in a
  *                                    container) or not compiled in.
- * OPENWSK_IO_BACKEND=epoll forces epoll; OPENWSK_IO_BACKEND=io_uring forces
- * io_uring and makes io_engine_start() fail loudly when it is unavailable;
- * unset, empty or "auto" picks io_uring and falls back to epoll.
- * OPENWSK_IO_THREADS=N overrides the default engine thread count.
+ * Environment, read by the first io_engine_start():
+ *   OPENWSK_IO_BACKEND   unset/""/"auto": io_uring, falling back to epoll
+ *                        (with a log line); "epoll"; "io_uring": io_uring or
+ *                        io_engine_start() fails loudly.
+ *   OPENWSK_IO_THREADS   engine thread count when start is passed 0.
+ *   OPENWSK_IO_URING_COMPAT=1  debugging: io_uring takes the paths older
+ *                        kernels need (poll first, connect(2) + POLLOUT).
  *
  * Engine threads are openwsk's "DISPATCH_LEVEL" context.  Each runs one
  * shard: every operation on a given fd goes to shard (fd % threads), so
@@ -20,16 +23,24 @@
  *  - complete() runs exactly once, on an engine thread, with that thread's
  *    simulated IRQL raised to DISPATCH_LEVEL, and with no engine lock held.
  *    It may call io_submit, io_cancel and io_engine_post (re-entrancy), and
- *    may free or reuse the memory holding the op: the engine never touches
- *    the op after complete() was entered.
- *  - The op's memory (and the msghdr, iovecs, buffers and addresses it
- *    points at) belongs to the engine from io_submit() until complete() is
- *    entered.  The engine never allocates per operation.
+ *    may free or reuse the memory holding the op (re-submitting the same op
+ *    from its complete() is fine): the engine never touches the op after
+ *    complete() was entered.
+ *  - The op's memory, and the msghdr, iovecs, buffers and addresses it
+ *    points at, belong to the engine from io_submit() until complete() is
+ *    entered.  The engine never allocates per operation (only one record
+ *    per fd, see io_engine_forget_fd).
+ *  - SENDMSG completes only when the WHOLE message was handed to the kernel
+ *    (partial sends of stream sockets are continued inside the engine; a
+ *    datagram send is all-or-nothing anyway).  While it runs, one iovec of
+ *    the caller's array may be temporarily advanced; it is restored before
+ *    complete(), so the msghdr and iovecs read back unchanged.
+ *  - RECVMSG completes with whatever is available, like recvmsg(2):
+ *    MSG_WAITALL semantics are the caller's job.
  *  - Operations of one direction on one socket are served in submission
- *    order: RECVMSG and ACCEPT (reads), SENDMSG and CONNECT (writes).  The
- *    engine keeps later ones queued behind the first, so concurrent sends
- *    on a stream socket never interleave their bytes.  POLL ops are not
- *    ordered.
+ *    order: RECVMSG and ACCEPT (reads), SENDMSG and CONNECT (writes).  Later
+ *    ones wait behind the first, so concurrent sends on a stream socket
+ *    never interleave their bytes.  POLL ops are not ordered.
  *  - Sockets should be non-blocking (SOCK_NONBLOCK).  The epoll backend
  *    issues accept4/connect directly and would block on a blocking socket,
  *    so it switches such an fd to O_NONBLOCK (with a log line) the first
@@ -64,8 +75,8 @@ typedef enum io_op_kind {
     IO_OP_CALL     /* no I/O: complete(op, 0) on an engine thread, like a DPC */
 } io_op_kind;
 
-/* Engine-private per-op state.  Callers zero it (or the whole op) before the
- * first submit and never touch it afterwards. */
+/* Engine-private per-op state.  Callers zero the whole op before its first
+ * use (io_cancel relies on it to answer -ENOENT) and never touch priv. */
 typedef struct io_op_private {
     struct io_op *next, *prev; /* links of whichever single list the op is on */
     void *shard;               /* set by io_submit/io_engine_post */
@@ -211,9 +222,9 @@ typedef struct io_backend {
     void (*forget_fd)(int fd);
 } io_backend;
 
-extern const io_backend io_epoll_backend;
+extern const io_backend io_backend_epoll;
 #ifdef OPENWSK_HAVE_LIBURING
-extern const io_backend io_uring_backend;
+extern const io_backend io_backend_io_uring;
 #endif
 
 /* Runs op->complete(op, result) at DISPATCH_LEVEL; the op is not touched
@@ -221,7 +232,7 @@ extern const io_backend io_uring_backend;
 void io_deliver(io_op *op, long result);
 
 /* Engine threads call this first: marks the thread (io_engine_on_engine_thread,
- * io_engine_current_shard), blocks signals and names it. */
+ * io_engine_current_shard) and names it "openwsk-io<index>". */
 void io_engine_thread_enter(void *shard, unsigned index);
 void *io_engine_current_shard(void);
 

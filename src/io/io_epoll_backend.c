@@ -496,7 +496,7 @@ static int epoll_start(unsigned threads)
     return rc;
 }
 
-const io_backend io_epoll_backend = {
+const io_backend io_backend_epoll = {
     .name = "epoll",
     .start = epoll_start,
     .stop = epoll_stop,

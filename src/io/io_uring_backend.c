@@ -655,7 +655,7 @@ static int uring_start(unsigned threads)
     return rc;
 }
 
-const io_backend io_uring_backend = {
+const io_backend io_backend_io_uring = {
     .name = "io_uring",
     .start = uring_start,
     .stop = uring_stop,

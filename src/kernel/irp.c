@@ -10,6 +10,8 @@
  */
 #include "ke_internal.h"
 
+#include <sched.h>
+
 /* Marks IRPs that came from IoAllocateIrp, so IoFreeIrp can refuse others. */
 #define IRP_FROM_IO_ALLOCATE IRP_ALLOCATED_FIXED_SIZE
 
@@ -153,9 +155,15 @@ static volatile LONG cancel_lock;
 void IoAcquireCancelSpinLock(PKIRQL Irql)
 {
     KeRaiseIrql(DISPATCH_LEVEL, Irql);
-    while (__atomic_exchange_n(&cancel_lock, 1, __ATOMIC_ACQUIRE))
-        while (__atomic_load_n(&cancel_lock, __ATOMIC_RELAXED))
-            YieldProcessor();
+    /* The holder may be descheduled (user mode): spin briefly, then yield. */
+    for (unsigned spins = 0; __atomic_exchange_n(&cancel_lock, 1, __ATOMIC_ACQUIRE); spins++) {
+        while (__atomic_load_n(&cancel_lock, __ATOMIC_RELAXED)) {
+            if (++spins % 128 == 0)
+                sched_yield();
+            else
+                YieldProcessor();
+        }
+    }
 }
 
 void IoReleaseCancelSpinLock(KIRQL Irql)

@@ -106,7 +106,7 @@ static pool_header *pool_header_of(void *p)
 {
     pool_header *h = (pool_header *)p - 1;
     if (((ULONG_PTR)p & 15) != 0 || h->magic != POOL_MAGIC_LIVE)
-        KeBugCheckEx(BAD_POOL_CALLER, 0x46, (ULONG_PTR)p, 0, 0); /* freeing a bad address */
+        KeBugCheckEx(BAD_POOL_CALLER, h->magic == POOL_MAGIC_FREED ? 0x07 : 0x46, (ULONG_PTR)p, 0, 0);
     return h;
 }
 

@@ -138,7 +138,6 @@ NTSTATUS wsk_socket_adopt(wsk_client *c, ADDRESS_FAMILY family, int fd, PVOID co
 void wsk_socket_destroy(wsk_socket *s);
 
 /* ---- connections (wsk_conn.c) ---- */
-PFN_WSK_ACCEPT wsk_conn_accept_fn(void);
 NTSTATUS WSKAPI wsk_conn_accept(PWSK_SOCKET ListenSocket, ULONG Flags, PVOID AcceptSocketContext,
                                 const WSK_CLIENT_CONNECTION_DISPATCH *AcceptSocketDispatch, PSOCKADDR LocalAddress,
                                 PSOCKADDR RemoteAddress, PIRP Irp);

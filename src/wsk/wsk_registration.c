@@ -77,6 +77,11 @@ NTSTATUS WskRegister(PWSK_CLIENT_NPI WskClientNpi, PWSK_REGISTRATION WskRegistra
     wsk_client *c = openwsk_pool_alloc(sizeof(*c), WSK_TAG_CLIENT, TRUE);
     if (c == NULL)
         return STATUS_INSUFFICIENT_RESOURCES;
+    /* Every registration holds the I/O engine, whose threads complete its IRPs. */
+    if (wsk_io_engine_start() != 0) {
+        openwsk_pool_free(c);
+        return STATUS_INSUFFICIENT_RESOURCES;
+    }
     c->magic = WSK_CLIENT_MAGIC;
     c->registration = WskRegistration;
     c->npi = *WskClientNpi;
@@ -197,4 +202,5 @@ VOID WskDeregister(PWSK_REGISTRATION WskRegistration)
     c->magic = 0;
     pthread_mutex_destroy(&c->lock);
     openwsk_pool_free(c);
+    wsk_io_engine_stop();
 }

@@ -89,6 +89,8 @@ static NTSTATUS wsk_socket_create(wsk_client *c, ADDRESS_FAMILY family, USHORT t
     s->v6only = family == AF_INET6; /* Windows sockets start v6-only */
     s->security = sd;
     pthread_mutex_init(&s->lock, NULL);
+    InitializeListHead(&s->pending);
+    InitializeListHead(&s->free_reqs);
     wsk_client_socket_opened(c);
     *out = s;
     return STATUS_SUCCESS;
@@ -115,29 +117,71 @@ static NTSTATUS WSKAPI wsk_socket_call(PWSK_CLIENT Client, ADDRESS_FAMILY Addres
     return r;
 }
 
+/* ---- accepted sockets ---- */
+
+NTSTATUS wsk_socket_adopt(wsk_client *c, ADDRESS_FAMILY family, int fd, PVOID context, const VOID *dispatch,
+                          wsk_socket **out)
+{
+    wsk_socket *s = openwsk_pool_alloc(sizeof(*s), WSK_TAG_SOCKET, TRUE);
+    if (s == NULL)
+        return STATUS_INSUFFICIENT_RESOURCES;
+    s->magic = WSK_SOCKET_MAGIC;
+    s->client = c;
+    s->category = WSK_CATEGORY_CONNECTION;
+    s->pub.Dispatch = wsk_provider_table_for(s->category);
+    s->family = family;
+    s->type = SOCK_STREAM;
+    s->protocol = IPPROTO_TCP;
+    s->context = context;
+    s->client_dispatch = dispatch;
+    s->fd = fd;
+    s->bound = TRUE;
+    s->connected = TRUE;
+    s->v6only = family == AF_INET6;
+    pthread_mutex_init(&s->lock, NULL);
+    InitializeListHead(&s->pending);
+    InitializeListHead(&s->free_reqs);
+    wsk_client_socket_opened(c);
+    *out = s;
+    return STATUS_SUCCESS;
+}
+
 /* ---- close ---- */
+
+void wsk_socket_destroy(wsk_socket *s)
+{
+    wsk_client *c = s->client;
+    PIRP close_irp = s->close_irp;
+    /* Close is abortive unless both directions were shut down (wsk-part-b.md §10.3). */
+    if (s->connected && !(s->send_shut && s->receive_shut))
+        lx_reset_on_close(s->fd);
+    wsk_bind_registry_release(s);
+    wsk_io_forget_fd(s->fd);
+    lx_close(s->fd);
+    wsk_conn_free_requests(s);
+    s->magic = 0;
+    pthread_mutex_destroy(&s->lock);
+    openwsk_pool_free(s);
+    /* Complete before the client stops counting the socket, so that
+     * WskDeregister returns only after the close routine ran. */
+    if (close_irp != NULL)
+        wsk_irp_finish(close_irp, STATUS_SUCCESS, 0);
+    wsk_client_socket_closed(c);
+}
 
 static NTSTATUS WSKAPI wsk_close_socket(PWSK_SOCKET Socket, PIRP Irp)
 {
     if (Irp == NULL)
         return STATUS_INVALID_PARAMETER;
     wsk_socket *s = wsk_socket_from(Socket);
-    if (s == NULL)
+    if (s == NULL || s->closing)
         return wsk_irp_complete_now(Irp, STATUS_INVALID_HANDLE, 0);
-    wsk_client *c = s->client;
-    pthread_mutex_lock(&s->lock);
-    s->closing = TRUE;
-    pthread_mutex_unlock(&s->lock);
-    wsk_bind_registry_release(s);
-    lx_close(s->fd);
-    s->magic = 0;
-    pthread_mutex_destroy(&s->lock);
-    openwsk_pool_free(s);
-    /* Complete before the client stops counting the socket, so that
-     * WskDeregister returns only after the close routine ran. */
-    NTSTATUS r = wsk_irp_complete_pended(Irp, STATUS_SUCCESS, 0);
-    wsk_client_socket_closed(c);
-    return r;
+    if (!wsk_conn_begin_close(s, Irp))
+        return STATUS_PENDING; /* the last pending request's completion finishes the close */
+    wsk_irp_begin_pending(Irp);
+    s->close_irp = Irp;
+    wsk_socket_destroy(s);
+    return STATUS_PENDING;
 }
 
 /* ---- bind ---- */
@@ -268,7 +312,7 @@ static NTSTATUS WSKAPI wsk_get_remote_address(PWSK_SOCKET Socket, PSOCKADDR Remo
     return address_query(Socket, RemoteAddress, Irp, TRUE);
 }
 
-/* ---- operations of later issues: connections (issue 4), datagrams (issue 5) ----
+/* ---- operations still to come: listen/stream extras and events (issue 4), datagrams (issue 5) ----
  * Each completes its IRP with STATUS_NOT_IMPLEMENTED after the checks that
  * already apply (a required IRP, a live socket, binding first). */
 
@@ -284,12 +328,6 @@ static NTSTATUS not_yet(PWSK_SOCKET Socket, PIRP Irp, BOOLEAN needs_bound)
     return wsk_irp_complete_now(Irp, STATUS_NOT_IMPLEMENTED, 0);
 }
 
-static NTSTATUS WSKAPI wsk_connect(PWSK_SOCKET Socket, PSOCKADDR RemoteAddress, ULONG Flags, PIRP Irp)
-{
-    (void)RemoteAddress;
-    (void)Flags;
-    return not_yet(Socket, Irp, TRUE);
-}
 
 static NTSTATUS WSKAPI wsk_connect_ex(PWSK_SOCKET Socket, PSOCKADDR RemoteAddress, PWSK_BUF Buffer, ULONG Flags,
                                       PIRP Irp)
@@ -300,17 +338,6 @@ static NTSTATUS WSKAPI wsk_connect_ex(PWSK_SOCKET Socket, PSOCKADDR RemoteAddres
     return not_yet(Socket, Irp, TRUE);
 }
 
-static NTSTATUS WSKAPI wsk_accept(PWSK_SOCKET ListenSocket, ULONG Flags, PVOID AcceptSocketContext,
-                                  const WSK_CLIENT_CONNECTION_DISPATCH *AcceptSocketDispatch,
-                                  PSOCKADDR LocalAddress, PSOCKADDR RemoteAddress, PIRP Irp)
-{
-    (void)Flags;
-    (void)AcceptSocketContext;
-    (void)AcceptSocketDispatch;
-    (void)LocalAddress;
-    (void)RemoteAddress;
-    return not_yet(ListenSocket, Irp, TRUE);
-}
 
 static NTSTATUS WSKAPI wsk_inspect_complete(PWSK_SOCKET ListenSocket, PWSK_INSPECT_ID InspectID,
                                             WSK_INSPECT_ACTION Action, PIRP Irp)
@@ -325,19 +352,7 @@ static NTSTATUS WSKAPI wsk_listen(PWSK_SOCKET Socket, PIRP Irp)
     return not_yet(Socket, Irp, TRUE);
 }
 
-static NTSTATUS WSKAPI wsk_send(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, PIRP Irp)
-{
-    (void)Buffer;
-    (void)Flags;
-    return not_yet(Socket, Irp, FALSE);
-}
 
-static NTSTATUS WSKAPI wsk_receive(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, PIRP Irp)
-{
-    (void)Buffer;
-    (void)Flags;
-    return not_yet(Socket, Irp, FALSE);
-}
 
 static NTSTATUS WSKAPI wsk_send_ex(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, ULONG ControlInfoLength,
                                    PCMSGHDR ControlInfo, PIRP Irp)
@@ -360,12 +375,6 @@ static NTSTATUS WSKAPI wsk_receive_ex(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG
     return not_yet(Socket, Irp, FALSE);
 }
 
-static NTSTATUS WSKAPI wsk_disconnect(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, PIRP Irp)
-{
-    (void)Buffer;
-    (void)Flags;
-    return not_yet(Socket, Irp, FALSE);
-}
 
 static NTSTATUS WSKAPI wsk_release_data(PWSK_SOCKET Socket, PWSK_DATA_INDICATION DataIndication)
 {
@@ -453,7 +462,7 @@ static const WSK_PROVIDER_LISTEN_DISPATCH listen_dispatch = {
     .WskControlSocket = wsk_control_socket,
     .WskCloseSocket = wsk_close_socket,
     .WskBind = wsk_bind,
-    .WskAccept = wsk_accept,
+    .WskAccept = wsk_conn_accept,
     .WskInspectComplete = wsk_inspect_complete,
     .WskGetLocalAddress = wsk_get_local_address,
 };
@@ -473,12 +482,12 @@ static const WSK_PROVIDER_CONNECTION_DISPATCH connection_dispatch = {
     .WskControlSocket = wsk_control_socket,
     .WskCloseSocket = wsk_close_socket,
     .WskBind = wsk_bind,
-    .WskConnect = wsk_connect,
+    .WskConnect = wsk_conn_connect,
     .WskGetLocalAddress = wsk_get_local_address,
     .WskGetRemoteAddress = wsk_get_remote_address,
-    .WskSend = wsk_send,
-    .WskReceive = wsk_receive,
-    .WskDisconnect = wsk_disconnect,
+    .WskSend = wsk_conn_send,
+    .WskReceive = wsk_conn_receive,
+    .WskDisconnect = wsk_conn_disconnect,
     .WskRelease = wsk_release_data,
     .WskConnectEx = wsk_connect_ex,
     .WskSendEx = wsk_send_ex,
@@ -489,12 +498,12 @@ static const WSK_PROVIDER_STREAM_DISPATCH stream_dispatch = {
     .WskControlSocket = wsk_control_socket,
     .WskCloseSocket = wsk_close_socket,
     .WskBind = wsk_bind,
-    .WskAccept = wsk_accept,
-    .WskConnect = wsk_connect,
+    .WskAccept = wsk_conn_accept,
+    .WskConnect = wsk_conn_connect,
     .WskListen = wsk_listen,
-    .WskSend = wsk_send,
-    .WskReceive = wsk_receive,
-    .WskDisconnect = wsk_disconnect,
+    .WskSend = wsk_conn_send,
+    .WskReceive = wsk_conn_receive,
+    .WskDisconnect = wsk_conn_disconnect,
     .WskRelease = wsk_release_data,
     .WskGetLocalAddress = wsk_get_local_address,
     .WskGetRemoteAddress = wsk_get_remote_address,

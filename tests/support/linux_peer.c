@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <grp.h>
+#include <pthread.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -226,4 +227,132 @@ int peer_unprivileged_port_start(void)
         fclose(f);
     }
     return v;
+}
+
+long peer_send_all(int fd, const void *buf, size_t len)
+{
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = send(fd, (const char *)buf + done, len - done, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        done += (size_t)n;
+    }
+    return (long)done;
+}
+
+long peer_recv_exact(int fd, void *buf, size_t len, int timeout_ms)
+{
+    size_t done = 0;
+    while (done < len) {
+        long n = peer_recv(fd, (char *)buf + done, len - done, timeout_ms);
+        if (n <= 0)
+            return n < 0 ? n : (long)done;
+        done += (size_t)n;
+    }
+    return (long)done;
+}
+
+int peer_shutdown_write(int fd)
+{
+    return shutdown(fd, SHUT_WR) == 0 ? 0 : -errno;
+}
+
+long peer_drain(int fd, int timeout_ms)
+{
+    char buf[4096];
+    long total = 0;
+    for (;;) {
+        long n = peer_recv(fd, buf, sizeof(buf), timeout_ms);
+        if (n == 0)
+            return total;
+        if (n < 0)
+            return n;
+        total += n;
+    }
+}
+
+void peer_reset_on_close(int fd)
+{
+    struct linger l = {.l_onoff = 1, .l_linger = 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+}
+
+struct peer_job {
+    pthread_t thread;
+    int fd;
+    size_t len;
+    int write;
+    long result;
+};
+
+static void *peer_job_main(void *arg)
+{
+    peer_job *j = arg;
+    unsigned char buf[65536];
+    size_t done = 0;
+    long bad = 0;
+    while (done < j->len) {
+        size_t chunk = j->len - done < sizeof(buf) ? j->len - done : sizeof(buf);
+        if (j->write) {
+            for (size_t i = 0; i < chunk; i++)
+                buf[i] = peer_pattern(done + i);
+            if (peer_send_all(j->fd, buf, chunk) != (long)chunk)
+                break;
+            done += chunk;
+        } else {
+            long n = peer_recv(j->fd, buf, chunk, 5000);
+            if (n <= 0)
+                break;
+            for (long i = 0; i < n; i++)
+                if (buf[i] != peer_pattern(done + (size_t)i) && bad++ == 0)
+                    fprintf(stderr, "  peer: byte %zu is 0x%02x, expected 0x%02x\n", done + (size_t)i, buf[i],
+                            peer_pattern(done + (size_t)i));
+            done += (size_t)n;
+        }
+    }
+    if (done != j->len)
+        fprintf(stderr, "  peer: moved %zu of %zu bytes\n", done, j->len);
+    j->result = (bad == 0 && done == j->len) ? (long)done : -1;
+    return NULL;
+}
+
+static peer_job *peer_job_start(int fd, size_t len, int write)
+{
+    peer_job *j = calloc(1, sizeof(*j));
+    j->fd = fd;
+    j->len = len;
+    j->write = write;
+    pthread_create(&j->thread, NULL, peer_job_main, j);
+    return j;
+}
+
+peer_job *peer_job_verify_reader(int fd, size_t len)
+{
+    return peer_job_start(fd, len, 0);
+}
+
+peer_job *peer_job_pattern_writer(int fd, size_t len)
+{
+    return peer_job_start(fd, len, 1);
+}
+
+long peer_job_join(peer_job *job)
+{
+    pthread_join(job->thread, NULL);
+    long r = job->result;
+    free(job);
+    return r;
+}
+
+int peer_accept(int lfd, int timeout_ms)
+{
+    struct pollfd p = {.fd = lfd, .events = POLLIN};
+    if (poll(&p, 1, timeout_ms) != 1)
+        return -ETIMEDOUT;
+    int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+    return fd < 0 ? -errno : fd;
 }

@@ -36,6 +36,32 @@ int peer_sockopt(int fd, const char *name);
 int peer_run_unprivileged(int (*fn)(void *), void *arg);
 /* net.ipv4.ip_unprivileged_port_start (1024 when unreadable). */
 int peer_unprivileged_port_start(void);
+/* Accepts one connection on a Linux listener (timeout in ms). */
+int peer_accept(int lfd, int timeout_ms);
+/* Blocking helpers on a connected Linux TCP socket. */
+long peer_send_all(int fd, const void *buf, size_t len);
+long peer_recv_exact(int fd, void *buf, size_t len, int timeout_ms);
+int peer_shutdown_write(int fd);
+/* Reads until EOF or error; returns bytes read, or -errno of the error
+ * (-ECONNRESET when the connection was reset). */
+long peer_drain(int fd, int timeout_ms);
+/* Sets SO_LINGER {1, 0}, so close() resets the connection. */
+void peer_reset_on_close(int fd);
+
+/* The deterministic byte pattern transfer tests use: byte i of a stream. */
+static inline unsigned char peer_pattern(size_t i)
+{
+    return (unsigned char)((i * 131u + (i >> 12) + 7u) & 0xFF);
+}
+/* A thread that reads `len` bytes from fd and checks them against the
+ * pattern, or writes `len` pattern bytes to fd. */
+typedef struct peer_job peer_job;
+peer_job *peer_job_verify_reader(int fd, size_t len);
+peer_job *peer_job_pattern_writer(int fd, size_t len);
+/* Joins; returns bytes moved with every byte matching, or -1 on any
+ * mismatch / short transfer (reported on stderr). */
+long peer_job_join(peer_job *job);
+
 void peer_close(int fd);
 
 #endif /* OPENWSK_TEST_LINUX_PEER_H */
