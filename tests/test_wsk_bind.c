@@ -19,8 +19,9 @@
 
 static USHORT port_of(const void *addr)
 {
-    const SOCKADDR *a = addr;
-    USHORT p = a->sa_family == AF_INET ? ((const SOCKADDR_IN *)a)->sin_port : ((const SOCKADDR_IN6 *)a)->sin6_port;
+    /* sin_port and sin6_port both sit at offset 2. */
+    USHORT p;
+    memcpy(&p, (const UCHAR *)addr + 2, sizeof(p));
     return RtlUshortByteSwap(p);
 }
 
