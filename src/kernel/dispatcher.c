@@ -13,6 +13,7 @@
 #include "ke_internal.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <sched.h>
 #include <limits.h>
 #include <linux/futex.h>
@@ -24,6 +25,31 @@
 
 static int multi_seq;
 static int multi_waiters;
+
+/* Signalling happens under this lock, and a waiter passes through it before
+ * returning: the waiter may free or reuse its KEVENT (often on its stack)
+ * the moment it returns, so the signaller must be done with the object by
+ * then - NT's dispatcher lock gives the same guarantee.  Recursive, because
+ * a thread object's last dereference can happen while signalling it. */
+static pthread_mutex_t disp_lock = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+
+void openwsk_dispatcher_lock(void)
+{
+    pthread_mutex_lock(&disp_lock);
+}
+
+void openwsk_dispatcher_unlock(void)
+{
+    pthread_mutex_unlock(&disp_lock);
+}
+
+/* A satisfied waiter waits here until its signaller has let go of the object. */
+static NTSTATUS disp_return(NTSTATUS status)
+{
+    pthread_mutex_lock(&disp_lock);
+    pthread_mutex_unlock(&disp_lock);
+    return status;
+}
 
 typedef struct wait_deadline {
     BOOLEAN infinite;
@@ -116,15 +142,18 @@ static BOOLEAN disp_try_acquire(PDISPATCHER_HEADER h)
 /* Gives back what disp_try_acquire took (a WaitAll that could not finish). */
 static void disp_undo_acquire(PDISPATCHER_HEADER h)
 {
+    if (h->Type != EventSynchronizationObject && h->Type != SemaphoreObject)
+        return;
+    pthread_mutex_lock(&disp_lock);
     if (h->Type == EventSynchronizationObject)
         __atomic_store_n(&h->SignalState, 1, __ATOMIC_SEQ_CST);
-    else if (h->Type == SemaphoreObject)
-        __atomic_add_fetch(&h->SignalState, 1, __ATOMIC_SEQ_CST);
     else
-        return;
+        __atomic_add_fetch(&h->SignalState, 1, __ATOMIC_SEQ_CST);
     openwsk_dispatcher_wake(h, 1);
+    pthread_mutex_unlock(&disp_lock);
 }
 
+/* Called with the dispatcher lock held, after the state change. */
 void openwsk_dispatcher_wake(PDISPATCHER_HEADER h, int count)
 {
     if (__atomic_load_n(disp_waiter_count(h), __ATOMIC_SEQ_CST) > 0)
@@ -156,13 +185,13 @@ NTSTATUS KeWaitForSingleObject(PVOID Object, KWAIT_REASON WaitReason, KPROCESSOR
     check_wait_irql(&d);
     for (;;) {
         if (disp_try_acquire(h))
-            return STATUS_SUCCESS;
+            return disp_return(STATUS_SUCCESS);
         if (d.poll)
             return STATUS_TIMEOUT;
         __atomic_add_fetch(disp_waiter_count(h), 1, __ATOMIC_SEQ_CST);
         if (disp_try_acquire(h)) {
             __atomic_sub_fetch(disp_waiter_count(h), 1, __ATOMIC_SEQ_CST);
-            return STATUS_SUCCESS;
+            return disp_return(STATUS_SUCCESS);
         }
         LONG seen = __atomic_load_n(&h->SignalState, __ATOMIC_SEQ_CST);
         /* Sleep only while the object looks unsignalled; otherwise retry. */
@@ -170,7 +199,7 @@ NTSTATUS KeWaitForSingleObject(PVOID Object, KWAIT_REASON WaitReason, KPROCESSOR
         int err = r < 0 ? errno : 0;
         __atomic_sub_fetch(disp_waiter_count(h), 1, __ATOMIC_SEQ_CST);
         if (err == ETIMEDOUT)
-            return disp_try_acquire(h) ? STATUS_SUCCESS : STATUS_TIMEOUT;
+            return disp_try_acquire(h) ? disp_return(STATUS_SUCCESS) : STATUS_TIMEOUT;
     }
 }
 
@@ -220,7 +249,7 @@ NTSTATUS KeWaitForMultipleObjects(ULONG Count, PVOID Object[], WAIT_TYPE WaitTyp
             result = STATUS_TIMEOUT;
         if (result != STATUS_PENDING) {
             __atomic_sub_fetch(&multi_waiters, 1, __ATOMIC_SEQ_CST);
-            return result;
+            return result == STATUS_TIMEOUT ? result : disp_return(result);
         }
         long r = futex_wait_until((volatile LONG *)&multi_seq, seq, &d);
         int err = r < 0 ? errno : 0;
@@ -262,8 +291,11 @@ LONG KeSetEvent(PRKEVENT Event, KPRIORITY Increment, BOOLEAN Wait)
 {
     (void)Increment;
     (void)Wait;
+    int wake = Event->Header.Type == EventSynchronizationObject ? 1 : INT_MAX;
+    pthread_mutex_lock(&disp_lock);
     LONG old = __atomic_exchange_n(&Event->Header.SignalState, 1, __ATOMIC_SEQ_CST);
-    openwsk_dispatcher_wake(&Event->Header, Event->Header.Type == EventSynchronizationObject ? 1 : INT_MAX);
+    openwsk_dispatcher_wake(&Event->Header, wake);
+    pthread_mutex_unlock(&disp_lock);
     return old;
 }
 
@@ -301,13 +333,17 @@ LONG KeReleaseSemaphore(PRKSEMAPHORE Semaphore, KPRIORITY Increment, LONG Adjust
 {
     (void)Increment;
     (void)Wait;
+    pthread_mutex_lock(&disp_lock);
     LONG old = __atomic_load_n(&Semaphore->Header.SignalState, __ATOMIC_SEQ_CST);
     do {
-        if (Adjustment <= 0 || old + Adjustment > Semaphore->Limit || old + Adjustment < old)
+        if (Adjustment <= 0 || old + Adjustment > Semaphore->Limit || old + Adjustment < old) {
+            pthread_mutex_unlock(&disp_lock);
             ExRaiseStatus(STATUS_SEMAPHORE_LIMIT_EXCEEDED);
+        }
     } while (!__atomic_compare_exchange_n(&Semaphore->Header.SignalState, &old, old + Adjustment, 0,
                                           __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST));
     openwsk_dispatcher_wake(&Semaphore->Header, Adjustment);
+    pthread_mutex_unlock(&disp_lock);
     return old;
 }
 

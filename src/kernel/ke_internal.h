@@ -23,8 +23,12 @@ LONGLONG openwsk_interrupt_time_now(void);
 
 /* ---- dispatcher (dispatcher.c) ---- */
 
-/* Signals a dispatcher object that waiters may be blocked on: wakes up to
- * `count` single-object waiters and every multi-object waiter. */
+/* After changing a dispatcher object's state, with the dispatcher lock
+ * held: wakes up to `count` single-object waiters and every multi-object
+ * waiter.  Waiters pass through the lock before returning, so an object is
+ * never touched by its signaller after its waiter let go of it. */
+void openwsk_dispatcher_lock(void);
+void openwsk_dispatcher_unlock(void);
 void openwsk_dispatcher_wake(PDISPATCHER_HEADER header, int count);
 
 /* ---- objects and handles (object.c) ---- */

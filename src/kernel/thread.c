@@ -39,11 +39,26 @@ static void thread_init_object(struct _ETHREAD *t, BOOLEAN system)
  * reference. */
 static void thread_finish(struct _ETHREAD *t, NTSTATUS status)
 {
-    t->ExitStatus = status;
-    __atomic_store_n(&t->Header.SignalState, 1, __ATOMIC_SEQ_CST);
-    openwsk_dispatcher_wake(&t->Header, INT_MAX);
+    /* Drop the thread's own reference first, then signal, all under the
+     * dispatcher lock: a waiter that wakes up and drops the last reference
+     * then frees the object at once (the leak report is right as soon as
+     * the wait returns), and thread_destroy cannot free it mid-signal. */
     thread_current = NULL;
-    ObfDereferenceObject(t);
+    t->ExitStatus = status;
+    openwsk_dispatcher_lock();
+    if (ObfDereferenceObject(t) > 0) {
+        __atomic_store_n(&t->Header.SignalState, 1, __ATOMIC_SEQ_CST);
+        openwsk_dispatcher_wake(&t->Header, INT_MAX);
+    }
+    openwsk_dispatcher_unlock();
+}
+
+/* Runs before a thread object's memory goes: waits out a signal in progress. */
+static void thread_destroy(void *body)
+{
+    (void)body;
+    openwsk_dispatcher_lock();
+    openwsk_dispatcher_unlock();
 }
 
 static void thread_adopted_exit(void *arg)
@@ -60,7 +75,7 @@ PETHREAD PsGetCurrentThread(void)
 {
     if (thread_current == NULL) {
         pthread_once(&thread_key_once, thread_make_key);
-        struct _ETHREAD *t = openwsk_object_create_untracked(sizeof(*t), *PsThreadType, NULL);
+        struct _ETHREAD *t = openwsk_object_create_untracked(sizeof(*t), *PsThreadType, thread_destroy);
         if (t == NULL)
             KeBugCheckEx(0x7D /* INSTALL_MORE_MEMORY */, 0, 0, 0, 0);
         thread_init_object(t, FALSE);
@@ -88,7 +103,7 @@ NTSTATUS PsCreateSystemThread(PHANDLE ThreadHandle, ULONG DesiredAccess, POBJECT
     (void)ProcessHandle;
     if (ThreadHandle == NULL || StartRoutine == NULL)
         return STATUS_INVALID_PARAMETER;
-    struct _ETHREAD *t = openwsk_object_create(sizeof(*t), *PsThreadType, NULL);
+    struct _ETHREAD *t = openwsk_object_create(sizeof(*t), *PsThreadType, thread_destroy);
     if (t == NULL)
         return STATUS_INSUFFICIENT_RESOURCES;
     thread_init_object(t, TRUE);

@@ -99,6 +99,7 @@ typedef struct req_outcome {
     NTSTATUS status;
     ULONG_PTR information;
     wsk_socket *destroy; /* the socket, when this completion ends its close */
+    BOOLEAN destroy_first; /* destroy before completing (a socket the client never saw) */
 } req_outcome;
 
 static NTSTATUS req_status_from_result(long result)
@@ -141,7 +142,24 @@ static void req_finish_locked(wsk_socket *s, wsk_req *r, req_outcome *out)
     out->irp = r->irp;
     out->information = 0;
     out->destroy = NULL;
+    out->destroy_first = FALSE;
     switch (r->kind) {
+    case WSK_REQ_SOCKET_CONNECT:
+        out->status = req_status_from_result(r->result);
+        if (r->result == -ECONNREFUSED)
+            out->status = STATUS_CONNECTION_REFUSED;
+        if (NT_SUCCESS(out->status)) {
+            s->connected = TRUE;
+            out->information = (ULONG_PTR)&s->pub;
+        } else {
+            s->closing = TRUE; /* the client never saw it: no socket is returned */
+            out->destroy = s;
+            out->destroy_first = TRUE;
+        }
+        break;
+    case WSK_REQ_ACCEPT_EVENT:
+        out->status = STATUS_SUCCESS;
+        break;
     case WSK_REQ_ACCEPT:
         req_accept_outcome(s, r, out);
         break;
@@ -177,9 +195,58 @@ static void req_finish_locked(wsk_socket *s, wsk_req *r, req_outcome *out)
 
 static void req_deliver(const req_outcome *out)
 {
-    wsk_irp_finish(out->irp, out->status, out->information);
-    if (out->destroy != NULL)
+    if (out->destroy != NULL && out->destroy_first)
         wsk_socket_destroy(out->destroy);
+    wsk_irp_finish(out->irp, out->status, out->information);
+    if (out->destroy != NULL && !out->destroy_first)
+        wsk_socket_destroy(out->destroy);
+}
+
+static void accept_event_arm_locked(wsk_socket *s);
+
+/* A connection arrived for a listener with WSK_EVENT_ACCEPT: hand it to the
+ * client's WskAcceptEvent (no lock held), then wait for the next one. */
+static void accept_event_done(wsk_socket *s, wsk_req *r, long result)
+{
+    wsk_socket *child = NULL;
+    if (result >= 0) {
+        int fd = (int)result;
+        if (!NT_SUCCESS(wsk_socket_adopt(s->client, s->family, fd, NULL, NULL, &child))) {
+            lx_reset_on_close(fd);
+            wsk_io_forget_fd(fd);
+            lx_close(fd);
+        }
+    }
+    const WSK_CLIENT_LISTEN_DISPATCH *events = s->client_dispatch;
+    if (child != NULL) {
+        SOCKADDR_STORAGE local, remote;
+        size_t len;
+        __builtin_memset(&local, 0, sizeof(local));
+        __builtin_memset(&remote, 0, sizeof(remote));
+        lx_local_address(child->fd, &local, &len);
+        wsk_io_accepted_peer(&r->io, &remote);
+        PVOID context = NULL;
+        const WSK_CLIENT_CONNECTION_DISPATCH *dispatch = NULL;
+        NTSTATUS st = events->WskAcceptEvent(s->context, WSK_FLAG_AT_DISPATCH_LEVEL, (PSOCKADDR)&local,
+                                             (PSOCKADDR)&remote, &child->pub, &context, &dispatch);
+        if (NT_SUCCESS(st)) {
+            child->context = context;
+            child->client_dispatch = dispatch;
+        } else {
+            /* STATUS_REQUEST_NOT_ACCEPTED: the connection is reset. */
+            child->closing = TRUE;
+            wsk_socket_destroy(child);
+        }
+    }
+    pthread_mutex_lock(&s->lock);
+    RemoveEntryList(&r->link);
+    req_release_locked(s, r);
+    if (!s->closing && (s->events & WSK_EVENT_ACCEPT))
+        accept_event_arm_locked(s);
+    BOOLEAN destroy = s->closing && s->close_irp != NULL && IsListEmpty(&s->pending);
+    pthread_mutex_unlock(&s->lock);
+    if (destroy)
+        wsk_socket_destroy(s);
 }
 
 /* Moves the segment window past n received bytes (WAITALL continuation). */
@@ -203,6 +270,20 @@ static void req_io_done(wsk_io *io, void *context, long result, size_t transferr
     (void)io;
     wsk_req *r = context;
     wsk_socket *s = r->socket;
+    if (r->kind == WSK_REQ_ACCEPT_EVENT) {
+        pthread_mutex_lock(&s->lock);
+        r->io_finished = TRUE;
+        BOOLEAN deliver = !s->closing && (s->events & WSK_EVENT_ACCEPT);
+        pthread_mutex_unlock(&s->lock);
+        if (!deliver && result >= 0) {
+            /* Events were disabled or the listener is closing: nobody takes it. */
+            lx_reset_on_close((int)result);
+            lx_close((int)result);
+            result = -ECANCELED;
+        }
+        accept_event_done(s, r, result);
+        return;
+    }
     pthread_mutex_lock(&s->lock);
     if (r->kind == WSK_REQ_SEND || r->kind == WSK_REQ_DISCONNECT) {
         r->transferred += transferred;
@@ -258,6 +339,11 @@ BOOLEAN wsk_conn_begin_close(wsk_socket *s, PIRP close_irp)
         wsk_req *r = CONTAINING_RECORD(e, wsk_req, link);
         if (r->io_finished || r->cancel_claimed)
             continue;
+        if (r->irp == NULL) { /* an internal request (accept events) */
+            r->cancel_claimed = TRUE;
+            wsk_io_cancel(&r->io);
+            continue;
+        }
         /* Take the cancellation from the IRP's cancel routine, or leave it
          * to a routine that is already running. */
         if (IoSetCancelRoutine(r->irp, NULL) != NULL) {
@@ -462,4 +548,101 @@ NTSTATUS WSKAPI wsk_conn_disconnect(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG F
         return wsk_irp_complete_pended(Irp, status, 0);
     }
     return data_start(s, Buffer != NULL && Buffer->Length > 0 ? Buffer : NULL, Flags, Irp, WSK_REQ_DISCONNECT);
+}
+
+/* ---- accept events ---- */
+
+static void accept_event_arm_locked(wsk_socket *s)
+{
+    wsk_req *r = req_take(s, 0);
+    if (r == NULL)
+        return; /* out of memory: connections wait in the backlog until re-enabled */
+    r->kind = WSK_REQ_ACCEPT_EVENT;
+    InsertTailList(&s->pending, &r->link);
+    wsk_io_accept(&r->io, s->fd, req_io_done, r);
+}
+
+static void accept_event_cancel_locked(wsk_socket *s)
+{
+    for (PLIST_ENTRY e = s->pending.Flink; e != &s->pending; e = e->Flink) {
+        wsk_req *r = CONTAINING_RECORD(e, wsk_req, link);
+        if (r->kind == WSK_REQ_ACCEPT_EVENT && !r->io_finished && !r->cancel_claimed) {
+            r->cancel_claimed = TRUE;
+            wsk_io_cancel(&r->io);
+        }
+    }
+}
+
+/* Which events each category may enable (wsk-part-b.md §4.2): listeners
+ * take the connection events too, for the sockets they accept. */
+static ULONG events_allowed(wsk_category category)
+{
+    switch (category) {
+    case WSK_CATEGORY_LISTEN:
+        return WSK_EVENT_ACCEPT | WSK_EVENT_RECEIVE | WSK_EVENT_DISCONNECT | WSK_EVENT_SEND_BACKLOG;
+    case WSK_CATEGORY_CONNECTION:
+        return WSK_EVENT_RECEIVE | WSK_EVENT_DISCONNECT | WSK_EVENT_SEND_BACKLOG;
+    case WSK_CATEGORY_DATAGRAM:
+        return WSK_EVENT_RECEIVE_FROM;
+    case WSK_CATEGORY_STREAM:
+        return WSK_EVENT_ACCEPT | WSK_EVENT_RECEIVE | WSK_EVENT_DISCONNECT | WSK_EVENT_SEND_BACKLOG;
+    default:
+        return 0;
+    }
+}
+
+NTSTATUS wsk_conn_set_event_callbacks(wsk_socket *s, const WSK_EVENT_CALLBACK_CONTROL *control)
+{
+    if (control->NpiId == NULL || !IsEqualGUID(control->NpiId, &NPI_WSK_INTERFACE_ID))
+        return STATUS_INVALID_PARAMETER;
+    ULONG mask = control->EventMask;
+    BOOLEAN disable = (mask & WSK_EVENT_DISABLE) != 0;
+    mask &= ~(ULONG)WSK_EVENT_DISABLE;
+    if (mask == 0 || (mask & ~events_allowed(s->category)) != 0)
+        return STATUS_INVALID_PARAMETER;
+    if (disable && (mask & (mask - 1)) != 0)
+        return STATUS_INVALID_PARAMETER; /* disabling names exactly one event */
+    /* Listen and datagram sockets take events once bound (wsk-part-b.md §6.5). */
+    if ((s->category == WSK_CATEGORY_LISTEN || s->category == WSK_CATEGORY_DATAGRAM) && !s->bound)
+        return STATUS_INVALID_DEVICE_STATE;
+    if (!disable && (mask & WSK_EVENT_ACCEPT)) {
+        const WSK_CLIENT_LISTEN_DISPATCH *events = s->client_dispatch;
+        if (events == NULL || events->WskAcceptEvent == NULL)
+            return STATUS_INVALID_PARAMETER;
+    }
+    if (!disable && (mask & (WSK_EVENT_RECEIVE | WSK_EVENT_DISCONNECT | WSK_EVENT_SEND_BACKLOG | WSK_EVENT_RECEIVE_FROM)))
+        return STATUS_NOT_IMPLEMENTED; /* data events: still to come (issues 4 and 5) */
+    pthread_mutex_lock(&s->lock);
+    if (disable) {
+        s->events &= ~mask;
+        if (mask & WSK_EVENT_ACCEPT)
+            accept_event_cancel_locked(s);
+    } else {
+        BOOLEAN was = (s->events & WSK_EVENT_ACCEPT) != 0;
+        s->events |= mask;
+        if ((mask & WSK_EVENT_ACCEPT) && !was && s->listening)
+            accept_event_arm_locked(s);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return STATUS_SUCCESS;
+}
+
+/* ---- WskSocketConnect ---- */
+
+NTSTATUS wsk_conn_socket_connect(wsk_socket *s, PSOCKADDR remote, PIRP irp)
+{
+    pthread_mutex_lock(&s->lock);
+    wsk_req *r = req_take(s, 0);
+    if (r == NULL) {
+        pthread_mutex_unlock(&s->lock);
+        return STATUS_INSUFFICIENT_RESOURCES;
+    }
+    r->kind = WSK_REQ_SOCKET_CONNECT;
+    SOCKADDR_STORAGE addr;
+    __builtin_memcpy(&addr, remote, wsk_sockaddr_size(s->family));
+    req_pend_locked(s, r, irp);
+    wsk_io_connect(&r->io, s->fd, &addr, req_io_done, r);
+    req_after_submit_locked(r);
+    pthread_mutex_unlock(&s->lock);
+    return STATUS_PENDING;
 }

@@ -80,7 +80,9 @@ static control_result set_option(wsk_socket *s, ULONG level, ULONG code, SIZE_T 
             __builtin_memcpy(&s->security, in, sizeof(PSECURITY_DESCRIPTOR));
             return (control_result){STATUS_SUCCESS, 0};
         case SO_WSK_EVENT_CALLBACK:
-            return (control_result){STATUS_NOT_IMPLEMENTED, 0}; /* event callbacks: issue 4 */
+            if (in == NULL || in_size < sizeof(WSK_EVENT_CALLBACK_CONTROL))
+                return (control_result){STATUS_INVALID_PARAMETER, 0};
+            return (control_result){wsk_conn_set_event_callbacks(s, in), 0};
         }
     }
     if (level == IPPROTO_IPV6 && code == IPV6_V6ONLY) {
@@ -145,10 +147,13 @@ NTSTATUS WSKAPI wsk_control_socket(PWSK_SOCKET Socket, WSK_CONTROL_SOCKET_TYPE R
     } else if (RequestType == WskSetOption || RequestType == WskGetOption) {
         if (Irp == NULL && option_requires_irp(Level, ControlCode))
             return STATUS_INVALID_PARAMETER;
-        pthread_mutex_lock(&s->lock);
+        BOOLEAN own_lock = !(RequestType == WskSetOption && Level == SOL_SOCKET && ControlCode == SO_WSK_EVENT_CALLBACK);
+        if (own_lock)
+            pthread_mutex_lock(&s->lock);
         res = RequestType == WskSetOption ? set_option(s, Level, ControlCode, InputSize, InputBuffer)
                                           : get_option(s, Level, ControlCode, OutputSize, OutputBuffer);
-        pthread_mutex_unlock(&s->lock);
+        if (own_lock)
+            pthread_mutex_unlock(&s->lock);
     } else if (RequestType == WskIoctl) {
         res = (control_result){STATUS_NOT_SUPPORTED, 0}; /* SIO_WSK_* ioctls: issues 4 and 5 */
     } else {

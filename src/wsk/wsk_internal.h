@@ -69,6 +69,8 @@ typedef enum wsk_req_kind {
     WSK_REQ_SEND,
     WSK_REQ_RECEIVE,
     WSK_REQ_DISCONNECT,
+    WSK_REQ_SOCKET_CONNECT, /* WskSocketConnect: the connect step */
+    WSK_REQ_ACCEPT_EVENT,   /* no IRP: feeds WskAcceptEvent */
 } wsk_req_kind;
 
 #define WSK_REQ_INLINE_SEGMENTS 8
@@ -129,6 +131,7 @@ typedef struct wsk_socket {
     PIRP close_irp;            /* a close waiting for the pending requests */
     BOOLEAN send_shut;         /* FIN sent (graceful disconnect) */
     BOOLEAN receive_shut;      /* FIN received */
+    ULONG events;              /* WSK_EVENT_* enabled (SO_WSK_EVENT_CALLBACK) */
 } wsk_socket;
 
 /* Creates a socket object around a Linux fd (accepted connections). */
@@ -148,6 +151,11 @@ NTSTATUS WSKAPI wsk_conn_disconnect(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG F
 /* Starts closing: cancels pending requests; returns TRUE if the socket can
  * be destroyed now, FALSE if the last request's completion will do it. */
 BOOLEAN wsk_conn_begin_close(wsk_socket *s, PIRP close_irp);
+/* SO_WSK_EVENT_CALLBACK on a socket (wsk_events.c rules live here too). */
+NTSTATUS wsk_conn_set_event_callbacks(wsk_socket *s, const WSK_EVENT_CALLBACK_CONTROL *control);
+/* WskSocketConnect's connect step on a freshly bound socket; the IRP
+ * completes with the socket, or the socket is destroyed on failure. */
+NTSTATUS wsk_conn_socket_connect(wsk_socket *s, PSOCKADDR remote, PIRP irp);
 void wsk_conn_free_requests(wsk_socket *s);
 
 /* Validates a PWSK_SOCKET; NULL if it is not a live socket. */

@@ -531,13 +531,43 @@ static NTSTATUS WSKAPI wsk_socket_connect(PWSK_CLIENT Client, USHORT SocketType,
                                           PEPROCESS OwningProcess, PETHREAD OwningThread,
                                           PSECURITY_DESCRIPTOR SecurityDescriptor, PIRP Irp)
 {
-    (void)SocketType; (void)Protocol; (void)LocalAddress; (void)RemoteAddress; (void)Flags;
-    (void)SocketContext; (void)Dispatch; (void)OwningProcess; (void)OwningThread; (void)SecurityDescriptor;
+    (void)OwningProcess;
+    (void)OwningThread;
     if (Irp == NULL)
         return STATUS_INVALID_PARAMETER;
-    if (wsk_client_from(Client) == NULL)
+    wsk_client *c = wsk_client_from(Client);
+    if (c == NULL)
         return STATUS_INVALID_HANDLE;
-    return wsk_irp_complete_now(Irp, STATUS_NOT_IMPLEMENTED, 0); /* issue 4 */
+    if (LocalAddress == NULL || RemoteAddress == NULL || Flags != 0)
+        return wsk_irp_complete_now(Irp, STATUS_INVALID_PARAMETER, 0);
+    if (RemoteAddress->sa_family != LocalAddress->sa_family)
+        return wsk_irp_complete_now(Irp, STATUS_INVALID_ADDRESS, 0);
+    wsk_client_call_begin(c);
+    /* Create, bind, connect: the family comes from the local address. */
+    wsk_socket *s = NULL;
+    NTSTATUS status = wsk_socket_create(c, LocalAddress->sa_family, SocketType, Protocol, WSK_FLAG_CONNECTION_SOCKET,
+                                        SocketContext, Dispatch, SecurityDescriptor, &s);
+    if (NT_SUCCESS(status) && !category_fits(s->category, s->type, s->protocol))
+        status = STATUS_NOT_SUPPORTED;
+    if (NT_SUCCESS(status)) {
+        pthread_mutex_lock(&s->lock);
+        status = bind_socket(s, LocalAddress);
+        s->bound = NT_SUCCESS(status);
+        pthread_mutex_unlock(&s->lock);
+    }
+    if (NT_SUCCESS(status))
+        status = wsk_conn_socket_connect(s, RemoteAddress, Irp);
+    NTSTATUS r = status;
+    if (status != STATUS_PENDING) {
+        /* A failed step leaves nothing behind: no socket, no port. */
+        if (s != NULL) {
+            s->closing = TRUE;
+            wsk_socket_destroy(s);
+        }
+        r = wsk_irp_complete_pended(Irp, status, 0);
+    }
+    wsk_client_call_end(c);
+    return r;
 }
 
 static NTSTATUS WSKAPI wsk_control_client(PWSK_CLIENT Client, ULONG ControlCode, SIZE_T InputSize,
