@@ -93,6 +93,12 @@ static void req_after_submit_locked(wsk_req *r)
         wsk_io_cancel(&r->io);
 }
 
+/* A close waiting for this socket can finish: nothing pending, no callback running. */
+static BOOLEAN close_may_finish_locked(wsk_socket *s)
+{
+    return s->closing && s->close_irp != NULL && IsListEmpty(&s->pending) && s->callbacks == 0;
+}
+
 /* What a finished request reports, and the accepted socket if any. */
 typedef struct req_outcome {
     PIRP irp;
@@ -189,7 +195,7 @@ static void req_finish_locked(wsk_socket *s, wsk_req *r, req_outcome *out)
     }
     RemoveEntryList(&r->link);
     req_release_locked(s, r);
-    if (s->closing && s->close_irp != NULL && IsListEmpty(&s->pending))
+    if (close_may_finish_locked(s))
         out->destroy = s;
 }
 
@@ -219,6 +225,9 @@ static void accept_event_done(wsk_socket *s, wsk_req *r, long result)
     }
     const WSK_CLIENT_LISTEN_DISPATCH *events = s->client_dispatch;
     if (child != NULL) {
+        /* The client may use (even close) the socket before its callback
+         * returns: the child stays alive until we have stored its context. */
+        child->callbacks = 1;
         SOCKADDR_STORAGE local, remote;
         size_t len;
         __builtin_memset(&local, 0, sizeof(local));
@@ -229,10 +238,17 @@ static void accept_event_done(wsk_socket *s, wsk_req *r, long result)
         const WSK_CLIENT_CONNECTION_DISPATCH *dispatch = NULL;
         NTSTATUS st = events->WskAcceptEvent(s->context, WSK_FLAG_AT_DISPATCH_LEVEL, (PSOCKADDR)&local,
                                              (PSOCKADDR)&remote, &child->pub, &context, &dispatch);
-        if (NT_SUCCESS(st)) {
+        pthread_mutex_lock(&child->lock);
+        child->callbacks = 0;
+        BOOLEAN closed_meanwhile = close_may_finish_locked(child);
+        if (NT_SUCCESS(st) && !child->closing) {
             child->context = context;
             child->client_dispatch = dispatch;
-        } else {
+        }
+        pthread_mutex_unlock(&child->lock);
+        if (closed_meanwhile) {
+            wsk_socket_destroy(child); /* completes the client's close */
+        } else if (!NT_SUCCESS(st)) {
             /* STATUS_REQUEST_NOT_ACCEPTED: the connection is reset. */
             child->closing = TRUE;
             wsk_socket_destroy(child);
@@ -243,7 +259,7 @@ static void accept_event_done(wsk_socket *s, wsk_req *r, long result)
     req_release_locked(s, r);
     if (!s->closing && (s->events & WSK_EVENT_ACCEPT))
         accept_event_arm_locked(s);
-    BOOLEAN destroy = s->closing && s->close_irp != NULL && IsListEmpty(&s->pending);
+    BOOLEAN destroy = close_may_finish_locked(s);
     pthread_mutex_unlock(&s->lock);
     if (destroy)
         wsk_socket_destroy(s);
@@ -351,7 +367,7 @@ BOOLEAN wsk_conn_begin_close(wsk_socket *s, PIRP close_irp)
             wsk_io_cancel(&r->io);
         }
     }
-    if (IsListEmpty(&s->pending)) {
+    if (IsListEmpty(&s->pending) && s->callbacks == 0) {
         pthread_mutex_unlock(&s->lock);
         return TRUE;
     }

@@ -132,6 +132,7 @@ typedef struct wsk_socket {
     BOOLEAN send_shut;         /* FIN sent (graceful disconnect) */
     BOOLEAN receive_shut;      /* FIN received */
     ULONG events;              /* WSK_EVENT_* enabled (SO_WSK_EVENT_CALLBACK) */
+    LONG callbacks;            /* client callbacks running for this socket: close waits for them */
 } wsk_socket;
 
 /* Creates a socket object around a Linux fd (accepted connections). */
