@@ -52,6 +52,9 @@ static wsk_req *req_take(wsk_socket *s, ULONG segments)
     r->seg_count = segments;
     r->seg_first = 0;
     r->local_out = r->remote_out = NULL;
+    r->connected_phase = FALSE;
+    r->control_length_out = NULL;
+    r->control_flags_out = NULL;
     return r;
 }
 
@@ -123,6 +126,11 @@ static void req_accept_outcome(wsk_socket *listener, wsk_req *r, req_outcome *ou
     wsk_socket *child = NULL;
     NTSTATUS st = wsk_socket_adopt(listener->client, listener->family, fd, r->accept_context, r->accept_dispatch,
                                    &child);
+    if (NT_SUCCESS(st) && listener->category == WSK_CATEGORY_STREAM) {
+        /* A stream listener's connections are stream sockets (committed to a connection). */
+        child->category = WSK_CATEGORY_STREAM;
+        child->pub.Dispatch = wsk_provider_table_for(WSK_CATEGORY_STREAM);
+    }
     if (!NT_SUCCESS(st)) {
         lx_reset_on_close(fd);
         wsk_io_forget_fd(fd);
@@ -166,6 +174,14 @@ static void req_finish_locked(wsk_socket *s, wsk_req *r, req_outcome *out)
     case WSK_REQ_ACCEPT_EVENT:
         out->status = STATUS_SUCCESS;
         break;
+    case WSK_REQ_CONNECT_EX:
+        out->status = req_status_from_result(r->result);
+        if (r->result == -ECONNREFUSED)
+            out->status = STATUS_CONNECTION_REFUSED;
+        if (r->connected_phase)
+            s->connected = TRUE; /* connected even if the first send then failed */
+        out->information = r->transferred; /* bytes of the optional buffer sent */
+        break;
     case WSK_REQ_ACCEPT:
         req_accept_outcome(s, r, out);
         break;
@@ -180,6 +196,10 @@ static void req_finish_locked(wsk_socket *s, wsk_req *r, req_outcome *out)
     case WSK_REQ_RECEIVE:
         out->status = req_status_from_result(r->result);
         out->information = r->transferred;
+        if (r->control_length_out != NULL)
+            *r->control_length_out = 0; /* TCP delivers no control data */
+        if (r->control_flags_out != NULL)
+            *r->control_flags_out = 0;
         if (r->kind == WSK_REQ_RECEIVE && r->result == 0 && r->wanted > 0 && r->transferred < r->wanted)
             s->receive_shut = TRUE; /* the peer's FIN */
         break;
@@ -301,6 +321,17 @@ static void req_io_done(wsk_io *io, void *context, long result, size_t transferr
         return;
     }
     pthread_mutex_lock(&s->lock);
+    if (r->kind == WSK_REQ_CONNECT_EX && !r->connected_phase && result == 0) {
+        r->connected_phase = TRUE;
+        if (r->seg_count > 0 && !r->cancel_claimed && !s->closing) {
+            /* Connected: now the buffer that rides with the connect. */
+            wsk_io_send(&r->io, s->fd, r->seg, r->seg_count, req_io_done, r);
+            pthread_mutex_unlock(&s->lock);
+            return;
+        }
+    } else if (r->kind == WSK_REQ_CONNECT_EX && r->connected_phase) {
+        r->transferred += transferred;
+    }
     if (r->kind == WSK_REQ_SEND || r->kind == WSK_REQ_DISCONNECT) {
         r->transferred += transferred;
     } else if (r->kind == WSK_REQ_RECEIVE && result > 0) {
@@ -465,7 +496,8 @@ NTSTATUS WSKAPI wsk_conn_connect(PWSK_SOCKET Socket, PSOCKADDR RemoteAddress, UL
 }
 
 /* Shared by send, receive and a disconnect's final buffer. */
-static NTSTATUS data_start(wsk_socket *s, PWSK_BUF Buffer, ULONG Flags, PIRP Irp, wsk_req_kind kind)
+static NTSTATUS data_start_ex(wsk_socket *s, PWSK_BUF Buffer, ULONG Flags, PIRP Irp, wsk_req_kind kind,
+                              PULONG control_length_out, PULONG control_flags_out)
 {
     ULONG segments = 0;
     NTSTATUS status = Buffer != NULL ? wsk_buf_count_segments(Buffer, &segments) : STATUS_SUCCESS;
@@ -493,6 +525,8 @@ static NTSTATUS data_start(wsk_socket *s, PWSK_BUF Buffer, ULONG Flags, PIRP Irp
     r->kind = kind;
     r->flags = Flags;
     r->wanted = Buffer != NULL ? Buffer->Length : 0;
+    r->control_length_out = control_length_out;
+    r->control_flags_out = control_flags_out;
     if (segments > 0 && !NT_SUCCESS(status = wsk_buf_fill_segments(Buffer, (wsk_segment *)r->seg, segments))) {
         req_release_locked(s, r);
         pthread_mutex_unlock(&s->lock);
@@ -510,6 +544,11 @@ static NTSTATUS data_start(wsk_socket *s, PWSK_BUF Buffer, ULONG Flags, PIRP Irp
     return STATUS_PENDING;
 }
 
+static NTSTATUS data_start(wsk_socket *s, PWSK_BUF Buffer, ULONG Flags, PIRP Irp, wsk_req_kind kind)
+{
+    return data_start_ex(s, Buffer, Flags, Irp, kind, NULL, NULL);
+}
+
 NTSTATUS WSKAPI wsk_conn_send(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, PIRP Irp)
 {
     if (Irp == NULL)
@@ -525,7 +564,8 @@ NTSTATUS WSKAPI wsk_conn_send(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, 
     return data_start(s, Buffer, Flags, Irp, WSK_REQ_SEND);
 }
 
-NTSTATUS WSKAPI wsk_conn_receive(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, PIRP Irp)
+static NTSTATUS receive_start(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, PIRP Irp, PULONG control_length_out,
+                              PULONG control_flags_out)
 {
     if (Irp == NULL)
         return STATUS_INVALID_PARAMETER;
@@ -539,7 +579,16 @@ NTSTATUS WSKAPI wsk_conn_receive(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flag
         return fail_now(Irp, STATUS_INVALID_PARAMETER);
     if (Flags & ~(ULONG)(WSK_FLAG_WAITALL))
         return fail_now(Irp, STATUS_NOT_SUPPORTED); /* WSK_FLAG_DRAIN: not implemented yet */
-    return data_start(s, Buffer, Flags, Irp, WSK_REQ_RECEIVE);
+    if (control_length_out != NULL)
+        *control_length_out = 0;
+    if (control_flags_out != NULL)
+        *control_flags_out = 0;
+    return data_start_ex(s, Buffer, Flags, Irp, WSK_REQ_RECEIVE, control_length_out, control_flags_out);
+}
+
+NTSTATUS WSKAPI wsk_conn_receive(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, PIRP Irp)
+{
+    return receive_start(Socket, Buffer, Flags, Irp, NULL, NULL);
 }
 
 NTSTATUS WSKAPI wsk_conn_disconnect(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, PIRP Irp)
@@ -661,4 +710,114 @@ NTSTATUS wsk_conn_socket_connect(wsk_socket *s, PSOCKADDR remote, PIRP irp)
     req_after_submit_locked(r);
     pthread_mutex_unlock(&s->lock);
     return STATUS_PENDING;
+}
+
+/* ---- stream sockets, WskConnectEx, the Ex data calls, backlog queries ---- */
+
+NTSTATUS WSKAPI wsk_conn_listen(PWSK_SOCKET Socket, PIRP Irp)
+{
+    if (Irp == NULL)
+        return STATUS_INVALID_PARAMETER;
+    NTSTATUS refusal;
+    wsk_socket *s = op_socket(Socket, Irp, &refusal);
+    if (s == NULL)
+        return fail_now(Irp, refusal);
+    pthread_mutex_lock(&s->lock);
+    NTSTATUS status = STATUS_SUCCESS;
+    /* A stream socket commits to one role: listening needs a bound socket
+     * that neither connected nor listens already. */
+    if (!s->bound || s->connected || s->listening)
+        status = STATUS_INVALID_DEVICE_STATE;
+    if (NT_SUCCESS(status)) {
+        int e = lx_listen(s->fd, 4096);
+        status = e == 0 ? STATUS_SUCCESS : wsk_status_from_errno(-e);
+        s->listening = e == 0;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return wsk_irp_complete_pended(Irp, status, 0);
+}
+
+#define WSK_CONNECT_EX_MAX_BUFFER 65535
+
+NTSTATUS WSKAPI wsk_conn_connect_ex(PWSK_SOCKET Socket, PSOCKADDR RemoteAddress, PWSK_BUF Buffer, ULONG Flags,
+                                    PIRP Irp)
+{
+    if (Irp == NULL)
+        return STATUS_INVALID_PARAMETER;
+    NTSTATUS refusal;
+    wsk_socket *s = op_socket(Socket, Irp, &refusal);
+    if (s == NULL)
+        return fail_now(Irp, refusal);
+    if (Flags != 0 || RemoteAddress == NULL)
+        return fail_now(Irp, STATUS_INVALID_PARAMETER);
+    ULONG segments = 0;
+    if (Buffer != NULL) {
+        if (Buffer->Length > WSK_CONNECT_EX_MAX_BUFFER)
+            return fail_now(Irp, STATUS_BUFFER_OVERFLOW);
+        NTSTATUS st = wsk_buf_count_segments(Buffer, &segments);
+        if (!NT_SUCCESS(st))
+            return fail_now(Irp, st);
+    }
+    pthread_mutex_lock(&s->lock);
+    NTSTATUS status = STATUS_SUCCESS;
+    if (!s->bound || s->listening)
+        status = STATUS_INVALID_DEVICE_STATE;
+    else if (s->connected)
+        status = STATUS_CONNECTION_ACTIVE;
+    else if (RemoteAddress->sa_family != s->family)
+        status = STATUS_INVALID_ADDRESS;
+    wsk_req *r = NT_SUCCESS(status) ? req_take(s, segments) : NULL;
+    if (NT_SUCCESS(status) && r == NULL)
+        status = STATUS_INSUFFICIENT_RESOURCES;
+    if (NT_SUCCESS(status) && segments > 0)
+        status = wsk_buf_fill_segments(Buffer, (wsk_segment *)r->seg, segments);
+    if (!NT_SUCCESS(status)) {
+        if (r != NULL)
+            req_release_locked(s, r);
+        pthread_mutex_unlock(&s->lock);
+        return fail_now(Irp, status);
+    }
+    r->kind = WSK_REQ_CONNECT_EX;
+    SOCKADDR_STORAGE remote;
+    __builtin_memcpy(&remote, RemoteAddress, wsk_sockaddr_size(s->family));
+    req_pend_locked(s, r, Irp);
+    wsk_io_connect(&r->io, s->fd, &remote, req_io_done, r);
+    req_after_submit_locked(r);
+    pthread_mutex_unlock(&s->lock);
+    return STATUS_PENDING;
+}
+
+NTSTATUS WSKAPI wsk_conn_send_ex(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, ULONG ControlInfoLength,
+                                 PCMSGHDR ControlInfo, PIRP Irp)
+{
+    if (Irp == NULL)
+        return STATUS_INVALID_PARAMETER;
+    if (ControlInfoLength != 0 || ControlInfo != NULL) {
+        /* No control messages are defined for sends on TCP. */
+        return fail_now(Irp, ControlInfoLength != 0 && ControlInfo == NULL ? STATUS_INVALID_PARAMETER
+                                                                            : STATUS_NOT_SUPPORTED);
+    }
+    return wsk_conn_send(Socket, Buffer, Flags, Irp);
+}
+
+NTSTATUS WSKAPI wsk_conn_receive_ex(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, PULONG ControlInfoLength,
+                                    PCMSGHDR ControlInfo, PULONG ControlFlags, PIRP Irp)
+{
+    (void)ControlInfo; /* TCP delivers no control data: *ControlInfoLength becomes 0 */
+    return receive_start(Socket, Buffer, Flags, Irp, ControlInfoLength, ControlFlags);
+}
+
+NTSTATUS wsk_conn_query_backlog(wsk_socket *s, ULONG code, SIZE_T *value)
+{
+    if (s->category != WSK_CATEGORY_CONNECTION && s->category != WSK_CATEGORY_STREAM)
+        return STATUS_INVALID_DEVICE_REQUEST;
+    if (!s->connected)
+        return STATUS_INVALID_DEVICE_STATE;
+    size_t bytes = 0;
+    int e = code == SIO_WSK_QUERY_IDEAL_SEND_BACKLOG ? lx_ideal_send_backlog(s->fd, &bytes)
+                                                     : lx_receive_backlog(s->fd, &bytes);
+    if (e != 0)
+        return wsk_status_from_errno(-e);
+    *value = bytes;
+    return STATUS_SUCCESS;
 }

@@ -155,7 +155,23 @@ NTSTATUS WSKAPI wsk_control_socket(PWSK_SOCKET Socket, WSK_CONTROL_SOCKET_TYPE R
         if (own_lock)
             pthread_mutex_unlock(&s->lock);
     } else if (RequestType == WskIoctl) {
-        res = (control_result){STATUS_NOT_SUPPORTED, 0}; /* SIO_WSK_* ioctls: issues 4 and 5 */
+        if (ControlCode == SIO_WSK_QUERY_IDEAL_SEND_BACKLOG || ControlCode == SIO_WSK_QUERY_RECEIVE_BACKLOG) {
+            if (Irp == NULL && ControlCode == SIO_WSK_QUERY_IDEAL_SEND_BACKLOG)
+                return STATUS_INVALID_PARAMETER; /* documented: IRP required */
+            SIZE_T value = 0;
+            if (OutputBuffer == NULL || OutputSize < sizeof(SIZE_T)) {
+                res = (control_result){STATUS_BUFFER_TOO_SMALL, 0};
+            } else {
+                pthread_mutex_lock(&s->lock);
+                res.status = wsk_conn_query_backlog(s, ControlCode, &value);
+                pthread_mutex_unlock(&s->lock);
+                res.bytes = NT_SUCCESS(res.status) ? sizeof(SIZE_T) : 0;
+                if (NT_SUCCESS(res.status))
+                    __builtin_memcpy(OutputBuffer, &value, sizeof(value));
+            }
+        } else {
+            res = (control_result){STATUS_NOT_SUPPORTED, 0}; /* other SIO_WSK_* ioctls: issues 4 and 5 */
+        }
     } else {
         res = (control_result){STATUS_INVALID_PARAMETER, 0};
     }

@@ -70,6 +70,7 @@ typedef enum wsk_req_kind {
     WSK_REQ_RECEIVE,
     WSK_REQ_DISCONNECT,
     WSK_REQ_SOCKET_CONNECT, /* WskSocketConnect: the connect step */
+    WSK_REQ_CONNECT_EX,     /* WskConnectEx: connect, then send the optional buffer */
     WSK_REQ_ACCEPT_EVENT,   /* no IRP: feeds WskAcceptEvent */
 } wsk_req_kind;
 
@@ -90,6 +91,9 @@ typedef struct wsk_req {
     PSOCKADDR local_out, remote_out;
     PVOID accept_context;
     const VOID *accept_dispatch;
+    BOOLEAN connected_phase;   /* WskConnectEx: the connect step is done, sending */
+    PULONG control_length_out; /* WskReceiveEx outputs */
+    PULONG control_flags_out;
     /* data */
     wsk_io_segment inline_seg[WSK_REQ_INLINE_SEGMENTS];
     wsk_io_segment *seg;       /* inline_seg, or a larger array kept for reuse */
@@ -149,6 +153,15 @@ NTSTATUS WSKAPI wsk_conn_connect(PWSK_SOCKET Socket, PSOCKADDR RemoteAddress, UL
 NTSTATUS WSKAPI wsk_conn_send(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, PIRP Irp);
 NTSTATUS WSKAPI wsk_conn_receive(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, PIRP Irp);
 NTSTATUS WSKAPI wsk_conn_disconnect(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, PIRP Irp);
+NTSTATUS WSKAPI wsk_conn_listen(PWSK_SOCKET Socket, PIRP Irp);
+NTSTATUS WSKAPI wsk_conn_connect_ex(PWSK_SOCKET Socket, PSOCKADDR RemoteAddress, PWSK_BUF Buffer, ULONG Flags,
+                                    PIRP Irp);
+NTSTATUS WSKAPI wsk_conn_send_ex(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, ULONG ControlInfoLength,
+                                 PCMSGHDR ControlInfo, PIRP Irp);
+NTSTATUS WSKAPI wsk_conn_receive_ex(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, PULONG ControlInfoLength,
+                                    PCMSGHDR ControlInfo, PULONG ControlFlags, PIRP Irp);
+/* SIO_WSK_QUERY_IDEAL_SEND_BACKLOG / SIO_WSK_QUERY_RECEIVE_BACKLOG. */
+NTSTATUS wsk_conn_query_backlog(wsk_socket *s, ULONG code, SIZE_T *value);
 /* Starts closing: cancels pending requests; returns TRUE if the socket can
  * be destroyed now, FALSE if the last request's completion will do it. */
 BOOLEAN wsk_conn_begin_close(wsk_socket *s, PIRP close_irp);

@@ -14,6 +14,7 @@
 #include <netinet/tcp.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 /* Windows values (ws2def.h / ws2ipdef.h / mstcpip.h). */
@@ -203,6 +204,30 @@ int lx_abort(int fd)
     memset(&sa, 0, sizeof(sa));
     sa.sa_family = AF_UNSPEC;
     return connect(fd, &sa, sizeof(sa)) == 0 ? 0 : -errno;
+}
+
+int lx_ideal_send_backlog(int fd, size_t *bytes)
+{
+    struct tcp_info info;
+    socklen_t len = sizeof(info);
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0)
+        return -errno;
+    int sndbuf = 0;
+    socklen_t sl = sizeof(sndbuf);
+    getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, &sl);
+    size_t window = (size_t)info.tcpi_snd_cwnd * info.tcpi_snd_mss;
+    size_t floor = sndbuf > 0 ? (size_t)sndbuf / 2 : 65536;
+    *bytes = window > floor ? window : floor;
+    return 0;
+}
+
+int lx_receive_backlog(int fd, size_t *bytes)
+{
+    int n = 0;
+    if (ioctl(fd, FIONREAD, &n) != 0)
+        return -errno;
+    *bytes = (size_t)n;
+    return 0;
 }
 
 int lx_local_address(int fd, void *win_addr_out, size_t *len)

@@ -32,6 +32,11 @@ int lx_abort(int fd);
 /* Makes the next close(2) send a reset instead of a FIN. */
 int lx_reset_on_close(int fd);
 
+/* Bytes worth keeping in flight (congestion window × MSS, at least the
+ * send buffer's half) and bytes waiting to be read. */
+int lx_ideal_send_backlog(int fd, size_t *bytes);
+int lx_receive_backlog(int fd, size_t *bytes);
+
 /* getsockname/getpeername into a Windows-layout address; *len receives its size. */
 int lx_local_address(int fd, void *win_addr_out, size_t *len);
 int lx_remote_address(int fd, void *win_addr_out, size_t *len);

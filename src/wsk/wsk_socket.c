@@ -329,14 +329,6 @@ static NTSTATUS not_yet(PWSK_SOCKET Socket, PIRP Irp, BOOLEAN needs_bound)
 }
 
 
-static NTSTATUS WSKAPI wsk_connect_ex(PWSK_SOCKET Socket, PSOCKADDR RemoteAddress, PWSK_BUF Buffer, ULONG Flags,
-                                      PIRP Irp)
-{
-    (void)RemoteAddress;
-    (void)Buffer;
-    (void)Flags;
-    return not_yet(Socket, Irp, TRUE);
-}
 
 
 static NTSTATUS WSKAPI wsk_inspect_complete(PWSK_SOCKET ListenSocket, PWSK_INSPECT_ID InspectID,
@@ -347,33 +339,10 @@ static NTSTATUS WSKAPI wsk_inspect_complete(PWSK_SOCKET ListenSocket, PWSK_INSPE
     return not_yet(ListenSocket, Irp, TRUE);
 }
 
-static NTSTATUS WSKAPI wsk_listen(PWSK_SOCKET Socket, PIRP Irp)
-{
-    return not_yet(Socket, Irp, TRUE);
-}
 
 
 
-static NTSTATUS WSKAPI wsk_send_ex(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, ULONG ControlInfoLength,
-                                   PCMSGHDR ControlInfo, PIRP Irp)
-{
-    (void)Buffer;
-    (void)Flags;
-    (void)ControlInfoLength;
-    (void)ControlInfo;
-    return not_yet(Socket, Irp, FALSE);
-}
 
-static NTSTATUS WSKAPI wsk_receive_ex(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, PULONG ControlInfoLength,
-                                      PCMSGHDR ControlInfo, PULONG ControlFlags, PIRP Irp)
-{
-    (void)Buffer;
-    (void)Flags;
-    (void)ControlInfoLength;
-    (void)ControlInfo;
-    (void)ControlFlags;
-    return not_yet(Socket, Irp, FALSE);
-}
 
 
 static NTSTATUS WSKAPI wsk_release_data(PWSK_SOCKET Socket, PWSK_DATA_INDICATION DataIndication)
@@ -489,9 +458,9 @@ static const WSK_PROVIDER_CONNECTION_DISPATCH connection_dispatch = {
     .WskReceive = wsk_conn_receive,
     .WskDisconnect = wsk_conn_disconnect,
     .WskRelease = wsk_release_data,
-    .WskConnectEx = wsk_connect_ex,
-    .WskSendEx = wsk_send_ex,
-    .WskReceiveEx = wsk_receive_ex,
+    .WskConnectEx = wsk_conn_connect_ex,
+    .WskSendEx = wsk_conn_send_ex,
+    .WskReceiveEx = wsk_conn_receive_ex,
 };
 
 static const WSK_PROVIDER_STREAM_DISPATCH stream_dispatch = {
@@ -500,16 +469,16 @@ static const WSK_PROVIDER_STREAM_DISPATCH stream_dispatch = {
     .WskBind = wsk_bind,
     .WskAccept = wsk_conn_accept,
     .WskConnect = wsk_conn_connect,
-    .WskListen = wsk_listen,
+    .WskListen = wsk_conn_listen,
     .WskSend = wsk_conn_send,
     .WskReceive = wsk_conn_receive,
     .WskDisconnect = wsk_conn_disconnect,
     .WskRelease = wsk_release_data,
     .WskGetLocalAddress = wsk_get_local_address,
     .WskGetRemoteAddress = wsk_get_remote_address,
-    .WskConnectEx = wsk_connect_ex,
-    .WskSendEx = wsk_send_ex,
-    .WskReceiveEx = wsk_receive_ex,
+    .WskConnectEx = wsk_conn_connect_ex,
+    .WskSendEx = wsk_conn_send_ex,
+    .WskReceiveEx = wsk_conn_receive_ex,
 };
 
 const VOID *wsk_provider_table_for(wsk_category category)
