@@ -181,6 +181,57 @@ static void two_registrations_are_independent(void)
     WskDeregister(&r2);
 }
 
+typedef struct racer_arg {
+    WSK_REGISTRATION *reg;
+    LONG volatile *stop;
+    LONG captured, refused;
+} racer_arg;
+
+static void *capture_racer(void *p)
+{
+    racer_arg *a = p;
+    while (!ReadAcquire(a->stop)) {
+        WSK_PROVIDER_NPI provider;
+        NTSTATUS st = WskCaptureProviderNPI(a->reg, WSK_NO_WAIT, &provider);
+        if (st == STATUS_SUCCESS) {
+            a->captured++;
+            WskReleaseProviderNPI(a->reg);
+        } else if (st == STATUS_DEVICE_NOT_READY) {
+            a->refused++;
+            break;
+        } else {
+            WT_FAIL("capture during deregistration: 0x%x", (unsigned)st);
+            break;
+        }
+    }
+    return NULL;
+}
+
+static void captures_racing_deregistration(void)
+{
+    /* Windows lets concurrent captures fail with STATUS_DEVICE_NOT_READY
+     * once WskDeregister was called; none may touch freed state. */
+    for (int round = 0; round < 50; round++) {
+        WSK_CLIENT_NPI npi = {NULL, &dispatch_v1};
+        WSK_REGISTRATION reg;
+        volatile LONG stop = 0;
+        CHECK_EQ(WskRegister(&npi, &reg), STATUS_SUCCESS);
+        racer_arg a[4];
+        pthread_t th[4];
+        for (int i = 0; i < 4; i++) {
+            a[i] = (racer_arg){&reg, &stop, 0, 0};
+            pthread_create(&th[i], NULL, capture_racer, &a[i]);
+        }
+        usleep(200);
+        WskDeregister(&reg);
+        InterlockedExchange((LONG volatile *)&stop, 1);
+        for (int i = 0; i < 4; i++)
+            pthread_join(th[i], NULL);
+        WSK_PROVIDER_NPI provider;
+        CHECK_EQ(WskCaptureProviderNPI(&reg, WSK_NO_WAIT, &provider), STATUS_DEVICE_NOT_READY);
+    }
+}
+
 static void allocation_failure(void)
 {
     WSK_CLIENT_NPI npi = {NULL, &dispatch_v1};
@@ -197,6 +248,7 @@ int main(void)
     WT_RUN(capture_waits_for_the_subsystem);
     WT_RUN(deregister_waits_for_captures_and_sockets);
     WT_RUN(two_registrations_are_independent);
+    WT_RUN(captures_racing_deregistration);
     WT_RUN(allocation_failure);
     CHECK_EQ(openwsk_pool_outstanding_count(0), 0);
     return wt_finish();

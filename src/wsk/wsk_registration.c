@@ -117,18 +117,43 @@ static NTSTATUS capture_wait_ready(wsk_client *c, ULONG WaitTimeout)
     }
 }
 
+/* Enters a provider call through the registration block, which the client
+ * keeps valid: under the block's own lock, so that WskDeregister cannot
+ * free the client between the lookup and the count. */
+static wsk_client *registration_enter(PWSK_REGISTRATION reg, NTSTATUS *refusal)
+{
+    KIRQL irql;
+    wsk_client *entered = NULL;
+    KeAcquireSpinLock(&reg->ReservedRegistrationLock, &irql);
+    wsk_client *c = client_of(reg);
+    if (c == NULL) {
+        *refusal = reg->ReservedRegistrationState == REG_STATE_DEREGISTERED ? STATUS_DEVICE_NOT_READY
+                                                                            : STATUS_INVALID_PARAMETER;
+    } else {
+        pthread_mutex_lock(&c->lock);
+        *refusal = c->deregistering ? STATUS_DEVICE_NOT_READY : STATUS_SUCCESS;
+        if (!c->deregistering) {
+            c->calls++;
+            entered = c;
+        }
+        pthread_mutex_unlock(&c->lock);
+    }
+    KeReleaseSpinLock(&reg->ReservedRegistrationLock, irql);
+    return entered;
+}
+
 NTSTATUS WskCaptureProviderNPI(PWSK_REGISTRATION WskRegistration, ULONG WaitTimeout, PWSK_PROVIDER_NPI WskProviderNpi)
 {
-    wsk_client *c = client_of(WskRegistration);
-    if (c == NULL || WskProviderNpi == NULL)
-        return WskRegistration != NULL && WskRegistration->ReservedRegistrationState == REG_STATE_DEREGISTERED
-                   ? STATUS_DEVICE_NOT_READY
-                   : STATUS_INVALID_PARAMETER;
+    if (WskRegistration == NULL || WskProviderNpi == NULL)
+        return STATUS_INVALID_PARAMETER;
     if (WaitTimeout != WSK_NO_WAIT && KeGetCurrentIrql() > PASSIVE_LEVEL)
         KeBugCheckEx(IRQL_NOT_LESS_OR_EQUAL, 0, KeGetCurrentIrql(), 0, 0);
-    /* A capture in progress keeps WskDeregister from freeing the client. */
-    wsk_client_call_begin(c);
-    NTSTATUS status = capture_wait_ready(c, WaitTimeout);
+    NTSTATUS status;
+    wsk_client *c = registration_enter(WskRegistration, &status);
+    if (c == NULL)
+        return status;
+    /* A capture in progress (counted in calls) keeps WskDeregister waiting. */
+    status = capture_wait_ready(c, WaitTimeout);
     if (NT_SUCCESS(status) && WSK_MAJOR_VERSION(c->npi.Dispatch->Version) != WSK_MAJOR_VERSION(WSK_SUPPORTED_VERSION))
         status = STATUS_NOINTERFACE;
     if (NT_SUCCESS(status)) {
@@ -181,8 +206,13 @@ VOID WskDeregister(PWSK_REGISTRATION WskRegistration)
     wsk_client *c = client_of(WskRegistration);
     if (c == NULL)
         return;
+    KIRQL gate;
+    KeAcquireSpinLock(&WskRegistration->ReservedRegistrationLock, &gate);
     pthread_mutex_lock(&c->lock);
     c->deregistering = TRUE;
+    pthread_mutex_unlock(&c->lock);
+    KeReleaseSpinLock(&WskRegistration->ReservedRegistrationLock, gate);
+    pthread_mutex_lock(&c->lock);
     if (c->captures == 0 && c->sockets == 0 && c->calls == 0)
         KeSetEvent(&c->idle, IO_NO_INCREMENT, FALSE);
     pthread_mutex_unlock(&c->lock);
@@ -197,8 +227,13 @@ VOID WskDeregister(PWSK_REGISTRATION WskRegistration)
         KeWaitForSingleObject(&c->idle, Executive, KernelMode, FALSE, NULL);
         KeClearEvent(&c->idle);
     }
+    /* Detach under the block's lock: a capture racing us either counted
+     * itself before (we waited for it) or finds the block deregistered. */
+    KIRQL irql;
+    KeAcquireSpinLock(&WskRegistration->ReservedRegistrationLock, &irql);
     WskRegistration->ReservedRegistrationState = REG_STATE_DEREGISTERED;
     WskRegistration->ReservedRegistrationContext = NULL;
+    KeReleaseSpinLock(&WskRegistration->ReservedRegistrationLock, irql);
     c->magic = 0;
     pthread_mutex_destroy(&c->lock);
     openwsk_pool_free(c);
