@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "linux_peer.h"
@@ -381,6 +382,56 @@ static void dual_stack_holds_both_stacks(void)
     wt_wsk_close(&t);
 }
 
+/* The child half of ports_are_exclusive_across_processes. */
+static int bind_in_child(int port_pipe)
+{
+    USHORT port = 0;
+    if (read(port_pipe, &port, sizeof(port)) != sizeof(port))
+        return 10;
+    wt_wsk t;
+    wt_wsk_open(&t);
+    NTSTATUS st;
+    PWSK_SOCKET s = wt_socket(&t, AF_INET, SOCK_DGRAM, IPPROTO_UDP, WSK_FLAG_DATAGRAM_SOCKET, &st);
+    CHECK_EQ(wt_set_ulong(&t, s, SOL_SOCKET, SO_REUSEADDR, 1), STATUS_SUCCESS);
+    SOCKADDR_IN addr = wt_in4("127.0.0.1", port);
+    st = wt_bind(&t, s, &addr);
+    wt_close(&t, s);
+    wt_wsk_close(&t);
+    return st == STATUS_ADDRESS_ALREADY_EXISTS ? 0 : 1;
+}
+
+static void ports_are_exclusive_across_processes(void)
+{
+    /* Sharing rules apply among one process's sockets; a port another
+     * openwsk process holds is in use, whatever the options (Linux alone
+     * would let two SO_REUSEPORT sockets of the same user share it). */
+    int fds[2];
+    CHECK_EQ(pipe(fds), 0);
+    fflush(NULL);
+    pid_t pid = fork(); /* before this process starts engine threads */
+    if (pid == 0) {
+        close(fds[1]);
+        _exit(bind_in_child(fds[0]));
+    }
+    close(fds[0]);
+    wt_wsk t;
+    wt_wsk_open(&t);
+    NTSTATUS st;
+    PWSK_SOCKET s = wt_socket(&t, AF_INET, SOCK_DGRAM, IPPROTO_UDP, WSK_FLAG_DATAGRAM_SOCKET, &st);
+    CHECK_EQ(wt_set_ulong(&t, s, SOL_SOCKET, SO_REUSEADDR, 1), STATUS_SUCCESS);
+    SOCKADDR_IN any = wt_in4("127.0.0.1", 0), local;
+    CHECK_EQ(wt_bind(&t, s, &any), STATUS_SUCCESS);
+    CHECK_EQ(wt_local_address(&t, s, &local), STATUS_SUCCESS);
+    USHORT port = RtlUshortByteSwap(local.sin_port);
+    CHECK_EQ(write(fds[1], &port, sizeof(port)), sizeof(port));
+    int status = -1;
+    waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    close(fds[1]);
+    wt_close(&t, s);
+    wt_wsk_close(&t);
+}
+
 static void port_zero_gives_distinct_ports(void)
 {
     wt_wsk t;
@@ -419,6 +470,7 @@ int main(void)
     WT_RUN(closing_releases_the_address);
     WT_RUN(dual_stack_holds_both_stacks);
     WT_RUN(port_zero_gives_distinct_ports);
+    WT_RUN(ports_are_exclusive_across_processes);
     CHECK_EQ(openwsk_pool_outstanding_count(0), 0);
     return wt_finish();
 }

@@ -10,7 +10,11 @@
  */
 #include "wsk_internal.h"
 
+#include <errno.h>
+
 #include <time.h>
+
+#include "wsk_linux.h"
 
 #define BIND_BUCKETS 1024
 #define PORT_DYNAMIC_MIN 49152u
@@ -33,6 +37,17 @@ typedef struct wsk_bind_entry {
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static wsk_bind_entry *registry[BIND_BUCKETS];
 static USHORT port_cursor;
+
+/* Ports this process holds, each with its machine-wide claim (another
+ * openwsk process cannot share them: the sharing rules apply within one
+ * process; across processes a held port is in use). */
+typedef struct port_claim {
+    struct port_claim *next;
+    ULONG transport;
+    USHORT port;
+    int fd;
+} port_claim;
+static port_claim *claims;
 
 void wsk_bind_registry_set_port_hint(USHORT port)
 {
@@ -180,14 +195,57 @@ static NTSTATUS registry_check_all_locked(wsk_bind_entry *cand, int n)
     return worst;
 }
 
+static BOOLEAN registry_port_unused_locked(ULONG transport, USHORT port);
+
+/* Makes sure this process holds the machine-wide claim on the port. */
+static NTSTATUS claim_port_locked(ULONG transport, USHORT port)
+{
+    for (port_claim *c = claims; c != NULL; c = c->next)
+        if (c->transport == transport && c->port == port)
+            return STATUS_SUCCESS;
+    port_claim *c = openwsk_pool_alloc(sizeof(*c), WSK_TAG_BIND, FALSE);
+    if (c == NULL)
+        return STATUS_INSUFFICIENT_RESOURCES;
+    int fd = lx_port_claim(transport, port);
+    if (fd < 0) {
+        openwsk_pool_free(c);
+        return fd == -EADDRINUSE ? STATUS_ADDRESS_ALREADY_EXISTS : wsk_status_from_errno(-fd);
+    }
+    c->transport = transport;
+    c->port = port;
+    c->fd = fd;
+    c->next = claims;
+    claims = c;
+    return STATUS_SUCCESS;
+}
+
+static void unclaim_port_locked(ULONG transport, USHORT port)
+{
+    if (!registry_port_unused_locked(transport, port))
+        return;
+    for (port_claim **link = &claims; *link != NULL; link = &(*link)->next) {
+        port_claim *c = *link;
+        if (c->transport == transport && c->port == port) {
+            *link = c->next;
+            lx_close(c->fd);
+            openwsk_pool_free(c);
+            return;
+        }
+    }
+}
+
 static NTSTATUS registry_insert_locked(wsk_socket *s, wsk_bind_entry *cand, int n)
 {
+    NTSTATUS claimed = claim_port_locked(cand[0].transport, cand[0].port);
+    if (!NT_SUCCESS(claimed))
+        return claimed;
     wsk_bind_entry *made[2] = {NULL, NULL};
     for (int i = 0; i < n; i++) {
         made[i] = openwsk_pool_alloc(sizeof(wsk_bind_entry), WSK_TAG_BIND, FALSE);
         if (made[i] == NULL) {
             if (i == 1)
                 openwsk_pool_free(made[0]);
+            unclaim_port_locked(cand[0].transport, cand[0].port);
             return STATUS_INSUFFICIENT_RESOURCES;
         }
     }
@@ -235,6 +293,8 @@ NTSTATUS wsk_bind_registry_reserve(wsk_socket *s, const SOCKADDR *addr, USHORT *
             for (int i = 0; i < n; i++)
                 cand[i].port = p;
             status = registry_insert_locked(s, cand, n);
+            if (status == STATUS_ADDRESS_ALREADY_EXISTS)
+                continue; /* another openwsk process holds it: next port */
             break;
         }
     }
@@ -257,7 +317,10 @@ void wsk_bind_registry_release(wsk_socket *s)
                 break;
             }
         }
+        ULONG transport = e->transport;
+        USHORT port = e->port;
         openwsk_pool_free(e);
+        unclaim_port_locked(transport, port);
     }
     pthread_mutex_unlock(&registry_lock);
 }

@@ -13,7 +13,9 @@
 #include <netinet/ip.h>
 #include <netinet/tcp.h>
 #include <string.h>
+#include <stdio.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -388,4 +390,23 @@ int lx_get_option(int fd, unsigned win_level, unsigned win_name, void *value, si
     }
     }
     return -ENOPROTOOPT;
+}
+
+int lx_port_claim(unsigned transport, unsigned port)
+{
+    struct sockaddr_un un;
+    memset(&un, 0, sizeof(un));
+    un.sun_family = AF_UNIX;
+    /* Abstract namespace (leading NUL): vanishes with the last descriptor,
+     * so a crashed process never leaves a stale claim behind. */
+    int n = snprintf(un.sun_path + 1, sizeof(un.sun_path) - 1, "openwsk/port/%u/%u", transport, port);
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    if (bind(fd, (struct sockaddr *)&un, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n)) != 0) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    return fd;
 }

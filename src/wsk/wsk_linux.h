@@ -51,6 +51,11 @@ int lx_address_is_local(const void *win_addr);
 int lx_set_option(int fd, unsigned win_level, unsigned win_name, const void *value, size_t len, int listening);
 int lx_get_option(int fd, unsigned win_level, unsigned win_name, void *value, size_t *len);
 
+/* A machine-wide claim on (transport, port) among openwsk processes: an
+ * abstract AF_UNIX name.  Returns the claim's fd, or -EADDRINUSE when
+ * another process holds the port. */
+int lx_port_claim(unsigned transport, unsigned port);
+
 /* Size of the Windows sockaddr for a Windows family (16, 28) or 0. */
 size_t lx_win_sockaddr_size(unsigned win_family);
 
