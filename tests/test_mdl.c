@@ -6,6 +6,7 @@
 #include <ntddk.h>
 #include <openwsk_runtime.h>
 
+#include <pthread.h>
 #include <sys/mman.h>
 
 #include "wt.h"
@@ -177,6 +178,42 @@ static void probe_for_read_and_write(void)
     CHECK_EQ(MmIsAddressValid((PVOID)(ULONG_PTR)0x10), FALSE);
 }
 
+typedef struct writer_arg {
+    volatile LONG *word;
+    LONG volatile stop;
+    LONG lost;
+} writer_arg;
+
+static void *store_and_check(void *p)
+{
+    writer_arg *a = p;
+    for (LONG i = 1; !ReadAcquire(&a->stop); i++) {
+        WriteNoFence(a->word, i);
+        if (ReadNoFence(a->word) != i)
+            a->lost++;
+    }
+    return NULL;
+}
+
+static void write_probe_never_undoes_a_store(void)
+{
+    /* Probing for write access must not write: a concurrent store to the
+     * same page would be lost. */
+    static _Alignas(PAGE_SIZE) LONG page[PAGE_SIZE / sizeof(LONG)];
+    writer_arg a = {&page[0], 0, 0};
+    pthread_t t;
+    pthread_create(&t, NULL, store_and_check, &a);
+    for (int i = 0; i < 20000; i++) {
+        PMDL mdl = IoAllocateMdl(page, sizeof(page), FALSE, FALSE, NULL);
+        MmProbeAndLockPages(mdl, KernelMode, IoWriteAccess);
+        MmUnlockPages(mdl);
+        IoFreeMdl(mdl);
+    }
+    InterlockedExchange(&a.stop, 1);
+    pthread_join(t, NULL);
+    CHECK_EQ(a.lost, 0);
+}
+
 static void allocation_failure_gives_null(void)
 {
     UCHAR buf[8];
@@ -194,6 +231,7 @@ int main(void)
     WT_RUN(unlocked_mdl_has_no_system_address);
     WT_RUN(partial_mdl_describes_a_subrange);
     WT_RUN(probe_for_read_and_write);
+    WT_RUN(write_probe_never_undoes_a_store);
     WT_RUN(allocation_failure_gives_null);
     CHECK_EQ(openwsk_pool_outstanding_count(0), 0);
     return wt_finish();

@@ -10,15 +10,35 @@
 #include "ke_internal.h"
 
 #include <errno.h>
+#include <sys/mman.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #define PROBE_BATCH 64 /* pages checked per system call */
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
 
-/* Checks that every page of [va, va+len) is readable (and writable when
- * asked) by letting the kernel copy one byte per page: process_vm_readv and
- * process_vm_writev on our own pid fail with EFAULT instead of faulting.
- * A writability probe writes each probed byte back with its own value. */
+/* MADV_POPULATE_WRITE exists from Linux 5.14; older kernels answer EINVAL
+ * for every range, so ask once on a page that is certainly writable. */
+static BOOLEAN mdl_populate_write_supported(void)
+{
+    static int supported = -1;
+    int s = __atomic_load_n(&supported, __ATOMIC_RELAXED);
+    if (s < 0) {
+        static _Alignas(PAGE_SIZE) UCHAR page[PAGE_SIZE];
+        s = madvise(page, PAGE_SIZE, MADV_POPULATE_WRITE) == 0;
+        __atomic_store_n(&supported, s, __ATOMIC_RELAXED);
+    }
+    return (BOOLEAN)s;
+}
+
+/* Checks that every page of [va, va+len) is readable by letting the kernel
+ * copy one byte per page (process_vm_readv on our own pid fails with EFAULT
+ * instead of faulting), and, when asked, writable with
+ * madvise(MADV_POPULATE_WRITE), which faults the pages in for writing
+ * without changing a byte (a write-back probe could undo a concurrent
+ * store).  Where that madvise is unsupported the write check is skipped. */
 static BOOLEAN mdl_probe_range(const void *va, SIZE_T len, BOOLEAN write)
 {
     if (len == 0)
@@ -43,7 +63,11 @@ static BOOLEAN mdl_probe_range(const void *va, SIZE_T len, BOOLEAN write)
             return TRUE; /* probing forbidden here (seccomp): trust the caller, as a free build would */
         if (got != n)
             return FALSE;
-        if (write && process_vm_writev(self, local, (unsigned long)n, remote, (unsigned long)n, 0) != n)
+    }
+    if (write && mdl_populate_write_supported()) {
+        /* EINVAL here means the mapping does not allow writing. */
+        ULONG_PTR first = start & ~((ULONG_PTR)PAGE_SIZE - 1);
+        if (madvise((void *)first, end - first, MADV_POPULATE_WRITE) != 0)
             return FALSE;
     }
     return TRUE;

@@ -1,0 +1,2 @@
+/* ddk/driverspecs.h - forwarder for sources that use Wine's ddk/ include prefix. */
+#include <driverspecs.h>

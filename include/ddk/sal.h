@@ -1,0 +1,2 @@
+/* ddk/sal.h - forwarder for sources that use Wine's ddk/ include prefix. */
+#include <sal.h>
