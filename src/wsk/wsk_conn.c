@@ -53,6 +53,8 @@ static wsk_req *req_take(wsk_socket *s, ULONG segments)
     r->seg_first = 0;
     r->local_out = r->remote_out = NULL;
     r->connected_phase = FALSE;
+    r->queued = FALSE;
+    r->rx_block = NULL;
     r->control_length_out = NULL;
     r->control_flags_out = NULL;
     return r;
@@ -172,6 +174,7 @@ static void req_finish_locked(wsk_socket *s, wsk_req *r, req_outcome *out)
         }
         break;
     case WSK_REQ_ACCEPT_EVENT:
+    case WSK_REQ_RX_READ: /* internal: never finished through an IRP */
         out->status = STATUS_SUCCESS;
         break;
     case WSK_REQ_CONNECT_EX:
@@ -268,7 +271,9 @@ static void accept_event_done(wsk_socket *s, wsk_req *r, long result)
         pthread_mutex_unlock(&child->lock);
         if (closed_meanwhile) {
             wsk_socket_destroy(child); /* completes the client's close */
-        } else if (!NT_SUCCESS(st)) {
+        } else if (NT_SUCCESS(st)) {
+            wsk_conn_inherit_events(s, child);
+        } else {
             /* STATUS_REQUEST_NOT_ACCEPTED: the connection is reset. */
             child->closing = TRUE;
             wsk_socket_destroy(child);
@@ -364,6 +369,18 @@ static void req_cancel_routine(PDEVICE_OBJECT DeviceObject, PIRP Irp)
     wsk_req *r = Irp->Tail.Overlay.DriverContext[0];
     wsk_socket *s = r->socket;
     pthread_mutex_lock(&s->lock);
+    if (r->queued) {
+        /* Served by the provider's reader: no engine operation to cancel. */
+        if (!r->io_finished) {
+            RemoveEntryList(&r->rx_link);
+            r->io_finished = TRUE;
+            r->result = r->transferred > 0 ? (long)r->transferred : -ECANCELED; /* copied bytes are not lost */
+        }
+        InsertTailList(&s->rx_done, &r->rx_link);
+        pthread_mutex_unlock(&s->lock);
+        wsk_conn_rx_kick(s);
+        return;
+    }
     if (!r->io_finished) {
         r->cancel_claimed = TRUE;
         wsk_io_cancel(&r->io); /* the engine's completion will complete the IRP */
@@ -378,7 +395,7 @@ static void req_cancel_routine(PDEVICE_OBJECT DeviceObject, PIRP Irp)
 
 /* ---- close ---- */
 
-BOOLEAN wsk_conn_begin_close(wsk_socket *s, PIRP close_irp)
+BOOLEAN wsk_conn_begin_close(wsk_socket *s, PIRP close_irp, BOOLEAN *deliver_cancelled)
 {
     pthread_mutex_lock(&s->lock);
     s->closing = TRUE;
@@ -386,7 +403,16 @@ BOOLEAN wsk_conn_begin_close(wsk_socket *s, PIRP close_irp)
         wsk_req *r = CONTAINING_RECORD(e, wsk_req, link);
         if (r->io_finished || r->cancel_claimed)
             continue;
-        if (r->irp == NULL) { /* an internal request (accept events) */
+        if (r->queued) {
+            if (IoSetCancelRoutine(r->irp, NULL) != NULL) {
+                RemoveEntryList(&r->rx_link);
+                r->io_finished = TRUE;
+                r->result = r->transferred > 0 ? (long)r->transferred : -ECANCELED;
+                InsertTailList(&s->rx_done, &r->rx_link);
+            }
+            continue;
+        }
+        if (r->irp == NULL) { /* an internal request (accept events, the reader) */
             r->cancel_claimed = TRUE;
             wsk_io_cancel(&r->io);
             continue;
@@ -398,6 +424,9 @@ BOOLEAN wsk_conn_begin_close(wsk_socket *s, PIRP close_irp)
             wsk_io_cancel(&r->io);
         }
     }
+    /* Cancelled queued receives stay pending until the caller delivers them,
+     * so the socket cannot go away before it does. */
+    *deliver_cancelled = !IsListEmpty(&s->rx_done);
     if (IsListEmpty(&s->pending) && s->callbacks == 0) {
         pthread_mutex_unlock(&s->lock);
         return TRUE;
@@ -513,9 +542,16 @@ static NTSTATUS data_start_ex(wsk_socket *s, PWSK_BUF Buffer, ULONG Flags, PIRP 
         return fail_now(Irp, STATUS_PIPE_DISCONNECTED);
     }
     if ((kind == WSK_REQ_SEND || kind == WSK_REQ_RECEIVE) && Buffer->Length == 0) {
-        /* Nothing to move: done at once (a zero-byte receive does not wait). */
+        /* Nothing to move: done at once (a zero-byte receive does not wait,
+         * but it does resume paused receive indications). */
+        BOOLEAN resume = kind == WSK_REQ_RECEIVE && s->rx_mode && s->rx_paused;
+        if (resume)
+            s->rx_paused = FALSE;
         pthread_mutex_unlock(&s->lock);
-        return wsk_irp_complete_pended(Irp, STATUS_SUCCESS, 0);
+        NTSTATUS r = wsk_irp_complete_pended(Irp, STATUS_SUCCESS, 0);
+        if (resume)
+            wsk_conn_rx_kick(s);
+        return r;
     }
     wsk_req *r = req_take(s, segments);
     if (r == NULL) {
@@ -531,6 +567,21 @@ static NTSTATUS data_start_ex(wsk_socket *s, PWSK_BUF Buffer, ULONG Flags, PIRP 
         req_release_locked(s, r);
         pthread_mutex_unlock(&s->lock);
         return fail_now(Irp, status);
+    }
+    if (kind == WSK_REQ_RECEIVE && s->rx_mode) {
+        /* Events are on: the provider's reader serves receives in order. */
+        r->queued = TRUE;
+        req_pend_locked(s, r, Irp);
+        InsertTailList(&s->rx_irps, &r->rx_link);
+        if (r->cancel_claimed) { /* cancelled before we could take it */
+            RemoveEntryList(&r->rx_link);
+            r->io_finished = TRUE;
+            r->result = -ECANCELED;
+            InsertTailList(&s->rx_done, &r->rx_link);
+        }
+        pthread_mutex_unlock(&s->lock);
+        wsk_conn_rx_kick(s);
+        return STATUS_PENDING;
     }
     req_pend_locked(s, r, Irp);
     if (kind == WSK_REQ_RECEIVE)
@@ -615,6 +666,316 @@ NTSTATUS WSKAPI wsk_conn_disconnect(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG F
     return data_start(s, Buffer != NULL && Buffer->Length > 0 ? Buffer : NULL, Flags, Irp, WSK_REQ_DISCONNECT);
 }
 
+/* ---- receive and disconnect events ---- */
+
+#define WSK_TAG_RX TAG_FROM_CHARS('W', 's', 'k', 'D')
+#define WSK_RX_BLOCK_MAGIC 0x4B425852u /* "RXBK" */
+#define WSK_RX_BLOCK_DATA (64 * 1024)
+#define WSK_RX_MAX_BUFFERED 4 /* blocks read ahead of the client before the reader waits */
+#define WSK_RX_MAX_SPARE 4
+
+/* One indication: WSK_DATA_INDICATION first, so WskRelease finds the block. */
+typedef struct wsk_rx_block {
+    WSK_DATA_INDICATION indication;
+    LIST_ENTRY link;
+    ULONG magic;
+    wsk_socket *socket;
+    PMDL mdl;
+    SIZE_T head, length; /* unconsumed bytes are data[head, length) */
+    BOOLEAN retained;    /* the client returned STATUS_PENDING and holds it */
+    UCHAR data[WSK_RX_BLOCK_DATA];
+} wsk_rx_block;
+
+static const WSK_CLIENT_CONNECTION_DISPATCH *rx_client_dispatch(wsk_socket *s)
+{
+    if (s->client_dispatch == NULL)
+        return NULL;
+    if (s->category == WSK_CATEGORY_STREAM)
+        return ((const WSK_CLIENT_STREAM_DISPATCH *)s->client_dispatch)->Connect;
+    return s->client_dispatch;
+}
+
+void wsk_conn_init_socket(wsk_socket *s)
+{
+    InitializeListHead(&s->pending);
+    InitializeListHead(&s->free_reqs);
+    InitializeListHead(&s->rx_irps);
+    InitializeListHead(&s->rx_done);
+    InitializeListHead(&s->rx_data);
+    InitializeListHead(&s->rx_spare);
+    InitializeListHead(&s->rx_held);
+}
+
+static wsk_rx_block *rx_block_get_locked(wsk_socket *s)
+{
+    if (!IsListEmpty(&s->rx_spare)) {
+        s->rx_spare_count--;
+        return CONTAINING_RECORD(RemoveHeadList(&s->rx_spare), wsk_rx_block, link);
+    }
+    wsk_rx_block *b = openwsk_pool_alloc(sizeof(*b), WSK_TAG_RX, FALSE);
+    if (b == NULL)
+        return NULL;
+    b->mdl = IoAllocateMdl(b->data, WSK_RX_BLOCK_DATA, FALSE, FALSE, NULL);
+    if (b->mdl == NULL) {
+        openwsk_pool_free(b);
+        return NULL;
+    }
+    MmBuildMdlForNonPagedPool(b->mdl);
+    b->magic = WSK_RX_BLOCK_MAGIC;
+    b->socket = s;
+    b->retained = FALSE;
+    return b;
+}
+
+static void rx_block_free(wsk_rx_block *b)
+{
+    b->magic = 0;
+    IoFreeMdl(b->mdl);
+    openwsk_pool_free(b);
+}
+
+static void rx_block_put_locked(wsk_socket *s, wsk_rx_block *b)
+{
+    b->retained = FALSE;
+    if (s->rx_spare_count < WSK_RX_MAX_SPARE) {
+        InsertHeadList(&s->rx_spare, &b->link);
+        s->rx_spare_count++;
+    } else {
+        rx_block_free(b);
+    }
+}
+
+static void rx_read_done(wsk_io *io, void *context, long result, size_t transferred);
+
+/* Starts the reader when someone needs data: a queued receive, indications
+ * that are not paused, or a disconnect event still to deliver. */
+static void rx_arm_locked(wsk_socket *s)
+{
+    if (!s->rx_mode || s->rx_reader != NULL || s->closing || s->receive_shut || s->rx_error != 0)
+        return;
+    BOOLEAN want = !IsListEmpty(&s->rx_irps) && IsListEmpty(&s->rx_data);
+    if (!want && s->rx_data_blocks < WSK_RX_MAX_BUFFERED)
+        want = ((s->events & WSK_EVENT_RECEIVE) && !s->rx_paused && IsListEmpty(&s->rx_data)) ||
+               ((s->events & WSK_EVENT_DISCONNECT) && !s->disconnect_indicated);
+    if (!want)
+        return;
+    wsk_req *r = req_take(s, 1);
+    if (r == NULL)
+        return;
+    wsk_rx_block *b = rx_block_get_locked(s);
+    if (b == NULL) {
+        req_release_locked(s, r);
+        return;
+    }
+    r->kind = WSK_REQ_RX_READ;
+    r->rx_block = b;
+    r->seg[0].base = b->data;
+    r->seg[0].length = WSK_RX_BLOCK_DATA;
+    InsertTailList(&s->pending, &r->link);
+    s->rx_reader = r;
+    wsk_io_recv(&r->io, s->fd, r->seg, 1, rx_read_done, r);
+}
+
+static void rx_read_done(wsk_io *io, void *context, long result, size_t transferred)
+{
+    (void)io;
+    (void)transferred;
+    wsk_req *r = context;
+    wsk_socket *s = r->socket;
+    wsk_rx_block *b = r->rx_block;
+    pthread_mutex_lock(&s->lock);
+    s->rx_reader = NULL;
+    RemoveEntryList(&r->link);
+    req_release_locked(s, r);
+    if (result > 0 && !s->closing) {
+        b->head = 0;
+        b->length = (SIZE_T)result;
+        InsertTailList(&s->rx_data, &b->link);
+        s->rx_data_blocks++;
+    } else {
+        rx_block_put_locked(s, b);
+        if (result == 0)
+            s->receive_shut = TRUE; /* the peer's FIN */
+        else if (result != -ECANCELED)
+            s->rx_error = result;
+    }
+    pthread_mutex_unlock(&s->lock);
+    wsk_conn_rx_kick(s);
+}
+
+/* Copies buffered data into the first queued receive; decides it when full
+ * (WAITALL) or when it got anything (otherwise), or at FIN / on error. */
+static BOOLEAN rx_serve_one_locked(wsk_socket *s)
+{
+    if (IsListEmpty(&s->rx_irps))
+        return FALSE;
+    wsk_req *r = CONTAINING_RECORD(s->rx_irps.Flink, wsk_req, rx_link);
+    while (!IsListEmpty(&s->rx_data) && r->transferred < r->wanted) {
+        wsk_rx_block *b = CONTAINING_RECORD(s->rx_data.Flink, wsk_rx_block, link);
+        while (b->head < b->length && r->seg_first < r->seg_count) {
+            wsk_io_segment *g = &r->seg[r->seg_first];
+            SIZE_T n = b->length - b->head;
+            if (n > g->length)
+                n = g->length;
+            __builtin_memcpy(g->base, b->data + b->head, n);
+            b->head += n;
+            r->transferred += n;
+            req_advance_segments(r, n);
+        }
+        if (b->head == b->length) {
+            RemoveEntryList(&b->link);
+            s->rx_data_blocks--;
+            rx_block_put_locked(s, b);
+        }
+    }
+    BOOLEAN full = r->transferred == r->wanted;
+    BOOLEAN enough = (r->flags & WSK_FLAG_WAITALL) ? full : r->transferred > 0;
+    BOOLEAN ended = IsListEmpty(&s->rx_data) && (s->receive_shut || s->rx_error != 0);
+    if (!enough && !ended)
+        return FALSE;
+    RemoveEntryList(&r->rx_link);
+    r->io_finished = TRUE;
+    r->result = r->transferred > 0 ? (long)r->transferred : s->receive_shut ? 0 : s->rx_error;
+    s->rx_paused = FALSE; /* a completed WskReceive resumes indications */
+    if (IoSetCancelRoutine(r->irp, NULL) != NULL || r->cancel_claimed)
+        InsertTailList(&s->rx_done, &r->rx_link);
+    /* else: the cancel routine is running; it queues the completion itself */
+    return TRUE;
+}
+
+void wsk_conn_rx_kick(wsk_socket *s)
+{
+    for (;;) {
+        pthread_mutex_lock(&s->lock);
+        while (rx_serve_one_locked(s))
+            ;
+        if (!IsListEmpty(&s->rx_done)) {
+            wsk_req *r = CONTAINING_RECORD(RemoveHeadList(&s->rx_done), wsk_req, rx_link);
+            req_outcome out;
+            req_finish_locked(s, r, &out);
+            pthread_mutex_unlock(&s->lock);
+            req_deliver(&out);
+            if (out.destroy != NULL)
+                return; /* that completion finished the socket's close */
+            continue;
+        }
+        const WSK_CLIENT_CONNECTION_DISPATCH *d = rx_client_dispatch(s);
+        if ((s->events & WSK_EVENT_RECEIVE) && !s->rx_paused && !s->rx_indicating && !s->closing &&
+            IsListEmpty(&s->rx_irps) && !IsListEmpty(&s->rx_data)) {
+            wsk_rx_block *b = CONTAINING_RECORD(RemoveHeadList(&s->rx_data), wsk_rx_block, link);
+            s->rx_data_blocks--;
+            s->rx_indicating = TRUE;
+            s->callbacks++;
+            pthread_mutex_unlock(&s->lock);
+            SIZE_T n = b->length - b->head;
+            SIZE_T accepted = n;
+            b->indication.Next = NULL;
+            b->indication.Buffer.Mdl = b->mdl;
+            b->indication.Buffer.Offset = (ULONG)b->head;
+            b->indication.Buffer.Length = n;
+            NTSTATUS st = d->WskReceiveEvent(s->context, WSK_FLAG_AT_DISPATCH_LEVEL, &b->indication, n, &accepted);
+            pthread_mutex_lock(&s->lock);
+            s->callbacks--;
+            s->rx_indicating = FALSE;
+            if (st == STATUS_PENDING) {
+                b->retained = TRUE; /* until WskRelease */
+                s->rx_retained++;
+                InsertTailList(&s->rx_held, &b->link);
+            } else if (st == STATUS_SUCCESS && accepted >= n) {
+                rx_block_put_locked(s, b);
+            } else {
+                /* Partly or not accepted: the rest waits at the head of the
+                 * stream and indications pause until a WskReceive completes. */
+                if (st == STATUS_SUCCESS)
+                    b->head += accepted;
+                InsertHeadList(&s->rx_data, &b->link);
+                s->rx_data_blocks++;
+                s->rx_paused = TRUE;
+            }
+            pthread_mutex_unlock(&s->lock);
+            continue;
+        }
+        if ((s->events & WSK_EVENT_DISCONNECT) && !s->disconnect_indicated && !s->closing &&
+            IsListEmpty(&s->rx_data) && (s->receive_shut || s->rx_error != 0)) {
+            ULONG flags = WSK_FLAG_AT_DISPATCH_LEVEL;
+            if (!s->receive_shut)
+                flags |= WSK_FLAG_ABORTIVE; /* the connection was reset */
+            s->disconnect_indicated = TRUE;
+            s->callbacks++;
+            pthread_mutex_unlock(&s->lock);
+            d->WskDisconnectEvent(s->context, flags);
+            pthread_mutex_lock(&s->lock);
+            s->callbacks--;
+            pthread_mutex_unlock(&s->lock);
+            continue;
+        }
+        rx_arm_locked(s);
+        BOOLEAN destroy = close_may_finish_locked(s);
+        pthread_mutex_unlock(&s->lock);
+        if (destroy)
+            wsk_socket_destroy(s);
+        return;
+    }
+}
+
+NTSTATUS WSKAPI wsk_conn_release(PWSK_SOCKET Socket, PWSK_DATA_INDICATION DataIndication)
+{
+    wsk_socket *s = wsk_socket_from(Socket);
+    if (s == NULL || DataIndication == NULL)
+        return STATUS_INVALID_PARAMETER;
+    /* Every list we indicate holds one block; the client may have reused
+     * Next meanwhile, so only the head is ours to take back. */
+    wsk_rx_block *b = CONTAINING_RECORD(DataIndication, wsk_rx_block, indication);
+    pthread_mutex_lock(&s->lock);
+    NTSTATUS status = STATUS_INVALID_PARAMETER;
+    if (b->magic == WSK_RX_BLOCK_MAGIC && b->socket == s && b->retained) {
+        s->rx_retained--;
+        RemoveEntryList(&b->link);
+        rx_block_put_locked(s, b);
+        status = STATUS_SUCCESS;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return status;
+}
+
+void wsk_conn_inherit_events(wsk_socket *listener, wsk_socket *child)
+{
+    ULONG inherited = listener->events & (WSK_EVENT_RECEIVE | WSK_EVENT_DISCONNECT | WSK_EVENT_SEND_BACKLOG);
+    const WSK_CLIENT_CONNECTION_DISPATCH *d = rx_client_dispatch(child);
+    /* Only events the accepted socket's client dispatch can take. */
+    if (d == NULL)
+        inherited = 0;
+    else {
+        if (d->WskReceiveEvent == NULL)
+            inherited &= ~(ULONG)WSK_EVENT_RECEIVE;
+        if (d->WskDisconnectEvent == NULL)
+            inherited &= ~(ULONG)WSK_EVENT_DISCONNECT;
+        if (d->WskSendBacklogEvent == NULL)
+            inherited &= ~(ULONG)WSK_EVENT_SEND_BACKLOG;
+    }
+    pthread_mutex_lock(&child->lock);
+    child->events |= inherited;
+    if (inherited & (WSK_EVENT_RECEIVE | WSK_EVENT_DISCONNECT))
+        child->rx_mode = TRUE;
+    pthread_mutex_unlock(&child->lock);
+    if (inherited)
+        wsk_conn_rx_kick(child);
+}
+
+/* Frees every receive block at close (retained ones too: the client
+ * should have released them first). */
+void wsk_conn_free_rx(wsk_socket *s)
+{
+    if (s->rx_retained > 0)
+        openwsk_log("WskCloseSocket: %d data indications were never released", (int)s->rx_retained);
+    while (!IsListEmpty(&s->rx_data))
+        rx_block_free(CONTAINING_RECORD(RemoveHeadList(&s->rx_data), wsk_rx_block, link));
+    while (!IsListEmpty(&s->rx_spare))
+        rx_block_free(CONTAINING_RECORD(RemoveHeadList(&s->rx_spare), wsk_rx_block, link));
+    while (!IsListEmpty(&s->rx_held))
+        rx_block_free(CONTAINING_RECORD(RemoveHeadList(&s->rx_held), wsk_rx_block, link));
+}
+
 /* ---- accept events ---- */
 
 static void accept_event_arm_locked(wsk_socket *s)
@@ -675,8 +1036,31 @@ NTSTATUS wsk_conn_set_event_callbacks(wsk_socket *s, const WSK_EVENT_CALLBACK_CO
         if (events == NULL || events->WskAcceptEvent == NULL)
             return STATUS_INVALID_PARAMETER;
     }
-    if (!disable && (mask & (WSK_EVENT_RECEIVE | WSK_EVENT_DISCONNECT | WSK_EVENT_SEND_BACKLOG | WSK_EVENT_RECEIVE_FROM)))
-        return STATUS_NOT_IMPLEMENTED; /* data events: still to come (issues 4 and 5) */
+    BOOLEAN connection = s->category == WSK_CATEGORY_CONNECTION || s->category == WSK_CATEGORY_STREAM;
+    if (connection && !disable) {
+        /* Connection sockets take events once connected (wsk-part-b.md §6.5). */
+        if (!s->connected)
+            return STATUS_INVALID_DEVICE_STATE;
+        const WSK_CLIENT_CONNECTION_DISPATCH *d = rx_client_dispatch(s);
+        if (d == NULL || ((mask & WSK_EVENT_RECEIVE) && d->WskReceiveEvent == NULL) ||
+            ((mask & WSK_EVENT_DISCONNECT) && d->WskDisconnectEvent == NULL) ||
+            ((mask & WSK_EVENT_SEND_BACKLOG) && d->WskSendBacklogEvent == NULL))
+            return STATUS_INVALID_PARAMETER;
+    }
+    if (!disable && (mask & WSK_EVENT_RECEIVE_FROM))
+        return STATUS_NOT_IMPLEMENTED; /* datagram events: issue 5 */
+    if (connection) {
+        pthread_mutex_lock(&s->lock);
+        if (disable)
+            s->events &= ~mask;
+        else
+            s->events |= mask;
+        if (!disable && (mask & (WSK_EVENT_RECEIVE | WSK_EVENT_DISCONNECT)))
+            s->rx_mode = TRUE;
+        pthread_mutex_unlock(&s->lock);
+        wsk_conn_rx_kick(s);
+        return STATUS_SUCCESS;
+    }
     pthread_mutex_lock(&s->lock);
     if (disable) {
         s->events &= ~mask;

@@ -72,7 +72,10 @@ typedef enum wsk_req_kind {
     WSK_REQ_SOCKET_CONNECT, /* WskSocketConnect: the connect step */
     WSK_REQ_CONNECT_EX,     /* WskConnectEx: connect, then send the optional buffer */
     WSK_REQ_ACCEPT_EVENT,   /* no IRP: feeds WskAcceptEvent */
+    WSK_REQ_RX_READ,        /* no IRP: reads for queued receives and receive events */
 } wsk_req_kind;
+
+struct wsk_rx_block;
 
 #define WSK_REQ_INLINE_SEGMENTS 8
 
@@ -92,6 +95,9 @@ typedef struct wsk_req {
     PVOID accept_context;
     const VOID *accept_dispatch;
     BOOLEAN connected_phase;   /* WskConnectEx: the connect step is done, sending */
+    LIST_ENTRY rx_link;        /* socket's rx_irps or rx_done list (queued receives) */
+    BOOLEAN queued;            /* a receive served by the provider's reader, not by the engine */
+    struct wsk_rx_block *rx_block; /* WSK_REQ_RX_READ: the block being filled */
     PULONG control_length_out; /* WskReceiveEx outputs */
     PULONG control_flags_out;
     /* data */
@@ -136,12 +142,39 @@ typedef struct wsk_socket {
     BOOLEAN send_shut;         /* FIN sent (graceful disconnect) */
     BOOLEAN receive_shut;      /* FIN received */
     ULONG events;              /* WSK_EVENT_* enabled (SO_WSK_EVENT_CALLBACK) */
+
+    /* Receive path once receive or disconnect events were enabled: one
+     * reader fills blocks; queued receives are served first, the rest is
+     * indicated (wsk_conn.c, "receive events"). */
+    BOOLEAN rx_mode;
+    BOOLEAN rx_paused;         /* STATUS_DATA_NOT_ACCEPTED / partial acceptance: wait for a WskReceive */
+    BOOLEAN rx_indicating;     /* a WskReceiveEvent call is running */
+    BOOLEAN disconnect_indicated;
+    long rx_error;             /* -errno the reader hit, 0 if none */
+    LIST_ENTRY rx_irps;        /* queued wsk_req (rx_link), in order */
+    LIST_ENTRY rx_done;        /* queued wsk_req decided, waiting to be completed */
+    LIST_ENTRY rx_data;        /* wsk_rx_block with data, in stream order */
+    LIST_ENTRY rx_spare;       /* empty blocks for reuse */
+    LIST_ENTRY rx_held;        /* blocks the client retained (STATUS_PENDING) until WskRelease */
+    ULONG rx_spare_count;
+    ULONG rx_data_blocks;
+    LONG rx_retained;          /* blocks the client holds (STATUS_PENDING) */
+    wsk_req *rx_reader;
     LONG callbacks;            /* client callbacks running for this socket: close waits for them */
 } wsk_socket;
 
 /* Creates a socket object around a Linux fd (accepted connections). */
 NTSTATUS wsk_socket_adopt(wsk_client *c, ADDRESS_FAMILY family, int fd, PVOID context, const VOID *dispatch,
                           wsk_socket **out);
+/* Initializes the lists of a new socket object (wsk_conn.c). */
+void wsk_conn_init_socket(wsk_socket *s);
+/* Frees the receive blocks of a socket being destroyed. */
+void wsk_conn_free_rx(wsk_socket *s);
+/* Completes queued receives that a close cancelled (after wsk_conn_begin_close). */
+void wsk_conn_rx_kick(wsk_socket *s);
+/* Gives accepted connections the events their listener enabled for them. */
+void wsk_conn_inherit_events(wsk_socket *listener, wsk_socket *child);
+NTSTATUS WSKAPI wsk_conn_release(PWSK_SOCKET Socket, PWSK_DATA_INDICATION DataIndication);
 /* Frees a socket whose requests have all completed; completes close_irp. */
 void wsk_socket_destroy(wsk_socket *s);
 
@@ -163,8 +196,10 @@ NTSTATUS WSKAPI wsk_conn_receive_ex(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG F
 /* SIO_WSK_QUERY_IDEAL_SEND_BACKLOG / SIO_WSK_QUERY_RECEIVE_BACKLOG. */
 NTSTATUS wsk_conn_query_backlog(wsk_socket *s, ULONG code, SIZE_T *value);
 /* Starts closing: cancels pending requests; returns TRUE if the socket can
- * be destroyed now, FALSE if the last request's completion will do it. */
-BOOLEAN wsk_conn_begin_close(wsk_socket *s, PIRP close_irp);
+ * be destroyed now, FALSE if the last request's completion will do it.
+ * *deliver_cancelled: queued receives were cancelled and the caller must
+ * complete them with wsk_conn_rx_kick (the socket stays valid until then). */
+BOOLEAN wsk_conn_begin_close(wsk_socket *s, PIRP close_irp, BOOLEAN *deliver_cancelled);
 /* SO_WSK_EVENT_CALLBACK on a socket (wsk_events.c rules live here too). */
 NTSTATUS wsk_conn_set_event_callbacks(wsk_socket *s, const WSK_EVENT_CALLBACK_CONTROL *control);
 /* WskSocketConnect's connect step on a freshly bound socket; the IRP

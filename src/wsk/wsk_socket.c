@@ -89,8 +89,7 @@ static NTSTATUS wsk_socket_create(wsk_client *c, ADDRESS_FAMILY family, USHORT t
     s->v6only = family == AF_INET6; /* Windows sockets start v6-only */
     s->security = sd;
     pthread_mutex_init(&s->lock, NULL);
-    InitializeListHead(&s->pending);
-    InitializeListHead(&s->free_reqs);
+    wsk_conn_init_socket(s);
     wsk_client_socket_opened(c);
     *out = s;
     return STATUS_SUCCESS;
@@ -139,8 +138,7 @@ NTSTATUS wsk_socket_adopt(wsk_client *c, ADDRESS_FAMILY family, int fd, PVOID co
     s->connected = TRUE;
     s->v6only = family == AF_INET6;
     pthread_mutex_init(&s->lock, NULL);
-    InitializeListHead(&s->pending);
-    InitializeListHead(&s->free_reqs);
+    wsk_conn_init_socket(s);
     wsk_client_socket_opened(c);
     *out = s;
     return STATUS_SUCCESS;
@@ -159,6 +157,7 @@ void wsk_socket_destroy(wsk_socket *s)
     wsk_io_forget_fd(s->fd);
     lx_close(s->fd);
     wsk_conn_free_requests(s);
+    wsk_conn_free_rx(s);
     s->magic = 0;
     pthread_mutex_destroy(&s->lock);
     openwsk_pool_free(s);
@@ -176,8 +175,14 @@ static NTSTATUS WSKAPI wsk_close_socket(PWSK_SOCKET Socket, PIRP Irp)
     wsk_socket *s = wsk_socket_from(Socket);
     if (s == NULL || s->closing)
         return wsk_irp_complete_now(Irp, STATUS_INVALID_HANDLE, 0);
-    if (!wsk_conn_begin_close(s, Irp))
-        return STATUS_PENDING; /* the last pending request's completion finishes the close */
+    BOOLEAN deliver_cancelled = FALSE;
+    if (!wsk_conn_begin_close(s, Irp, &deliver_cancelled)) {
+        /* The last pending request's completion finishes the close; queued
+         * receives the close cancelled complete right here. */
+        if (deliver_cancelled)
+            wsk_conn_rx_kick(s);
+        return STATUS_PENDING;
+    }
     wsk_irp_begin_pending(Irp);
     s->close_irp = Irp;
     wsk_socket_destroy(s);
@@ -345,12 +350,6 @@ static NTSTATUS WSKAPI wsk_inspect_complete(PWSK_SOCKET ListenSocket, PWSK_INSPE
 
 
 
-static NTSTATUS WSKAPI wsk_release_data(PWSK_SOCKET Socket, PWSK_DATA_INDICATION DataIndication)
-{
-    (void)Socket;
-    (void)DataIndication;
-    return STATUS_NOT_IMPLEMENTED;
-}
 
 static NTSTATUS WSKAPI wsk_send_to(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, PSOCKADDR RemoteAddress,
                                    ULONG ControlInfoLength, PCMSGHDR ControlInfo, PIRP Irp)
@@ -457,7 +456,7 @@ static const WSK_PROVIDER_CONNECTION_DISPATCH connection_dispatch = {
     .WskSend = wsk_conn_send,
     .WskReceive = wsk_conn_receive,
     .WskDisconnect = wsk_conn_disconnect,
-    .WskRelease = wsk_release_data,
+    .WskRelease = wsk_conn_release,
     .WskConnectEx = wsk_conn_connect_ex,
     .WskSendEx = wsk_conn_send_ex,
     .WskReceiveEx = wsk_conn_receive_ex,
@@ -473,7 +472,7 @@ static const WSK_PROVIDER_STREAM_DISPATCH stream_dispatch = {
     .WskSend = wsk_conn_send,
     .WskReceive = wsk_conn_receive,
     .WskDisconnect = wsk_conn_disconnect,
-    .WskRelease = wsk_release_data,
+    .WskRelease = wsk_conn_release,
     .WskGetLocalAddress = wsk_get_local_address,
     .WskGetRemoteAddress = wsk_get_remote_address,
     .WskConnectEx = wsk_conn_connect_ex,
