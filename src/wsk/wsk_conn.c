@@ -17,6 +17,8 @@
 
 #define WSK_TAG_REQUEST TAG_FROM_CHARS('W', 's', 'k', 'R')
 
+static void rx_kick_held(wsk_socket *s);
+
 /* ---- requests ---- */
 
 static wsk_req *req_take(wsk_socket *s, ULONG segments)
@@ -98,10 +100,16 @@ static void req_after_submit_locked(wsk_req *r)
         wsk_io_cancel(&r->io);
 }
 
-/* A close waiting for this socket can finish: nothing pending, no callback running. */
+/* A close waiting for this socket can finish (nothing pending, no callback
+ * running): the first caller to see it claims the destruction, so that two
+ * threads finishing the last pieces at once never both destroy it. */
 static BOOLEAN close_may_finish_locked(wsk_socket *s)
 {
-    return s->closing && s->close_irp != NULL && IsListEmpty(&s->pending) && s->callbacks == 0;
+    if (!s->closing || s->close_irp == NULL || !IsListEmpty(&s->pending) || s->callbacks != 0 ||
+        s->destroy_claimed)
+        return FALSE;
+    s->destroy_claimed = TRUE;
+    return TRUE;
 }
 
 /* What a finished request reports, and the accepted socket if any. */
@@ -262,18 +270,21 @@ static void accept_event_done(wsk_socket *s, wsk_req *r, long result)
         NTSTATUS st = events->WskAcceptEvent(s->context, WSK_FLAG_AT_DISPATCH_LEVEL, (PSOCKADDR)&local,
                                              (PSOCKADDR)&remote, &child->pub, &context, &dispatch);
         pthread_mutex_lock(&child->lock);
-        child->callbacks = 0;
-        BOOLEAN closed_meanwhile = close_may_finish_locked(child);
-        if (NT_SUCCESS(st) && !child->closing) {
+        BOOLEAN keep = NT_SUCCESS(st) && !child->closing;
+        if (keep) {
             child->context = context;
             child->client_dispatch = dispatch;
         }
         pthread_mutex_unlock(&child->lock);
+        if (keep)
+            wsk_conn_inherit_events(s, child); /* still under our reference */
+        pthread_mutex_lock(&child->lock);
+        child->callbacks--;
+        BOOLEAN closed_meanwhile = close_may_finish_locked(child);
+        pthread_mutex_unlock(&child->lock);
         if (closed_meanwhile) {
             wsk_socket_destroy(child); /* completes the client's close */
-        } else if (NT_SUCCESS(st)) {
-            wsk_conn_inherit_events(s, child);
-        } else {
+        } else if (!NT_SUCCESS(st)) {
             /* STATUS_REQUEST_NOT_ACCEPTED: the connection is reset. */
             child->closing = TRUE;
             wsk_socket_destroy(child);
@@ -377,8 +388,9 @@ static void req_cancel_routine(PDEVICE_OBJECT DeviceObject, PIRP Irp)
             r->result = r->transferred > 0 ? (long)r->transferred : -ECANCELED; /* copied bytes are not lost */
         }
         InsertTailList(&s->rx_done, &r->rx_link);
+        s->callbacks++; /* the request is still pending: the socket is alive */
         pthread_mutex_unlock(&s->lock);
-        wsk_conn_rx_kick(s);
+        rx_kick_held(s);
         return;
     }
     if (!r->io_finished) {
@@ -427,7 +439,10 @@ BOOLEAN wsk_conn_begin_close(wsk_socket *s, PIRP close_irp, BOOLEAN *deliver_can
     /* Cancelled queued receives stay pending until the caller delivers them,
      * so the socket cannot go away before it does. */
     *deliver_cancelled = !IsListEmpty(&s->rx_done);
+    if (*deliver_cancelled)
+        s->callbacks++; /* released by wsk_conn_rx_deliver_cancelled */
     if (IsListEmpty(&s->pending) && s->callbacks == 0) {
+        s->destroy_claimed = TRUE;
         pthread_mutex_unlock(&s->lock);
         return TRUE;
     }
@@ -799,8 +814,9 @@ static void rx_read_done(wsk_io *io, void *context, long result, size_t transfer
         else if (result != -ECANCELED)
             s->rx_error = result;
     }
+    s->callbacks++; /* taken while the reader still kept the socket alive */
     pthread_mutex_unlock(&s->lock);
-    wsk_conn_rx_kick(s);
+    rx_kick_held(s);
 }
 
 /* Copies buffered data into the first queued receive; decides it when full
@@ -843,7 +859,12 @@ static BOOLEAN rx_serve_one_locked(wsk_socket *s)
     return TRUE;
 }
 
-void wsk_conn_rx_kick(wsk_socket *s)
+/* Runs the receive path until nothing is left to do: completes decided
+ * receives, serves queued ones, indicates data, reports a disconnect,
+ * re-arms the reader.  The caller holds a callbacks reference (taken under
+ * the lock while the socket was certainly alive), so nobody destroys the
+ * socket meanwhile; dropping it may finish a waiting close. */
+static void rx_kick_held(wsk_socket *s)
 {
     for (;;) {
         pthread_mutex_lock(&s->lock);
@@ -854,9 +875,7 @@ void wsk_conn_rx_kick(wsk_socket *s)
             req_outcome out;
             req_finish_locked(s, r, &out);
             pthread_mutex_unlock(&s->lock);
-            req_deliver(&out);
-            if (out.destroy != NULL)
-                return; /* that completion finished the socket's close */
+            req_deliver(&out); /* never destroys: we hold a reference */
             continue;
         }
         const WSK_CLIENT_CONNECTION_DISPATCH *d = rx_client_dispatch(s);
@@ -910,6 +929,7 @@ void wsk_conn_rx_kick(wsk_socket *s)
             continue;
         }
         rx_arm_locked(s);
+        s->callbacks--;
         BOOLEAN destroy = close_may_finish_locked(s);
         pthread_mutex_unlock(&s->lock);
         if (destroy)
@@ -917,6 +937,20 @@ void wsk_conn_rx_kick(wsk_socket *s)
         return;
     }
 }
+
+void wsk_conn_rx_deliver_cancelled(wsk_socket *s)
+{
+    rx_kick_held(s);
+}
+
+void wsk_conn_rx_kick(wsk_socket *s)
+{
+    pthread_mutex_lock(&s->lock);
+    s->callbacks++;
+    pthread_mutex_unlock(&s->lock);
+    rx_kick_held(s);
+}
+
 
 NTSTATUS WSKAPI wsk_conn_release(PWSK_SOCKET Socket, PWSK_DATA_INDICATION DataIndication)
 {

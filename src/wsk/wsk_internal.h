@@ -161,6 +161,7 @@ typedef struct wsk_socket {
     LONG rx_retained;          /* blocks the client holds (STATUS_PENDING) */
     wsk_req *rx_reader;
     LONG callbacks;            /* client callbacks running for this socket: close waits for them */
+    BOOLEAN destroy_claimed;   /* one thread has taken on destroying it */
 } wsk_socket;
 
 /* Creates a socket object around a Linux fd (accepted connections). */
@@ -170,8 +171,11 @@ NTSTATUS wsk_socket_adopt(wsk_client *c, ADDRESS_FAMILY family, int fd, PVOID co
 void wsk_conn_init_socket(wsk_socket *s);
 /* Frees the receive blocks of a socket being destroyed. */
 void wsk_conn_free_rx(wsk_socket *s);
-/* Completes queued receives that a close cancelled (after wsk_conn_begin_close). */
+/* Runs a socket's receive path (for callers acting for the client). */
 void wsk_conn_rx_kick(wsk_socket *s);
+/* Completes queued receives that a close cancelled, when
+ * wsk_conn_begin_close said so (it took the reference this drops). */
+void wsk_conn_rx_deliver_cancelled(wsk_socket *s);
 /* Gives accepted connections the events their listener enabled for them. */
 void wsk_conn_inherit_events(wsk_socket *listener, wsk_socket *child);
 NTSTATUS WSKAPI wsk_conn_release(PWSK_SOCKET Socket, PWSK_DATA_INDICATION DataIndication);

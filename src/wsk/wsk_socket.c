@@ -180,7 +180,7 @@ static NTSTATUS WSKAPI wsk_close_socket(PWSK_SOCKET Socket, PIRP Irp)
         /* The last pending request's completion finishes the close; queued
          * receives the close cancelled complete right here. */
         if (deliver_cancelled)
-            wsk_conn_rx_kick(s);
+            wsk_conn_rx_deliver_cancelled(s);
         return STATUS_PENDING;
     }
     wsk_irp_begin_pending(Irp);
