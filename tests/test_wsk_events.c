@@ -237,12 +237,91 @@ static void socket_connect_in_one_irp(void)
     wt_wsk_close(&t);
 }
 
+static void client_control_static_events_and_transports(void)
+{
+    WSK_CLIENT_NPI npi = {NULL, &wt_client_dispatch};
+    WSK_REGISTRATION reg;
+    WSK_PROVIDER_NPI p;
+    CHECK_EQ(WskRegister(&npi, &reg), STATUS_SUCCESS);
+    CHECK_EQ(WskCaptureProviderNPI(&reg, WSK_NO_WAIT, &p), STATUS_SUCCESS);
+    WSK_EVENT_CALLBACK_CONTROL control = {(PNPIID)&NPI_WSK_INTERFACE_ID, WSK_EVENT_ACCEPT};
+    wt_irp irp = {0};
+    /* The IRP must be NULL; the request comes before any socket, once. */
+    NTSTATUS r = p.Dispatch->WskControlClient(p.Client, WSK_SET_STATIC_EVENT_CALLBACKS, sizeof(control), &control, 0,
+                                              NULL, NULL, wt_irp_arm(&irp));
+    CHECK_EQ(r, STATUS_INVALID_PARAMETER);
+    CHECK_EQ(irp.completions, 0);
+    CHECK_EQ(p.Dispatch->WskControlClient(p.Client, WSK_SET_STATIC_EVENT_CALLBACKS, sizeof(control), &control, 0,
+                                          NULL, NULL, NULL),
+             STATUS_SUCCESS);
+    CHECK_EQ(p.Dispatch->WskControlClient(p.Client, WSK_SET_STATIC_EVENT_CALLBACKS, sizeof(control), &control, 0,
+                                          NULL, NULL, NULL),
+             STATUS_INVALID_DEVICE_STATE);
+
+    /* A listener gets accept events without asking, as soon as it is bound. */
+    memset(&the_log, 0, sizeof(the_log));
+    KeInitializeEvent(&the_log.arrived, SynchronizationEvent, FALSE);
+    the_log.answer = STATUS_REQUEST_NOT_ACCEPTED;
+    r = p.Dispatch->WskSocket(p.Client, AF_INET, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_LISTEN_SOCKET, &the_log,
+                              &listen_events, NULL, NULL, NULL, wt_irp_arm(&irp));
+    CHECK_EQ(wt_irp_result(&irp, r), STATUS_SUCCESS);
+    PWSK_SOCKET l = (PWSK_SOCKET)irp.irp->IoStatus.Information;
+    const WSK_PROVIDER_LISTEN_DISPATCH *d = l->Dispatch;
+    SOCKADDR_IN addr = wt_in4("127.0.0.1", 0), local;
+    r = d->WskBind(l, (PSOCKADDR)&addr, 0, wt_irp_arm(&irp));
+    CHECK_EQ(wt_irp_result(&irp, r), STATUS_SUCCESS);
+    r = d->WskGetLocalAddress(l, (PSOCKADDR)&local, wt_irp_arm(&irp));
+    CHECK_EQ(wt_irp_result(&irp, r), STATUS_SUCCESS);
+    int peer = peer_tcp_connect(4, "127.0.0.1", RtlUshortByteSwap(local.sin_port));
+    LARGE_INTEGER timeout = {.QuadPart = -2000LL * 10000};
+    CHECK_EQ(KeWaitForSingleObject(&the_log.arrived, Executive, KernelMode, FALSE, &timeout), STATUS_SUCCESS);
+    if (peer >= 0)
+        peer_close(peer);
+    /* Static events can be neither disabled nor re-enabled. */
+    WSK_EVENT_CALLBACK_CONTROL off = {(PNPIID)&NPI_WSK_INTERFACE_ID, WSK_EVENT_DISABLE | WSK_EVENT_ACCEPT};
+    CHECK_EQ(d->WskControlSocket(l, WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET, sizeof(off), &off, 0, NULL,
+                                 NULL, NULL),
+             STATUS_INVALID_PARAMETER);
+    r = d->WskCloseSocket(l, wt_irp_arm(&irp));
+    CHECK_EQ(wt_irp_result(&irp, r), STATUS_SUCCESS);
+
+    /* The transport list: the size first, then TCP and UDP over IPv4 and IPv6. */
+    SIZE_T needed = 0;
+    CHECK_EQ(p.Dispatch->WskControlClient(p.Client, WSK_TRANSPORT_LIST_QUERY, 0, NULL, 0, NULL, &needed, NULL),
+             STATUS_BUFFER_OVERFLOW);
+    CHECK_EQ(needed, 4 * sizeof(WSK_TRANSPORT));
+    WSK_TRANSPORT list[4];
+    SIZE_T got = 0;
+    CHECK_EQ(p.Dispatch->WskControlClient(p.Client, WSK_TRANSPORT_LIST_QUERY, 0, NULL, sizeof(list), list, &got, NULL),
+             STATUS_SUCCESS);
+    CHECK_EQ(got, sizeof(list));
+    int tcp4 = 0, udp6 = 0;
+    for (int i = 0; i < 4; i++) {
+        tcp4 += list[i].SocketType == SOCK_STREAM && list[i].Protocol == IPPROTO_TCP && list[i].AddressFamily == AF_INET;
+        udp6 += list[i].SocketType == SOCK_DGRAM && list[i].Protocol == IPPROTO_UDP && list[i].AddressFamily == AF_INET6;
+    }
+    CHECK_EQ(tcp4, 1);
+    CHECK_EQ(udp6, 1);
+    ULONG bypass = WSK_TDI_BEHAVIOR_BYPASS_TDI, bogus = 0x10;
+    CHECK_EQ(p.Dispatch->WskControlClient(p.Client, WSK_TDI_BEHAVIOR, sizeof(bypass), &bypass, 0, NULL, NULL, NULL),
+             STATUS_SUCCESS);
+    CHECK_EQ(p.Dispatch->WskControlClient(p.Client, WSK_TDI_BEHAVIOR, sizeof(bogus), &bogus, 0, NULL, NULL, NULL),
+             STATUS_INVALID_PARAMETER);
+    CHECK_EQ(p.Dispatch->WskControlClient(p.Client, 99, 0, NULL, 0, NULL, NULL, NULL), STATUS_INVALID_PARAMETER);
+    CHECK_EQ(p.Dispatch->WskControlClient(NULL, WSK_TDI_BEHAVIOR, sizeof(bypass), &bypass, 0, NULL, NULL, NULL),
+             STATUS_INVALID_HANDLE);
+    wt_irp_free(&irp);
+    WskReleaseProviderNPI(&reg);
+    WskDeregister(&reg);
+}
+
 int main(void)
 {
     WT_RUN(accept_event_delivers_connections);
     WT_RUN(refused_connection_is_reset);
     WT_RUN(bad_event_requests);
     WT_RUN(socket_connect_in_one_irp);
+    WT_RUN(client_control_static_events_and_transports);
     CHECK_EQ(openwsk_pool_outstanding_count(0), 0);
     return wt_finish();
 }

@@ -119,6 +119,7 @@ typedef struct req_outcome {
     ULONG_PTR information;
     wsk_socket *destroy; /* the socket, when this completion ends its close */
     BOOLEAN destroy_first; /* destroy before completing (a socket the client never saw) */
+    wsk_socket *kick;      /* a socket whose receive path starts now (static events) */
 } req_outcome;
 
 static NTSTATUS req_status_from_result(long result)
@@ -158,6 +159,8 @@ static void req_accept_outcome(wsk_socket *listener, wsk_req *r, req_outcome *ou
     }
     out->status = STATUS_SUCCESS;
     out->information = (ULONG_PTR)&child->pub;
+    if (child->rx_mode)
+        out->kick = child;
 }
 
 /* Decides the outcome and recycles the request; lock held. */
@@ -167,6 +170,7 @@ static void req_finish_locked(wsk_socket *s, wsk_req *r, req_outcome *out)
     out->information = 0;
     out->destroy = NULL;
     out->destroy_first = FALSE;
+    out->kick = NULL;
     switch (r->kind) {
     case WSK_REQ_SOCKET_CONNECT:
         out->status = req_status_from_result(r->result);
@@ -175,6 +179,8 @@ static void req_finish_locked(wsk_socket *s, wsk_req *r, req_outcome *out)
         if (NT_SUCCESS(out->status)) {
             s->connected = TRUE;
             out->information = (ULONG_PTR)&s->pub;
+            if (s->rx_mode)
+                out->kick = s;
         } else {
             s->closing = TRUE; /* the client never saw it: no socket is returned */
             out->destroy = s;
@@ -198,8 +204,11 @@ static void req_finish_locked(wsk_socket *s, wsk_req *r, req_outcome *out)
         break;
     case WSK_REQ_CONNECT:
         out->status = req_status_from_result(r->result);
-        if (NT_SUCCESS(out->status))
+        if (NT_SUCCESS(out->status)) {
             s->connected = TRUE;
+            if (s->rx_mode)
+                out->kick = s;
+        }
         else if (r->result == -ECONNREFUSED)
             out->status = STATUS_CONNECTION_REFUSED;
         break;
@@ -234,6 +243,8 @@ static void req_deliver(const req_outcome *out)
 {
     if (out->destroy != NULL && out->destroy_first)
         wsk_socket_destroy(out->destroy);
+    if (out->kick != NULL)
+        wsk_conn_rx_kick(out->kick); /* before the client can close it */
     wsk_irp_finish(out->irp, out->status, out->information);
     if (out->destroy != NULL && !out->destroy_first)
         wsk_socket_destroy(out->destroy);
@@ -766,7 +777,7 @@ static void rx_read_done(wsk_io *io, void *context, long result, size_t transfer
  * that are not paused, or a disconnect event still to deliver. */
 static void rx_arm_locked(wsk_socket *s)
 {
-    if (!s->rx_mode || s->rx_reader != NULL || s->closing || s->receive_shut || s->rx_error != 0)
+    if (!s->rx_mode || !s->connected || s->rx_reader != NULL || s->closing || s->receive_shut || s->rx_error != 0)
         return;
     BOOLEAN want = !IsListEmpty(&s->rx_irps) && IsListEmpty(&s->rx_data);
     if (!want && s->rx_data_blocks < WSK_RX_MAX_BUFFERED)
@@ -879,7 +890,7 @@ static void rx_kick_held(wsk_socket *s)
             continue;
         }
         const WSK_CLIENT_CONNECTION_DISPATCH *d = rx_client_dispatch(s);
-        if ((s->events & WSK_EVENT_RECEIVE) && !s->rx_paused && !s->rx_indicating && !s->closing &&
+        if (d != NULL && d->WskReceiveEvent != NULL && (s->events & WSK_EVENT_RECEIVE) && !s->rx_paused && !s->rx_indicating && !s->closing &&
             IsListEmpty(&s->rx_irps) && !IsListEmpty(&s->rx_data)) {
             wsk_rx_block *b = CONTAINING_RECORD(RemoveHeadList(&s->rx_data), wsk_rx_block, link);
             s->rx_data_blocks--;
@@ -914,7 +925,8 @@ static void rx_kick_held(wsk_socket *s)
             pthread_mutex_unlock(&s->lock);
             continue;
         }
-        if ((s->events & WSK_EVENT_DISCONNECT) && !s->disconnect_indicated && !s->closing &&
+        if (d != NULL && d->WskDisconnectEvent != NULL && (s->events & WSK_EVENT_DISCONNECT) &&
+            !s->disconnect_indicated && !s->closing &&
             IsListEmpty(&s->rx_data) && (s->receive_shut || s->rx_error != 0)) {
             ULONG flags = WSK_FLAG_AT_DISPATCH_LEVEL;
             if (!s->receive_shut)
@@ -991,8 +1003,9 @@ void wsk_conn_inherit_events(wsk_socket *listener, wsk_socket *child)
     child->events |= inherited;
     if (inherited & (WSK_EVENT_RECEIVE | WSK_EVENT_DISCONNECT))
         child->rx_mode = TRUE;
+    BOOLEAN start = child->rx_mode; /* inherited, or static events */
     pthread_mutex_unlock(&child->lock);
-    if (inherited)
+    if (start)
         wsk_conn_rx_kick(child);
 }
 
@@ -1035,7 +1048,7 @@ static void accept_event_cancel_locked(wsk_socket *s)
 
 /* Which events each category may enable (wsk-part-b.md §4.2): listeners
  * take the connection events too, for the sockets they accept. */
-static ULONG events_allowed(wsk_category category)
+ULONG wsk_conn_events_allowed(wsk_category category)
 {
     switch (category) {
     case WSK_CATEGORY_LISTEN:
@@ -1051,14 +1064,24 @@ static ULONG events_allowed(wsk_category category)
     }
 }
 
+void wsk_conn_start_accept_events(wsk_socket *s)
+{
+    pthread_mutex_lock(&s->lock);
+    if ((s->events & WSK_EVENT_ACCEPT) && s->listening && !s->closing)
+        accept_event_arm_locked(s);
+    pthread_mutex_unlock(&s->lock);
+}
+
 NTSTATUS wsk_conn_set_event_callbacks(wsk_socket *s, const WSK_EVENT_CALLBACK_CONTROL *control)
 {
+    if (s->static_events != 0)
+        return STATUS_INVALID_PARAMETER; /* static events can be neither disabled nor re-enabled */
     if (control->NpiId == NULL || !IsEqualGUID(control->NpiId, &NPI_WSK_INTERFACE_ID))
         return STATUS_INVALID_PARAMETER;
     ULONG mask = control->EventMask;
     BOOLEAN disable = (mask & WSK_EVENT_DISABLE) != 0;
     mask &= ~(ULONG)WSK_EVENT_DISABLE;
-    if (mask == 0 || (mask & ~events_allowed(s->category)) != 0)
+    if (mask == 0 || (mask & ~wsk_conn_events_allowed(s->category)) != 0)
         return STATUS_INVALID_PARAMETER;
     if (disable && (mask & (mask - 1)) != 0)
         return STATUS_INVALID_PARAMETER; /* disabling names exactly one event */

@@ -34,13 +34,20 @@ typedef struct wsk_client {
     LONG calls;                  /* provider-dispatch calls executing now */
     KEVENT idle;                 /* signalled when captures, sockets and calls are all 0 */
     KEVENT leaving;              /* signalled when WskDeregister starts */
-    WSK_EVENT_CALLBACK_CONTROL static_events; /* WSK_SET_STATIC_EVENT_CALLBACKS (issue 5) */
+    ULONG static_events;         /* WSK_SET_STATIC_EVENT_CALLBACKS: enabled on every new socket */
+    BOOLEAN made_sockets;        /* static events must be set before the first socket */
 } wsk_client;
 
 extern const WSK_PROVIDER_DISPATCH wsk_provider_dispatch;
 
 /* Validates a PWSK_CLIENT; NULL if it is not one. */
 wsk_client *wsk_client_from(PWSK_CLIENT client);
+/* WskControlClient (wsk_client_control.c). */
+NTSTATUS WSKAPI wsk_client_control(PWSK_CLIENT Client, ULONG ControlCode, SIZE_T InputSize, PVOID InputBuffer,
+                                   SIZE_T OutputSize, PVOID OutputBuffer, SIZE_T *OutputSizeReturned, PIRP Irp);
+/* Enables the client's static events that fit a new socket's category. */
+struct wsk_socket;
+void wsk_client_apply_static_events(wsk_client *c, struct wsk_socket *s);
 /* Counts a socket against its client, for WskDeregister's wait. */
 void wsk_client_socket_opened(wsk_client *c);
 void wsk_client_socket_closed(wsk_client *c);
@@ -142,6 +149,7 @@ typedef struct wsk_socket {
     BOOLEAN send_shut;         /* FIN sent (graceful disconnect) */
     BOOLEAN receive_shut;      /* FIN received */
     ULONG events;              /* WSK_EVENT_* enabled (SO_WSK_EVENT_CALLBACK) */
+    ULONG static_events;       /* the part enabled by WSK_SET_STATIC_EVENT_CALLBACKS */
 
     /* Receive path once receive or disconnect events were enabled: one
      * reader fills blocks; queued receives are served first, the rest is
@@ -171,6 +179,10 @@ NTSTATUS wsk_socket_adopt(wsk_client *c, ADDRESS_FAMILY family, int fd, PVOID co
 void wsk_conn_init_socket(wsk_socket *s);
 /* Frees the receive blocks of a socket being destroyed. */
 void wsk_conn_free_rx(wsk_socket *s);
+/* Starts accept events on a listener that has WSK_EVENT_ACCEPT (statically). */
+void wsk_conn_start_accept_events(wsk_socket *s);
+/* Which WSK_EVENT_* bits a category may enable. */
+ULONG wsk_conn_events_allowed(wsk_category category);
 /* Runs a socket's receive path (for callers acting for the client). */
 void wsk_conn_rx_kick(wsk_socket *s);
 /* Completes queued receives that a close cancelled, when

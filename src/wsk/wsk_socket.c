@@ -90,6 +90,7 @@ static NTSTATUS wsk_socket_create(wsk_client *c, ADDRESS_FAMILY family, USHORT t
     s->security = sd;
     pthread_mutex_init(&s->lock, NULL);
     wsk_conn_init_socket(s);
+    wsk_client_apply_static_events(c, s);
     wsk_client_socket_opened(c);
     *out = s;
     return STATUS_SUCCESS;
@@ -139,6 +140,7 @@ NTSTATUS wsk_socket_adopt(wsk_client *c, ADDRESS_FAMILY family, int fd, PVOID co
     s->v6only = family == AF_INET6;
     pthread_mutex_init(&s->lock, NULL);
     wsk_conn_init_socket(s);
+    wsk_client_apply_static_events(c, s);
     wsk_client_socket_opened(c);
     *out = s;
     return STATUS_SUCCESS;
@@ -278,6 +280,8 @@ static NTSTATUS WSKAPI wsk_bind(PWSK_SOCKET Socket, PSOCKADDR LocalAddress, ULON
     if (NT_SUCCESS(status))
         s->bound = TRUE;
     pthread_mutex_unlock(&s->lock);
+    if (NT_SUCCESS(status) && s->category == WSK_CATEGORY_LISTEN)
+        wsk_conn_start_accept_events(s); /* static WSK_EVENT_ACCEPT */
     return wsk_irp_complete_pended(Irp, status, 0);
 }
 
@@ -538,17 +542,6 @@ static NTSTATUS WSKAPI wsk_socket_connect(PWSK_CLIENT Client, USHORT SocketType,
     return r;
 }
 
-static NTSTATUS WSKAPI wsk_control_client(PWSK_CLIENT Client, ULONG ControlCode, SIZE_T InputSize,
-                                          PVOID InputBuffer, SIZE_T OutputSize, PVOID OutputBuffer,
-                                          SIZE_T *OutputSizeReturned, PIRP Irp)
-{
-    (void)ControlCode; (void)InputSize; (void)InputBuffer; (void)OutputSize; (void)OutputBuffer;
-    (void)OutputSizeReturned;
-    if (wsk_client_from(Client) == NULL)
-        return STATUS_INVALID_HANDLE;
-    return Irp ? wsk_irp_complete_now(Irp, STATUS_NOT_IMPLEMENTED, 0) : STATUS_NOT_IMPLEMENTED; /* issue 5 */
-}
-
 static NTSTATUS WSKAPI wsk_get_address_info(PWSK_CLIENT Client, PUNICODE_STRING NodeName,
                                             PUNICODE_STRING ServiceName, ULONG NameSpace, GUID *Provider,
                                             PADDRINFOEXW Hints, PADDRINFOEXW *Result, PEPROCESS OwningProcess,
@@ -587,7 +580,7 @@ const WSK_PROVIDER_DISPATCH wsk_provider_dispatch = {
     .Reserved = 0,
     .WskSocket = wsk_socket_call,
     .WskSocketConnect = wsk_socket_connect,
-    .WskControlClient = wsk_control_client,
+    .WskControlClient = wsk_client_control,
     .WskGetAddressInfo = wsk_get_address_info,
     .WskFreeAddressInfo = wsk_free_address_info,
     .WskGetNameInfo = wsk_get_name_info,
