@@ -501,6 +501,35 @@ static void cancel_races_completion(void)
     wt_wsk_close(&t);
 }
 
+static void drain_discards_until_the_peer_closes(void)
+{
+    int lfd = peer_tcp_listen(4, "127.0.0.1", 0);
+    wt_wsk t;
+    wt_wsk_open(&t);
+    NTSTATUS st;
+    PWSK_SOCKET s = connect_to(&t, peer_local_port(lfd), &st);
+    int peer = peer_accept(lfd, 2000);
+    WSK_BUF none = {NULL, 0, 0};
+    chain c;
+    chain_make(&c, 16, 1, 0);
+    CHECK_EQ(do_receive(&t, s, &c.buf, WSK_FLAG_DRAIN), STATUS_INVALID_PARAMETER); /* Length must be 0 */
+    NTSTATUS r = conn(s)->WskReceive(s, &none, WSK_FLAG_DRAIN, wt_irp_arm(&t.irp));
+    CHECK_EQ(r, STATUS_PENDING);
+    peer_job *writer = peer_job_pattern_writer(peer, 300000);
+    CHECK_EQ(peer_job_join(writer), 300000);
+    peer_shutdown_write(peer);
+    CHECK_EQ(wt_irp_result(&t.irp, r), STATUS_SUCCESS);
+    CHECK_EQ(t.irp.irp->IoStatus.Information, 300000); /* everything discarded, counted */
+    /* After the FIN a receive completes at once with 0 bytes. */
+    CHECK_EQ(do_receive(&t, s, &c.buf, 0), STATUS_SUCCESS);
+    CHECK_EQ(t.irp.irp->IoStatus.Information, 0);
+    chain_free(&c);
+    wt_close(&t, s);
+    peer_close(peer);
+    peer_close(lfd);
+    wt_wsk_close(&t);
+}
+
 int main(void)
 {
     WT_RUN(accept_and_echo_ipv4);
@@ -515,6 +544,7 @@ int main(void)
     WT_RUN(close_cancels_pending_irps);
     WT_RUN(cancel_irp_on_pending_receive);
     WT_RUN(cancel_races_completion);
+    WT_RUN(drain_discards_until_the_peer_closes);
     CHECK_EQ(openwsk_pool_outstanding_count(0), 0);
     return wt_finish();
 }

@@ -335,6 +335,88 @@ static void reset_is_an_abortive_disconnect(void)
     wt_wsk_close(&t);
 }
 
+/* A receive callback that closes its own socket: the close pends until the
+ * callback has returned, then completes; nothing deadlocks. */
+static wt_irp self_close_irp;
+static PWSK_SOCKET self_close_socket;
+static NTSTATUS self_close_returned;
+static KEVENT self_close_issued; /* the callback has called WskCloseSocket */
+
+static NTSTATUS WSKAPI on_receive_close(PVOID SocketContext, ULONG Flags, PWSK_DATA_INDICATION DataIndication,
+                                        SIZE_T BytesIndicated, SIZE_T *BytesAccepted)
+{
+    (void)SocketContext;
+    (void)Flags;
+    (void)DataIndication;
+    (void)BytesIndicated;
+    (void)BytesAccepted;
+    const WSK_PROVIDER_BASIC_DISPATCH *d = self_close_socket->Dispatch;
+    self_close_returned = d->WskCloseSocket(self_close_socket, wt_irp_arm(&self_close_irp));
+    usleep(10 * 1000); /* the close must not complete while we are still here */
+    CHECK_EQ(self_close_irp.completions, 0);
+    KeSetEvent(&self_close_issued, IO_NO_INCREMENT, FALSE);
+    return STATUS_SUCCESS;
+}
+
+static const WSK_CLIENT_CONNECTION_DISPATCH close_events = {on_receive_close, NULL, NULL};
+
+static void callback_closes_its_own_socket(void)
+{
+    int lfd = peer_tcp_listen(4, "127.0.0.1", 0);
+    wt_wsk t;
+    wt_wsk_open(&t);
+    NTSTATUS r = t.provider.Dispatch->WskSocket(t.provider.Client, AF_INET, SOCK_STREAM, IPPROTO_TCP,
+                                                WSK_FLAG_CONNECTION_SOCKET, NULL, &close_events, NULL, NULL, NULL,
+                                                wt_irp_arm(&t.irp));
+    CHECK_EQ(wt_irp_result(&t.irp, r), STATUS_SUCCESS);
+    PWSK_SOCKET s = (PWSK_SOCKET)t.irp.irp->IoStatus.Information;
+    self_close_socket = s;
+    SOCKADDR_IN any = wt_in4("0.0.0.0", 0), remote = wt_in4("127.0.0.1", peer_local_port(lfd));
+    CHECK_EQ(wt_bind(&t, s, &any), STATUS_SUCCESS);
+    const WSK_PROVIDER_CONNECTION_DISPATCH *d = s->Dispatch;
+    r = d->WskConnect(s, (PSOCKADDR)&remote, 0, wt_irp_arm(&t.irp));
+    CHECK_EQ(wt_irp_result(&t.irp, r), STATUS_SUCCESS);
+    int peer = peer_accept(lfd, 2000);
+    memset(&self_close_irp, 0, sizeof(self_close_irp));
+    KeInitializeEvent(&self_close_issued, NotificationEvent, FALSE);
+    CHECK_EQ(enable(&t, s, WSK_EVENT_RECEIVE), STATUS_SUCCESS);
+    CHECK_EQ(peer_send_all(peer, "bye", 3), 3);
+    CHECK(wait_for(&self_close_issued, 2000));
+    CHECK_EQ(wt_irp_result(&self_close_irp, STATUS_PENDING), STATUS_SUCCESS);
+    CHECK_EQ(self_close_returned, STATUS_PENDING);
+    CHECK_EQ(peer_drain(peer, 2000), -ECONNRESET); /* closed without a disconnect: reset */
+    wt_irp_free(&self_close_irp);
+    peer_close(peer);
+    peer_close(lfd);
+    wt_wsk_close(&t);
+}
+
+static void drain_after_declined_data(void)
+{
+    wt_wsk t;
+    wt_wsk_open(&t);
+    events_log log;
+    log_init(&log);
+    int peer, lfd;
+    PWSK_SOCKET s = connected_with_events(&t, &log, &peer, &lfd);
+    set_answer(&log, STATUS_DATA_NOT_ACCEPTED, (SIZE_T)-1);
+    CHECK_EQ(enable(&t, s, WSK_EVENT_RECEIVE), STATUS_SUCCESS);
+    CHECK_EQ(peer_send_all(peer, "declined", 8), 8);
+    CHECK(wait_for(&log.data, 2000));
+    WSK_BUF none = {NULL, 0, 0};
+    const WSK_PROVIDER_CONNECTION_DISPATCH *d = s->Dispatch;
+    NTSTATUS r = d->WskReceive(s, &none, WSK_FLAG_DRAIN, wt_irp_arm(&t.irp));
+    CHECK_EQ(r, STATUS_PENDING);
+    CHECK_EQ(peer_send_all(peer, "and more", 8), 8);
+    peer_shutdown_write(peer);
+    CHECK_EQ(wt_irp_result(&t.irp, r), STATUS_SUCCESS);
+    CHECK_EQ(t.irp.irp->IoStatus.Information, 16);
+    wt_close(&t, s);
+    peer_close(peer);
+    peer_close(lfd);
+    wt_wsk_close(&t);
+}
+
 /* ---- the asynchronous echo server of the WDK samples, in miniature ---- */
 
 static events_log server_log;
@@ -401,6 +483,8 @@ int main(void)
     WT_RUN(queued_receives_come_first_and_close_cancels);
     WT_RUN(reset_is_an_abortive_disconnect);
     WT_RUN(listener_events_are_inherited_and_callbacks_send);
+    WT_RUN(callback_closes_its_own_socket);
+    WT_RUN(drain_after_declined_data);
     CHECK_EQ(openwsk_pool_outstanding_count(0), 0);
     return wt_finish();
 }

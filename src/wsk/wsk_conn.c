@@ -19,6 +19,10 @@
 
 static void rx_kick_held(wsk_socket *s);
 
+/* Where WSK_FLAG_DRAIN receives put the data they discard (only the
+ * kernel writes it; nobody reads it). */
+static UCHAR drain_scratch[16384];
+
 /* ---- requests ---- */
 
 static wsk_req *req_take(wsk_socket *s, ULONG segments)
@@ -363,6 +367,11 @@ static void req_io_done(wsk_io *io, void *context, long result, size_t transferr
         r->transferred += transferred;
     } else if (r->kind == WSK_REQ_RECEIVE && result > 0) {
         r->transferred += (SIZE_T)result;
+        if ((r->flags & WSK_FLAG_DRAIN) && !r->cancel_claimed && !s->closing) {
+            wsk_io_recv(&r->io, s->fd, r->seg, 1, req_io_done, r); /* keep discarding */
+            pthread_mutex_unlock(&s->lock);
+            return;
+        }
         if ((r->flags & WSK_FLAG_WAITALL) && r->transferred < r->wanted && !r->cancel_claimed && !s->closing) {
             req_advance_segments(r, (SIZE_T)result);
             wsk_io_recv(&r->io, s->fd, r->seg + r->seg_first, r->seg_count - r->seg_first, req_io_done, r);
@@ -567,7 +576,8 @@ static NTSTATUS data_start_ex(wsk_socket *s, PWSK_BUF Buffer, ULONG Flags, PIRP 
         pthread_mutex_unlock(&s->lock);
         return fail_now(Irp, STATUS_PIPE_DISCONNECTED);
     }
-    if ((kind == WSK_REQ_SEND || kind == WSK_REQ_RECEIVE) && Buffer->Length == 0) {
+    BOOLEAN drain = kind == WSK_REQ_RECEIVE && (Flags & WSK_FLAG_DRAIN);
+    if ((kind == WSK_REQ_SEND || kind == WSK_REQ_RECEIVE) && Buffer->Length == 0 && !drain) {
         /* Nothing to move: done at once (a zero-byte receive does not wait,
          * but it does resume paused receive indications). */
         BOOLEAN resume = kind == WSK_REQ_RECEIVE && s->rx_mode && s->rx_paused;
@@ -579,7 +589,7 @@ static NTSTATUS data_start_ex(wsk_socket *s, PWSK_BUF Buffer, ULONG Flags, PIRP 
             wsk_conn_rx_kick(s);
         return r;
     }
-    wsk_req *r = req_take(s, segments);
+    wsk_req *r = req_take(s, drain ? 1 : segments);
     if (r == NULL) {
         pthread_mutex_unlock(&s->lock);
         return fail_now(Irp, STATUS_INSUFFICIENT_RESOURCES);
@@ -587,9 +597,18 @@ static NTSTATUS data_start_ex(wsk_socket *s, PWSK_BUF Buffer, ULONG Flags, PIRP 
     r->kind = kind;
     r->flags = Flags;
     r->wanted = Buffer != NULL ? Buffer->Length : 0;
+    if (drain) {
+        /* Incoming data is read into a scratch area and thrown away until
+         * the peer closes, the connection fails or the IRP is cancelled. */
+        r->seg[0].base = drain_scratch;
+        r->seg[0].length = sizeof(drain_scratch);
+        segments = 1;
+        r->wanted = (SIZE_T)-1;
+    }
     r->control_length_out = control_length_out;
     r->control_flags_out = control_flags_out;
-    if (segments > 0 && !NT_SUCCESS(status = wsk_buf_fill_segments(Buffer, (wsk_segment *)r->seg, segments))) {
+    if (!drain && segments > 0 &&
+        !NT_SUCCESS(status = wsk_buf_fill_segments(Buffer, (wsk_segment *)r->seg, segments))) {
         req_release_locked(s, r);
         pthread_mutex_unlock(&s->lock);
         return fail_now(Irp, status);
@@ -654,8 +673,10 @@ static NTSTATUS receive_start(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, 
         return fail_now(Irp, STATUS_INVALID_PARAMETER);
     if ((Flags & WSK_FLAG_WAITALL) && (Flags & WSK_FLAG_DRAIN))
         return fail_now(Irp, STATUS_INVALID_PARAMETER);
-    if (Flags & ~(ULONG)(WSK_FLAG_WAITALL))
-        return fail_now(Irp, STATUS_NOT_SUPPORTED); /* WSK_FLAG_DRAIN: not implemented yet */
+    if (Flags & ~(ULONG)(WSK_FLAG_WAITALL | WSK_FLAG_DRAIN))
+        return fail_now(Irp, STATUS_NOT_SUPPORTED);
+    if ((Flags & WSK_FLAG_DRAIN) && Buffer->Length != 0)
+        return fail_now(Irp, STATUS_INVALID_PARAMETER); /* a drain takes a zero-length buffer */
     if (control_length_out != NULL)
         *control_length_out = 0;
     if (control_flags_out != NULL)
@@ -837,7 +858,15 @@ static BOOLEAN rx_serve_one_locked(wsk_socket *s)
     if (IsListEmpty(&s->rx_irps))
         return FALSE;
     wsk_req *r = CONTAINING_RECORD(s->rx_irps.Flink, wsk_req, rx_link);
-    while (!IsListEmpty(&s->rx_data) && r->transferred < r->wanted) {
+    if (r->flags & WSK_FLAG_DRAIN) {
+        while (!IsListEmpty(&s->rx_data)) {
+            wsk_rx_block *b = CONTAINING_RECORD(RemoveHeadList(&s->rx_data), wsk_rx_block, link);
+            s->rx_data_blocks--;
+            r->transferred += b->length - b->head;
+            rx_block_put_locked(s, b);
+        }
+    }
+    while (!(r->flags & WSK_FLAG_DRAIN) && !IsListEmpty(&s->rx_data) && r->transferred < r->wanted) {
         wsk_rx_block *b = CONTAINING_RECORD(s->rx_data.Flink, wsk_rx_block, link);
         while (b->head < b->length && r->seg_first < r->seg_count) {
             wsk_io_segment *g = &r->seg[r->seg_first];
@@ -856,13 +885,15 @@ static BOOLEAN rx_serve_one_locked(wsk_socket *s)
         }
     }
     BOOLEAN full = r->transferred == r->wanted;
-    BOOLEAN enough = (r->flags & WSK_FLAG_WAITALL) ? full : r->transferred > 0;
+    BOOLEAN enough = (r->flags & WSK_FLAG_DRAIN) ? FALSE : (r->flags & WSK_FLAG_WAITALL) ? full : r->transferred > 0;
     BOOLEAN ended = IsListEmpty(&s->rx_data) && (s->receive_shut || s->rx_error != 0);
     if (!enough && !ended)
         return FALSE;
     RemoveEntryList(&r->rx_link);
     r->io_finished = TRUE;
-    r->result = r->transferred > 0 ? (long)r->transferred : s->receive_shut ? 0 : s->rx_error;
+    r->result = (r->transferred > 0 && !(r->flags & WSK_FLAG_DRAIN)) ? (long)r->transferred
+                : s->receive_shut ? 0
+                : s->rx_error;
     s->rx_paused = FALSE; /* a completed WskReceive resumes indications */
     if (IoSetCancelRoutine(r->irp, NULL) != NULL || r->cancel_claimed)
         InsertTailList(&s->rx_done, &r->rx_link);
