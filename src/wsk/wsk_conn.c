@@ -61,6 +61,7 @@ static wsk_req *req_take(wsk_socket *s, ULONG segments)
     r->connected_phase = FALSE;
     r->queued = FALSE;
     r->rx_block = NULL;
+    r->accepted = NULL;
     r->control_length_out = NULL;
     r->control_flags_out = NULL;
     return r;
@@ -135,6 +136,23 @@ static void req_accept_outcome(wsk_socket *listener, wsk_req *r, req_outcome *ou
 {
     if (r->result < 0) {
         out->status = req_status_from_result(r->result);
+        return;
+    }
+    if (r->accepted != NULL) {
+        /* A connection conditional accept already took: hand it over. */
+        wsk_socket *child = r->accepted;
+        child->context = r->accept_context;
+        child->client_dispatch = r->accept_dispatch;
+        SOCKADDR_STORAGE a;
+        size_t len;
+        if (r->remote_out != NULL && lx_remote_address(child->fd, &a, &len) == 0)
+            __builtin_memcpy(r->remote_out, &a, len);
+        if (r->local_out != NULL && lx_local_address(child->fd, &a, &len) == 0)
+            __builtin_memcpy(r->local_out, &a, len);
+        out->status = STATUS_SUCCESS;
+        out->information = (ULONG_PTR)&child->pub;
+        if (child->rx_mode)
+            out->kick = child;
         return;
     }
     int fd = (int)r->result;
@@ -255,6 +273,9 @@ static void req_deliver(const req_outcome *out)
 }
 
 static void accept_event_arm_locked(wsk_socket *s);
+static BOOLEAN conditional_inspect(wsk_socket *s, wsk_socket *child, wsk_req *feeder);
+static NTSTATUS conditional_accept_irp(wsk_socket *s, wsk_req *r, PIRP Irp);
+static void conditional_drop_all(wsk_socket *s);
 
 /* A connection arrived for a listener with WSK_EVENT_ACCEPT: hand it to the
  * client's WskAcceptEvent (no lock held), then wait for the next one. */
@@ -270,6 +291,8 @@ static void accept_event_done(wsk_socket *s, wsk_req *r, long result)
         }
     }
     const WSK_CLIENT_LISTEN_DISPATCH *events = s->client_dispatch;
+    if (child != NULL && s->conditional_accept && !conditional_inspect(s, child, r))
+        child = NULL; /* rejected, pended, or waiting for a WskAccept */
     if (child != NULL) {
         /* The client may use (even close) the socket before its callback
          * returns: the child stays alive until we have stored its context. */
@@ -308,7 +331,7 @@ static void accept_event_done(wsk_socket *s, wsk_req *r, long result)
     pthread_mutex_lock(&s->lock);
     RemoveEntryList(&r->link);
     req_release_locked(s, r);
-    if (!s->closing && (s->events & WSK_EVENT_ACCEPT))
+    if (!s->closing && ((s->events & WSK_EVENT_ACCEPT) || s->conditional_accept))
         accept_event_arm_locked(s);
     BOOLEAN destroy = close_may_finish_locked(s);
     pthread_mutex_unlock(&s->lock);
@@ -340,7 +363,7 @@ static void req_io_done(wsk_io *io, void *context, long result, size_t transferr
     if (r->kind == WSK_REQ_ACCEPT_EVENT) {
         pthread_mutex_lock(&s->lock);
         r->io_finished = TRUE;
-        BOOLEAN deliver = !s->closing && (s->events & WSK_EVENT_ACCEPT);
+        BOOLEAN deliver = !s->closing && ((s->events & WSK_EVENT_ACCEPT) || s->conditional_accept);
         pthread_mutex_unlock(&s->lock);
         if (!deliver && result >= 0) {
             /* Events were disabled or the listener is closing: nobody takes it. */
@@ -425,12 +448,173 @@ static void req_cancel_routine(PDEVICE_OBJECT DeviceObject, PIRP Irp)
     req_deliver(&out);
 }
 
+/* ---- conditional accept ---- */
+
+static volatile LONG inspect_serial;
+
+static void conditional_drop(wsk_socket *child)
+{
+    child->closing = TRUE;
+    wsk_socket_destroy(child); /* resets the connection */
+}
+
+/* An inspected connection is accepted: to WskAcceptEvent if enabled (the
+ * caller goes on with it: returns TRUE), else to the first queued WskAccept
+ * or the ready list.  Listener lock not held. */
+static BOOLEAN conditional_ready(wsk_socket *s, wsk_socket *child, BOOLEAN via_event_possible)
+{
+    pthread_mutex_lock(&s->lock);
+    if (via_event_possible && (s->events & WSK_EVENT_ACCEPT) && !s->closing) {
+        pthread_mutex_unlock(&s->lock);
+        return TRUE;
+    }
+    if (s->closing) {
+        pthread_mutex_unlock(&s->lock);
+        conditional_drop(child);
+        return FALSE;
+    }
+    if (!IsListEmpty(&s->acc_irps)) {
+        wsk_req *r = CONTAINING_RECORD(RemoveHeadList(&s->acc_irps), wsk_req, rx_link);
+        r->accepted = child;
+        r->result = 0;
+        r->io_finished = TRUE;
+        if (IoSetCancelRoutine(r->irp, NULL) != NULL || r->cancel_claimed)
+            InsertTailList(&s->rx_done, &r->rx_link);
+        /* else the running cancel routine queues it (it sees io_finished) */
+    } else {
+        InsertTailList(&s->ready, &child->cond_link);
+    }
+    s->callbacks++; /* the listener stays alive for the kick */
+    pthread_mutex_unlock(&s->lock);
+    rx_kick_held(s);
+    return FALSE;
+}
+
+/* Asks the client (WskInspectEvent) about a new connection; TRUE if it goes
+ * on to WskAcceptEvent now. */
+static BOOLEAN conditional_inspect(wsk_socket *s, wsk_socket *child, wsk_req *feeder)
+{
+    const WSK_CLIENT_LISTEN_DISPATCH *events = s->client_dispatch;
+    child->inspect_id.Key = (ULONG_PTR)child;
+    child->inspect_id.SerialNumber = (ULONG)InterlockedIncrement(&inspect_serial);
+    child->has_inspect_id = TRUE;
+    if (events == NULL || events->WskInspectEvent == NULL)
+        return conditional_ready(s, child, TRUE);
+    SOCKADDR_STORAGE local, remote;
+    size_t len;
+    __builtin_memset(&local, 0, sizeof(local));
+    __builtin_memset(&remote, 0, sizeof(remote));
+    lx_local_address(child->fd, &local, &len);
+    wsk_io_accepted_peer(&feeder->io, &remote);
+    WSK_INSPECT_ACTION action =
+        events->WskInspectEvent(s->context, (PSOCKADDR)&local, (PSOCKADDR)&remote, &child->inspect_id);
+    switch (action) {
+    case WskInspectAccept:
+        return conditional_ready(s, child, TRUE);
+    case WskInspectPend:
+        pthread_mutex_lock(&s->lock);
+        if (!s->closing) {
+            InsertTailList(&s->inspecting, &child->cond_link);
+            pthread_mutex_unlock(&s->lock);
+            return FALSE;
+        }
+        pthread_mutex_unlock(&s->lock);
+        conditional_drop(child);
+        return FALSE;
+    default: /* WskInspectReject, or anything else */
+        conditional_drop(child);
+        return FALSE;
+    }
+}
+
+/* WskAccept on a conditional listener: a ready connection, or wait for one. */
+static NTSTATUS conditional_accept_irp(wsk_socket *s, wsk_req *r, PIRP Irp)
+{
+    r->queued = TRUE;
+    req_pend_locked(s, r, Irp);
+    if (!IsListEmpty(&s->ready)) {
+        PLIST_ENTRY e = RemoveHeadList(&s->ready);
+        InitializeListHead(e);
+        r->accepted = CONTAINING_RECORD(e, wsk_socket, cond_link);
+        r->result = 0;
+        r->io_finished = TRUE;
+        if (IoSetCancelRoutine(Irp, NULL) != NULL || r->cancel_claimed)
+            InsertTailList(&s->rx_done, &r->rx_link);
+    } else if (r->cancel_claimed) {
+        r->io_finished = TRUE;
+        r->result = -ECANCELED;
+        InsertTailList(&s->rx_done, &r->rx_link);
+    } else {
+        InsertTailList(&s->acc_irps, &r->rx_link);
+    }
+    pthread_mutex_unlock(&s->lock);
+    wsk_conn_rx_kick(s);
+    return STATUS_PENDING;
+}
+
+NTSTATUS WSKAPI wsk_conn_inspect_complete(PWSK_SOCKET ListenSocket, PWSK_INSPECT_ID InspectID,
+                                          WSK_INSPECT_ACTION Action, PIRP Irp)
+{
+    if (Irp == NULL)
+        return STATUS_INVALID_PARAMETER;
+    wsk_socket *s = wsk_socket_from(ListenSocket);
+    if (s == NULL)
+        return wsk_irp_complete_now(Irp, STATUS_INVALID_HANDLE, 0);
+    if (InspectID == NULL || (Action != WskInspectAccept && Action != WskInspectReject))
+        return wsk_irp_complete_now(Irp, STATUS_INVALID_PARAMETER, 0);
+    pthread_mutex_lock(&s->lock);
+    if (!s->conditional_accept || !s->listening) {
+        pthread_mutex_unlock(&s->lock);
+        return wsk_irp_complete_now(Irp, STATUS_INVALID_DEVICE_STATE, 0);
+    }
+    wsk_socket *child = NULL;
+    for (PLIST_ENTRY e = s->inspecting.Flink; e != &s->inspecting; e = e->Flink) {
+        wsk_socket *c = CONTAINING_RECORD(e, wsk_socket, cond_link);
+        if (c->inspect_id.Key == InspectID->Key && c->inspect_id.SerialNumber == InspectID->SerialNumber) {
+            child = c;
+            RemoveEntryList(e);
+            InitializeListHead(e);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (child == NULL)
+        return wsk_irp_complete_now(Irp, STATUS_INVALID_PARAMETER, 0); /* not a pended request */
+    NTSTATUS r = wsk_irp_complete_pended(Irp, STATUS_SUCCESS, 0);
+    if (Action == WskInspectReject) {
+        conditional_drop(child);
+    } else if (conditional_ready(s, child, FALSE)) {
+        /* unreachable: via_event_possible is FALSE */
+    }
+    return r;
+}
+
+/* At listener close: connections nobody took are reset. */
+static void conditional_drop_all(wsk_socket *s)
+{
+    for (;;) {
+        pthread_mutex_lock(&s->lock);
+        PLIST_ENTRY e = !IsListEmpty(&s->ready) ? RemoveHeadList(&s->ready)
+                        : !IsListEmpty(&s->inspecting) ? RemoveHeadList(&s->inspecting)
+                                                       : NULL;
+        pthread_mutex_unlock(&s->lock);
+        if (e == NULL)
+            return;
+        InitializeListHead(e);
+        conditional_drop(CONTAINING_RECORD(e, wsk_socket, cond_link));
+    }
+}
+
+
 /* ---- close ---- */
 
 BOOLEAN wsk_conn_begin_close(wsk_socket *s, PIRP close_irp, BOOLEAN *deliver_cancelled)
 {
     pthread_mutex_lock(&s->lock);
     s->closing = TRUE;
+    pthread_mutex_unlock(&s->lock);
+    conditional_drop_all(s);
+    pthread_mutex_lock(&s->lock);
     for (PLIST_ENTRY e = s->pending.Flink; e != &s->pending; e = e->Flink) {
         wsk_req *r = CONTAINING_RECORD(e, wsk_req, link);
         if (r->io_finished || r->cancel_claimed)
@@ -516,6 +700,8 @@ NTSTATUS WSKAPI wsk_conn_accept(PWSK_SOCKET ListenSocket, ULONG Flags, PVOID Acc
     r->accept_dispatch = AcceptSocketDispatch;
     r->local_out = LocalAddress;
     r->remote_out = RemoteAddress;
+    if (s->conditional_accept)
+        return conditional_accept_irp(s, r, Irp); /* unlocks */
     req_pend_locked(s, r, Irp);
     wsk_io_accept(&r->io, s->fd, req_io_done, r);
     req_after_submit_locked(r);
@@ -751,6 +937,10 @@ void wsk_conn_init_socket(wsk_socket *s)
     InitializeListHead(&s->rx_data);
     InitializeListHead(&s->rx_spare);
     InitializeListHead(&s->rx_held);
+    InitializeListHead(&s->acc_irps);
+    InitializeListHead(&s->ready);
+    InitializeListHead(&s->inspecting);
+    InitializeListHead(&s->cond_link);
 }
 
 static wsk_rx_block *rx_block_get_locked(wsk_socket *s)
@@ -1098,7 +1288,7 @@ ULONG wsk_conn_events_allowed(wsk_category category)
 void wsk_conn_start_accept_events(wsk_socket *s)
 {
     pthread_mutex_lock(&s->lock);
-    if ((s->events & WSK_EVENT_ACCEPT) && s->listening && !s->closing)
+    if (((s->events & WSK_EVENT_ACCEPT) || s->conditional_accept) && s->listening && !s->closing)
         accept_event_arm_locked(s);
     pthread_mutex_unlock(&s->lock);
 }
@@ -1152,10 +1342,10 @@ NTSTATUS wsk_conn_set_event_callbacks(wsk_socket *s, const WSK_EVENT_CALLBACK_CO
     pthread_mutex_lock(&s->lock);
     if (disable) {
         s->events &= ~mask;
-        if (mask & WSK_EVENT_ACCEPT)
+        if ((mask & WSK_EVENT_ACCEPT) && !s->conditional_accept)
             accept_event_cancel_locked(s);
     } else {
-        BOOLEAN was = (s->events & WSK_EVENT_ACCEPT) != 0;
+        BOOLEAN was = (s->events & WSK_EVENT_ACCEPT) != 0 || s->conditional_accept; /* a feeder runs already */
         s->events |= mask;
         if ((mask & WSK_EVENT_ACCEPT) && !was && s->listening)
             accept_event_arm_locked(s);

@@ -169,8 +169,19 @@ NTSTATUS WSKAPI wsk_control_socket(PWSK_SOCKET Socket, WSK_CONTROL_SOCKET_TYPE R
                 if (NT_SUCCESS(res.status))
                     __builtin_memcpy(OutputBuffer, &value, sizeof(value));
             }
+        } else if (ControlCode == SIO_WSK_QUERY_INSPECT_ID) {
+            /* Documented: no IRP; the size comes back through OutputSizeReturned. */
+            if (Irp != NULL || OutputSizeReturned == NULL)
+                return STATUS_INVALID_PARAMETER;
+            if (!s->has_inspect_id)
+                return STATUS_INVALID_DEVICE_REQUEST;
+            if (OutputBuffer == NULL || OutputSize < sizeof(WSK_INSPECT_ID))
+                return STATUS_BUFFER_TOO_SMALL;
+            __builtin_memcpy(OutputBuffer, &s->inspect_id, sizeof(WSK_INSPECT_ID));
+            *OutputSizeReturned = sizeof(WSK_INSPECT_ID);
+            return STATUS_SUCCESS;
         } else {
-            res = (control_result){STATUS_NOT_SUPPORTED, 0}; /* other SIO_WSK_* ioctls: issues 4 and 5 */
+            res = (control_result){STATUS_NOT_SUPPORTED, 0}; /* other SIO_WSK_* ioctls: issue 5 */
         }
     } else {
         res = (control_result){STATUS_INVALID_PARAMETER, 0};

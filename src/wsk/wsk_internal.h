@@ -105,6 +105,7 @@ typedef struct wsk_req {
     LIST_ENTRY rx_link;        /* socket's rx_irps or rx_done list (queued receives) */
     BOOLEAN queued;            /* a receive served by the provider's reader, not by the engine */
     struct wsk_rx_block *rx_block; /* WSK_REQ_RX_READ: the block being filled */
+    struct wsk_socket *accepted;   /* a queued WskAccept matched with a ready connection */
     PULONG control_length_out; /* WskReceiveEx outputs */
     PULONG control_flags_out;
     /* data */
@@ -168,6 +169,16 @@ typedef struct wsk_socket {
     ULONG rx_data_blocks;
     LONG rx_retained;          /* blocks the client holds (STATUS_PENDING) */
     wsk_req *rx_reader;
+
+    /* Conditional accept (listeners with SO_CONDITIONAL_ACCEPT): connections
+     * are accepted by the provider, inspected by the client, then wait in
+     * `ready` for a WskAccept (queued in acc_irps) or go to WskAcceptEvent. */
+    LIST_ENTRY acc_irps;       /* queued wsk_req (rx_link) */
+    LIST_ENTRY ready;          /* accepted sockets (cond_link) waiting for a WskAccept */
+    LIST_ENTRY inspecting;     /* sockets pended by WskInspectEvent (cond_link) */
+    LIST_ENTRY cond_link;      /* this socket in its listener's ready/inspecting list */
+    WSK_INSPECT_ID inspect_id;
+    BOOLEAN has_inspect_id;
     LONG callbacks;            /* client callbacks running for this socket: close waits for them */
     BOOLEAN destroy_claimed;   /* one thread has taken on destroying it */
 } wsk_socket;
@@ -179,6 +190,8 @@ NTSTATUS wsk_socket_adopt(wsk_client *c, ADDRESS_FAMILY family, int fd, PVOID co
 void wsk_conn_init_socket(wsk_socket *s);
 /* Frees the receive blocks of a socket being destroyed. */
 void wsk_conn_free_rx(wsk_socket *s);
+NTSTATUS WSKAPI wsk_conn_inspect_complete(PWSK_SOCKET ListenSocket, PWSK_INSPECT_ID InspectID,
+                                          WSK_INSPECT_ACTION Action, PIRP Irp);
 /* Starts accept events on a listener that has WSK_EVENT_ACCEPT (statically). */
 void wsk_conn_start_accept_events(wsk_socket *s);
 /* Which WSK_EVENT_* bits a category may enable. */

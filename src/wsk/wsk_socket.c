@@ -281,7 +281,7 @@ static NTSTATUS WSKAPI wsk_bind(PWSK_SOCKET Socket, PSOCKADDR LocalAddress, ULON
         s->bound = TRUE;
     pthread_mutex_unlock(&s->lock);
     if (NT_SUCCESS(status) && s->category == WSK_CATEGORY_LISTEN)
-        wsk_conn_start_accept_events(s); /* static WSK_EVENT_ACCEPT */
+        wsk_conn_start_accept_events(s); /* static WSK_EVENT_ACCEPT, conditional accept */
     return wsk_irp_complete_pended(Irp, status, 0);
 }
 
@@ -340,13 +340,6 @@ static NTSTATUS not_yet(PWSK_SOCKET Socket, PIRP Irp, BOOLEAN needs_bound)
 
 
 
-static NTSTATUS WSKAPI wsk_inspect_complete(PWSK_SOCKET ListenSocket, PWSK_INSPECT_ID InspectID,
-                                            WSK_INSPECT_ACTION Action, PIRP Irp)
-{
-    (void)InspectID;
-    (void)Action;
-    return not_yet(ListenSocket, Irp, TRUE);
-}
 
 
 
@@ -435,7 +428,7 @@ static const WSK_PROVIDER_LISTEN_DISPATCH listen_dispatch = {
     .WskCloseSocket = wsk_close_socket,
     .WskBind = wsk_bind,
     .WskAccept = wsk_conn_accept,
-    .WskInspectComplete = wsk_inspect_complete,
+    .WskInspectComplete = wsk_conn_inspect_complete,
     .WskGetLocalAddress = wsk_get_local_address,
 };
 
