@@ -156,7 +156,7 @@ PVOID ExAllocatePoolWithQuotaTag(POOL_TYPE PoolType, SIZE_T NumberOfBytes, ULONG
     /* Quota allocations raise on failure unless told not to. */
     PVOID p = pool_alloc_typed(PoolType & ~POOL_RAISE_IF_ALLOCATION_FAILURE, NumberOfBytes, Tag, FALSE);
     if (p == NULL && !(PoolType & POOL_QUOTA_FAIL_INSTEAD_OF_RAISE))
-        ExRaiseStatus(STATUS_QUOTA_EXCEEDED);
+        ExRaiseStatus(STATUS_INSUFFICIENT_RESOURCES); /* System is never charged quota: a pool failure */
     return p;
 }
 
