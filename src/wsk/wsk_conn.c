@@ -10,6 +10,7 @@
  * once, and the request stays valid until then.
  */
 #include "wsk_internal.h"
+#include <stdio.h>
 
 #include <errno.h>
 
@@ -108,7 +109,7 @@ static void req_after_submit_locked(wsk_req *r)
 /* A close waiting for this socket can finish (nothing pending, no callback
  * running): the first caller to see it claims the destruction, so that two
  * threads finishing the last pieces at once never both destroy it. */
-static BOOLEAN close_may_finish_locked(wsk_socket *s)
+BOOLEAN wsk_conn_close_may_finish_locked(wsk_socket *s)
 {
     if (!s->closing || s->close_irp == NULL || !IsListEmpty(&s->pending) || s->callbacks != 0 ||
         s->destroy_claimed)
@@ -132,10 +133,22 @@ static NTSTATUS req_status_from_result(long result)
     return result >= 0 ? STATUS_SUCCESS : wsk_status_from_errno((int)-result);
 }
 
+/* Errors after which a Linux listener accepts nothing more (it was shut
+ * down, or its fd is gone); the others concern one connection or are
+ * transient. */
+static BOOLEAN accept_error_is_fatal(long result)
+{
+    return result == -EINVAL || result == -EBADF || result == -ENOTSOCK || result == -EOPNOTSUPP;
+}
+
 static void req_accept_outcome(wsk_socket *listener, wsk_req *r, req_outcome *out)
 {
     if (r->result < 0) {
         out->status = req_status_from_result(r->result);
+        if (accept_error_is_fatal(r->result)) {
+            listener->listener_failed = TRUE;
+            out->status = STATUS_FILE_FORCED_CLOSED; /* the listener is unusable */
+        }
         return;
     }
     if (r->accepted != NULL) {
@@ -244,6 +257,8 @@ static void req_finish_locked(wsk_socket *s, wsk_req *r, req_outcome *out)
             *r->control_flags_out = 0;
         if (r->kind == WSK_REQ_RECEIVE && r->result == 0 && r->wanted > 0 && r->transferred < r->wanted)
             s->receive_shut = TRUE; /* the peer's FIN */
+        if (r->kind == WSK_REQ_SEND && (s->events & WSK_EVENT_SEND_BACKLOG))
+            wsk_backlog_schedule_locked(s); /* the window may have moved */
         break;
     case WSK_REQ_DISCONNECT:
         out->status = req_status_from_result(r->result);
@@ -257,7 +272,7 @@ static void req_finish_locked(wsk_socket *s, wsk_req *r, req_outcome *out)
     }
     RemoveEntryList(&r->link);
     req_release_locked(s, r);
-    if (close_may_finish_locked(s))
+    if (wsk_conn_close_may_finish_locked(s))
         out->destroy = s;
 }
 
@@ -277,6 +292,100 @@ static BOOLEAN conditional_inspect(wsk_socket *s, wsk_socket *child, wsk_req *fe
 static NTSTATUS conditional_accept_irp(wsk_socket *s, wsk_req *r, PIRP Irp);
 static void conditional_drop_all(wsk_socket *s);
 
+static void accept_event_leave(wsk_socket *s)
+{
+    LIST_ENTRY finished;
+    pthread_mutex_lock(&s->lock);
+    wsk_event_leave_locked(s, WSK_EVENT_ACCEPT, &finished);
+    pthread_mutex_unlock(&s->lock);
+    wsk_event_finish_disables(&finished);
+}
+
+/* The listener no longer works: later accepts fail with
+ * STATUS_FILE_FORCED_CLOSED, and a client with accept events hears it once
+ * through WskAcceptEvent(AcceptSocket = NULL) (wsk-part-a.md §6). */
+static void listener_failed(wsk_socket *s)
+{
+    pthread_mutex_lock(&s->lock);
+    s->listener_failed = TRUE;
+    /* WskAccept calls a conditional listener queued fail too. */
+    BOOLEAN fail_queued = !IsListEmpty(&s->acc_irps);
+    while (!IsListEmpty(&s->acc_irps)) {
+        wsk_req *q = CONTAINING_RECORD(RemoveHeadList(&s->acc_irps), wsk_req, rx_link);
+        q->io_finished = TRUE;
+        q->result = -EINVAL;
+        if (IoSetCancelRoutine(q->irp, NULL) != NULL || q->cancel_claimed)
+            InsertTailList(&s->rx_done, &q->rx_link);
+        /* else its cancel routine is running and files it in rx_done */
+    }
+    if (fail_queued)
+        s->callbacks++;
+    const WSK_CLIENT_LISTEN_DISPATCH *events = s->client_dispatch;
+    BOOLEAN indicate = !s->closing && !s->null_accept_indicated && (s->events & WSK_EVENT_ACCEPT) &&
+                       events != NULL && events->WskAcceptEvent != NULL;
+    if (indicate) {
+        s->null_accept_indicated = TRUE;
+        s->callbacks++;
+        wsk_event_enter_locked(s, WSK_EVENT_ACCEPT);
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (fail_queued)
+        rx_kick_held(s);
+    if (!indicate)
+        return;
+    PVOID context = NULL;
+    const WSK_CLIENT_CONNECTION_DISPATCH *dispatch = NULL;
+    /* The return value has no meaning here (Microsoft's sample returns
+     * STATUS_REQUEST_NOT_ACCEPTED); nothing was accepted either way. */
+    (void)events->WskAcceptEvent(s->context, WSK_FLAG_AT_DISPATCH_LEVEL, NULL, NULL, NULL, &context, &dispatch);
+    accept_event_leave(s);
+    pthread_mutex_lock(&s->lock);
+    s->callbacks--; /* the caller still holds the accept request: no close can finish here */
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Offers an accepted connection to WskAcceptEvent (no lock held); a
+ * declined one is reset. */
+static void accept_event_offer(wsk_socket *s, wsk_socket *child, const SOCKADDR_STORAGE *remote)
+{
+    /* The client may use (even close) the socket before its callback
+     * returns: the child stays alive until we have stored its context. */
+    child->callbacks = 1;
+    SOCKADDR_STORAGE local;
+    size_t len;
+    __builtin_memset(&local, 0, sizeof(local));
+    lx_local_address(child->fd, &local, &len);
+    const WSK_CLIENT_LISTEN_DISPATCH *events = s->client_dispatch;
+    PVOID context = NULL;
+    const WSK_CLIENT_CONNECTION_DISPATCH *dispatch = NULL;
+    pthread_mutex_lock(&s->lock);
+    wsk_event_enter_locked(s, WSK_EVENT_ACCEPT);
+    pthread_mutex_unlock(&s->lock);
+    NTSTATUS st = events->WskAcceptEvent(s->context, WSK_FLAG_AT_DISPATCH_LEVEL, (PSOCKADDR)&local,
+                                         (PSOCKADDR)remote, &child->pub, &context, &dispatch);
+    accept_event_leave(s);
+    pthread_mutex_lock(&child->lock);
+    BOOLEAN keep = NT_SUCCESS(st) && !child->closing;
+    if (keep) {
+        child->context = context;
+        child->client_dispatch = dispatch;
+    }
+    pthread_mutex_unlock(&child->lock);
+    if (keep)
+        wsk_conn_inherit_events(s, child); /* still under our reference */
+    pthread_mutex_lock(&child->lock);
+    child->callbacks--;
+    BOOLEAN closed_meanwhile = wsk_conn_close_may_finish_locked(child);
+    pthread_mutex_unlock(&child->lock);
+    if (closed_meanwhile) {
+        wsk_socket_destroy(child); /* completes the client's close */
+    } else if (!NT_SUCCESS(st)) {
+        /* STATUS_REQUEST_NOT_ACCEPTED: the connection is reset. */
+        child->closing = TRUE;
+        wsk_socket_destroy(child);
+    }
+}
+
 /* A connection arrived for a listener with WSK_EVENT_ACCEPT: hand it to the
  * client's WskAcceptEvent (no lock held), then wait for the next one. */
 static void accept_event_done(wsk_socket *s, wsk_req *r, long result)
@@ -290,50 +399,22 @@ static void accept_event_done(wsk_socket *s, wsk_req *r, long result)
             lx_close(fd);
         }
     }
-    const WSK_CLIENT_LISTEN_DISPATCH *events = s->client_dispatch;
     if (child != NULL && s->conditional_accept && !conditional_inspect(s, child, r))
         child = NULL; /* rejected, pended, or waiting for a WskAccept */
     if (child != NULL) {
-        /* The client may use (even close) the socket before its callback
-         * returns: the child stays alive until we have stored its context. */
-        child->callbacks = 1;
-        SOCKADDR_STORAGE local, remote;
-        size_t len;
-        __builtin_memset(&local, 0, sizeof(local));
+        SOCKADDR_STORAGE remote;
         __builtin_memset(&remote, 0, sizeof(remote));
-        lx_local_address(child->fd, &local, &len);
         wsk_io_accepted_peer(&r->io, &remote);
-        PVOID context = NULL;
-        const WSK_CLIENT_CONNECTION_DISPATCH *dispatch = NULL;
-        NTSTATUS st = events->WskAcceptEvent(s->context, WSK_FLAG_AT_DISPATCH_LEVEL, (PSOCKADDR)&local,
-                                             (PSOCKADDR)&remote, &child->pub, &context, &dispatch);
-        pthread_mutex_lock(&child->lock);
-        BOOLEAN keep = NT_SUCCESS(st) && !child->closing;
-        if (keep) {
-            child->context = context;
-            child->client_dispatch = dispatch;
-        }
-        pthread_mutex_unlock(&child->lock);
-        if (keep)
-            wsk_conn_inherit_events(s, child); /* still under our reference */
-        pthread_mutex_lock(&child->lock);
-        child->callbacks--;
-        BOOLEAN closed_meanwhile = close_may_finish_locked(child);
-        pthread_mutex_unlock(&child->lock);
-        if (closed_meanwhile) {
-            wsk_socket_destroy(child); /* completes the client's close */
-        } else if (!NT_SUCCESS(st)) {
-            /* STATUS_REQUEST_NOT_ACCEPTED: the connection is reset. */
-            child->closing = TRUE;
-            wsk_socket_destroy(child);
-        }
+        accept_event_offer(s, child, &remote);
     }
+    if (result < 0 && accept_error_is_fatal(result))
+        listener_failed(s);
     pthread_mutex_lock(&s->lock);
     RemoveEntryList(&r->link);
     req_release_locked(s, r);
-    if (!s->closing && ((s->events & WSK_EVENT_ACCEPT) || s->conditional_accept))
+    if (!s->closing && !s->listener_failed && ((s->events & WSK_EVENT_ACCEPT) || s->conditional_accept))
         accept_event_arm_locked(s);
-    BOOLEAN destroy = close_may_finish_locked(s);
+    BOOLEAN destroy = wsk_conn_close_may_finish_locked(s);
     pthread_mutex_unlock(&s->lock);
     if (destroy)
         wsk_socket_destroy(s);
@@ -458,6 +539,56 @@ static void conditional_drop(wsk_socket *child)
     wsk_socket_destroy(child); /* resets the connection */
 }
 
+/* A connection the client accepted or pended at inspection died before it
+ * was handed over: WskAbortEvent tells the client to forget its id, and the
+ * connection is dropped.  Linux has completed the handshake already, so the
+ * provider notices when it next looks at the connection: at
+ * WskInspectComplete, or when a WskAccept would take it (docs/decisions.md). */
+static void conditional_abort(wsk_socket *s, wsk_socket *child)
+{
+    const WSK_CLIENT_LISTEN_DISPATCH *events = s->client_dispatch;
+    if (events != NULL && events->WskAbortEvent != NULL)
+        (void)events->WskAbortEvent(s->context, &child->inspect_id); /* must return STATUS_SUCCESS */
+    conditional_drop(child);
+}
+
+/* Takes the first ready connection that is still alive for a WskAccept;
+ * dead ones move to *aborted (listener lock held). */
+static wsk_socket *conditional_take_ready_locked(wsk_socket *s, PLIST_ENTRY aborted)
+{
+    while (!IsListEmpty(&s->ready)) {
+        PLIST_ENTRY e = RemoveHeadList(&s->ready);
+        wsk_socket *child = CONTAINING_RECORD(e, wsk_socket, cond_link);
+        if (!lx_connection_gone(child->fd)) {
+            InitializeListHead(e);
+            return child;
+        }
+        InsertTailList(aborted, e);
+    }
+    return NULL;
+}
+
+/* Drops a reference taken for client calls made without the lock; may
+ * finish a close that waited for them. */
+static void listener_unhold(wsk_socket *s)
+{
+    pthread_mutex_lock(&s->lock);
+    s->callbacks--;
+    BOOLEAN destroy = wsk_conn_close_may_finish_locked(s);
+    pthread_mutex_unlock(&s->lock);
+    if (destroy)
+        wsk_socket_destroy(s);
+}
+
+static void conditional_abort_all(wsk_socket *s, PLIST_ENTRY aborted)
+{
+    while (!IsListEmpty(aborted)) {
+        PLIST_ENTRY e = RemoveHeadList(aborted);
+        InitializeListHead(e);
+        conditional_abort(s, CONTAINING_RECORD(e, wsk_socket, cond_link));
+    }
+}
+
 /* An inspected connection is accepted: to WskAcceptEvent if enabled (the
  * caller goes on with it: returns TRUE), else to the first queued WskAccept
  * or the ready list.  Listener lock not held. */
@@ -471,6 +602,13 @@ static BOOLEAN conditional_ready(wsk_socket *s, wsk_socket *child, BOOLEAN via_e
     if (s->closing) {
         pthread_mutex_unlock(&s->lock);
         conditional_drop(child);
+        return FALSE;
+    }
+    if (!IsListEmpty(&s->acc_irps) && lx_connection_gone(child->fd)) {
+        s->callbacks++; /* a queued WskAccept keeps any close waiting; this keeps the listener for the call */
+        pthread_mutex_unlock(&s->lock);
+        conditional_abort(s, child);
+        listener_unhold(s);
         return FALSE;
     }
     if (!IsListEmpty(&s->acc_irps)) {
@@ -506,25 +644,63 @@ static BOOLEAN conditional_inspect(wsk_socket *s, wsk_socket *child, wsk_req *fe
     __builtin_memset(&remote, 0, sizeof(remote));
     lx_local_address(child->fd, &local, &len);
     wsk_io_accepted_peer(&feeder->io, &remote);
-    WSK_INSPECT_ACTION action =
-        events->WskInspectEvent(s->context, (PSOCKADDR)&local, (PSOCKADDR)&remote, &child->inspect_id);
-    switch (action) {
-    case WskInspectAccept:
-        return conditional_ready(s, child, TRUE);
-    case WskInspectPend:
-        pthread_mutex_lock(&s->lock);
-        if (!s->closing) {
-            InsertTailList(&s->inspecting, &child->cond_link);
-            pthread_mutex_unlock(&s->lock);
-            return FALSE;
-        }
+    /* Listed as pended before the client hears of it: a client that hands
+     * the id to another thread may call WskInspectComplete before its
+     * WskInspectEvent has returned WskInspectPend. */
+    pthread_mutex_lock(&s->lock);
+    if (s->closing) {
         pthread_mutex_unlock(&s->lock);
         conditional_drop(child);
         return FALSE;
-    default: /* WskInspectReject, or anything else */
-        conditional_drop(child);
-        return FALSE;
     }
+    InsertTailList(&s->inspecting, &child->cond_link);
+    child->inspect_in_callback = TRUE;
+    pthread_mutex_unlock(&s->lock);
+    WSK_INSPECT_ACTION action =
+        events->WskInspectEvent(s->context, (PSOCKADDR)&local, (PSOCKADDR)&remote, &child->inspect_id);
+    pthread_mutex_lock(&s->lock);
+    child->inspect_in_callback = FALSE;
+    /* WskInspectComplete or the listener's close may have decided while the
+     * callback ran (they unlisted it and left the rest to us). */
+    UCHAR late = child->inspect_late;
+    if (late == 0 && action == WskInspectPend) {
+        pthread_mutex_unlock(&s->lock);
+        return FALSE; /* stays listed for WskInspectComplete */
+    }
+    if (late == 0) {
+        RemoveEntryList(&child->cond_link);
+        InitializeListHead(&child->cond_link);
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (late == WSK_LATE_ACCEPT || (late == 0 && action == WskInspectAccept)) {
+        if (late == WSK_LATE_ACCEPT && lx_connection_gone(child->fd)) {
+            conditional_abort(s, child);
+            return FALSE;
+        }
+        return conditional_ready(s, child, TRUE);
+    }
+    conditional_drop(child); /* WskInspectReject, anything else, or the listener closed */
+    return FALSE;
+}
+
+/* A connection accepted by WskInspectComplete, for a listener with accept
+ * events: offered to WskAcceptEvent, or queued if events went off meanwhile. */
+static void conditional_offer_posted(wsk_io *io, void *context, long result, size_t transferred)
+{
+    (void)io;
+    (void)result;
+    (void)transferred;
+    wsk_socket *child = context;
+    wsk_socket *s = child->cond_listener;
+    child->cond_listener = NULL;
+    if (conditional_ready(s, child, TRUE)) {
+        SOCKADDR_STORAGE remote;
+        size_t len;
+        __builtin_memset(&remote, 0, sizeof(remote));
+        lx_remote_address(child->fd, &remote, &len);
+        accept_event_offer(s, child, &remote);
+    }
+    listener_unhold(s);
 }
 
 /* WskAccept on a conditional listener: a ready connection, or wait for one. */
@@ -532,10 +708,11 @@ static NTSTATUS conditional_accept_irp(wsk_socket *s, wsk_req *r, PIRP Irp)
 {
     r->queued = TRUE;
     req_pend_locked(s, r, Irp);
-    if (!IsListEmpty(&s->ready)) {
-        PLIST_ENTRY e = RemoveHeadList(&s->ready);
-        InitializeListHead(e);
-        r->accepted = CONTAINING_RECORD(e, wsk_socket, cond_link);
+    LIST_ENTRY aborted;
+    InitializeListHead(&aborted);
+    wsk_socket *ready = conditional_take_ready_locked(s, &aborted);
+    if (ready != NULL) {
+        r->accepted = ready;
         r->result = 0;
         r->io_finished = TRUE;
         if (IoSetCancelRoutine(Irp, NULL) != NULL || r->cancel_claimed)
@@ -547,8 +724,14 @@ static NTSTATUS conditional_accept_irp(wsk_socket *s, wsk_req *r, PIRP Irp)
     } else {
         InsertTailList(&s->acc_irps, &r->rx_link);
     }
+    if (!IsListEmpty(&aborted))
+        s->callbacks++; /* WskAbortEvent calls follow: keep the listener */
     pthread_mutex_unlock(&s->lock);
+    BOOLEAN held = !IsListEmpty(&aborted);
+    conditional_abort_all(s, &aborted);
     wsk_conn_rx_kick(s);
+    if (held)
+        listener_unhold(s);
     return STATUS_PENDING;
 }
 
@@ -577,14 +760,32 @@ NTSTATUS WSKAPI wsk_conn_inspect_complete(PWSK_SOCKET ListenSocket, PWSK_INSPECT
             break;
         }
     }
+    if (child != NULL && child->inspect_in_callback) {
+        /* Decided before its WskInspectEvent returned: that thread applies it. */
+        child->inspect_late = Action == WskInspectAccept ? WSK_LATE_ACCEPT : WSK_LATE_DROP;
+        pthread_mutex_unlock(&s->lock);
+        return wsk_irp_complete_pended(Irp, STATUS_SUCCESS, 0);
+    }
     pthread_mutex_unlock(&s->lock);
     if (child == NULL)
         return wsk_irp_complete_now(Irp, STATUS_INVALID_PARAMETER, 0); /* not a pended request */
     NTSTATUS r = wsk_irp_complete_pended(Irp, STATUS_SUCCESS, 0);
     if (Action == WskInspectReject) {
         conditional_drop(child);
-    } else if (conditional_ready(s, child, FALSE)) {
-        /* unreachable: via_event_possible is FALSE */
+    } else if (lx_connection_gone(child->fd)) {
+        conditional_abort(s, child); /* accepted too late: the peer has gone */
+    } else {
+        pthread_mutex_lock(&s->lock);
+        BOOLEAN via_event = (s->events & WSK_EVENT_ACCEPT) && !s->closing;
+        if (via_event) {
+            /* WskAcceptEvent runs on an engine thread, never inside the client's call. */
+            s->callbacks++;
+            child->cond_listener = s;
+            wsk_io_post(&child->backlog_io, conditional_offer_posted, child);
+        }
+        pthread_mutex_unlock(&s->lock);
+        if (!via_event)
+            (void)conditional_ready(s, child, FALSE); /* FALSE: never goes on to an event here */
     }
     return r;
 }
@@ -597,11 +798,17 @@ static void conditional_drop_all(wsk_socket *s)
         PLIST_ENTRY e = !IsListEmpty(&s->ready) ? RemoveHeadList(&s->ready)
                         : !IsListEmpty(&s->inspecting) ? RemoveHeadList(&s->inspecting)
                                                        : NULL;
+        wsk_socket *child = e != NULL ? CONTAINING_RECORD(e, wsk_socket, cond_link) : NULL;
+        if (e != NULL)
+            InitializeListHead(e);
+        BOOLEAN in_callback = child != NULL && child->inspect_in_callback;
+        if (in_callback)
+            child->inspect_late = WSK_LATE_DROP; /* its WskInspectEvent thread drops it */
         pthread_mutex_unlock(&s->lock);
-        if (e == NULL)
+        if (child == NULL)
             return;
-        InitializeListHead(e);
-        conditional_drop(CONTAINING_RECORD(e, wsk_socket, cond_link));
+        if (!in_callback)
+            conditional_drop(child);
     }
 }
 
@@ -688,6 +895,10 @@ NTSTATUS WSKAPI wsk_conn_accept(PWSK_SOCKET ListenSocket, ULONG Flags, PVOID Acc
     if (!s->listening) {
         pthread_mutex_unlock(&s->lock);
         return fail_now(Irp, STATUS_INVALID_DEVICE_STATE);
+    }
+    if (s->listener_failed) {
+        pthread_mutex_unlock(&s->lock);
+        return fail_now(Irp, STATUS_FILE_FORCED_CLOSED);
     }
     wsk_req *r = req_take(s, 0);
     if (r == NULL) {
@@ -919,7 +1130,7 @@ typedef struct wsk_rx_block {
     UCHAR data[WSK_RX_BLOCK_DATA];
 } wsk_rx_block;
 
-static const WSK_CLIENT_CONNECTION_DISPATCH *rx_client_dispatch(wsk_socket *s)
+const WSK_CLIENT_CONNECTION_DISPATCH *wsk_conn_client_dispatch(wsk_socket *s)
 {
     if (s->client_dispatch == NULL)
         return NULL;
@@ -941,6 +1152,7 @@ void wsk_conn_init_socket(wsk_socket *s)
     InitializeListHead(&s->ready);
     InitializeListHead(&s->inspecting);
     InitializeListHead(&s->cond_link);
+    InitializeListHead(&s->disable_irps);
 }
 
 static wsk_rx_block *rx_block_get_locked(wsk_socket *s)
@@ -1110,13 +1322,14 @@ static void rx_kick_held(wsk_socket *s)
             req_deliver(&out); /* never destroys: we hold a reference */
             continue;
         }
-        const WSK_CLIENT_CONNECTION_DISPATCH *d = rx_client_dispatch(s);
+        const WSK_CLIENT_CONNECTION_DISPATCH *d = wsk_conn_client_dispatch(s);
         if (d != NULL && d->WskReceiveEvent != NULL && (s->events & WSK_EVENT_RECEIVE) && !s->rx_paused && !s->rx_indicating && !s->closing &&
             IsListEmpty(&s->rx_irps) && !IsListEmpty(&s->rx_data)) {
             wsk_rx_block *b = CONTAINING_RECORD(RemoveHeadList(&s->rx_data), wsk_rx_block, link);
             s->rx_data_blocks--;
             s->rx_indicating = TRUE;
             s->callbacks++;
+            wsk_event_enter_locked(s, WSK_EVENT_RECEIVE);
             pthread_mutex_unlock(&s->lock);
             SIZE_T n = b->length - b->head;
             SIZE_T accepted = n;
@@ -1126,6 +1339,8 @@ static void rx_kick_held(wsk_socket *s)
             b->indication.Buffer.Length = n;
             NTSTATUS st = d->WskReceiveEvent(s->context, WSK_FLAG_AT_DISPATCH_LEVEL, &b->indication, n, &accepted);
             pthread_mutex_lock(&s->lock);
+            LIST_ENTRY finished;
+            wsk_event_leave_locked(s, WSK_EVENT_RECEIVE, &finished);
             s->callbacks--;
             s->rx_indicating = FALSE;
             if (st == STATUS_PENDING) {
@@ -1144,6 +1359,7 @@ static void rx_kick_held(wsk_socket *s)
                 s->rx_paused = TRUE;
             }
             pthread_mutex_unlock(&s->lock);
+            wsk_event_finish_disables(&finished);
             continue;
         }
         if (d != NULL && d->WskDisconnectEvent != NULL && (s->events & WSK_EVENT_DISCONNECT) &&
@@ -1154,16 +1370,20 @@ static void rx_kick_held(wsk_socket *s)
                 flags |= WSK_FLAG_ABORTIVE; /* the connection was reset */
             s->disconnect_indicated = TRUE;
             s->callbacks++;
+            wsk_event_enter_locked(s, WSK_EVENT_DISCONNECT);
             pthread_mutex_unlock(&s->lock);
             d->WskDisconnectEvent(s->context, flags);
             pthread_mutex_lock(&s->lock);
+            LIST_ENTRY finished;
+            wsk_event_leave_locked(s, WSK_EVENT_DISCONNECT, &finished);
             s->callbacks--;
             pthread_mutex_unlock(&s->lock);
+            wsk_event_finish_disables(&finished);
             continue;
         }
         rx_arm_locked(s);
         s->callbacks--;
-        BOOLEAN destroy = close_may_finish_locked(s);
+        BOOLEAN destroy = wsk_conn_close_may_finish_locked(s);
         pthread_mutex_unlock(&s->lock);
         if (destroy)
             wsk_socket_destroy(s);
@@ -1208,7 +1428,7 @@ NTSTATUS WSKAPI wsk_conn_release(PWSK_SOCKET Socket, PWSK_DATA_INDICATION DataIn
 void wsk_conn_inherit_events(wsk_socket *listener, wsk_socket *child)
 {
     ULONG inherited = listener->events & (WSK_EVENT_RECEIVE | WSK_EVENT_DISCONNECT | WSK_EVENT_SEND_BACKLOG);
-    const WSK_CLIENT_CONNECTION_DISPATCH *d = rx_client_dispatch(child);
+    const WSK_CLIENT_CONNECTION_DISPATCH *d = wsk_conn_client_dispatch(child);
     /* Only events the accepted socket's client dispatch can take. */
     if (d == NULL)
         inherited = 0;
@@ -1224,6 +1444,8 @@ void wsk_conn_inherit_events(wsk_socket *listener, wsk_socket *child)
     child->events |= inherited;
     if (inherited & (WSK_EVENT_RECEIVE | WSK_EVENT_DISCONNECT))
         child->rx_mode = TRUE;
+    if (inherited & WSK_EVENT_SEND_BACKLOG)
+        wsk_backlog_schedule_locked(child);
     BOOLEAN start = child->rx_mode; /* inherited, or static events */
     pthread_mutex_unlock(&child->lock);
     if (start)
@@ -1293,7 +1515,7 @@ void wsk_conn_start_accept_events(wsk_socket *s)
     pthread_mutex_unlock(&s->lock);
 }
 
-NTSTATUS wsk_conn_set_event_callbacks(wsk_socket *s, const WSK_EVENT_CALLBACK_CONTROL *control)
+NTSTATUS wsk_conn_set_event_callbacks(wsk_socket *s, const WSK_EVENT_CALLBACK_CONTROL *control, PIRP irp)
 {
     if (s->static_events != 0)
         return STATUS_INVALID_PARAMETER; /* static events can be neither disabled nor re-enabled */
@@ -1319,7 +1541,7 @@ NTSTATUS wsk_conn_set_event_callbacks(wsk_socket *s, const WSK_EVENT_CALLBACK_CO
         /* Connection sockets take events once connected (wsk-part-b.md §6.5). */
         if (!s->connected)
             return STATUS_INVALID_DEVICE_STATE;
-        const WSK_CLIENT_CONNECTION_DISPATCH *d = rx_client_dispatch(s);
+        const WSK_CLIENT_CONNECTION_DISPATCH *d = wsk_conn_client_dispatch(s);
         if (d == NULL || ((mask & WSK_EVENT_RECEIVE) && d->WskReceiveEvent == NULL) ||
             ((mask & WSK_EVENT_DISCONNECT) && d->WskDisconnectEvent == NULL) ||
             ((mask & WSK_EVENT_SEND_BACKLOG) && d->WskSendBacklogEvent == NULL))
@@ -1327,23 +1549,29 @@ NTSTATUS wsk_conn_set_event_callbacks(wsk_socket *s, const WSK_EVENT_CALLBACK_CO
     }
     if (!disable && (mask & WSK_EVENT_RECEIVE_FROM))
         return STATUS_NOT_IMPLEMENTED; /* datagram events: issue 5 */
+    NTSTATUS status = STATUS_SUCCESS;
     if (connection) {
         pthread_mutex_lock(&s->lock);
-        if (disable)
+        if (disable) {
             s->events &= ~mask;
-        else
+            status = wsk_event_disable_locked(s, mask, irp);
+        } else {
             s->events |= mask;
+        }
         if (!disable && (mask & (WSK_EVENT_RECEIVE | WSK_EVENT_DISCONNECT)))
             s->rx_mode = TRUE;
+        if (!disable && (mask & WSK_EVENT_SEND_BACKLOG))
+            wsk_backlog_schedule_locked(s); /* the first indication gives the current value */
         pthread_mutex_unlock(&s->lock);
         wsk_conn_rx_kick(s);
-        return STATUS_SUCCESS;
+        return status;
     }
     pthread_mutex_lock(&s->lock);
     if (disable) {
         s->events &= ~mask;
         if ((mask & WSK_EVENT_ACCEPT) && !s->conditional_accept)
             accept_event_cancel_locked(s);
+        status = wsk_event_disable_locked(s, mask, irp);
     } else {
         BOOLEAN was = (s->events & WSK_EVENT_ACCEPT) != 0 || s->conditional_accept; /* a feeder runs already */
         s->events |= mask;
@@ -1351,7 +1579,7 @@ NTSTATUS wsk_conn_set_event_callbacks(wsk_socket *s, const WSK_EVENT_CALLBACK_CO
             accept_event_arm_locked(s);
     }
     pthread_mutex_unlock(&s->lock);
-    return STATUS_SUCCESS;
+    return status;
 }
 
 /* ---- WskSocketConnect ---- */

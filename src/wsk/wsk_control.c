@@ -79,10 +79,6 @@ static control_result set_option(wsk_socket *s, ULONG level, ULONG code, SIZE_T 
                 return (control_result){STATUS_INVALID_PARAMETER, 0};
             __builtin_memcpy(&s->security, in, sizeof(PSECURITY_DESCRIPTOR));
             return (control_result){STATUS_SUCCESS, 0};
-        case SO_WSK_EVENT_CALLBACK:
-            if (in == NULL || in_size < sizeof(WSK_EVENT_CALLBACK_CONTROL))
-                return (control_result){STATUS_INVALID_PARAMETER, 0};
-            return (control_result){wsk_conn_set_event_callbacks(s, in), 0};
         }
     }
     if (level == IPPROTO_IPV6 && code == IPV6_V6ONLY) {
@@ -147,13 +143,21 @@ NTSTATUS WSKAPI wsk_control_socket(PWSK_SOCKET Socket, WSK_CONTROL_SOCKET_TYPE R
     } else if (RequestType == WskSetOption || RequestType == WskGetOption) {
         if (Irp == NULL && option_requires_irp(Level, ControlCode))
             return STATUS_INVALID_PARAMETER;
-        BOOLEAN own_lock = !(RequestType == WskSetOption && Level == SOL_SOCKET && ControlCode == SO_WSK_EVENT_CALLBACK);
-        if (own_lock)
+        if (RequestType == WskSetOption && Level == SOL_SOCKET && ControlCode == SO_WSK_EVENT_CALLBACK) {
+            /* Takes the socket lock itself; a disable may hold the IRP until a running callback returns. */
+            if (InputBuffer == NULL || InputSize < sizeof(WSK_EVENT_CALLBACK_CONTROL)) {
+                res = (control_result){STATUS_INVALID_PARAMETER, 0};
+            } else {
+                res = (control_result){wsk_conn_set_event_callbacks(s, InputBuffer, Irp), 0};
+                if (res.status == STATUS_PENDING)
+                    return STATUS_PENDING;
+            }
+        } else {
             pthread_mutex_lock(&s->lock);
-        res = RequestType == WskSetOption ? set_option(s, Level, ControlCode, InputSize, InputBuffer)
-                                          : get_option(s, Level, ControlCode, OutputSize, OutputBuffer);
-        if (own_lock)
+            res = RequestType == WskSetOption ? set_option(s, Level, ControlCode, InputSize, InputBuffer)
+                                              : get_option(s, Level, ControlCode, OutputSize, OutputBuffer);
             pthread_mutex_unlock(&s->lock);
+        }
     } else if (RequestType == WskIoctl) {
         if (ControlCode == SIO_WSK_QUERY_IDEAL_SEND_BACKLOG || ControlCode == SIO_WSK_QUERY_RECEIVE_BACKLOG) {
             if (Irp == NULL && ControlCode == SIO_WSK_QUERY_IDEAL_SEND_BACKLOG)

@@ -86,6 +86,10 @@ struct wsk_rx_block;
 
 #define WSK_REQ_INLINE_SEGMENTS 8
 
+/* A decision taken while a connection's WskInspectEvent was still running. */
+#define WSK_LATE_ACCEPT 1
+#define WSK_LATE_DROP 2
+
 typedef struct wsk_req {
     LIST_ENTRY link;           /* the socket's pending or free list */
     struct wsk_socket *socket;
@@ -177,10 +181,22 @@ typedef struct wsk_socket {
     LIST_ENTRY ready;          /* accepted sockets (cond_link) waiting for a WskAccept */
     LIST_ENTRY inspecting;     /* sockets pended by WskInspectEvent (cond_link) */
     LIST_ENTRY cond_link;      /* this socket in its listener's ready/inspecting list */
+    struct wsk_socket *cond_listener; /* while a WskAcceptEvent offer is posted for it */
+    BOOLEAN inspect_in_callback; /* its WskInspectEvent is running */
+    UCHAR inspect_late;        /* decided meanwhile: WSK_LATE_ACCEPT or WSK_LATE_DROP (0: not) */
     WSK_INSPECT_ID inspect_id;
     BOOLEAN has_inspect_id;
     LONG callbacks;            /* client callbacks running for this socket: close waits for them */
     BOOLEAN destroy_claimed;   /* one thread has taken on destroying it */
+
+    /* Event bookkeeping (wsk_events.c). */
+    ULONG running_events;      /* WSK_EVENT_* whose callback is running now */
+    LIST_ENTRY disable_irps;   /* SO_WSK_EVENT_CALLBACK disables waiting for a running callback */
+    SIZE_T last_backlog;       /* the ideal send backlog last indicated (0: none yet) */
+    BOOLEAN backlog_posted;    /* a WskSendBacklogEvent check is queued on the engine */
+    BOOLEAN listener_failed;   /* accept hit a fatal error: the listener no longer works */
+    BOOLEAN null_accept_indicated; /* WskAcceptEvent(AcceptSocket = NULL) was delivered */
+    wsk_io backlog_io;
 } wsk_socket;
 
 /* Creates a socket object around a Linux fd (accepted connections). */
@@ -207,6 +223,29 @@ NTSTATUS WSKAPI wsk_conn_release(PWSK_SOCKET Socket, PWSK_DATA_INDICATION DataIn
 /* Frees a socket whose requests have all completed; completes close_irp. */
 void wsk_socket_destroy(wsk_socket *s);
 
+/* A close waiting for this socket can finish; the first caller to see it
+ * claims the destruction (wsk_conn.c). */
+BOOLEAN wsk_conn_close_may_finish_locked(wsk_socket *s);
+/* The connection-event table of a connection or stream socket (NULL if none). */
+const WSK_CLIENT_CONNECTION_DISPATCH *wsk_conn_client_dispatch(wsk_socket *s);
+
+/* ---- event bookkeeping (wsk_events.c) ---- */
+
+/* Brackets a client callback of event `bit` (lock held around each call). */
+void wsk_event_enter_locked(wsk_socket *s, ULONG bit);
+/* Ends it; disables waiting for it move to *finished, which the caller
+ * passes to wsk_event_finish_disables once the lock is dropped. */
+void wsk_event_leave_locked(wsk_socket *s, ULONG bit, PLIST_ENTRY finished);
+void wsk_event_finish_disables(PLIST_ENTRY finished);
+/* Disabling event `bit` (already cleared from s->events): STATUS_SUCCESS if
+ * no callback of it is running, else STATUS_EVENT_PENDING without an IRP,
+ * or STATUS_PENDING with the IRP held until the callback returns. */
+NTSTATUS wsk_event_disable_locked(wsk_socket *s, ULONG bit, PIRP irp);
+/* Queues a WskSendBacklogEvent check: the callback runs when the ideal send
+ * backlog differs from the one last indicated (the first check always
+ * indicates). */
+void wsk_backlog_schedule_locked(wsk_socket *s);
+
 /* ---- connections (wsk_conn.c) ---- */
 NTSTATUS WSKAPI wsk_conn_accept(PWSK_SOCKET ListenSocket, ULONG Flags, PVOID AcceptSocketContext,
                                 const WSK_CLIENT_CONNECTION_DISPATCH *AcceptSocketDispatch, PSOCKADDR LocalAddress,
@@ -230,7 +269,7 @@ NTSTATUS wsk_conn_query_backlog(wsk_socket *s, ULONG code, SIZE_T *value);
  * complete them with wsk_conn_rx_kick (the socket stays valid until then). */
 BOOLEAN wsk_conn_begin_close(wsk_socket *s, PIRP close_irp, BOOLEAN *deliver_cancelled);
 /* SO_WSK_EVENT_CALLBACK on a socket (wsk_events.c rules live here too). */
-NTSTATUS wsk_conn_set_event_callbacks(wsk_socket *s, const WSK_EVENT_CALLBACK_CONTROL *control);
+NTSTATUS wsk_conn_set_event_callbacks(wsk_socket *s, const WSK_EVENT_CALLBACK_CONTROL *control, PIRP irp);
 /* WskSocketConnect's connect step on a freshly bound socket; the IRP
  * completes with the socket, or the socket is destroyed on failure. */
 NTSTATUS wsk_conn_socket_connect(wsk_socket *s, PSOCKADDR remote, PIRP irp);

@@ -197,6 +197,16 @@ int lx_reset_on_close(int fd)
     return setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l)) == 0 ? 0 : -errno;
 }
 
+int lx_connection_gone(int fd)
+{
+    /* Peeking leaves any data for the client; 0 is the peer's FIN. */
+    char c;
+    ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0)
+        return 1;
+    return n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
+}
+
 int lx_abort(int fd)
 {
     /* connect(AF_UNSPEC) disconnects a TCP socket with a reset while the

@@ -29,6 +29,9 @@ int lx_listen(int fd, int backlog);
 int lx_shutdown_send(int fd);
 /* Abortive disconnect: the peer gets a reset, the socket stays open. */
 int lx_abort(int fd);
+/* 1 if the peer has already closed or reset the connection (checked
+ * without consuming data), else 0. */
+int lx_connection_gone(int fd);
 /* Makes the next close(2) send a reset instead of a FIN. */
 int lx_reset_on_close(int fd);
 

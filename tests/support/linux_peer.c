@@ -261,6 +261,11 @@ int peer_shutdown_write(int fd)
     return shutdown(fd, SHUT_WR) == 0 ? 0 : -errno;
 }
 
+int peer_shutdown_both(int fd)
+{
+    return shutdown(fd, SHUT_RDWR) == 0 ? 0 : -errno;
+}
+
 long peer_drain(int fd, int timeout_ms)
 {
     char buf[4096];

@@ -42,6 +42,8 @@ int peer_accept(int lfd, int timeout_ms);
 long peer_send_all(int fd, const void *buf, size_t len);
 long peer_recv_exact(int fd, void *buf, size_t len, int timeout_ms);
 int peer_shutdown_write(int fd);
+/* shutdown(SHUT_RDWR); on a listening socket, later accepts fail (EINVAL). */
+int peer_shutdown_both(int fd);
 /* Reads until EOF or error; returns bytes read, or -errno of the error
  * (-ECONNRESET when the connection was reset). */
 long peer_drain(int fd, int timeout_ms);
