@@ -260,6 +260,29 @@ static void req_finish_locked(wsk_socket *s, wsk_req *r, req_outcome *out)
         if (r->kind == WSK_REQ_SEND && (s->events & WSK_EVENT_SEND_BACKLOG))
             wsk_backlog_schedule_locked(s); /* the window may have moved */
         break;
+    case WSK_REQ_SEND_TO:
+        out->status = req_status_from_result(r->result);
+        if (r->result == -EMSGSIZE)
+            out->status = STATUS_INVALID_BUFFER_SIZE; /* larger than a datagram can be */
+        out->information = NT_SUCCESS(out->status) ? r->transferred : 0;
+        break;
+    case WSK_REQ_RECEIVE_FROM:
+        out->status = req_status_from_result(r->result);
+        if (r->result >= 0) {
+            int truncated = 0;
+            wsk_io_received_from(&r->io, r->remote_out, &truncated);
+            out->information = (ULONG_PTR)r->result;
+            /* The rest of a datagram too large for the buffer is lost; the
+             * transport reports it as TDI and AFD do (docs/decisions.md). */
+            if (truncated)
+                out->status = STATUS_BUFFER_OVERFLOW;
+            if (r->control_length_out != NULL) {
+                *r->control_length_out = 0; /* no control data is requested yet */
+                if (r->control_flags_out != NULL)
+                    *r->control_flags_out = truncated ? MSG_TRUNC : 0;
+            }
+        }
+        break;
     case WSK_REQ_DISCONNECT:
         out->status = req_status_from_result(r->result);
         if (NT_SUCCESS(out->status)) {
@@ -467,7 +490,7 @@ static void req_io_done(wsk_io *io, void *context, long result, size_t transferr
     } else if (r->kind == WSK_REQ_CONNECT_EX && r->connected_phase) {
         r->transferred += transferred;
     }
-    if (r->kind == WSK_REQ_SEND || r->kind == WSK_REQ_DISCONNECT) {
+    if (r->kind == WSK_REQ_SEND || r->kind == WSK_REQ_DISCONNECT || r->kind == WSK_REQ_SEND_TO) {
         r->transferred += transferred;
     } else if (r->kind == WSK_REQ_RECEIVE && result > 0) {
         r->transferred += (SIZE_T)result;
@@ -861,6 +884,33 @@ BOOLEAN wsk_conn_begin_close(wsk_socket *s, PIRP close_irp, BOOLEAN *deliver_can
     s->close_irp = close_irp;
     pthread_mutex_unlock(&s->lock);
     return FALSE;
+}
+
+/* ---- the request machinery, for the other operation files ---- */
+
+wsk_req *wsk_req_take_locked(wsk_socket *s, ULONG segments)
+{
+    return req_take(s, segments);
+}
+
+void wsk_req_release_locked(wsk_socket *s, wsk_req *r)
+{
+    req_release_locked(s, r);
+}
+
+void wsk_req_pend_locked(wsk_socket *s, wsk_req *r, PIRP irp)
+{
+    req_pend_locked(s, r, irp);
+}
+
+void wsk_req_after_submit_locked(wsk_req *r)
+{
+    req_after_submit_locked(r);
+}
+
+void wsk_req_io_done(wsk_io *io, void *context, long result, size_t transferred)
+{
+    req_io_done(io, context, result, transferred);
 }
 
 /* ---- operations ---- */

@@ -173,6 +173,12 @@ NTSTATUS WSKAPI wsk_control_socket(PWSK_SOCKET Socket, WSK_CONTROL_SOCKET_TYPE R
                 if (NT_SUCCESS(res.status))
                     __builtin_memcpy(OutputBuffer, &value, sizeof(value));
             }
+        } else if (ControlCode == SIO_WSK_SET_REMOTE_ADDRESS || ControlCode == SIO_WSK_SET_SENDTO_ADDRESS) {
+            if (Irp == NULL)
+                return STATUS_INVALID_PARAMETER; /* documented: IRP required */
+            pthread_mutex_lock(&s->lock);
+            res = (control_result){wsk_dgram_set_fixed_address(s, ControlCode, InputSize, InputBuffer), 0};
+            pthread_mutex_unlock(&s->lock);
         } else if (ControlCode == SIO_WSK_QUERY_INSPECT_ID) {
             /* Documented: no IRP; the size comes back through OutputSizeReturned. */
             if (Irp != NULL || OutputSizeReturned == NULL)

@@ -80,6 +80,8 @@ typedef enum wsk_req_kind {
     WSK_REQ_CONNECT_EX,     /* WskConnectEx: connect, then send the optional buffer */
     WSK_REQ_ACCEPT_EVENT,   /* no IRP: feeds WskAcceptEvent */
     WSK_REQ_RX_READ,        /* no IRP: reads for queued receives and receive events */
+    WSK_REQ_SEND_TO,        /* one datagram (wsk_dgram.c) */
+    WSK_REQ_RECEIVE_FROM,
 } wsk_req_kind;
 
 struct wsk_rx_block;
@@ -118,6 +120,15 @@ typedef struct wsk_req {
     ULONG seg_capacity, seg_count, seg_first;
     wsk_io io;
 } wsk_req;
+
+/* The request machinery (wsk_conn.c), for the other operation files. */
+wsk_req *wsk_req_take_locked(struct wsk_socket *s, ULONG segments);
+void wsk_req_release_locked(struct wsk_socket *s, wsk_req *r);
+/* Takes the IRP (pending, cancellable) for r; then submit r->io with
+ * wsk_req_io_done and call wsk_req_after_submit_locked. */
+void wsk_req_pend_locked(struct wsk_socket *s, wsk_req *r, PIRP irp);
+void wsk_req_after_submit_locked(wsk_req *r);
+void wsk_req_io_done(wsk_io *io, void *context, long result, size_t transferred);
 
 typedef struct wsk_socket {
     WSK_SOCKET pub; /* first: a PWSK_SOCKET is a pointer to this */
@@ -197,6 +208,11 @@ typedef struct wsk_socket {
     BOOLEAN listener_failed;   /* accept hit a fatal error: the listener no longer works */
     BOOLEAN null_accept_indicated; /* WskAcceptEvent(AcceptSocket = NULL) was delivered */
     wsk_io backlog_io;
+
+    /* Datagram sockets (wsk_dgram.c). */
+    SOCKADDR_STORAGE sendto_addr; /* SIO_WSK_SET_SENDTO_ADDRESS / SET_REMOTE_ADDRESS destination */
+    BOOLEAN has_sendto_addr;
+    BOOLEAN has_remote_addr;      /* SIO_WSK_SET_REMOTE_ADDRESS: the Linux socket is connected */
 } wsk_socket;
 
 /* Creates a socket object around a Linux fd (accepted connections). */
@@ -245,6 +261,14 @@ NTSTATUS wsk_event_disable_locked(wsk_socket *s, ULONG bit, PIRP irp);
  * backlog differs from the one last indicated (the first check always
  * indicates). */
 void wsk_backlog_schedule_locked(wsk_socket *s);
+
+/* ---- datagrams (wsk_dgram.c) ---- */
+NTSTATUS WSKAPI wsk_dgram_send_to(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, PSOCKADDR RemoteAddress,
+                                  ULONG ControlInfoLength, PCMSGHDR ControlInfo, PIRP Irp);
+NTSTATUS WSKAPI wsk_dgram_receive_from(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, PSOCKADDR RemoteAddress,
+                                       PULONG ControlLength, PCMSGHDR ControlInfo, PULONG ControlFlags, PIRP Irp);
+/* SIO_WSK_SET_REMOTE_ADDRESS / SIO_WSK_SET_SENDTO_ADDRESS (lock held). */
+NTSTATUS wsk_dgram_set_fixed_address(wsk_socket *s, ULONG code, SIZE_T size, PVOID address);
 
 /* ---- connections (wsk_conn.c) ---- */
 NTSTATUS WSKAPI wsk_conn_accept(PWSK_SOCKET ListenSocket, ULONG Flags, PVOID AcceptSocketContext,

@@ -99,36 +99,86 @@ void wsk_io_accept(wsk_io *io, int fd, wsk_io_done done, void *context)
     io_submit(&impl->op);
 }
 
-size_t wsk_io_accepted_peer(const wsk_io *io, void *win_addr)
+/* Linux address -> Windows layout (the family value differs for IPv6). */
+static size_t addr_to_windows(const struct sockaddr_storage *addr, void *win_addr)
 {
-    const wsk_io_impl *impl = (const wsk_io_impl *)(const void *)io->opaque;
     unsigned short fam;
     size_t size;
-    if (impl->addr.ss_family == AF_INET) {
+    if (addr->ss_family == AF_INET) {
         fam = WIN_AF_INET;
         size = sizeof(struct sockaddr_in);
-    } else if (impl->addr.ss_family == AF_INET6) {
+    } else if (addr->ss_family == AF_INET6) {
         fam = WIN_AF_INET6;
         size = sizeof(struct sockaddr_in6);
     } else {
         return 0;
     }
-    memcpy(win_addr, &impl->addr, size);
+    memcpy(win_addr, addr, size);
     memcpy(win_addr, &fam, sizeof(fam));
     return size;
+}
+
+/* Windows layout -> Linux; returns the Linux length (0: not IPv4/IPv6). */
+static socklen_t addr_from_windows(const void *win_addr, struct sockaddr_storage *addr)
+{
+    unsigned short fam;
+    memcpy(&fam, win_addr, sizeof(fam));
+    if (fam != WIN_AF_INET && fam != WIN_AF_INET6)
+        return 0;
+    size_t size = fam == WIN_AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+    memset(addr, 0, sizeof(*addr));
+    memcpy(addr, win_addr, size);
+    addr->ss_family = fam == WIN_AF_INET ? AF_INET : AF_INET6;
+    return (socklen_t)size;
+}
+
+size_t wsk_io_accepted_peer(const wsk_io *io, void *win_addr)
+{
+    const wsk_io_impl *impl = (const wsk_io_impl *)(const void *)io->opaque;
+    return addr_to_windows(&impl->addr, win_addr);
+}
+
+void wsk_io_send_to(wsk_io *io, int fd, const wsk_io_segment *seg, size_t count, const void *win_addr,
+                    wsk_io_done done, void *context)
+{
+    wsk_io_impl *impl = io_prepare(io, IO_OP_SENDMSG, fd, done, context);
+    memset(&impl->msg, 0, sizeof(impl->msg));
+    impl->msg.msg_iov = (struct iovec *)(void *)seg;
+    impl->msg.msg_iovlen = count;
+    if (win_addr != NULL) {
+        /* Copied: the caller's address need not outlive the call. */
+        impl->msg.msg_name = &impl->addr;
+        impl->msg.msg_namelen = addr_from_windows(win_addr, &impl->addr);
+    }
+    impl->op.msg = &impl->msg;
+    io_submit(&impl->op);
+}
+
+void wsk_io_recv_from(wsk_io *io, int fd, const wsk_io_segment *seg, size_t count, wsk_io_done done, void *context)
+{
+    wsk_io_impl *impl = io_prepare(io, IO_OP_RECVMSG, fd, done, context);
+    memset(&impl->msg, 0, sizeof(impl->msg));
+    memset(&impl->addr, 0, sizeof(impl->addr));
+    impl->msg.msg_iov = (struct iovec *)(void *)seg;
+    impl->msg.msg_iovlen = count;
+    impl->msg.msg_name = &impl->addr;
+    impl->msg.msg_namelen = sizeof(impl->addr);
+    impl->op.msg = &impl->msg;
+    io_submit(&impl->op);
+}
+
+size_t wsk_io_received_from(const wsk_io *io, void *win_addr, int *truncated)
+{
+    const wsk_io_impl *impl = (const wsk_io_impl *)(const void *)io->opaque;
+    *truncated = (impl->msg.msg_flags & MSG_TRUNC) != 0;
+    return win_addr != NULL ? addr_to_windows(&impl->addr, win_addr) : 0;
 }
 
 void wsk_io_connect(wsk_io *io, int fd, const void *win_addr, wsk_io_done done, void *context)
 {
     wsk_io_impl *impl = io_prepare(io, IO_OP_CONNECT, fd, done, context);
-    unsigned short fam;
-    memcpy(&fam, win_addr, sizeof(fam));
-    size_t size = fam == WIN_AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
-    memset(&impl->addr, 0, sizeof(impl->addr));
-    memcpy(&impl->addr, win_addr, size);
-    impl->addr.ss_family = fam == WIN_AF_INET ? AF_INET : AF_INET6;
     impl->op.addr = (struct sockaddr *)&impl->addr;
-    impl->op.addr_len_in = (socklen_t)size;
+    impl->op.addr_len_in = addr_from_windows(win_addr, &impl->addr);
     io_submit(&impl->op);
 }
 

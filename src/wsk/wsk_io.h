@@ -42,6 +42,15 @@ void wsk_io_send(wsk_io *io, int fd, const wsk_io_segment *seg, size_t count, ws
 void wsk_io_accept(wsk_io *io, int fd, wsk_io_done done, void *context);
 /* Copies the peer address of a completed accept in Windows layout; returns its size. */
 size_t wsk_io_accepted_peer(const wsk_io *io, void *win_addr);
+/* Sends one datagram to a Windows-layout address (NULL: the connected
+ * peer); the address is copied before the call returns. */
+void wsk_io_send_to(wsk_io *io, int fd, const wsk_io_segment *seg, size_t count, const void *win_addr,
+                    wsk_io_done done, void *context);
+/* Receives one datagram and its source address. */
+void wsk_io_recv_from(wsk_io *io, int fd, const wsk_io_segment *seg, size_t count, wsk_io_done done, void *context);
+/* After wsk_io_recv_from: the source in Windows layout (win_addr may be
+ * NULL), its size, and whether the datagram was cut to fit. */
+size_t wsk_io_received_from(const wsk_io *io, void *win_addr, int *truncated);
 /* Connects to a Windows-layout address. */
 void wsk_io_connect(wsk_io *io, int fd, const void *win_addr, wsk_io_done done, void *context);
 /* Runs done(io, context, 0, 0) on an engine thread. */

@@ -197,6 +197,24 @@ int lx_reset_on_close(int fd)
     return setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l)) == 0 ? 0 : -errno;
 }
 
+int lx_datagram_connect(int fd, const void *win_addr)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    memset(&ss, 0, sizeof(ss));
+    if (win_addr == NULL) {
+        ss.ss_family = AF_UNSPEC; /* dissolves the association */
+        len = sizeof(struct sockaddr);
+    } else {
+        unsigned short fam;
+        memcpy(&fam, win_addr, sizeof(fam));
+        len = fam == WIN_AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+        memcpy(&ss, win_addr, len);
+        ss.ss_family = fam == WIN_AF_INET6 ? AF_INET6 : AF_INET;
+    }
+    return connect(fd, (struct sockaddr *)&ss, len) == 0 ? 0 : -errno;
+}
+
 int lx_connection_gone(int fd)
 {
     /* Peeking leaves any data for the client; 0 is the peer's FIN. */

@@ -32,6 +32,9 @@ int lx_abort(int fd);
 /* 1 if the peer has already closed or reset the connection (checked
  * without consuming data), else 0. */
 int lx_connection_gone(int fd);
+/* Associates a UDP socket with one peer (Windows-layout address), or
+ * dissolves the association (NULL). */
+int lx_datagram_connect(int fd, const void *win_addr);
 /* Makes the next close(2) send a reset instead of a FIN. */
 int lx_reset_on_close(int fd);
 

@@ -348,29 +348,6 @@ static NTSTATUS not_yet(PWSK_SOCKET Socket, PIRP Irp, BOOLEAN needs_bound)
 
 
 
-static NTSTATUS WSKAPI wsk_send_to(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, PSOCKADDR RemoteAddress,
-                                   ULONG ControlInfoLength, PCMSGHDR ControlInfo, PIRP Irp)
-{
-    (void)Buffer;
-    (void)Flags;
-    (void)RemoteAddress;
-    (void)ControlInfoLength;
-    (void)ControlInfo;
-    return not_yet(Socket, Irp, TRUE);
-}
-
-static NTSTATUS WSKAPI wsk_receive_from(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, PSOCKADDR RemoteAddress,
-                                        PULONG ControlLength, PCMSGHDR ControlInfo, PULONG ControlFlags, PIRP Irp)
-{
-    (void)Buffer;
-    (void)Flags;
-    (void)RemoteAddress;
-    (void)ControlLength;
-    (void)ControlInfo;
-    (void)ControlFlags;
-    return not_yet(Socket, Irp, TRUE);
-}
-
 static NTSTATUS WSKAPI wsk_send_messages(PWSK_SOCKET Socket, PWSK_BUF_LIST BufferList, ULONG Flags,
                                          PSOCKADDR RemoteAddress, ULONG ControlInfoLength, PCMSGHDR ControlInfo,
                                          PIRP Irp)
@@ -436,8 +413,8 @@ static const WSK_PROVIDER_DATAGRAM_DISPATCH datagram_dispatch = {
     .WskControlSocket = wsk_control_socket,
     .WskCloseSocket = wsk_close_socket,
     .WskBind = wsk_bind,
-    .WskSendTo = wsk_send_to,
-    .WskReceiveFrom = wsk_receive_from,
+    .WskSendTo = wsk_dgram_send_to,
+    .WskReceiveFrom = wsk_dgram_receive_from,
     .WskRelease = wsk_release_datagrams,
     .WskGetLocalAddress = wsk_get_local_address,
     .WskSendMessages = wsk_send_messages,

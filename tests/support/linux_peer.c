@@ -112,6 +112,33 @@ int peer_udp_sendto(int family, const char *ip, unsigned short port, const void 
     return -e;
 }
 
+long peer_udp_send_from(int fd, int family, const char *ip, unsigned short port, const void *data, size_t len)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = peer_addr(family, ip, port, &ss);
+    ssize_t n = sendto(fd, data, len, 0, (struct sockaddr *)&ss, sl);
+    return n < 0 ? -errno : (long)n;
+}
+
+long peer_udp_recv(int fd, void *buf, size_t len, unsigned short *from_port, int timeout_ms)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    int r = poll(&p, 1, timeout_ms);
+    if (r == 0)
+        return -ETIMEDOUT;
+    if (r < 0)
+        return -errno;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    ssize_t n = recvfrom(fd, buf, len, 0, (struct sockaddr *)&ss, &sl);
+    if (n < 0)
+        return -errno;
+    if (from_port != NULL)
+        *from_port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                                    : ((struct sockaddr_in *)&ss)->sin_port);
+    return (long)n;
+}
+
 long peer_recv(int fd, void *buf, size_t len, int timeout_ms)
 {
     struct pollfd p = {.fd = fd, .events = POLLIN};

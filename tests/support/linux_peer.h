@@ -19,6 +19,10 @@ int peer_udp_bind(int family, const char *ip, unsigned short port);
 int peer_udp_sendto(int family, const char *ip, unsigned short port, const void *data, size_t len);
 /* recv with a timeout in ms; returns bytes, 0 at EOF, or -errno (-ETIMEDOUT). */
 long peer_recv(int fd, void *buf, size_t len, int timeout_ms);
+/* UDP from a given (bound) socket; returns bytes sent or -errno. */
+long peer_udp_send_from(int fd, int family, const char *ip, unsigned short port, const void *data, size_t len);
+/* One datagram and its source port; -ETIMEDOUT if none arrives. */
+long peer_udp_recv(int fd, void *buf, size_t len, unsigned short *from_port, int timeout_ms);
 /* Port (host order) a Linux socket is bound to. */
 unsigned short peer_local_port(int fd);
 /* A port that is free for TCP and UDP on 127.0.0.1 and ::1 right now. */

@@ -1,0 +1,443 @@
+/*
+ * test_wsk_datagram.c - datagram sockets against Linux UDP peers
+ * (wsk-part-b.md §7): WskSendTo and WskReceiveFrom from 1 byte to the
+ * largest datagram through chained MDLs, sender addresses, truncation,
+ * the fixed addresses of SIO_WSK_SET_REMOTE_ADDRESS and
+ * SIO_WSK_SET_SENDTO_ADDRESS, cancellation, close, IPv6, bad inputs.
+ */
+#include <ntddk.h>
+#include <wsk.h>
+#include <openwsk_runtime.h>
+
+#include <errno.h>
+#include <string.h>
+
+#include "linux_peer.h"
+#include "wt_wsk.h"
+
+#define MAX_UDP4 65507u /* 65535 - IPv4 header - UDP header */
+
+/* A datagram socket bound to ip:0; *port receives its port. */
+static PWSK_SOCKET udp_socket(wt_wsk *t, ADDRESS_FAMILY family, const char *ip, USHORT *port)
+{
+    NTSTATUS st;
+    PWSK_SOCKET s = wt_socket(t, family, SOCK_DGRAM, IPPROTO_UDP, WSK_FLAG_DATAGRAM_SOCKET, &st);
+    CHECK_EQ(st, STATUS_SUCCESS);
+    if (family == AF_INET) {
+        SOCKADDR_IN a = wt_in4(ip, 0), local;
+        CHECK_EQ(wt_bind(t, s, &a), STATUS_SUCCESS);
+        CHECK_EQ(wt_local_address(t, s, &local), STATUS_SUCCESS);
+        *port = RtlUshortByteSwap(local.sin_port);
+    } else {
+        SOCKADDR_IN6 a = wt_in6(ip, 0), local;
+        CHECK_EQ(wt_bind(t, s, &a), STATUS_SUCCESS);
+        CHECK_EQ(wt_local_address(t, s, &local), STATUS_SUCCESS);
+        *port = RtlUshortByteSwap(local.sin6_port);
+    }
+    return s;
+}
+
+/* A buffer described by a chain of three MDLs, the first used from an offset. */
+typedef struct chained {
+    PUCHAR mem;
+    PMDL mdl[3];
+    WSK_BUF buf;
+} chained;
+
+static void chained_make(chained *c, SIZE_T len)
+{
+    const ULONG offset = 5; /* into the first MDL */
+    SIZE_T total = len + offset;
+    c->mem = ExAllocatePool2(POOL_FLAG_NON_PAGED, total + 1, 'tseT');
+    int n = len >= 3 ? 3 : 1;
+    SIZE_T starts[3] = {0, offset + len / 3, offset + 2 * len / 3};
+    SIZE_T ends[3] = {n == 1 ? total : starts[1], starts[2], total};
+    memset(c->mdl, 0, sizeof(c->mdl));
+    for (int i = 0; i < n; i++) {
+        c->mdl[i] = IoAllocateMdl(c->mem + starts[i], (ULONG)(ends[i] - starts[i]), FALSE, FALSE, NULL);
+        MmBuildMdlForNonPagedPool(c->mdl[i]);
+        if (i > 0)
+            c->mdl[i - 1]->Next = c->mdl[i];
+    }
+    c->buf.Mdl = c->mdl[0];
+    c->buf.Offset = offset;
+    c->buf.Length = len;
+}
+
+static PUCHAR chained_data(chained *c)
+{
+    return c->mem + c->buf.Offset;
+}
+
+static void chained_free(chained *c)
+{
+    for (int i = 0; i < 3; i++)
+        if (c->mdl[i] != NULL)
+            IoFreeMdl(c->mdl[i]);
+    ExFreePool(c->mem);
+}
+
+static NTSTATUS send_to(wt_wsk *t, PWSK_SOCKET s, PWSK_BUF b, PSOCKADDR to)
+{
+    const WSK_PROVIDER_DATAGRAM_DISPATCH *d = s->Dispatch;
+    NTSTATUS r = d->WskSendTo(s, b, 0, to, 0, NULL, wt_irp_arm(&t->irp));
+    return wt_irp_result(&t->irp, r);
+}
+
+static void send_to_linux_peer_every_size(void)
+{
+    wt_wsk t;
+    wt_wsk_open(&t);
+    USHORT port;
+    PWSK_SOCKET s = udp_socket(&t, AF_INET, "127.0.0.1", &port);
+    int peer = peer_udp_bind(4, "127.0.0.1", 0);
+    SOCKADDR_IN to = wt_in4("127.0.0.1", peer_local_port(peer));
+    static UCHAR got[MAX_UDP4 + 16];
+    const SIZE_T sizes[] = {1, 2, 100, 1472, 8192, 40000, MAX_UDP4};
+    for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+        chained c;
+        chained_make(&c, sizes[k]);
+        for (SIZE_T i = 0; i < sizes[k]; i++)
+            chained_data(&c)[i] = peer_pattern(i + k);
+        CHECK_EQ(send_to(&t, s, &c.buf, (PSOCKADDR)&to), STATUS_SUCCESS);
+        CHECK_EQ(t.irp.irp->IoStatus.Information, sizes[k]);
+        USHORT from = 0;
+        CHECK_EQ(peer_udp_recv(peer, got, sizeof(got), &from, 2000), (long)sizes[k]);
+        CHECK_EQ(from, port);
+        CHECK_MEM(got, chained_data(&c), sizes[k]);
+        chained_free(&c);
+    }
+    /* An empty datagram is a datagram. */
+    WSK_BUF empty = {NULL, 0, 0};
+    CHECK_EQ(send_to(&t, s, &empty, (PSOCKADDR)&to), STATUS_SUCCESS);
+    CHECK_EQ(t.irp.irp->IoStatus.Information, 0);
+    CHECK_EQ(peer_udp_recv(peer, got, sizeof(got), NULL, 2000), 0);
+    /* One byte more than a datagram can carry. */
+    chained big;
+    chained_make(&big, MAX_UDP4 + 1);
+    CHECK_EQ(send_to(&t, s, &big.buf, (PSOCKADDR)&to), STATUS_INVALID_BUFFER_SIZE);
+    CHECK_EQ(t.irp.irp->IoStatus.Information, 0);
+    chained_free(&big);
+    CHECK_EQ(wt_close(&t, s), STATUS_SUCCESS);
+    peer_close(peer);
+    wt_wsk_close(&t);
+}
+
+typedef struct recv_result {
+    NTSTATUS status;
+    ULONG_PTR information;
+    SOCKADDR_STORAGE from;
+    ULONG control_length;
+    ULONG control_flags;
+} recv_result;
+
+/* Starts a WskReceiveFrom; the caller sends, then collects. */
+static NTSTATUS receive_from_start(wt_irp *w, PWSK_SOCKET s, PWSK_BUF b, recv_result *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->control_length = 0; /* no control buffer (Microsoft's test client does this) */
+    out->control_flags = 0xFFFFFFFF;
+    const WSK_PROVIDER_DATAGRAM_DISPATCH *d = s->Dispatch;
+    return d->WskReceiveFrom(s, b, 0, (PSOCKADDR)&out->from, &out->control_length, NULL, &out->control_flags,
+                             wt_irp_arm(w));
+}
+
+static void receive_from_collect(wt_irp *w, NTSTATUS returned, recv_result *out)
+{
+    out->status = wt_irp_result(w, returned);
+    out->information = w->irp->IoStatus.Information;
+}
+
+static void receive_from_linux_peer_every_size(void)
+{
+    wt_wsk t;
+    wt_wsk_open(&t);
+    USHORT port;
+    PWSK_SOCKET s = udp_socket(&t, AF_INET, "127.0.0.1", &port);
+    int peer = peer_udp_bind(4, "127.0.0.1", 0);
+    static UCHAR data[MAX_UDP4];
+    const SIZE_T sizes[] = {1, 3, 512, 1472, 9000, 65000, MAX_UDP4};
+    for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+        for (SIZE_T i = 0; i < sizes[k]; i++)
+            data[i] = peer_pattern(i * 7 + k);
+        chained c;
+        chained_make(&c, MAX_UDP4);
+        recv_result res;
+        wt_irp w = {0};
+        /* Posted first: it waits for the datagram. */
+        NTSTATUS r = receive_from_start(&w, s, &c.buf, &res);
+        CHECK_EQ(r, STATUS_PENDING);
+        CHECK_EQ(peer_udp_send_from(peer, 4, "127.0.0.1", port, data, sizes[k]), (long)sizes[k]);
+        receive_from_collect(&w, r, &res);
+        CHECK_EQ(res.status, STATUS_SUCCESS);
+        CHECK_EQ(res.information, sizes[k]);
+        CHECK_MEM(chained_data(&c), data, sizes[k]);
+        SOCKADDR_IN *from = (SOCKADDR_IN *)&res.from;
+        CHECK_EQ(from->sin_family, AF_INET);
+        CHECK_EQ(RtlUshortByteSwap(from->sin_port), peer_local_port(peer));
+        CHECK_EQ(from->sin_addr.s_addr, RtlUlongByteSwap(0x7F000001));
+        CHECK_EQ(res.control_length, 0);
+        CHECK_EQ(res.control_flags, 0);
+        wt_irp_free(&w);
+        chained_free(&c);
+    }
+    CHECK_EQ(wt_close(&t, s), STATUS_SUCCESS);
+    peer_close(peer);
+    wt_wsk_close(&t);
+}
+
+/* A datagram larger than the buffer: the part that fits, MSG_TRUNC, and
+ * STATUS_BUFFER_OVERFLOW; the rest is lost and the next datagram is whole. */
+static void truncated_datagram(void)
+{
+    wt_wsk t;
+    wt_wsk_open(&t);
+    USHORT port;
+    PWSK_SOCKET s = udp_socket(&t, AF_INET, "127.0.0.1", &port);
+    CHECK_EQ(peer_udp_sendto(4, "127.0.0.1", port, "0123456789abcdef", 16), 0);
+    CHECK_EQ(peer_udp_sendto(4, "127.0.0.1", port, "next", 4), 0);
+    UCHAR small[10];
+    PMDL m = IoAllocateMdl(small, sizeof(small), FALSE, FALSE, NULL);
+    MmBuildMdlForNonPagedPool(m);
+    WSK_BUF b = {m, 0, sizeof(small)};
+    recv_result res;
+    wt_irp w = {0};
+    NTSTATUS r = receive_from_start(&w, s, &b, &res);
+    receive_from_collect(&w, r, &res);
+    CHECK_EQ(res.status, STATUS_BUFFER_OVERFLOW);
+    CHECK_EQ(res.information, 10);
+    CHECK_MEM(small, "0123456789", 10);
+    CHECK_EQ(res.control_flags, MSG_TRUNC);
+    r = receive_from_start(&w, s, &b, &res);
+    receive_from_collect(&w, r, &res);
+    CHECK_EQ(res.status, STATUS_SUCCESS);
+    CHECK_EQ(res.information, 4);
+    CHECK_MEM(small, "next", 4);
+    CHECK_EQ(res.control_flags, 0);
+    /* ControlLength NULL: ControlFlags is left alone. */
+    CHECK_EQ(peer_udp_sendto(4, "127.0.0.1", port, "0123456789abcdef", 16), 0);
+    ULONG flags = 0x5A5A;
+    const WSK_PROVIDER_DATAGRAM_DISPATCH *d = s->Dispatch;
+    r = d->WskReceiveFrom(s, &b, 0, NULL, NULL, NULL, &flags, wt_irp_arm(&w));
+    CHECK_EQ(wt_irp_result(&w, r), STATUS_BUFFER_OVERFLOW);
+    CHECK_EQ(flags, 0x5A5A);
+    wt_irp_free(&w);
+    IoFreeMdl(m);
+    CHECK_EQ(wt_close(&t, s), STATUS_SUCCESS);
+    wt_wsk_close(&t);
+}
+
+static NTSTATUS fixed_address(wt_wsk *t, PWSK_SOCKET s, ULONG code, PVOID addr, SIZE_T size, BOOLEAN with_irp)
+{
+    const WSK_PROVIDER_DATAGRAM_DISPATCH *d = s->Dispatch;
+    NTSTATUS r = d->WskControlSocket(s, WskIoctl, code, 0, size, addr, 0, NULL, NULL,
+                                     with_irp ? wt_irp_arm(&t->irp) : NULL);
+    return with_irp ? wt_irp_result(&t->irp, r) : r;
+}
+
+/* SIO_WSK_SET_SENDTO_ADDRESS: a default destination, no filtering.
+ * SIO_WSK_SET_REMOTE_ADDRESS: a default destination, and only that peer's
+ * datagrams arrive.  Either is cleared with an empty input. */
+static void fixed_addresses(void)
+{
+    wt_wsk t;
+    wt_wsk_open(&t);
+    NTSTATUS st;
+    PWSK_SOCKET unbound = wt_socket(&t, AF_INET, SOCK_DGRAM, IPPROTO_UDP, WSK_FLAG_DATAGRAM_SOCKET, &st);
+    int a = peer_udp_bind(4, "127.0.0.1", 0), b = peer_udp_bind(4, "127.0.0.1", 0);
+    SOCKADDR_IN to_a = wt_in4("127.0.0.1", peer_local_port(a));
+    CHECK_EQ(fixed_address(&t, unbound, SIO_WSK_SET_SENDTO_ADDRESS, &to_a, sizeof(to_a), TRUE),
+             STATUS_INVALID_DEVICE_STATE);
+    CHECK_EQ(wt_close(&t, unbound), STATUS_SUCCESS);
+
+    USHORT port;
+    PWSK_SOCKET s = udp_socket(&t, AF_INET, "127.0.0.1", &port);
+    UCHAR msg[4] = {'p', 'i', 'n', 'g'};
+    PMDL m = IoAllocateMdl(msg, 4, FALSE, FALSE, NULL);
+    MmBuildMdlForNonPagedPool(m);
+    WSK_BUF out = {m, 0, 4};
+    CHECK_EQ(send_to(&t, s, &out, NULL), STATUS_INVALID_PARAMETER); /* nowhere to send */
+    CHECK_EQ(fixed_address(&t, s, SIO_WSK_SET_SENDTO_ADDRESS, &to_a, sizeof(to_a), FALSE), STATUS_INVALID_PARAMETER);
+    CHECK_EQ(fixed_address(&t, s, SIO_WSK_SET_SENDTO_ADDRESS, &to_a, 4, TRUE), STATUS_INVALID_PARAMETER);
+    CHECK_EQ(fixed_address(&t, s, SIO_WSK_SET_SENDTO_ADDRESS, &to_a, sizeof(to_a), TRUE), STATUS_SUCCESS);
+    CHECK_EQ(send_to(&t, s, &out, NULL), STATUS_SUCCESS);
+    UCHAR got[16];
+    CHECK_EQ(peer_udp_recv(a, got, sizeof(got), NULL, 2000), 4);
+    CHECK_MEM(got, "ping", 4);
+
+    UCHAR in[16];
+    PMDL mi = IoAllocateMdl(in, sizeof(in), FALSE, FALSE, NULL);
+    MmBuildMdlForNonPagedPool(mi);
+    WSK_BUF inb = {mi, 0, sizeof(in)};
+    recv_result res;
+    wt_irp w = {0};
+    /* No filtering with a send-to address: b's datagram arrives. */
+    CHECK_EQ(peer_udp_send_from(b, 4, "127.0.0.1", port, "from-b", 6), 6);
+    NTSTATUS r = receive_from_start(&w, s, &inb, &res);
+    receive_from_collect(&w, r, &res);
+    CHECK_EQ(res.status, STATUS_SUCCESS);
+    CHECK_EQ(RtlUshortByteSwap(((SOCKADDR_IN *)&res.from)->sin_port), peer_local_port(b));
+
+    /* A remote address: b is filtered out, a comes through. */
+    CHECK_EQ(fixed_address(&t, s, SIO_WSK_SET_REMOTE_ADDRESS, &to_a, sizeof(to_a), TRUE), STATUS_SUCCESS);
+    CHECK_EQ(peer_udp_send_from(b, 4, "127.0.0.1", port, "from-b", 6), 6);
+    CHECK_EQ(peer_udp_send_from(a, 4, "127.0.0.1", port, "from-a", 6), 6);
+    r = receive_from_start(&w, s, &inb, &res);
+    receive_from_collect(&w, r, &res);
+    CHECK_EQ(res.status, STATUS_SUCCESS);
+    CHECK_EQ(res.information, 6);
+    CHECK_MEM(in, "from-a", 6);
+    CHECK_EQ(send_to(&t, s, &out, NULL), STATUS_SUCCESS);
+    CHECK_EQ(peer_udp_recv(a, got, sizeof(got), NULL, 2000), 4);
+    /* An explicit address still overrides the fixed one for one datagram. */
+    SOCKADDR_IN to_b = wt_in4("127.0.0.1", peer_local_port(b));
+    CHECK_EQ(send_to(&t, s, &out, (PSOCKADDR)&to_b), STATUS_SUCCESS);
+    CHECK_EQ(peer_udp_recv(b, got, sizeof(got), NULL, 2000), 4);
+
+    /* Cleared: anyone again, and no default destination. */
+    CHECK_EQ(fixed_address(&t, s, SIO_WSK_SET_REMOTE_ADDRESS, NULL, 0, TRUE), STATUS_SUCCESS);
+    CHECK_EQ(send_to(&t, s, &out, NULL), STATUS_INVALID_PARAMETER);
+    CHECK_EQ(peer_udp_send_from(b, 4, "127.0.0.1", port, "again-b", 7), 7);
+    r = receive_from_start(&w, s, &inb, &res);
+    receive_from_collect(&w, r, &res);
+    CHECK_EQ(res.information, 7);
+    CHECK_MEM(in, "again-b", 7);
+
+    wt_irp_free(&w);
+    IoFreeMdl(m);
+    IoFreeMdl(mi);
+    CHECK_EQ(wt_close(&t, s), STATUS_SUCCESS);
+    peer_close(a);
+    peer_close(b);
+    wt_wsk_close(&t);
+}
+
+static void ipv6_round_trip(void)
+{
+    if (!peer_has_ipv6()) {
+        fprintf(stderr, "  (no IPv6 loopback here: case skipped)\n");
+        return;
+    }
+    wt_wsk t;
+    wt_wsk_open(&t);
+    USHORT port;
+    PWSK_SOCKET s = udp_socket(&t, AF_INET6, "::1", &port);
+    int peer = peer_udp_bind(6, "::1", 0);
+    SOCKADDR_IN6 to = wt_in6("::1", peer_local_port(peer));
+    UCHAR msg[5] = {'h', 'e', 'l', 'l', 'o'};
+    PMDL m = IoAllocateMdl(msg, 5, FALSE, FALSE, NULL);
+    MmBuildMdlForNonPagedPool(m);
+    WSK_BUF b = {m, 0, 5};
+    CHECK_EQ(send_to(&t, s, &b, (PSOCKADDR)&to), STATUS_SUCCESS);
+    UCHAR got[8];
+    USHORT from = 0;
+    CHECK_EQ(peer_udp_recv(peer, got, sizeof(got), &from, 2000), 5);
+    CHECK_EQ(from, port);
+    CHECK_EQ(peer_udp_send_from(peer, 6, "::1", port, "world", 5), 5);
+    recv_result res;
+    wt_irp w = {0};
+    NTSTATUS r = receive_from_start(&w, s, &b, &res);
+    receive_from_collect(&w, r, &res);
+    CHECK_EQ(res.status, STATUS_SUCCESS);
+    CHECK_MEM(msg, "world", 5);
+    SOCKADDR_IN6 *f = (SOCKADDR_IN6 *)&res.from;
+    CHECK_EQ(f->sin6_family, AF_INET6);
+    CHECK_EQ(RtlUshortByteSwap(f->sin6_port), peer_local_port(peer));
+    CHECK_EQ(f->sin6_addr.u.Byte[15], 1);
+    /* An IPv4 address on an IPv6 socket. */
+    SOCKADDR_IN v4 = wt_in4("127.0.0.1", peer_local_port(peer));
+    CHECK_EQ(send_to(&t, s, &b, (PSOCKADDR)&v4), STATUS_INVALID_ADDRESS);
+    wt_irp_free(&w);
+    IoFreeMdl(m);
+    CHECK_EQ(wt_close(&t, s), STATUS_SUCCESS);
+    peer_close(peer);
+    wt_wsk_close(&t);
+}
+
+/* A waiting WskReceiveFrom is cancelled by IoCancelIrp or by the close. */
+static void cancel_and_close_pending_receive(void)
+{
+    wt_wsk t;
+    wt_wsk_open(&t);
+    USHORT port;
+    PWSK_SOCKET s = udp_socket(&t, AF_INET, "127.0.0.1", &port);
+    UCHAR in[16];
+    PMDL m = IoAllocateMdl(in, sizeof(in), FALSE, FALSE, NULL);
+    MmBuildMdlForNonPagedPool(m);
+    WSK_BUF b = {m, 0, sizeof(in)};
+    recv_result res;
+    wt_irp w = {0};
+    NTSTATUS r = receive_from_start(&w, s, &b, &res);
+    CHECK_EQ(r, STATUS_PENDING);
+    IoCancelIrp(w.irp);
+    receive_from_collect(&w, r, &res);
+    CHECK_EQ(res.status, STATUS_CANCELLED);
+    CHECK_EQ(res.information, 0);
+    r = receive_from_start(&w, s, &b, &res);
+    CHECK_EQ(r, STATUS_PENDING);
+    CHECK_EQ(wt_close(&t, s), STATUS_SUCCESS);
+    receive_from_collect(&w, r, &res);
+    CHECK_EQ(res.status, STATUS_CANCELLED);
+    wt_irp_free(&w);
+    IoFreeMdl(m);
+    wt_wsk_close(&t);
+}
+
+static void bad_inputs(void)
+{
+    wt_wsk t;
+    wt_wsk_open(&t);
+    NTSTATUS st;
+    PWSK_SOCKET unbound = wt_socket(&t, AF_INET, SOCK_DGRAM, IPPROTO_UDP, WSK_FLAG_DATAGRAM_SOCKET, &st);
+    UCHAR buf[8] = {0};
+    PMDL m = IoAllocateMdl(buf, sizeof(buf), FALSE, FALSE, NULL);
+    MmBuildMdlForNonPagedPool(m);
+    WSK_BUF b = {m, 0, sizeof(buf)};
+    SOCKADDR_IN to = wt_in4("127.0.0.1", 9);
+    CHECK_EQ(send_to(&t, unbound, &b, (PSOCKADDR)&to), STATUS_INVALID_DEVICE_STATE);
+    recv_result res;
+    wt_irp w = {0};
+    NTSTATUS r = receive_from_start(&w, unbound, &b, &res);
+    receive_from_collect(&w, r, &res);
+    CHECK_EQ(res.status, STATUS_INVALID_DEVICE_STATE);
+    CHECK_EQ(wt_close(&t, unbound), STATUS_SUCCESS);
+
+    USHORT port;
+    PWSK_SOCKET s = udp_socket(&t, AF_INET, "127.0.0.1", &port);
+    const WSK_PROVIDER_DATAGRAM_DISPATCH *d = s->Dispatch;
+    CHECK_EQ(d->WskSendTo(s, &b, 0, (PSOCKADDR)&to, 0, NULL, NULL), STATUS_INVALID_PARAMETER); /* no IRP */
+    r = d->WskSendTo(s, &b, 1, (PSOCKADDR)&to, 0, NULL, wt_irp_arm(&t.irp));
+    CHECK_EQ(wt_irp_result(&t.irp, r), STATUS_INVALID_PARAMETER); /* Flags are reserved */
+    r = d->WskSendTo(s, NULL, 0, (PSOCKADDR)&to, 0, NULL, wt_irp_arm(&t.irp));
+    CHECK_EQ(wt_irp_result(&t.irp, r), STATUS_INVALID_PARAMETER);
+    WSK_BUF too_long = {m, 0, sizeof(buf) + 1};
+    CHECK_EQ(send_to(&t, s, &too_long, (PSOCKADDR)&to), STATUS_INVALID_PARAMETER); /* past the MDL chain */
+    WSK_BUF no_mdl = {NULL, 0, 4};
+    CHECK_EQ(send_to(&t, s, &no_mdl, (PSOCKADDR)&to), STATUS_INVALID_PARAMETER);
+    SOCKADDR_IN6 v6 = wt_in6("::1", 9);
+    CHECK_EQ(send_to(&t, s, &b, (PSOCKADDR)&v6), STATUS_INVALID_ADDRESS);
+    r = d->WskSendTo(s, &b, 0, (PSOCKADDR)&to, 4, NULL, wt_irp_arm(&t.irp));
+    CHECK_EQ(wt_irp_result(&t.irp, r), STATUS_INVALID_PARAMETER); /* a length without control data */
+    CHECK_EQ(d->WskReceiveFrom(s, &b, 0, NULL, NULL, NULL, NULL, NULL), STATUS_INVALID_PARAMETER);
+    r = d->WskReceiveFrom(s, &b, 2, NULL, NULL, NULL, NULL, wt_irp_arm(&t.irp));
+    CHECK_EQ(wt_irp_result(&t.irp, r), STATUS_INVALID_PARAMETER);
+    r = d->WskReceiveFrom(s, &too_long, 0, NULL, NULL, NULL, NULL, wt_irp_arm(&t.irp));
+    CHECK_EQ(wt_irp_result(&t.irp, r), STATUS_INVALID_PARAMETER);
+    wt_irp_free(&w);
+    IoFreeMdl(m);
+    CHECK_EQ(wt_close(&t, s), STATUS_SUCCESS);
+    wt_wsk_close(&t);
+}
+
+int main(void)
+{
+    WT_RUN(send_to_linux_peer_every_size);
+    WT_RUN(receive_from_linux_peer_every_size);
+    WT_RUN(truncated_datagram);
+    WT_RUN(fixed_addresses);
+    WT_RUN(ipv6_round_trip);
+    WT_RUN(cancel_and_close_pending_receive);
+    WT_RUN(bad_inputs);
+    CHECK_EQ(openwsk_pool_outstanding_count(0), 0);
+    return wt_finish();
+}
