@@ -42,8 +42,6 @@ static NTSTATUS set_static_events(wsk_client *c, SIZE_T InputSize, PVOID InputBu
                   WSK_EVENT_RECEIVE_FROM;
     if (control->EventMask == 0 || (control->EventMask & ~known))
         return STATUS_INVALID_PARAMETER; /* no disabling here: static events are for good */
-    if (control->EventMask & WSK_EVENT_RECEIVE_FROM)
-        return STATUS_NOT_IMPLEMENTED; /* datagram events: issue 5 */
     pthread_mutex_lock(&c->lock);
     NTSTATUS status = STATUS_SUCCESS;
     if (c->made_sockets || c->static_events != 0)

@@ -65,6 +65,7 @@ static wsk_req *req_take(wsk_socket *s, ULONG segments)
     r->accepted = NULL;
     r->control_length_out = NULL;
     r->control_flags_out = NULL;
+    r->dg_truncated = FALSE;
     return r;
 }
 
@@ -224,6 +225,7 @@ static void req_finish_locked(wsk_socket *s, wsk_req *r, req_outcome *out)
         break;
     case WSK_REQ_ACCEPT_EVENT:
     case WSK_REQ_RX_READ: /* internal: never finished through an IRP */
+    case WSK_REQ_DGRAM_READ:
         out->status = STATUS_SUCCESS;
         break;
     case WSK_REQ_CONNECT_EX:
@@ -269,8 +271,11 @@ static void req_finish_locked(wsk_socket *s, wsk_req *r, req_outcome *out)
     case WSK_REQ_RECEIVE_FROM:
         out->status = req_status_from_result(r->result);
         if (r->result >= 0) {
-            int truncated = 0;
-            wsk_io_received_from(&r->io, r->remote_out, &truncated);
+            /* A queued receive was served by the event reader, which filled
+             * the address and noted the truncation itself. */
+            int truncated = r->dg_truncated;
+            if (!r->queued)
+                wsk_io_received_from(&r->io, r->remote_out, &truncated);
             out->information = (ULONG_PTR)r->result;
             /* The rest of a datagram too large for the buffer is lost; the
              * transport reports it as TDI and AFD do (docs/decisions.md). */
@@ -1182,7 +1187,8 @@ typedef struct wsk_rx_block {
 
 const WSK_CLIENT_CONNECTION_DISPATCH *wsk_conn_client_dispatch(wsk_socket *s)
 {
-    if (s->client_dispatch == NULL)
+    /* Listeners and datagram sockets hold other table types. */
+    if (s->client_dispatch == NULL || (s->category != WSK_CATEGORY_CONNECTION && s->category != WSK_CATEGORY_STREAM))
         return NULL;
     if (s->category == WSK_CATEGORY_STREAM)
         return ((const WSK_CLIENT_STREAM_DISPATCH *)s->client_dispatch)->Connect;
@@ -1597,8 +1603,25 @@ NTSTATUS wsk_conn_set_event_callbacks(wsk_socket *s, const WSK_EVENT_CALLBACK_CO
             ((mask & WSK_EVENT_SEND_BACKLOG) && d->WskSendBacklogEvent == NULL))
             return STATUS_INVALID_PARAMETER;
     }
-    if (!disable && (mask & WSK_EVENT_RECEIVE_FROM))
-        return STATUS_NOT_IMPLEMENTED; /* datagram events: issue 5 */
+    if (!disable && (mask & WSK_EVENT_RECEIVE_FROM)) {
+        const WSK_CLIENT_DATAGRAM_DISPATCH *dd = s->client_dispatch;
+        if (dd == NULL || dd->WskReceiveFromEvent == NULL)
+            return STATUS_INVALID_PARAMETER;
+    }
+    if (s->category == WSK_CATEGORY_DATAGRAM) {
+        pthread_mutex_lock(&s->lock);
+        NTSTATUS status = STATUS_SUCCESS;
+        if (disable) {
+            s->events &= ~mask;
+            wsk_dgram_events_stop_locked(s);
+            status = wsk_event_disable_locked(s, mask, irp);
+        } else {
+            s->events |= mask;
+            wsk_dgram_events_arm_locked(s);
+        }
+        pthread_mutex_unlock(&s->lock);
+        return status;
+    }
     NTSTATUS status = STATUS_SUCCESS;
     if (connection) {
         pthread_mutex_lock(&s->lock);

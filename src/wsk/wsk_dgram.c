@@ -6,6 +6,8 @@
  */
 #include "wsk_internal.h"
 
+#include <errno.h>
+
 #include "wsk_linux.h"
 
 /* The checks every datagram call shares; on failure the IRP is completed
@@ -83,6 +85,9 @@ NTSTATUS WSKAPI wsk_dgram_send_to(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Fla
     return STATUS_PENDING;
 }
 
+static NTSTATUS dgram_receive_stashed(wsk_socket *s, wsk_req *r, PSOCKADDR remote, PULONG control_length,
+                                      PULONG control_flags, PIRP irp);
+
 NTSTATUS WSKAPI wsk_dgram_receive_from(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, PSOCKADDR RemoteAddress,
                                        PULONG ControlLength, PCMSGHDR ControlInfo, PULONG ControlFlags, PIRP Irp)
 {
@@ -97,9 +102,31 @@ NTSTATUS WSKAPI wsk_dgram_receive_from(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULON
     wsk_req *r = dgram_request_locked(s, Buffer, Irp, WSK_REQ_RECEIVE_FROM, &result);
     if (r == NULL)
         return result;
+    if (!IsListEmpty(&s->dg_stash))
+        return dgram_receive_stashed(s, r, RemoteAddress, ControlLength, ControlFlags, Irp); /* unlocks */
     r->remote_out = RemoteAddress;
     r->control_length_out = ControlLength;
     r->control_flags_out = ControlFlags;
+    if (s->dg_mode) {
+        /* Events are in use: the provider's reader serves receives first
+         * (wsk-part-b.md §7.3), in the order they were queued. */
+        r->queued = TRUE;
+        wsk_req_pend_locked(s, r, Irp);
+        InsertTailList(&s->dg_irps, &r->rx_link);
+        BOOLEAN cancelled = r->cancel_claimed;
+        if (cancelled) { /* cancelled before we could take it */
+            RemoveEntryList(&r->rx_link);
+            r->io_finished = TRUE;
+            r->result = -ECANCELED;
+            InsertTailList(&s->rx_done, &r->rx_link);
+            s->callbacks++;
+        }
+        wsk_dgram_events_arm_locked(s);
+        pthread_mutex_unlock(&s->lock);
+        if (cancelled)
+            wsk_conn_rx_deliver_cancelled(s); /* completes it; drops the reference */
+        return STATUS_PENDING;
+    }
     wsk_req_pend_locked(s, r, Irp);
     wsk_io_recv_from(&r->io, s->fd, r->seg, r->seg_count, wsk_req_io_done, r);
     wsk_req_after_submit_locked(r);
@@ -130,4 +157,313 @@ NTSTATUS wsk_dgram_set_fixed_address(wsk_socket *s, ULONG code, SIZE_T size, PVO
     if (!clear)
         __builtin_memcpy(&s->sendto_addr, address, wsk_sockaddr_size(s->family));
     return STATUS_SUCCESS;
+}
+
+/* ---- WskReceiveFromEvent ---- */
+
+#define WSK_DG_BLOCK_MAGIC 0x4B4C4244u /* "DBLK" */
+#define WSK_DG_BLOCK_DATA 65536        /* the largest UDP payload fits */
+#define WSK_DG_MAX_SPARE 4
+
+/* One received datagram; the indication comes first so that WskRelease
+ * finds the block from the list head the client hands back. */
+typedef struct wsk_dg_block {
+    WSK_DATAGRAM_INDICATION indication;
+    LIST_ENTRY link;
+    ULONG magic;
+    wsk_socket *socket;
+    PMDL mdl;
+    BOOLEAN retained;
+    BOOLEAN in_callback;    /* its WskReceiveFromEvent is running */
+    BOOLEAN released_early; /* WskRelease came before the callback returned STATUS_PENDING */
+    SIZE_T length;          /* a stashed datagram's size */
+    SOCKADDR_STORAGE from;
+    UCHAR data[WSK_DG_BLOCK_DATA];
+} wsk_dg_block;
+
+void wsk_dgram_init_socket(wsk_socket *s)
+{
+    InitializeListHead(&s->dg_spare);
+    InitializeListHead(&s->dg_held);
+    InitializeListHead(&s->dg_stash);
+    InitializeListHead(&s->dg_irps);
+}
+
+static wsk_dg_block *dg_block_get_locked(wsk_socket *s)
+{
+    if (!IsListEmpty(&s->dg_spare)) {
+        s->dg_spare_count--;
+        return CONTAINING_RECORD(RemoveHeadList(&s->dg_spare), wsk_dg_block, link);
+    }
+    wsk_dg_block *b = openwsk_pool_alloc(sizeof(*b), WSK_TAG_SOCKET, FALSE);
+    if (b == NULL)
+        return NULL;
+    b->mdl = IoAllocateMdl(b->data, WSK_DG_BLOCK_DATA, FALSE, FALSE, NULL);
+    if (b->mdl == NULL) {
+        openwsk_pool_free(b);
+        return NULL;
+    }
+    MmBuildMdlForNonPagedPool(b->mdl);
+    b->magic = WSK_DG_BLOCK_MAGIC;
+    b->socket = s;
+    return b;
+}
+
+static void dg_block_free(wsk_dg_block *b)
+{
+    b->magic = 0;
+    IoFreeMdl(b->mdl);
+    openwsk_pool_free(b);
+}
+
+static void dg_block_put_locked(wsk_socket *s, wsk_dg_block *b)
+{
+    b->retained = FALSE;
+    b->in_callback = FALSE;
+    b->released_early = FALSE;
+    if (s->dg_spare_count >= WSK_DG_MAX_SPARE) {
+        dg_block_free(b);
+        return;
+    }
+    InsertHeadList(&s->dg_spare, &b->link);
+    s->dg_spare_count++;
+}
+
+void wsk_dgram_free(wsk_socket *s)
+{
+    if (s->dg_retained > 0)
+        openwsk_log("WskCloseSocket: %d datagram indications were never released", (int)s->dg_retained);
+    while (!IsListEmpty(&s->dg_spare))
+        dg_block_free(CONTAINING_RECORD(RemoveHeadList(&s->dg_spare), wsk_dg_block, link));
+    while (!IsListEmpty(&s->dg_held))
+        dg_block_free(CONTAINING_RECORD(RemoveHeadList(&s->dg_held), wsk_dg_block, link));
+    while (!IsListEmpty(&s->dg_stash))
+        dg_block_free(CONTAINING_RECORD(RemoveHeadList(&s->dg_stash), wsk_dg_block, link));
+}
+
+static void dg_read_done(wsk_io *io, void *context, long result, size_t transferred);
+static void dg_stash_done(wsk_io *io, void *context, long result, size_t transferred);
+
+void wsk_dgram_events_arm_locked(wsk_socket *s)
+{
+    if (s->category != WSK_CATEGORY_DATAGRAM || !s->bound || s->closing || s->dg_reader != NULL)
+        return;
+    if (s->events & WSK_EVENT_RECEIVE_FROM)
+        s->dg_mode = TRUE;
+    if (!(s->events & WSK_EVENT_RECEIVE_FROM) && IsListEmpty(&s->dg_irps))
+        return; /* nobody to read for */
+    wsk_req *r = wsk_req_take_locked(s, 1);
+    if (r == NULL)
+        return; /* out of memory: indications resume when re-enabled */
+    if (!IsListEmpty(&s->dg_stash)) {
+        /* A datagram read before the event was last disabled goes first,
+         * from an engine thread (never inside the client's call). */
+        r->kind = WSK_REQ_DGRAM_READ;
+        r->accept_context = CONTAINING_RECORD(RemoveHeadList(&s->dg_stash), wsk_dg_block, link);
+        InsertTailList(&s->pending, &r->link);
+        s->dg_reader = r;
+        wsk_io_post(&r->io, dg_stash_done, r);
+        return;
+    }
+    wsk_dg_block *b = dg_block_get_locked(s);
+    if (b == NULL) {
+        wsk_req_release_locked(s, r);
+        return;
+    }
+    r->kind = WSK_REQ_DGRAM_READ;
+    r->accept_context = b; /* the block being filled */
+    r->seg[0].base = b->data;
+    r->seg[0].length = WSK_DG_BLOCK_DATA;
+    InsertTailList(&s->pending, &r->link);
+    s->dg_reader = r;
+    wsk_io_recv_from(&r->io, s->fd, r->seg, 1, dg_read_done, r);
+}
+
+void wsk_dgram_events_stop_locked(wsk_socket *s)
+{
+    wsk_req *r = s->dg_reader;
+    /* Queued receives keep the reader; what it reads without one is kept. */
+    if (r != NULL && !r->cancel_claimed && IsListEmpty(&s->dg_irps)) {
+        r->cancel_claimed = TRUE;
+        wsk_io_cancel(&r->io);
+    }
+}
+
+/* Errors a UDP read reports for one earlier datagram (an ICMP answer to a
+ * send); reading goes on after them. */
+static BOOLEAN dg_error_is_transient(long result)
+{
+    return result == -ECONNREFUSED || result == -EHOSTUNREACH || result == -ENETUNREACH || result == -EINTR ||
+           result == -ENOMEM || result == -ENOBUFS;
+}
+
+/* Indicates one datagram (b, `length` bytes, b->from set) to the client;
+ * the reader request r is recycled first.  Lock held on entry, dropped. */
+static void dg_deliver(wsk_socket *s, wsk_req *r, wsk_dg_block *b, long result)
+{
+    s->dg_reader = NULL;
+    RemoveEntryList(&r->link);
+    wsk_req_release_locked(s, r);
+    if (result >= 0 && !s->closing && !IsListEmpty(&s->dg_irps)) {
+        /* A queued WskReceiveFrom takes precedence over the event. */
+        wsk_req *q = CONTAINING_RECORD(RemoveHeadList(&s->dg_irps), wsk_req, rx_link);
+        SIZE_T copied = 0;
+        for (ULONG i = 0; i < q->seg_count && copied < (SIZE_T)result; i++) {
+            SIZE_T n = (SIZE_T)result - copied < q->seg[i].length ? (SIZE_T)result - copied : q->seg[i].length;
+            __builtin_memcpy(q->seg[i].base, b->data + copied, n);
+            copied += n;
+        }
+        q->dg_truncated = copied < (SIZE_T)result;
+        if (q->remote_out != NULL)
+            __builtin_memcpy(q->remote_out, &b->from, wsk_sockaddr_size(s->family));
+        q->result = (long)copied;
+        q->io_finished = TRUE;
+        if (IoSetCancelRoutine(q->irp, NULL) != NULL || q->cancel_claimed)
+            InsertTailList(&s->rx_done, &q->rx_link);
+        /* else its cancel routine is running and files it in rx_done */
+        dg_block_put_locked(s, b);
+        wsk_dgram_events_arm_locked(s);
+        s->callbacks++;
+        pthread_mutex_unlock(&s->lock);
+        wsk_conn_rx_deliver_cancelled(s); /* completes what rx_done holds; drops the reference */
+        return;
+    }
+    if (result >= 0 && !s->closing && !(s->events & WSK_EVENT_RECEIVE_FROM)) {
+        /* Nobody takes it now (the event was disabled while it was read):
+         * it waits for a WskReceiveFrom or the event's return. */
+        b->length = (SIZE_T)result;
+        InsertTailList(&s->dg_stash, &b->link);
+        result = -ECANCELED;
+        b = NULL;
+    }
+    if (result < 0 || s->closing) {
+        if (b != NULL)
+            dg_block_put_locked(s, b);
+        /* A cancelled read may have left a queued receive waiting. */
+        if (result == -ECANCELED || dg_error_is_transient(result))
+            wsk_dgram_events_arm_locked(s);
+        BOOLEAN destroy = wsk_conn_close_may_finish_locked(s);
+        pthread_mutex_unlock(&s->lock);
+        if (destroy)
+            wsk_socket_destroy(s);
+        return;
+    }
+    const WSK_CLIENT_DATAGRAM_DISPATCH *d = s->client_dispatch;
+    s->callbacks++;
+    wsk_event_enter_locked(s, WSK_EVENT_RECEIVE_FROM);
+    b->in_callback = TRUE;
+    pthread_mutex_unlock(&s->lock);
+    b->indication.Next = NULL;
+    b->indication.Buffer.Mdl = b->mdl;
+    b->indication.Buffer.Offset = 0;
+    b->indication.Buffer.Length = (SIZE_T)result;
+    b->indication.ControlInfo = NULL;
+    b->indication.ControlInfoLength = 0;
+    b->indication.RemoteAddress = (PSOCKADDR)&b->from;
+    NTSTATUS st = d->WskReceiveFromEvent(s->context, WSK_FLAG_AT_DISPATCH_LEVEL, &b->indication);
+    pthread_mutex_lock(&s->lock);
+    b->in_callback = FALSE;
+    LIST_ENTRY finished;
+    wsk_event_leave_locked(s, WSK_EVENT_RECEIVE_FROM, &finished);
+    if (st == STATUS_PENDING && !b->released_early) {
+        b->retained = TRUE; /* until WskRelease */
+        s->dg_retained++;
+        InsertTailList(&s->dg_held, &b->link);
+    } else {
+        /* STATUS_SUCCESS, a retained datagram already released from another
+         * thread, or STATUS_DATA_NOT_ACCEPTED: the datagram is not kept
+         * (docs/decisions.md); an event enabled per socket is then disabled
+         * until the client enables it again (wsk-part-b.md §7.4). */
+        dg_block_put_locked(s, b);
+        if (st == STATUS_DATA_NOT_ACCEPTED && !(s->static_events & WSK_EVENT_RECEIVE_FROM))
+            s->events &= ~(ULONG)WSK_EVENT_RECEIVE_FROM;
+    }
+    /* One indication at a time per socket: the next read starts now. */
+    wsk_dgram_events_arm_locked(s);
+    s->callbacks--;
+    BOOLEAN destroy = wsk_conn_close_may_finish_locked(s);
+    pthread_mutex_unlock(&s->lock);
+    wsk_event_finish_disables(&finished);
+    if (destroy)
+        wsk_socket_destroy(s);
+}
+
+static void dg_read_done(wsk_io *io, void *context, long result, size_t transferred)
+{
+    (void)transferred;
+    wsk_req *r = context;
+    wsk_socket *s = r->socket;
+    wsk_dg_block *b = r->accept_context;
+    int truncated = 0;
+    if (result >= 0)
+        wsk_io_received_from(io, &b->from, &truncated); /* before the request is reused */
+    pthread_mutex_lock(&s->lock);
+    dg_deliver(s, r, b, result);
+}
+
+static void dg_stash_done(wsk_io *io, void *context, long result, size_t transferred)
+{
+    (void)io;
+    (void)result;
+    (void)transferred;
+    wsk_req *r = context;
+    wsk_socket *s = r->socket;
+    wsk_dg_block *b = r->accept_context;
+    pthread_mutex_lock(&s->lock);
+    if (s->closing) {
+        InsertHeadList(&s->dg_stash, &b->link); /* freed with the socket */
+        dg_deliver(s, r, NULL, -ECANCELED);
+        return;
+    }
+    dg_deliver(s, r, b, (long)b->length);
+}
+
+/* WskReceiveFrom while datagrams read for a disabled event wait: the
+ * oldest is copied out at once.  Lock held on entry, dropped. */
+static NTSTATUS dgram_receive_stashed(wsk_socket *s, wsk_req *r, PSOCKADDR remote, PULONG control_length,
+                                      PULONG control_flags, PIRP irp)
+{
+    wsk_dg_block *b = CONTAINING_RECORD(RemoveHeadList(&s->dg_stash), wsk_dg_block, link);
+    SIZE_T copied = 0;
+    for (ULONG i = 0; i < r->seg_count && copied < b->length; i++) {
+        SIZE_T n = b->length - copied < r->seg[i].length ? b->length - copied : r->seg[i].length;
+        __builtin_memcpy(r->seg[i].base, b->data + copied, n);
+        copied += n;
+    }
+    BOOLEAN truncated = copied < b->length;
+    if (remote != NULL)
+        __builtin_memcpy(remote, &b->from, wsk_sockaddr_size(s->family));
+    if (control_length != NULL) {
+        *control_length = 0;
+        if (control_flags != NULL)
+            *control_flags = truncated ? MSG_TRUNC : 0;
+    }
+    dg_block_put_locked(s, b);
+    wsk_req_release_locked(s, r);
+    pthread_mutex_unlock(&s->lock);
+    return wsk_irp_complete_pended(irp, truncated ? STATUS_BUFFER_OVERFLOW : STATUS_SUCCESS, copied);
+}
+
+NTSTATUS WSKAPI wsk_dgram_release(PWSK_SOCKET Socket, PWSK_DATAGRAM_INDICATION DatagramIndication)
+{
+    wsk_socket *s = wsk_socket_from(Socket);
+    if (s == NULL || DatagramIndication == NULL)
+        return STATUS_INVALID_PARAMETER;
+    /* Each indication is one block; the client may have rewritten Next
+     * while holding it, so only the head is ours to take back. */
+    wsk_dg_block *b = CONTAINING_RECORD(DatagramIndication, wsk_dg_block, indication);
+    pthread_mutex_lock(&s->lock);
+    NTSTATUS status = STATUS_INVALID_PARAMETER;
+    if (b->magic == WSK_DG_BLOCK_MAGIC && b->socket == s && b->in_callback && !b->released_early) {
+        /* Handed to another thread before the callback returned STATUS_PENDING. */
+        b->released_early = TRUE;
+        status = STATUS_SUCCESS;
+    } else if (b->magic == WSK_DG_BLOCK_MAGIC && b->socket == s && b->retained) {
+        s->dg_retained--;
+        RemoveEntryList(&b->link);
+        dg_block_put_locked(s, b);
+        status = STATUS_SUCCESS;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return status;
 }

@@ -82,6 +82,7 @@ typedef enum wsk_req_kind {
     WSK_REQ_RX_READ,        /* no IRP: reads for queued receives and receive events */
     WSK_REQ_SEND_TO,        /* one datagram (wsk_dgram.c) */
     WSK_REQ_RECEIVE_FROM,
+    WSK_REQ_DGRAM_READ,     /* no IRP: reads for WskReceiveFromEvent */
 } wsk_req_kind;
 
 struct wsk_rx_block;
@@ -114,6 +115,7 @@ typedef struct wsk_req {
     struct wsk_socket *accepted;   /* a queued WskAccept matched with a ready connection */
     PULONG control_length_out; /* WskReceiveEx outputs */
     PULONG control_flags_out;
+    BOOLEAN dg_truncated;      /* a queued WskReceiveFrom got a cut datagram */
     /* data */
     wsk_io_segment inline_seg[WSK_REQ_INLINE_SEGMENTS];
     wsk_io_segment *seg;       /* inline_seg, or a larger array kept for reuse */
@@ -213,6 +215,14 @@ typedef struct wsk_socket {
     SOCKADDR_STORAGE sendto_addr; /* SIO_WSK_SET_SENDTO_ADDRESS / SET_REMOTE_ADDRESS destination */
     BOOLEAN has_sendto_addr;
     BOOLEAN has_remote_addr;      /* SIO_WSK_SET_REMOTE_ADDRESS: the Linux socket is connected */
+    wsk_req *dg_reader;           /* WskReceiveFromEvent's read in flight */
+    LIST_ENTRY dg_spare;          /* datagram blocks for reuse */
+    LIST_ENTRY dg_held;           /* blocks the client retained (STATUS_PENDING) until WskRelease */
+    ULONG dg_spare_count;
+    LONG dg_retained;
+    LIST_ENTRY dg_stash;          /* datagrams read while nobody could take them */
+    LIST_ENTRY dg_irps;           /* WskReceiveFrom calls queued once events were used (rx_link) */
+    BOOLEAN dg_mode;              /* receive-from events were enabled: the reader serves receives too */
 } wsk_socket;
 
 /* Creates a socket object around a Linux fd (accepted connections). */
@@ -267,6 +277,14 @@ NTSTATUS WSKAPI wsk_dgram_send_to(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Fla
                                   ULONG ControlInfoLength, PCMSGHDR ControlInfo, PIRP Irp);
 NTSTATUS WSKAPI wsk_dgram_receive_from(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, PSOCKADDR RemoteAddress,
                                        PULONG ControlLength, PCMSGHDR ControlInfo, PULONG ControlFlags, PIRP Irp);
+NTSTATUS WSKAPI wsk_dgram_release(PWSK_SOCKET Socket, PWSK_DATAGRAM_INDICATION DatagramIndication);
+void wsk_dgram_init_socket(wsk_socket *s);
+/* Frees the datagram blocks of a socket being destroyed. */
+void wsk_dgram_free(wsk_socket *s);
+/* Starts WskReceiveFromEvent indications if enabled and bound (lock held). */
+void wsk_dgram_events_arm_locked(wsk_socket *s);
+/* Stops them: the read in flight is cancelled (lock held). */
+void wsk_dgram_events_stop_locked(wsk_socket *s);
 /* SIO_WSK_SET_REMOTE_ADDRESS / SIO_WSK_SET_SENDTO_ADDRESS (lock held). */
 NTSTATUS wsk_dgram_set_fixed_address(wsk_socket *s, ULONG code, SIZE_T size, PVOID address);
 

@@ -90,6 +90,7 @@ static NTSTATUS wsk_socket_create(wsk_client *c, ADDRESS_FAMILY family, USHORT t
     s->security = sd;
     pthread_mutex_init(&s->lock, NULL);
     wsk_conn_init_socket(s);
+    wsk_dgram_init_socket(s);
     wsk_client_apply_static_events(c, s);
     wsk_client_socket_opened(c);
     *out = s;
@@ -140,6 +141,7 @@ NTSTATUS wsk_socket_adopt(wsk_client *c, ADDRESS_FAMILY family, int fd, PVOID co
     s->v6only = family == AF_INET6;
     pthread_mutex_init(&s->lock, NULL);
     wsk_conn_init_socket(s);
+    wsk_dgram_init_socket(s);
     wsk_client_apply_static_events(c, s);
     wsk_client_socket_opened(c);
     *out = s;
@@ -160,6 +162,7 @@ void wsk_socket_destroy(wsk_socket *s)
     lx_close(s->fd);
     wsk_conn_free_requests(s);
     wsk_conn_free_rx(s);
+    wsk_dgram_free(s);
     s->magic = 0;
     pthread_mutex_destroy(&s->lock);
     openwsk_pool_free(s);
@@ -279,6 +282,8 @@ static NTSTATUS WSKAPI wsk_bind(PWSK_SOCKET Socket, PSOCKADDR LocalAddress, ULON
     }
     if (NT_SUCCESS(status))
         s->bound = TRUE;
+    if (NT_SUCCESS(status) && s->category == WSK_CATEGORY_DATAGRAM)
+        wsk_dgram_events_arm_locked(s); /* static WSK_EVENT_RECEIVE_FROM */
     pthread_mutex_unlock(&s->lock);
     if (NT_SUCCESS(status) && s->category == WSK_CATEGORY_LISTEN)
         wsk_conn_start_accept_events(s); /* static WSK_EVENT_ACCEPT, conditional accept */
@@ -360,12 +365,6 @@ static NTSTATUS WSKAPI wsk_send_messages(PWSK_SOCKET Socket, PWSK_BUF_LIST Buffe
     return not_yet(Socket, Irp, TRUE);
 }
 
-static NTSTATUS WSKAPI wsk_release_datagrams(PWSK_SOCKET Socket, PWSK_DATAGRAM_INDICATION DatagramIndication)
-{
-    (void)Socket;
-    (void)DatagramIndication;
-    return STATUS_NOT_IMPLEMENTED;
-}
 
 /* ---- dispatch tables ---- */
 
@@ -415,7 +414,7 @@ static const WSK_PROVIDER_DATAGRAM_DISPATCH datagram_dispatch = {
     .WskBind = wsk_bind,
     .WskSendTo = wsk_dgram_send_to,
     .WskReceiveFrom = wsk_dgram_receive_from,
-    .WskRelease = wsk_release_datagrams,
+    .WskRelease = wsk_dgram_release,
     .WskGetLocalAddress = wsk_get_local_address,
     .WskSendMessages = wsk_send_messages,
 };
