@@ -3,7 +3,8 @@
  * (wsk-part-b.md §7): WskSendTo and WskReceiveFrom from 1 byte to the
  * largest datagram through chained MDLs, sender addresses, truncation,
  * the fixed addresses of SIO_WSK_SET_REMOTE_ADDRESS and
- * SIO_WSK_SET_SENDTO_ADDRESS, cancellation, close, IPv6, bad inputs.
+ * SIO_WSK_SET_SENDTO_ADDRESS, WskSendMessages, cancellation, close, IPv6,
+ * bad inputs.
  */
 #include <ntddk.h>
 #include <wsk.h>
@@ -429,12 +430,75 @@ static void bad_inputs(void)
     wt_wsk_close(&t);
 }
 
+/* WskSendMessages: each WSK_BUF_LIST element is one datagram, in order;
+ * every element is checked before any is sent. */
+static void send_messages_list(void)
+{
+    wt_wsk t;
+    wt_wsk_open(&t);
+    USHORT port;
+    PWSK_SOCKET s = udp_socket(&t, AF_INET, "127.0.0.1", &port);
+    int peer = peer_udp_bind(4, "127.0.0.1", 0);
+    SOCKADDR_IN to = wt_in4("127.0.0.1", peer_local_port(peer));
+    const SIZE_T sizes[5] = {1, 100, 1472, 30000, 3};
+    chained c[5];
+    WSK_BUF_LIST list[5];
+    SIZE_T total = 0;
+    for (int i = 0; i < 5; i++) {
+        chained_make(&c[i], sizes[i]);
+        for (SIZE_T k = 0; k < sizes[i]; k++)
+            chained_data(&c[i])[k] = peer_pattern(k + (SIZE_T)i * 11);
+        list[i].Buffer = c[i].buf;
+        list[i].Next = i < 4 ? &list[i + 1] : NULL;
+        total += sizes[i];
+    }
+    const WSK_PROVIDER_DATAGRAM_DISPATCH *d = s->Dispatch;
+    NTSTATUS r = d->WskSendMessages(s, list, 0, (PSOCKADDR)&to, 0, NULL, wt_irp_arm(&t.irp));
+    CHECK_EQ(wt_irp_result(&t.irp, r), STATUS_SUCCESS);
+    CHECK_EQ(t.irp.irp->IoStatus.Information, total);
+    static UCHAR got[65536];
+    for (int i = 0; i < 5; i++) {
+        USHORT from = 0;
+        CHECK_EQ(peer_udp_recv(peer, got, sizeof(got), &from, 2000), (long)sizes[i]);
+        CHECK_EQ(from, port);
+        CHECK_MEM(got, chained_data(&c[i]), sizes[i]);
+    }
+    /* A bad third element: nothing goes out. */
+    PMDL saved = list[2].Buffer.Mdl;
+    list[2].Buffer.Length = 1 << 20; /* past its MDL chain */
+    r = d->WskSendMessages(s, list, 0, (PSOCKADDR)&to, 0, NULL, wt_irp_arm(&t.irp));
+    CHECK_EQ(wt_irp_result(&t.irp, r), STATUS_INVALID_PARAMETER);
+    CHECK_EQ(peer_udp_recv(peer, got, sizeof(got), NULL, 100), -ETIMEDOUT);
+    list[2].Buffer.Length = sizes[2];
+    list[2].Buffer.Mdl = saved;
+    /* A datagram too large for UDP part-way: the ones before it went out. */
+    chained big;
+    chained_make(&big, MAX_UDP4 + 1);
+    list[1].Next = NULL;
+    WSK_BUF_LIST tail = {NULL, big.buf};
+    list[1].Next = &tail;
+    r = d->WskSendMessages(s, list, 0, (PSOCKADDR)&to, 0, NULL, wt_irp_arm(&t.irp));
+    CHECK_EQ(wt_irp_result(&t.irp, r), STATUS_INVALID_BUFFER_SIZE);
+    CHECK_EQ(t.irp.irp->IoStatus.Information, sizes[0] + sizes[1]);
+    CHECK_EQ(peer_udp_recv(peer, got, sizeof(got), NULL, 2000), (long)sizes[0]);
+    CHECK_EQ(peer_udp_recv(peer, got, sizeof(got), NULL, 2000), (long)sizes[1]);
+    r = d->WskSendMessages(s, NULL, 0, (PSOCKADDR)&to, 0, NULL, wt_irp_arm(&t.irp));
+    CHECK_EQ(wt_irp_result(&t.irp, r), STATUS_INVALID_PARAMETER);
+    chained_free(&big);
+    for (int i = 0; i < 5; i++)
+        chained_free(&c[i]);
+    CHECK_EQ(wt_close(&t, s), STATUS_SUCCESS);
+    peer_close(peer);
+    wt_wsk_close(&t);
+}
+
 int main(void)
 {
     WT_RUN(send_to_linux_peer_every_size);
     WT_RUN(receive_from_linux_peer_every_size);
     WT_RUN(truncated_datagram);
     WT_RUN(fixed_addresses);
+    WT_RUN(send_messages_list);
     WT_RUN(ipv6_round_trip);
     WT_RUN(cancel_and_close_pending_receive);
     WT_RUN(bad_inputs);

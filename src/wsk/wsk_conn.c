@@ -66,6 +66,8 @@ static wsk_req *req_take(wsk_socket *s, ULONG segments)
     r->control_length_out = NULL;
     r->control_flags_out = NULL;
     r->dg_truncated = FALSE;
+    r->dg_next = NULL;
+    r->dg_has_to = FALSE;
     return r;
 }
 
@@ -263,10 +265,12 @@ static void req_finish_locked(wsk_socket *s, wsk_req *r, req_outcome *out)
             wsk_backlog_schedule_locked(s); /* the window may have moved */
         break;
     case WSK_REQ_SEND_TO:
+    case WSK_REQ_SEND_MESSAGES:
         out->status = req_status_from_result(r->result);
         if (r->result == -EMSGSIZE)
             out->status = STATUS_INVALID_BUFFER_SIZE; /* larger than a datagram can be */
-        out->information = NT_SUCCESS(out->status) ? r->transferred : 0;
+        /* WskSendMessages that fails part-way reports what went out before. */
+        out->information = NT_SUCCESS(out->status) || r->kind == WSK_REQ_SEND_MESSAGES ? r->transferred : 0;
         break;
     case WSK_REQ_RECEIVE_FROM:
         out->status = req_status_from_result(r->result);
@@ -495,7 +499,13 @@ static void req_io_done(wsk_io *io, void *context, long result, size_t transferr
     } else if (r->kind == WSK_REQ_CONNECT_EX && r->connected_phase) {
         r->transferred += transferred;
     }
-    if (r->kind == WSK_REQ_SEND || r->kind == WSK_REQ_DISCONNECT || r->kind == WSK_REQ_SEND_TO) {
+    if (r->kind == WSK_REQ_SEND_MESSAGES) {
+        r->transferred += transferred;
+        if (result >= 0 && !r->cancel_claimed && !s->closing && wsk_dgram_send_next_locked(s, r)) {
+            pthread_mutex_unlock(&s->lock);
+            return;
+        }
+    } else if (r->kind == WSK_REQ_SEND || r->kind == WSK_REQ_DISCONNECT || r->kind == WSK_REQ_SEND_TO) {
         r->transferred += transferred;
     } else if (r->kind == WSK_REQ_RECEIVE && result > 0) {
         r->transferred += (SIZE_T)result;

@@ -85,6 +85,80 @@ NTSTATUS WSKAPI wsk_dgram_send_to(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Fla
     return STATUS_PENDING;
 }
 
+/* Loads the request with the segments of r->dg_next and sends it. */
+static void send_messages_submit_locked(wsk_socket *s, wsk_req *r)
+{
+    PWSK_BUF_LIST e = r->dg_next;
+    r->dg_next = e->Next;
+    ULONG count = 0;
+    wsk_buf_count_segments(&e->Buffer, &count); /* validated at the call */
+    if (count > 0)
+        wsk_buf_fill_segments(&e->Buffer, (wsk_segment *)r->seg, count);
+    r->seg_count = count;
+    wsk_io_send_to(&r->io, s->fd, r->seg, count, r->dg_has_to ? (const void *)&r->dg_to : NULL, wsk_req_io_done, r);
+}
+
+BOOLEAN wsk_dgram_send_next_locked(wsk_socket *s, wsk_req *r)
+{
+    if (r->dg_next == NULL)
+        return FALSE;
+    send_messages_submit_locked(s, r);
+    return TRUE;
+}
+
+NTSTATUS WSKAPI wsk_dgram_send_messages(PWSK_SOCKET Socket, PWSK_BUF_LIST BufferList, ULONG Flags,
+                                        PSOCKADDR RemoteAddress, ULONG ControlInfoLength, PCMSGHDR ControlInfo,
+                                        PIRP Irp)
+{
+    if (Irp == NULL)
+        return STATUS_INVALID_PARAMETER;
+    NTSTATUS result;
+    wsk_socket *s = dgram_op_socket(Socket, Flags, BufferList != NULL ? &BufferList->Buffer : NULL, Irp, &result);
+    if (s == NULL)
+        return result;
+    if ((ControlInfoLength != 0) != (ControlInfo != NULL))
+        return wsk_irp_complete_now(Irp, STATUS_INVALID_PARAMETER, 0);
+    if (ControlInfoLength != 0)
+        return wsk_irp_complete_now(Irp, STATUS_NOT_SUPPORTED, 0); /* control data on sends: not yet */
+    if (RemoteAddress != NULL && RemoteAddress->sa_family != s->family)
+        return wsk_irp_complete_now(Irp, STATUS_INVALID_ADDRESS, 0);
+    /* Every datagram is checked before the first goes out. */
+    ULONG most = 0;
+    for (PWSK_BUF_LIST e = BufferList; e != NULL; e = e->Next) {
+        ULONG count = 0;
+        NTSTATUS st = wsk_buf_count_segments(&e->Buffer, &count);
+        if (!NT_SUCCESS(st))
+            return wsk_irp_complete_now(Irp, st, 0);
+        if (count > most)
+            most = count;
+    }
+    pthread_mutex_lock(&s->lock);
+    if (RemoteAddress == NULL && !s->has_remote_addr && !s->has_sendto_addr) {
+        pthread_mutex_unlock(&s->lock);
+        return wsk_irp_complete_now(Irp, STATUS_INVALID_PARAMETER, 0); /* nowhere to send */
+    }
+    wsk_req *r = wsk_req_take_locked(s, most);
+    if (r == NULL) {
+        pthread_mutex_unlock(&s->lock);
+        return wsk_irp_complete_now(Irp, STATUS_INSUFFICIENT_RESOURCES, 0);
+    }
+    r->kind = WSK_REQ_SEND_MESSAGES;
+    r->flags = 0;
+    r->dg_next = BufferList;
+    /* The destination is copied: the caller's may not outlive the call. */
+    const void *to = RemoteAddress != NULL ? (const void *)RemoteAddress
+                     : s->has_remote_addr  ? NULL
+                                           : (const void *)&s->sendto_addr;
+    r->dg_has_to = to != NULL;
+    if (to != NULL)
+        __builtin_memcpy(&r->dg_to, to, wsk_sockaddr_size(s->family));
+    wsk_req_pend_locked(s, r, Irp);
+    send_messages_submit_locked(s, r);
+    wsk_req_after_submit_locked(r);
+    pthread_mutex_unlock(&s->lock);
+    return STATUS_PENDING;
+}
+
 static NTSTATUS dgram_receive_stashed(wsk_socket *s, wsk_req *r, PSOCKADDR remote, PULONG control_length,
                                       PULONG control_flags, PIRP irp);
 

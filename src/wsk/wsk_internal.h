@@ -83,6 +83,7 @@ typedef enum wsk_req_kind {
     WSK_REQ_SEND_TO,        /* one datagram (wsk_dgram.c) */
     WSK_REQ_RECEIVE_FROM,
     WSK_REQ_DGRAM_READ,     /* no IRP: reads for WskReceiveFromEvent */
+    WSK_REQ_SEND_MESSAGES,  /* a WSK_BUF_LIST: one datagram after the other */
 } wsk_req_kind;
 
 struct wsk_rx_block;
@@ -116,6 +117,9 @@ typedef struct wsk_req {
     PULONG control_length_out; /* WskReceiveEx outputs */
     PULONG control_flags_out;
     BOOLEAN dg_truncated;      /* a queued WskReceiveFrom got a cut datagram */
+    PWSK_BUF_LIST dg_next;     /* WskSendMessages: the datagrams still to send */
+    BOOLEAN dg_has_to;         /* WskSendMessages: dg_to holds the destination */
+    SOCKADDR_STORAGE dg_to;
     /* data */
     wsk_io_segment inline_seg[WSK_REQ_INLINE_SEGMENTS];
     wsk_io_segment *seg;       /* inline_seg, or a larger array kept for reuse */
@@ -279,6 +283,12 @@ NTSTATUS WSKAPI wsk_dgram_receive_from(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULON
                                        PULONG ControlLength, PCMSGHDR ControlInfo, PULONG ControlFlags, PIRP Irp);
 NTSTATUS WSKAPI wsk_dgram_release(PWSK_SOCKET Socket, PWSK_DATAGRAM_INDICATION DatagramIndication);
 void wsk_dgram_init_socket(wsk_socket *s);
+NTSTATUS WSKAPI wsk_dgram_send_messages(PWSK_SOCKET Socket, PWSK_BUF_LIST BufferList, ULONG Flags,
+                                        PSOCKADDR RemoteAddress, ULONG ControlInfoLength, PCMSGHDR ControlInfo,
+                                        PIRP Irp);
+/* WskSendMessages: after one datagram went out, sends the next; TRUE if
+ * it did (the request stays in flight).  Lock held. */
+BOOLEAN wsk_dgram_send_next_locked(wsk_socket *s, wsk_req *r);
 /* Frees the datagram blocks of a socket being destroyed. */
 void wsk_dgram_free(wsk_socket *s);
 /* Starts WskReceiveFromEvent indications if enabled and bound (lock held). */

@@ -326,46 +326,6 @@ static NTSTATUS WSKAPI wsk_get_remote_address(PWSK_SOCKET Socket, PSOCKADDR Remo
     return address_query(Socket, RemoteAddress, Irp, TRUE);
 }
 
-/* ---- operations still to come: listen/stream extras and events (issue 4), datagrams (issue 5) ----
- * Each completes its IRP with STATUS_NOT_IMPLEMENTED after the checks that
- * already apply (a required IRP, a live socket, binding first). */
-
-static NTSTATUS not_yet(PWSK_SOCKET Socket, PIRP Irp, BOOLEAN needs_bound)
-{
-    if (Irp == NULL)
-        return STATUS_INVALID_PARAMETER;
-    wsk_socket *s = wsk_socket_from(Socket);
-    if (s == NULL)
-        return wsk_irp_complete_now(Irp, STATUS_INVALID_HANDLE, 0);
-    if (needs_bound && !s->bound)
-        return wsk_irp_complete_now(Irp, STATUS_INVALID_DEVICE_STATE, 0);
-    return wsk_irp_complete_now(Irp, STATUS_NOT_IMPLEMENTED, 0);
-}
-
-
-
-
-
-
-
-
-
-
-
-
-static NTSTATUS WSKAPI wsk_send_messages(PWSK_SOCKET Socket, PWSK_BUF_LIST BufferList, ULONG Flags,
-                                         PSOCKADDR RemoteAddress, ULONG ControlInfoLength, PCMSGHDR ControlInfo,
-                                         PIRP Irp)
-{
-    (void)BufferList;
-    (void)Flags;
-    (void)RemoteAddress;
-    (void)ControlInfoLength;
-    (void)ControlInfo;
-    return not_yet(Socket, Irp, TRUE);
-}
-
-
 /* ---- dispatch tables ---- */
 
 /* Basic sockets have only the first two members; clients that cast any
@@ -416,7 +376,7 @@ static const WSK_PROVIDER_DATAGRAM_DISPATCH datagram_dispatch = {
     .WskReceiveFrom = wsk_dgram_receive_from,
     .WskRelease = wsk_dgram_release,
     .WskGetLocalAddress = wsk_get_local_address,
-    .WskSendMessages = wsk_send_messages,
+    .WskSendMessages = wsk_dgram_send_messages,
 };
 
 static const WSK_PROVIDER_CONNECTION_DISPATCH connection_dispatch = {
