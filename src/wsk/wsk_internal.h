@@ -276,6 +276,15 @@ NTSTATUS wsk_event_disable_locked(wsk_socket *s, ULONG bit, PIRP irp);
  * indicates). */
 void wsk_backlog_schedule_locked(wsk_socket *s);
 
+/* ---- name resolution (wsk_resolve.c) ---- */
+NTSTATUS WSKAPI wsk_get_address_info(PWSK_CLIENT Client, PUNICODE_STRING NodeName, PUNICODE_STRING ServiceName,
+                                     ULONG NameSpace, GUID *Provider, PADDRINFOEXW Hints, PADDRINFOEXW *Result,
+                                     PEPROCESS OwningProcess, PETHREAD OwningThread, PIRP Irp);
+VOID WSKAPI wsk_free_address_info(PWSK_CLIENT Client, PADDRINFOEXW AddrInfo);
+NTSTATUS WSKAPI wsk_get_name_info(PWSK_CLIENT Client, PSOCKADDR SockAddr, ULONG SockAddrLength,
+                                  PUNICODE_STRING NodeName, PUNICODE_STRING ServiceName, ULONG Flags,
+                                  PEPROCESS OwningProcess, PETHREAD OwningThread, PIRP Irp);
+
 /* ---- datagrams (wsk_dgram.c) ---- */
 NTSTATUS WSKAPI wsk_dgram_send_to(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, PSOCKADDR RemoteAddress,
                                   ULONG ControlInfoLength, PCMSGHDR ControlInfo, PIRP Irp);

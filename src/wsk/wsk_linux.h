@@ -65,4 +65,26 @@ int lx_port_claim(unsigned transport, unsigned port);
 /* Size of the Windows sockaddr for a Windows family (16, 28) or 0. */
 size_t lx_win_sockaddr_size(unsigned win_family);
 
+/* ---- name resolution (wsk_linux_resolve.c) ---- */
+
+/* One address getaddrinfo found, in Windows layout. */
+typedef struct lx_resolved {
+    int win_family;
+    int socktype, protocol;
+    size_t addr_len;
+    unsigned char addr[28]; /* SOCKADDR_IN or SOCKADDR_IN6 */
+} lx_resolved;
+
+/* getaddrinfo with Windows flags and family; *out (count entries) and
+ * *canonical (NULL unless asked for) go back to lx_resolve_free.  0, or
+ * -ENOENT (no such name), -EINVAL (bad flags, service or type), -EAGAIN,
+ * -ENOMEM, -EAFNOSUPPORT. */
+int lx_resolve(const char *node, const char *service, int win_flags, int win_family, int socktype, int protocol,
+               lx_resolved **out, size_t *count, char **canonical);
+void lx_resolve_free(lx_resolved *list, char *canonical);
+/* getnameinfo on a Windows-layout address with Windows NI_* flags; 0, or
+ * -ENOENT, -ENOSPC (a buffer is too small), -EINVAL, -EAFNOSUPPORT. */
+int lx_name_of(const void *win_addr, size_t len, int win_flags, char *host, size_t host_len, char *serv,
+               size_t serv_len);
+
 #endif /* OPENWSK_WSK_LINUX_H */

@@ -471,39 +471,6 @@ static NTSTATUS WSKAPI wsk_socket_connect(PWSK_CLIENT Client, USHORT SocketType,
     return r;
 }
 
-static NTSTATUS WSKAPI wsk_get_address_info(PWSK_CLIENT Client, PUNICODE_STRING NodeName,
-                                            PUNICODE_STRING ServiceName, ULONG NameSpace, GUID *Provider,
-                                            PADDRINFOEXW Hints, PADDRINFOEXW *Result, PEPROCESS OwningProcess,
-                                            PETHREAD OwningThread, PIRP Irp)
-{
-    (void)NodeName; (void)ServiceName; (void)NameSpace; (void)Provider; (void)Hints; (void)Result;
-    (void)OwningProcess; (void)OwningThread;
-    if (Irp == NULL)
-        return STATUS_INVALID_PARAMETER;
-    if (wsk_client_from(Client) == NULL)
-        return STATUS_INVALID_HANDLE;
-    return wsk_irp_complete_now(Irp, STATUS_NOT_IMPLEMENTED, 0); /* issue 5 */
-}
-
-static VOID WSKAPI wsk_free_address_info(PWSK_CLIENT Client, PADDRINFOEXW AddrInfo)
-{
-    (void)Client;
-    (void)AddrInfo;
-}
-
-static NTSTATUS WSKAPI wsk_get_name_info(PWSK_CLIENT Client, PSOCKADDR SockAddr, ULONG SockAddrLength,
-                                         PUNICODE_STRING NodeName, PUNICODE_STRING ServiceName, ULONG Flags,
-                                         PEPROCESS OwningProcess, PETHREAD OwningThread, PIRP Irp)
-{
-    (void)SockAddr; (void)SockAddrLength; (void)NodeName; (void)ServiceName; (void)Flags;
-    (void)OwningProcess; (void)OwningThread;
-    if (Irp == NULL)
-        return STATUS_INVALID_PARAMETER;
-    if (wsk_client_from(Client) == NULL)
-        return STATUS_INVALID_HANDLE;
-    return wsk_irp_complete_now(Irp, STATUS_NOT_IMPLEMENTED, 0); /* issue 5 */
-}
-
 const WSK_PROVIDER_DISPATCH wsk_provider_dispatch = {
     .Version = MAKE_WSK_VERSION(1, 0),
     .Reserved = 0,
