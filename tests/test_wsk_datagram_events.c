@@ -357,6 +357,28 @@ static void static_receive_from(void)
     CHECK_EQ(log.indications, 2);
     r = d->WskCloseSocket(s, wt_irp_arm(&irp));
     CHECK_EQ(wt_irp_result(&irp, r), STATUS_SUCCESS);
+    /* A socket made without a callback table gets the static event too, but
+     * nothing to call: its datagrams wait for WskReceiveFrom. */
+    r = p.Dispatch->WskSocket(p.Client, AF_INET, SOCK_DGRAM, IPPROTO_UDP, WSK_FLAG_DATAGRAM_SOCKET, NULL, NULL, NULL,
+                              NULL, NULL, wt_irp_arm(&irp));
+    CHECK_EQ(wt_irp_result(&irp, r), STATUS_SUCCESS);
+    s = (PWSK_SOCKET)irp.irp->IoStatus.Information;
+    d = s->Dispatch;
+    r = d->WskBind(s, (PSOCKADDR)&a, 0, wt_irp_arm(&irp));
+    CHECK_EQ(wt_irp_result(&irp, r), STATUS_SUCCESS);
+    r = d->WskGetLocalAddress(s, (PSOCKADDR)&local, wt_irp_arm(&irp));
+    CHECK_EQ(wt_irp_result(&irp, r), STATUS_SUCCESS);
+    CHECK_EQ(peer_udp_sendto(4, "127.0.0.1", RtlUshortByteSwap(local.sin_port), "plain", 5), 0);
+    UCHAR in[8];
+    PMDL m = IoAllocateMdl(in, sizeof(in), FALSE, FALSE, NULL);
+    MmBuildMdlForNonPagedPool(m);
+    WSK_BUF b = {m, 0, sizeof(in)};
+    r = d->WskReceiveFrom(s, &b, 0, NULL, NULL, NULL, NULL, wt_irp_arm(&irp));
+    CHECK_EQ(wt_irp_result(&irp, r), STATUS_SUCCESS);
+    CHECK_MEM(in, "plain", 5);
+    IoFreeMdl(m);
+    r = d->WskCloseSocket(s, wt_irp_arm(&irp));
+    CHECK_EQ(wt_irp_result(&irp, r), STATUS_SUCCESS);
     wt_irp_free(&irp);
     WskReleaseProviderNPI(&reg);
     WskDeregister(&reg);

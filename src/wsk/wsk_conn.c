@@ -378,8 +378,21 @@ static void listener_failed(wsk_socket *s)
 
 /* Offers an accepted connection to WskAcceptEvent (no lock held); a
  * declined one is reset. */
+static BOOLEAN conditional_ready(wsk_socket *s, wsk_socket *child, BOOLEAN via_event_possible);
+
 static void accept_event_offer(wsk_socket *s, wsk_socket *child, const SOCKADDR_STORAGE *remote)
 {
+    /* Decided under the lock: once a disable has returned, no new call starts. */
+    pthread_mutex_lock(&s->lock);
+    BOOLEAN on = (s->events & WSK_EVENT_ACCEPT) && !s->closing;
+    if (on)
+        wsk_event_enter_locked(s, WSK_EVENT_ACCEPT);
+    pthread_mutex_unlock(&s->lock);
+    if (!on) {
+        /* Events went off meanwhile: the connection waits for a WskAccept. */
+        (void)conditional_ready(s, child, FALSE);
+        return;
+    }
     /* The client may use (even close) the socket before its callback
      * returns: the child stays alive until we have stored its context. */
     child->callbacks = 1;
@@ -390,9 +403,6 @@ static void accept_event_offer(wsk_socket *s, wsk_socket *child, const SOCKADDR_
     const WSK_CLIENT_LISTEN_DISPATCH *events = s->client_dispatch;
     PVOID context = NULL;
     const WSK_CLIENT_CONNECTION_DISPATCH *dispatch = NULL;
-    pthread_mutex_lock(&s->lock);
-    wsk_event_enter_locked(s, WSK_EVENT_ACCEPT);
-    pthread_mutex_unlock(&s->lock);
     NTSTATUS st = events->WskAcceptEvent(s->context, WSK_FLAG_AT_DISPATCH_LEVEL, (PSOCKADDR)&local,
                                          (PSOCKADDR)remote, &child->pub, &context, &dispatch);
     accept_event_leave(s);
@@ -585,7 +595,7 @@ static void conditional_drop(wsk_socket *child)
 static void conditional_abort(wsk_socket *s, wsk_socket *child)
 {
     const WSK_CLIENT_LISTEN_DISPATCH *events = s->client_dispatch;
-    if (events != NULL && events->WskAbortEvent != NULL)
+    if (s->conditional_accept && events != NULL && events->WskAbortEvent != NULL)
         (void)events->WskAbortEvent(s->context, &child->inspect_id); /* must return STATUS_SUCCESS */
     conditional_drop(child);
 }
@@ -759,6 +769,11 @@ static NTSTATUS conditional_accept_irp(wsk_socket *s, wsk_req *r, PIRP Irp)
         r->io_finished = TRUE;
         r->result = -ECANCELED;
         InsertTailList(&s->rx_done, &r->rx_link);
+    } else if (!s->conditional_accept) {
+        /* Only dead leftovers were queued: accept from Linux as usual. */
+        r->queued = FALSE;
+        wsk_io_accept(&r->io, s->fd, req_io_done, r);
+        req_after_submit_locked(r);
     } else {
         InsertTailList(&s->acc_irps, &r->rx_link);
     }
@@ -976,7 +991,9 @@ NTSTATUS WSKAPI wsk_conn_accept(PWSK_SOCKET ListenSocket, ULONG Flags, PVOID Acc
     r->accept_dispatch = AcceptSocketDispatch;
     r->local_out = LocalAddress;
     r->remote_out = RemoteAddress;
-    if (s->conditional_accept)
+    /* Conditional listeners, and connections left over when accept events
+     * were disabled, are handed out from the provider's queue. */
+    if (s->conditional_accept || !IsListEmpty(&s->ready))
         return conditional_accept_irp(s, r, Irp); /* unlocks */
     req_pend_locked(s, r, Irp);
     wsk_io_accept(&r->io, s->fd, req_io_done, r);

@@ -316,15 +316,16 @@ void wsk_dgram_free(wsk_socket *s)
 }
 
 static void dg_read_done(wsk_io *io, void *context, long result, size_t transferred);
+static BOOLEAN dg_event_on(const wsk_socket *s);
 static void dg_stash_done(wsk_io *io, void *context, long result, size_t transferred);
 
 void wsk_dgram_events_arm_locked(wsk_socket *s)
 {
     if (s->category != WSK_CATEGORY_DATAGRAM || !s->bound || s->closing || s->dg_reader != NULL)
         return;
-    if (s->events & WSK_EVENT_RECEIVE_FROM)
+    if (dg_event_on(s))
         s->dg_mode = TRUE;
-    if (!(s->events & WSK_EVENT_RECEIVE_FROM) && IsListEmpty(&s->dg_irps))
+    if (!dg_event_on(s) && IsListEmpty(&s->dg_irps))
         return; /* nobody to read for */
     wsk_req *r = wsk_req_take_locked(s, 1);
     if (r == NULL)
@@ -363,12 +364,21 @@ void wsk_dgram_events_stop_locked(wsk_socket *s)
     }
 }
 
-/* Errors a UDP read reports for one earlier datagram (an ICMP answer to a
- * send); reading goes on after them. */
-static BOOLEAN dg_error_is_transient(long result)
+/* Errors after which reading this socket can never succeed; any other
+ * (an ICMP answer to an earlier send on a connected socket: refused,
+ * unreachable, too big, prohibited...) concerns one datagram, and reading
+ * goes on. */
+static BOOLEAN dg_error_is_fatal(long result)
 {
-    return result == -ECONNREFUSED || result == -EHOSTUNREACH || result == -ENETUNREACH || result == -EINTR ||
-           result == -ENOMEM || result == -ENOBUFS;
+    return result == -EBADF || result == -ENOTSOCK || result == -EINVAL || result == -EFAULT;
+}
+
+/* The client can take indications: enabled, and its table has the callback
+ * (a static event reaches sockets created without one). */
+static BOOLEAN dg_event_on(const wsk_socket *s)
+{
+    const WSK_CLIENT_DATAGRAM_DISPATCH *d = s->client_dispatch;
+    return (s->events & WSK_EVENT_RECEIVE_FROM) && d != NULL && d->WskReceiveFromEvent != NULL;
 }
 
 /* Indicates one datagram (b, `length` bytes, b->from set) to the client;
@@ -402,7 +412,7 @@ static void dg_deliver(wsk_socket *s, wsk_req *r, wsk_dg_block *b, long result)
         wsk_conn_rx_deliver_cancelled(s); /* completes what rx_done holds; drops the reference */
         return;
     }
-    if (result >= 0 && !s->closing && !(s->events & WSK_EVENT_RECEIVE_FROM)) {
+    if (result >= 0 && !s->closing && !dg_event_on(s)) {
         /* Nobody takes it now (the event was disabled while it was read):
          * it waits for a WskReceiveFrom or the event's return. */
         b->length = (SIZE_T)result;
@@ -414,7 +424,7 @@ static void dg_deliver(wsk_socket *s, wsk_req *r, wsk_dg_block *b, long result)
         if (b != NULL)
             dg_block_put_locked(s, b);
         /* A cancelled read may have left a queued receive waiting. */
-        if (result == -ECANCELED || dg_error_is_transient(result))
+        if (!dg_error_is_fatal(result))
             wsk_dgram_events_arm_locked(s);
         BOOLEAN destroy = wsk_conn_close_may_finish_locked(s);
         pthread_mutex_unlock(&s->lock);

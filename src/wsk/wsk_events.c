@@ -8,20 +8,25 @@
 
 #include "wsk_linux.h"
 
+BOOLEAN wsk_event_running_locked(const wsk_socket *s, ULONG bit)
+{
+    return s->running[__builtin_ctz(bit)] != 0;
+}
+
 void wsk_event_enter_locked(wsk_socket *s, ULONG bit)
 {
-    s->running_events |= bit;
+    s->running[__builtin_ctz(bit)]++;
 }
 
 void wsk_event_leave_locked(wsk_socket *s, ULONG bit, PLIST_ENTRY finished)
 {
-    s->running_events &= ~bit;
+    s->running[__builtin_ctz(bit)]--;
     InitializeListHead(finished);
     for (PLIST_ENTRY e = s->disable_irps.Flink; e != &s->disable_irps;) {
         PIRP irp = CONTAINING_RECORD(e, IRP, Tail.Overlay.ListEntry);
         e = e->Flink;
         ULONG waits_for = (ULONG)(ULONG_PTR)irp->Tail.Overlay.DriverContext[1];
-        if ((waits_for & s->running_events) == 0) {
+        if (!wsk_event_running_locked(s, waits_for)) {
             RemoveEntryList(&irp->Tail.Overlay.ListEntry);
             InsertTailList(finished, &irp->Tail.Overlay.ListEntry);
         }
@@ -38,7 +43,7 @@ void wsk_event_finish_disables(PLIST_ENTRY finished)
 
 NTSTATUS wsk_event_disable_locked(wsk_socket *s, ULONG bit, PIRP irp)
 {
-    if ((s->running_events & bit) == 0)
+    if (!wsk_event_running_locked(s, bit))
         return STATUS_SUCCESS;
     if (irp == NULL)
         return STATUS_EVENT_PENDING; /* disabled; the running call still finishes */
@@ -63,7 +68,7 @@ static void backlog_check(wsk_io *io, void *context, long result, size_t transfe
     const WSK_CLIENT_CONNECTION_DISPATCH *d = wsk_conn_client_dispatch(s);
     size_t ideal = 0;
     BOOLEAN indicate = !s->closing && (s->events & WSK_EVENT_SEND_BACKLOG) && d != NULL &&
-                       d->WskSendBacklogEvent != NULL && (s->running_events & WSK_EVENT_SEND_BACKLOG) == 0 &&
+                       d->WskSendBacklogEvent != NULL && !wsk_event_running_locked(s, WSK_EVENT_SEND_BACKLOG) &&
                        lx_ideal_send_backlog(s->fd, &ideal) == 0 && ideal != s->last_backlog;
     if (indicate) {
         s->last_backlog = ideal;

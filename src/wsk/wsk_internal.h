@@ -207,7 +207,7 @@ typedef struct wsk_socket {
     BOOLEAN destroy_claimed;   /* one thread has taken on destroying it */
 
     /* Event bookkeeping (wsk_events.c). */
-    ULONG running_events;      /* WSK_EVENT_* whose callback is running now */
+    UCHAR running[10];         /* per WSK_EVENT_* bit (ctz): its callbacks running now (engine threads may overlap) */
     LIST_ENTRY disable_irps;   /* SO_WSK_EVENT_CALLBACK disables waiting for a running callback */
     SIZE_T last_backlog;       /* the ideal send backlog last indicated (0: none yet) */
     BOOLEAN backlog_posted;    /* a WskSendBacklogEvent check is queued on the engine */
@@ -261,6 +261,8 @@ const WSK_CLIENT_CONNECTION_DISPATCH *wsk_conn_client_dispatch(wsk_socket *s);
 
 /* ---- event bookkeeping (wsk_events.c) ---- */
 
+/* Whether a callback of event `bit` is running (lock held). */
+BOOLEAN wsk_event_running_locked(const wsk_socket *s, ULONG bit);
 /* Brackets a client callback of event `bit` (lock held around each call). */
 void wsk_event_enter_locked(wsk_socket *s, ULONG bit);
 /* Ends it; disables waiting for it move to *finished, which the caller
