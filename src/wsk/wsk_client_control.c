@@ -71,6 +71,119 @@ static NTSTATUS transport_list(SIZE_T OutputSize, PVOID OutputBuffer, SIZE_T *Ou
     return STATUS_SUCCESS;
 }
 
+/* ---- WSK_TRANSPORT_LIST_CHANGE ---- */
+
+/* The transports (TCP and UDP over IPv4 and IPv6) never change here, so a
+ * change request waits until it is cancelled: by IoCancelIrp, or by
+ * WskDeregister. */
+static void change_cancel_routine(PDEVICE_OBJECT DeviceObject, PIRP Irp)
+{
+    (void)DeviceObject;
+    IoReleaseCancelSpinLock(Irp->CancelIrql);
+    wsk_client *c = Irp->Tail.Overlay.DriverContext[0];
+    pthread_mutex_lock(&c->lock);
+    RemoveEntryList(&Irp->Tail.Overlay.ListEntry);
+    pthread_mutex_unlock(&c->lock);
+    wsk_irp_finish(Irp, STATUS_CANCELLED, 0);
+    wsk_client_call_end(c);
+}
+
+static NTSTATUS change_request(wsk_client *c, PIRP irp)
+{
+    wsk_client_call_begin(c); /* WskDeregister waits for the IRP */
+    wsk_irp_begin_pending(irp);
+    irp->Tail.Overlay.DriverContext[0] = c;
+    pthread_mutex_lock(&c->lock);
+    InsertTailList(&c->change_irps, &irp->Tail.Overlay.ListEntry);
+    IoSetCancelRoutine(irp, change_cancel_routine);
+    BOOLEAN cancelled = c->deregistering || (irp->Cancel && IoSetCancelRoutine(irp, NULL) != NULL);
+    if (cancelled) {
+        IoSetCancelRoutine(irp, NULL);
+        RemoveEntryList(&irp->Tail.Overlay.ListEntry);
+    }
+    pthread_mutex_unlock(&c->lock);
+    if (cancelled) {
+        wsk_irp_finish(irp, STATUS_CANCELLED, 0);
+        wsk_client_call_end(c);
+    }
+    return STATUS_PENDING;
+}
+
+void wsk_client_cancel_change_requests(wsk_client *c)
+{
+    LIST_ENTRY mine;
+    InitializeListHead(&mine);
+    pthread_mutex_lock(&c->lock);
+    for (PLIST_ENTRY e = c->change_irps.Flink; e != &c->change_irps;) {
+        PIRP irp = CONTAINING_RECORD(e, IRP, Tail.Overlay.ListEntry);
+        e = e->Flink;
+        if (IoSetCancelRoutine(irp, NULL) != NULL) { /* else its cancel routine completes it */
+            RemoveEntryList(&irp->Tail.Overlay.ListEntry);
+            InsertTailList(&mine, &irp->Tail.Overlay.ListEntry);
+        }
+    }
+    pthread_mutex_unlock(&c->lock);
+    while (!IsListEmpty(&mine)) {
+        PIRP irp = CONTAINING_RECORD(RemoveHeadList(&mine), IRP, Tail.Overlay.ListEntry);
+        wsk_irp_finish(irp, STATUS_CANCELLED, 0);
+        wsk_client_call_end(c);
+    }
+}
+
+/* ---- WSK_CACHE_SD / WSK_RELEASE_SD ---- */
+
+#define WSK_TAG_SD TAG_FROM_CHARS('W', 's', 'k', 'D')
+#define WSK_CACHED_SD_MAGIC 0x44534B57u /* "WKSD" */
+
+/* A cached descriptor: what WskSocket, WskSocketConnect and SO_WSK_SECURITY
+ * take.  Every driver here runs as System, so the descriptor's contents are
+ * never evaluated (docs/decisions.md); the cache keeps the pointer. */
+typedef struct wsk_cached_sd {
+    ULONG magic;
+    PSECURITY_DESCRIPTOR original;
+} wsk_cached_sd;
+
+PSECURITY_DESCRIPTOR wsk_cache_security(PSECURITY_DESCRIPTOR sd)
+{
+    wsk_cached_sd *cached = openwsk_pool_alloc(sizeof(*cached), WSK_TAG_SD, TRUE);
+    if (cached == NULL)
+        return NULL;
+    cached->magic = WSK_CACHED_SD_MAGIC;
+    cached->original = sd;
+    return cached;
+}
+
+static NTSTATUS cache_sd(SIZE_T in_size, PVOID in, SIZE_T out_size, PVOID out, SIZE_T *out_returned)
+{
+    PSECURITY_DESCRIPTOR sd;
+    if (in == NULL || in_size != sizeof(sd) || out == NULL || out_size < sizeof(sd))
+        return STATUS_INVALID_PARAMETER;
+    __builtin_memcpy(&sd, in, sizeof(sd));
+    if (sd == NULL)
+        return STATUS_INVALID_PARAMETER;
+    PSECURITY_DESCRIPTOR cached = wsk_cache_security(sd);
+    if (cached == NULL)
+        return STATUS_INSUFFICIENT_RESOURCES;
+    __builtin_memcpy(out, &cached, sizeof(cached));
+    if (out_returned != NULL)
+        *out_returned = sizeof(cached);
+    return STATUS_SUCCESS;
+}
+
+static NTSTATUS release_sd(SIZE_T in_size, PVOID in)
+{
+    PSECURITY_DESCRIPTOR sd;
+    if (in == NULL || in_size != sizeof(sd))
+        return STATUS_INVALID_PARAMETER;
+    __builtin_memcpy(&sd, in, sizeof(sd));
+    wsk_cached_sd *cached = sd;
+    if (cached == NULL || cached->magic != WSK_CACHED_SD_MAGIC)
+        return STATUS_INVALID_PARAMETER; /* not a descriptor WSK_CACHE_SD returned */
+    cached->magic = 0;
+    openwsk_pool_free(cached);
+    return STATUS_SUCCESS;
+}
+
 NTSTATUS WSKAPI wsk_client_control(PWSK_CLIENT Client, ULONG ControlCode, SIZE_T InputSize, PVOID InputBuffer,
                                    SIZE_T OutputSize, PVOID OutputBuffer, SIZE_T *OutputSizeReturned, PIRP Irp)
 {
@@ -98,11 +211,23 @@ NTSTATUS WSKAPI wsk_client_control(PWSK_CLIENT Client, ULONG ControlCode, SIZE_T
         return (flags & ~(ULONG)WSK_TDI_BEHAVIOR_BYPASS_TDI) ? STATUS_INVALID_PARAMETER : STATUS_SUCCESS;
     }
     case WSK_TRANSPORT_LIST_CHANGE:
+        if (Irp == NULL)
+            return STATUS_INVALID_PARAMETER; /* documented: IRP required */
+        return change_request(c, Irp);
     case WSK_CACHE_SD:
+        if (Irp != NULL)
+            return STATUS_INVALID_PARAMETER;
+        return cache_sd(InputSize, InputBuffer, OutputSize, OutputBuffer, OutputSizeReturned);
     case WSK_RELEASE_SD:
+        if (Irp != NULL)
+            return STATUS_INVALID_PARAMETER;
+        return release_sd(InputSize, InputBuffer);
     case WSK_TDI_DEVICENAME_MAPPING:
-        status = STATUS_NOT_IMPLEMENTED; /* issue 5 */
-        break;
+        if (Irp != NULL)
+            return STATUS_INVALID_PARAMETER;
+        /* Consulted only for triples no native transport serves, and every
+         * triple here is served by Linux or by none: nothing to map. */
+        return STATUS_NOT_SUPPORTED;
     default:
         status = STATUS_INVALID_PARAMETER;
         break;

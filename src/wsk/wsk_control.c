@@ -110,7 +110,13 @@ static control_result get_option(wsk_socket *s, ULONG level, ULONG code, SIZE_T 
         case SO_WSK_SECURITY:
             if (out == NULL || out_size < sizeof(PSECURITY_DESCRIPTOR))
                 return (control_result){STATUS_BUFFER_TOO_SMALL, 0};
-            __builtin_memcpy(out, &s->security, sizeof(PSECURITY_DESCRIPTOR));
+            {
+                /* A cached copy the client releases with WSK_RELEASE_SD (NULL: the default). */
+                PSECURITY_DESCRIPTOR copy = s->security != NULL ? wsk_cache_security(s->security) : NULL;
+                if (s->security != NULL && copy == NULL)
+                    return (control_result){STATUS_INSUFFICIENT_RESOURCES, 0};
+                __builtin_memcpy(out, &copy, sizeof(PSECURITY_DESCRIPTOR));
+            }
             return (control_result){STATUS_SUCCESS, sizeof(PSECURITY_DESCRIPTOR)};
         case SO_WSK_EVENT_CALLBACK:
             return (control_result){STATUS_INVALID_PARAMETER, 0}; /* set-only */

@@ -36,6 +36,7 @@ typedef struct wsk_client {
     KEVENT leaving;              /* signalled when WskDeregister starts */
     ULONG static_events;         /* WSK_SET_STATIC_EVENT_CALLBACKS: enabled on every new socket */
     BOOLEAN made_sockets;        /* static events must be set before the first socket */
+    LIST_ENTRY change_irps;      /* WSK_TRANSPORT_LIST_CHANGE requests, until cancelled */
 } wsk_client;
 
 extern const WSK_PROVIDER_DISPATCH wsk_provider_dispatch;
@@ -45,6 +46,10 @@ wsk_client *wsk_client_from(PWSK_CLIENT client);
 /* WskControlClient (wsk_client_control.c). */
 NTSTATUS WSKAPI wsk_client_control(PWSK_CLIENT Client, ULONG ControlCode, SIZE_T InputSize, PVOID InputBuffer,
                                    SIZE_T OutputSize, PVOID OutputBuffer, SIZE_T *OutputSizeReturned, PIRP Irp);
+/* A new cached reference to a descriptor (WSK_CACHE_SD, SO_WSK_SECURITY get). */
+PSECURITY_DESCRIPTOR wsk_cache_security(PSECURITY_DESCRIPTOR sd);
+/* WskDeregister cancels the WSK_TRANSPORT_LIST_CHANGE requests still queued. */
+void wsk_client_cancel_change_requests(wsk_client *c);
 /* Enables the client's static events that fit a new socket's category. */
 struct wsk_socket;
 void wsk_client_apply_static_events(wsk_client *c, struct wsk_socket *s);

@@ -88,6 +88,7 @@ NTSTATUS WskRegister(PWSK_CLIENT_NPI WskClientNpi, PWSK_REGISTRATION WskRegistra
     pthread_mutex_init(&c->lock, NULL);
     KeInitializeEvent(&c->idle, NotificationEvent, FALSE);
     KeInitializeEvent(&c->leaving, NotificationEvent, FALSE);
+    InitializeListHead(&c->change_irps);
     WskRegistration->ReservedRegistrationContext = c;
     WskRegistration->ReservedRegistrationLock = 0;
     WskRegistration->ReservedRegistrationState = REG_STATE_REGISTERED;
@@ -218,6 +219,7 @@ VOID WskDeregister(PWSK_REGISTRATION WskRegistration)
     pthread_mutex_unlock(&c->lock);
     /* Captures blocked in other threads wake and fail with STATUS_DEVICE_NOT_READY. */
     KeSetEvent(&c->leaving, IO_NO_INCREMENT, FALSE);
+    wsk_client_cancel_change_requests(c); /* documented: WskDeregister cancels them */
     for (;;) {
         pthread_mutex_lock(&c->lock);
         BOOLEAN idle = c->captures == 0 && c->sockets == 0 && c->calls == 0;
