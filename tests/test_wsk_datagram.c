@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <ws2ipdef.h>
 
 #include "linux_peer.h"
 #include "wt_wsk.h"
@@ -492,6 +493,73 @@ static void send_messages_list(void)
     wt_wsk_close(&t);
 }
 
+/* IP_PKTINFO / IPV6_PKTINFO: each datagram carries its destination and
+ * arrival interface, in Windows' CMSGHDR layout with Windows' values. */
+static void packet_info_control_data(ADDRESS_FAMILY family)
+{
+    const char *ip = family == AF_INET ? "127.0.0.1" : "::1";
+    wt_wsk t;
+    wt_wsk_open(&t);
+    USHORT port;
+    PWSK_SOCKET s = udp_socket(&t, family, ip, &port);
+    ULONG level = family == AF_INET ? IPPROTO_IP : IPPROTO_IPV6;
+    CHECK_EQ(wt_set_ulong(&t, s, level, family == AF_INET ? IP_PKTINFO : IPV6_PKTINFO, 1), STATUS_SUCCESS);
+    UCHAR in[8];
+    PMDL m = IoAllocateMdl(in, sizeof(in), FALSE, FALSE, NULL);
+    MmBuildMdlForNonPagedPool(m);
+    WSK_BUF b = {m, 0, sizeof(in)};
+    _Alignas(8) UCHAR control[64];
+    const WSK_PROVIDER_DATAGRAM_DISPATCH *d = s->Dispatch;
+    CHECK_EQ(peer_udp_sendto(family == AF_INET ? 4 : 6, ip, port, "pk", 2), 0);
+    ULONG length = sizeof(control), flags = 0xFF;
+    NTSTATUS r = d->WskReceiveFrom(s, &b, 0, NULL, &length, (PCMSGHDR)control, &flags, wt_irp_arm(&t.irp));
+    CHECK_EQ(wt_irp_result(&t.irp, r), STATUS_SUCCESS);
+    CHECK_EQ(flags, 0);
+    PCMSGHDR c = (PCMSGHDR)control;
+    if (family == AF_INET) {
+        CHECK_EQ(length, WSA_CMSG_SPACE(sizeof(IN_PKTINFO)));
+        CHECK_EQ(c->cmsg_len, WSA_CMSG_LEN(sizeof(IN_PKTINFO)));
+        CHECK_EQ(c->cmsg_level, IPPROTO_IP);
+        CHECK_EQ(c->cmsg_type, IP_PKTINFO);
+        IN_PKTINFO *pi = (IN_PKTINFO *)WSA_CMSG_DATA(c);
+        CHECK_EQ(pi->ipi_addr.s_addr, RtlUlongByteSwap(0x7F000001));
+        CHECK(pi->ipi_ifindex != 0);
+    } else {
+        CHECK_EQ(length, WSA_CMSG_SPACE(sizeof(IN6_PKTINFO)));
+        CHECK_EQ(c->cmsg_len, WSA_CMSG_LEN(sizeof(IN6_PKTINFO)));
+        CHECK_EQ(c->cmsg_level, IPPROTO_IPV6);
+        CHECK_EQ(c->cmsg_type, IPV6_PKTINFO);
+        IN6_PKTINFO *pi = (IN6_PKTINFO *)WSA_CMSG_DATA(c);
+        CHECK_EQ(pi->ipi6_addr.u.Byte[15], 1);
+        CHECK(pi->ipi6_ifindex != 0);
+    }
+    /* No room for it: nothing written, MSG_CTRUNC, the data still whole. */
+    CHECK_EQ(peer_udp_sendto(family == AF_INET ? 4 : 6, ip, port, "pk", 2), 0);
+    length = 8;
+    r = d->WskReceiveFrom(s, &b, 0, NULL, &length, (PCMSGHDR)control, &flags, wt_irp_arm(&t.irp));
+    CHECK_EQ(wt_irp_result(&t.irp, r), STATUS_SUCCESS);
+    CHECK_EQ(t.irp.irp->IoStatus.Information, 2);
+    CHECK_EQ(length, 0);
+    CHECK_EQ(flags, MSG_CTRUNC);
+    IoFreeMdl(m);
+    CHECK_EQ(wt_close(&t, s), STATUS_SUCCESS);
+    wt_wsk_close(&t);
+}
+
+static void packet_info_ipv4(void)
+{
+    packet_info_control_data(AF_INET);
+}
+
+static void packet_info_ipv6(void)
+{
+    if (!peer_has_ipv6()) {
+        fprintf(stderr, "  (no IPv6 loopback here: case skipped)\n");
+        return;
+    }
+    packet_info_control_data(AF_INET6);
+}
+
 int main(void)
 {
     WT_RUN(send_to_linux_peer_every_size);
@@ -499,6 +567,8 @@ int main(void)
     WT_RUN(truncated_datagram);
     WT_RUN(fixed_addresses);
     WT_RUN(send_messages_list);
+    WT_RUN(packet_info_ipv4);
+    WT_RUN(packet_info_ipv6);
     WT_RUN(ipv6_round_trip);
     WT_RUN(cancel_and_close_pending_receive);
     WT_RUN(bad_inputs);

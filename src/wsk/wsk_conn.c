@@ -66,6 +66,10 @@ static wsk_req *req_take(wsk_socket *s, ULONG segments)
     r->control_length_out = NULL;
     r->control_flags_out = NULL;
     r->dg_truncated = FALSE;
+    r->control_out = NULL;
+    r->control_capacity = 0;
+    r->dg_control_written = 0;
+    r->dg_control_cut = FALSE;
     r->dg_next = NULL;
     r->dg_has_to = FALSE;
     return r;
@@ -286,9 +290,14 @@ static void req_finish_locked(wsk_socket *s, wsk_req *r, req_outcome *out)
             if (truncated)
                 out->status = STATUS_BUFFER_OVERFLOW;
             if (r->control_length_out != NULL) {
-                *r->control_length_out = 0; /* no control data is requested yet */
+                /* Control data (IP_PKTINFO...) in Windows' layout, as much as fits. */
+                int cut = r->dg_control_cut;
+                ULONG written = r->dg_control_written;
+                if (!r->queued)
+                    written = (ULONG)wsk_io_received_control(&r->io, r->control_out, r->control_capacity, &cut);
+                *r->control_length_out = written;
                 if (r->control_flags_out != NULL)
-                    *r->control_flags_out = truncated ? MSG_TRUNC : 0;
+                    *r->control_flags_out = (truncated ? MSG_TRUNC : 0) | (cut ? MSG_CTRUNC : 0);
             }
         }
         break;

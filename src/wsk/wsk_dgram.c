@@ -159,13 +159,11 @@ NTSTATUS WSKAPI wsk_dgram_send_messages(PWSK_SOCKET Socket, PWSK_BUF_LIST Buffer
     return STATUS_PENDING;
 }
 
-static NTSTATUS dgram_receive_stashed(wsk_socket *s, wsk_req *r, PSOCKADDR remote, PULONG control_length,
-                                      PULONG control_flags, PIRP irp);
+static NTSTATUS dgram_receive_stashed(wsk_socket *s, wsk_req *r, PIRP irp);
 
 NTSTATUS WSKAPI wsk_dgram_receive_from(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, PSOCKADDR RemoteAddress,
                                        PULONG ControlLength, PCMSGHDR ControlInfo, PULONG ControlFlags, PIRP Irp)
 {
-    (void)ControlInfo; /* no control data is requested yet: nothing is written there */
     if (Irp == NULL)
         return STATUS_INVALID_PARAMETER;
     NTSTATUS result;
@@ -176,11 +174,16 @@ NTSTATUS WSKAPI wsk_dgram_receive_from(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULON
     wsk_req *r = dgram_request_locked(s, Buffer, Irp, WSK_REQ_RECEIVE_FROM, &result);
     if (r == NULL)
         return result;
-    if (!IsListEmpty(&s->dg_stash))
-        return dgram_receive_stashed(s, r, RemoteAddress, ControlLength, ControlFlags, Irp); /* unlocks */
+    /* ControlLength is in (the buffer's size) and out; NULL ignores both. */
+    if (ControlLength != NULL && ControlInfo != NULL) {
+        r->control_out = ControlInfo;
+        r->control_capacity = *ControlLength;
+    }
     r->remote_out = RemoteAddress;
     r->control_length_out = ControlLength;
     r->control_flags_out = ControlFlags;
+    if (!IsListEmpty(&s->dg_stash))
+        return dgram_receive_stashed(s, r, Irp); /* unlocks */
     if (s->dg_mode) {
         /* Events are in use: the provider's reader serves receives first
          * (wsk-part-b.md §7.3), in the order they were queued. */
@@ -251,6 +254,9 @@ typedef struct wsk_dg_block {
     BOOLEAN in_callback;    /* its WskReceiveFromEvent is running */
     BOOLEAN released_early; /* WskRelease came before the callback returned STATUS_PENDING */
     SIZE_T length;          /* a stashed datagram's size */
+    ULONG control_len;      /* its control data, Windows layout */
+    BOOLEAN control_cut;
+    _Alignas(8) UCHAR control[64];
     SOCKADDR_STORAGE from;
     UCHAR data[WSK_DG_BLOCK_DATA];
 } wsk_dg_block;
@@ -317,6 +323,7 @@ void wsk_dgram_free(wsk_socket *s)
 
 static void dg_read_done(wsk_io *io, void *context, long result, size_t transferred);
 static BOOLEAN dg_event_on(const wsk_socket *s);
+static SIZE_T dg_copy_to_request(wsk_socket *s, const wsk_dg_block *b, SIZE_T length, wsk_req *r);
 static void dg_stash_done(wsk_io *io, void *context, long result, size_t transferred);
 
 void wsk_dgram_events_arm_locked(wsk_socket *s)
@@ -391,16 +398,7 @@ static void dg_deliver(wsk_socket *s, wsk_req *r, wsk_dg_block *b, long result)
     if (result >= 0 && !s->closing && !IsListEmpty(&s->dg_irps)) {
         /* A queued WskReceiveFrom takes precedence over the event. */
         wsk_req *q = CONTAINING_RECORD(RemoveHeadList(&s->dg_irps), wsk_req, rx_link);
-        SIZE_T copied = 0;
-        for (ULONG i = 0; i < q->seg_count && copied < (SIZE_T)result; i++) {
-            SIZE_T n = (SIZE_T)result - copied < q->seg[i].length ? (SIZE_T)result - copied : q->seg[i].length;
-            __builtin_memcpy(q->seg[i].base, b->data + copied, n);
-            copied += n;
-        }
-        q->dg_truncated = copied < (SIZE_T)result;
-        if (q->remote_out != NULL)
-            __builtin_memcpy(q->remote_out, &b->from, wsk_sockaddr_size(s->family));
-        q->result = (long)copied;
+        q->result = (long)dg_copy_to_request(s, b, (SIZE_T)result, q);
         q->io_finished = TRUE;
         if (IoSetCancelRoutine(q->irp, NULL) != NULL || q->cancel_claimed)
             InsertTailList(&s->rx_done, &q->rx_link);
@@ -441,8 +439,8 @@ static void dg_deliver(wsk_socket *s, wsk_req *r, wsk_dg_block *b, long result)
     b->indication.Buffer.Mdl = b->mdl;
     b->indication.Buffer.Offset = 0;
     b->indication.Buffer.Length = (SIZE_T)result;
-    b->indication.ControlInfo = NULL;
-    b->indication.ControlInfoLength = 0;
+    b->indication.ControlInfo = b->control_len > 0 ? (PCMSGHDR)b->control : NULL;
+    b->indication.ControlInfoLength = b->control_len;
     b->indication.RemoteAddress = (PSOCKADDR)&b->from;
     NTSTATUS st = d->WskReceiveFromEvent(s->context, WSK_FLAG_AT_DISPATCH_LEVEL, &b->indication);
     pthread_mutex_lock(&s->lock);
@@ -478,9 +476,12 @@ static void dg_read_done(wsk_io *io, void *context, long result, size_t transfer
     wsk_req *r = context;
     wsk_socket *s = r->socket;
     wsk_dg_block *b = r->accept_context;
-    int truncated = 0;
-    if (result >= 0)
-        wsk_io_received_from(io, &b->from, &truncated); /* before the request is reused */
+    int truncated = 0, cut = 0;
+    if (result >= 0) { /* before the request is reused */
+        wsk_io_received_from(io, &b->from, &truncated);
+        b->control_len = (ULONG)wsk_io_received_control(io, b->control, sizeof(b->control), &cut);
+        b->control_cut = cut != 0;
+    }
     pthread_mutex_lock(&s->lock);
     dg_deliver(s, r, b, result);
 }
@@ -502,25 +503,37 @@ static void dg_stash_done(wsk_io *io, void *context, long result, size_t transfe
     dg_deliver(s, r, b, (long)b->length);
 }
 
-/* WskReceiveFrom while datagrams read for a disabled event wait: the
- * oldest is copied out at once.  Lock held on entry, dropped. */
-static NTSTATUS dgram_receive_stashed(wsk_socket *s, wsk_req *r, PSOCKADDR remote, PULONG control_length,
-                                      PULONG control_flags, PIRP irp)
+/* Copies a datagram the reader holds into a WskReceiveFrom's buffers,
+ * address and control buffer; returns the data bytes copied. */
+static SIZE_T dg_copy_to_request(wsk_socket *s, const wsk_dg_block *b, SIZE_T length, wsk_req *r)
 {
-    wsk_dg_block *b = CONTAINING_RECORD(RemoveHeadList(&s->dg_stash), wsk_dg_block, link);
     SIZE_T copied = 0;
-    for (ULONG i = 0; i < r->seg_count && copied < b->length; i++) {
-        SIZE_T n = b->length - copied < r->seg[i].length ? b->length - copied : r->seg[i].length;
+    for (ULONG i = 0; i < r->seg_count && copied < length; i++) {
+        SIZE_T n = length - copied < r->seg[i].length ? length - copied : r->seg[i].length;
         __builtin_memcpy(r->seg[i].base, b->data + copied, n);
         copied += n;
     }
-    BOOLEAN truncated = copied < b->length;
-    if (remote != NULL)
-        __builtin_memcpy(remote, &b->from, wsk_sockaddr_size(s->family));
-    if (control_length != NULL) {
-        *control_length = 0;
-        if (control_flags != NULL)
-            *control_flags = truncated ? MSG_TRUNC : 0;
+    r->dg_truncated = copied < length;
+    if (r->remote_out != NULL)
+        __builtin_memcpy(r->remote_out, &b->from, wsk_sockaddr_size(s->family));
+    r->dg_control_cut = b->control_cut || b->control_len > r->control_capacity;
+    r->dg_control_written = r->dg_control_cut && b->control_len > r->control_capacity ? 0 : b->control_len;
+    if (r->dg_control_written > 0)
+        __builtin_memcpy(r->control_out, b->control, r->dg_control_written);
+    return copied;
+}
+
+/* WskReceiveFrom while datagrams read for a disabled event wait: the
+ * oldest is copied out at once.  Lock held on entry, dropped. */
+static NTSTATUS dgram_receive_stashed(wsk_socket *s, wsk_req *r, PIRP irp)
+{
+    wsk_dg_block *b = CONTAINING_RECORD(RemoveHeadList(&s->dg_stash), wsk_dg_block, link);
+    SIZE_T copied = dg_copy_to_request(s, b, b->length, r);
+    BOOLEAN truncated = r->dg_truncated;
+    if (r->control_length_out != NULL) {
+        *r->control_length_out = r->dg_control_written;
+        if (r->control_flags_out != NULL)
+            *r->control_flags_out = (truncated ? MSG_TRUNC : 0) | (r->dg_control_cut ? MSG_CTRUNC : 0);
     }
     dg_block_put_locked(s, b);
     wsk_req_release_locked(s, r);

@@ -122,6 +122,10 @@ typedef struct wsk_req {
     PULONG control_length_out; /* WskReceiveEx outputs */
     PULONG control_flags_out;
     BOOLEAN dg_truncated;      /* a queued WskReceiveFrom got a cut datagram */
+    PVOID control_out;         /* WskReceiveFrom's ControlInfo, and its size */
+    ULONG control_capacity;
+    ULONG dg_control_written;  /* a queued WskReceiveFrom: control bytes copied, and whether cut */
+    BOOLEAN dg_control_cut;
     PWSK_BUF_LIST dg_next;     /* WskSendMessages: the datagrams still to send */
     BOOLEAN dg_has_to;         /* WskSendMessages: dg_to holds the destination */
     SOCKADDR_STORAGE dg_to;

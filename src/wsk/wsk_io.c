@@ -18,6 +18,7 @@ typedef struct wsk_io_impl {
     struct msghdr msg;
     struct sockaddr_storage addr;
     socklen_t addr_len;
+    _Alignas(8) unsigned char control[96]; /* recv_from: Linux control messages */
     wsk_io_done done;
     void *context;
 } wsk_io_impl;
@@ -163,8 +164,71 @@ void wsk_io_recv_from(wsk_io *io, int fd, const wsk_io_segment *seg, size_t coun
     impl->msg.msg_iovlen = count;
     impl->msg.msg_name = &impl->addr;
     impl->msg.msg_namelen = sizeof(impl->addr);
+    impl->msg.msg_control = impl->control;
+    impl->msg.msg_controllen = sizeof(impl->control);
     impl->op.msg = &impl->msg;
     io_submit(&impl->op);
+}
+
+/* Windows values and layout (ws2def.h, ws2ipdef.h): a 16-byte header
+ * {SIZE_T len; INT level; INT type}, objects 8-byte aligned, IP_PKTINFO and
+ * IPV6_PKTINFO both 19, IN_PKTINFO = {address, ifindex}. */
+#define WIN_IP_PKTINFO 19
+#define WIN_IPV6_PKTINFO 19
+#define WIN_CMSG_HDR 16u
+#define WIN_CMSG_ALIGN(n) (((n) + 7u) & ~(size_t)7u)
+
+static size_t put_control(unsigned char *out, size_t cap, size_t at, int level, int type, const void *data,
+                          size_t len, int *truncated)
+{
+    size_t need = WIN_CMSG_HDR + len;
+    if (at + need > cap) {
+        *truncated = 1;
+        return at;
+    }
+    size_t cmsg_len = need;
+    int lv = level, ty = type;
+    memcpy(out + at, &cmsg_len, sizeof(cmsg_len));
+    memcpy(out + at + 8, &lv, sizeof(lv));
+    memcpy(out + at + 12, &ty, sizeof(ty));
+    memcpy(out + at + WIN_CMSG_HDR, data, len);
+    size_t next = at + WIN_CMSG_ALIGN(need);
+    return next < cap ? next : cap;
+}
+
+size_t wsk_io_received_control(const wsk_io *io, void *win_out, size_t win_cap, int *truncated)
+{
+    const wsk_io_impl *impl = (const wsk_io_impl *)(const void *)io->opaque;
+    struct msghdr msg = impl->msg; /* the CMSG macros want a non-const header */
+    *truncated = (impl->msg.msg_flags & MSG_CTRUNC) != 0;
+    unsigned char *out = win_out;
+    size_t at = 0, used = 0;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+            struct in_pktinfo lin;
+            memcpy(&lin, CMSG_DATA(c), sizeof(lin));
+            unsigned char win[8]; /* ipi_addr, ipi_ifindex */
+            unsigned int ifindex = (unsigned int)lin.ipi_ifindex;
+            memcpy(win, &lin.ipi_addr, 4);
+            memcpy(win + 4, &ifindex, 4);
+            at = put_control(out, win_out != NULL ? win_cap : 0, at, IPPROTO_IP, WIN_IP_PKTINFO, win, sizeof(win),
+                             truncated);
+        } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+            struct in6_pktinfo lin;
+            memcpy(&lin, CMSG_DATA(c), sizeof(lin));
+            unsigned char win[20]; /* ipi6_addr, ipi6_ifindex */
+            unsigned int ifindex = lin.ipi6_ifindex;
+            memcpy(win, &lin.ipi6_addr, 16);
+            memcpy(win + 16, &ifindex, 4);
+            at = put_control(out, win_out != NULL ? win_cap : 0, at, IPPROTO_IPV6, WIN_IPV6_PKTINFO, win,
+                             sizeof(win), truncated);
+        } else {
+            continue; /* kinds not translated yet are left out */
+        }
+        if (!*truncated)
+            used = at;
+    }
+    return used;
 }
 
 size_t wsk_io_received_from(const wsk_io *io, void *win_addr, int *truncated)

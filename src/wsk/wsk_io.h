@@ -13,7 +13,7 @@
 
 #include <stddef.h>
 
-#define WSK_IO_STORAGE_SIZE 512
+#define WSK_IO_STORAGE_SIZE 640
 
 typedef struct wsk_io {
     _Alignas(16) unsigned char opaque[WSK_IO_STORAGE_SIZE];
@@ -51,6 +51,10 @@ void wsk_io_recv_from(wsk_io *io, int fd, const wsk_io_segment *seg, size_t coun
 /* After wsk_io_recv_from: the source in Windows layout (win_addr may be
  * NULL), its size, and whether the datagram was cut to fit. */
 size_t wsk_io_received_from(const wsk_io *io, void *win_addr, int *truncated);
+/* After wsk_io_recv_from: the control data (IP_PKTINFO / IPV6_PKTINFO) in
+ * Windows' CMSGHDR layout and values, as much as fits in win_cap bytes;
+ * returns the bytes written, *truncated set if something did not fit. */
+size_t wsk_io_received_control(const wsk_io *io, void *win_out, size_t win_cap, int *truncated);
 /* Connects to a Windows-layout address. */
 void wsk_io_connect(wsk_io *io, int fd, const void *win_addr, wsk_io_done done, void *context);
 /* Runs done(io, context, 0, 0) on an engine thread. */
