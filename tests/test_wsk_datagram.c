@@ -560,6 +560,41 @@ static void packet_info_ipv6(void)
     packet_info_control_data(AF_INET6);
 }
 
+/* SO_BROADCAST: off by default (a broadcast send is STATUS_ACCESS_DENIED),
+ * IRP required for set and get. */
+static void broadcast_needs_so_broadcast(void)
+{
+    wt_wsk t;
+    wt_wsk_open(&t);
+    USHORT port;
+    PWSK_SOCKET s = udp_socket(&t, AF_INET, "127.0.0.1", &port);
+    const WSK_PROVIDER_DATAGRAM_DISPATCH *d = s->Dispatch;
+    ULONG v = 7;
+    SIZE_T n = 0;
+    CHECK_EQ(d->WskControlSocket(s, WskGetOption, SO_BROADCAST, SOL_SOCKET, 0, NULL, sizeof(v), &v, &n, NULL),
+             STATUS_INVALID_PARAMETER);
+    NTSTATUS r = d->WskControlSocket(s, WskGetOption, SO_BROADCAST, SOL_SOCKET, 0, NULL, sizeof(v), &v, &n,
+                                     wt_irp_arm(&t.irp));
+    CHECK_EQ(wt_irp_result(&t.irp, r), STATUS_SUCCESS);
+    CHECK_EQ(v, 0);
+    UCHAR msg[3] = {'b', 'c', '!'};
+    PMDL m = IoAllocateMdl(msg, 3, FALSE, FALSE, NULL);
+    MmBuildMdlForNonPagedPool(m);
+    WSK_BUF b = {m, 0, 3};
+    SOCKADDR_IN bcast = wt_in4("127.255.255.255", port); /* the loopback network's broadcast address */
+    CHECK_EQ(send_to(&t, s, &b, (PSOCKADDR)&bcast), STATUS_ACCESS_DENIED);
+    CHECK_EQ(wt_set_ulong(&t, s, SOL_SOCKET, SO_BROADCAST, 1), STATUS_SUCCESS);
+    r = d->WskControlSocket(s, WskGetOption, SO_BROADCAST, SOL_SOCKET, 0, NULL, sizeof(v), &v, &n,
+                            wt_irp_arm(&t.irp));
+    CHECK_EQ(wt_irp_result(&t.irp, r), STATUS_SUCCESS);
+    CHECK(v != 0);
+    CHECK_EQ(send_to(&t, s, &b, (PSOCKADDR)&bcast), STATUS_SUCCESS);
+    CHECK_EQ(t.irp.irp->IoStatus.Information, 3);
+    IoFreeMdl(m);
+    CHECK_EQ(wt_close(&t, s), STATUS_SUCCESS);
+    wt_wsk_close(&t);
+}
+
 int main(void)
 {
     WT_RUN(send_to_linux_peer_every_size);
@@ -567,6 +602,7 @@ int main(void)
     WT_RUN(truncated_datagram);
     WT_RUN(fixed_addresses);
     WT_RUN(send_messages_list);
+    WT_RUN(broadcast_needs_so_broadcast);
     WT_RUN(packet_info_ipv4);
     WT_RUN(packet_info_ipv6);
     WT_RUN(ipv6_round_trip);

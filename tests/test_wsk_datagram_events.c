@@ -12,6 +12,7 @@
 
 #include <pthread.h>
 #include <string.h>
+#include <ws2ipdef.h>
 #include <unistd.h>
 
 #include "linux_peer.h"
@@ -29,6 +30,8 @@ typedef struct dg_log {
     int nheld;
     char last[64];
     SIZE_T last_len;
+    ULONG control_len;     /* of the last indication */
+    INT control_level, control_type;
 } dg_log;
 
 typedef struct echo_send {
@@ -72,6 +75,11 @@ static NTSTATUS WSKAPI on_receive_from(PVOID SocketContext, ULONG Flags, PWSK_DA
     SIZE_T n = DataIndication->Buffer.Length < sizeof(log->last) ? DataIndication->Buffer.Length : sizeof(log->last);
     memcpy(log->last, va + DataIndication->Buffer.Offset, n);
     log->last_len = DataIndication->Buffer.Length;
+    log->control_len = DataIndication->ControlInfoLength;
+    if (DataIndication->ControlInfo != NULL) {
+        log->control_level = DataIndication->ControlInfo->cmsg_level;
+        log->control_type = DataIndication->ControlInfo->cmsg_type;
+    }
     NTSTATUS answer = log->answer;
     if (answer == STATUS_PENDING && log->nheld < 8)
         log->held[log->nheld++] = DataIndication;
@@ -320,6 +328,28 @@ static void queued_receive_comes_first(void)
     wt_wsk_close(&t);
 }
 
+/* With IP_PKTINFO on, indications carry the object in ControlInfo. */
+static void indication_carries_packet_info(void)
+{
+    wt_wsk t;
+    wt_wsk_open(&t);
+    dg_log log;
+    log_init(&log);
+    USHORT port;
+    PWSK_SOCKET s = event_socket(&t, &log, AF_INET, "127.0.0.1", &port);
+    CHECK_EQ(wt_set_ulong(&t, s, IPPROTO_IP, IP_PKTINFO, 1), STATUS_SUCCESS);
+    CHECK_EQ(set_events(s, WSK_EVENT_RECEIVE_FROM), STATUS_SUCCESS);
+    CHECK_EQ(peer_udp_sendto(4, "127.0.0.1", port, "info", 4), 0);
+    CHECK(arrived(&log));
+    pthread_mutex_lock(&log.mu);
+    CHECK_EQ(log.control_len, WSA_CMSG_SPACE(sizeof(IN_PKTINFO)));
+    CHECK_EQ(log.control_level, IPPROTO_IP);
+    CHECK_EQ(log.control_type, IP_PKTINFO);
+    pthread_mutex_unlock(&log.mu);
+    CHECK_EQ(wt_close(&t, s), STATUS_SUCCESS);
+    wt_wsk_close(&t);
+}
+
 /* WSK_SET_STATIC_EVENT_CALLBACKS with WSK_EVENT_RECEIVE_FROM: indications
  * start at bind, DATA_NOT_ACCEPTED does not stop them, and the socket
  * refuses SO_WSK_EVENT_CALLBACK. */
@@ -405,6 +435,7 @@ int main(void)
     WT_RUN(retention_released_in_any_order);
     WT_RUN(not_accepted_disables_the_event);
     WT_RUN(queued_receive_comes_first);
+    WT_RUN(indication_carries_packet_info);
     WT_RUN(static_receive_from);
     WT_RUN(enabling_needs_the_callback);
     CHECK_EQ(openwsk_pool_outstanding_count(0), 0);
