@@ -546,6 +546,60 @@ static void packet_info_control_data(ADDRESS_FAMILY family)
     wt_wsk_close(&t);
 }
 
+/* IN_PKTINFO on a send picks the source address, as in WSASendMsg;
+ * malformed or untranslated control data is refused before anything leaves. */
+static void packet_info_on_send(void)
+{
+    wt_wsk t;
+    wt_wsk_open(&t);
+    USHORT port;
+    PWSK_SOCKET s = udp_socket(&t, AF_INET, "0.0.0.0", &port);
+    int peer = peer_udp_bind(4, "127.0.0.1", 0);
+    SOCKADDR_IN to = wt_in4("127.0.0.1", peer_local_port(peer));
+    UCHAR msg[4] = {'s', 'r', 'c', '!'};
+    PMDL m = IoAllocateMdl(msg, 4, FALSE, FALSE, NULL);
+    MmBuildMdlForNonPagedPool(m);
+    WSK_BUF b = {m, 0, 4};
+    _Alignas(8) UCHAR control[WSA_CMSG_SPACE(sizeof(IN_PKTINFO))];
+    memset(control, 0, sizeof(control));
+    PCMSGHDR c = (PCMSGHDR)control;
+    c->cmsg_len = WSA_CMSG_LEN(sizeof(IN_PKTINFO));
+    c->cmsg_level = IPPROTO_IP;
+    c->cmsg_type = IP_PKTINFO;
+    IN_PKTINFO *pi = (IN_PKTINFO *)WSA_CMSG_DATA(c);
+    pi->ipi_addr.s_addr = RtlUlongByteSwap(0x7F000002); /* 127.0.0.2: loopback, not the default source */
+    pi->ipi_ifindex = 0;
+    const WSK_PROVIDER_DATAGRAM_DISPATCH *d = s->Dispatch;
+    NTSTATUS r = d->WskSendTo(s, &b, 0, (PSOCKADDR)&to, sizeof(control), c, wt_irp_arm(&t.irp));
+    CHECK_EQ(wt_irp_result(&t.irp, r), STATUS_SUCCESS);
+    UCHAR got[8];
+    unsigned int source = 0;
+    CHECK_EQ(peer_udp_recv_source4(peer, got, sizeof(got), &source, 2000), 4);
+    CHECK_EQ(source, 0x7F000002u);
+    /* A length shorter than a header, then a kind not translated: refused. */
+    c->cmsg_len = 8;
+    r = d->WskSendTo(s, &b, 0, (PSOCKADDR)&to, sizeof(control), c, wt_irp_arm(&t.irp));
+    CHECK_EQ(wt_irp_result(&t.irp, r), STATUS_INVALID_PARAMETER);
+    c->cmsg_len = WSA_CMSG_LEN(sizeof(IN_PKTINFO));
+    c->cmsg_type = IP_TOS;
+    r = d->WskSendTo(s, &b, 0, (PSOCKADDR)&to, sizeof(control), c, wt_irp_arm(&t.irp));
+    CHECK_EQ(wt_irp_result(&t.irp, r), STATUS_INVALID_PARAMETER);
+    CHECK_EQ(peer_udp_recv_source4(peer, got, sizeof(got), &source, 100), -ETIMEDOUT);
+    /* The same control data for every datagram of a WskSendMessages. */
+    c->cmsg_type = IP_PKTINFO;
+    WSK_BUF_LIST second = {NULL, b}, first = {&second, b};
+    r = d->WskSendMessages(s, &first, 0, (PSOCKADDR)&to, sizeof(control), c, wt_irp_arm(&t.irp));
+    CHECK_EQ(wt_irp_result(&t.irp, r), STATUS_SUCCESS);
+    for (int i = 0; i < 2; i++) {
+        CHECK_EQ(peer_udp_recv_source4(peer, got, sizeof(got), &source, 2000), 4);
+        CHECK_EQ(source, 0x7F000002u);
+    }
+    IoFreeMdl(m);
+    CHECK_EQ(wt_close(&t, s), STATUS_SUCCESS);
+    peer_close(peer);
+    wt_wsk_close(&t);
+}
+
 static void packet_info_ipv4(void)
 {
     packet_info_control_data(AF_INET);
@@ -604,6 +658,7 @@ int main(void)
     WT_RUN(send_messages_list);
     WT_RUN(broadcast_needs_so_broadcast);
     WT_RUN(packet_info_ipv4);
+    WT_RUN(packet_info_on_send);
     WT_RUN(packet_info_ipv6);
     WT_RUN(ipv6_round_trip);
     WT_RUN(cancel_and_close_pending_receive);

@@ -72,6 +72,7 @@ static wsk_req *req_take(wsk_socket *s, ULONG segments)
     r->dg_control_cut = FALSE;
     r->dg_next = NULL;
     r->dg_has_to = FALSE;
+    r->dg_has_control = FALSE;
     return r;
 }
 

@@ -50,6 +50,25 @@ static wsk_req *dgram_request_locked(wsk_socket *s, PWSK_BUF Buffer, PIRP Irp, w
     return r;
 }
 
+/* Converts a send's control data into the request (copied: the caller's
+ * buffer may go away once the call returns).  FALSE: refused, the lock is
+ * dropped and the IRP completed. */
+static BOOLEAN dgram_take_control_locked(wsk_socket *s, wsk_req *r, ULONG length, PCMSGHDR control, PIRP irp,
+                                         NTSTATUS *result)
+{
+    if (length == 0)
+        return TRUE;
+    int e = wsk_io_set_send_control(&r->io, control, length);
+    if (e == 0) {
+        r->dg_has_control = TRUE;
+        return TRUE;
+    }
+    wsk_req_release_locked(s, r);
+    pthread_mutex_unlock(&s->lock);
+    *result = wsk_irp_complete_now(irp, STATUS_INVALID_PARAMETER, 0);
+    return FALSE;
+}
+
 NTSTATUS WSKAPI wsk_dgram_send_to(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, PSOCKADDR RemoteAddress,
                                   ULONG ControlInfoLength, PCMSGHDR ControlInfo, PIRP Irp)
 {
@@ -61,8 +80,6 @@ NTSTATUS WSKAPI wsk_dgram_send_to(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Fla
         return result;
     if ((ControlInfoLength != 0) != (ControlInfo != NULL))
         return wsk_irp_complete_now(Irp, STATUS_INVALID_PARAMETER, 0);
-    if (ControlInfoLength != 0)
-        return wsk_irp_complete_now(Irp, STATUS_NOT_SUPPORTED, 0); /* control data on sends: not yet */
     if (RemoteAddress != NULL && RemoteAddress->sa_family != s->family)
         return wsk_irp_complete_now(Irp, STATUS_INVALID_ADDRESS, 0);
     pthread_mutex_lock(&s->lock);
@@ -78,8 +95,10 @@ NTSTATUS WSKAPI wsk_dgram_send_to(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Fla
     wsk_req *r = dgram_request_locked(s, Buffer, Irp, WSK_REQ_SEND_TO, &result);
     if (r == NULL)
         return result;
+    if (!dgram_take_control_locked(s, r, ControlInfoLength, ControlInfo, Irp, &result))
+        return result;
     wsk_req_pend_locked(s, r, Irp);
-    wsk_io_send_to(&r->io, s->fd, r->seg, r->seg_count, to, wsk_req_io_done, r);
+    wsk_io_send_to(&r->io, s->fd, r->seg, r->seg_count, to, r->dg_has_control, wsk_req_io_done, r);
     wsk_req_after_submit_locked(r);
     pthread_mutex_unlock(&s->lock);
     return STATUS_PENDING;
@@ -95,7 +114,8 @@ static void send_messages_submit_locked(wsk_socket *s, wsk_req *r)
     if (count > 0)
         wsk_buf_fill_segments(&e->Buffer, (wsk_segment *)r->seg, count);
     r->seg_count = count;
-    wsk_io_send_to(&r->io, s->fd, r->seg, count, r->dg_has_to ? (const void *)&r->dg_to : NULL, wsk_req_io_done, r);
+    wsk_io_send_to(&r->io, s->fd, r->seg, count, r->dg_has_to ? (const void *)&r->dg_to : NULL, r->dg_has_control,
+                   wsk_req_io_done, r);
 }
 
 BOOLEAN wsk_dgram_send_next_locked(wsk_socket *s, wsk_req *r)
@@ -118,8 +138,6 @@ NTSTATUS WSKAPI wsk_dgram_send_messages(PWSK_SOCKET Socket, PWSK_BUF_LIST Buffer
         return result;
     if ((ControlInfoLength != 0) != (ControlInfo != NULL))
         return wsk_irp_complete_now(Irp, STATUS_INVALID_PARAMETER, 0);
-    if (ControlInfoLength != 0)
-        return wsk_irp_complete_now(Irp, STATUS_NOT_SUPPORTED, 0); /* control data on sends: not yet */
     if (RemoteAddress != NULL && RemoteAddress->sa_family != s->family)
         return wsk_irp_complete_now(Irp, STATUS_INVALID_ADDRESS, 0);
     /* Every datagram is checked before the first goes out. */
@@ -145,6 +163,8 @@ NTSTATUS WSKAPI wsk_dgram_send_messages(PWSK_SOCKET Socket, PWSK_BUF_LIST Buffer
     r->kind = WSK_REQ_SEND_MESSAGES;
     r->flags = 0;
     r->dg_next = BufferList;
+    if (!dgram_take_control_locked(s, r, ControlInfoLength, ControlInfo, Irp, &result))
+        return result;
     /* The destination is copied: the caller's may not outlive the call. */
     const void *to = RemoteAddress != NULL ? (const void *)RemoteAddress
                      : s->has_remote_addr  ? NULL

@@ -128,6 +128,7 @@ typedef struct wsk_req {
     BOOLEAN dg_control_cut;
     PWSK_BUF_LIST dg_next;     /* WskSendMessages: the datagrams still to send */
     BOOLEAN dg_has_to;         /* WskSendMessages: dg_to holds the destination */
+    BOOLEAN dg_has_control;    /* WskSendTo / WskSendMessages: io holds converted control data */
     SOCKADDR_STORAGE dg_to;
     /* data */
     wsk_io_segment inline_seg[WSK_REQ_INLINE_SEGMENTS];

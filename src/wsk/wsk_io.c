@@ -18,7 +18,8 @@ typedef struct wsk_io_impl {
     struct msghdr msg;
     struct sockaddr_storage addr;
     socklen_t addr_len;
-    _Alignas(8) unsigned char control[96]; /* recv_from: Linux control messages */
+    _Alignas(8) unsigned char control[96]; /* recv_from / send_to: Linux control messages */
+    size_t send_control_len;               /* send_to: bytes of control[] to send */
     wsk_io_done done;
     void *context;
 } wsk_io_impl;
@@ -140,7 +141,7 @@ size_t wsk_io_accepted_peer(const wsk_io *io, void *win_addr)
 }
 
 void wsk_io_send_to(wsk_io *io, int fd, const wsk_io_segment *seg, size_t count, const void *win_addr,
-                    wsk_io_done done, void *context)
+                    int with_control, wsk_io_done done, void *context)
 {
     wsk_io_impl *impl = io_prepare(io, IO_OP_SENDMSG, fd, done, context);
     memset(&impl->msg, 0, sizeof(impl->msg));
@@ -150,6 +151,10 @@ void wsk_io_send_to(wsk_io *io, int fd, const wsk_io_segment *seg, size_t count,
         /* Copied: the caller's address need not outlive the call. */
         impl->msg.msg_name = &impl->addr;
         impl->msg.msg_namelen = addr_from_windows(win_addr, &impl->addr);
+    }
+    if (with_control && impl->send_control_len > 0) {
+        impl->msg.msg_control = impl->control;
+        impl->msg.msg_controllen = impl->send_control_len;
     }
     impl->op.msg = &impl->msg;
     io_submit(&impl->op);
@@ -194,6 +199,62 @@ static size_t put_control(unsigned char *out, size_t cap, size_t at, int level, 
     memcpy(out + at + WIN_CMSG_HDR, data, len);
     size_t next = at + WIN_CMSG_ALIGN(need);
     return next < cap ? next : cap;
+}
+
+int wsk_io_set_send_control(wsk_io *io, const void *win_control, size_t len)
+{
+    wsk_io_impl *impl = impl_of(io);
+    const unsigned char *in = win_control;
+    size_t at = 0, out = 0;
+    impl->send_control_len = 0;
+    memset(impl->control, 0, sizeof(impl->control));
+    while (at < len) {
+        size_t cmsg_len;
+        int level, type;
+        if (len - at < WIN_CMSG_HDR)
+            return -EINVAL;
+        memcpy(&cmsg_len, in + at, sizeof(cmsg_len));
+        memcpy(&level, in + at + 8, sizeof(level));
+        memcpy(&type, in + at + 12, sizeof(type));
+        if (cmsg_len < WIN_CMSG_HDR || cmsg_len > len - at)
+            return -EINVAL;
+        const unsigned char *data = in + at + WIN_CMSG_HDR;
+        size_t data_len = cmsg_len - WIN_CMSG_HDR;
+        struct cmsghdr *c = (struct cmsghdr *)(void *)(impl->control + out);
+        if (level == IPPROTO_IP && type == WIN_IP_PKTINFO && data_len == 8) {
+            if (out + CMSG_SPACE(sizeof(struct in_pktinfo)) > sizeof(impl->control))
+                return -EMSGSIZE;
+            struct in_pktinfo lin;
+            unsigned int ifindex;
+            memset(&lin, 0, sizeof(lin));
+            memcpy(&lin.ipi_spec_dst, data, 4); /* Windows' ipi_addr: the source to use */
+            memcpy(&ifindex, data + 4, 4);
+            lin.ipi_ifindex = (int)ifindex;
+            c->cmsg_level = IPPROTO_IP;
+            c->cmsg_type = IP_PKTINFO;
+            c->cmsg_len = CMSG_LEN(sizeof(lin));
+            memcpy(CMSG_DATA(c), &lin, sizeof(lin));
+            out += CMSG_SPACE(sizeof(lin));
+        } else if (level == IPPROTO_IPV6 && type == WIN_IPV6_PKTINFO && data_len == 20) {
+            if (out + CMSG_SPACE(sizeof(struct in6_pktinfo)) > sizeof(impl->control))
+                return -EMSGSIZE;
+            struct in6_pktinfo lin;
+            unsigned int ifindex;
+            memcpy(&lin.ipi6_addr, data, 16);
+            memcpy(&ifindex, data + 16, 4);
+            lin.ipi6_ifindex = ifindex;
+            c->cmsg_level = IPPROTO_IPV6;
+            c->cmsg_type = IPV6_PKTINFO;
+            c->cmsg_len = CMSG_LEN(sizeof(lin));
+            memcpy(CMSG_DATA(c), &lin, sizeof(lin));
+            out += CMSG_SPACE(sizeof(lin));
+        } else {
+            return -EINVAL; /* a kind not translated (yet), or a wrong size */
+        }
+        at += WIN_CMSG_ALIGN(cmsg_len);
+    }
+    impl->send_control_len = out;
+    return 0;
 }
 
 size_t wsk_io_received_control(const wsk_io *io, void *win_out, size_t win_cap, int *truncated)

@@ -45,7 +45,12 @@ size_t wsk_io_accepted_peer(const wsk_io *io, void *win_addr);
 /* Sends one datagram to a Windows-layout address (NULL: the connected
  * peer); the address is copied before the call returns. */
 void wsk_io_send_to(wsk_io *io, int fd, const wsk_io_segment *seg, size_t count, const void *win_addr,
-                    wsk_io_done done, void *context);
+                    int with_control, wsk_io_done done, void *context);
+/* Converts Windows control data (CMSGHDR objects: IP_PKTINFO, IPV6_PKTINFO)
+ * for the sends of this io that pass with_control; it stays until the next
+ * call.  0, or -EINVAL for malformed or unsupported objects, -EMSGSIZE if
+ * too much. */
+int wsk_io_set_send_control(wsk_io *io, const void *win_control, size_t len);
 /* Receives one datagram and its source address. */
 void wsk_io_recv_from(wsk_io *io, int fd, const wsk_io_segment *seg, size_t count, wsk_io_done done, void *context);
 /* After wsk_io_recv_from: the source in Windows layout (win_addr may be

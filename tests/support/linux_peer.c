@@ -139,6 +139,21 @@ long peer_udp_recv(int fd, void *buf, size_t len, unsigned short *from_port, int
     return (long)n;
 }
 
+long peer_udp_recv_source4(int fd, void *buf, size_t len, unsigned int *source, int timeout_ms)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    int r = poll(&p, 1, timeout_ms);
+    if (r <= 0)
+        return r == 0 ? -ETIMEDOUT : -errno;
+    struct sockaddr_in sin;
+    socklen_t sl = sizeof(sin);
+    ssize_t n = recvfrom(fd, buf, len, 0, (struct sockaddr *)&sin, &sl);
+    if (n < 0)
+        return -errno;
+    *source = ntohl(sin.sin_addr.s_addr);
+    return (long)n;
+}
+
 long peer_recv(int fd, void *buf, size_t len, int timeout_ms)
 {
     struct pollfd p = {.fd = fd, .events = POLLIN};

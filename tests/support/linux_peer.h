@@ -21,6 +21,8 @@ int peer_udp_sendto(int family, const char *ip, unsigned short port, const void 
 long peer_recv(int fd, void *buf, size_t len, int timeout_ms);
 /* UDP from a given (bound) socket; returns bytes sent or -errno. */
 long peer_udp_send_from(int fd, int family, const char *ip, unsigned short port, const void *data, size_t len);
+/* One IPv4 datagram and its source address (host order). */
+long peer_udp_recv_source4(int fd, void *buf, size_t len, unsigned int *source, int timeout_ms);
 /* One datagram and its source port; -ETIMEDOUT if none arrives. */
 long peer_udp_recv(int fd, void *buf, size_t len, unsigned short *from_port, int timeout_ms);
 /* Port (host order) a Linux socket is bound to. */
