@@ -154,6 +154,15 @@ long peer_udp_recv_source4(int fd, void *buf, size_t len, unsigned int *source, 
     return (long)n;
 }
 
+int peer_can_open_raw(void)
+{
+    int fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMP);
+    if (fd < 0)
+        return 0;
+    close(fd);
+    return 1;
+}
+
 long peer_recv(int fd, void *buf, size_t len, int timeout_ms)
 {
     struct pollfd p = {.fd = fd, .events = POLLIN};

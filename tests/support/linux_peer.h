@@ -31,6 +31,8 @@ unsigned short peer_local_port(int fd);
 unsigned short peer_free_port(void);
 /* Is the process allowed to bind ports below 1024? */
 int peer_can_bind_privileged(void);
+/* May this process open raw IPv4 sockets (CAP_NET_RAW)? */
+int peer_can_open_raw(void);
 /* Are IPv6 loopback sockets available here? */
 int peer_has_ipv6(void);
 /* An integer socket option of a Linux fd, by its usual name ("TCP_NODELAY",
