@@ -69,6 +69,42 @@ static BOOLEAN dgram_take_control_locked(wsk_socket *s, wsk_req *r, ULONG length
     return FALSE;
 }
 
+/* The send checks made before any state is touched: control data comes as
+ * a buffer with its length, and an address is of the socket's family. */
+static NTSTATUS dgram_send_check(const wsk_socket *s, PSOCKADDR remote, ULONG control_length, PCMSGHDR control)
+{
+    if ((control_length != 0) != (control != NULL))
+        return STATUS_INVALID_PARAMETER;
+    if (remote != NULL && remote->sa_family != s->family)
+        return STATUS_INVALID_ADDRESS;
+    return STATUS_SUCCESS;
+}
+
+/* A send needs an address, or a fixed one (lock held). */
+static BOOLEAN dgram_has_destination_locked(const wsk_socket *s, PSOCKADDR remote)
+{
+    return remote != NULL || s->has_remote_addr || s->has_sendto_addr;
+}
+
+/* Copies the destination into the request: the given address, else the
+ * send-to address; none for a connected peer (lock held). */
+static void dgram_set_destination_locked(wsk_socket *s, wsk_req *r, PSOCKADDR remote)
+{
+    const void *to = remote != NULL ? (const void *)remote
+                     : s->has_remote_addr ? NULL
+                                          : (const void *)&s->sendto_addr;
+    r->dg_has_to = to != NULL;
+    if (to != NULL)
+        __builtin_memcpy(&r->dg_to, to, wsk_sockaddr_size(s->family));
+}
+
+/* Sends the datagram the request's segments describe. */
+static void dgram_submit_send_locked(wsk_socket *s, wsk_req *r)
+{
+    wsk_io_send_to(&r->io, s->fd, r->seg, r->seg_count, r->dg_has_to ? (const void *)&r->dg_to : NULL,
+                   r->dg_has_control, wsk_req_io_done, r);
+}
+
 NTSTATUS WSKAPI wsk_dgram_send_to(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, PSOCKADDR RemoteAddress,
                                   ULONG ControlInfoLength, PCMSGHDR ControlInfo, PIRP Irp)
 {
@@ -78,17 +114,11 @@ NTSTATUS WSKAPI wsk_dgram_send_to(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Fla
     wsk_socket *s = dgram_op_socket(Socket, Flags, Buffer, Irp, &result);
     if (s == NULL)
         return result;
-    if ((ControlInfoLength != 0) != (ControlInfo != NULL))
-        return wsk_irp_complete_now(Irp, STATUS_INVALID_PARAMETER, 0);
-    if (RemoteAddress != NULL && RemoteAddress->sa_family != s->family)
-        return wsk_irp_complete_now(Irp, STATUS_INVALID_ADDRESS, 0);
+    NTSTATUS refusal = dgram_send_check(s, RemoteAddress, ControlInfoLength, ControlInfo);
+    if (!NT_SUCCESS(refusal))
+        return wsk_irp_complete_now(Irp, refusal, 0);
     pthread_mutex_lock(&s->lock);
-    /* NULL: the fixed destination; the connected peer needs no address. */
-    const void *to = RemoteAddress != NULL ? (const void *)RemoteAddress
-                     : s->has_remote_addr  ? NULL
-                     : s->has_sendto_addr  ? (const void *)&s->sendto_addr
-                                           : NULL;
-    if (RemoteAddress == NULL && !s->has_remote_addr && !s->has_sendto_addr) {
+    if (!dgram_has_destination_locked(s, RemoteAddress)) {
         pthread_mutex_unlock(&s->lock);
         return wsk_irp_complete_now(Irp, STATUS_INVALID_PARAMETER, 0); /* nowhere to send */
     }
@@ -97,8 +127,9 @@ NTSTATUS WSKAPI wsk_dgram_send_to(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Fla
         return result;
     if (!dgram_take_control_locked(s, r, ControlInfoLength, ControlInfo, Irp, &result))
         return result;
+    dgram_set_destination_locked(s, r, RemoteAddress);
     wsk_req_pend_locked(s, r, Irp);
-    wsk_io_send_to(&r->io, s->fd, r->seg, r->seg_count, to, r->dg_has_control, wsk_req_io_done, r);
+    dgram_submit_send_locked(s, r);
     wsk_req_after_submit_locked(r);
     pthread_mutex_unlock(&s->lock);
     return STATUS_PENDING;
@@ -114,8 +145,7 @@ static void send_messages_submit_locked(wsk_socket *s, wsk_req *r)
     if (count > 0)
         wsk_buf_fill_segments(&e->Buffer, (wsk_segment *)r->seg, count);
     r->seg_count = count;
-    wsk_io_send_to(&r->io, s->fd, r->seg, count, r->dg_has_to ? (const void *)&r->dg_to : NULL, r->dg_has_control,
-                   wsk_req_io_done, r);
+    dgram_submit_send_locked(s, r);
 }
 
 BOOLEAN wsk_dgram_send_next_locked(wsk_socket *s, wsk_req *r)
@@ -136,10 +166,9 @@ NTSTATUS WSKAPI wsk_dgram_send_messages(PWSK_SOCKET Socket, PWSK_BUF_LIST Buffer
     wsk_socket *s = dgram_op_socket(Socket, Flags, BufferList != NULL ? &BufferList->Buffer : NULL, Irp, &result);
     if (s == NULL)
         return result;
-    if ((ControlInfoLength != 0) != (ControlInfo != NULL))
-        return wsk_irp_complete_now(Irp, STATUS_INVALID_PARAMETER, 0);
-    if (RemoteAddress != NULL && RemoteAddress->sa_family != s->family)
-        return wsk_irp_complete_now(Irp, STATUS_INVALID_ADDRESS, 0);
+    NTSTATUS refusal = dgram_send_check(s, RemoteAddress, ControlInfoLength, ControlInfo);
+    if (!NT_SUCCESS(refusal))
+        return wsk_irp_complete_now(Irp, refusal, 0);
     /* Every datagram is checked before the first goes out. */
     ULONG most = 0;
     for (PWSK_BUF_LIST e = BufferList; e != NULL; e = e->Next) {
@@ -151,7 +180,7 @@ NTSTATUS WSKAPI wsk_dgram_send_messages(PWSK_SOCKET Socket, PWSK_BUF_LIST Buffer
             most = count;
     }
     pthread_mutex_lock(&s->lock);
-    if (RemoteAddress == NULL && !s->has_remote_addr && !s->has_sendto_addr) {
+    if (!dgram_has_destination_locked(s, RemoteAddress)) {
         pthread_mutex_unlock(&s->lock);
         return wsk_irp_complete_now(Irp, STATUS_INVALID_PARAMETER, 0); /* nowhere to send */
     }
@@ -165,13 +194,7 @@ NTSTATUS WSKAPI wsk_dgram_send_messages(PWSK_SOCKET Socket, PWSK_BUF_LIST Buffer
     r->dg_next = BufferList;
     if (!dgram_take_control_locked(s, r, ControlInfoLength, ControlInfo, Irp, &result))
         return result;
-    /* The destination is copied: the caller's may not outlive the call. */
-    const void *to = RemoteAddress != NULL ? (const void *)RemoteAddress
-                     : s->has_remote_addr  ? NULL
-                                           : (const void *)&s->sendto_addr;
-    r->dg_has_to = to != NULL;
-    if (to != NULL)
-        __builtin_memcpy(&r->dg_to, to, wsk_sockaddr_size(s->family));
+    dgram_set_destination_locked(s, r, RemoteAddress);
     wsk_req_pend_locked(s, r, Irp);
     send_messages_submit_locked(s, r);
     wsk_req_after_submit_locked(r);

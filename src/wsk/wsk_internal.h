@@ -127,7 +127,7 @@ typedef struct wsk_req {
     ULONG dg_control_written;  /* a queued WskReceiveFrom: control bytes copied, and whether cut */
     BOOLEAN dg_control_cut;
     PWSK_BUF_LIST dg_next;     /* WskSendMessages: the datagrams still to send */
-    BOOLEAN dg_has_to;         /* WskSendMessages: dg_to holds the destination */
+    BOOLEAN dg_has_to;         /* WskSendTo / WskSendMessages: dg_to holds the destination */
     BOOLEAN dg_has_control;    /* WskSendTo / WskSendMessages: io holds converted control data */
     SOCKADDR_STORAGE dg_to;
     /* data */
