@@ -294,11 +294,13 @@ static void req_finish_locked(wsk_socket *s, wsk_req *r, req_outcome *out)
                 /* Control data (IP_PKTINFO...) in Windows' layout, as much as fits. */
                 int cut = r->dg_control_cut;
                 ULONG written = r->dg_control_written;
+                unsigned destination = r->dg_destination_flags;
                 if (!r->queued)
-                    written = (ULONG)wsk_io_received_control(&r->io, r->control_out, r->control_capacity, &cut);
+                    written = (ULONG)wsk_io_received_control(&r->io, s->pktinfo_wanted, r->control_out,
+                                                             r->control_capacity, &cut, &destination);
                 *r->control_length_out = written;
                 if (r->control_flags_out != NULL)
-                    *r->control_flags_out = (truncated ? MSG_TRUNC : 0) | (cut ? MSG_CTRUNC : 0);
+                    *r->control_flags_out = (truncated ? MSG_TRUNC : 0) | (cut ? MSG_CTRUNC : 0) | destination;
             }
         }
         break;

@@ -46,6 +46,15 @@ static BOOLEAN option_requires_irp(ULONG level, ULONG code)
                                    code == SO_KEEPALIVE || code == SO_BROADCAST || code == SO_RCVBUF);
 }
 
+/* IP_PKTINFO on an IPv4 / IPV6_PKTINFO on an IPv6 datagram socket: always
+ * on in Linux (wsk_socket.c); the client's setting is kept here. */
+static BOOLEAN is_packet_info_option(const wsk_socket *s, ULONG level, ULONG code)
+{
+    return s->category == WSK_CATEGORY_DATAGRAM &&
+           ((level == IPPROTO_IP && code == IP_PKTINFO && s->family == AF_INET) ||
+            (level == IPPROTO_IPV6 && code == IPV6_PKTINFO && s->family == AF_INET6));
+}
+
 static control_result set_option(wsk_socket *s, ULONG level, ULONG code, SIZE_T in_size, PVOID in)
 {
     ULONG v;
@@ -89,6 +98,12 @@ static control_result set_option(wsk_socket *s, ULONG level, ULONG code, SIZE_T 
         s->v6only = v != 0;
         return (control_result){STATUS_SUCCESS, 0};
     }
+    if (is_packet_info_option(s, level, code)) {
+        if (!read_bool(in, in_size, &v))
+            return (control_result){STATUS_INVALID_PARAMETER, 0};
+        s->pktinfo_wanted = v != 0;
+        return (control_result){STATUS_SUCCESS, 0};
+    }
     if (in == NULL && in_size != 0)
         return (control_result){STATUS_INVALID_PARAMETER, 0};
     int r = lx_set_option(s->fd, level, code, in, in_size, s->listening);
@@ -127,6 +142,8 @@ static control_result get_option(wsk_socket *s, ULONG level, ULONG code, SIZE_T 
             return (control_result){STATUS_INVALID_PARAMETER, 0};
         return write_ulong(out, out_size, s->v6only);
     }
+    if (is_packet_info_option(s, level, code))
+        return write_ulong(out, out_size, s->pktinfo_wanted);
     if (out == NULL)
         return (control_result){STATUS_BUFFER_TOO_SMALL, 0};
     size_t len = out_size;

@@ -299,7 +299,8 @@ typedef struct wsk_dg_block {
     SIZE_T length;          /* a stashed datagram's size */
     ULONG control_len;      /* its control data, Windows layout */
     BOOLEAN control_cut;
-    _Alignas(8) UCHAR control[64];
+    unsigned destination_flags; /* MSG_MCAST / MSG_BCAST */
+    _Alignas(8) UCHAR control[128];
     SOCKADDR_STORAGE from;
     UCHAR data[WSK_DG_BLOCK_DATA];
 } wsk_dg_block;
@@ -485,7 +486,8 @@ static void dg_deliver(wsk_socket *s, wsk_req *r, wsk_dg_block *b, long result)
     b->indication.ControlInfo = b->control_len > 0 ? (PCMSGHDR)b->control : NULL;
     b->indication.ControlInfoLength = b->control_len;
     b->indication.RemoteAddress = (PSOCKADDR)&b->from;
-    NTSTATUS st = d->WskReceiveFromEvent(s->context, WSK_FLAG_AT_DISPATCH_LEVEL, &b->indication);
+    NTSTATUS st =
+        d->WskReceiveFromEvent(s->context, WSK_FLAG_AT_DISPATCH_LEVEL | b->destination_flags, &b->indication);
     pthread_mutex_lock(&s->lock);
     b->in_callback = FALSE;
     LIST_ENTRY finished;
@@ -522,7 +524,8 @@ static void dg_read_done(wsk_io *io, void *context, long result, size_t transfer
     int truncated = 0, cut = 0;
     if (result >= 0) { /* before the request is reused */
         wsk_io_received_from(io, &b->from, &truncated);
-        b->control_len = (ULONG)wsk_io_received_control(io, b->control, sizeof(b->control), &cut);
+        b->control_len = (ULONG)wsk_io_received_control(io, s->pktinfo_wanted, b->control, sizeof(b->control), &cut,
+                                                        &b->destination_flags);
         b->control_cut = cut != 0;
     }
     pthread_mutex_lock(&s->lock);
@@ -559,6 +562,7 @@ static SIZE_T dg_copy_to_request(wsk_socket *s, const wsk_dg_block *b, SIZE_T le
     r->dg_truncated = copied < length;
     if (r->remote_out != NULL)
         __builtin_memcpy(r->remote_out, &b->from, wsk_sockaddr_size(s->family));
+    r->dg_destination_flags = b->destination_flags;
     r->dg_control_cut = b->control_cut || b->control_len > r->control_capacity;
     r->dg_control_written = r->dg_control_cut && b->control_len > r->control_capacity ? 0 : b->control_len;
     if (r->dg_control_written > 0)
@@ -576,7 +580,8 @@ static NTSTATUS dgram_receive_stashed(wsk_socket *s, wsk_req *r, PIRP irp)
     if (r->control_length_out != NULL) {
         *r->control_length_out = r->dg_control_written;
         if (r->control_flags_out != NULL)
-            *r->control_flags_out = (truncated ? MSG_TRUNC : 0) | (r->dg_control_cut ? MSG_CTRUNC : 0);
+            *r->control_flags_out =
+                (truncated ? MSG_TRUNC : 0) | (r->dg_control_cut ? MSG_CTRUNC : 0) | r->dg_destination_flags;
     }
     dg_block_put_locked(s, b);
     wsk_req_release_locked(s, r);

@@ -126,6 +126,7 @@ typedef struct wsk_req {
     ULONG control_capacity;
     ULONG dg_control_written;  /* a queued WskReceiveFrom: control bytes copied, and whether cut */
     BOOLEAN dg_control_cut;
+    ULONG dg_destination_flags; /* MSG_MCAST / MSG_BCAST of a queued receive's datagram */
     PWSK_BUF_LIST dg_next;     /* WskSendMessages: the datagrams still to send */
     BOOLEAN dg_has_to;         /* WskSendTo / WskSendMessages: dg_to holds the destination */
     BOOLEAN dg_has_control;    /* WskSendTo / WskSendMessages: io holds converted control data */
@@ -169,6 +170,7 @@ typedef struct wsk_socket {
     BOOLEAN reuse_addr;
     BOOLEAN exclusive_addr;
     BOOLEAN v6only;
+    BOOLEAN pktinfo_wanted; /* the client enabled IP_PKTINFO / IPV6_PKTINFO (always on underneath) */
     BOOLEAN conditional_accept;
     PSECURITY_DESCRIPTOR security; /* NULL: the default descriptor, which forbids sharing */
 

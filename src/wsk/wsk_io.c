@@ -5,7 +5,11 @@
 #include "wsk_io.h"
 
 #include <errno.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <time.h>
 #include <string.h>
 
 #include "io/io_engine.h"
@@ -18,7 +22,7 @@ typedef struct wsk_io_impl {
     struct msghdr msg;
     struct sockaddr_storage addr;
     socklen_t addr_len;
-    _Alignas(8) unsigned char control[96]; /* recv_from / send_to: Linux control messages */
+    _Alignas(8) unsigned char control[128]; /* recv_from / send_to: Linux control messages */
     size_t send_control_len;               /* send_to: bytes of control[] to send */
     wsk_io_done done;
     void *context;
@@ -182,6 +186,39 @@ void wsk_io_recv_from(wsk_io *io, int fd, const wsk_io_segment *seg, size_t coun
 #define WIN_IPV6_PKTINFO 19
 #define WIN_CMSG_HDR 16u
 #define WIN_CMSG_ALIGN(n) (((n) + 7u) & ~(size_t)7u)
+#define WIN_MSG_BCAST 0x0400
+#define WIN_MSG_MCAST 0x0800
+
+/* The control objects that carry one INT on Windows (as Wine converts
+ * them, docs/decisions.md): type of service, TTL, hop limit, traffic class. */
+typedef struct int_control {
+    int level; /* same number on both systems: IPPROTO_IP 0, IPPROTO_IPV6 41 */
+    int win_type;
+    int lx_type;
+} int_control;
+
+static const int_control int_controls[] = {
+    {IPPROTO_IP, 3, IP_TOS},
+    {IPPROTO_IP, 4, IP_TTL},
+    {IPPROTO_IPV6, 21, IPV6_HOPLIMIT},
+    {IPPROTO_IPV6, 39, IPV6_TCLASS},
+};
+
+static const int_control *int_control_by_win(int level, int type)
+{
+    for (size_t i = 0; i < sizeof(int_controls) / sizeof(int_controls[0]); i++)
+        if (int_controls[i].level == level && int_controls[i].win_type == type)
+            return &int_controls[i];
+    return NULL;
+}
+
+static const int_control *int_control_by_linux(int level, int type)
+{
+    for (size_t i = 0; i < sizeof(int_controls) / sizeof(int_controls[0]); i++)
+        if (int_controls[i].level == level && int_controls[i].lx_type == type)
+            return &int_controls[i];
+    return NULL;
+}
 
 static size_t put_control(unsigned char *out, size_t cap, size_t at, int level, int type, const void *data,
                           size_t len, int *truncated)
@@ -199,6 +236,21 @@ static size_t put_control(unsigned char *out, size_t cap, size_t at, int level, 
     memcpy(out + at + WIN_CMSG_HDR, data, len);
     size_t next = at + WIN_CMSG_ALIGN(need);
     return next < cap ? next : cap;
+}
+
+/* Appends one Linux control message; NULL if it does not fit. */
+static struct cmsghdr *add_linux_control(wsk_io_impl *impl, size_t *out, int level, int type, const void *data,
+                                         size_t len)
+{
+    if (*out + CMSG_SPACE(len) > sizeof(impl->control))
+        return NULL;
+    struct cmsghdr *c = (struct cmsghdr *)(void *)(impl->control + *out);
+    c->cmsg_level = level;
+    c->cmsg_type = type;
+    c->cmsg_len = CMSG_LEN(len);
+    memcpy(CMSG_DATA(c), data, len);
+    *out += CMSG_SPACE(len);
+    return c;
 }
 
 int wsk_io_set_send_control(wsk_io *io, const void *win_control, size_t len)
@@ -220,71 +272,102 @@ int wsk_io_set_send_control(wsk_io *io, const void *win_control, size_t len)
             return -EINVAL;
         const unsigned char *data = in + at + WIN_CMSG_HDR;
         size_t data_len = cmsg_len - WIN_CMSG_HDR;
-        struct cmsghdr *c = (struct cmsghdr *)(void *)(impl->control + out);
+        const int_control *ic = int_control_by_win(level, type);
+        struct cmsghdr *c;
         if (level == IPPROTO_IP && type == WIN_IP_PKTINFO && data_len == 8) {
-            if (out + CMSG_SPACE(sizeof(struct in_pktinfo)) > sizeof(impl->control))
-                return -EMSGSIZE;
             struct in_pktinfo lin;
             unsigned int ifindex;
             memset(&lin, 0, sizeof(lin));
             memcpy(&lin.ipi_spec_dst, data, 4); /* Windows' ipi_addr: the source to use */
             memcpy(&ifindex, data + 4, 4);
             lin.ipi_ifindex = (int)ifindex;
-            c->cmsg_level = IPPROTO_IP;
-            c->cmsg_type = IP_PKTINFO;
-            c->cmsg_len = CMSG_LEN(sizeof(lin));
-            memcpy(CMSG_DATA(c), &lin, sizeof(lin));
-            out += CMSG_SPACE(sizeof(lin));
+            c = add_linux_control(impl, &out, IPPROTO_IP, IP_PKTINFO, &lin, sizeof(lin));
         } else if (level == IPPROTO_IPV6 && type == WIN_IPV6_PKTINFO && data_len == 20) {
-            if (out + CMSG_SPACE(sizeof(struct in6_pktinfo)) > sizeof(impl->control))
-                return -EMSGSIZE;
             struct in6_pktinfo lin;
             unsigned int ifindex;
             memcpy(&lin.ipi6_addr, data, 16);
             memcpy(&ifindex, data + 16, 4);
             lin.ipi6_ifindex = ifindex;
-            c->cmsg_level = IPPROTO_IPV6;
-            c->cmsg_type = IPV6_PKTINFO;
-            c->cmsg_len = CMSG_LEN(sizeof(lin));
-            memcpy(CMSG_DATA(c), &lin, sizeof(lin));
-            out += CMSG_SPACE(sizeof(lin));
+            c = add_linux_control(impl, &out, IPPROTO_IPV6, IPV6_PKTINFO, &lin, sizeof(lin));
+        } else if (ic != NULL && data_len == sizeof(int)) {
+            int value;
+            memcpy(&value, data, sizeof(value));
+            c = add_linux_control(impl, &out, ic->level, ic->lx_type, &value, sizeof(value));
         } else {
-            return -EINVAL; /* a kind not translated (yet), or a wrong size */
+            return -EINVAL; /* a kind not translated, or a wrong size */
         }
+        if (c == NULL)
+            return -EMSGSIZE;
         at += WIN_CMSG_ALIGN(cmsg_len);
     }
     impl->send_control_len = out;
     return 0;
 }
 
-size_t wsk_io_received_control(const wsk_io *io, void *win_out, size_t win_cap, int *truncated)
+/* MSG_MCAST / MSG_BCAST for a datagram sent to this IPv4 address.  A
+ * unicast datagram names the local address it reached twice in Linux's
+ * in_pktinfo (ipi_addr == ipi_spec_dst); only the others need the list. */
+static unsigned destination_flags4(const struct in_addr *a, const struct in_addr *local)
+{
+    uint32_t host = ntohl(a->s_addr);
+    if (IN_MULTICAST(host))
+        return WIN_MSG_MCAST;
+    if (local != NULL && local->s_addr == a->s_addr)
+        return 0;
+    return wsk_io_is_broadcast4(a->s_addr) ? WIN_MSG_BCAST : 0;
+}
+
+size_t wsk_io_received_control(const wsk_io *io, int keep_pktinfo, void *win_out, size_t win_cap, int *truncated,
+                               unsigned *destination_flags)
 {
     const wsk_io_impl *impl = (const wsk_io_impl *)(const void *)io->opaque;
     struct msghdr msg = impl->msg; /* the CMSG macros want a non-const header */
     *truncated = (impl->msg.msg_flags & MSG_CTRUNC) != 0;
+    *destination_flags = 0;
     unsigned char *out = win_out;
+    size_t cap = win_out != NULL ? win_cap : 0;
     size_t at = 0, used = 0;
     for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
+        const int_control *ic = int_control_by_linux(c->cmsg_level, c->cmsg_type);
         if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
             struct in_pktinfo lin;
             memcpy(&lin, CMSG_DATA(c), sizeof(lin));
+            *destination_flags = destination_flags4(&lin.ipi_addr, &lin.ipi_spec_dst);
+            if (!keep_pktinfo)
+                continue; /* read for the flags only: the client did not ask */
             unsigned char win[8]; /* ipi_addr, ipi_ifindex */
             unsigned int ifindex = (unsigned int)lin.ipi_ifindex;
             memcpy(win, &lin.ipi_addr, 4);
             memcpy(win + 4, &ifindex, 4);
-            at = put_control(out, win_out != NULL ? win_cap : 0, at, IPPROTO_IP, WIN_IP_PKTINFO, win, sizeof(win),
-                             truncated);
+            at = put_control(out, cap, at, IPPROTO_IP, WIN_IP_PKTINFO, win, sizeof(win), truncated);
         } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
             struct in6_pktinfo lin;
             memcpy(&lin, CMSG_DATA(c), sizeof(lin));
+            if (IN6_IS_ADDR_MULTICAST(&lin.ipi6_addr)) {
+                *destination_flags = WIN_MSG_MCAST;
+            } else if (IN6_IS_ADDR_V4MAPPED(&lin.ipi6_addr)) {
+                struct in_addr v4;
+                memcpy(&v4, &lin.ipi6_addr.s6_addr[12], 4);
+                *destination_flags = destination_flags4(&v4, NULL);
+            }
+            if (!keep_pktinfo)
+                continue;
             unsigned char win[20]; /* ipi6_addr, ipi6_ifindex */
             unsigned int ifindex = lin.ipi6_ifindex;
             memcpy(win, &lin.ipi6_addr, 16);
             memcpy(win + 16, &ifindex, 4);
-            at = put_control(out, win_out != NULL ? win_cap : 0, at, IPPROTO_IPV6, WIN_IPV6_PKTINFO, win,
-                             sizeof(win), truncated);
+            at = put_control(out, cap, at, IPPROTO_IPV6, WIN_IPV6_PKTINFO, win, sizeof(win), truncated);
+        } else if (ic != NULL) {
+            /* Linux gives IP_TOS as one byte and the others as an int;
+             * Windows has an INT for each. */
+            int value = 0;
+            if (c->cmsg_len == CMSG_LEN(1))
+                value = *(const unsigned char *)CMSG_DATA(c);
+            else if (c->cmsg_len >= CMSG_LEN(sizeof(int)))
+                memcpy(&value, CMSG_DATA(c), sizeof(value));
+            at = put_control(out, cap, at, ic->level, ic->win_type, &value, sizeof(value), truncated);
         } else {
-            continue; /* kinds not translated yet are left out */
+            continue; /* kinds without a Windows counterpart are left out */
         }
         if (!*truncated)
             used = at;
@@ -321,4 +404,49 @@ int wsk_io_cancel(wsk_io *io)
 void wsk_io_forget_fd(int fd)
 {
     io_engine_forget_fd(fd);
+}
+
+/* Interface broadcast addresses, read with getifaddrs at most once a
+ * second: received datagrams are classified with them (MSG_BCAST) and a
+ * netlink dump per datagram would cost more than the datagram. */
+static pthread_mutex_t broadcast_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint32_t broadcast_addresses[32];
+static size_t broadcast_count;
+static struct timespec broadcast_read_at;
+static int broadcast_read;
+
+static void broadcast_refresh_locked(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (broadcast_read && now.tv_sec - broadcast_read_at.tv_sec < 1)
+        return;
+    broadcast_read = 1;
+    broadcast_read_at = now;
+    broadcast_count = 0;
+    struct ifaddrs *list;
+    if (getifaddrs(&list) != 0)
+        return;
+    for (struct ifaddrs *i = list; i != NULL && broadcast_count < 32; i = i->ifa_next) {
+        if (i->ifa_addr == NULL || i->ifa_addr->sa_family != AF_INET || !(i->ifa_flags & IFF_BROADCAST) ||
+            i->ifa_broadaddr == NULL)
+            continue;
+        struct sockaddr_in b;
+        memcpy(&b, i->ifa_broadaddr, sizeof(b));
+        broadcast_addresses[broadcast_count++] = b.sin_addr.s_addr;
+    }
+    freeifaddrs(list);
+}
+
+int wsk_io_is_broadcast4(uint32_t address)
+{
+    if (address == htonl(INADDR_BROADCAST))
+        return 1;
+    int found = 0;
+    pthread_mutex_lock(&broadcast_lock);
+    broadcast_refresh_locked();
+    for (size_t i = 0; i < broadcast_count && !found; i++)
+        found = broadcast_addresses[i] == address;
+    pthread_mutex_unlock(&broadcast_lock);
+    return found;
 }

@@ -12,6 +12,7 @@
 #define OPENWSK_WSK_IO_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define WSK_IO_STORAGE_SIZE 640
 
@@ -56,10 +57,17 @@ void wsk_io_recv_from(wsk_io *io, int fd, const wsk_io_segment *seg, size_t coun
 /* After wsk_io_recv_from: the source in Windows layout (win_addr may be
  * NULL), its size, and whether the datagram was cut to fit. */
 size_t wsk_io_received_from(const wsk_io *io, void *win_addr, int *truncated);
-/* After wsk_io_recv_from: the control data (IP_PKTINFO / IPV6_PKTINFO) in
- * Windows' CMSGHDR layout and values, as much as fits in win_cap bytes;
- * returns the bytes written, *truncated set if something did not fit. */
-size_t wsk_io_received_control(const wsk_io *io, void *win_out, size_t win_cap, int *truncated);
+/* After wsk_io_recv_from: the control data (IP_PKTINFO / IPV6_PKTINFO when
+ * keep_pktinfo, IP_TOS, IP_TTL, IPV6_HOPLIMIT, IPV6_TCLASS) in Windows'
+ * CMSGHDR layout and values, as much as fits in win_cap bytes; returns the
+ * bytes written, *truncated set if something did not fit, and
+ * *destination_flags = MSG_MCAST / MSG_BCAST (Windows values) from the
+ * destination the packet info names. */
+size_t wsk_io_received_control(const wsk_io *io, int keep_pktinfo, void *win_out, size_t win_cap, int *truncated,
+                               unsigned *destination_flags);
+/* Whether an IPv4 address (network order) is the limited broadcast or the
+ * broadcast address of a local interface. */
+int wsk_io_is_broadcast4(uint32_t address);
 /* Connects to a Windows-layout address. */
 void wsk_io_connect(wsk_io *io, int fd, const void *win_addr, wsk_io_done done, void *context);
 /* Runs done(io, context, 0, 0) on an engine thread. */

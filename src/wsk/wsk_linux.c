@@ -153,6 +153,14 @@ int lx_socket(unsigned win_family, int type, int protocol)
     return fd < 0 ? -errno : fd;
 }
 
+int lx_enable_packet_info(int fd, unsigned win_family)
+{
+    int one = 1;
+    int r = win_family == WIN_AF_INET6 ? setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one))
+                                       : setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
+    return r == 0 ? 0 : -errno;
+}
+
 int lx_close(int fd)
 {
     return close(fd) == 0 ? 0 : -errno;

@@ -15,6 +15,8 @@
 /* Creates a non-blocking, close-on-exec socket for a Windows family value
  * (2 or 23), type and protocol.  Returns the fd or -errno. */
 int lx_socket(unsigned win_family, int type, int protocol);
+/* Turns on IP_PKTINFO / IPV6_RECVPKTINFO for a datagram socket. */
+int lx_enable_packet_info(int fd, unsigned win_family);
 int lx_close(int fd);
 
 /* Applies what binding needs before bind(2): address sharing is decided by

@@ -72,6 +72,16 @@ static NTSTATUS wsk_socket_create(wsk_client *c, ADDRESS_FAMILY family, USHORT t
     if (s == NULL)
         return STATUS_INSUFFICIENT_RESOURCES;
     int fd = lx_socket(family, type, (int)protocol);
+    if (fd >= 0 && flags == WSK_FLAG_DATAGRAM_SOCKET) {
+        /* Received datagrams always carry their destination: it tells
+         * MSG_MCAST and MSG_BCAST (the client's IP_PKTINFO only decides
+         * whether it sees the object too). */
+        int e = lx_enable_packet_info(fd, family);
+        if (e < 0) {
+            lx_close(fd);
+            fd = e;
+        }
+    }
     if (fd < 0) {
         openwsk_pool_free(s);
         return status_from_lx(fd);

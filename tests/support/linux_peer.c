@@ -12,6 +12,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <grp.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <pthread.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -230,7 +232,7 @@ void peer_close(int fd)
         close(fd);
 }
 
-int peer_sockopt(int fd, const char *name)
+static int sockopt_by_name(int fd, const char *name, const int *set)
 {
     static const struct {
         const char *name;
@@ -240,15 +242,104 @@ int peer_sockopt(int fd, const char *name)
         {"SO_RCVBUF", SOL_SOCKET, SO_RCVBUF},     {"SO_BROADCAST", SOL_SOCKET, SO_BROADCAST},
         {"IP_TTL", IPPROTO_IP, IP_TTL},           {"IPV6_V6ONLY", IPPROTO_IPV6, IPV6_V6ONLY},
         {"SO_REUSEPORT", SOL_SOCKET, SO_REUSEPORT},
+        {"IP_TOS", IPPROTO_IP, IP_TOS},
+        {"IP_RECVTTL", IPPROTO_IP, IP_RECVTTL},
+        {"IP_RECVTOS", IPPROTO_IP, IP_RECVTOS},
+        {"IP_MULTICAST_LOOP", IPPROTO_IP, IP_MULTICAST_LOOP},
+        {"IPV6_UNICAST_HOPS", IPPROTO_IPV6, IPV6_UNICAST_HOPS},
+        {"IPV6_TCLASS", IPPROTO_IPV6, IPV6_TCLASS},
+        {"IPV6_RECVHOPLIMIT", IPPROTO_IPV6, IPV6_RECVHOPLIMIT},
+        {"IPV6_RECVTCLASS", IPPROTO_IPV6, IPV6_RECVTCLASS},
     };
     for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
         if (strcmp(table[i].name, name) != 0)
             continue;
         int v = 0;
         socklen_t len = sizeof(v);
+        if (set != NULL)
+            return setsockopt(fd, table[i].level, table[i].opt, set, sizeof(*set)) == 0 ? 0 : -errno;
         return getsockopt(fd, table[i].level, table[i].opt, &v, &len) == 0 ? v : -errno;
     }
     return -ENOPROTOOPT;
+}
+
+int peer_sockopt(int fd, const char *name)
+{
+    return sockopt_by_name(fd, name, NULL);
+}
+
+int peer_set_sockopt(int fd, const char *name, int value)
+{
+    return sockopt_by_name(fd, name, &value);
+}
+
+long peer_udp_recv_meta(int fd, void *buf, size_t len, int *hops, int *tclass, int timeout_ms)
+{
+    struct pollfd p = {fd, POLLIN, 0};
+    int r = poll(&p, 1, timeout_ms);
+    if (r == 0)
+        return -ETIMEDOUT;
+    if (r < 0)
+        return -errno;
+    _Alignas(struct cmsghdr) unsigned char control[256];
+    struct iovec iov = {buf, len};
+    struct msghdr msg = {0};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof(control);
+    ssize_t n = recvmsg(fd, &msg, 0);
+    if (n < 0)
+        return -errno;
+    *hops = -1;
+    *tclass = -1;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
+        int v = 0;
+        if (c->cmsg_len == CMSG_LEN(1))
+            v = *CMSG_DATA(c);
+        else
+            memcpy(&v, CMSG_DATA(c), sizeof(v));
+        if ((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TTL) ||
+            (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_HOPLIMIT))
+            *hops = v;
+        if ((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TOS) ||
+            (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_TCLASS))
+            *tclass = v;
+    }
+    return n;
+}
+
+int peer_interface4(char address[16], char broadcast[16])
+{
+    struct ifaddrs *list;
+    int found = 0;
+    if (getifaddrs(&list) != 0)
+        return 0;
+    for (struct ifaddrs *i = list; i != NULL && !found; i = i->ifa_next) {
+        unsigned want = IFF_UP | IFF_MULTICAST | IFF_BROADCAST;
+        if (i->ifa_addr == NULL || i->ifa_addr->sa_family != AF_INET || (i->ifa_flags & want) != want ||
+            (i->ifa_flags & IFF_LOOPBACK) || i->ifa_broadaddr == NULL)
+            continue;
+        inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, address, 16);
+        inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_broadaddr)->sin_addr, broadcast, 16);
+        found = 1;
+    }
+    freeifaddrs(list);
+    return found;
+}
+
+int peer_multicast_setup4(int fd, const char *group, const char *interface_ip)
+{
+    struct in_addr iface;
+    inet_pton(AF_INET, interface_ip, &iface);
+    if (setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &iface, sizeof(iface)) != 0)
+        return -errno;
+    if (group == NULL)
+        return 0;
+    struct ip_mreq m;
+    inet_pton(AF_INET, group, &m.imr_multiaddr);
+    m.imr_interface = iface;
+    return setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &m, sizeof(m)) == 0 ? 0 : -errno;
 }
 
 int peer_run_unprivileged(int (*fn)(void *), void *arg)

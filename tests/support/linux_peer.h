@@ -39,6 +39,18 @@ int peer_has_ipv6(void);
  * "SO_KEEPALIVE", "SO_RCVBUF", "SO_BROADCAST", "IP_TTL", "IPV6_V6ONLY",
  * "SO_REUSEPORT"); -errno on failure. */
 int peer_sockopt(int fd, const char *name);
+/* Sets an integer option by the same names, and IP_TOS, IP_RECVTTL,
+ * IP_RECVTOS, IP_MULTICAST_LOOP, IPV6_UNICAST_HOPS, IPV6_TCLASS,
+ * IPV6_RECVHOPLIMIT, IPV6_RECVTCLASS; 0 or -errno. */
+int peer_set_sockopt(int fd, const char *name, int value);
+/* One datagram with the TTL / hop limit and TOS / traffic class its control
+ * messages carry (-1 where absent). */
+long peer_udp_recv_meta(int fd, void *buf, size_t len, int *hops, int *tclass, int timeout_ms);
+/* The IPv4 address and broadcast address of an interface that is up and
+ * has multicast and broadcast (not loopback); 0 if there is none. */
+int peer_interface4(char address[16], char broadcast[16]);
+/* IP_MULTICAST_IF on interface_ip, then (group != NULL) joins group there. */
+int peer_multicast_setup4(int fd, const char *group, const char *interface_ip);
 /* Runs fn in a child process that first drops root (to nobody); returns
  * fn's exit code, or -1 if the child could not drop privileges. */
 int peer_run_unprivileged(int (*fn)(void *), void *arg);
