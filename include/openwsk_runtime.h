@@ -39,6 +39,17 @@ OPENWSK_API ULONGLONG openwsk_allocation_count(void);
  * STATUS_DEVICE_NOT_READY.  The subsystem starts ready. */
 OPENWSK_API void openwsk_wsk_set_provider_ready(BOOLEAN Ready);
 
+/* The emulated registry (ZwOpenKey, ZwQueryValueKey, RtlQueryRegistryValues
+ * read it).  Paths are full ("\\Registry\\Machine\\System\\..."), keys are
+ * created as needed; names are ASCII/UTF-8, REG_SZ data is stored as UTF-16
+ * with its terminator.  openwsk_registry_reset frees everything; call it
+ * after the driver has closed its key handles (at host exit). */
+OPENWSK_API NTSTATUS openwsk_registry_set(const char *key_path, const char *value_name, ULONG type,
+                                          const void *data, ULONG size);
+OPENWSK_API NTSTATUS openwsk_registry_set_string(const char *key_path, const char *value_name, const char *utf8);
+OPENWSK_API NTSTATUS openwsk_registry_set_dword(const char *key_path, const char *value_name, ULONG value);
+OPENWSK_API void openwsk_registry_reset(void);
+
 /* Formats a tag the way pool tools show it (memory order), into out[5]. */
 OPENWSK_API void openwsk_format_tag(ULONG Tag, char out[5]);
 
