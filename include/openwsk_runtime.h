@@ -39,6 +39,11 @@ OPENWSK_API ULONGLONG openwsk_allocation_count(void);
  * STATUS_DEVICE_NOT_READY.  The subsystem starts ready. */
 OPENWSK_API void openwsk_wsk_set_provider_ready(BOOLEAN Ready);
 
+/* WSK registrations not yet deregistered, and sockets not yet closed, in
+ * this process (what a host reports after DriverUnload). */
+OPENWSK_API LONG openwsk_wsk_registration_count(void);
+OPENWSK_API LONG openwsk_wsk_socket_count(void);
+
 /* The emulated registry (ZwOpenKey, ZwQueryValueKey, RtlQueryRegistryValues
  * read it).  Paths are full ("\\Registry\\Machine\\System\\..."), keys are
  * created as needed; names are ASCII/UTF-8, REG_SZ data is stored as UTF-16

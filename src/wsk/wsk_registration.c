@@ -64,8 +64,30 @@ static void client_adjust(wsk_client *c, LONG *counter, LONG delta)
     pthread_mutex_unlock(&c->lock);
 }
 
-void wsk_client_socket_opened(wsk_client *c) { client_adjust(c, &c->sockets, 1); }
-void wsk_client_socket_closed(wsk_client *c) { client_adjust(c, &c->sockets, -1); }
+/* Process-wide counts for hosts' leak reports (openwsk_runtime.h). */
+static volatile LONG live_registrations, live_sockets;
+
+LONG openwsk_wsk_registration_count(void)
+{
+    return __atomic_load_n(&live_registrations, __ATOMIC_ACQUIRE);
+}
+
+LONG openwsk_wsk_socket_count(void)
+{
+    return __atomic_load_n(&live_sockets, __ATOMIC_ACQUIRE);
+}
+
+void wsk_client_socket_opened(wsk_client *c)
+{
+    __atomic_add_fetch(&live_sockets, 1, __ATOMIC_ACQ_REL);
+    client_adjust(c, &c->sockets, 1);
+}
+
+void wsk_client_socket_closed(wsk_client *c)
+{
+    __atomic_sub_fetch(&live_sockets, 1, __ATOMIC_ACQ_REL);
+    client_adjust(c, &c->sockets, -1);
+}
 void wsk_client_call_begin(wsk_client *c) { client_adjust(c, &c->calls, 1); }
 void wsk_client_call_end(wsk_client *c) { client_adjust(c, &c->calls, -1); }
 
@@ -92,6 +114,7 @@ NTSTATUS WskRegister(PWSK_CLIENT_NPI WskClientNpi, PWSK_REGISTRATION WskRegistra
     WskRegistration->ReservedRegistrationContext = c;
     WskRegistration->ReservedRegistrationLock = 0;
     WskRegistration->ReservedRegistrationState = REG_STATE_REGISTERED;
+    __atomic_add_fetch(&live_registrations, 1, __ATOMIC_ACQ_REL);
     return STATUS_SUCCESS;
 }
 
@@ -240,4 +263,5 @@ VOID WskDeregister(PWSK_REGISTRATION WskRegistration)
     pthread_mutex_destroy(&c->lock);
     openwsk_pool_free(c);
     wsk_io_engine_stop();
+    __atomic_sub_fetch(&live_registrations, 1, __ATOMIC_ACQ_REL);
 }

@@ -1,0 +1,37 @@
+# openwsk_add_driver(NAME SOURCES src... [WPP src...] [INCLUDE_DIRECTORIES dir...]
+#                    [DEFINITIONS def...] [LIBRARIES lib...])
+#
+# Builds a WSK driver from unmodified driver sources as NAME.so, a module
+# that wskhost loads: the WDK-compatible headers and their flags come with
+# openwsk::openwsk, every symbol but DriverEntry is hidden (so a driver may
+# define connect, bind, send... without clashing with libc or the runtime),
+# and each WPP source gets its generated <source>.tmh.
+include_guard(GLOBAL)
+include(${CMAKE_CURRENT_LIST_DIR}/openwskWpp.cmake)
+set(OPENWSK_DRIVER_EXPORTS ${CMAKE_CURRENT_LIST_DIR}/openwsk_driver.map)
+
+function(openwsk_add_driver name)
+  cmake_parse_arguments(D "" "" "SOURCES;WPP;INCLUDE_DIRECTORIES;DEFINITIONS;LIBRARIES" ${ARGN})
+  if(NOT D_SOURCES)
+    message(FATAL_ERROR "openwsk_add_driver(${name}): no SOURCES")
+  endif()
+  add_library(${name} MODULE ${D_SOURCES})
+  set_target_properties(${name} PROPERTIES
+    PREFIX ""
+    LINK_DEPENDS ${OPENWSK_DRIVER_EXPORTS})
+  target_link_libraries(${name} PRIVATE openwsk::openwsk ${D_LIBRARIES})
+  # Only DriverEntry leaves the module (a version script rather than
+  # -fvisibility=hidden, which would hide DriverEntry too); calls inside it
+  # bind inside it.
+  target_link_options(${name} PRIVATE
+    -Wl,--version-script=${OPENWSK_DRIVER_EXPORTS} -Wl,-Bsymbolic)
+  if(D_INCLUDE_DIRECTORIES)
+    target_include_directories(${name} PRIVATE ${D_INCLUDE_DIRECTORIES})
+  endif()
+  if(D_DEFINITIONS)
+    target_compile_definitions(${name} PRIVATE ${D_DEFINITIONS})
+  endif()
+  if(D_WPP)
+    openwsk_wpp_tmh(${name} ${D_WPP})
+  endif()
+endfunction()
