@@ -302,18 +302,23 @@ static void retention_released_in_any_order(void)
     memcpy(held, log.held, sizeof(held));
     pthread_mutex_unlock(&log.mu);
     CHECK_EQ(n, 4);
-    /* Every buffer still holds its datagram; the client chains them its own way. */
+    /* Every buffer still holds its datagram. */
     for (int i = 0; i < 4; i++) {
         PUCHAR va = MmGetSystemAddressForMdlSafe(held[i]->Buffer.Mdl, NormalPagePriority);
         CHECK_EQ(held[i]->Buffer.Length, strlen(msgs[i]));
         CHECK_MEM(va + held[i]->Buffer.Offset, msgs[i], strlen(msgs[i]));
-        held[i]->Next = i > 0 ? held[i - 1] : NULL;
     }
     const WSK_PROVIDER_DATAGRAM_DISPATCH *d = s->Dispatch;
-    const int order[4] = {2, 0, 3, 1};
-    for (int i = 0; i < 4; i++)
-        CHECK_EQ(d->WskRelease(s, held[order[i]]), STATUS_SUCCESS);
+    /* Released one by one, out of order... */
+    CHECK_EQ(d->WskRelease(s, held[2]), STATUS_SUCCESS);
+    CHECK_EQ(d->WskRelease(s, held[0]), STATUS_SUCCESS);
     CHECK_EQ(d->WskRelease(s, held[0]), STATUS_INVALID_PARAMETER); /* released already */
+    /* ...and the rest as one list the client linked its own way: WskRelease
+     * takes back every element of the list it is given. */
+    held[3]->Next = held[1];
+    held[1]->Next = NULL;
+    CHECK_EQ(d->WskRelease(s, held[3]), STATUS_SUCCESS);
+    CHECK_EQ(d->WskRelease(s, held[1]), STATUS_INVALID_PARAMETER);
     CHECK_EQ(d->WskRelease(s, NULL), STATUS_INVALID_PARAMETER);
     CHECK_EQ(wt_close(&t, s), STATUS_SUCCESS);
     wt_wsk_close(&t);

@@ -589,26 +589,43 @@ static NTSTATUS dgram_receive_stashed(wsk_socket *s, wsk_req *r, PIRP irp)
     return wsk_irp_complete_pended(irp, truncated ? STATUS_BUFFER_OVERFLOW : STATUS_SUCCESS, copied);
 }
 
+/* Whether b is a datagram block of s that the client holds. */
+static BOOLEAN dg_block_held_locked(const wsk_socket *s, const wsk_dg_block *b)
+{
+    return b->magic == WSK_DG_BLOCK_MAGIC && b->socket == s &&
+           ((b->in_callback && !b->released_early) || b->retained);
+}
+
 NTSTATUS WSKAPI wsk_dgram_release(PWSK_SOCKET Socket, PWSK_DATAGRAM_INDICATION DatagramIndication)
 {
     wsk_socket *s = wsk_socket_from(Socket);
     if (s == NULL || DatagramIndication == NULL)
         return STATUS_INVALID_PARAMETER;
-    /* Each indication is one block; the client may have rewritten Next
-     * while holding it, so only the head is ours to take back. */
-    wsk_dg_block *b = CONTAINING_RECORD(DatagramIndication, wsk_dg_block, indication);
+    /* The list as the client hands it back: it may have relinked Next to
+     * gather indications from several callbacks.  Every element is checked
+     * before any is taken back, so a bad list changes nothing. */
     pthread_mutex_lock(&s->lock);
-    NTSTATUS status = STATUS_INVALID_PARAMETER;
-    if (b->magic == WSK_DG_BLOCK_MAGIC && b->socket == s && b->in_callback && !b->released_early) {
-        /* Handed to another thread before the callback returned STATUS_PENDING. */
-        b->released_early = TRUE;
-        status = STATUS_SUCCESS;
-    } else if (b->magic == WSK_DG_BLOCK_MAGIC && b->socket == s && b->retained) {
-        s->dg_retained--;
-        RemoveEntryList(&b->link);
-        dg_block_put_locked(s, b);
-        status = STATUS_SUCCESS;
+    ULONG count = 0;
+    for (PWSK_DATAGRAM_INDICATION i = DatagramIndication; i != NULL; i = i->Next) {
+        wsk_dg_block *b = CONTAINING_RECORD(i, wsk_dg_block, indication);
+        if (!dg_block_held_locked(s, b) || ++count > s->dg_retained + 64u) {
+            pthread_mutex_unlock(&s->lock);
+            return STATUS_INVALID_PARAMETER; /* not ours, released already, or a cycle */
+        }
+    }
+    PWSK_DATAGRAM_INDICATION next;
+    for (PWSK_DATAGRAM_INDICATION i = DatagramIndication; i != NULL; i = next) {
+        wsk_dg_block *b = CONTAINING_RECORD(i, wsk_dg_block, indication);
+        next = i->Next;
+        if (b->in_callback) {
+            /* Handed to another thread before the callback returned STATUS_PENDING. */
+            b->released_early = TRUE;
+        } else {
+            s->dg_retained--;
+            RemoveEntryList(&b->link);
+            dg_block_put_locked(s, b);
+        }
     }
     pthread_mutex_unlock(&s->lock);
-    return status;
+    return STATUS_SUCCESS;
 }
