@@ -1,0 +1,89 @@
+#!/bin/sh
+# test_wskhost.sh WSKHOST PROBE_DRIVER - wskhost's contract, observed from
+# outside: names and RegistryPath given to DriverEntry, command-line
+# parameters as registry values of each type, a driver's libc-named
+# functions staying its own, the exit status for a clean unload, leaks, a
+# missing WskDeregister, a failing DriverEntry, a driver without
+# DriverUnload, and usage errors.
+set -u
+wskhost=$1 probe=$2
+failures=0
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+
+# run EXPECTED-EXIT ARGS... : runs wskhost, keeps its output in $out
+run() {
+    want=$1
+    shift
+    "$wskhost" "$@" >"$out" 2>&1
+    got=$?
+    if [ "$got" -ne "$want" ]; then
+        echo "FAIL: wskhost $* exited $got, expected $want"
+        cat "$out"
+        failures=$((failures + 1))
+    fi
+}
+
+# expect TEXT : $out must contain TEXT
+expect() {
+    if ! grep -qF -- "$1" "$out"; then
+        echo "FAIL: expected \"$1\" in:"
+        cat "$out"
+        failures=$((failures + 1))
+    fi
+}
+
+run 0 --name probe --stop-after 0.3 "$probe" -- Count=42 Greeting=hello Big=qword:0x1122334455667788
+expect 'probe: DriverName=\Driver\probe ServiceKeyName=probe'
+expect 'probe: RegistryPath=\Registry\Machine\System\CurrentControlSet\Services\probe'
+expect 'probe: Mode=serve Count=42 Greeting=hello Big=0x1122334455667788'
+expect 'probe: own connect() = 4242'
+expect 'probe: datagram between two WSK sockets: ok'
+expect 'probe: unloaded'
+expect 'wskhost: no leaks'
+
+# Numbers can be forced to strings; no parameters at all is fine too.
+run 0 --name probe -t 0.2 "$probe" -- Greeting=sz:1234
+expect 'Greeting=1234'
+run 0 -t 0.2 "$probe"
+expect 'probe: DriverName=\Driver\probe_driver ServiceKeyName=probe_driver'
+expect 'Mode=serve Count=0 Greeting=(none) Big=0x0'
+
+# SIGTERM (rather than --stop-after) unloads the same way.
+"$wskhost" "$probe" >"$out" 2>&1 &
+pid=$!
+tries=0
+until grep -q "probe: ready" "$out" || [ $tries -ge 100 ]; do sleep 0.05; tries=$((tries + 1)); done
+kill -TERM $pid
+wait $pid
+rc=$?
+[ $rc -eq 0 ] || { echo "FAIL: SIGTERM unload exited $rc"; cat "$out"; failures=$((failures + 1)); }
+expect 'SIGTERM: unloading'
+expect 'probe: unloaded'
+
+run 1 -t 0.2 "$probe" -- Mode=leak
+expect 'wskhost: LEAKS after DriverUnload'
+expect 'IRPs: 1'
+expect "pool tag 'Leak'"
+
+run 1 -t 0.2 "$probe" -- Mode=nodereg
+expect 'WSK registrations not deregistered: 1'
+
+run 3 -t 0.2 "$probe" -- Mode=fail
+expect 'DriverEntry failed: 0xC0000182'
+
+run 4 -t 0.2 "$probe" -- Mode=nounload
+expect 'no DriverUnload'
+
+run 2 -t 0.2 /nonexistent/driver.so
+expect 'cannot load'
+run 2 "$probe" -- NotAPair
+expect 'is not Name=Value'
+run 2 "$probe" extra
+run 2
+
+if [ $failures -ne 0 ]; then
+    echo "test_wskhost: $failures failure(s)"
+    exit 1
+fi
+echo "test_wskhost: all checks passed"
