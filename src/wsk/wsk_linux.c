@@ -294,6 +294,12 @@ int lx_address_is_local(const void *win_addr)
     socklen_t len = lx_from_win(win_addr, &want);
     if (len == 0)
         return -EAFNOSUPPORT;
+    /* Loopback is always local (127.0.0.0/8 and ::1 are routes of lo, not
+     * interface addresses): no probe socket for the commonest case. */
+    if (want.ss_family == AF_INET && (ntohl(((struct sockaddr_in *)&want)->sin_addr.s_addr) >> 24) == 127)
+        return 1;
+    if (want.ss_family == AF_INET6 && IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)&want)->sin6_addr))
+        return 1;
     if (want.ss_family == AF_INET)
         ((struct sockaddr_in *)&want)->sin_port = 0;
     else
