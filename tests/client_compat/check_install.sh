@@ -26,4 +26,21 @@ CM
 cmake -S "$work/cm" -B "$work/cm/build" -DCMAKE_PREFIX_PATH="$work/prefix" >/dev/null
 cmake --build "$work/cm/build" >/dev/null
 "$work/cm/build/sample"
-echo "install check: pkg-config and CMake package builds ran OK"
+
+# A driver module through the package's openwsk_add_driver, run by the
+# installed wskhost (which finds the installed library through its RPATH).
+mkdir -p "$work/drv"
+cat > "$work/drv/CMakeLists.txt" <<CM
+cmake_minimum_required(VERSION 3.16)
+project(probe C)
+find_package(openwsk REQUIRED)
+openwsk_add_driver(probe SOURCES $src/tests/host/probe_driver.c)
+CM
+cmake -S "$work/drv" -B "$work/drv/build" -DCMAKE_PREFIX_PATH="$work/prefix" >/dev/null
+cmake --build "$work/drv/build" >/dev/null
+"$work/prefix/bin/wskhost" --stop-after 0.2 "$work/drv/build/probe.so" -- Count=7 >"$work/drv/out" 2>&1 || {
+    cat "$work/drv/out"
+    exit 1
+}
+grep -q "Count=7" "$work/drv/out" && grep -q "own connect() = 4242" "$work/drv/out" && grep -q "no leaks" "$work/drv/out"
+echo "install check: pkg-config and CMake package builds ran OK; a driver built with openwsk_add_driver ran under wskhost"
