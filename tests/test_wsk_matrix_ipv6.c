@@ -119,15 +119,27 @@ static int run_pairing(ULONG category, kind first_kind, kind second_kind)
     int cells = 0;
     for (int row = 0; row < 6; row++) {
         for (int col = 0; col < 6; col++) {
-            USHORT port = peer_free_port();
-            CHECK(port != 0);
-            SOCKADDR_STORAGE a1 = address_for(first_kind, col % 2, port);
-            SOCKADDR_STORAGE a2 = address_for(second_kind, row % 2, port);
-            PWSK_SOCKET first = open_with(&t, category, first_kind, col / 2);
-            PWSK_SOCKET second = open_with(&t, category, second_kind, row / 2);
-            if (first == NULL || second == NULL)
-                return cells;
-            NTSTATUS got1 = wt_bind(&t, first, &a1);
+            USHORT port;
+            SOCKADDR_STORAGE a1, a2;
+            PWSK_SOCKET first, second;
+            NTSTATUS got1;
+            /* The free port can be taken by another process (tests run in
+             * parallel) before the first bind: then take another. */
+            for (int attempt = 0;; attempt++) {
+                port = peer_free_port();
+                CHECK(port != 0);
+                a1 = address_for(first_kind, col % 2, port);
+                a2 = address_for(second_kind, row % 2, port);
+                first = open_with(&t, category, first_kind, col / 2);
+                second = open_with(&t, category, second_kind, row / 2);
+                if (first == NULL || second == NULL)
+                    return cells;
+                got1 = wt_bind(&t, first, &a1);
+                if (got1 != STATUS_ADDRESS_ALREADY_EXISTS || attempt == 4)
+                    break;
+                CHECK_EQ(wt_close(&t, second), STATUS_SUCCESS);
+                CHECK_EQ(wt_close(&t, first), STATUS_SUCCESS);
+            }
             if (got1 != STATUS_SUCCESS)
                 WT_FAIL("first %s %d%c on port %u: 0x%x", kind_name[first_kind], col / 2, col % 2 ? 'S' : 'W',
                         port, (unsigned)got1);

@@ -12,10 +12,14 @@
 
 #include <limits.h>
 #include <pthread.h>
+#include <setjmp.h>
 #include <sched.h>
 #include <unistd.h>
 
 static __thread struct _ETHREAD *thread_current;
+/* PsTerminateSystemThread jumps back to thread_main through this. */
+static __thread jmp_buf *thread_exit_jump;
+static __thread NTSTATUS thread_exit_status;
 static pthread_key_t thread_adopted_key;
 static pthread_once_t thread_key_once = PTHREAD_ONCE_INIT;
 static volatile LONG thread_next_id;
@@ -85,12 +89,23 @@ PETHREAD PsGetCurrentThread(void)
     return thread_current;
 }
 
+/* The thread object is signalled only once no frame of the driver's is left
+ * on this stack: the waiter (DriverUnload) may unmap the driver's image as
+ * soon as its wait returns, and pthread_exit would still unwind through the
+ * driver's frames, reading its unwind tables.  So PsTerminateSystemThread
+ * longjmps back here first. */
 static void *thread_main(void *arg)
 {
     struct _ETHREAD *t = arg;
+    jmp_buf exit_jump;
     thread_current = t;
-    t->StartRoutine(t->StartContext);
-    thread_finish(t, STATUS_SUCCESS);
+    thread_exit_status = STATUS_SUCCESS;
+    if (setjmp(exit_jump) == 0) {
+        thread_exit_jump = &exit_jump;
+        t->StartRoutine(t->StartContext);
+    }
+    thread_exit_jump = NULL;
+    thread_finish(t, thread_exit_status);
     return NULL;
 }
 
@@ -146,6 +161,10 @@ NTSTATUS PsTerminateSystemThread(NTSTATUS ExitStatus)
     KIRQL irql = KeGetCurrentIrql();
     if (irql != PASSIVE_LEVEL)
         KeLowerIrql(PASSIVE_LEVEL);
+    if (thread_exit_jump != NULL) {
+        thread_exit_status = ExitStatus;
+        longjmp(*thread_exit_jump, 1);
+    }
     thread_finish(t, ExitStatus);
     pthread_exit(NULL);
 }

@@ -8,7 +8,10 @@
  *   leak      keep a pool allocation and an IRP past DriverUnload;
  *   nodereg   unload without WskDeregister;
  *   fail      DriverEntry fails with STATUS_DEVICE_CONFIGURATION_ERROR;
- *   nounload  set no DriverUnload.
+ *   nounload  set no DriverUnload;
+ *   thread    run a system thread that DriverUnload stops and waits for,
+ *             and that ends with PsTerminateSystemThread from a nested
+ *             call: the host unmaps the driver right after the wait.
  * It also defines functions named like the libc socket calls the runtime
  * makes (socket, bind, connect, sendmsg, recvmsg, close): the runtime must
  * never call them, and the driver's own calls must reach its own.
@@ -39,6 +42,22 @@ static WCHAR ProbeModeBuffer[32];
 static UNICODE_STRING ProbeMode = {0, sizeof(ProbeModeBuffer), ProbeModeBuffer};
 static PVOID ProbeLeak;
 static PIRP ProbeLeakedIrp;
+static PETHREAD ProbeThread;
+static KEVENT ProbeStop;
+
+static DECLSPEC_NOINLINE VOID ProbeThreadEnd(ULONG Depth)
+{
+    if (Depth > 0)
+        ProbeThreadEnd(Depth - 1);
+    PsTerminateSystemThread(STATUS_SUCCESS); /* does not return */
+}
+
+static VOID ProbeThreadRoutine(PVOID Context)
+{
+    UNREFERENCED_PARAMETER(Context);
+    KeWaitForSingleObject(&ProbeStop, Executive, KernelMode, FALSE, NULL);
+    ProbeThreadEnd(8);
+}
 
 static BOOLEAN ModeIs(PCWSTR Name)
 {
@@ -149,6 +168,11 @@ static NTSTATUS ProbeExchange(VOID)
 static VOID ProbeUnload(PDRIVER_OBJECT DriverObject)
 {
     UNREFERENCED_PARAMETER(DriverObject);
+    if (ProbeThread != NULL) {
+        KeSetEvent(&ProbeStop, IO_NO_INCREMENT, FALSE);
+        KeWaitForSingleObject(ProbeThread, Executive, KernelMode, FALSE, NULL);
+        ObDereferenceObject(ProbeThread);
+    }
     WskReleaseProviderNPI(&ProbeRegistration);
     if (!ModeIs(L"nodereg"))
         WskDeregister(&ProbeRegistration);
@@ -244,6 +268,15 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
     if (ModeIs(L"leak")) {
         ProbeLeak = ExAllocatePoolWithTag(NonPagedPoolNx, 100, 'kaeL');
         ProbeLeakedIrp = IoAllocateIrp(2, FALSE);
+    }
+    if (ModeIs(L"thread")) {
+        HANDLE thread;
+        KeInitializeEvent(&ProbeStop, NotificationEvent, FALSE);
+        status = PsCreateSystemThread(&thread, THREAD_ALL_ACCESS, NULL, NULL, NULL, ProbeThreadRoutine, NULL);
+        if (NT_SUCCESS(status)) {
+            ObReferenceObjectByHandle(thread, THREAD_ALL_ACCESS, *PsThreadType, KernelMode, &ProbeThread, NULL);
+            ZwClose(thread);
+        }
     }
     if (!ModeIs(L"nounload"))
         DriverObject->DriverUnload = ProbeUnload;
