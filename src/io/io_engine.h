@@ -195,9 +195,10 @@ typedef struct io_fd_state {
     int fd;
     io_list rq, wq, pq;         /* reads, writes, polls waiting (epoll) / queued behind the owner (io_uring) */
     io_op *rowner, *wowner;     /* io_uring: op holding the read / write direction */
-    unsigned armed;             /* epoll: events armed (EPOLLONESHOT), 0 if not armed */
+    unsigned armed;             /* epoll: events in the fd's (persistent) interest set */
     unsigned char registered;   /* epoll: fd is in the epoll set */
     unsigned char nonblock_checked; /* epoll: O_NONBLOCK verified for accept/connect */
+    unsigned char drained;      /* epoll: the last read found nothing more to read; wait for EPOLLIN */
 } io_fd_state;
 
 /* fd -> record map of one shard (fds with fd % stride == shard index);

@@ -14,12 +14,22 @@
  * fd.  The outcome, immediate or not, goes to the ready list, and the
  * engine thread delivers it at DISPATCH_LEVEL.
  *
- * Triggering: level-triggered with EPOLLONESHOT.  An fd is armed only while
- * some op waits on it, with exactly the events those ops need, so idle
- * sockets with traffic cost no wake-ups; after an event the engine serves
- * the lists and re-arms (EPOLL_CTL_MOD) for whatever still waits.  The event
- * carries the fd number, not a pointer, and the record is looked up under
- * the lock, so a stale event after io_engine_forget_fd is harmless.
+ * Triggering: level-triggered, persistent interest.  An fd joins the set
+ * when an op first has to wait on it, for the events that op needs, and
+ * keeps them: in the request/response rhythm of a socket (read, reply,
+ * read again) the next read is parked before the next event, so the
+ * interest set never changes and no epoll_ctl runs per operation.  An event
+ * that finds nobody waiting for what it reports (readiness nobody asked for
+ * any more, or an error/hang-up on an idle fd) trims the interest to what is
+ * still needed, or takes the fd out of the set, so an idle readable or
+ * writable socket does not wake the thread again.  The event carries the fd
+ * number, not a pointer, and the record is looked up under the lock, so a
+ * stale event after io_engine_forget_fd is harmless.
+ *
+ * Reads are tried at once only while the fd may have data: a read that
+ * found nothing (EAGAIN), or a stream read that returned less than it asked
+ * for, marks the fd drained, and the next read waits for EPOLLIN instead of
+ * spending a syscall on a certain EAGAIN.
  *
  * Cancellation is immediate under the lock: a parked op is unlinked and
  * put on the ready list with -ECANCELED; an op whose result is already
@@ -175,8 +185,8 @@ static int epoll_try(io_op *op, long *result)
     }
 }
 
-/* Makes sure the fd is armed for what its parked ops need.  0 or -errno. */
-static int epoll_arm_locked(epoll_shard *s, io_fd_state *f)
+/* The events the fd's parked ops need (0: none). */
+static unsigned epoll_wanted(const io_fd_state *f)
 {
     unsigned want = 0;
     if (f->rq.head)
@@ -185,14 +195,24 @@ static int epoll_arm_locked(epoll_shard *s, io_fd_state *f)
         want |= EPOLLOUT;
     for (io_op *op = f->pq.head; op; op = op->priv.next)
         want |= (unsigned)op->poll_events & (EPOLLIN | EPOLLOUT | EPOLLPRI | EPOLLRDHUP);
-    if (!want && !f->pq.head)
-        return 0;
-    if (!want)
+    if (!want && f->pq.head)
         want = EPOLLERR; /* a poll for POLLERR/POLLHUP only: those are always reported */
-    if (f->armed && (f->armed & want) == want)
-        return 0;
-    struct epoll_event ev = {.events = want | EPOLLONESHOT, .data.fd = f->fd};
-    int rc;
+    return want;
+}
+
+/* Sets the fd's interest set to `events` (0: out of the set).  0 or -errno. */
+static int epoll_set_interest_locked(epoll_shard *s, io_fd_state *f, unsigned events)
+{
+    int rc = 0;
+    if (!events) {
+        if (f->registered && epoll_ctl(s->epfd, EPOLL_CTL_DEL, f->fd, NULL) < 0 && errno != ENOENT &&
+            errno != EBADF)
+            rc = -errno;
+        f->registered = 0;
+        f->armed = 0;
+        return rc;
+    }
+    struct epoll_event ev = {.events = events, .data.fd = f->fd};
     if (f->registered) {
         rc = epoll_ctl(s->epfd, EPOLL_CTL_MOD, f->fd, &ev);
         if (rc < 0 && errno == ENOENT) /* the fd was closed and reused without forget */
@@ -205,8 +225,38 @@ static int epoll_arm_locked(epoll_shard *s, io_fd_state *f)
     if (rc < 0)
         return -errno;
     f->registered = 1;
-    f->armed = want;
+    f->armed = events;
     return 0;
+}
+
+/* Makes sure the interest set covers what the parked ops need; never
+ * narrows it (that is left to an event nobody wanted).  0 or -errno. */
+static int epoll_arm_locked(epoll_shard *s, io_fd_state *f)
+{
+    unsigned want = epoll_wanted(f);
+    if (!want || (f->registered && (f->armed & want) == want))
+        return 0;
+    return epoll_set_interest_locked(s, f, f->armed | want);
+}
+
+/* epoll_try, keeping the fd's read hint: nothing read, or a stream read
+ * shorter than its buffers, means the fd is drained for now. */
+static int epoll_try_fd(io_fd_state *f, io_op *op, long *result)
+{
+    int done = epoll_try(op, result);
+    if (op->kind == IO_OP_RECVMSG) {
+        int drained = !done;
+        if (done && *result >= 0 && op->msg->msg_name == NULL) {
+            size_t asked = 0;
+            for (size_t i = 0; i < op->msg->msg_iovlen; i++)
+                asked += op->msg->msg_iov[i].iov_len;
+            drained = (size_t)*result < asked;
+        }
+        f->drained = (unsigned char)drained;
+    } else if (op->kind == IO_OP_ACCEPT) {
+        f->drained = (unsigned char)!done;
+    }
+    return done;
 }
 
 static void epoll_fail_all_locked(epoll_shard *s, io_fd_state *f, long result)
@@ -275,8 +325,10 @@ static void epoll_submit(io_op *op)
             }
         }
         io_list *q = epoll_list_of(f, op);
-        /* Ops queued before this one go first: no attempt now. */
-        if ((q == &f->pq || !q->head) && epoll_try(op, &result)) {
+        /* Ops queued before this one go first: no attempt now; nor for a
+         * read on a drained fd, which waits for EPOLLIN. */
+        int attempt = q == &f->pq || (!q->head && !(q == &f->rq && f->drained));
+        if (attempt && epoll_try_fd(f, op, &result)) {
             epoll_ready_locked(s, op, result);
         } else {
             io_list_push(q, op);
@@ -305,8 +357,8 @@ static int epoll_cancel(io_op *op)
         io_fd_state *f = io_fdmap_get(&s->fds, op->fd, 0);
         io_list_remove(epoll_list_of(f, op), op);
         op->priv.flags |= IO_PF_CANCEL;
-        /* The fd stays armed; the next event finds nothing and re-arms for
-         * what still waits. */
+        /* The fd stays in the set; an event that finds nobody waiting
+         * narrows the interest then. */
         epoll_ready_locked(s, op, -ECANCELED);
         wake = epoll_need_wake_locked(s);
         rc = 0;
@@ -341,11 +393,11 @@ static void epoll_forget_fd(int fd)
 }
 
 /* Serves the ops of one list in order until one has to wait. */
-static void epoll_serve_locked(epoll_shard *s, io_list *q)
+static void epoll_serve_locked(epoll_shard *s, io_fd_state *f, io_list *q)
 {
     io_op *op;
     long result;
-    while ((op = q->head) && epoll_try(op, &result)) {
+    while ((op = q->head) && epoll_try_fd(f, op, &result)) {
         io_list_remove(q, op);
         epoll_ready_locked(s, op, result);
     }
@@ -356,11 +408,13 @@ static void epoll_event_locked(epoll_shard *s, int fd, unsigned revents)
     io_fd_state *f = io_fdmap_get(&s->fds, fd, 0);
     if (!f)
         return; /* forgotten since */
-    f->armed = 0; /* one-shot: this event disarmed it */
-    if (revents & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP))
-        epoll_serve_locked(s, &f->rq);
+    unsigned waited = epoll_wanted(f); /* before serving: who this event was for */
+    if (revents & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP)) {
+        f->drained = 0;
+        epoll_serve_locked(s, f, &f->rq);
+    }
     if (revents & (EPOLLOUT | EPOLLERR | EPOLLHUP))
-        epoll_serve_locked(s, &f->wq);
+        epoll_serve_locked(s, f, &f->wq);
     for (io_op *op = f->pq.head, *next; op; op = next) {
         next = op->priv.next;
         unsigned hit = revents & ((unsigned)op->poll_events | EPOLLERR | EPOLLHUP);
@@ -369,7 +423,13 @@ static void epoll_event_locked(epoll_shard *s, int fd, unsigned revents)
             epoll_ready_locked(s, op, (long)hit);
         }
     }
-    int rc = epoll_arm_locked(s, f);
+    /* Readiness nobody waited for keeps being reported (level-triggered):
+     * narrow the interest to what is still needed, or leave the set. */
+    int rc;
+    if ((revents & (EPOLLIN | EPOLLOUT | EPOLLERR | EPOLLHUP | EPOLLRDHUP)) & ~waited)
+        rc = epoll_set_interest_locked(s, f, epoll_wanted(f));
+    else
+        rc = epoll_arm_locked(s, f);
     if (rc < 0)
         epoll_fail_all_locked(s, f, rc);
 }

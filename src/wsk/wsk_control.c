@@ -46,8 +46,9 @@ static BOOLEAN option_requires_irp(ULONG level, ULONG code)
                                    code == SO_KEEPALIVE || code == SO_BROADCAST || code == SO_RCVBUF);
 }
 
-/* IP_PKTINFO on an IPv4 / IPV6_PKTINFO on an IPv6 datagram socket: always
- * on in Linux (wsk_socket.c); the client's setting is kept here. */
+/* IP_PKTINFO on an IPv4 / IPV6_PKTINFO on an IPv6 datagram socket: the
+ * client's setting is kept here; Linux's may be on for the provider's own
+ * needs too (wsk_socket.c, may_receive_broadcast). */
 static BOOLEAN is_packet_info_option(const wsk_socket *s, ULONG level, ULONG code)
 {
     return s->category == WSK_CATEGORY_DATAGRAM &&
@@ -101,7 +102,13 @@ static control_result set_option(wsk_socket *s, ULONG level, ULONG code, SIZE_T 
     if (is_packet_info_option(s, level, code)) {
         if (!read_bool(in, in_size, &v))
             return (control_result){STATUS_INVALID_PARAMETER, 0};
-        s->pktinfo_wanted = v != 0;
+        if (v && !s->pktinfo_on) {
+            int r = lx_enable_packet_info(s->fd, s->family);
+            if (r != 0)
+                return (control_result){wsk_status_from_errno(-r), 0};
+            s->pktinfo_on = TRUE;
+        }
+        s->pktinfo_wanted = v != 0; /* off: Linux keeps it on if it was; the object is left out */
         return (control_result){STATUS_SUCCESS, 0};
     }
     if (in == NULL && in_size != 0)

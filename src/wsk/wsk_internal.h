@@ -170,7 +170,8 @@ typedef struct wsk_socket {
     BOOLEAN reuse_addr;
     BOOLEAN exclusive_addr;
     BOOLEAN v6only;
-    BOOLEAN pktinfo_wanted; /* the client enabled IP_PKTINFO / IPV6_PKTINFO (always on underneath) */
+    BOOLEAN pktinfo_wanted; /* the client enabled IP_PKTINFO / IPV6_PKTINFO */
+    BOOLEAN pktinfo_on;     /* Linux's packet info is on (wanted, or needed for MSG_MCAST/MSG_BCAST) */
     BOOLEAN conditional_accept;
     PSECURITY_DESCRIPTOR security; /* NULL: the default descriptor, which forbids sharing */
 

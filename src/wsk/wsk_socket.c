@@ -72,16 +72,6 @@ static NTSTATUS wsk_socket_create(wsk_client *c, ADDRESS_FAMILY family, USHORT t
     if (s == NULL)
         return STATUS_INSUFFICIENT_RESOURCES;
     int fd = lx_socket(family, type, (int)protocol);
-    if (fd >= 0 && flags == WSK_FLAG_DATAGRAM_SOCKET) {
-        /* Received datagrams always carry their destination: it tells
-         * MSG_MCAST and MSG_BCAST (the client's IP_PKTINFO only decides
-         * whether it sees the object too). */
-        int e = lx_enable_packet_info(fd, family);
-        if (e < 0) {
-            lx_close(fd);
-            fd = e;
-        }
-    }
     if (fd < 0) {
         openwsk_pool_free(s);
         return status_from_lx(fd);
@@ -230,6 +220,23 @@ static BOOLEAN address_is_wildcard_or_multicast(const SOCKADDR *a)
     return __builtin_memcmp(b, zero, 16) == 0 || b[0] == 0xFF;
 }
 
+/* Whether a datagram socket bound to `a` can receive multicast or
+ * broadcast datagrams.  Their destination address is what tells MSG_MCAST
+ * and MSG_BCAST, so such sockets read Linux's packet info on every datagram
+ * (the client's IP_PKTINFO only decides whether it sees the object too).
+ * Linux gives a socket bound to a unicast address only datagrams sent to
+ * that address: loopback and IPv6 (no broadcast there) addresses other
+ * than multicast skip the cost. */
+static BOOLEAN may_receive_broadcast(const SOCKADDR *a)
+{
+    if (address_is_wildcard_or_multicast(a))
+        return TRUE;
+    if (a->sa_family == AF_INET6)
+        return FALSE;
+    const UCHAR *b = (const UCHAR *)&((const SOCKADDR_IN *)a)->sin_addr;
+    return b[0] != 127 || (b[1] == 255 && b[2] == 255 && b[3] == 255);
+}
+
 static NTSTATUS bind_socket(wsk_socket *s, PSOCKADDR LocalAddress)
 {
     SOCKADDR_STORAGE addr;
@@ -244,6 +251,12 @@ static NTSTATUS bind_socket(wsk_socket *s, PSOCKADDR LocalAddress)
     if (s->type == SOCK_RAW) { /* no ports, no sharing rules */
         int r = lx_bind(s->fd, &addr);
         return r == 0 ? STATUS_SUCCESS : status_from_lx(r);
+    }
+    if (s->category == WSK_CATEGORY_DATAGRAM && !s->pktinfo_on && may_receive_broadcast((SOCKADDR *)&addr)) {
+        int r = lx_enable_packet_info(s->fd, s->family);
+        if (r != 0)
+            return status_from_lx(r);
+        s->pktinfo_on = TRUE;
     }
     USHORT *port = s->family == AF_INET ? &((SOCKADDR_IN *)&addr)->sin_port : &((SOCKADDR_IN6 *)&addr)->sin6_port;
     BOOLEAN ephemeral = *port == 0;

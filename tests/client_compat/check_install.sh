@@ -34,7 +34,7 @@ cat > "$work/drv/CMakeLists.txt" <<CM
 cmake_minimum_required(VERSION 3.16)
 project(probe C)
 find_package(openwsk REQUIRED)
-openwsk_add_driver(probe SOURCES $src/tests/host/probe_driver.c)
+openwsk_add_driver(probe SOURCES $src/tests/host/probe_driver.c WPP $src/tests/host/probe_driver.c)
 CM
 cmake -S "$work/drv" -B "$work/drv/build" -DCMAKE_PREFIX_PATH="$work/prefix" >/dev/null
 cmake --build "$work/drv/build" >/dev/null

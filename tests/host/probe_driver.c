@@ -19,6 +19,13 @@
 #include <ntddk.h>
 #include <wsk.h>
 
+/* WPP tracing, as a WDK driver sets it up; openwsk_add_driver(... WPP ...)
+ * generates the .tmh. */
+#define WPP_CONTROL_GUIDS                                                                \
+    WPP_DEFINE_CONTROL_GUID(ProbeTrace, (0c4bd0e2, 5a6f, 4e21, 8b3d, 7f10a2c4e955),      \
+                            WPP_DEFINE_BIT(TRACE_DRIVER))
+#include "probe_driver.tmh"
+
 #define PROBE_TAG 'borP'
 
 /* Same names as libc's, different meaning: all hidden inside the module. */
@@ -167,7 +174,6 @@ static NTSTATUS ProbeExchange(VOID)
 
 static VOID ProbeUnload(PDRIVER_OBJECT DriverObject)
 {
-    UNREFERENCED_PARAMETER(DriverObject);
     if (ProbeThread != NULL) {
         KeSetEvent(&ProbeStop, IO_NO_INCREMENT, FALSE);
         KeWaitForSingleObject(ProbeThread, Executive, KernelMode, FALSE, NULL);
@@ -177,6 +183,7 @@ static VOID ProbeUnload(PDRIVER_OBJECT DriverObject)
     if (!ModeIs(L"nodereg"))
         WskDeregister(&ProbeRegistration);
     DbgPrint("probe: unloaded\n");
+    WPP_CLEANUP(DriverObject);
 }
 
 /* Each parameter read the way drivers do; what is absent keeps its default. */
@@ -245,6 +252,8 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
     WSK_CLIENT_NPI npi = {NULL, &ProbeClientDispatch};
     NTSTATUS status;
 
+    WPP_INIT_TRACING(DriverObject, RegistryPath);
+    TraceEvents(TRACE_LEVEL_INFORMATION, TRACE_DRIVER, "probe: traced through WPP from %!FUNC!");
     DbgPrint("probe: DriverName=%wZ ServiceKeyName=%wZ\n", &DriverObject->DriverName,
              &DriverObject->DriverExtension->ServiceKeyName);
     DbgPrint("probe: RegistryPath=%wZ\n", RegistryPath);
