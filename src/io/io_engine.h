@@ -199,6 +199,7 @@ typedef struct io_fd_state {
     unsigned char registered;   /* epoll: fd is in the epoll set */
     unsigned char nonblock_checked; /* epoll: O_NONBLOCK verified for accept/connect */
     unsigned char drained;      /* epoll: the last read found nothing more to read; wait for EPOLLIN */
+    unsigned char unwanted;     /* epoll: events in a row that found nobody waiting */
 } io_fd_state;
 
 /* fd -> record map of one shard (fds with fd % stride == shard index);

@@ -52,6 +52,7 @@
 enum { EP_IDLE = 0, EP_PARKED, EP_READY, EP_DONE };
 
 #define EP_BATCH 64
+#define EP_DELIVERY_ROUNDS 4
 
 typedef struct epoll_shard {
     pthread_mutex_t lock;
@@ -329,6 +330,7 @@ static void epoll_submit(io_op *op)
          * read on a drained fd, which waits for EPOLLIN. */
         int attempt = q == &f->pq || (!q->head && !(q == &f->rq && f->drained));
         if (attempt && epoll_try_fd(f, op, &result)) {
+            f->unwanted = 0; /* the readiness an earlier event reported was used after all */
             epoll_ready_locked(s, op, result);
         } else {
             io_list_push(q, op);
@@ -424,12 +426,19 @@ static void epoll_event_locked(epoll_shard *s, int fd, unsigned revents)
         }
     }
     /* Readiness nobody waited for keeps being reported (level-triggered):
-     * narrow the interest to what is still needed, or leave the set. */
+     * the fourth time in a row, narrow the interest to what is still
+     * needed, or leave the set.  A few are normal: the peer's next request
+     * can be reported before the completion that parks the next read has
+     * been delivered. */
     int rc;
-    if ((revents & (EPOLLIN | EPOLLOUT | EPOLLERR | EPOLLHUP | EPOLLRDHUP)) & ~waited)
+    if (((revents & (EPOLLIN | EPOLLOUT | EPOLLERR | EPOLLHUP | EPOLLRDHUP)) & ~waited) && ++f->unwanted >= 4) {
+        f->unwanted = 0;
         rc = epoll_set_interest_locked(s, f, epoll_wanted(f));
-    else
+    } else {
+        if (!((revents & (EPOLLIN | EPOLLOUT | EPOLLERR | EPOLLHUP | EPOLLRDHUP)) & ~waited))
+            f->unwanted = 0;
         rc = epoll_arm_locked(s, f);
+    }
     if (rc < 0)
         epoll_fail_all_locked(s, f, rc);
 }
@@ -472,18 +481,29 @@ static void *epoll_thread(void *arg)
             if (evs[i].data.fd != s->evfd)
                 epoll_event_locked(s, evs[i].data.fd, evs[i].events);
         }
-        io_list batch = s->ready;
-        s->ready.head = s->ready.tail = NULL;
-        for (io_op *op = batch.head; op; op = op->priv.next) {
-            op->priv.state = EP_DONE;
-            s->inflight--;
+        /* Deliver, and deliver again what the completions themselves
+         * finished at once (a reply sent right after a read, the next read
+         * after the reply): a few rounds before polling again save an
+         * epoll_wait per step of a request/response exchange, while a
+         * bound keeps events of other fds from waiting long. */
+        for (int round = 0; round < EP_DELIVERY_ROUNDS; round++) {
+            io_list batch = s->ready;
+            s->ready.head = s->ready.tail = NULL;
+            for (io_op *op = batch.head; op; op = op->priv.next) {
+                op->priv.state = EP_DONE;
+                s->inflight--;
+            }
+            pthread_mutex_unlock(&s->lock);
+
+            for (io_op *op = batch.head, *next; op; op = next) {
+                next = op->priv.next; /* read before complete() may free op */
+                io_deliver(op, op->priv.result);
+            }
+            pthread_mutex_lock(&s->lock);
+            if (!s->ready.head)
+                break;
         }
         pthread_mutex_unlock(&s->lock);
-
-        for (io_op *op = batch.head, *next; op; op = next) {
-            next = op->priv.next; /* read before complete() may free op */
-            io_deliver(op, op->priv.result);
-        }
     }
     return NULL;
 }
