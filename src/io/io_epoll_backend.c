@@ -385,8 +385,9 @@ static void epoll_forget_fd(int fd)
             epoll_fail_all_locked(s, f, -ECANCELED);
             wake = epoll_need_wake_locked(s);
         }
-        if (f->registered)
-            epoll_ctl(s->epfd, EPOLL_CTL_DEL, fd, NULL);
+        /* No EPOLL_CTL_DEL: the close that follows takes the fd out of the
+         * set (the provider never duplicates its fds), and a number reused
+         * for a new fd is added afresh (ADD, or MOD after EEXIST). */
         io_fdmap_remove(&s->fds, fd);
     }
     pthread_mutex_unlock(&s->lock);
@@ -408,8 +409,12 @@ static void epoll_serve_locked(epoll_shard *s, io_fd_state *f, io_list *q)
 static void epoll_event_locked(epoll_shard *s, int fd, unsigned revents)
 {
     io_fd_state *f = io_fdmap_get(&s->fds, fd, 0);
-    if (!f)
-        return; /* forgotten since */
+    if (!f) {
+        /* Forgotten but not closed (forget leaves the set to close): out
+         * of the set, or level-triggered readiness would keep coming. */
+        epoll_ctl(s->epfd, EPOLL_CTL_DEL, fd, NULL);
+        return;
+    }
     unsigned waited = epoll_wanted(f); /* before serving: who this event was for */
     if (revents & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP)) {
         f->drained = 0;

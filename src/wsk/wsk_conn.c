@@ -168,8 +168,10 @@ static void req_accept_outcome(wsk_socket *listener, wsk_req *r, req_outcome *ou
         size_t len;
         if (r->remote_out != NULL && lx_remote_address(child->fd, &a, &len) == 0)
             __builtin_memcpy(r->remote_out, &a, len);
-        if (r->local_out != NULL && lx_local_address(child->fd, &a, &len) == 0)
-            __builtin_memcpy(r->local_out, &a, len);
+        if (r->local_out != NULL) {
+            wsk_accepted_local_address(listener, child->fd, &a);
+            __builtin_memcpy(r->local_out, &a, wsk_sockaddr_size(listener->family));
+        }
         out->status = STATUS_SUCCESS;
         out->information = (ULONG_PTR)&child->pub;
         if (child->rx_mode)
@@ -195,10 +197,9 @@ static void req_accept_outcome(wsk_socket *listener, wsk_req *r, req_outcome *ou
     if (r->remote_out != NULL)
         wsk_io_accepted_peer(&r->io, r->remote_out);
     if (r->local_out != NULL) {
-        size_t len;
         SOCKADDR_STORAGE local;
-        if (lx_local_address(fd, &local, &len) == 0)
-            __builtin_memcpy(r->local_out, &local, len);
+        wsk_accepted_local_address(listener, fd, &local);
+        __builtin_memcpy(r->local_out, &local, wsk_sockaddr_size(listener->family));
     }
     out->status = STATUS_SUCCESS;
     out->information = (ULONG_PTR)&child->pub;
@@ -409,9 +410,7 @@ static void accept_event_offer(wsk_socket *s, wsk_socket *child, const SOCKADDR_
      * returns: the child stays alive until we have stored its context. */
     child->callbacks = 1;
     SOCKADDR_STORAGE local;
-    size_t len;
-    __builtin_memset(&local, 0, sizeof(local));
-    lx_local_address(child->fd, &local, &len);
+    wsk_accepted_local_address(s, child->fd, &local);
     const WSK_CLIENT_LISTEN_DISPATCH *events = s->client_dispatch;
     PVOID context = NULL;
     const WSK_CLIENT_CONNECTION_DISPATCH *dispatch = NULL;
@@ -699,10 +698,8 @@ static BOOLEAN conditional_inspect(wsk_socket *s, wsk_socket *child, wsk_req *fe
     if (events == NULL || events->WskInspectEvent == NULL)
         return conditional_ready(s, child, TRUE);
     SOCKADDR_STORAGE local, remote;
-    size_t len;
-    __builtin_memset(&local, 0, sizeof(local));
     __builtin_memset(&remote, 0, sizeof(remote));
-    lx_local_address(child->fd, &local, &len);
+    wsk_accepted_local_address(s, child->fd, &local);
     wsk_io_accepted_peer(&feeder->io, &remote);
     /* Listed as pended before the client hears of it: a client that hands
      * the id to another thread may call WskInspectComplete before its

@@ -170,6 +170,8 @@ typedef struct wsk_socket {
     BOOLEAN reuse_addr;
     BOOLEAN exclusive_addr;
     BOOLEAN v6only;
+    BOOLEAN bound_specific; /* bound to a specific (not wildcard) address: bound_address */
+    SOCKADDR_STORAGE bound_address; /* with the port chosen; what its accepted connections are local to */
     BOOLEAN pktinfo_wanted; /* the client enabled IP_PKTINFO / IPV6_PKTINFO */
     BOOLEAN pktinfo_on;     /* Linux's packet info is on (wanted, or needed for MSG_MCAST/MSG_BCAST) */
     BOOLEAN conditional_accept;
@@ -265,6 +267,9 @@ void wsk_conn_inherit_events(wsk_socket *listener, wsk_socket *child);
 NTSTATUS WSKAPI wsk_conn_release(PWSK_SOCKET Socket, PWSK_DATA_INDICATION DataIndication);
 /* Frees a socket whose requests have all completed; completes close_irp. */
 void wsk_socket_destroy(wsk_socket *s);
+/* The local address of a connection accepted on listener: the listener's
+ * own when it is bound to a specific address (no syscall), else Linux's. */
+void wsk_accepted_local_address(const wsk_socket *listener, int fd, SOCKADDR_STORAGE *out);
 
 /* A close waiting for this socket can finish; the first caller to see it
  * claims the destruction (wsk_conn.c). */

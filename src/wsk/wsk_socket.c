@@ -272,14 +272,28 @@ static NTSTATUS bind_socket(wsk_socket *s, PSOCKADDR LocalAddress)
         int r = lx_prepare_bind(s->fd, s->family, s->v6only);
         if (r == 0)
             r = lx_bind(s->fd, &addr);
-        if (r == 0)
+        if (r == 0) {
+            s->bound_specific = !address_is_wildcard_or_multicast((SOCKADDR *)&addr);
+            __builtin_memcpy(&s->bound_address, &addr, sizeof(addr));
             return STATUS_SUCCESS;
+        }
         wsk_bind_registry_release(s);
         *port = requested;
         if (!(ephemeral && r == -EADDRINUSE))
             return status_from_lx(r);
     }
     return STATUS_ADDRESS_ALREADY_EXISTS;
+}
+
+void wsk_accepted_local_address(const wsk_socket *listener, int fd, SOCKADDR_STORAGE *out)
+{
+    __builtin_memset(out, 0, sizeof(*out));
+    if (listener->bound_specific) {
+        __builtin_memcpy(out, &listener->bound_address, sizeof(*out));
+        return;
+    }
+    size_t len;
+    lx_local_address(fd, out, &len);
 }
 
 static NTSTATUS WSKAPI wsk_bind(PWSK_SOCKET Socket, PSOCKADDR LocalAddress, ULONG Flags, PIRP Irp)
