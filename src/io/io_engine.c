@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "kernel/ke_internal.h"
@@ -164,6 +165,51 @@ unsigned io_next_shard(unsigned shards)
     return __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED) % shards;
 }
 
+/* fd -> shard + 1 (0: not assigned yet).  Shards are dealt out in turn as
+ * fds first appear, not by fd number: the provider opens its sockets in
+ * patterns (a socket, then its port claim, then the next socket...) that
+ * would put every socket of a kind on one thread under fd % shards.  Fds
+ * beyond the table fall back to fd % shards. */
+#define IO_FD_TABLE_MAX (1u << 20)
+static unsigned char *io_fd_shards;
+static size_t io_fd_shards_count;
+
+static void io_fd_shards_reset(void)
+{
+    if (io_fd_shards == NULL) {
+        struct rlimit lim;
+        size_t n = getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY ? (size_t)lim.rlim_cur
+                                                                                      : IO_FD_TABLE_MAX;
+        if (n > IO_FD_TABLE_MAX)
+            n = IO_FD_TABLE_MAX;
+        io_fd_shards = calloc(n, 1);
+        io_fd_shards_count = io_fd_shards != NULL ? n : 0;
+    } else {
+        memset(io_fd_shards, 0, io_fd_shards_count);
+    }
+}
+
+unsigned io_shard_of_fd(int fd, unsigned shards)
+{
+    if (fd < 0)
+        return io_next_shard(shards);
+    if ((size_t)fd >= io_fd_shards_count || shards > 255)
+        return (unsigned)fd % shards;
+    unsigned char v = __atomic_load_n(&io_fd_shards[fd], __ATOMIC_ACQUIRE);
+    if (v == 0) {
+        unsigned char mine = (unsigned char)(io_next_shard(shards) + 1);
+        if (__atomic_compare_exchange_n(&io_fd_shards[fd], &v, mine, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+            v = mine;
+    }
+    return (unsigned)v - 1;
+}
+
+void io_shard_release_fd(int fd)
+{
+    if (fd >= 0 && (size_t)fd < io_fd_shards_count)
+        __atomic_store_n(&io_fd_shards[fd], 0, __ATOMIC_RELEASE);
+}
+
 /* ---- SENDMSG bookkeeping ---- */
 
 void io_send_begin(io_op *op)
@@ -277,6 +323,7 @@ int io_engine_start(unsigned threads)
         threads = io_default_threads();
     if (threads > IO_MAX_THREADS)
         threads = IO_MAX_THREADS;
+    io_fd_shards_reset();
 
     const char *want = getenv("OPENWSK_IO_BACKEND");
     const io_backend *chosen = NULL;

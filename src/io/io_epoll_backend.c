@@ -272,7 +272,7 @@ static void epoll_fail_all_locked(epoll_shard *s, io_fd_state *f, long result)
 
 static epoll_shard *epoll_shard_for(io_op *op)
 {
-    unsigned i = op->fd >= 0 ? (unsigned)op->fd % epoll_nshards : io_next_shard(epoll_nshards);
+    unsigned i = io_shard_of_fd(op->fd, epoll_nshards);
     return &epoll_shards[i];
 }
 
@@ -375,7 +375,7 @@ static int epoll_cancel(io_op *op)
 
 static void epoll_forget_fd(int fd)
 {
-    epoll_shard *s = &epoll_shards[(unsigned)fd % epoll_nshards];
+    epoll_shard *s = &epoll_shards[io_shard_of_fd(fd, epoll_nshards)];
     pthread_mutex_lock(&s->lock);
     io_fd_state *f = io_fdmap_get(&s->fds, fd, 0);
     int wake = 0;
@@ -391,6 +391,7 @@ static void epoll_forget_fd(int fd)
         io_fdmap_remove(&s->fds, fd);
     }
     pthread_mutex_unlock(&s->lock);
+    io_shard_release_fd(fd); /* the number's next fd gets a shard afresh */
     if (wake)
         epoll_wake(s);
 }
@@ -560,7 +561,7 @@ static int epoll_start(unsigned threads)
         epoll_shard *s = &epoll_shards[i];
         pthread_mutex_init(&s->lock, NULL);
         s->index = i;
-        s->fds.stride = threads;
+        s->fds.stride = 1; /* fds are dealt to shards in turn (io_shard_of_fd) */
         s->epfd = epoll_create1(EPOLL_CLOEXEC);
         s->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         if (s->epfd < 0 || s->evfd < 0) {

@@ -478,7 +478,7 @@ static void *uring_thread(void *arg)
 
 static uring_shard *uring_shard_for(io_op *op)
 {
-    unsigned i = op->fd >= 0 ? (unsigned)op->fd % uring_nshards : io_next_shard(uring_nshards);
+    unsigned i = io_shard_of_fd(op->fd, uring_nshards);
     return &uring_shards[i];
 }
 
@@ -575,16 +575,21 @@ static int uring_cancel(io_op *op)
 
 static void uring_forget_fd(int fd)
 {
-    uring_shard *s = &uring_shards[(unsigned)fd % uring_nshards];
+    int keep_shard = 0;
+    uring_shard *s = &uring_shards[io_shard_of_fd(fd, uring_nshards)];
     pthread_mutex_lock(&s->lock);
     io_fd_state *f = io_fdmap_get(&s->fds, fd, 0);
     if (f) {
-        if (f->rowner || f->wowner || f->rq.head || f->wq.head)
+        if (f->rowner || f->wowner || f->rq.head || f->wq.head) {
             openwsk_log("io_engine_forget_fd(%d) while operations are pending: record kept", fd);
-        else
+            keep_shard = 1;
+        } else {
             io_fdmap_remove(&s->fds, fd);
+        }
     }
     pthread_mutex_unlock(&s->lock);
+    if (!keep_shard)
+        io_shard_release_fd(fd); /* the number's next fd gets a shard afresh */
 }
 
 static void uring_stop(void)
@@ -635,7 +640,7 @@ static int uring_start(unsigned threads)
         pthread_cond_init(&s->init_cond, NULL);
         s->index = i;
         s->evfd = -1;
-        s->fds.stride = threads;
+        s->fds.stride = 1; /* fds are dealt to shards in turn (io_shard_of_fd) */
     }
     /* Each thread creates its own ring; wait for every one to report. */
     for (unsigned i = 0; i < threads && rc == 0; i++) {
