@@ -19,26 +19,6 @@
 
 #define MAX_UDP4 65507u /* 65535 - IPv4 header - UDP header */
 
-/* A datagram socket bound to ip:0; *port receives its port. */
-static PWSK_SOCKET udp_socket(wt_wsk *t, ADDRESS_FAMILY family, const char *ip, USHORT *port)
-{
-    NTSTATUS st;
-    PWSK_SOCKET s = wt_socket(t, family, SOCK_DGRAM, IPPROTO_UDP, WSK_FLAG_DATAGRAM_SOCKET, &st);
-    CHECK_EQ(st, STATUS_SUCCESS);
-    if (family == AF_INET) {
-        SOCKADDR_IN a = wt_in4(ip, 0), local;
-        CHECK_EQ(wt_bind(t, s, &a), STATUS_SUCCESS);
-        CHECK_EQ(wt_local_address(t, s, &local), STATUS_SUCCESS);
-        *port = RtlUshortByteSwap(local.sin_port);
-    } else {
-        SOCKADDR_IN6 a = wt_in6(ip, 0), local;
-        CHECK_EQ(wt_bind(t, s, &a), STATUS_SUCCESS);
-        CHECK_EQ(wt_local_address(t, s, &local), STATUS_SUCCESS);
-        *port = RtlUshortByteSwap(local.sin6_port);
-    }
-    return s;
-}
-
 /* A buffer described by a chain of three MDLs, the first used from an offset. */
 typedef struct chained {
     PUCHAR mem;
@@ -91,7 +71,7 @@ static void send_to_linux_peer_every_size(void)
     wt_wsk t;
     wt_wsk_open(&t);
     USHORT port;
-    PWSK_SOCKET s = udp_socket(&t, AF_INET, "127.0.0.1", &port);
+    PWSK_SOCKET s = wt_datagram_socket(&t, AF_INET, "127.0.0.1", &port);
     int peer = peer_udp_bind(4, "127.0.0.1", 0);
     SOCKADDR_IN to = wt_in4("127.0.0.1", peer_local_port(peer));
     static UCHAR got[MAX_UDP4 + 16];
@@ -155,7 +135,7 @@ static void receive_from_linux_peer_every_size(void)
     wt_wsk t;
     wt_wsk_open(&t);
     USHORT port;
-    PWSK_SOCKET s = udp_socket(&t, AF_INET, "127.0.0.1", &port);
+    PWSK_SOCKET s = wt_datagram_socket(&t, AF_INET, "127.0.0.1", &port);
     int peer = peer_udp_bind(4, "127.0.0.1", 0);
     static UCHAR data[MAX_UDP4];
     const SIZE_T sizes[] = {1, 3, 512, 1472, 9000, 65000, MAX_UDP4};
@@ -195,7 +175,7 @@ static void truncated_datagram(void)
     wt_wsk t;
     wt_wsk_open(&t);
     USHORT port;
-    PWSK_SOCKET s = udp_socket(&t, AF_INET, "127.0.0.1", &port);
+    PWSK_SOCKET s = wt_datagram_socket(&t, AF_INET, "127.0.0.1", &port);
     CHECK_EQ(peer_udp_sendto(4, "127.0.0.1", port, "0123456789abcdef", 16), 0);
     CHECK_EQ(peer_udp_sendto(4, "127.0.0.1", port, "next", 4), 0);
     UCHAR small[10];
@@ -253,7 +233,7 @@ static void fixed_addresses(void)
     CHECK_EQ(wt_close(&t, unbound), STATUS_SUCCESS);
 
     USHORT port;
-    PWSK_SOCKET s = udp_socket(&t, AF_INET, "127.0.0.1", &port);
+    PWSK_SOCKET s = wt_datagram_socket(&t, AF_INET, "127.0.0.1", &port);
     UCHAR msg[4] = {'p', 'i', 'n', 'g'};
     PMDL m = IoAllocateMdl(msg, 4, FALSE, FALSE, NULL);
     MmBuildMdlForNonPagedPool(m);
@@ -323,7 +303,7 @@ static void ipv6_round_trip(void)
     wt_wsk t;
     wt_wsk_open(&t);
     USHORT port;
-    PWSK_SOCKET s = udp_socket(&t, AF_INET6, "::1", &port);
+    PWSK_SOCKET s = wt_datagram_socket(&t, AF_INET6, "::1", &port);
     int peer = peer_udp_bind(6, "::1", 0);
     SOCKADDR_IN6 to = wt_in6("::1", peer_local_port(peer));
     UCHAR msg[5] = {'h', 'e', 'l', 'l', 'o'};
@@ -362,7 +342,7 @@ static void cancel_and_close_pending_receive(void)
     wt_wsk t;
     wt_wsk_open(&t);
     USHORT port;
-    PWSK_SOCKET s = udp_socket(&t, AF_INET, "127.0.0.1", &port);
+    PWSK_SOCKET s = wt_datagram_socket(&t, AF_INET, "127.0.0.1", &port);
     UCHAR in[16];
     PMDL m = IoAllocateMdl(in, sizeof(in), FALSE, FALSE, NULL);
     MmBuildMdlForNonPagedPool(m);
@@ -405,7 +385,7 @@ static void bad_inputs(void)
     CHECK_EQ(wt_close(&t, unbound), STATUS_SUCCESS);
 
     USHORT port;
-    PWSK_SOCKET s = udp_socket(&t, AF_INET, "127.0.0.1", &port);
+    PWSK_SOCKET s = wt_datagram_socket(&t, AF_INET, "127.0.0.1", &port);
     const WSK_PROVIDER_DATAGRAM_DISPATCH *d = s->Dispatch;
     CHECK_EQ(d->WskSendTo(s, &b, 0, (PSOCKADDR)&to, 0, NULL, NULL), STATUS_INVALID_PARAMETER); /* no IRP */
     r = d->WskSendTo(s, &b, 1, (PSOCKADDR)&to, 0, NULL, wt_irp_arm(&t.irp));
@@ -438,7 +418,7 @@ static void send_messages_list(void)
     wt_wsk t;
     wt_wsk_open(&t);
     USHORT port;
-    PWSK_SOCKET s = udp_socket(&t, AF_INET, "127.0.0.1", &port);
+    PWSK_SOCKET s = wt_datagram_socket(&t, AF_INET, "127.0.0.1", &port);
     int peer = peer_udp_bind(4, "127.0.0.1", 0);
     SOCKADDR_IN to = wt_in4("127.0.0.1", peer_local_port(peer));
     const SIZE_T sizes[5] = {1, 100, 1472, 30000, 3};
@@ -501,7 +481,7 @@ static void packet_info_control_data(ADDRESS_FAMILY family)
     wt_wsk t;
     wt_wsk_open(&t);
     USHORT port;
-    PWSK_SOCKET s = udp_socket(&t, family, ip, &port);
+    PWSK_SOCKET s = wt_datagram_socket(&t, family, ip, &port);
     ULONG level = family == AF_INET ? IPPROTO_IP : IPPROTO_IPV6;
     CHECK_EQ(wt_set_ulong(&t, s, level, family == AF_INET ? IP_PKTINFO : IPV6_PKTINFO, 1), STATUS_SUCCESS);
     UCHAR in[8];
@@ -553,7 +533,7 @@ static void packet_info_on_send(void)
     wt_wsk t;
     wt_wsk_open(&t);
     USHORT port;
-    PWSK_SOCKET s = udp_socket(&t, AF_INET, "0.0.0.0", &port);
+    PWSK_SOCKET s = wt_datagram_socket(&t, AF_INET, "0.0.0.0", &port);
     int peer = peer_udp_bind(4, "127.0.0.1", 0);
     SOCKADDR_IN to = wt_in4("127.0.0.1", peer_local_port(peer));
     UCHAR msg[4] = {'s', 'r', 'c', '!'};
@@ -621,7 +601,7 @@ static void broadcast_needs_so_broadcast(void)
     wt_wsk t;
     wt_wsk_open(&t);
     USHORT port;
-    PWSK_SOCKET s = udp_socket(&t, AF_INET, "127.0.0.1", &port);
+    PWSK_SOCKET s = wt_datagram_socket(&t, AF_INET, "127.0.0.1", &port);
     const WSK_PROVIDER_DATAGRAM_DISPATCH *d = s->Dispatch;
     ULONG v = 7;
     SIZE_T n = 0;

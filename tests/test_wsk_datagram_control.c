@@ -19,25 +19,6 @@
 
 #define GROUP4 "239.255.77.41"
 
-static PWSK_SOCKET udp_socket(wt_wsk *t, ADDRESS_FAMILY family, const char *ip, USHORT *port)
-{
-    NTSTATUS st;
-    PWSK_SOCKET s = wt_socket(t, family, SOCK_DGRAM, IPPROTO_UDP, WSK_FLAG_DATAGRAM_SOCKET, &st);
-    CHECK_EQ(st, STATUS_SUCCESS);
-    if (family == AF_INET) {
-        SOCKADDR_IN a = wt_in4(ip, 0), local;
-        CHECK_EQ(wt_bind(t, s, &a), STATUS_SUCCESS);
-        CHECK_EQ(wt_local_address(t, s, &local), STATUS_SUCCESS);
-        *port = RtlUshortByteSwap(local.sin_port);
-    } else {
-        SOCKADDR_IN6 a = wt_in6(ip, 0), local;
-        CHECK_EQ(wt_bind(t, s, &a), STATUS_SUCCESS);
-        CHECK_EQ(wt_local_address(t, s, &local), STATUS_SUCCESS);
-        *port = RtlUshortByteSwap(local.sin6_port);
-    }
-    return s;
-}
-
 static NTSTATUS set_bytes(wt_wsk *t, PWSK_SOCKET s, ULONG level, ULONG code, PVOID value, SIZE_T size)
 {
     const WSK_PROVIDER_DATAGRAM_DISPATCH *d = s->Dispatch;
@@ -127,7 +108,7 @@ static void ttl_and_tos_received_ipv4(void)
     wt_wsk t;
     wt_wsk_open(&t);
     USHORT port;
-    PWSK_SOCKET s = udp_socket(&t, AF_INET, "127.0.0.1", &port);
+    PWSK_SOCKET s = wt_datagram_socket(&t, AF_INET, "127.0.0.1", &port);
     ULONG v = 7;
     CHECK_EQ(get_ulong(&t, s, IPPROTO_IP, IP_PKTINFO, &v), STATUS_SUCCESS);
     CHECK_EQ(v, 0); /* off until the client turns it on */
@@ -172,7 +153,7 @@ static void hop_limit_and_tclass_received_ipv6(void)
     wt_wsk t;
     wt_wsk_open(&t);
     USHORT port;
-    PWSK_SOCKET s = udp_socket(&t, AF_INET6, "::1", &port);
+    PWSK_SOCKET s = wt_datagram_socket(&t, AF_INET6, "::1", &port);
     CHECK_EQ(wt_set_ulong(&t, s, IPPROTO_IPV6, IPV6_HOPLIMIT, 1), STATUS_SUCCESS);
     CHECK_EQ(wt_set_ulong(&t, s, IPPROTO_IPV6, IPV6_RECVTCLASS, 1), STATUS_SUCCESS);
     int peer = peer_udp_bind(6, "::1", 0);
@@ -221,7 +202,7 @@ static void ttl_and_tos_on_send(ADDRESS_FAMILY family)
     wt_wsk t;
     wt_wsk_open(&t);
     USHORT port;
-    PWSK_SOCKET s = udp_socket(&t, family, ip, &port);
+    PWSK_SOCKET s = wt_datagram_socket(&t, family, ip, &port);
     int peer = peer_udp_bind(pf, ip, 0);
     CHECK_EQ(peer_set_sockopt(peer, pf == 4 ? "IP_RECVTTL" : "IPV6_RECVHOPLIMIT", 1), 0);
     CHECK_EQ(peer_set_sockopt(peer, pf == 4 ? "IP_RECVTOS" : "IPV6_RECVTCLASS", 1), 0);
@@ -294,7 +275,7 @@ static void multicast_membership(void)
     wt_wsk t;
     wt_wsk_open(&t);
     USHORT port;
-    PWSK_SOCKET s = udp_socket(&t, AF_INET, "0.0.0.0", &port);
+    PWSK_SOCKET s = wt_datagram_socket(&t, AF_INET, "0.0.0.0", &port);
     IP_MREQ join;
     join.imr_multiaddr = wt_in4(GROUP4, 0).sin_addr;
     join.imr_interface = wt_in4(iface, 0).sin_addr;

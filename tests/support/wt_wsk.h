@@ -182,6 +182,29 @@ static inline NTSTATUS wt_set_ulong(wt_wsk *t, PWSK_SOCKET s, ULONG level, ULONG
     return wt_irp_result(&t->irp, r);
 }
 
+static inline SOCKADDR_IN wt_in4(const char *dotted, USHORT port);
+static inline SOCKADDR_IN6 wt_in6(const char *text, USHORT port);
+
+/* A UDP datagram socket bound to ip:0; *port receives the port chosen. */
+static inline PWSK_SOCKET wt_datagram_socket(wt_wsk *t, ADDRESS_FAMILY family, const char *ip, USHORT *port)
+{
+    NTSTATUS st;
+    PWSK_SOCKET s = wt_socket(t, family, SOCK_DGRAM, IPPROTO_UDP, WSK_FLAG_DATAGRAM_SOCKET, &st);
+    CHECK_EQ(st, STATUS_SUCCESS);
+    if (family == AF_INET) {
+        SOCKADDR_IN a = wt_in4(ip, 0), local;
+        CHECK_EQ(wt_bind(t, s, &a), STATUS_SUCCESS);
+        CHECK_EQ(wt_local_address(t, s, &local), STATUS_SUCCESS);
+        *port = RtlUshortByteSwap(local.sin_port);
+    } else {
+        SOCKADDR_IN6 a = wt_in6(ip, 0), local;
+        CHECK_EQ(wt_bind(t, s, &a), STATUS_SUCCESS);
+        CHECK_EQ(wt_local_address(t, s, &local), STATUS_SUCCESS);
+        *port = RtlUshortByteSwap(local.sin6_port);
+    }
+    return s;
+}
+
 static inline SOCKADDR_IN wt_in4(const char *dotted, USHORT port)
 {
     SOCKADDR_IN a;
