@@ -297,14 +297,21 @@ int main(int argc, char **argv)
     KeInitializeEvent(&c.done, NotificationEvent, FALSE);
     PWSK_SOCKET listeners[MAX_THREADS] = {0}, udp[MAX_THREADS] = {0};
     int ok = 1;
+    /* All listeners first, then all datagram sockets: the engine deals fds
+     * to its threads in turn as they are first used (at the bind), so this
+     * order puts one socket of each kind on each thread, as the native
+     * servers do by construction. */
     for (int i = 0; i < threads && ok; i++) {
         listeners[i] = open_shared(&c, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_LISTEN_SOCKET, &listen_dispatch,
                                    (USHORT)port);
+        ok = listeners[i] != NULL;
+    }
+    for (int i = 0; i < threads && ok; i++) {
         /* Datagram sockets: created with their own address as context. */
         NTSTATUS st = finish(&c, provider.Dispatch->WskSocket(provider.Client, AF_INET, SOCK_DGRAM, IPPROTO_UDP,
                                                                WSK_FLAG_DATAGRAM_SOCKET, &udp[i], &datagram_dispatch,
                                                                NULL, NULL, NULL, arm(&c)));
-        ok = listeners[i] != NULL && NT_SUCCESS(st);
+        ok = NT_SUCCESS(st);
         if (!ok)
             break;
         udp[i] = (PWSK_SOCKET)c.irp->IoStatus.Information;
