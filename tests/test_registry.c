@@ -98,12 +98,21 @@ static void open_and_query_value(void)
 
 static void create_and_set(void)
 {
-    UNICODE_STRING name;
-    OBJECT_ATTRIBUTES oa;
+    UNICODE_STRING name, parent_name;
+    OBJECT_ATTRIBUTES oa, parent_oa;
     RtlInitUnicodeString(&name, L"\\Registry\\Machine\\Software\\openwsk\\state");
     InitializeObjectAttributes(&oa, &name, OBJ_CASE_INSENSITIVE | OBJ_KERNEL_HANDLE, NULL, NULL);
-    HANDLE h;
+    HANDLE h, parent;
     ULONG disposition = 0;
+    /* Only the last component is created: the parent must exist. */
+    CHECK_EQ(ZwCreateKey(&h, KEY_ALL_ACCESS, &oa, 0, NULL, REG_OPTION_VOLATILE, &disposition),
+             STATUS_OBJECT_NAME_NOT_FOUND);
+    RtlInitUnicodeString(&parent_name, L"\\Registry\\Machine\\Software\\openwsk");
+    InitializeObjectAttributes(&parent_oa, &parent_name, OBJ_CASE_INSENSITIVE | OBJ_KERNEL_HANDLE, NULL, NULL);
+    CHECK_EQ(ZwCreateKey(&parent, KEY_ALL_ACCESS, &parent_oa, 0, NULL, REG_OPTION_VOLATILE, &disposition),
+             STATUS_SUCCESS);
+    CHECK_EQ(disposition, REG_CREATED_NEW_KEY);
+    CHECK_EQ(ZwClose(parent), STATUS_SUCCESS);
     CHECK_EQ(ZwCreateKey(&h, KEY_ALL_ACCESS, &oa, 0, NULL, REG_OPTION_VOLATILE, &disposition), STATUS_SUCCESS);
     CHECK_EQ(disposition, REG_CREATED_NEW_KEY);
     UNICODE_STRING v;
@@ -117,6 +126,16 @@ static void create_and_set(void)
     ULONG got;
     CHECK_EQ(ZwQueryValueKey(h, &v, KeyValuePartialInformation, buf, sizeof(buf), &got), STATUS_SUCCESS);
     CHECK_EQ(*(ULONG *)((PKEY_VALUE_PARTIAL_INFORMATION)buf)->Data, 3);
+    /* The Align64 form has no TitleIndex, and wants an 8-byte aligned buffer. */
+    _Alignas(8) UCHAR aligned[32];
+    PKEY_VALUE_PARTIAL_INFORMATION_ALIGN64 a64 = (PKEY_VALUE_PARTIAL_INFORMATION_ALIGN64)aligned;
+    CHECK_EQ(ZwQueryValueKey(h, &v, KeyValuePartialInformationAlign64, aligned, sizeof(aligned), &got),
+             STATUS_SUCCESS);
+    CHECK_EQ(got, FIELD_OFFSET(KEY_VALUE_PARTIAL_INFORMATION_ALIGN64, Data) + sizeof(ULONG));
+    CHECK_EQ(a64->Type, REG_DWORD);
+    CHECK_EQ(*(ULONG *)a64->Data, 3);
+    CHECK_EQ(ZwQueryValueKey(h, &v, KeyValuePartialInformationAlign64, aligned + 4, sizeof(aligned) - 4, &got),
+             STATUS_DATATYPE_MISALIGNMENT);
     CHECK_EQ(ZwDeleteValueKey(h, &v), STATUS_SUCCESS);
     CHECK_EQ(ZwDeleteValueKey(h, &v), STATUS_OBJECT_NAME_NOT_FOUND);
     CHECK_EQ(ZwClose(h), STATUS_SUCCESS);
@@ -137,6 +156,23 @@ static NTSTATUS NTAPI count_values(PWSTR ValueName, ULONG ValueType, PVOID Value
     s->calls++;
     if (ValueType == REG_DWORD && ValueLength == 4)
         s->sum += *(ULONG *)ValueData;
+    return STATUS_SUCCESS;
+}
+
+static NTSTATUS NTAPI count_strings(PWSTR ValueName, ULONG ValueType, PVOID ValueData, ULONG ValueLength,
+                                    PVOID Context, PVOID EntryContext)
+{
+    seen *s = Context;
+    (void)ValueName;
+    (void)EntryContext;
+    s->calls++;
+    if (ValueType == REG_SZ) {
+        const WCHAR *w = ValueData;
+        ULONG n = 0;
+        while (n < ValueLength / sizeof(WCHAR) && w[n] != 0)
+            n++;
+        s->sum += n;
+    }
     return STATUS_SUCCESS;
 }
 
@@ -229,6 +265,34 @@ static void query_registry_values(void)
     t[0].EntryContext = &port;
     CHECK_EQ(RtlQueryRegistryValues(RTL_REGISTRY_SERVICES, L"regtest\\Parameters", t, NULL, NULL), STATUS_SUCCESS);
     CHECK_EQ(port, 5);
+
+    /* A REG_MULTI_SZ reaches a query routine one string at a time, as REG_SZ
+     * (unless NOEXPAND). */
+    static const WCHAR names[] = L"alpha\0beta\0gamma\0";
+    CHECK_EQ(openwsk_registry_set(PARAMS, "Names", REG_MULTI_SZ, names, sizeof(names)), STATUS_SUCCESS);
+    seen strings = {0, 0};
+    memset(t, 0, sizeof(t));
+    t[0].QueryRoutine = count_strings;
+    t[0].Name = L"Names";
+    CHECK_EQ(RtlQueryRegistryValues(RTL_REGISTRY_SERVICES, L"regtest\\Parameters", t, &strings, NULL),
+             STATUS_SUCCESS);
+    CHECK_EQ(strings.calls, 3);
+    CHECK_EQ(strings.sum, 5 + 4 + 5); /* the characters of each */
+    t[0].Flags = RTL_QUERY_REGISTRY_NOEXPAND;
+    strings.calls = 0;
+    CHECK_EQ(RtlQueryRegistryValues(RTL_REGISTRY_SERVICES, L"regtest\\Parameters", t, &strings, NULL),
+             STATUS_SUCCESS);
+    CHECK_EQ(strings.calls, 1);
+    /* NOSTRING: a string goes into a plain buffer with a size header. */
+    LONG raw[8];
+    memset(raw, 0, sizeof(raw));
+    raw[0] = -(LONG)sizeof(raw);
+    memset(t, 0, sizeof(t));
+    t[0].Flags = RTL_QUERY_REGISTRY_DIRECT | RTL_QUERY_REGISTRY_NOSTRING;
+    t[0].Name = L"Greeting";
+    t[0].EntryContext = raw;
+    CHECK_EQ(RtlQueryRegistryValues(RTL_REGISTRY_SERVICES, L"regtest\\Parameters", t, NULL, NULL), STATUS_SUCCESS);
+    CHECK_MEM(raw, L"hello", 12);
     openwsk_registry_reset();
 }
 

@@ -411,6 +411,49 @@ static void broadcast_flag_on_the_event(void)
     wt_wsk_close(&t);
 }
 
+/* IP_RECVERR is accepted and remembered; an ICMP error for an earlier
+ * datagram (port unreachable) must not leave the engine spinning on an
+ * error queue nobody reads while a receive waits. */
+static void receive_errors_option_does_not_spin(void)
+{
+    wt_wsk t;
+    wt_wsk_open(&t);
+    USHORT port;
+    PWSK_SOCKET s = wt_datagram_socket(&t, AF_INET, "127.0.0.1", &port);
+    CHECK_EQ(wt_set_ulong(&t, s, IPPROTO_IP, IP_RECVERR, 1), STATUS_SUCCESS);
+    ULONG v = 0;
+    CHECK_EQ(get_ulong(&t, s, IPPROTO_IP, IP_RECVERR, &v), STATUS_SUCCESS);
+    CHECK_EQ(v, 1);
+    /* A port nobody listens on: the answer is an ICMP port unreachable. */
+    int closed = peer_udp_bind(4, "127.0.0.1", 0);
+    USHORT dead = peer_local_port(closed);
+    peer_close(closed);
+    UCHAR msg[4] = {'p', 'i', 'n', 'g'};
+    PMDL m = IoAllocateMdl(msg, sizeof(msg), FALSE, FALSE, NULL);
+    MmBuildMdlForNonPagedPool(m);
+    WSK_BUF b = {m, 0, sizeof(msg)};
+    SOCKADDR_IN to = wt_in4("127.0.0.1", dead);
+    const WSK_PROVIDER_DATAGRAM_DISPATCH *d = s->Dispatch;
+    NTSTATUS r = d->WskSendTo(s, &b, 0, (PSOCKADDR)&to, 0, NULL, wt_irp_arm(&t.irp));
+    CHECK_EQ(wt_irp_result(&t.irp, r), STATUS_SUCCESS);
+    /* The first receive may report the error itself; the next one waits
+     * (cancelled after 500 ms), and meanwhile the process must stay idle:
+     * a spinning engine thread would use the whole time. */
+    received got;
+    receive_one(s, &got, 200);
+    CHECK(got.status == STATUS_CANCELLED || got.status == STATUS_CONNECTION_REFUSED ||
+          got.status == STATUS_PORT_UNREACHABLE);
+    long before = peer_process_cpu_ms();
+    receive_one(s, &got, 500);
+    long used = peer_process_cpu_ms() - before;
+    CHECK_EQ(got.status, STATUS_CANCELLED);
+    if (used > 250)
+        WT_FAIL("the process used %ld ms of CPU while a receive waited 500 ms", used);
+    IoFreeMdl(m);
+    CHECK_EQ(wt_close(&t, s), STATUS_SUCCESS);
+    wt_wsk_close(&t);
+}
+
 int main(void)
 {
     WT_RUN(ttl_and_tos_received_ipv4);
@@ -419,6 +462,7 @@ int main(void)
     WT_RUN(hop_limit_and_tclass_on_send_ipv6);
     WT_RUN(multicast_membership);
     WT_RUN(broadcast_flag_on_the_event);
+    WT_RUN(receive_errors_option_does_not_spin);
     CHECK_EQ(openwsk_pool_outstanding_count(0), 0);
     return wt_finish();
 }

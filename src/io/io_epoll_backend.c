@@ -385,9 +385,12 @@ static void epoll_forget_fd(int fd)
             epoll_fail_all_locked(s, f, -ECANCELED);
             wake = epoll_need_wake_locked(s);
         }
-        /* No EPOLL_CTL_DEL: the close that follows takes the fd out of the
-         * set (the provider never duplicates its fds), and a number reused
-         * for a new fd is added afresh (ADD, or MOD after EEXIST). */
+        /* Out of the set while the fd still names this socket: its close
+         * would not do it if the socket lives on elsewhere (a fork, a
+         * descriptor passed on), and a stale registration reports readiness
+         * under a number that may name another socket by then. */
+        if (f->registered)
+            epoll_ctl(s->epfd, EPOLL_CTL_DEL, fd, NULL);
         io_fdmap_remove(&s->fds, fd);
     }
     pthread_mutex_unlock(&s->lock);
@@ -410,12 +413,8 @@ static void epoll_serve_locked(epoll_shard *s, io_fd_state *f, io_list *q)
 static void epoll_event_locked(epoll_shard *s, int fd, unsigned revents)
 {
     io_fd_state *f = io_fdmap_get(&s->fds, fd, 0);
-    if (!f) {
-        /* Forgotten but not closed (forget leaves the set to close): out
-         * of the set, or level-triggered readiness would keep coming. */
-        epoll_ctl(s->epfd, EPOLL_CTL_DEL, fd, NULL);
-        return;
-    }
+    if (!f)
+        return; /* forgotten since (forget took it out of the set) */
     unsigned waited = epoll_wanted(f); /* before serving: who this event was for */
     if (revents & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP)) {
         f->drained = 0;
@@ -437,11 +436,12 @@ static void epoll_event_locked(epoll_shard *s, int fd, unsigned revents)
      * can be reported before the completion that parks the next read has
      * been delivered. */
     int rc;
-    if (((revents & (EPOLLIN | EPOLLOUT | EPOLLERR | EPOLLHUP | EPOLLRDHUP)) & ~waited) && ++f->unwanted >= 4) {
+    unsigned reported = revents & (EPOLLIN | EPOLLOUT | EPOLLPRI | EPOLLERR | EPOLLHUP | EPOLLRDHUP);
+    if ((reported & ~waited) && ++f->unwanted >= 4) {
         f->unwanted = 0;
         rc = epoll_set_interest_locked(s, f, epoll_wanted(f));
     } else {
-        if (!((revents & (EPOLLIN | EPOLLOUT | EPOLLERR | EPOLLHUP | EPOLLRDHUP)) & ~waited))
+        if (!(reported & ~waited))
             f->unwanted = 0;
         rc = epoll_arm_locked(s, f);
     }

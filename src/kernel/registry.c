@@ -180,6 +180,31 @@ static void free_key(reg_key *k)
         delete_value_locked(k, k->values);
 }
 
+/* The keys every Windows system has, so that ZwCreateKey of a key under
+ * them finds its parent.  Made on first use, and again after a reset. */
+static BOOLEAN reg_skeleton_made;
+
+static void skeleton_locked(void)
+{
+    static const char *const keys[] = {
+        "\\Registry\\Machine\\System\\CurrentControlSet\\Services",
+        "\\Registry\\Machine\\System\\CurrentControlSet\\Control",
+        "\\Registry\\Machine\\Software\\Microsoft\\Windows NT\\CurrentVersion",
+        "\\Registry\\Machine\\Hardware\\DeviceMap",
+        "\\Registry\\User\\.Default",
+    };
+    if (reg_skeleton_made)
+        return;
+    reg_skeleton_made = TRUE;
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        WCHAR w[96];
+        USHORT n = 0;
+        for (const char *c = keys[i]; *c != 0 && n < 96; c++)
+            w[n++] = (WCHAR)*c;
+        walk_locked(&reg_root, w, (USHORT)(n * sizeof(WCHAR)), TRUE, NULL);
+    }
+}
+
 /* ---- handles ---- */
 
 static NTSTATUS key_from_handle(HANDLE h, reg_handle **out)
@@ -229,8 +254,31 @@ static NTSTATUS open_key(PHANDLE KeyHandle, POBJECT_ATTRIBUTES oa, BOOLEAN creat
         return STATUS_OBJECT_PATH_SYNTAX_BAD;
     }
     BOOLEAN created = FALSE;
+    /* ZwCreateKey creates the last component only: its parent must exist. */
+    USHORT last = bytes / sizeof(WCHAR);
+    while (last > 0 && path[last - 1] == L'\\')
+        last--;
+    USHORT parent_chars = last;
+    while (parent_chars > 0 && path[parent_chars - 1] != L'\\')
+        parent_chars--;
     pthread_mutex_lock(&reg_lock);
-    reg_key *k = walk_locked(root != NULL ? root->key : &reg_root, path, bytes, create, &created);
+    skeleton_locked();
+    reg_key *base = root != NULL ? root->key : &reg_root;
+    reg_key *k;
+    if (!create) {
+        k = walk_locked(base, path, bytes, FALSE, NULL);
+    } else {
+        reg_key *parent = walk_locked(base, path, (USHORT)(parent_chars * sizeof(WCHAR)), FALSE, NULL);
+        k = parent == NULL ? NULL
+                           : walk_locked(parent, path + parent_chars,
+                                         (USHORT)((last - parent_chars) * sizeof(WCHAR)), TRUE, &created);
+        if (parent == NULL) {
+            pthread_mutex_unlock(&reg_lock);
+            if (root != NULL)
+                ObfDereferenceObject(root);
+            return STATUS_OBJECT_NAME_NOT_FOUND;
+        }
+    }
     pthread_mutex_unlock(&reg_lock);
     if (root != NULL)
         ObfDereferenceObject(root);
@@ -278,18 +326,27 @@ static NTSTATUS describe_value(const reg_value *v, KEY_VALUE_INFORMATION_CLASS c
         total = fixed + v->name_bytes;
         break;
     case KeyValueFullInformation:
-    case KeyValueFullInformationAlign64:
+    case KeyValueFullInformationAlign64: {
+        /* The data follows the name, ULONG-aligned (8-byte for Align64). */
+        ULONG align = cls == KeyValueFullInformationAlign64 ? 7u : 3u;
         fixed = FIELD_OFFSET(KEY_VALUE_FULL_INFORMATION, Name);
-        total = ((fixed + v->name_bytes + 7u) & ~7u) + v->size;
+        total = ((fixed + v->name_bytes + align) & ~align) + v->size;
         break;
+    }
     case KeyValuePartialInformation:
-    case KeyValuePartialInformationAlign64:
         fixed = FIELD_OFFSET(KEY_VALUE_PARTIAL_INFORMATION, Data);
+        total = fixed + v->size;
+        break;
+    case KeyValuePartialInformationAlign64:
+        fixed = FIELD_OFFSET(KEY_VALUE_PARTIAL_INFORMATION_ALIGN64, Data);
         total = fixed + v->size;
         break;
     default:
         return STATUS_INVALID_PARAMETER;
     }
+    if ((cls == KeyValueFullInformationAlign64 || cls == KeyValuePartialInformationAlign64) &&
+        ((ULONG_PTR)out & 7u) != 0)
+        return STATUS_DATATYPE_MISALIGNMENT;
     *result = total;
     if (length < fixed)
         return STATUS_BUFFER_TOO_SMALL;
@@ -314,6 +371,12 @@ static NTSTATUS describe_value(const reg_value *v, KEY_VALUE_INFORMATION_CLASS c
             memcpy(o + fixed, v->name, v->name_bytes);
             memcpy(o + f->DataOffset, v->data, v->size);
         }
+    } else if (cls == KeyValuePartialInformationAlign64) {
+        PKEY_VALUE_PARTIAL_INFORMATION_ALIGN64 p = out;
+        p->Type = v->type;
+        p->DataLength = v->size;
+        if (whole)
+            memcpy(o + fixed, v->data, v->size);
     } else {
         PKEY_VALUE_PARTIAL_INFORMATION p = out;
         p->TitleIndex = 0;
@@ -417,6 +480,7 @@ static NTSTATUS rtl_open(ULONG RelativeTo, PCWSTR Path, BOOLEAN create, reg_key 
     for (const char *c = bases[base]; *c != 0; c++)
         prefix[n++] = (WCHAR)*c;
     pthread_mutex_lock(&reg_lock);
+    skeleton_locked();
     BOOLEAN created = FALSE;
     reg_key *k = walk_locked(&reg_root, prefix, (USHORT)(n * sizeof(WCHAR)), create, &created);
     if (k != NULL && Path != NULL)
@@ -438,7 +502,8 @@ static NTSTATUS store_direct(const RTL_QUERY_REGISTRY_TABLE *e, ULONG type, cons
 {
     if (e->EntryContext == NULL)
         return STATUS_INVALID_PARAMETER;
-    if (is_string_type(type)) {
+    /* NOSTRING: strings too go to a plain buffer with a size header. */
+    if (is_string_type(type) && !(e->Flags & RTL_QUERY_REGISTRY_NOSTRING)) {
         PUNICODE_STRING u = e->EntryContext;
         ULONG bytes = size;
         if (bytes < sizeof(WCHAR) || ((const WCHAR *)data)[bytes / sizeof(WCHAR) - 1] != 0)
@@ -492,6 +557,24 @@ static NTSTATUS deliver(const RTL_QUERY_REGISTRY_TABLE *e, PWSTR name, ULONG typ
     }
     if (e->Flags & RTL_QUERY_REGISTRY_DIRECT)
         return store_direct(e, type, data, size);
+    if (!(e->Flags & RTL_QUERY_REGISTRY_NOEXPAND) && type == REG_EXPAND_SZ)
+        type = REG_SZ; /* expanded (there is no environment to expand from) */
+    if (!(e->Flags & RTL_QUERY_REGISTRY_NOEXPAND) && type == REG_MULTI_SZ) {
+        /* Windows calls the routine once per string, each as REG_SZ. */
+        const WCHAR *w = data;
+        ULONG chars = size / sizeof(WCHAR), at = 0;
+        while (at < chars && w[at] != 0) {
+            ULONG end = at;
+            while (end < chars && w[end] != 0)
+                end++;
+            ULONG bytes = (end - at + (end < chars ? 1 : 0)) * (ULONG)sizeof(WCHAR);
+            NTSTATUS st = e->QueryRoutine(name, REG_SZ, (PVOID)(w + at), bytes, Context, e->EntryContext);
+            if (!NT_SUCCESS(st))
+                return st;
+            at = end + 1;
+        }
+        return STATUS_SUCCESS;
+    }
     return e->QueryRoutine(name, type, data, size, Context, e->EntryContext);
 }
 
@@ -698,6 +781,7 @@ NTSTATUS openwsk_registry_set(const char *key_path, const char *value_name, ULON
     NTSTATUS st = STATUS_INSUFFICIENT_RESOURCES;
     if (key != NULL && name != NULL) {
         pthread_mutex_lock(&reg_lock);
+        skeleton_locked();
         reg_key *k = walk_locked(&reg_root, key, (USHORT)(key_chars * sizeof(WCHAR)), TRUE, NULL);
         if (k != NULL)
             st = set_value_locked(k, name, (USHORT)(name_chars * sizeof(WCHAR)), type, data, size);
@@ -728,5 +812,6 @@ void openwsk_registry_reset(void)
 {
     pthread_mutex_lock(&reg_lock);
     free_key(&reg_root);
+    reg_skeleton_made = FALSE;
     pthread_mutex_unlock(&reg_lock);
 }

@@ -56,6 +56,16 @@ static BOOLEAN is_packet_info_option(const wsk_socket *s, ULONG level, ULONG cod
             (level == IPPROTO_IPV6 && code == IPV6_PKTINFO && s->family == AF_INET6));
 }
 
+/* IP_RECVERR / IPV6_RECVERR: remembered, not passed to Linux.  Linux's
+ * version queues ICMP errors on an error queue that keeps EPOLLERR raised
+ * until read with MSG_ERRQUEUE; its control messages have no Windows
+ * layout to be translated to, so the engine would spin on an error nobody
+ * reads.  Errors still reach the client as the status of its next call. */
+static BOOLEAN is_receive_errors_option(ULONG level, ULONG code)
+{
+    return (level == IPPROTO_IP && code == IP_RECVERR) || (level == IPPROTO_IPV6 && code == IPV6_RECVERR);
+}
+
 static control_result set_option(wsk_socket *s, ULONG level, ULONG code, SIZE_T in_size, PVOID in)
 {
     ULONG v;
@@ -97,6 +107,12 @@ static control_result set_option(wsk_socket *s, ULONG level, ULONG code, SIZE_T 
         if (!read_bool(in, in_size, &v))
             return (control_result){STATUS_INVALID_PARAMETER, 0};
         s->v6only = v != 0;
+        return (control_result){STATUS_SUCCESS, 0};
+    }
+    if (is_receive_errors_option(level, code)) {
+        if (!read_bool(in, in_size, &v))
+            return (control_result){STATUS_INVALID_PARAMETER, 0};
+        s->recv_errors = v != 0;
         return (control_result){STATUS_SUCCESS, 0};
     }
     if (is_packet_info_option(s, level, code)) {
@@ -149,6 +165,8 @@ static control_result get_option(wsk_socket *s, ULONG level, ULONG code, SIZE_T 
             return (control_result){STATUS_INVALID_PARAMETER, 0};
         return write_ulong(out, out_size, s->v6only);
     }
+    if (is_receive_errors_option(level, code))
+        return write_ulong(out, out_size, s->recv_errors);
     if (is_packet_info_option(s, level, code))
         return write_ulong(out, out_size, s->pktinfo_wanted);
     if (out == NULL)

@@ -549,6 +549,24 @@ static void dg_stash_done(wsk_io *io, void *context, long result, size_t transfe
     dg_deliver(s, r, b, (long)b->length);
 }
 
+/* How much of Windows-layout control data (whole CMSGHDR objects, 8-byte
+ * aligned) fits in cap bytes: the same rule as when it is written straight
+ * into the client's buffer (wsk_io_received_control). */
+static ULONG dg_control_that_fits(const UCHAR *control, ULONG len, ULONG cap)
+{
+    ULONG at = 0, used = 0;
+    while (at + 16 <= len) {
+        SIZE_T object;
+        __builtin_memcpy(&object, control + at, sizeof(object));
+        if (object < 16 || at + object > cap)
+            break;
+        ULONG next = at + (ULONG)((object + 7) & ~(SIZE_T)7);
+        used = next < cap ? next : cap;
+        at = next;
+    }
+    return used < len ? used : len;
+}
+
 /* Copies a datagram the reader holds into a WskReceiveFrom's buffers,
  * address and control buffer; returns the data bytes copied. */
 static SIZE_T dg_copy_to_request(wsk_socket *s, const wsk_dg_block *b, SIZE_T length, wsk_req *r)
@@ -563,8 +581,8 @@ static SIZE_T dg_copy_to_request(wsk_socket *s, const wsk_dg_block *b, SIZE_T le
     if (r->remote_out != NULL)
         __builtin_memcpy(r->remote_out, &b->from, wsk_sockaddr_size(s->family));
     r->dg_destination_flags = b->destination_flags;
-    r->dg_control_cut = b->control_cut || b->control_len > r->control_capacity;
-    r->dg_control_written = r->dg_control_cut && b->control_len > r->control_capacity ? 0 : b->control_len;
+    r->dg_control_written = dg_control_that_fits(b->control, b->control_len, r->control_capacity);
+    r->dg_control_cut = b->control_cut || r->dg_control_written < b->control_len;
     if (r->dg_control_written > 0)
         __builtin_memcpy(r->control_out, b->control, r->dg_control_written);
     return copied;

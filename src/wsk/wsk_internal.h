@@ -174,6 +174,7 @@ typedef struct wsk_socket {
     SOCKADDR_STORAGE bound_address; /* with the port chosen; what its accepted connections are local to */
     BOOLEAN pktinfo_wanted; /* the client enabled IP_PKTINFO / IPV6_PKTINFO */
     BOOLEAN pktinfo_on;     /* Linux's packet info is on (wanted, or needed for MSG_MCAST/MSG_BCAST) */
+    BOOLEAN recv_errors;    /* IP_RECVERR / IPV6_RECVERR as the client set it (kept here, docs/decisions.md) */
     BOOLEAN conditional_accept;
     PSECURITY_DESCRIPTOR security; /* NULL: the default descriptor, which forbids sharing */
 

@@ -322,7 +322,7 @@ size_t wsk_io_received_control(const wsk_io *io, int keep_pktinfo, void *win_out
 {
     const wsk_io_impl *impl = (const wsk_io_impl *)(const void *)io->opaque;
     struct msghdr msg = impl->msg; /* the CMSG macros want a non-const header */
-    *truncated = (impl->msg.msg_flags & MSG_CTRUNC) != 0;
+    int cut = 0; /* something did not fit in win_out (Linux's own MSG_CTRUNC is separate) */
     *destination_flags = 0;
     unsigned char *out = win_out;
     size_t cap = win_out != NULL ? win_cap : 0;
@@ -331,6 +331,8 @@ size_t wsk_io_received_control(const wsk_io *io, int keep_pktinfo, void *win_out
         const int_control *ic = int_control_by_linux(c->cmsg_level, c->cmsg_type);
         if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
             struct in_pktinfo lin;
+            if (c->cmsg_len < CMSG_LEN(sizeof(lin)))
+                continue; /* cut short by the kernel */
             memcpy(&lin, CMSG_DATA(c), sizeof(lin));
             *destination_flags = destination_flags4(&lin.ipi_addr, &lin.ipi_spec_dst);
             if (!keep_pktinfo)
@@ -339,9 +341,11 @@ size_t wsk_io_received_control(const wsk_io *io, int keep_pktinfo, void *win_out
             unsigned int ifindex = (unsigned int)lin.ipi_ifindex;
             memcpy(win, &lin.ipi_addr, 4);
             memcpy(win + 4, &ifindex, 4);
-            at = put_control(out, cap, at, IPPROTO_IP, WIN_IP_PKTINFO, win, sizeof(win), truncated);
+            at = put_control(out, cap, at, IPPROTO_IP, WIN_IP_PKTINFO, win, sizeof(win), &cut);
         } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
             struct in6_pktinfo lin;
+            if (c->cmsg_len < CMSG_LEN(sizeof(lin)))
+                continue;
             memcpy(&lin, CMSG_DATA(c), sizeof(lin));
             if (IN6_IS_ADDR_MULTICAST(&lin.ipi6_addr)) {
                 *destination_flags = WIN_MSG_MCAST;
@@ -356,7 +360,7 @@ size_t wsk_io_received_control(const wsk_io *io, int keep_pktinfo, void *win_out
             unsigned int ifindex = lin.ipi6_ifindex;
             memcpy(win, &lin.ipi6_addr, 16);
             memcpy(win + 16, &ifindex, 4);
-            at = put_control(out, cap, at, IPPROTO_IPV6, WIN_IPV6_PKTINFO, win, sizeof(win), truncated);
+            at = put_control(out, cap, at, IPPROTO_IPV6, WIN_IPV6_PKTINFO, win, sizeof(win), &cut);
         } else if (ic != NULL) {
             /* Linux gives IP_TOS as one byte and the others as an int;
              * Windows has an INT for each. */
@@ -365,13 +369,14 @@ size_t wsk_io_received_control(const wsk_io *io, int keep_pktinfo, void *win_out
                 value = *(const unsigned char *)CMSG_DATA(c);
             else if (c->cmsg_len >= CMSG_LEN(sizeof(int)))
                 memcpy(&value, CMSG_DATA(c), sizeof(value));
-            at = put_control(out, cap, at, ic->level, ic->win_type, &value, sizeof(value), truncated);
+            at = put_control(out, cap, at, ic->level, ic->win_type, &value, sizeof(value), &cut);
         } else {
             continue; /* kinds without a Windows counterpart are left out */
         }
-        if (!*truncated)
-            used = at;
+        if (!cut)
+            used = at; /* whole objects only: after the first that did not fit, nothing more */
     }
+    *truncated = cut || (impl->msg.msg_flags & MSG_CTRUNC) != 0;
     return used;
 }
 

@@ -18,6 +18,7 @@
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -502,4 +503,12 @@ int peer_accept(int lfd, int timeout_ms)
         return -ETIMEDOUT;
     int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
     return fd < 0 ? -errno : fd;
+}
+
+long peer_process_cpu_ms(void)
+{
+    struct rusage u;
+    if (getrusage(RUSAGE_SELF, &u) != 0)
+        return -errno;
+    return (long)(u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1000 + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1000;
 }

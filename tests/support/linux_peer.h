@@ -51,6 +51,8 @@ long peer_udp_recv_meta(int fd, void *buf, size_t len, int *hops, int *tclass, i
 int peer_interface4(char address[16], char broadcast[16]);
 /* IP_MULTICAST_IF on interface_ip, then (group != NULL) joins group there. */
 int peer_multicast_setup4(int fd, const char *group, const char *interface_ip);
+/* CPU time this process has used so far (user + system), in ms. */
+long peer_process_cpu_ms(void);
 /* Runs fn in a child process that first drops root (to nobody); returns
  * fn's exit code, or -1 if the child could not drop privileges. */
 int peer_run_unprivileged(int (*fn)(void *), void *arg);
