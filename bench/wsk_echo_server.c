@@ -297,10 +297,10 @@ int main(int argc, char **argv)
     KeInitializeEvent(&c.done, NotificationEvent, FALSE);
     PWSK_SOCKET listeners[MAX_THREADS] = {0}, udp[MAX_THREADS] = {0};
     int ok = 1;
-    /* All listeners first, then all datagram sockets: the engine deals fds
-     * to its threads in turn as they are first used (at the bind), so this
-     * order puts one socket of each kind on each thread, as the native
-     * servers do by construction. */
+    /* All listeners first, then all datagram sockets: the engine gives an
+     * fd, at its first use (the bind), to the thread serving the fewest, so
+     * this order puts one socket of each kind on each thread, as the
+     * native servers do by construction. */
     for (int i = 0; i < threads && ok; i++) {
         listeners[i] = open_shared(&c, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_LISTEN_SOCKET, &listen_dispatch,
                                    (USHORT)port);

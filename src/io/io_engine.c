@@ -165,14 +165,15 @@ unsigned io_next_shard(unsigned shards)
     return __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED) % shards;
 }
 
-/* fd -> shard + 1 (0: not assigned yet).  Shards are dealt out in turn as
- * fds first appear, not by fd number: the provider opens its sockets in
- * patterns (a socket, then its port claim, then the next socket...) that
- * would put every socket of a kind on one thread under fd % shards.  Fds
- * beyond the table fall back to fd % shards. */
+/* fd -> shard + 1 (0: not assigned yet).  An fd goes, at its first
+ * operation, to the shard serving the fewest fds, not to fd % shards: the
+ * provider opens its sockets in patterns (a socket, then its port claim,
+ * then the next socket...) that would put every socket of a kind on one
+ * thread.  Fds beyond the table fall back to fd % shards. */
 #define IO_FD_TABLE_MAX (1u << 20)
 static unsigned char *io_fd_shards;
 static size_t io_fd_shards_count;
+static unsigned io_shard_fds[256]; /* fds assigned to each shard */
 
 static void io_fd_shards_reset(void)
 {
@@ -187,6 +188,20 @@ static void io_fd_shards_reset(void)
     } else {
         memset(io_fd_shards, 0, io_fd_shards_count);
     }
+    memset(io_shard_fds, 0, sizeof(io_shard_fds));
+}
+
+static unsigned io_least_loaded_shard(unsigned shards)
+{
+    unsigned best = io_next_shard(shards), best_count = __atomic_load_n(&io_shard_fds[best], __ATOMIC_RELAXED);
+    for (unsigned i = 0; i < shards; i++) {
+        unsigned c = __atomic_load_n(&io_shard_fds[i], __ATOMIC_RELAXED);
+        if (c < best_count) {
+            best = i;
+            best_count = c;
+        }
+    }
+    return best;
 }
 
 unsigned io_shard_of_fd(int fd, unsigned shards)
@@ -197,17 +212,23 @@ unsigned io_shard_of_fd(int fd, unsigned shards)
         return (unsigned)fd % shards;
     unsigned char v = __atomic_load_n(&io_fd_shards[fd], __ATOMIC_ACQUIRE);
     if (v == 0) {
-        unsigned char mine = (unsigned char)(io_next_shard(shards) + 1);
-        if (__atomic_compare_exchange_n(&io_fd_shards[fd], &v, mine, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        unsigned chosen = io_least_loaded_shard(shards);
+        unsigned char mine = (unsigned char)(chosen + 1);
+        if (__atomic_compare_exchange_n(&io_fd_shards[fd], &v, mine, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
             v = mine;
+            __atomic_add_fetch(&io_shard_fds[chosen], 1, __ATOMIC_RELAXED);
+        }
     }
     return (unsigned)v - 1;
 }
 
 void io_shard_release_fd(int fd)
 {
-    if (fd >= 0 && (size_t)fd < io_fd_shards_count)
-        __atomic_store_n(&io_fd_shards[fd], 0, __ATOMIC_RELEASE);
+    if (fd < 0 || (size_t)fd >= io_fd_shards_count)
+        return;
+    unsigned char v = __atomic_exchange_n(&io_fd_shards[fd], 0, __ATOMIC_ACQ_REL);
+    if (v != 0)
+        __atomic_sub_fetch(&io_shard_fds[v - 1], 1, __ATOMIC_RELAXED);
 }
 
 /* ---- SENDMSG bookkeeping ---- */

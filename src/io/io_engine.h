@@ -253,8 +253,9 @@ int io_connect_outcome(int fd);
 
 /* Round-robin shard index for ops without an fd. */
 unsigned io_next_shard(unsigned shards);
-/* The shard serving fd (assigned in turn at first use; a negative fd gets
- * the next shard in turn), and its release by io_engine_forget_fd. */
+/* The shard serving fd (at its first use, the shard serving the fewest
+ * fds; a negative fd gets the next shard in turn), and its release by
+ * io_engine_forget_fd. */
 unsigned io_shard_of_fd(int fd, unsigned shards);
 void io_shard_release_fd(int fd);
 

@@ -561,7 +561,7 @@ static int epoll_start(unsigned threads)
         epoll_shard *s = &epoll_shards[i];
         pthread_mutex_init(&s->lock, NULL);
         s->index = i;
-        s->fds.stride = 1; /* fds are dealt to shards in turn (io_shard_of_fd) */
+        s->fds.stride = 1; /* fds are placed by io_shard_of_fd, not by number */
         s->epfd = epoll_create1(EPOLL_CLOEXEC);
         s->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         if (s->epfd < 0 || s->evfd < 0) {

@@ -640,7 +640,7 @@ static int uring_start(unsigned threads)
         pthread_cond_init(&s->init_cond, NULL);
         s->index = i;
         s->evfd = -1;
-        s->fds.stride = 1; /* fds are dealt to shards in turn (io_shard_of_fd) */
+        s->fds.stride = 1; /* fds are placed by io_shard_of_fd, not by number */
     }
     /* Each thread creates its own ring; wait for every one to report. */
     for (unsigned i = 0; i < threads && rc == 0; i++) {
