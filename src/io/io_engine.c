@@ -231,14 +231,28 @@ void io_shard_release_fd(int fd)
         __atomic_sub_fetch(&io_shard_fds[v - 1], 1, __ATOMIC_RELAXED);
 }
 
+void io_op_begin(io_op *op)
+{
+    op->transferred = 0;
+    if (op->kind == IO_OP_SENDMSG)
+        io_send_begin(op);
+    if (op->kind == IO_OP_ACCEPT && op->addrlen && op->addr_len_in)
+        *op->addrlen = op->addr_len_in;
+}
+
 /* ---- SENDMSG bookkeeping ---- */
+
+size_t io_msg_length(const struct msghdr *msg)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < (size_t)msg->msg_iovlen; i++)
+        total += msg->msg_iov[i].iov_len;
+    return total;
+}
 
 void io_send_begin(io_op *op)
 {
-    size_t total = 0;
-    for (size_t i = 0; i < (size_t)op->msg->msg_iovlen; i++)
-        total += op->msg->msg_iov[i].iov_len;
-    op->priv.total = total;
+    op->priv.total = io_msg_length(op->msg);
     op->priv.iov_index = SIZE_MAX;
     op->transferred = 0;
 }

@@ -242,7 +242,11 @@ void *io_engine_current_shard(void);
 int io_engine_spawn(pthread_t *thread, void *(*fn)(void *), void *arg);
 
 /* SENDMSG bookkeeping shared by both backends. */
-void io_send_begin(io_op *op);                   /* total, transferred = 0, no continuation */
+/* What every backend does first with a submitted op: transferred = 0,
+ * the SENDMSG bookkeeping, an ACCEPT's address length in place. */
+void io_op_begin(io_op *op);
+void io_send_begin(io_op *op);
+size_t io_msg_length(const struct msghdr *msg); /* bytes its iovecs describe */                   /* total, transferred = 0, no continuation */
 struct msghdr *io_send_msg(io_op *op);           /* what the next sendmsg sends */
 int io_send_advance(io_op *op, size_t n);        /* records n bytes sent; 1 when all was sent */
 void io_send_finish(io_op *op);                  /* restores the caller's iovec */

@@ -247,12 +247,8 @@ static int epoll_try_fd(io_fd_state *f, io_op *op, long *result)
     int done = epoll_try(op, result);
     if (op->kind == IO_OP_RECVMSG) {
         int drained = !done;
-        if (done && *result >= 0 && op->msg->msg_name == NULL) {
-            size_t asked = 0;
-            for (size_t i = 0; i < op->msg->msg_iovlen; i++)
-                asked += op->msg->msg_iov[i].iov_len;
-            drained = (size_t)*result < asked;
-        }
+        if (done && *result >= 0 && op->msg->msg_name == NULL)
+            drained = (size_t)*result < io_msg_length(op->msg);
         f->drained = (unsigned char)drained;
     } else if (op->kind == IO_OP_ACCEPT) {
         f->drained = (unsigned char)!done;
@@ -301,11 +297,7 @@ static void epoll_submit(io_op *op)
     epoll_shard *s = epoll_shard_for(op);
     op->priv.flags = 0;
     op->priv.phase = 0;
-    op->transferred = 0;
-    if (op->kind == IO_OP_SENDMSG)
-        io_send_begin(op);
-    if (op->kind == IO_OP_ACCEPT && op->addrlen && op->addr_len_in)
-        *op->addrlen = op->addr_len_in;
+    io_op_begin(op);
     __atomic_store_n(&op->priv.shard, s, __ATOMIC_RELEASE);
 
     pthread_mutex_lock(&s->lock);

@@ -507,11 +507,7 @@ static void uring_submit(io_op *op)
     uring_shard *s = uring_shard_for(op);
     op->priv.flags = 0;
     op->priv.phase = uring_compat && op->kind != IO_OP_POLL && op->kind != IO_OP_CONNECT ? PH_POLL : PH_MAIN;
-    op->transferred = 0;
-    if (op->kind == IO_OP_SENDMSG)
-        io_send_begin(op);
-    if (op->kind == IO_OP_ACCEPT && op->addrlen && op->addr_len_in)
-        *op->addrlen = op->addr_len_in;
+    io_op_begin(op);
     __atomic_store_n(&op->priv.shard, s, __ATOMIC_RELEASE);
 
     pthread_mutex_lock(&s->lock);
