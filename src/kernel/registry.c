@@ -180,29 +180,39 @@ static void free_key(reg_key *k)
         delete_value_locked(k, k->values);
 }
 
-/* The keys every Windows system has, so that ZwCreateKey of a key under
- * them finds its parent.  Made on first use, and again after a reset. */
+/* The roots of RtlQueryRegistryValues' RelativeTo values (index: the
+ * RTL_REGISTRY_ value; ABSOLUTE has none).  They are keys every Windows
+ * system has, so they exist here from the start too: ZwCreateKey of a key
+ * under them finds its parent. */
+static const char *const rtl_roots[RTL_REGISTRY_MAXIMUM] = {
+    "",
+    "\\Registry\\Machine\\System\\CurrentControlSet\\Services",
+    "\\Registry\\Machine\\System\\CurrentControlSet\\Control",
+    "\\Registry\\Machine\\Software\\Microsoft\\Windows NT\\CurrentVersion",
+    "\\Registry\\Machine\\Hardware\\DeviceMap",
+    "\\Registry\\User\\.Default",
+};
+
+/* walk_locked from the root for an ASCII path. */
+static reg_key *walk_ascii_locked(const char *path, BOOLEAN create)
+{
+    WCHAR w[96];
+    USHORT n = 0;
+    for (const char *c = path; *c != 0 && n < 96; c++)
+        w[n++] = (WCHAR)*c;
+    return walk_locked(&reg_root, w, (USHORT)(n * sizeof(WCHAR)), create, NULL);
+}
+
+/* Made on first use, and again after a reset. */
 static BOOLEAN reg_skeleton_made;
 
 static void skeleton_locked(void)
 {
-    static const char *const keys[] = {
-        "\\Registry\\Machine\\System\\CurrentControlSet\\Services",
-        "\\Registry\\Machine\\System\\CurrentControlSet\\Control",
-        "\\Registry\\Machine\\Software\\Microsoft\\Windows NT\\CurrentVersion",
-        "\\Registry\\Machine\\Hardware\\DeviceMap",
-        "\\Registry\\User\\.Default",
-    };
     if (reg_skeleton_made)
         return;
     reg_skeleton_made = TRUE;
-    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-        WCHAR w[96];
-        USHORT n = 0;
-        for (const char *c = keys[i]; *c != 0 && n < 96; c++)
-            w[n++] = (WCHAR)*c;
-        walk_locked(&reg_root, w, (USHORT)(n * sizeof(WCHAR)), TRUE, NULL);
-    }
+    for (size_t i = 1; i < RTL_REGISTRY_MAXIMUM; i++)
+        walk_ascii_locked(rtl_roots[i], TRUE);
 }
 
 /* ---- handles ---- */
@@ -453,14 +463,6 @@ NTSTATUS ZwDeleteValueKey(HANDLE KeyHandle, PUNICODE_STRING ValueName)
 /* The key RelativeTo and Path name (RTL_REGISTRY_HANDLE: Path is a handle). */
 static NTSTATUS rtl_open(ULONG RelativeTo, PCWSTR Path, BOOLEAN create, reg_key **out)
 {
-    static const char *const bases[RTL_REGISTRY_MAXIMUM] = {
-        "",
-        "\\Registry\\Machine\\System\\CurrentControlSet\\Services",
-        "\\Registry\\Machine\\System\\CurrentControlSet\\Control",
-        "\\Registry\\Machine\\Software\\Microsoft\\Windows NT\\CurrentVersion",
-        "\\Registry\\Machine\\Hardware\\DeviceMap",
-        "\\Registry\\User\\.Default",
-    };
     if (RelativeTo & RTL_REGISTRY_HANDLE) {
         reg_handle *h;
         NTSTATUS st = key_from_handle((HANDLE)Path, &h);
@@ -475,16 +477,11 @@ static NTSTATUS rtl_open(ULONG RelativeTo, PCWSTR Path, BOOLEAN create, reg_key 
         return STATUS_INVALID_PARAMETER;
     if (base == RTL_REGISTRY_ABSOLUTE && (Path == NULL || Path[0] != L'\\'))
         return STATUS_OBJECT_PATH_SYNTAX_BAD;
-    WCHAR prefix[80];
-    USHORT n = 0;
-    for (const char *c = bases[base]; *c != 0; c++)
-        prefix[n++] = (WCHAR)*c;
     pthread_mutex_lock(&reg_lock);
     skeleton_locked();
-    BOOLEAN created = FALSE;
-    reg_key *k = walk_locked(&reg_root, prefix, (USHORT)(n * sizeof(WCHAR)), create, &created);
+    reg_key *k = walk_ascii_locked(rtl_roots[base], create);
     if (k != NULL && Path != NULL)
-        k = walk_locked(k, Path, (USHORT)(wide_length(Path) * sizeof(WCHAR)), create, &created);
+        k = walk_locked(k, Path, (USHORT)(wide_length(Path) * sizeof(WCHAR)), create, NULL);
     pthread_mutex_unlock(&reg_lock);
     if (k == NULL)
         return create ? STATUS_INSUFFICIENT_RESOURCES : STATUS_OBJECT_NAME_NOT_FOUND;
