@@ -70,6 +70,7 @@ static wsk_req *req_take(wsk_socket *s, ULONG segments)
     r->control_capacity = 0;
     r->dg_control_written = 0;
     r->dg_control_cut = FALSE;
+    r->dg_destination_flags = 0;
     r->dg_next = NULL;
     r->dg_has_to = FALSE;
     r->dg_has_control = FALSE;
