@@ -82,13 +82,10 @@ static BOOLEAN asked(void)
 
 static PWSK_SOCKET conditional_listener(wt_wsk *t, USHORT *port)
 {
-    NTSTATUS r = t->provider.Dispatch->WskSocket(t->provider.Client, AF_INET, SOCK_STREAM, IPPROTO_TCP,
-                                                 WSK_FLAG_LISTEN_SOCKET, NULL, &conditional_events, NULL, NULL, NULL,
-                                                 wt_irp_arm(&t->irp));
-    CHECK_EQ(wt_irp_result(&t->irp, r), STATUS_SUCCESS);
-    PWSK_SOCKET l = (PWSK_SOCKET)t->irp.irp->IoStatus.Information;
-    t->made[0].socket = l;
-    t->made[0].flags = WSK_FLAG_LISTEN_SOCKET;
+    NTSTATUS st;
+    PWSK_SOCKET l = wt_socket_with(t, AF_INET, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_LISTEN_SOCKET, NULL,
+                                   &conditional_events, &st);
+    CHECK_EQ(st, STATUS_SUCCESS);
     CHECK_EQ(wt_set_ulong(t, l, SOL_SOCKET, SO_CONDITIONAL_ACCEPT, 1), STATUS_SUCCESS);
     SOCKADDR_IN addr = wt_in4("127.0.0.1", 0), local;
     CHECK_EQ(wt_bind(t, l, &addr), STATUS_SUCCESS);
@@ -362,13 +359,10 @@ static void pended_then_accepted_goes_to_accept_event(void)
     KeInitializeEvent(&offered, SynchronizationEvent, FALSE);
     wt_wsk t;
     wt_wsk_open(&t);
-    NTSTATUS r = t.provider.Dispatch->WskSocket(t.provider.Client, AF_INET, SOCK_STREAM, IPPROTO_TCP,
-                                                WSK_FLAG_LISTEN_SOCKET, NULL, &conditional_with_accept_event, NULL,
-                                                NULL, NULL, wt_irp_arm(&t.irp));
-    CHECK_EQ(wt_irp_result(&t.irp, r), STATUS_SUCCESS);
-    PWSK_SOCKET l = (PWSK_SOCKET)t.irp.irp->IoStatus.Information;
-    t.made[0].socket = l;
-    t.made[0].flags = WSK_FLAG_LISTEN_SOCKET;
+    NTSTATUS st;
+    PWSK_SOCKET l = wt_socket_with(&t, AF_INET, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_LISTEN_SOCKET, NULL,
+                                   &conditional_with_accept_event, &st);
+    CHECK_EQ(st, STATUS_SUCCESS);
     CHECK_EQ(wt_set_ulong(&t, l, SOL_SOCKET, SO_CONDITIONAL_ACCEPT, 1), STATUS_SUCCESS);
     SOCKADDR_IN addr = wt_in4("127.0.0.1", 0), local;
     CHECK_EQ(wt_bind(&t, l, &addr), STATUS_SUCCESS);
@@ -384,7 +378,7 @@ static void pended_then_accepted_goes_to_accept_event(void)
     WSK_INSPECT_ID pended = snapshot().last_id;
     LARGE_INTEGER short_wait = {.QuadPart = -30LL * 10000};
     CHECK_EQ(KeWaitForSingleObject(&offered, Executive, KernelMode, FALSE, &short_wait), STATUS_TIMEOUT);
-    r = d->WskInspectComplete(l, &pended, WskInspectAccept, wt_irp_arm(&t.irp));
+    NTSTATUS r = d->WskInspectComplete(l, &pended, WskInspectAccept, wt_irp_arm(&t.irp));
     CHECK_EQ(wt_irp_result(&t.irp, r), STATUS_SUCCESS);
     LARGE_INTEGER wait = {.QuadPart = -2000LL * 10000};
     CHECK_EQ(KeWaitForSingleObject(&offered, Executive, KernelMode, FALSE, &wait), STATUS_SUCCESS);

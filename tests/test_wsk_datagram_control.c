@@ -382,13 +382,10 @@ static void broadcast_flag_on_the_event(void)
     memset(&log, 0, sizeof(log));
     KeInitializeEvent(&log.arrived, SynchronizationEvent, FALSE);
     KeInitializeSpinLock(&log.lock);
-    NTSTATUS r = t.provider.Dispatch->WskSocket(t.provider.Client, AF_INET, SOCK_DGRAM, IPPROTO_UDP,
-                                                 WSK_FLAG_DATAGRAM_SOCKET, &log, &flag_events, NULL, NULL, NULL,
-                                                 wt_irp_arm(&t.irp));
-    CHECK_EQ(wt_irp_result(&t.irp, r), STATUS_SUCCESS);
-    PWSK_SOCKET s = (PWSK_SOCKET)t.irp.irp->IoStatus.Information;
-    t.made[0].socket = s;
-    t.made[0].flags = WSK_FLAG_DATAGRAM_SOCKET;
+    NTSTATUS st;
+    PWSK_SOCKET s = wt_socket_with(&t, AF_INET, SOCK_DGRAM, IPPROTO_UDP, WSK_FLAG_DATAGRAM_SOCKET, &log, &flag_events,
+                                   &st);
+    CHECK_EQ(st, STATUS_SUCCESS);
     SOCKADDR_IN any = wt_in4("0.0.0.0", 0), local;
     CHECK_EQ(wt_bind(&t, s, &any), STATUS_SUCCESS);
     CHECK_EQ(wt_local_address(&t, s, &local), STATUS_SUCCESS);

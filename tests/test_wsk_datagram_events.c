@@ -115,14 +115,11 @@ static NTSTATUS set_events(PWSK_SOCKET s, ULONG mask)
 /* A datagram socket with event dispatch, bound to ip:0. */
 static PWSK_SOCKET event_socket(wt_wsk *t, dg_log *log, ADDRESS_FAMILY family, const char *ip, USHORT *port)
 {
-    NTSTATUS r = t->provider.Dispatch->WskSocket(t->provider.Client, family, SOCK_DGRAM, IPPROTO_UDP,
-                                                 WSK_FLAG_DATAGRAM_SOCKET, log, &datagram_events, NULL, NULL, NULL,
-                                                 wt_irp_arm(&t->irp));
-    CHECK_EQ(wt_irp_result(&t->irp, r), STATUS_SUCCESS);
-    PWSK_SOCKET s = (PWSK_SOCKET)t->irp.irp->IoStatus.Information;
+    NTSTATUS st;
+    PWSK_SOCKET s = wt_socket_with(t, family, SOCK_DGRAM, IPPROTO_UDP, WSK_FLAG_DATAGRAM_SOCKET, log, &datagram_events,
+                                   &st);
+    CHECK_EQ(st, STATUS_SUCCESS);
     log->socket = s;
-    t->made[0].socket = s; /* for the helpers: a datagram table */
-    t->made[0].flags = WSK_FLAG_DATAGRAM_SOCKET;
     CHECK_EQ(set_events(s, WSK_EVENT_RECEIVE_FROM), STATUS_INVALID_DEVICE_STATE); /* not bound yet */
     if (family == AF_INET) {
         SOCKADDR_IN a = wt_in4(ip, 0), local;
@@ -234,13 +231,10 @@ static void hundred_thousand_datagrams(void)
     wt_wsk_open(&t);
     static many_log log;
     memset(&log, 0, sizeof(log));
-    NTSTATUS r = t.provider.Dispatch->WskSocket(t.provider.Client, AF_INET, SOCK_DGRAM, IPPROTO_UDP,
-                                                 WSK_FLAG_DATAGRAM_SOCKET, &log, &counting_events, NULL, NULL, NULL,
-                                                 wt_irp_arm(&t.irp));
-    CHECK_EQ(wt_irp_result(&t.irp, r), STATUS_SUCCESS);
-    PWSK_SOCKET s = (PWSK_SOCKET)t.irp.irp->IoStatus.Information;
-    t.made[0].socket = s;
-    t.made[0].flags = WSK_FLAG_DATAGRAM_SOCKET;
+    NTSTATUS st;
+    PWSK_SOCKET s = wt_socket_with(&t, AF_INET, SOCK_DGRAM, IPPROTO_UDP, WSK_FLAG_DATAGRAM_SOCKET, &log,
+                                   &counting_events, &st);
+    CHECK_EQ(st, STATUS_SUCCESS);
     SOCKADDR_IN a = wt_in4("127.0.0.1", 0), local;
     CHECK_EQ(wt_bind(&t, s, &a), STATUS_SUCCESS);
     CHECK_EQ(wt_local_address(&t, s, &local), STATUS_SUCCESS);

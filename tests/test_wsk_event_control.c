@@ -268,13 +268,10 @@ static const WSK_CLIENT_LISTEN_DISPATCH accept_events = {on_accept, NULL, NULL};
 
 static PWSK_SOCKET listener(wt_wsk *t, cb_log *log, USHORT *port)
 {
-    NTSTATUS r = t->provider.Dispatch->WskSocket(t->provider.Client, AF_INET, SOCK_STREAM, IPPROTO_TCP,
-                                                 WSK_FLAG_LISTEN_SOCKET, log, &accept_events, NULL, NULL, NULL,
-                                                 wt_irp_arm(&t->irp));
-    CHECK_EQ(wt_irp_result(&t->irp, r), STATUS_SUCCESS);
-    PWSK_SOCKET l = (PWSK_SOCKET)t->irp.irp->IoStatus.Information;
-    t->made[0].socket = l;
-    t->made[0].flags = WSK_FLAG_LISTEN_SOCKET;
+    NTSTATUS st;
+    PWSK_SOCKET l = wt_socket_with(t, AF_INET, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_LISTEN_SOCKET, log, &accept_events,
+                                   &st);
+    CHECK_EQ(st, STATUS_SUCCESS);
     SOCKADDR_IN addr = wt_in4("127.0.0.1", 0), local;
     CHECK_EQ(wt_bind(t, l, &addr), STATUS_SUCCESS);
     CHECK_EQ(wt_local_address(t, l, &local), STATUS_SUCCESS);

@@ -64,13 +64,9 @@ static NTSTATUS set_events(wt_wsk *t, PWSK_SOCKET s, ULONG mask, BOOLEAN with_ir
 static PWSK_SOCKET event_listener(wt_wsk *t, USHORT *port)
 {
     PWSK_SOCKET l;
-    NTSTATUS r = t->provider.Dispatch->WskSocket(t->provider.Client, AF_INET, SOCK_STREAM, IPPROTO_TCP,
-                                                 WSK_FLAG_LISTEN_SOCKET, &the_log, &listen_events, NULL, NULL, NULL,
-                                                 wt_irp_arm(&t->irp));
-    CHECK_EQ(wt_irp_result(&t->irp, r), STATUS_SUCCESS);
-    l = (PWSK_SOCKET)t->irp.irp->IoStatus.Information;
-    t->made[0].socket = l;
-    t->made[0].flags = WSK_FLAG_LISTEN_SOCKET;
+    NTSTATUS st;
+    l = wt_socket_with(t, AF_INET, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_LISTEN_SOCKET, &the_log, &listen_events, &st);
+    CHECK_EQ(st, STATUS_SUCCESS);
     /* Events are for bound sockets only. */
     CHECK_EQ(set_events(t, l, WSK_EVENT_ACCEPT, FALSE), STATUS_INVALID_DEVICE_STATE);
     SOCKADDR_IN addr = wt_in4("127.0.0.1", 0), local;

@@ -446,13 +446,10 @@ static void listener_events_are_inherited_and_callbacks_send(void)
     server_log.echo_irp = IoAllocateIrp(1, FALSE);
     server_log.echo_mdl = IoAllocateMdl(server_log.echo_buf, sizeof(server_log.echo_buf), FALSE, FALSE, NULL);
     MmBuildMdlForNonPagedPool(server_log.echo_mdl);
-    NTSTATUS r = t.provider.Dispatch->WskSocket(t.provider.Client, AF_INET, SOCK_STREAM, IPPROTO_TCP,
-                                                WSK_FLAG_LISTEN_SOCKET, NULL, &listen_events, NULL, NULL, NULL,
-                                                wt_irp_arm(&t.irp));
-    CHECK_EQ(wt_irp_result(&t.irp, r), STATUS_SUCCESS);
-    PWSK_SOCKET l = (PWSK_SOCKET)t.irp.irp->IoStatus.Information;
-    t.made[0].socket = l;
-    t.made[0].flags = WSK_FLAG_LISTEN_SOCKET;
+    NTSTATUS st;
+    PWSK_SOCKET l = wt_socket_with(&t, AF_INET, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_LISTEN_SOCKET, NULL, &listen_events,
+                                   &st);
+    CHECK_EQ(st, STATUS_SUCCESS);
     SOCKADDR_IN addr = wt_in4("127.0.0.1", 0), local;
     CHECK_EQ(wt_bind(&t, l, &addr), STATUS_SUCCESS);
     CHECK_EQ(wt_local_address(&t, l, &local), STATUS_SUCCESS);

@@ -121,13 +121,14 @@ static inline void wt_wsk_close(wt_wsk *t)
     WskDeregister(&t->registration);
 }
 
-/* WskSocket through the provider table; returns the socket or NULL and
- * leaves the final status in *status. */
-static inline PWSK_SOCKET wt_socket(wt_wsk *t, ADDRESS_FAMILY family, USHORT type, ULONG protocol, ULONG flags,
-                             NTSTATUS *status)
+/* WskSocket through the provider table, with a socket context and event
+ * dispatch table; returns the socket or NULL and leaves the final status in
+ * *status.  The socket's category is recorded for the helpers below. */
+static inline PWSK_SOCKET wt_socket_with(wt_wsk *t, ADDRESS_FAMILY family, USHORT type, ULONG protocol, ULONG flags,
+                                         PVOID context, const VOID *dispatch, NTSTATUS *status)
 {
-    NTSTATUS r = t->provider.Dispatch->WskSocket(t->provider.Client, family, type, protocol, flags, NULL, NULL, NULL,
-                                                 NULL, NULL, wt_irp_arm(&t->irp));
+    NTSTATUS r = t->provider.Dispatch->WskSocket(t->provider.Client, family, type, protocol, flags, context, dispatch,
+                                                 NULL, NULL, NULL, wt_irp_arm(&t->irp));
     NTSTATUS s = wt_irp_result(&t->irp, r);
     if (status != NULL)
         *status = s;
@@ -140,6 +141,13 @@ static inline PWSK_SOCKET wt_socket(wt_wsk *t, ADDRESS_FAMILY family, USHORT typ
         }
     }
     return made;
+}
+
+/* The same without events. */
+static inline PWSK_SOCKET wt_socket(wt_wsk *t, ADDRESS_FAMILY family, USHORT type, ULONG protocol, ULONG flags,
+                                    NTSTATUS *status)
+{
+    return wt_socket_with(t, family, type, protocol, flags, NULL, NULL, status);
 }
 
 static inline NTSTATUS wt_bind(wt_wsk *t, PWSK_SOCKET s, const void *addr)
