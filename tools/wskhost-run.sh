@@ -35,7 +35,7 @@ pid=$!
 
 tries=0
 until grep -q "$ready" "$log"; do
-    if ! kill -0 "$pid" 2>/dev/null || [ $tries -ge 200 ]; then
+    if ! kill -0 "$pid" 2>/dev/null || [ $tries -ge 600 ]; then
         cat "$log"
         echo "wskhost-run: the driver did not get ready" >&2
         kill -TERM "$pid" 2>/dev/null

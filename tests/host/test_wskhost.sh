@@ -53,8 +53,11 @@ expect 'Mode=serve Count=0 Greeting=(none) Big=0x0'
 # SIGTERM (rather than --stop-after) unloads the same way.
 "$wskhost" "$probe" >"$out" 2>&1 &
 pid=$!
+# Wait for the driver to be running (slow under the sanitizers with other
+# tests in parallel): a SIGTERM before wskhost blocks it would kill it.
 tries=0
-until grep -q "probe: ready" "$out" || [ $tries -ge 100 ]; do sleep 0.05; tries=$((tries + 1)); done
+until grep -q "probe: ready" "$out" || [ $tries -ge 600 ]; do sleep 0.05; tries=$((tries + 1)); done
+grep -q "probe: ready" "$out" || { echo "FAIL: the probe driver did not get ready in 30 s"; failures=$((failures + 1)); }
 kill -TERM $pid
 wait $pid
 rc=$?
