@@ -10,6 +10,71 @@
 
 #include "wsk_linux.h"
 
+/* ---- per-kind hooks (wsk_req.h) ---- */
+
+static void send_to_finish(wsk_socket *s, wsk_req *r, wsk_req_outcome *out)
+{
+    (void)s;
+    out->status = wsk_req_status_from_result(r->result);
+    if (r->result == -EMSGSIZE)
+        out->status = STATUS_INVALID_BUFFER_SIZE; /* larger than a datagram can be */
+    /* WskSendMessages that fails part-way reports what went out before. */
+    out->information = NT_SUCCESS(out->status) || r->kind == WSK_REQ_SEND_MESSAGES ? r->transferred : 0;
+}
+
+static BOOLEAN send_to_progress(wsk_socket *s, wsk_req *r, long result, size_t transferred)
+{
+    (void)s;
+    (void)result;
+    r->transferred += transferred;
+    return FALSE;
+}
+
+static void send_messages_submit_locked(wsk_socket *s, wsk_req *r);
+
+/* WskSendMessages: after one datagram went out, the next. */
+static BOOLEAN send_messages_progress(wsk_socket *s, wsk_req *r, long result, size_t transferred)
+{
+    r->transferred += transferred;
+    if (result < 0 || r->cancel_claimed || s->closing || r->u.to.next == NULL)
+        return FALSE;
+    send_messages_submit_locked(s, r);
+    return TRUE;
+}
+
+static void receive_from_finish(wsk_socket *s, wsk_req *r, wsk_req_outcome *out)
+{
+    out->status = wsk_req_status_from_result(r->result);
+    if (r->result < 0)
+        return;
+    /* A queued receive was served by the event reader, which filled the
+     * address and noted the truncation itself. */
+    int truncated = r->u.from.truncated;
+    if (!r->queued)
+        wsk_io_received_from(&r->io, r->u.from.remote_out, &truncated);
+    out->information = (ULONG_PTR)r->result;
+    /* The rest of a datagram too large for the buffer is lost; the
+     * transport reports it as TDI and AFD do (docs/decisions.md). */
+    if (truncated)
+        out->status = STATUS_BUFFER_OVERFLOW;
+    if (r->u.from.control_length_out != NULL) {
+        /* Control data (IP_PKTINFO...) in Windows' layout, as much as fits. */
+        int cut = r->u.from.control_cut;
+        ULONG written = r->u.from.control_written;
+        unsigned destination = r->u.from.destination_flags;
+        if (!r->queued)
+            written = (ULONG)wsk_io_received_control(&r->io, s->pktinfo_wanted, r->u.from.control_out,
+                                                     r->u.from.control_capacity, &cut, &destination);
+        *r->u.from.control_length_out = written;
+        if (r->u.from.control_flags_out != NULL)
+            *r->u.from.control_flags_out = (truncated ? MSG_TRUNC : 0) | (cut ? MSG_CTRUNC : 0) | destination;
+    }
+}
+
+static const wsk_req_ops send_to_ops = {.progress = send_to_progress, .finish = send_to_finish};
+static const wsk_req_ops send_messages_ops = {.progress = send_messages_progress, .finish = send_to_finish};
+static const wsk_req_ops receive_from_ops = {.progress = NULL, .finish = receive_from_finish};
+
 /* The checks every datagram call shares; on failure the IRP is completed
  * and *result holds what the call returns. */
 static wsk_socket *dgram_op_socket(PWSK_SOCKET Socket, ULONG Flags, PWSK_BUF Buffer, PIRP Irp, NTSTATUS *result)
@@ -32,7 +97,8 @@ static wsk_req *dgram_request_locked(wsk_socket *s, PWSK_BUF Buffer, PIRP Irp, w
 {
     ULONG segments = 0;
     NTSTATUS status = wsk_buf_count_segments(Buffer, &segments);
-    wsk_req *r = NT_SUCCESS(status) ? wsk_req_take_locked(s, segments) : NULL;
+    const wsk_req_ops *ops = kind == WSK_REQ_SEND_TO ? &send_to_ops : &receive_from_ops;
+    wsk_req *r = NT_SUCCESS(status) ? wsk_req_take_locked(s, kind, ops, segments) : NULL;
     if (NT_SUCCESS(status) && r == NULL)
         status = STATUS_INSUFFICIENT_RESOURCES;
     if (r != NULL && segments > 0 && !NT_SUCCESS(status = wsk_buf_fill_segments(Buffer, (wsk_segment *)r->seg, segments))) {
@@ -44,7 +110,6 @@ static wsk_req *dgram_request_locked(wsk_socket *s, PWSK_BUF Buffer, PIRP Irp, w
         *result = wsk_irp_complete_now(Irp, status, 0);
         return NULL;
     }
-    r->kind = kind;
     r->flags = 0;
     r->wanted = Buffer->Length;
     return r;
@@ -60,7 +125,7 @@ static BOOLEAN dgram_take_control_locked(wsk_socket *s, wsk_req *r, ULONG length
         return TRUE;
     int e = wsk_io_set_send_control(&r->io, control, length);
     if (e == 0) {
-        r->dg_has_control = TRUE;
+        r->u.to.has_control = TRUE;
         return TRUE;
     }
     wsk_req_release_locked(s, r);
@@ -93,16 +158,16 @@ static void dgram_set_destination_locked(wsk_socket *s, wsk_req *r, PSOCKADDR re
     const void *to = remote != NULL ? (const void *)remote
                      : s->has_remote_addr ? NULL
                                           : (const void *)&s->sendto_addr;
-    r->dg_has_to = to != NULL;
+    r->u.to.has_to = to != NULL;
     if (to != NULL)
-        __builtin_memcpy(&r->dg_to, to, wsk_sockaddr_size(s->family));
+        __builtin_memcpy(&r->u.to.to, to, wsk_sockaddr_size(s->family));
 }
 
 /* Sends the datagram the request's segments describe. */
 static void dgram_submit_send_locked(wsk_socket *s, wsk_req *r)
 {
-    wsk_io_send_to(&r->io, s->fd, r->seg, r->seg_count, r->dg_has_to ? (const void *)&r->dg_to : NULL,
-                   r->dg_has_control, wsk_req_io_done, r);
+    wsk_io_send_to(&r->io, s->fd, r->seg, r->seg_count, r->u.to.has_to ? (const void *)&r->u.to.to : NULL,
+                   r->u.to.has_control, wsk_req_io_done, r);
 }
 
 NTSTATUS WSKAPI wsk_dgram_send_to(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, PSOCKADDR RemoteAddress,
@@ -135,25 +200,17 @@ NTSTATUS WSKAPI wsk_dgram_send_to(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Fla
     return STATUS_PENDING;
 }
 
-/* Loads the request with the segments of r->dg_next and sends it. */
+/* Loads the request with the segments of r->u.to.next and sends it. */
 static void send_messages_submit_locked(wsk_socket *s, wsk_req *r)
 {
-    PWSK_BUF_LIST e = r->dg_next;
-    r->dg_next = e->Next;
+    PWSK_BUF_LIST e = r->u.to.next;
+    r->u.to.next = e->Next;
     ULONG count = 0;
     wsk_buf_count_segments(&e->Buffer, &count); /* validated at the call */
     if (count > 0)
         wsk_buf_fill_segments(&e->Buffer, (wsk_segment *)r->seg, count);
     r->seg_count = count;
     dgram_submit_send_locked(s, r);
-}
-
-BOOLEAN wsk_dgram_send_next_locked(wsk_socket *s, wsk_req *r)
-{
-    if (r->dg_next == NULL)
-        return FALSE;
-    send_messages_submit_locked(s, r);
-    return TRUE;
 }
 
 NTSTATUS WSKAPI wsk_dgram_send_messages(PWSK_SOCKET Socket, PWSK_BUF_LIST BufferList, ULONG Flags,
@@ -184,14 +241,13 @@ NTSTATUS WSKAPI wsk_dgram_send_messages(PWSK_SOCKET Socket, PWSK_BUF_LIST Buffer
         pthread_mutex_unlock(&s->lock);
         return wsk_irp_complete_now(Irp, STATUS_INVALID_PARAMETER, 0); /* nowhere to send */
     }
-    wsk_req *r = wsk_req_take_locked(s, most);
+    wsk_req *r = wsk_req_take_locked(s, WSK_REQ_SEND_MESSAGES, &send_messages_ops, most);
     if (r == NULL) {
         pthread_mutex_unlock(&s->lock);
         return wsk_irp_complete_now(Irp, STATUS_INSUFFICIENT_RESOURCES, 0);
     }
-    r->kind = WSK_REQ_SEND_MESSAGES;
     r->flags = 0;
-    r->dg_next = BufferList;
+    r->u.to.next = BufferList;
     if (!dgram_take_control_locked(s, r, ControlInfoLength, ControlInfo, Irp, &result))
         return result;
     dgram_set_destination_locked(s, r, RemoteAddress);
@@ -219,12 +275,12 @@ NTSTATUS WSKAPI wsk_dgram_receive_from(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULON
         return result;
     /* ControlLength is in (the buffer's size) and out; NULL ignores both. */
     if (ControlLength != NULL && ControlInfo != NULL) {
-        r->control_out = ControlInfo;
-        r->control_capacity = *ControlLength;
+        r->u.from.control_out = ControlInfo;
+        r->u.from.control_capacity = *ControlLength;
     }
-    r->remote_out = RemoteAddress;
-    r->control_length_out = ControlLength;
-    r->control_flags_out = ControlFlags;
+    r->u.from.remote_out = RemoteAddress;
+    r->u.from.control_length_out = ControlLength;
+    r->u.from.control_flags_out = ControlFlags;
     if (!IsListEmpty(&s->dg_stash))
         return dgram_receive_stashed(s, r, Irp); /* unlocks */
     if (s->dg_mode) {
@@ -232,19 +288,19 @@ NTSTATUS WSKAPI wsk_dgram_receive_from(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULON
          * (wsk-part-b.md §7.3), in the order they were queued. */
         r->queued = TRUE;
         wsk_req_pend_locked(s, r, Irp);
-        InsertTailList(&s->dg_irps, &r->rx_link);
+        InsertTailList(&s->dg_irps, &r->queue_link);
         BOOLEAN cancelled = r->cancel_claimed;
         if (cancelled) { /* cancelled before we could take it */
-            RemoveEntryList(&r->rx_link);
+            RemoveEntryList(&r->queue_link);
             r->io_finished = TRUE;
             r->result = -ECANCELED;
-            InsertTailList(&s->rx_done, &r->rx_link);
+            InsertTailList(&s->decided, &r->queue_link);
             s->callbacks++;
         }
         wsk_dgram_events_arm_locked(s);
         pthread_mutex_unlock(&s->lock);
         if (cancelled)
-            wsk_conn_rx_deliver_cancelled(s); /* completes it; drops the reference */
+            wsk_rx_kick_held(s); /* completes it; drops the reference */
         return STATUS_PENDING;
     }
     wsk_req_pend_locked(s, r, Irp);
@@ -378,15 +434,14 @@ void wsk_dgram_events_arm_locked(wsk_socket *s)
         s->dg_mode = TRUE;
     if (!dg_event_on(s) && IsListEmpty(&s->dg_irps))
         return; /* nobody to read for */
-    wsk_req *r = wsk_req_take_locked(s, 1);
+    wsk_req *r = wsk_req_take_locked(s, WSK_REQ_DGRAM_READ, NULL, 1);
     if (r == NULL)
         return; /* out of memory: indications resume when re-enabled */
     if (!IsListEmpty(&s->dg_stash)) {
         /* A datagram read before the event was last disabled goes first,
          * from an engine thread (never inside the client's call). */
-        r->kind = WSK_REQ_DGRAM_READ;
-        r->accept_context = CONTAINING_RECORD(RemoveHeadList(&s->dg_stash), wsk_dg_block, link);
-        InsertTailList(&s->pending, &r->link);
+        r->u.read.block = CONTAINING_RECORD(RemoveHeadList(&s->dg_stash), wsk_dg_block, link);
+        wsk_req_track_locked(s, r);
         s->dg_reader = r;
         wsk_io_post(&r->io, dg_stash_done, r);
         return;
@@ -396,11 +451,10 @@ void wsk_dgram_events_arm_locked(wsk_socket *s)
         wsk_req_release_locked(s, r);
         return;
     }
-    r->kind = WSK_REQ_DGRAM_READ;
-    r->accept_context = b; /* the block being filled */
+    r->u.read.block = b; /* the block being filled */
     r->seg[0].base = b->data;
     r->seg[0].length = WSK_DG_BLOCK_DATA;
-    InsertTailList(&s->pending, &r->link);
+    wsk_req_track_locked(s, r);
     s->dg_reader = r;
     wsk_io_recv_from(&r->io, s->fd, r->seg, 1, dg_read_done, r);
 }
@@ -441,17 +495,13 @@ static void dg_deliver(wsk_socket *s, wsk_req *r, wsk_dg_block *b, long result)
     wsk_req_release_locked(s, r);
     if (result >= 0 && !s->closing && !IsListEmpty(&s->dg_irps)) {
         /* A queued WskReceiveFrom takes precedence over the event. */
-        wsk_req *q = CONTAINING_RECORD(RemoveHeadList(&s->dg_irps), wsk_req, rx_link);
-        q->result = (long)dg_copy_to_request(s, b, (SIZE_T)result, q);
-        q->io_finished = TRUE;
-        if (IoSetCancelRoutine(q->irp, NULL) != NULL || q->cancel_claimed)
-            InsertTailList(&s->rx_done, &q->rx_link);
-        /* else its cancel routine is running and files it in rx_done */
+        wsk_req *q = CONTAINING_RECORD(RemoveHeadList(&s->dg_irps), wsk_req, queue_link);
+        wsk_req_decide_queued_locked(s, q, (long)dg_copy_to_request(s, b, (SIZE_T)result, q));
         dg_block_put_locked(s, b);
         wsk_dgram_events_arm_locked(s);
         s->callbacks++;
         pthread_mutex_unlock(&s->lock);
-        wsk_conn_rx_deliver_cancelled(s); /* completes what rx_done holds; drops the reference */
+        wsk_rx_kick_held(s); /* completes what decided holds; drops the reference */
         return;
     }
     if (result >= 0 && !s->closing && !dg_event_on(s)) {
@@ -468,7 +518,7 @@ static void dg_deliver(wsk_socket *s, wsk_req *r, wsk_dg_block *b, long result)
         /* A cancelled read may have left a queued receive waiting. */
         if (!dg_error_is_fatal(result))
             wsk_dgram_events_arm_locked(s);
-        BOOLEAN destroy = wsk_conn_close_may_finish_locked(s);
+        BOOLEAN destroy = wsk_close_may_finish_locked(s);
         pthread_mutex_unlock(&s->lock);
         if (destroy)
             wsk_socket_destroy(s);
@@ -508,7 +558,7 @@ static void dg_deliver(wsk_socket *s, wsk_req *r, wsk_dg_block *b, long result)
     /* One indication at a time per socket: the next read starts now. */
     wsk_dgram_events_arm_locked(s);
     s->callbacks--;
-    BOOLEAN destroy = wsk_conn_close_may_finish_locked(s);
+    BOOLEAN destroy = wsk_close_may_finish_locked(s);
     pthread_mutex_unlock(&s->lock);
     wsk_event_finish_disables(&finished);
     if (destroy)
@@ -520,7 +570,7 @@ static void dg_read_done(wsk_io *io, void *context, long result, size_t transfer
     (void)transferred;
     wsk_req *r = context;
     wsk_socket *s = r->socket;
-    wsk_dg_block *b = r->accept_context;
+    wsk_dg_block *b = r->u.read.block;
     int truncated = 0, cut = 0;
     if (result >= 0) { /* before the request is reused */
         wsk_io_received_from(io, &b->from, &truncated);
@@ -539,7 +589,7 @@ static void dg_stash_done(wsk_io *io, void *context, long result, size_t transfe
     (void)transferred;
     wsk_req *r = context;
     wsk_socket *s = r->socket;
-    wsk_dg_block *b = r->accept_context;
+    wsk_dg_block *b = r->u.read.block;
     pthread_mutex_lock(&s->lock);
     if (s->closing) {
         InsertHeadList(&s->dg_stash, &b->link); /* freed with the socket */
@@ -577,14 +627,14 @@ static SIZE_T dg_copy_to_request(wsk_socket *s, const wsk_dg_block *b, SIZE_T le
         __builtin_memcpy(r->seg[i].base, b->data + copied, n);
         copied += n;
     }
-    r->dg_truncated = copied < length;
-    if (r->remote_out != NULL)
-        __builtin_memcpy(r->remote_out, &b->from, wsk_sockaddr_size(s->family));
-    r->dg_destination_flags = b->destination_flags;
-    r->dg_control_written = dg_control_that_fits(b->control, b->control_len, r->control_capacity);
-    r->dg_control_cut = b->control_cut || r->dg_control_written < b->control_len;
-    if (r->dg_control_written > 0)
-        __builtin_memcpy(r->control_out, b->control, r->dg_control_written);
+    r->u.from.truncated = copied < length;
+    if (r->u.from.remote_out != NULL)
+        __builtin_memcpy(r->u.from.remote_out, &b->from, wsk_sockaddr_size(s->family));
+    r->u.from.destination_flags = b->destination_flags;
+    r->u.from.control_written = dg_control_that_fits(b->control, b->control_len, r->u.from.control_capacity);
+    r->u.from.control_cut = b->control_cut || r->u.from.control_written < b->control_len;
+    if (r->u.from.control_written > 0)
+        __builtin_memcpy(r->u.from.control_out, b->control, r->u.from.control_written);
     return copied;
 }
 
@@ -594,12 +644,12 @@ static NTSTATUS dgram_receive_stashed(wsk_socket *s, wsk_req *r, PIRP irp)
 {
     wsk_dg_block *b = CONTAINING_RECORD(RemoveHeadList(&s->dg_stash), wsk_dg_block, link);
     SIZE_T copied = dg_copy_to_request(s, b, b->length, r);
-    BOOLEAN truncated = r->dg_truncated;
-    if (r->control_length_out != NULL) {
-        *r->control_length_out = r->dg_control_written;
-        if (r->control_flags_out != NULL)
-            *r->control_flags_out =
-                (truncated ? MSG_TRUNC : 0) | (r->dg_control_cut ? MSG_CTRUNC : 0) | r->dg_destination_flags;
+    BOOLEAN truncated = r->u.from.truncated;
+    if (r->u.from.control_length_out != NULL) {
+        *r->u.from.control_length_out = r->u.from.control_written;
+        if (r->u.from.control_flags_out != NULL)
+            *r->u.from.control_flags_out =
+                (truncated ? MSG_TRUNC : 0) | (r->u.from.control_cut ? MSG_CTRUNC : 0) | r->u.from.destination_flags;
     }
     dg_block_put_locked(s, b);
     wsk_req_release_locked(s, r);

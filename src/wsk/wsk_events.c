@@ -83,7 +83,7 @@ static void backlog_check(wsk_io *io, void *context, long result, size_t transfe
         pthread_mutex_lock(&s->lock);
     }
     s->callbacks--;
-    BOOLEAN destroy = wsk_conn_close_may_finish_locked(s);
+    BOOLEAN destroy = wsk_close_may_finish_locked(s);
     pthread_mutex_unlock(&s->lock);
     if (destroy)
         wsk_socket_destroy(s);

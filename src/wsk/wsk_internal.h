@@ -13,6 +13,7 @@
 
 #include "kernel/ke_internal.h"
 #include "wsk_io.h"
+#include "wsk_req.h"
 
 #define WSK_TAG_CLIENT TAG_FROM_CHARS('W', 's', 'k', 'C')
 #define WSK_TAG_SOCKET TAG_FROM_CHARS('W', 's', 'k', 'S')
@@ -73,79 +74,9 @@ typedef enum wsk_category {
 struct wsk_bind_entry;
 struct wsk_socket;
 
-/* One asynchronous operation of a socket.  Requests are kept per socket
- * and reused, so the steady data path allocates nothing. */
-typedef enum wsk_req_kind {
-    WSK_REQ_ACCEPT,
-    WSK_REQ_CONNECT,
-    WSK_REQ_SEND,
-    WSK_REQ_RECEIVE,
-    WSK_REQ_DISCONNECT,
-    WSK_REQ_SOCKET_CONNECT, /* WskSocketConnect: the connect step */
-    WSK_REQ_CONNECT_EX,     /* WskConnectEx: connect, then send the optional buffer */
-    WSK_REQ_ACCEPT_EVENT,   /* no IRP: feeds WskAcceptEvent */
-    WSK_REQ_RX_READ,        /* no IRP: reads for queued receives and receive events */
-    WSK_REQ_SEND_TO,        /* one datagram (wsk_dgram.c) */
-    WSK_REQ_RECEIVE_FROM,
-    WSK_REQ_DGRAM_READ,     /* no IRP: reads for WskReceiveFromEvent */
-    WSK_REQ_SEND_MESSAGES,  /* a WSK_BUF_LIST: one datagram after the other */
-} wsk_req_kind;
-
-struct wsk_rx_block;
-
-#define WSK_REQ_INLINE_SEGMENTS 8
-
 /* A decision taken while a connection's WskInspectEvent was still running. */
 #define WSK_LATE_ACCEPT 1
 #define WSK_LATE_DROP 2
-
-typedef struct wsk_req {
-    LIST_ENTRY link;           /* the socket's pending or free list */
-    struct wsk_socket *socket;
-    PIRP irp;
-    wsk_req_kind kind;
-    ULONG flags;               /* the call's WSK_FLAG_* */
-    BOOLEAN io_finished;       /* the engine reported the result */
-    BOOLEAN cancel_claimed;    /* close or a cancel routine asked the engine to cancel */
-    long result;
-    SIZE_T transferred;        /* bytes moved so far (WAITALL receives, sends) */
-    SIZE_T wanted;
-    /* accept */
-    PSOCKADDR local_out, remote_out;
-    PVOID accept_context;
-    const VOID *accept_dispatch;
-    BOOLEAN connected_phase;   /* WskConnectEx: the connect step is done, sending */
-    LIST_ENTRY rx_link;        /* socket's rx_irps or rx_done list (queued receives) */
-    BOOLEAN queued;            /* a receive served by the provider's reader, not by the engine */
-    struct wsk_rx_block *rx_block; /* WSK_REQ_RX_READ: the block being filled */
-    struct wsk_socket *accepted;   /* a queued WskAccept matched with a ready connection */
-    PULONG control_length_out; /* WskReceiveEx outputs */
-    PULONG control_flags_out;
-    BOOLEAN dg_truncated;      /* a queued WskReceiveFrom got a cut datagram */
-    PVOID control_out;         /* WskReceiveFrom's ControlInfo, and its size */
-    ULONG control_capacity;
-    ULONG dg_control_written;  /* a queued WskReceiveFrom: control bytes copied, and whether cut */
-    BOOLEAN dg_control_cut;
-    ULONG dg_destination_flags; /* MSG_MCAST / MSG_BCAST of a queued receive's datagram */
-    PWSK_BUF_LIST dg_next;     /* WskSendMessages: the datagrams still to send */
-    BOOLEAN dg_has_to;         /* WskSendTo / WskSendMessages: dg_to holds the destination */
-    BOOLEAN dg_has_control;    /* WskSendTo / WskSendMessages: io holds converted control data */
-    SOCKADDR_STORAGE dg_to;
-    /* data */
-    wsk_io_segment inline_seg[WSK_REQ_INLINE_SEGMENTS];
-    wsk_io_segment *seg;       /* inline_seg, or a larger array kept for reuse */
-    ULONG seg_capacity, seg_count, seg_first;
-    wsk_io io;
-} wsk_req;
-
-/* The request machinery (wsk_conn.c), for the other operation files. */
-wsk_req *wsk_req_take_locked(struct wsk_socket *s, ULONG segments);
-void wsk_req_release_locked(struct wsk_socket *s, wsk_req *r);
-/* Takes the IRP (pending, cancellable) for r; then submit r->io with
- * wsk_req_io_done and call wsk_req_after_submit_locked. */
-void wsk_req_pend_locked(struct wsk_socket *s, wsk_req *r, PIRP irp);
-void wsk_req_after_submit_locked(wsk_req *r);
-void wsk_req_io_done(wsk_io *io, void *context, long result, size_t transferred);
 
 typedef struct wsk_socket {
     WSK_SOCKET pub; /* first: a PWSK_SOCKET is a pointer to this */
@@ -180,9 +111,10 @@ typedef struct wsk_socket {
 
     struct wsk_bind_entry *bindings; /* registry entries held by this socket */
 
-    /* asynchronous operations (wsk_conn.c) */
-    LIST_ENTRY pending;        /* wsk_req with an IRP in flight */
+    /* asynchronous operations (wsk_req.h) */
+    LIST_ENTRY pending;        /* wsk_req in flight (with an IRP, or the provider's own) */
     LIST_ENTRY free_reqs;
+    LIST_ENTRY decided;        /* queued wsk_req whose result is final, waiting to be completed */
     PIRP close_irp;            /* a close waiting for the pending requests */
     BOOLEAN send_shut;         /* FIN sent (graceful disconnect) */
     BOOLEAN receive_shut;      /* FIN received */
@@ -197,8 +129,7 @@ typedef struct wsk_socket {
     BOOLEAN rx_indicating;     /* a WskReceiveEvent call is running */
     BOOLEAN disconnect_indicated;
     long rx_error;             /* -errno the reader hit, 0 if none */
-    LIST_ENTRY rx_irps;        /* queued wsk_req (rx_link), in order */
-    LIST_ENTRY rx_done;        /* queued wsk_req decided, waiting to be completed */
+    LIST_ENTRY rx_irps;        /* queued wsk_req (queue_link), in order */
     LIST_ENTRY rx_data;        /* wsk_rx_block with data, in stream order */
     LIST_ENTRY rx_spare;       /* empty blocks for reuse */
     LIST_ENTRY rx_held;        /* blocks the client retained (STATUS_PENDING) until WskRelease */
@@ -210,7 +141,7 @@ typedef struct wsk_socket {
     /* Conditional accept (listeners with SO_CONDITIONAL_ACCEPT): connections
      * are accepted by the provider, inspected by the client, then wait in
      * `ready` for a WskAccept (queued in acc_irps) or go to WskAcceptEvent. */
-    LIST_ENTRY acc_irps;       /* queued wsk_req (rx_link) */
+    LIST_ENTRY acc_irps;       /* queued wsk_req (queue_link) */
     LIST_ENTRY ready;          /* accepted sockets (cond_link) waiting for a WskAccept */
     LIST_ENTRY inspecting;     /* sockets pended by WskInspectEvent (cond_link) */
     LIST_ENTRY cond_link;      /* this socket in its listener's ready/inspecting list */
@@ -241,42 +172,47 @@ typedef struct wsk_socket {
     ULONG dg_spare_count;
     LONG dg_retained;
     LIST_ENTRY dg_stash;          /* datagrams read while nobody could take them */
-    LIST_ENTRY dg_irps;           /* WskReceiveFrom calls queued once events were used (rx_link) */
+    LIST_ENTRY dg_irps;           /* WskReceiveFrom calls queued once events were used (queue_link) */
     BOOLEAN dg_mode;              /* receive-from events were enabled: the reader serves receives too */
 } wsk_socket;
 
 /* Creates a socket object around a Linux fd (accepted connections). */
 NTSTATUS wsk_socket_adopt(wsk_client *c, ADDRESS_FAMILY family, int fd, PVOID context, const VOID *dispatch,
                           wsk_socket **out);
-/* Initializes the lists of a new socket object (wsk_conn.c). */
-void wsk_conn_init_socket(wsk_socket *s);
-/* Frees the receive blocks of a socket being destroyed. */
-void wsk_conn_free_rx(wsk_socket *s);
-NTSTATUS WSKAPI wsk_conn_inspect_complete(PWSK_SOCKET ListenSocket, PWSK_INSPECT_ID InspectID,
-                                          WSK_INSPECT_ACTION Action, PIRP Irp);
-/* Starts accept events on a listener that has WSK_EVENT_ACCEPT (statically). */
-void wsk_conn_start_accept_events(wsk_socket *s);
-/* Which WSK_EVENT_* bits a category may enable. */
-ULONG wsk_conn_events_allowed(wsk_category category);
-/* Runs a socket's receive path (for callers acting for the client). */
-void wsk_conn_rx_kick(wsk_socket *s);
-/* Completes queued receives that a close cancelled, when
- * wsk_conn_begin_close said so (it took the reference this drops). */
-void wsk_conn_rx_deliver_cancelled(wsk_socket *s);
-/* Gives accepted connections the events their listener enabled for them. */
-void wsk_conn_inherit_events(wsk_socket *listener, wsk_socket *child);
-NTSTATUS WSKAPI wsk_conn_release(PWSK_SOCKET Socket, PWSK_DATA_INDICATION DataIndication);
 /* Frees a socket whose requests have all completed; completes close_irp. */
 void wsk_socket_destroy(wsk_socket *s);
 /* The local address of a connection accepted on listener: the listener's
  * own when it is bound to a specific address (no syscall), else Linux's. */
 void wsk_accepted_local_address(const wsk_socket *listener, int fd, SOCKADDR_STORAGE *out);
-
-/* A close waiting for this socket can finish; the first caller to see it
- * claims the destruction (wsk_conn.c). */
-BOOLEAN wsk_conn_close_may_finish_locked(wsk_socket *s);
 /* The connection-event table of a connection or stream socket (NULL if none). */
 const WSK_CLIENT_CONNECTION_DISPATCH *wsk_conn_client_dispatch(wsk_socket *s);
+
+/* ---- listeners (wsk_accept.c) ---- */
+NTSTATUS WSKAPI wsk_conn_accept(PWSK_SOCKET ListenSocket, ULONG Flags, PVOID AcceptSocketContext,
+                                const WSK_CLIENT_CONNECTION_DISPATCH *AcceptSocketDispatch, PSOCKADDR LocalAddress,
+                                PSOCKADDR RemoteAddress, PIRP Irp);
+NTSTATUS WSKAPI wsk_conn_inspect_complete(PWSK_SOCKET ListenSocket, PWSK_INSPECT_ID InspectID,
+                                          WSK_INSPECT_ACTION Action, PIRP Irp);
+/* Starts accept events on a listener that has WSK_EVENT_ACCEPT (statically). */
+void wsk_accept_events_start(wsk_socket *s);
+/* Arms the accept that feeds WskAcceptEvent, or cancels it (lock held). */
+void wsk_accept_events_arm_locked(wsk_socket *s);
+void wsk_accept_events_stop_locked(wsk_socket *s);
+/* At close: connections accepted by the provider that nobody took are reset. */
+void wsk_accept_drop_unclaimed(wsk_socket *s);
+
+/* ---- the event-driven receive path (wsk_rx.c) ---- */
+/* Runs a socket's queued path: completes decided requests, serves queued
+ * receives, indicates, re-arms the reader.  _held: the caller took a
+ * callbacks reference under the lock, which this drops (it may finish a
+ * waiting close); wsk_rx_kick takes one itself. */
+void wsk_rx_kick_held(wsk_socket *s);
+void wsk_rx_kick(wsk_socket *s);
+/* Gives accepted connections the events their listener enabled for them. */
+void wsk_conn_inherit_events(wsk_socket *listener, wsk_socket *child);
+NTSTATUS WSKAPI wsk_conn_release(PWSK_SOCKET Socket, PWSK_DATA_INDICATION DataIndication);
+/* Frees the receive blocks of a socket being destroyed. */
+void wsk_rx_free(wsk_socket *s);
 
 /* ---- event bookkeeping (wsk_events.c) ---- */
 
@@ -316,9 +252,6 @@ void wsk_dgram_init_socket(wsk_socket *s);
 NTSTATUS WSKAPI wsk_dgram_send_messages(PWSK_SOCKET Socket, PWSK_BUF_LIST BufferList, ULONG Flags,
                                         PSOCKADDR RemoteAddress, ULONG ControlInfoLength, PCMSGHDR ControlInfo,
                                         PIRP Irp);
-/* WskSendMessages: after one datagram went out, sends the next; TRUE if
- * it did (the request stays in flight).  Lock held. */
-BOOLEAN wsk_dgram_send_next_locked(wsk_socket *s, wsk_req *r);
 /* Frees the datagram blocks of a socket being destroyed. */
 void wsk_dgram_free(wsk_socket *s);
 /* Starts WskReceiveFromEvent indications if enabled and bound (lock held). */
@@ -329,9 +262,10 @@ void wsk_dgram_events_stop_locked(wsk_socket *s);
 NTSTATUS wsk_dgram_set_fixed_address(wsk_socket *s, ULONG code, SIZE_T size, PVOID address);
 
 /* ---- connections (wsk_conn.c) ---- */
-NTSTATUS WSKAPI wsk_conn_accept(PWSK_SOCKET ListenSocket, ULONG Flags, PVOID AcceptSocketContext,
-                                const WSK_CLIENT_CONNECTION_DISPATCH *AcceptSocketDispatch, PSOCKADDR LocalAddress,
-                                PSOCKADDR RemoteAddress, PIRP Irp);
+/* Looks up the socket of a call and refuses a closing one. */
+wsk_socket *wsk_op_socket(PWSK_SOCKET Socket, NTSTATUS *refusal);
+/* Completes the IRP of a call that failed at once; returns the status. */
+NTSTATUS wsk_fail_now(PIRP irp, NTSTATUS status);
 NTSTATUS WSKAPI wsk_conn_connect(PWSK_SOCKET Socket, PSOCKADDR RemoteAddress, ULONG Flags, PIRP Irp);
 NTSTATUS WSKAPI wsk_conn_send(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, PIRP Irp);
 NTSTATUS WSKAPI wsk_conn_receive(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, PIRP Irp);
@@ -345,17 +279,13 @@ NTSTATUS WSKAPI wsk_conn_receive_ex(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG F
                                     PCMSGHDR ControlInfo, PULONG ControlFlags, PIRP Irp);
 /* SIO_WSK_QUERY_IDEAL_SEND_BACKLOG / SIO_WSK_QUERY_RECEIVE_BACKLOG. */
 NTSTATUS wsk_conn_query_backlog(wsk_socket *s, ULONG code, SIZE_T *value);
-/* Starts closing: cancels pending requests; returns TRUE if the socket can
- * be destroyed now, FALSE if the last request's completion will do it.
- * *deliver_cancelled: queued receives were cancelled and the caller must
- * complete them with wsk_conn_rx_kick (the socket stays valid until then). */
-BOOLEAN wsk_conn_begin_close(wsk_socket *s, PIRP close_irp, BOOLEAN *deliver_cancelled);
+/* Which WSK_EVENT_* bits a category may enable. */
+ULONG wsk_conn_events_allowed(wsk_category category);
 /* SO_WSK_EVENT_CALLBACK on a socket (wsk_events.c rules live here too). */
 NTSTATUS wsk_conn_set_event_callbacks(wsk_socket *s, const WSK_EVENT_CALLBACK_CONTROL *control, PIRP irp);
 /* WskSocketConnect's connect step on a freshly bound socket; the IRP
  * completes with the socket, or the socket is destroyed on failure. */
 NTSTATUS wsk_conn_socket_connect(wsk_socket *s, PSOCKADDR remote, PIRP irp);
-void wsk_conn_free_requests(wsk_socket *s);
 
 /* Validates a PWSK_SOCKET; NULL if it is not a live socket. */
 wsk_socket *wsk_socket_from(PWSK_SOCKET socket);

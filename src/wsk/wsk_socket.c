@@ -53,6 +53,23 @@ static NTSTATUS status_from_lx(int negative_errno)
     return wsk_status_from_errno(-negative_errno);
 }
 
+/* The lists of a new socket object. */
+static void wsk_socket_init_lists(wsk_socket *s)
+{
+    InitializeListHead(&s->pending);
+    InitializeListHead(&s->free_reqs);
+    InitializeListHead(&s->decided);
+    InitializeListHead(&s->rx_irps);
+    InitializeListHead(&s->rx_data);
+    InitializeListHead(&s->rx_spare);
+    InitializeListHead(&s->rx_held);
+    InitializeListHead(&s->acc_irps);
+    InitializeListHead(&s->ready);
+    InitializeListHead(&s->inspecting);
+    InitializeListHead(&s->cond_link);
+    InitializeListHead(&s->disable_irps);
+}
+
 static NTSTATUS wsk_socket_create(wsk_client *c, ADDRESS_FAMILY family, USHORT type, ULONG protocol, ULONG flags,
                            PVOID context, const VOID *dispatch, PSECURITY_DESCRIPTOR sd, wsk_socket **out)
 {
@@ -89,7 +106,7 @@ static NTSTATUS wsk_socket_create(wsk_client *c, ADDRESS_FAMILY family, USHORT t
     s->v6only = family == AF_INET6; /* Windows sockets start v6-only */
     s->security = sd;
     pthread_mutex_init(&s->lock, NULL);
-    wsk_conn_init_socket(s);
+    wsk_socket_init_lists(s);
     wsk_dgram_init_socket(s);
     wsk_client_apply_static_events(c, s);
     wsk_client_socket_opened(c);
@@ -140,7 +157,7 @@ NTSTATUS wsk_socket_adopt(wsk_client *c, ADDRESS_FAMILY family, int fd, PVOID co
     s->connected = TRUE;
     s->v6only = family == AF_INET6;
     pthread_mutex_init(&s->lock, NULL);
-    wsk_conn_init_socket(s);
+    wsk_socket_init_lists(s);
     wsk_dgram_init_socket(s);
     wsk_client_apply_static_events(c, s);
     wsk_client_socket_opened(c);
@@ -160,8 +177,8 @@ void wsk_socket_destroy(wsk_socket *s)
     wsk_bind_registry_release(s);
     wsk_io_forget_fd(s->fd);
     lx_close(s->fd);
-    wsk_conn_free_requests(s);
-    wsk_conn_free_rx(s);
+    wsk_req_free_all(s);
+    wsk_rx_free(s);
     wsk_dgram_free(s);
     s->magic = 0;
     pthread_mutex_destroy(&s->lock);
@@ -180,12 +197,16 @@ static NTSTATUS WSKAPI wsk_close_socket(PWSK_SOCKET Socket, PIRP Irp)
     wsk_socket *s = wsk_socket_from(Socket);
     if (s == NULL || s->closing)
         return wsk_irp_complete_now(Irp, STATUS_INVALID_HANDLE, 0);
+    pthread_mutex_lock(&s->lock);
+    s->closing = TRUE; /* nothing new starts from here on */
+    pthread_mutex_unlock(&s->lock);
+    wsk_accept_drop_unclaimed(s);
     BOOLEAN deliver_cancelled = FALSE;
-    if (!wsk_conn_begin_close(s, Irp, &deliver_cancelled)) {
-        /* The last pending request's completion finishes the close; queued
-         * receives the close cancelled complete right here. */
+    if (!wsk_req_begin_close(s, Irp, &deliver_cancelled)) {
+        /* The last pending request's delivery finishes the close; queued
+         * requests the close cancelled complete right here. */
         if (deliver_cancelled)
-            wsk_conn_rx_deliver_cancelled(s);
+            wsk_rx_kick_held(s);
         return STATUS_PENDING;
     }
     wsk_irp_begin_pending(Irp);
@@ -323,7 +344,7 @@ static NTSTATUS WSKAPI wsk_bind(PWSK_SOCKET Socket, PSOCKADDR LocalAddress, ULON
         wsk_dgram_events_arm_locked(s); /* static WSK_EVENT_RECEIVE_FROM */
     pthread_mutex_unlock(&s->lock);
     if (NT_SUCCESS(status) && s->category == WSK_CATEGORY_LISTEN)
-        wsk_conn_start_accept_events(s); /* static WSK_EVENT_ACCEPT, conditional accept */
+        wsk_accept_events_start(s); /* static WSK_EVENT_ACCEPT, conditional accept */
     return wsk_irp_complete_pended(Irp, status, 0);
 }
 

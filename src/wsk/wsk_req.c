@@ -1,0 +1,297 @@
+/*
+ * wsk_req.c - the request lifecycle (see wsk_req.h): take, pend, submit,
+ * cancel, decide, finish, deliver, and the close drain.
+ *
+ * Completion and cancellation meet under the socket lock: whichever of the
+ * engine's completion and the IRP's cancel routine comes second completes
+ * the IRP, so it completes exactly once, and the request stays valid until
+ * then.
+ */
+#include "wsk_internal.h"
+
+#include <errno.h>
+
+#define WSK_TAG_REQUEST TAG_FROM_CHARS('W', 's', 'k', 'R')
+
+/* ---- taking and giving back ---- */
+
+wsk_req *wsk_req_take_locked(wsk_socket *s, wsk_req_kind kind, const wsk_req_ops *ops, ULONG segments)
+{
+    wsk_req *r;
+    if (!IsListEmpty(&s->free_reqs)) {
+        r = CONTAINING_RECORD(RemoveHeadList(&s->free_reqs), wsk_req, link);
+    } else {
+        r = openwsk_pool_alloc(sizeof(*r), WSK_TAG_REQUEST, TRUE);
+        if (r == NULL)
+            return NULL;
+        r->seg = r->inline_seg;
+        r->seg_capacity = WSK_REQ_INLINE_SEGMENTS;
+    }
+    if (segments > r->seg_capacity) {
+        wsk_io_segment *bigger = openwsk_pool_alloc(segments * sizeof(wsk_io_segment), WSK_TAG_REQUEST, FALSE);
+        if (bigger == NULL) {
+            InsertHeadList(&s->free_reqs, &r->link);
+            return NULL;
+        }
+        if (r->seg != r->inline_seg)
+            openwsk_pool_free(r->seg);
+        r->seg = bigger;
+        r->seg_capacity = segments;
+    }
+    r->socket = s;
+    r->irp = NULL;
+    r->kind = kind;
+    r->ops = ops;
+    r->flags = 0;
+    r->io_finished = FALSE;
+    r->cancel_claimed = FALSE;
+    r->queued = FALSE;
+    r->result = 0;
+    r->transferred = 0;
+    r->wanted = 0;
+    r->seg_count = segments;
+    r->seg_first = 0;
+    __builtin_memset(&r->u, 0, sizeof(r->u));
+    InitializeListHead(&r->queue_link);
+    return r;
+}
+
+void wsk_req_release_locked(wsk_socket *s, wsk_req *r)
+{
+    r->irp = NULL;
+    InsertHeadList(&s->free_reqs, &r->link);
+}
+
+void wsk_req_free_all(wsk_socket *s)
+{
+    while (!IsListEmpty(&s->free_reqs)) {
+        wsk_req *r = CONTAINING_RECORD(RemoveHeadList(&s->free_reqs), wsk_req, link);
+        if (r->seg != r->inline_seg)
+            openwsk_pool_free(r->seg);
+        openwsk_pool_free(r);
+    }
+}
+
+void wsk_req_advance_segments(wsk_req *r, SIZE_T n)
+{
+    while (n > 0 && r->seg_first < r->seg_count) {
+        wsk_io_segment *g = &r->seg[r->seg_first];
+        if (n >= g->length) {
+            n -= g->length;
+            r->seg_first++;
+        } else {
+            g->base = (char *)g->base + n;
+            g->length -= n;
+            n = 0;
+        }
+    }
+}
+
+/* ---- pending ---- */
+
+static void req_cancel_routine(PDEVICE_OBJECT DeviceObject, PIRP Irp);
+
+void wsk_req_pend_locked(wsk_socket *s, wsk_req *r, PIRP irp)
+{
+    r->irp = irp;
+    wsk_irp_begin_pending(irp);
+    irp->Tail.Overlay.DriverContext[0] = r;
+    InsertTailList(&s->pending, &r->link);
+    IoSetCancelRoutine(irp, req_cancel_routine);
+    /* Cancelled before the routine was in place: cancel as soon as submitted. */
+    if (irp->Cancel && IoSetCancelRoutine(irp, NULL) != NULL)
+        r->cancel_claimed = TRUE;
+}
+
+void wsk_req_track_locked(wsk_socket *s, wsk_req *r)
+{
+    InsertTailList(&s->pending, &r->link);
+}
+
+void wsk_req_after_submit_locked(wsk_req *r)
+{
+    if (r->cancel_claimed && !r->io_finished)
+        wsk_io_cancel(&r->io);
+}
+
+/* ---- close bookkeeping ---- */
+
+BOOLEAN wsk_close_may_finish_locked(wsk_socket *s)
+{
+    if (!s->closing || s->close_irp == NULL || !IsListEmpty(&s->pending) || s->callbacks != 0 ||
+        s->destroy_claimed)
+        return FALSE;
+    s->destroy_claimed = TRUE;
+    return TRUE;
+}
+
+void wsk_socket_unhold(wsk_socket *s)
+{
+    pthread_mutex_lock(&s->lock);
+    s->callbacks--;
+    BOOLEAN destroy = wsk_close_may_finish_locked(s);
+    pthread_mutex_unlock(&s->lock);
+    if (destroy)
+        wsk_socket_destroy(s);
+}
+
+/* ---- finishing and delivering ---- */
+
+NTSTATUS wsk_req_status_from_result(long result)
+{
+    return result >= 0 ? STATUS_SUCCESS : wsk_status_from_errno((int)-result);
+}
+
+/* Decides the outcome and recycles the request; lock held.  Returns the
+ * socket to destroy once the IRP has completed, if this ends its close. */
+static wsk_socket *req_finish_locked(wsk_socket *s, wsk_req *r, wsk_req_outcome *out)
+{
+    out->irp = r->irp;
+    out->status = STATUS_SUCCESS;
+    out->information = 0;
+    out->destroy_first = NULL;
+    out->kick = NULL;
+    if (r->ops != NULL && r->ops->finish != NULL)
+        r->ops->finish(s, r, out);
+    RemoveEntryList(&r->link);
+    wsk_req_release_locked(s, r);
+    if (out->destroy_first == NULL && wsk_close_may_finish_locked(s))
+        return s;
+    return NULL;
+}
+
+static void req_deliver(const wsk_req_outcome *out, wsk_socket *destroy)
+{
+    if (out->destroy_first != NULL)
+        wsk_socket_destroy(out->destroy_first);
+    if (out->kick != NULL)
+        wsk_rx_kick(out->kick); /* before the client can close it */
+    wsk_irp_finish(out->irp, out->status, out->information);
+    if (destroy != NULL)
+        wsk_socket_destroy(destroy);
+}
+
+static void req_finish_and_deliver(wsk_socket *s, wsk_req *r)
+{
+    wsk_req_outcome out;
+    wsk_socket *destroy = req_finish_locked(s, r, &out);
+    pthread_mutex_unlock(&s->lock);
+    req_deliver(&out, destroy);
+}
+
+void wsk_req_io_done(wsk_io *io, void *context, long result, size_t transferred)
+{
+    (void)io;
+    wsk_req *r = context;
+    wsk_socket *s = r->socket;
+    pthread_mutex_lock(&s->lock);
+    if (r->ops != NULL && r->ops->progress != NULL && r->ops->progress(s, r, result, transferred)) {
+        pthread_mutex_unlock(&s->lock);
+        return;
+    }
+    r->result = result;
+    r->io_finished = TRUE;
+    BOOLEAN ours = IoSetCancelRoutine(r->irp, NULL) != NULL || r->cancel_claimed;
+    if (!ours) {
+        /* A cancel routine is on its way; it completes the IRP. */
+        pthread_mutex_unlock(&s->lock);
+        return;
+    }
+    req_finish_and_deliver(s, r);
+}
+
+static void req_cancel_routine(PDEVICE_OBJECT DeviceObject, PIRP Irp)
+{
+    (void)DeviceObject;
+    IoReleaseCancelSpinLock(Irp->CancelIrql);
+    wsk_req *r = Irp->Tail.Overlay.DriverContext[0];
+    wsk_socket *s = r->socket;
+    pthread_mutex_lock(&s->lock);
+    if (r->queued) {
+        /* Waiting on a provider list: no engine operation to cancel. */
+        if (!r->io_finished) {
+            RemoveEntryList(&r->queue_link);
+            r->io_finished = TRUE;
+            r->result = r->transferred > 0 ? (long)r->transferred : -ECANCELED; /* copied bytes are not lost */
+        }
+        InsertTailList(&s->decided, &r->queue_link);
+        s->callbacks++; /* the request is still pending: the socket is alive */
+        pthread_mutex_unlock(&s->lock);
+        wsk_rx_kick_held(s);
+        return;
+    }
+    if (!r->io_finished) {
+        r->cancel_claimed = TRUE;
+        wsk_io_cancel(&r->io); /* the engine's completion will complete the IRP */
+        pthread_mutex_unlock(&s->lock);
+        return;
+    }
+    req_finish_and_deliver(s, r);
+}
+
+/* ---- queued requests ---- */
+
+void wsk_req_decide_queued_locked(wsk_socket *s, wsk_req *r, long result)
+{
+    r->io_finished = TRUE;
+    r->result = result;
+    if (IoSetCancelRoutine(r->irp, NULL) != NULL || r->cancel_claimed)
+        InsertTailList(&s->decided, &r->queue_link);
+    /* else its cancel routine is running and files it in s->decided */
+}
+
+BOOLEAN wsk_req_complete_decided(wsk_socket *s)
+{
+    if (IsListEmpty(&s->decided))
+        return FALSE;
+    wsk_req *r = CONTAINING_RECORD(RemoveHeadList(&s->decided), wsk_req, queue_link);
+    req_finish_and_deliver(s, r); /* never destroys: the caller holds a reference */
+    return TRUE;
+}
+
+/* ---- close ---- */
+
+BOOLEAN wsk_req_begin_close(wsk_socket *s, PIRP close_irp, BOOLEAN *deliver_cancelled)
+{
+    pthread_mutex_lock(&s->lock);
+    s->closing = TRUE;
+    for (PLIST_ENTRY e = s->pending.Flink; e != &s->pending; e = e->Flink) {
+        wsk_req *r = CONTAINING_RECORD(e, wsk_req, link);
+        if (r->io_finished || r->cancel_claimed)
+            continue;
+        if (r->queued) {
+            if (IoSetCancelRoutine(r->irp, NULL) != NULL) {
+                RemoveEntryList(&r->queue_link);
+                r->io_finished = TRUE;
+                r->result = r->transferred > 0 ? (long)r->transferred : -ECANCELED;
+                InsertTailList(&s->decided, &r->queue_link);
+            }
+            continue;
+        }
+        if (r->irp == NULL) { /* an internal request (accept events, the readers) */
+            r->cancel_claimed = TRUE;
+            wsk_io_cancel(&r->io);
+            continue;
+        }
+        /* Take the cancellation from the IRP's cancel routine, or leave it
+         * to a routine that is already running. */
+        if (IoSetCancelRoutine(r->irp, NULL) != NULL) {
+            r->cancel_claimed = TRUE;
+            wsk_io_cancel(&r->io);
+        }
+    }
+    /* Cancelled queued requests stay pending until the caller delivers them,
+     * so the socket cannot go away before it does. */
+    *deliver_cancelled = !IsListEmpty(&s->decided);
+    if (*deliver_cancelled)
+        s->callbacks++; /* dropped by the caller's wsk_rx_kick_held */
+    if (IsListEmpty(&s->pending) && s->callbacks == 0) {
+        s->destroy_claimed = TRUE;
+        pthread_mutex_unlock(&s->lock);
+        return TRUE;
+    }
+    wsk_irp_begin_pending(close_irp);
+    s->close_irp = close_irp;
+    pthread_mutex_unlock(&s->lock);
+    return FALSE;
+}

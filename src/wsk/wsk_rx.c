@@ -1,0 +1,337 @@
+/*
+ * wsk_rx.c - the receive path of a connection once receive or disconnect
+ * events are enabled (wsk-part-b.md §5–§6): one reader fills blocks; queued
+ * WskReceive calls are served first, in order; the rest is indicated to
+ * WskReceiveEvent (released with WskRelease when retained); the peer's FIN
+ * or a reset goes to WskDisconnectEvent.  wsk_rx_kick_held also completes
+ * the decided requests of any socket (wsk_req.h).
+ */
+#include "wsk_internal.h"
+
+#include <errno.h>
+
+#include "wsk_linux.h"
+
+#define WSK_TAG_RX TAG_FROM_CHARS('W', 's', 'k', 'D')
+#define WSK_RX_BLOCK_MAGIC 0x4B425852u /* "RXBK" */
+#define WSK_RX_BLOCK_DATA (64 * 1024)
+#define WSK_RX_MAX_BUFFERED 4 /* blocks read ahead of the client before the reader waits */
+#define WSK_RX_MAX_SPARE 4
+
+/* One indication: WSK_DATA_INDICATION first, so WskRelease finds the block. */
+typedef struct wsk_rx_block {
+    WSK_DATA_INDICATION indication;
+    LIST_ENTRY link;
+    ULONG magic;
+    wsk_socket *socket;
+    PMDL mdl;
+    SIZE_T head, length; /* unconsumed bytes are data[head, length) */
+    BOOLEAN retained;    /* the client returned STATUS_PENDING and holds it */
+    UCHAR data[WSK_RX_BLOCK_DATA];
+} wsk_rx_block;
+
+const WSK_CLIENT_CONNECTION_DISPATCH *wsk_conn_client_dispatch(wsk_socket *s)
+{
+    /* Listeners and datagram sockets hold other table types. */
+    if (s->client_dispatch == NULL || (s->category != WSK_CATEGORY_CONNECTION && s->category != WSK_CATEGORY_STREAM))
+        return NULL;
+    if (s->category == WSK_CATEGORY_STREAM)
+        return ((const WSK_CLIENT_STREAM_DISPATCH *)s->client_dispatch)->Connect;
+    return s->client_dispatch;
+}
+
+static wsk_rx_block *rx_block_get_locked(wsk_socket *s)
+{
+    if (!IsListEmpty(&s->rx_spare)) {
+        s->rx_spare_count--;
+        return CONTAINING_RECORD(RemoveHeadList(&s->rx_spare), wsk_rx_block, link);
+    }
+    wsk_rx_block *b = openwsk_pool_alloc(sizeof(*b), WSK_TAG_RX, FALSE);
+    if (b == NULL)
+        return NULL;
+    b->mdl = IoAllocateMdl(b->data, WSK_RX_BLOCK_DATA, FALSE, FALSE, NULL);
+    if (b->mdl == NULL) {
+        openwsk_pool_free(b);
+        return NULL;
+    }
+    MmBuildMdlForNonPagedPool(b->mdl);
+    b->magic = WSK_RX_BLOCK_MAGIC;
+    b->socket = s;
+    b->retained = FALSE;
+    return b;
+}
+
+static void rx_block_free(wsk_rx_block *b)
+{
+    b->magic = 0;
+    IoFreeMdl(b->mdl);
+    openwsk_pool_free(b);
+}
+
+static void rx_block_put_locked(wsk_socket *s, wsk_rx_block *b)
+{
+    b->retained = FALSE;
+    if (s->rx_spare_count < WSK_RX_MAX_SPARE) {
+        InsertHeadList(&s->rx_spare, &b->link);
+        s->rx_spare_count++;
+    } else {
+        rx_block_free(b);
+    }
+}
+
+static void rx_read_done(wsk_io *io, void *context, long result, size_t transferred);
+
+/* Starts the reader when someone needs data: a queued receive, indications
+ * that are not paused, or a disconnect event still to deliver. */
+static void rx_arm_locked(wsk_socket *s)
+{
+    if (!s->rx_mode || !s->connected || s->rx_reader != NULL || s->closing || s->receive_shut || s->rx_error != 0)
+        return;
+    BOOLEAN want = !IsListEmpty(&s->rx_irps) && IsListEmpty(&s->rx_data);
+    if (!want && s->rx_data_blocks < WSK_RX_MAX_BUFFERED)
+        want = ((s->events & WSK_EVENT_RECEIVE) && !s->rx_paused && IsListEmpty(&s->rx_data)) ||
+               ((s->events & WSK_EVENT_DISCONNECT) && !s->disconnect_indicated);
+    if (!want)
+        return;
+    wsk_req *r = wsk_req_take_locked(s, WSK_REQ_RX_READ, NULL, 1);
+    if (r == NULL)
+        return;
+    wsk_rx_block *b = rx_block_get_locked(s);
+    if (b == NULL) {
+        wsk_req_release_locked(s, r);
+        return;
+    }
+    r->u.read.block = b;
+    r->seg[0].base = b->data;
+    r->seg[0].length = WSK_RX_BLOCK_DATA;
+    wsk_req_track_locked(s, r);
+    s->rx_reader = r;
+    wsk_io_recv(&r->io, s->fd, r->seg, 1, rx_read_done, r);
+}
+
+static void rx_read_done(wsk_io *io, void *context, long result, size_t transferred)
+{
+    (void)io;
+    (void)transferred;
+    wsk_req *r = context;
+    wsk_socket *s = r->socket;
+    wsk_rx_block *b = r->u.read.block;
+    pthread_mutex_lock(&s->lock);
+    s->rx_reader = NULL;
+    RemoveEntryList(&r->link);
+    wsk_req_release_locked(s, r);
+    if (result > 0 && !s->closing) {
+        b->head = 0;
+        b->length = (SIZE_T)result;
+        InsertTailList(&s->rx_data, &b->link);
+        s->rx_data_blocks++;
+    } else {
+        rx_block_put_locked(s, b);
+        if (result == 0)
+            s->receive_shut = TRUE; /* the peer's FIN */
+        else if (result != -ECANCELED)
+            s->rx_error = result;
+    }
+    s->callbacks++; /* taken while the reader still kept the socket alive */
+    pthread_mutex_unlock(&s->lock);
+    wsk_rx_kick_held(s);
+}
+
+/* Copies buffered data into the first queued receive; decides it when full
+ * (WAITALL) or when it got anything (otherwise), or at FIN / on error. */
+static BOOLEAN rx_serve_one_locked(wsk_socket *s)
+{
+    if (IsListEmpty(&s->rx_irps))
+        return FALSE;
+    wsk_req *r = CONTAINING_RECORD(s->rx_irps.Flink, wsk_req, queue_link);
+    if (r->flags & WSK_FLAG_DRAIN) {
+        while (!IsListEmpty(&s->rx_data)) {
+            wsk_rx_block *b = CONTAINING_RECORD(RemoveHeadList(&s->rx_data), wsk_rx_block, link);
+            s->rx_data_blocks--;
+            r->transferred += b->length - b->head;
+            rx_block_put_locked(s, b);
+        }
+    }
+    while (!(r->flags & WSK_FLAG_DRAIN) && !IsListEmpty(&s->rx_data) && r->transferred < r->wanted) {
+        wsk_rx_block *b = CONTAINING_RECORD(s->rx_data.Flink, wsk_rx_block, link);
+        while (b->head < b->length && r->seg_first < r->seg_count) {
+            wsk_io_segment *g = &r->seg[r->seg_first];
+            SIZE_T n = b->length - b->head;
+            if (n > g->length)
+                n = g->length;
+            __builtin_memcpy(g->base, b->data + b->head, n);
+            b->head += n;
+            r->transferred += n;
+            wsk_req_advance_segments(r, n);
+        }
+        if (b->head == b->length) {
+            RemoveEntryList(&b->link);
+            s->rx_data_blocks--;
+            rx_block_put_locked(s, b);
+        }
+    }
+    BOOLEAN full = r->transferred == r->wanted;
+    BOOLEAN enough = (r->flags & WSK_FLAG_DRAIN) ? FALSE : (r->flags & WSK_FLAG_WAITALL) ? full : r->transferred > 0;
+    BOOLEAN ended = IsListEmpty(&s->rx_data) && (s->receive_shut || s->rx_error != 0);
+    if (!enough && !ended)
+        return FALSE;
+    RemoveEntryList(&r->queue_link);
+    s->rx_paused = FALSE; /* a completed WskReceive resumes indications */
+    wsk_req_decide_queued_locked(s, r,
+                                 (r->transferred > 0 && !(r->flags & WSK_FLAG_DRAIN)) ? (long)r->transferred
+                                 : s->receive_shut                                    ? 0
+                                                                                      : s->rx_error);
+    return TRUE;
+}
+
+/* Runs the receive path until nothing is left to do: completes decided
+ * receives, serves queued ones, indicates data, reports a disconnect,
+ * re-arms the reader.  The caller holds a callbacks reference (taken under
+ * the lock while the socket was certainly alive), so nobody destroys the
+ * socket meanwhile; dropping it may finish a waiting close. */
+void wsk_rx_kick_held(wsk_socket *s)
+{
+    for (;;) {
+        pthread_mutex_lock(&s->lock);
+        while (rx_serve_one_locked(s))
+            ;
+        if (wsk_req_complete_decided(s))
+            continue; /* lock dropped */
+        const WSK_CLIENT_CONNECTION_DISPATCH *d = wsk_conn_client_dispatch(s);
+        if (d != NULL && d->WskReceiveEvent != NULL && (s->events & WSK_EVENT_RECEIVE) && !s->rx_paused && !s->rx_indicating && !s->closing &&
+            IsListEmpty(&s->rx_irps) && !IsListEmpty(&s->rx_data)) {
+            wsk_rx_block *b = CONTAINING_RECORD(RemoveHeadList(&s->rx_data), wsk_rx_block, link);
+            s->rx_data_blocks--;
+            s->rx_indicating = TRUE;
+            s->callbacks++;
+            wsk_event_enter_locked(s, WSK_EVENT_RECEIVE);
+            pthread_mutex_unlock(&s->lock);
+            SIZE_T n = b->length - b->head;
+            SIZE_T accepted = n;
+            b->indication.Next = NULL;
+            b->indication.Buffer.Mdl = b->mdl;
+            b->indication.Buffer.Offset = (ULONG)b->head;
+            b->indication.Buffer.Length = n;
+            NTSTATUS st = d->WskReceiveEvent(s->context, WSK_FLAG_AT_DISPATCH_LEVEL, &b->indication, n, &accepted);
+            pthread_mutex_lock(&s->lock);
+            LIST_ENTRY finished;
+            wsk_event_leave_locked(s, WSK_EVENT_RECEIVE, &finished);
+            s->callbacks--;
+            s->rx_indicating = FALSE;
+            if (st == STATUS_PENDING) {
+                b->retained = TRUE; /* until WskRelease */
+                s->rx_retained++;
+                InsertTailList(&s->rx_held, &b->link);
+            } else if (st == STATUS_SUCCESS && accepted >= n) {
+                rx_block_put_locked(s, b);
+            } else {
+                /* Partly or not accepted: the rest waits at the head of the
+                 * stream and indications pause until a WskReceive completes. */
+                if (st == STATUS_SUCCESS)
+                    b->head += accepted;
+                InsertHeadList(&s->rx_data, &b->link);
+                s->rx_data_blocks++;
+                s->rx_paused = TRUE;
+            }
+            pthread_mutex_unlock(&s->lock);
+            wsk_event_finish_disables(&finished);
+            continue;
+        }
+        if (d != NULL && d->WskDisconnectEvent != NULL && (s->events & WSK_EVENT_DISCONNECT) &&
+            !s->disconnect_indicated && !s->closing &&
+            IsListEmpty(&s->rx_data) && (s->receive_shut || s->rx_error != 0)) {
+            ULONG flags = WSK_FLAG_AT_DISPATCH_LEVEL;
+            if (!s->receive_shut)
+                flags |= WSK_FLAG_ABORTIVE; /* the connection was reset */
+            s->disconnect_indicated = TRUE;
+            s->callbacks++;
+            wsk_event_enter_locked(s, WSK_EVENT_DISCONNECT);
+            pthread_mutex_unlock(&s->lock);
+            d->WskDisconnectEvent(s->context, flags);
+            pthread_mutex_lock(&s->lock);
+            LIST_ENTRY finished;
+            wsk_event_leave_locked(s, WSK_EVENT_DISCONNECT, &finished);
+            s->callbacks--;
+            pthread_mutex_unlock(&s->lock);
+            wsk_event_finish_disables(&finished);
+            continue;
+        }
+        rx_arm_locked(s);
+        s->callbacks--;
+        BOOLEAN destroy = wsk_close_may_finish_locked(s);
+        pthread_mutex_unlock(&s->lock);
+        if (destroy)
+            wsk_socket_destroy(s);
+        return;
+    }
+}
+
+void wsk_rx_kick(wsk_socket *s)
+{
+    pthread_mutex_lock(&s->lock);
+    s->callbacks++;
+    pthread_mutex_unlock(&s->lock);
+    wsk_rx_kick_held(s);
+}
+
+
+NTSTATUS WSKAPI wsk_conn_release(PWSK_SOCKET Socket, PWSK_DATA_INDICATION DataIndication)
+{
+    wsk_socket *s = wsk_socket_from(Socket);
+    if (s == NULL || DataIndication == NULL)
+        return STATUS_INVALID_PARAMETER;
+    /* Every list we indicate holds one block; the client may have reused
+     * Next meanwhile, so only the head is ours to take back. */
+    wsk_rx_block *b = CONTAINING_RECORD(DataIndication, wsk_rx_block, indication);
+    pthread_mutex_lock(&s->lock);
+    NTSTATUS status = STATUS_INVALID_PARAMETER;
+    if (b->magic == WSK_RX_BLOCK_MAGIC && b->socket == s && b->retained) {
+        s->rx_retained--;
+        RemoveEntryList(&b->link);
+        rx_block_put_locked(s, b);
+        status = STATUS_SUCCESS;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return status;
+}
+
+void wsk_conn_inherit_events(wsk_socket *listener, wsk_socket *child)
+{
+    ULONG inherited = listener->events & (WSK_EVENT_RECEIVE | WSK_EVENT_DISCONNECT | WSK_EVENT_SEND_BACKLOG);
+    const WSK_CLIENT_CONNECTION_DISPATCH *d = wsk_conn_client_dispatch(child);
+    /* Only events the accepted socket's client dispatch can take. */
+    if (d == NULL)
+        inherited = 0;
+    else {
+        if (d->WskReceiveEvent == NULL)
+            inherited &= ~(ULONG)WSK_EVENT_RECEIVE;
+        if (d->WskDisconnectEvent == NULL)
+            inherited &= ~(ULONG)WSK_EVENT_DISCONNECT;
+        if (d->WskSendBacklogEvent == NULL)
+            inherited &= ~(ULONG)WSK_EVENT_SEND_BACKLOG;
+    }
+    pthread_mutex_lock(&child->lock);
+    child->events |= inherited;
+    if (inherited & (WSK_EVENT_RECEIVE | WSK_EVENT_DISCONNECT))
+        child->rx_mode = TRUE;
+    if (inherited & WSK_EVENT_SEND_BACKLOG)
+        wsk_backlog_schedule_locked(child);
+    BOOLEAN start = child->rx_mode; /* inherited, or static events */
+    pthread_mutex_unlock(&child->lock);
+    if (start)
+        wsk_rx_kick(child);
+}
+
+/* Frees every receive block at close (retained ones too: the client
+ * should have released them first). */
+void wsk_rx_free(wsk_socket *s)
+{
+    if (s->rx_retained > 0)
+        openwsk_log("WskCloseSocket: %d data indications were never released", (int)s->rx_retained);
+    while (!IsListEmpty(&s->rx_data))
+        rx_block_free(CONTAINING_RECORD(RemoveHeadList(&s->rx_data), wsk_rx_block, link));
+    while (!IsListEmpty(&s->rx_spare))
+        rx_block_free(CONTAINING_RECORD(RemoveHeadList(&s->rx_spare), wsk_rx_block, link));
+    while (!IsListEmpty(&s->rx_held))
+        rx_block_free(CONTAINING_RECORD(RemoveHeadList(&s->rx_held), wsk_rx_block, link));
+}
