@@ -142,9 +142,10 @@ NTSTATUS wsk_req_status_from_result(long result)
     return result >= 0 ? STATUS_SUCCESS : wsk_status_from_errno((int)-result);
 }
 
-/* Decides the outcome and recycles the request; lock held.  Returns the
- * socket to destroy once the IRP has completed, if this ends its close. */
-static wsk_socket *req_finish_locked(wsk_socket *s, wsk_req *r, wsk_req_outcome *out)
+/* Decides the outcome and recycles the request; lock held.  The delivery
+ * that follows holds a callbacks reference (rule 2): a close waits until
+ * the IRP's completion routine has returned. */
+static void req_finish_locked(wsk_socket *s, wsk_req *r, wsk_req_outcome *out)
 {
     out->irp = r->irp;
     out->status = STATUS_SUCCESS;
@@ -155,28 +156,27 @@ static wsk_socket *req_finish_locked(wsk_socket *s, wsk_req *r, wsk_req_outcome 
         r->ops->finish(s, r, out);
     RemoveEntryList(&r->link);
     wsk_req_release_locked(s, r);
-    if (out->destroy_first == NULL && wsk_close_may_finish_locked(s))
-        return s;
-    return NULL;
+    if (out->destroy_first == NULL)
+        s->callbacks++; /* dropped by req_deliver once IoCompleteRequest returned */
 }
 
-static void req_deliver(const wsk_req_outcome *out, wsk_socket *destroy)
+static void req_deliver(wsk_socket *s, const wsk_req_outcome *out)
 {
     if (out->destroy_first != NULL)
-        wsk_socket_destroy(out->destroy_first);
+        wsk_socket_destroy(out->destroy_first); /* the client never saw it: nothing to wait for */
     if (out->kick != NULL)
         wsk_rx_kick(out->kick); /* before the client can close it */
     wsk_irp_finish(out->irp, out->status, out->information);
-    if (destroy != NULL)
-        wsk_socket_destroy(destroy);
+    if (out->destroy_first == NULL)
+        wsk_socket_unhold(s); /* may complete a close that waited for this IRP */
 }
 
 static void req_finish_and_deliver(wsk_socket *s, wsk_req *r)
 {
     wsk_req_outcome out;
-    wsk_socket *destroy = req_finish_locked(s, r, &out);
+    req_finish_locked(s, r, &out);
     pthread_mutex_unlock(&s->lock);
-    req_deliver(&out, destroy);
+    req_deliver(s, &out);
 }
 
 void wsk_req_io_done(wsk_io *io, void *context, long result, size_t transferred)
@@ -245,7 +245,7 @@ BOOLEAN wsk_req_complete_decided(wsk_socket *s)
     if (IsListEmpty(&s->decided))
         return FALSE;
     wsk_req *r = CONTAINING_RECORD(RemoveHeadList(&s->decided), wsk_req, queue_link);
-    req_finish_and_deliver(s, r); /* never destroys: the caller holds a reference */
+    req_finish_and_deliver(s, r); /* the caller's reference keeps the socket */
     return TRUE;
 }
 

@@ -19,6 +19,12 @@
  *
  * The rules:
  *  1. Every IRP handed to the provider completes exactly once.
+ *  2. The close IRP completes only after every other IRP of the socket has
+ *     completed AND its IoCompleteRequest has returned, and after every
+ *     event callback on the socket has returned: a request in delivery
+ *     holds a callbacks reference until its completion routine is back
+ *     (PFN_WSK_CLOSE_SOCKET, Remarks: the close waits for in-progress
+ *     calls and callbacks; drivers free their contexts in its completion).
  */
 #ifndef OPENWSK_WSK_REQ_H
 #define OPENWSK_WSK_REQ_H
