@@ -195,7 +195,8 @@ static NTSTATUS data_start_ex(wsk_socket *s, PWSK_BUF Buffer, ULONG Flags, PIRP 
         pthread_mutex_unlock(&s->lock);
         return wsk_fail_now(Irp, STATUS_INVALID_CONNECTION);
     }
-    if (kind == WSK_REQ_SEND && s->send_shut) {
+    if (kind == WSK_REQ_SEND && (s->send_shut || s->disconnect_issued)) {
+        /* After a graceful WskDisconnect no more sends (PFN_WSK_DISCONNECT). */
         pthread_mutex_unlock(&s->lock);
         return wsk_fail_now(Irp, STATUS_PIPE_DISCONNECTED);
     }
@@ -236,7 +237,7 @@ static NTSTATUS data_start_ex(wsk_socket *s, PWSK_BUF Buffer, ULONG Flags, PIRP 
         pthread_mutex_unlock(&s->lock);
         return wsk_fail_now(Irp, status);
     }
-    if (kind == WSK_REQ_RECEIVE && s->rx_mode) {
+    if (kind == WSK_REQ_RECEIVE && s->rx_mode && s->recv_active == NULL) {
         /* Events are on: the provider's reader serves receives in order. */
         r->queued = TRUE;
         wsk_req_pend_locked(s, r, Irp);
@@ -252,13 +253,14 @@ static NTSTATUS data_start_ex(wsk_socket *s, PWSK_BUF Buffer, ULONG Flags, PIRP 
         return STATUS_PENDING;
     }
     wsk_req_pend_locked(s, r, Irp);
+    if (kind == WSK_REQ_DISCONNECT)
+        s->disconnect_issued = TRUE;
     if (kind == WSK_REQ_RECEIVE)
-        wsk_io_recv(&r->io, s->fd, r->seg, segments, wsk_req_io_done, r);
+        wsk_req_submit_receive_locked(s, r); /* in issue order */
     else if (segments > 0)
-        wsk_io_send(&r->io, s->fd, r->seg, segments, wsk_req_io_done, r);
+        wsk_req_submit_send_locked(s, r); /* a send, or a disconnect's final data */
     else
-        wsk_io_post(&r->io, wsk_req_io_done, r); /* a disconnect without data */
-    wsk_req_after_submit_locked(r);
+        wsk_req_submit_disconnect_locked(s, r); /* after the sends issued before it */
     pthread_mutex_unlock(&s->lock);
     return STATUS_PENDING;
 }

@@ -117,6 +117,11 @@ typedef struct wsk_socket {
     LIST_ENTRY decided;        /* queued wsk_req whose result is final, waiting to be completed */
     PIRP close_irp;            /* a close waiting for the pending requests */
     BOOLEAN send_shut;         /* FIN sent (graceful disconnect) */
+    BOOLEAN disconnect_issued; /* a graceful WskDisconnect was called: later sends are refused */
+    wsk_req *recv_active;      /* the receive in the engine (wsk_req.h rule 3) */
+    LIST_ENTRY recv_wait;      /* receives issued behind it, in order (queue_link) */
+    ULONG sends_active;        /* sends in the engine (rule 4) */
+    LIST_ENTRY disconnect_wait; /* a graceful disconnect waiting for them (queue_link) */
     BOOLEAN receive_shut;      /* FIN received */
     ULONG events;              /* WSK_EVENT_* enabled (SO_WSK_EVENT_CALLBACK) */
     ULONG static_events;       /* the part enabled by WSK_SET_STATIC_EVENT_CALLBACKS */

@@ -46,6 +46,7 @@ wsk_req *wsk_req_take_locked(wsk_socket *s, wsk_req_kind kind, const wsk_req_ops
     r->io_finished = FALSE;
     r->cancel_claimed = FALSE;
     r->queued = FALSE;
+    r->ordered_send = FALSE;
     r->result = 0;
     r->transferred = 0;
     r->wanted = 0;
@@ -171,12 +172,79 @@ static void req_deliver(wsk_socket *s, const wsk_req_outcome *out)
         wsk_socket_unhold(s); /* may complete a close that waited for this IRP */
 }
 
-static void req_finish_and_deliver(wsk_socket *s, wsk_req *r)
+static void req_finish_and_deliver_kick(wsk_socket *s, wsk_req *r, BOOLEAN kick)
 {
     wsk_req_outcome out;
     req_finish_locked(s, r, &out);
+    if (kick && out.kick == NULL && out.destroy_first == NULL)
+        out.kick = s;
     pthread_mutex_unlock(&s->lock);
     req_deliver(s, &out);
+}
+
+static void req_finish_and_deliver(wsk_socket *s, wsk_req *r)
+{
+    req_finish_and_deliver_kick(s, r, FALSE);
+}
+
+/* ---- per-socket order (rules 3 and 4) ---- */
+
+void wsk_req_submit_receive_locked(wsk_socket *s, wsk_req *r)
+{
+    if (s->recv_active != NULL) {
+        r->queued = TRUE;
+        InsertTailList(&s->recv_wait, &r->queue_link);
+        return;
+    }
+    s->recv_active = r;
+    wsk_io_recv(&r->io, s->fd, r->seg, r->seg_count, wsk_req_io_done, r);
+    wsk_req_after_submit_locked(r);
+}
+
+void wsk_req_submit_send_locked(wsk_socket *s, wsk_req *r)
+{
+    r->ordered_send = TRUE;
+    s->sends_active++;
+    wsk_io_send(&r->io, s->fd, r->seg, r->seg_count, wsk_req_io_done, r);
+    wsk_req_after_submit_locked(r);
+}
+
+void wsk_req_submit_disconnect_locked(wsk_socket *s, wsk_req *r)
+{
+    if (s->sends_active > 0) {
+        r->queued = TRUE;
+        InsertTailList(&s->disconnect_wait, &r->queue_link);
+        return;
+    }
+    wsk_io_post(&r->io, wsk_req_io_done, r);
+    wsk_req_after_submit_locked(r);
+}
+
+/* r's engine work is over: the next receive or a waiting disconnect goes
+ * in.  TRUE when the engine receives are all done on a socket whose event
+ * reader must now take over. */
+static BOOLEAN order_release_locked(wsk_socket *s, wsk_req *r)
+{
+    BOOLEAN reader = FALSE;
+    if (r == s->recv_active) {
+        s->recv_active = NULL;
+        if (!IsListEmpty(&s->recv_wait) && !s->closing) {
+            wsk_req *next = CONTAINING_RECORD(RemoveHeadList(&s->recv_wait), wsk_req, queue_link);
+            next->queued = FALSE;
+            wsk_req_submit_receive_locked(s, next);
+        } else {
+            reader = s->rx_mode;
+        }
+    }
+    if (r->ordered_send) {
+        r->ordered_send = FALSE;
+        if (--s->sends_active == 0 && !IsListEmpty(&s->disconnect_wait) && !s->closing) {
+            wsk_req *d = CONTAINING_RECORD(RemoveHeadList(&s->disconnect_wait), wsk_req, queue_link);
+            d->queued = FALSE;
+            wsk_req_submit_disconnect_locked(s, d);
+        }
+    }
+    return reader;
 }
 
 void wsk_req_io_done(wsk_io *io, void *context, long result, size_t transferred)
@@ -191,13 +259,16 @@ void wsk_req_io_done(wsk_io *io, void *context, long result, size_t transferred)
     }
     r->result = result;
     r->io_finished = TRUE;
+    BOOLEAN kick = order_release_locked(s, r);
     BOOLEAN ours = IoSetCancelRoutine(r->irp, NULL) != NULL || r->cancel_claimed;
     if (!ours) {
         /* A cancel routine is on its way; it completes the IRP. */
         pthread_mutex_unlock(&s->lock);
+        if (kick)
+            wsk_rx_kick(s);
         return;
     }
-    req_finish_and_deliver(s, r);
+    req_finish_and_deliver_kick(s, r, kick);
 }
 
 static void req_cancel_routine(PDEVICE_OBJECT DeviceObject, PIRP Irp)

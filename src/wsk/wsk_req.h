@@ -25,6 +25,15 @@
  *     holds a callbacks reference until its completion routine is back
  *     (PFN_WSK_CLOSE_SOCKET, Remarks: the close waits for in-progress
  *     calls and callbacks; drivers free their contexts in its completion).
+ *  3. Receives on a connection complete in the order they were issued: one
+ *     receive at a time is in the engine (a WAITALL or DRAIN receive that
+ *     resubmits keeps its turn); the rest wait in s->recv_wait.
+ *  4. Sends and a graceful disconnect reach the wire in the order issued: a
+ *     disconnect waits in s->disconnect_wait until every earlier send has
+ *     been handed to the kernel (PFN_WSK_DISCONNECT, Remarks); sends issued
+ *     after it are refused with STATUS_PIPE_DISCONNECTED.
+ *  5. Nothing starts on a socket once its close has begun: calls are
+ *     refused and the provider arms no new reads or accepts.
  */
 #ifndef OPENWSK_WSK_REQ_H
 #define OPENWSK_WSK_REQ_H
@@ -85,6 +94,7 @@ typedef struct wsk_req {
     BOOLEAN io_finished;       /* the result is final */
     BOOLEAN cancel_claimed;    /* close or a cancel routine asked the engine to cancel */
     BOOLEAN queued;            /* waiting on a provider list, not in the engine */
+    BOOLEAN ordered_send;      /* counted in s->sends_active until its result is final */
     long result;
     SIZE_T transferred;        /* bytes moved so far (WAITALL receives, sends) */
     SIZE_T wanted;
@@ -145,6 +155,15 @@ void wsk_req_track_locked(struct wsk_socket *s, wsk_req *r);
 void wsk_req_after_submit_locked(wsk_req *r);
 /* The engine completion of every IRP request. */
 void wsk_req_io_done(wsk_io *io, void *context, long result, size_t transferred);
+
+/* Rule 3: starts a receive in the engine, or queues it behind the one
+ * that is there. */
+void wsk_req_submit_receive_locked(struct wsk_socket *s, wsk_req *r);
+/* Rule 4: starts a send (segments in r->seg) counted against a later
+ * disconnect; a graceful disconnect without data is posted once no send
+ * is left, or queued until then. */
+void wsk_req_submit_send_locked(struct wsk_socket *s, wsk_req *r);
+void wsk_req_submit_disconnect_locked(struct wsk_socket *s, wsk_req *r);
 
 /* A queued request's result is final: it moves to s->decided, to be
  * completed by wsk_req_complete_decided (unless its cancel routine is

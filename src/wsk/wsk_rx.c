@@ -87,6 +87,8 @@ static void rx_arm_locked(wsk_socket *s)
 {
     if (!s->rx_mode || !s->connected || s->rx_reader != NULL || s->closing || s->receive_shut || s->rx_error != 0)
         return;
+    if (s->recv_active != NULL)
+        return; /* receives issued before events were enabled read first (wsk_req.h rule 3) */
     BOOLEAN want = !IsListEmpty(&s->rx_irps) && IsListEmpty(&s->rx_data);
     if (!want && s->rx_data_blocks < WSK_RX_MAX_BUFFERED)
         want = ((s->events & WSK_EVENT_RECEIVE) && !s->rx_paused && IsListEmpty(&s->rx_data)) ||

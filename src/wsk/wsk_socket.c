@@ -59,6 +59,8 @@ static void wsk_socket_init_lists(wsk_socket *s)
     InitializeListHead(&s->pending);
     InitializeListHead(&s->free_reqs);
     InitializeListHead(&s->decided);
+    InitializeListHead(&s->recv_wait);
+    InitializeListHead(&s->disconnect_wait);
     InitializeListHead(&s->rx_irps);
     InitializeListHead(&s->rx_data);
     InitializeListHead(&s->rx_spare);
@@ -171,8 +173,10 @@ void wsk_socket_destroy(wsk_socket *s)
 {
     wsk_client *c = s->client;
     PIRP close_irp = s->close_irp;
-    /* Close is abortive unless both directions were shut down (wsk-part-b.md §10.3). */
-    if (s->connected && !(s->send_shut && s->receive_shut))
+    /* Close is abortive unless the client disconnected gracefully first
+     * (PFN_WSK_CLOSE_SOCKET; docs/decisions.md): a completed WskDisconnect
+     * has covered every byte sent, which Linux still delivers after close. */
+    if (s->connected && !s->send_shut)
         lx_reset_on_close(s->fd);
     wsk_bind_registry_release(s);
     wsk_io_forget_fd(s->fd);
