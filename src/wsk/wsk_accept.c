@@ -560,6 +560,8 @@ NTSTATUS WSKAPI wsk_conn_accept(PWSK_SOCKET ListenSocket, ULONG Flags, PVOID Acc
 
 void wsk_accept_events_arm_locked(wsk_socket *s)
 {
+    if (s->closing)
+        return; /* a close is waiting for the last accept: never arm another */
     wsk_req *r = wsk_req_take_locked(s, WSK_REQ_ACCEPT_EVENT, NULL, 0);
     if (r == NULL)
         return; /* out of memory: connections wait in the backlog until re-enabled */

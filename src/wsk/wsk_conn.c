@@ -361,6 +361,8 @@ ULONG wsk_conn_events_allowed(wsk_category category)
 
 NTSTATUS wsk_conn_set_event_callbacks(wsk_socket *s, const WSK_EVENT_CALLBACK_CONTROL *control, PIRP irp)
 {
+    if (s->closing)
+        return STATUS_FILE_FORCED_CLOSED; /* after WskCloseSocket nothing is enabled again (wsk_req.h rule 5) */
     if (s->static_events != 0)
         return STATUS_INVALID_PARAMETER; /* static events can be neither disabled nor re-enabled */
     if (control->NpiId == NULL || !IsEqualGUID(control->NpiId, &NPI_WSK_INTERFACE_ID))
