@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "kernel/ke_internal.h"
+#include "kernel/perturb.h"
 
 #define IO_MAX_THREADS 64u
 
@@ -120,6 +121,7 @@ size_t io_fdmap_destroy(io_fdmap *m)
 void io_engine_thread_enter(void *shard, unsigned index)
 {
     io_tls_shard = shard;
+    openwsk_perturb_thread_index(index); /* a seed gives shard i the same decisions in every run */
     char name[16];
     snprintf(name, sizeof name, "openwsk-io%u", index);
     pthread_setname_np(pthread_self(), name);
@@ -149,6 +151,8 @@ int io_engine_spawn(pthread_t *thread, void *(*fn)(void *), void *arg)
 
 void io_deliver(io_op *op, long result)
 {
+    if (openwsk_perturb_enabled() && openwsk_perturb_one_in(8))
+        openwsk_perturb_delay();
     KIRQL old;
     KeRaiseIrql(DISPATCH_LEVEL, &old);
     op->complete(op, result);
@@ -359,6 +363,7 @@ int io_engine_start(unsigned threads)
     if (threads > IO_MAX_THREADS)
         threads = IO_MAX_THREADS;
     io_fd_shards_reset();
+    openwsk_perturb_init_from_env();
 
     const char *want = getenv("OPENWSK_IO_BACKEND");
     const io_backend *chosen = NULL;

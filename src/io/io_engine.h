@@ -14,10 +14,26 @@
  *   OPENWSK_IO_THREADS   engine thread count when start is passed 0.
  *   OPENWSK_IO_URING_COMPAT=1  debugging: io_uring takes the paths older
  *                        kernels need (poll first, connect(2) + POLLOUT).
+ *   OPENWSK_PERTURB=<seed>  debugging: schedule perturbation (decimal seed;
+ *                        unset or empty: off; kernel/perturb.h).  The engine
+ *                        then sleeps or yields a few microseconds before
+ *                        some complete() calls, holds some decided
+ *                        completions back for a round (so completions of
+ *                        different fds, or of the two directions of one fd,
+ *                        arrive in another order than they became ready),
+ *                        and flips a coin between trying at submit time and
+ *                        waiting for readiness (epoll), or between the
+ *                        operation and poll-then-operation (io_uring).  It
+ *                        never reorders one direction of one fd.  Decisions
+ *                        come from per-thread generators seeded from (seed,
+ *                        thread index), so a seed fixes each thread's
+ *                        decisions, not the OS's thread interleaving: a
+ *                        failing seed reproduces often, not always.
  *
  * Engine threads are openwsk's "DISPATCH_LEVEL" context.  Each runs one
  * shard: every operation on a given fd goes to shard (fd % threads), so
- * the completions of one socket run on one thread, in completion order.
+ * the completions of one socket run on one thread, in completion order
+ * (under OPENWSK_PERTURB, in completion order per direction only).
  *
  * Contract, for every operation handed to io_submit()/io_engine_post():
  *  - complete() runs exactly once, on an engine thread, with that thread's
@@ -180,6 +196,7 @@ void io_engine_forget_fd(int fd);
 #define IO_PF_CANCEL 0x01u /* cancellation requested */
 #define IO_PF_OWNER 0x02u  /* the op holds its fd's direction (io_uring serialization) */
 #define IO_PF_STARTED 0x04u /* CONNECT: connect() issued, waiting for the outcome */
+#define IO_PF_HELD 0x08u    /* perturbation: already held back from one delivery round */
 
 typedef struct io_list {
     io_op *head, *tail;
@@ -254,6 +271,17 @@ void io_send_finish(io_op *op);                  /* restores the caller's iovec 
 /* CONNECT outcome once the socket reported writable: 0, -errno, or
  * -EINPROGRESS if still connecting. */
 int io_connect_outcome(int fd);
+
+/* Schedule perturbation (io_perturb.c), only while openwsk_perturb_enabled().
+ * io_perturb_batch, under the shard lock, moves some ops of a delivery
+ * batch to *held (which it empties first), keeping the order of ops of one
+ * (fd, direction): every op behind a held op of its own direction is held
+ * too.  The backend puts *held back at the head of its ready list, so those
+ * ops go in the next round, after the rest of this batch.
+ * io_perturb_attempt_now: the coin for "try the syscall at submit time"
+ * versus "wait for readiness" where the backend may choose. */
+void io_perturb_batch(io_list *batch, io_list *held);
+int io_perturb_attempt_now(void);
 
 /* Round-robin shard index for ops without an fd. */
 unsigned io_next_shard(unsigned shards);

@@ -48,6 +48,7 @@
 #include <unistd.h>
 
 #include "kernel/ke_internal.h"
+#include "kernel/perturb.h"
 
 enum { EP_IDLE = 0, EP_PARKED, EP_READY, EP_DONE };
 
@@ -319,8 +320,13 @@ static void epoll_submit(io_op *op)
         }
         io_list *q = epoll_list_of(f, op);
         /* Ops queued before this one go first: no attempt now; nor for a
-         * read on a drained fd, which waits for EPOLLIN. */
-        int attempt = q == &f->pq || (!q->head && !(q == &f->rq && f->drained));
+         * read on a drained fd, which waits for EPOLLIN.  Perturbation
+         * tosses a coin where order allows either (not for a connect,
+         * which must be started to become writable). */
+        int may = q == &f->pq || !q->head;
+        int attempt = may && !(q == &f->rq && f->drained);
+        if (may && op->kind != IO_OP_CONNECT && openwsk_perturb_enabled())
+            attempt = io_perturb_attempt_now();
         if (attempt && epoll_try_fd(f, op, &result)) {
             f->unwanted = 0; /* the readiness an earlier event reported was used after all */
             epoll_ready_locked(s, op, result);
@@ -330,7 +336,11 @@ static void epoll_submit(io_op *op)
             int rc = epoll_arm_locked(s, f);
             if (rc < 0) {
                 io_list_remove(q, op);
-                epoll_ready_locked(s, op, rc);
+                /* An fd epoll refuses (not a socket: EPERM) still gets
+                 * the syscall's own answer if the attempt was skipped. */
+                if (attempt || !may || !epoll_try_fd(f, op, &result))
+                    result = rc;
+                epoll_ready_locked(s, op, result);
             }
         }
     }
@@ -487,6 +497,11 @@ static void *epoll_thread(void *arg)
         for (int round = 0; round < EP_DELIVERY_ROUNDS; round++) {
             io_list batch = s->ready;
             s->ready.head = s->ready.tail = NULL;
+            int held = 0;
+            if (openwsk_perturb_enabled()) {
+                io_perturb_batch(&batch, &s->ready); /* held ones stay ready, for after an epoll_wait */
+                held = s->ready.head != NULL;
+            }
             for (io_op *op = batch.head; op; op = op->priv.next) {
                 op->priv.state = EP_DONE;
                 s->inflight--;
@@ -498,7 +513,7 @@ static void *epoll_thread(void *arg)
                 io_deliver(op, op->priv.result);
             }
             pthread_mutex_lock(&s->lock);
-            if (!s->ready.head)
+            if (!s->ready.head || held)
                 break;
         }
         pthread_mutex_unlock(&s->lock);

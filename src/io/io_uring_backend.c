@@ -48,6 +48,7 @@
 #include <unistd.h>
 
 #include "kernel/ke_internal.h"
+#include "kernel/perturb.h"
 
 enum { U_IDLE = 0, U_INBOX, U_FDQ, U_RING, U_CANCELQ, U_DEFERRED, U_READY, U_DONE };
 enum { PH_MAIN = 0, PH_POLL, PH_CONNECT_WAIT };
@@ -461,6 +462,8 @@ static void *uring_thread(void *arg)
         uring_drain_locked(s);
         io_list batch = s->ready;
         s->ready.head = s->ready.tail = NULL;
+        if (openwsk_perturb_enabled())
+            io_perturb_batch(&batch, &s->ready); /* held ones stay ready, for after the next reap */
         for (io_op *op = batch.head; op; op = op->priv.next) {
             op->priv.state = U_DONE;
             s->inflight--;
@@ -507,6 +510,10 @@ static void uring_submit(io_op *op)
     uring_shard *s = uring_shard_for(op);
     op->priv.flags = 0;
     op->priv.phase = uring_compat && op->kind != IO_OP_POLL && op->kind != IO_OP_CONNECT ? PH_POLL : PH_MAIN;
+    /* Perturbation: the operation at once or after readiness, by a coin
+     * (the compat mode's path, which every kernel supports). */
+    if (!uring_compat && op->kind != IO_OP_POLL && op->kind != IO_OP_CONNECT && openwsk_perturb_enabled())
+        op->priv.phase = io_perturb_attempt_now() ? PH_MAIN : PH_POLL;
     io_op_begin(op);
     __atomic_store_n(&op->priv.shard, s, __ATOMIC_RELEASE);
 
