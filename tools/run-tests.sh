@@ -5,8 +5,11 @@
 # through apt-get), then configures, builds and runs the whole CTest suite
 # for three builds — plain (which also installs and builds a client with
 # pkg-config), ASan+UBSan, and TSan — each on both I/O engine backends
-# (io_uring and epoll).
-#   OPENWSK_TEST_CONFIGS="plain asan tsan"  selects configurations.
+# (io_uring and epoll), and once more on the plain build with schedule
+# perturbation on (configuration "perturb": OPENWSK_PERTURB=<seed>, the
+# seed printed so that a failure can be rerun with it).
+#   OPENWSK_TEST_CONFIGS="plain perturb asan tsan"  selects configurations.
+#   OPENWSK_PERTURB_SEED=N  the perturb seed (default: today's date, YYYYMMDD).
 set -eu
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -23,17 +26,24 @@ if [ -n "$need" ]; then
 fi
 
 jobs=$(nproc 2>/dev/null || echo 2)
-configs=${OPENWSK_TEST_CONFIGS:-plain asan tsan}
+configs=${OPENWSK_TEST_CONFIGS:-plain perturb asan tsan}
+perturb_seed=${OPENWSK_PERTURB_SEED:-$(date +%Y%m%d)}
+case $perturb_seed in
+    '' | *[!0-9]*) echo "run-tests: OPENWSK_PERTURB_SEED must be a decimal number" >&2; exit 2 ;;
+esac
 summary=""
 status=0
 for config in $configs; do
+    build=$config
+    perturb=""
     case $config in
         plain) flags="-DCMAKE_BUILD_TYPE=RelWithDebInfo" ;;
+        perturb) flags="-DCMAKE_BUILD_TYPE=RelWithDebInfo"; build=plain; perturb=$perturb_seed ;;
         asan) flags="-DCMAKE_BUILD_TYPE=Debug -DOPENWSK_SANITIZE=address" ;;
         tsan) flags="-DCMAKE_BUILD_TYPE=RelWithDebInfo -DOPENWSK_SANITIZE=thread" ;;
         *) echo "run-tests: unknown configuration $config" >&2; exit 2 ;;
     esac
-    dir="$root/build/test-$config"
+    dir="$root/build/test-$build" # perturb reuses the plain build
     echo "=== $config: configure and build ($dir)"
     # shellcheck disable=SC2086
     cmake -S "$root" -B "$dir" -G Ninja $flags >/dev/null
@@ -42,13 +52,22 @@ for config in $configs; do
     # forced: a machine without io_uring fails here loudly rather than
     # quietly testing epoll twice.
     for backend in io_uring epoll; do
-        echo "=== $config: ctest (I/O backend $backend)"
-        if OPENWSK_IO_BACKEND=$backend ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+        label=$config/$backend
+        if [ -n "$perturb" ]; then
+            label="$label(seed $perturb)"
+            echo "=== $config: ctest (I/O backend $backend, OPENWSK_PERTURB=$perturb;" \
+                "rerun: OPENWSK_TEST_CONFIGS=perturb OPENWSK_PERTURB_SEED=$perturb $0)"
+        else
+            echo "=== $config: ctest (I/O backend $backend)"
+        fi
+        # shellcheck disable=SC2086
+        if env ${perturb:+OPENWSK_PERTURB=$perturb} OPENWSK_IO_BACKEND=$backend \
+            ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
             UBSAN_OPTIONS=print_stacktrace=1 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
             ctest --test-dir "$dir" --output-on-failure -j "$jobs"; then
-            summary="$summary $config/$backend:ok"
+            summary="$summary $label:ok"
         else
-            summary="$summary $config/$backend:FAILED"
+            summary="$summary $label:FAILED"
             status=1
         fi
     done
