@@ -126,6 +126,7 @@ static void listener_failed(wsk_socket *s)
     const WSK_CLIENT_CONNECTION_DISPATCH *dispatch = NULL;
     /* The return value has no meaning here (Microsoft's sample returns
      * STATUS_REQUEST_NOT_ACCEPTED); nothing was accepted either way. */
+    openwsk_perturb_point(); /* schedule perturbation: the lock was just dropped */
     (void)events->WskAcceptEvent(s->context, WSK_FLAG_AT_DISPATCH_LEVEL, NULL, NULL, NULL, &context, &dispatch);
     accept_event_leave(s);
     pthread_mutex_lock(&s->lock);
@@ -160,6 +161,7 @@ static void accept_event_offer(wsk_socket *s, wsk_socket *child, const SOCKADDR_
     const WSK_CLIENT_LISTEN_DISPATCH *events = s->client_dispatch;
     PVOID context = NULL;
     const WSK_CLIENT_CONNECTION_DISPATCH *dispatch = NULL;
+    openwsk_perturb_point(); /* schedule perturbation: the lock was just dropped */
     NTSTATUS st = events->WskAcceptEvent(s->context, WSK_FLAG_AT_DISPATCH_LEVEL, (PSOCKADDR)&local,
                                          (PSOCKADDR)remote, &child->pub, &context, &dispatch);
     accept_event_leave(s);
@@ -257,8 +259,10 @@ static void conditional_drop(wsk_socket *child)
 static void conditional_abort(wsk_socket *s, wsk_socket *child)
 {
     const WSK_CLIENT_LISTEN_DISPATCH *events = s->client_dispatch;
-    if (s->conditional_accept && events != NULL && events->WskAbortEvent != NULL)
+    if (s->conditional_accept && events != NULL && events->WskAbortEvent != NULL) {
+        openwsk_perturb_point(); /* schedule perturbation: the lock was just dropped */
         (void)events->WskAbortEvent(s->context, &child->inspect_id); /* must return STATUS_SUCCESS */
+    }
     conditional_drop(child);
 }
 
@@ -352,6 +356,7 @@ static BOOLEAN conditional_inspect(wsk_socket *s, wsk_socket *child, wsk_req *fe
     InsertTailList(&s->inspecting, &child->cond_link);
     child->inspect_in_callback = TRUE;
     pthread_mutex_unlock(&s->lock);
+    openwsk_perturb_point(); /* schedule perturbation: the lock was just dropped */
     WSK_INSPECT_ACTION action =
         events->WskInspectEvent(s->context, (PSOCKADDR)&local, (PSOCKADDR)&remote, &child->inspect_id);
     pthread_mutex_lock(&s->lock);

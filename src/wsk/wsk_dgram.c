@@ -536,6 +536,7 @@ static void dg_deliver(wsk_socket *s, wsk_req *r, wsk_dg_block *b, long result)
     b->indication.ControlInfo = b->control_len > 0 ? (PCMSGHDR)b->control : NULL;
     b->indication.ControlInfoLength = b->control_len;
     b->indication.RemoteAddress = (PSOCKADDR)&b->from;
+    openwsk_perturb_point(); /* schedule perturbation: the lock was just dropped */
     NTSTATUS st =
         d->WskReceiveFromEvent(s->context, WSK_FLAG_AT_DISPATCH_LEVEL | b->destination_flags, &b->indication);
     pthread_mutex_lock(&s->lock);

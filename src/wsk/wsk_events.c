@@ -74,6 +74,7 @@ static void backlog_check(wsk_io *io, void *context, long result, size_t transfe
         s->last_backlog = ideal;
         wsk_event_enter_locked(s, WSK_EVENT_SEND_BACKLOG);
         pthread_mutex_unlock(&s->lock);
+        openwsk_perturb_point(); /* schedule perturbation: the lock was just dropped */
         d->WskSendBacklogEvent(s->context, ideal); /* must return STATUS_SUCCESS; nothing to act on */
         pthread_mutex_lock(&s->lock);
         LIST_ENTRY finished;

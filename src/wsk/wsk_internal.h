@@ -12,6 +12,7 @@
 #include <pthread.h>
 
 #include "kernel/ke_internal.h"
+#include "kernel/perturb.h"
 #include "wsk_io.h"
 #include "wsk_req.h"
 

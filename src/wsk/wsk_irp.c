@@ -41,6 +41,7 @@ void wsk_irp_begin_pending(PIRP irp)
 
 void wsk_irp_finish(PIRP irp, NTSTATUS status, ULONG_PTR information)
 {
+    openwsk_perturb_point(); /* schedule perturbation: callers dropped their locks just now */
     irp->IoStatus.Status = status;
     irp->IoStatus.Information = information;
     IoCompleteRequest(irp, IO_NETWORK_INCREMENT);

@@ -214,6 +214,7 @@ void wsk_rx_kick_held(wsk_socket *s)
             b->indication.Buffer.Mdl = b->mdl;
             b->indication.Buffer.Offset = (ULONG)b->head;
             b->indication.Buffer.Length = n;
+            openwsk_perturb_point(); /* schedule perturbation: the lock was just dropped */
             NTSTATUS st = d->WskReceiveEvent(s->context, WSK_FLAG_AT_DISPATCH_LEVEL, &b->indication, n, &accepted);
             pthread_mutex_lock(&s->lock);
             LIST_ENTRY finished;
@@ -249,6 +250,7 @@ void wsk_rx_kick_held(wsk_socket *s)
             s->callbacks++;
             wsk_event_enter_locked(s, WSK_EVENT_DISCONNECT);
             pthread_mutex_unlock(&s->lock);
+            openwsk_perturb_point(); /* schedule perturbation: the lock was just dropped */
             d->WskDisconnectEvent(s->context, flags);
             pthread_mutex_lock(&s->lock);
             LIST_ENTRY finished;
