@@ -255,13 +255,16 @@ static NTSTATUS data_start_ex(wsk_socket *s, PWSK_BUF Buffer, ULONG Flags, PIRP 
     wsk_req_pend_locked(s, r, Irp);
     if (kind == WSK_REQ_DISCONNECT)
         s->disconnect_issued = TRUE;
+    BOOLEAN decided = FALSE;
     if (kind == WSK_REQ_RECEIVE)
-        wsk_req_submit_receive_locked(s, r); /* in issue order */
+        decided = wsk_req_submit_receive_locked(s, r); /* in issue order */
     else if (segments > 0)
         wsk_req_submit_send_locked(s, r); /* a send, or a disconnect's final data */
     else
-        wsk_req_submit_disconnect_locked(s, r); /* after the sends issued before it */
+        decided = wsk_req_submit_disconnect_locked(s, r); /* after the sends issued before it */
     pthread_mutex_unlock(&s->lock);
+    if (decided)
+        wsk_rx_kick(s); /* completes it */
     return STATUS_PENDING;
 }
 

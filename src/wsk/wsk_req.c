@@ -189,16 +189,29 @@ static void req_finish_and_deliver(wsk_socket *s, wsk_req *r)
 
 /* ---- per-socket order (rules 3 and 4) ---- */
 
-void wsk_req_submit_receive_locked(wsk_socket *s, wsk_req *r)
+/* A request cancelled before it could be queued is decided at once (the
+ * close skips requests whose cancellation was claimed). */
+static BOOLEAN queue_or_decide_locked(wsk_socket *s, wsk_req *r, PLIST_ENTRY queue)
 {
-    if (s->recv_active != NULL) {
-        r->queued = TRUE;
-        InsertTailList(&s->recv_wait, &r->queue_link);
-        return;
+    if (r->cancel_claimed) {
+        r->io_finished = TRUE;
+        r->result = -ECANCELED;
+        InsertTailList(&s->decided, &r->queue_link);
+        return TRUE;
     }
+    r->queued = TRUE;
+    InsertTailList(queue, &r->queue_link);
+    return FALSE;
+}
+
+BOOLEAN wsk_req_submit_receive_locked(wsk_socket *s, wsk_req *r)
+{
+    if (s->recv_active != NULL)
+        return queue_or_decide_locked(s, r, &s->recv_wait);
     s->recv_active = r;
     wsk_io_recv(&r->io, s->fd, r->seg, r->seg_count, wsk_req_io_done, r);
     wsk_req_after_submit_locked(r);
+    return FALSE;
 }
 
 void wsk_req_submit_send_locked(wsk_socket *s, wsk_req *r)
@@ -209,15 +222,13 @@ void wsk_req_submit_send_locked(wsk_socket *s, wsk_req *r)
     wsk_req_after_submit_locked(r);
 }
 
-void wsk_req_submit_disconnect_locked(wsk_socket *s, wsk_req *r)
+BOOLEAN wsk_req_submit_disconnect_locked(wsk_socket *s, wsk_req *r)
 {
-    if (s->sends_active > 0) {
-        r->queued = TRUE;
-        InsertTailList(&s->disconnect_wait, &r->queue_link);
-        return;
-    }
+    if (s->sends_active > 0)
+        return queue_or_decide_locked(s, r, &s->disconnect_wait);
     wsk_io_post(&r->io, wsk_req_io_done, r);
     wsk_req_after_submit_locked(r);
+    return FALSE;
 }
 
 /* r's engine work is over: the next receive or a waiting disconnect goes
@@ -231,7 +242,7 @@ static BOOLEAN order_release_locked(wsk_socket *s, wsk_req *r)
         if (!IsListEmpty(&s->recv_wait) && !s->closing) {
             wsk_req *next = CONTAINING_RECORD(RemoveHeadList(&s->recv_wait), wsk_req, queue_link);
             next->queued = FALSE;
-            wsk_req_submit_receive_locked(s, next);
+            (void)wsk_req_submit_receive_locked(s, next); /* queued: never cancelled before */
         } else {
             reader = s->rx_mode;
         }
@@ -241,7 +252,7 @@ static BOOLEAN order_release_locked(wsk_socket *s, wsk_req *r)
         if (--s->sends_active == 0 && !IsListEmpty(&s->disconnect_wait) && !s->closing) {
             wsk_req *d = CONTAINING_RECORD(RemoveHeadList(&s->disconnect_wait), wsk_req, queue_link);
             d->queued = FALSE;
-            wsk_req_submit_disconnect_locked(s, d);
+            (void)wsk_req_submit_disconnect_locked(s, d);
         }
     }
     return reader;

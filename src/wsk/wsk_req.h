@@ -157,13 +157,14 @@ void wsk_req_after_submit_locked(wsk_req *r);
 void wsk_req_io_done(wsk_io *io, void *context, long result, size_t transferred);
 
 /* Rule 3: starts a receive in the engine, or queues it behind the one
- * that is there. */
-void wsk_req_submit_receive_locked(struct wsk_socket *s, wsk_req *r);
+ * that is there.  TRUE: it was cancelled before it could wait and is now
+ * decided; the caller completes it (wsk_rx_kick) once the lock is dropped. */
+BOOLEAN wsk_req_submit_receive_locked(struct wsk_socket *s, wsk_req *r);
 /* Rule 4: starts a send (segments in r->seg) counted against a later
  * disconnect; a graceful disconnect without data is posted once no send
  * is left, or queued until then. */
 void wsk_req_submit_send_locked(struct wsk_socket *s, wsk_req *r);
-void wsk_req_submit_disconnect_locked(struct wsk_socket *s, wsk_req *r);
+BOOLEAN wsk_req_submit_disconnect_locked(struct wsk_socket *s, wsk_req *r);
 
 /* A queued request's result is final: it moves to s->decided, to be
  * completed by wsk_req_complete_decided (unless its cancel routine is
