@@ -116,6 +116,7 @@ typedef struct wsk_socket {
     LIST_ENTRY pending;        /* wsk_req in flight (with an IRP, or the provider's own) */
     LIST_ENTRY free_reqs;
     LIST_ENTRY decided;        /* queued wsk_req whose result is final, waiting to be completed */
+    BOOLEAN decided_busy;      /* a thread is completing one of them: completions keep their order */
     PIRP close_irp;            /* a close waiting for the pending requests */
     BOOLEAN send_shut;         /* FIN sent (graceful disconnect) */
     BOOLEAN disconnect_issued; /* a graceful WskDisconnect was called: later sends are refused */

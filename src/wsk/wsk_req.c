@@ -161,13 +161,19 @@ static void req_finish_locked(wsk_socket *s, wsk_req *r, wsk_req_outcome *out)
         s->callbacks++; /* dropped by req_deliver once IoCompleteRequest returned */
 }
 
-static void req_deliver(wsk_socket *s, const wsk_req_outcome *out)
+/* Completes the IRP; the delivery's reference is still held after it. */
+static void req_deliver_held(const wsk_req_outcome *out)
 {
     if (out->destroy_first != NULL)
         wsk_socket_destroy(out->destroy_first); /* the client never saw it: nothing to wait for */
     if (out->kick != NULL)
         wsk_rx_kick(out->kick); /* before the client can close it */
     wsk_irp_finish(out->irp, out->status, out->information);
+}
+
+static void req_deliver(wsk_socket *s, const wsk_req_outcome *out)
+{
+    req_deliver_held(out);
     if (out->destroy_first == NULL)
         wsk_socket_unhold(s); /* may complete a close that waited for this IRP */
 }
@@ -324,10 +330,21 @@ void wsk_req_decide_queued_locked(wsk_socket *s, wsk_req *r, long result)
 
 BOOLEAN wsk_req_complete_decided(wsk_socket *s)
 {
-    if (IsListEmpty(&s->decided))
+    /* One thread at a time, so that queued receives complete in the order
+     * they were decided even when a client thread and an engine thread
+     * both run the socket's queued path. */
+    if (IsListEmpty(&s->decided) || s->decided_busy)
         return FALSE;
+    s->decided_busy = TRUE;
     wsk_req *r = CONTAINING_RECORD(RemoveHeadList(&s->decided), wsk_req, queue_link);
-    req_finish_and_deliver(s, r); /* the caller's reference keeps the socket */
+    wsk_req_outcome out;
+    req_finish_locked(s, r, &out);
+    pthread_mutex_unlock(&s->lock);
+    req_deliver_held(&out);
+    pthread_mutex_lock(&s->lock);
+    s->decided_busy = FALSE;
+    s->callbacks--; /* the delivery's; the caller's own reference keeps the socket */
+    pthread_mutex_unlock(&s->lock);
     return TRUE;
 }
 

@@ -171,7 +171,8 @@ BOOLEAN wsk_req_submit_disconnect_locked(struct wsk_socket *s, wsk_req *r);
  * running: that routine files it). */
 void wsk_req_decide_queued_locked(struct wsk_socket *s, wsk_req *r, long result);
 /* Completes the first decided request: TRUE with the lock dropped, or FALSE
- * (nothing decided) with the lock still held.  The caller holds a callbacks
+ * (nothing decided, or another thread is completing them and will take
+ * this one too) with the lock still held.  The caller holds a callbacks
  * reference, so the socket outlives the call. */
 BOOLEAN wsk_req_complete_decided(struct wsk_socket *s);
 
