@@ -143,7 +143,11 @@ static void rx_read_done(wsk_io *io, void *context, long result, size_t transfer
  * (WAITALL) or when it got anything (otherwise), or at FIN / on error. */
 static BOOLEAN rx_serve_one_locked(wsk_socket *s)
 {
-    if (IsListEmpty(&s->rx_irps))
+    /* While an indication runs, the head of the stream is with the client
+     * (it may give it back with STATUS_DATA_NOT_ACCEPTED): serving a
+     * receive now would hand it later bytes first.  The indicating thread
+     * serves once the callback returned. */
+    if (IsListEmpty(&s->rx_irps) || s->rx_indicating)
         return FALSE;
     wsk_req *r = CONTAINING_RECORD(s->rx_irps.Flink, wsk_req, queue_link);
     if (r->flags & WSK_FLAG_DRAIN) {
