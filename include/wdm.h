@@ -1531,6 +1531,18 @@ NTSYSAPI void RtlAssert(PVOID VoidFailedAssertion, PVOID VoidFileName, ULONG Lin
 #define NT_ASSERTMSG(msg, exp) ASSERTMSG(msg, exp)
 #define NT_VERIFY(exp) ((exp) ? TRUE : (RtlAssert((PVOID) #exp, (PVOID)__FILE__, __LINE__, NULL), FALSE))
 #define NT_FRE_ASSERT(exp) NT_VERIFY(exp)
+
+/* PAGED_CODE macro (wdm.h): pageable code must run at IRQL <= APC_LEVEL.
+ * Windows checks this in checked builds only; here it is always checked,
+ * as a checked build does, because the simulated IRQL makes it cheap and
+ * the mistake is otherwise silent on Linux.  A violation is an assertion
+ * failure naming PAGED_CODE, the function and the IRQL.  Code in a locked
+ * pageable section (PAGED_CODE_LOCKED) may run at any IRQL: no check. */
+NTKERNELAPI void openwsk_paged_code_violation(PCSTR File, ULONG Line, PCSTR Function);
+#define PAGED_CODE()                          \
+    ((void)(KeGetCurrentIrql() <= APC_LEVEL || \
+            (openwsk_paged_code_violation(__FILE__, __LINE__, __func__), 0)))
+#define PAGED_CODE_LOCKED() ((void)0)
 #define __debugbreak() DbgBreakPoint()
 #define __nop() __asm__ __volatile__("nop")
 #define __fastfail(code) KeBugCheckEx(0x139, (ULONG_PTR)(code), 0, 0, 0)

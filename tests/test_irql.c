@@ -1,6 +1,6 @@
 /*
  * test_irql.c - the simulated IRQL: per thread, raise/lower rules with the
- * bug checks Windows gives for misuse.
+ * bug checks Windows gives for misuse, and PAGED_CODE().
  */
 #include <ntddk.h>
 
@@ -60,10 +60,43 @@ static void misuse_bugchecks(void)
     CHECK(wt_bugchecks(lower_above_current, NULL, IRQL_NOT_LESS_OR_EQUAL));
 }
 
+/* Pageable code as drivers write it: declarations, then PAGED_CODE(). */
+static int pageable_routine(int x)
+{
+    int doubled = x * 2;
+    PAGED_CODE();
+    return doubled;
+}
+
+static void pageable_at_dispatch(void *arg)
+{
+    (void)arg;
+    KIRQL old;
+    KeRaiseIrql(DISPATCH_LEVEL, &old);
+    pageable_routine(1);
+}
+
+static void paged_code_checks_irql(void)
+{
+    KIRQL old;
+    CHECK_EQ(pageable_routine(2), 4);
+    KeRaiseIrql(APC_LEVEL, &old);
+    CHECK_EQ(pageable_routine(3), 6);
+    KeLowerIrql(old);
+    /* Above APC_LEVEL: the assertion failure a checked build gives. */
+    CHECK(wt_aborts_with(pageable_at_dispatch, NULL, "PAGED_CODE() in pageable_routine at IRQL 2"));
+    CHECK(wt_aborts_with(pageable_at_dispatch, NULL, "KeGetCurrentIrql() <= APC_LEVEL"));
+    /* Locked pageable code may run at any IRQL. */
+    KeRaiseIrql(DISPATCH_LEVEL, &old);
+    PAGED_CODE_LOCKED();
+    KeLowerIrql(old);
+}
+
 int main(void)
 {
     WT_RUN(raise_and_lower);
     WT_RUN(irql_is_per_thread);
     WT_RUN(misuse_bugchecks);
+    WT_RUN(paged_code_checks_irql);
     return wt_finish();
 }

@@ -44,6 +44,15 @@ void RtlAssert(PVOID VoidFailedAssertion, PVOID VoidFileName, ULONG LineNumber, 
     abort();
 }
 
+/* What a checked build does for PAGED_CODE() above APC_LEVEL: an assertion
+ * failure (which here stops the process), saying where and at what IRQL. */
+void openwsk_paged_code_violation(PCSTR File, ULONG Line, PCSTR Function)
+{
+    char message[192];
+    snprintf(message, sizeof(message), "PAGED_CODE() in %s at IRQL %u:", Function, (unsigned)KeGetCurrentIrql());
+    RtlAssert((PVOID) "KeGetCurrentIrql() <= APC_LEVEL", (PVOID)File, Line, message);
+}
+
 /* Under a debugger the trap stops there; without one SIGTRAP ends the
  * process, which is what an unhandled kernel breakpoint does too. */
 void DbgBreakPoint(void)

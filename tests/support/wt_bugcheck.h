@@ -1,9 +1,9 @@
 /*
  * wt_bugcheck.h - asserting that code bug-checks.
  *
- * A bug check ends the process (abort), so the code runs in a fork()ed
- * child whose stderr is captured; the parent checks that the child died of
- * SIGABRT after printing the expected stop code.
+ * A bug check or a failed assertion ends the process (abort), so the code
+ * runs in a fork()ed child whose stderr is captured; the parent checks that
+ * the child died of SIGABRT after printing the expected stop code or text.
  */
 #ifndef OPENWSK_TEST_WT_BUGCHECK_H
 #define OPENWSK_TEST_WT_BUGCHECK_H
@@ -16,8 +16,9 @@
 
 #include "wt.h"
 
-/* Runs fn(arg) in a child; returns 1 if it bug-checked with `code`. */
-static int wt_bugchecks(void (*fn)(void *), void *arg, unsigned code)
+/* Runs fn(arg) in a child; returns 1 if it aborted after writing `text`
+ * to stderr (a bug check, or an assertion failure). */
+static int wt_aborts_with(void (*fn)(void *), void *arg, const char *text)
 {
     int fds[2];
     if (pipe(fds) != 0)
@@ -40,12 +41,18 @@ static int wt_bugchecks(void (*fn)(void *), void *arg, unsigned code)
     close(fds[0]);
     int status = 0;
     waitpid(pid, &status, 0);
-    char expect[32];
-    snprintf(expect, sizeof(expect), "STOP: 0x%08X", code);
-    int ok = WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT && strstr(out, expect) != NULL;
+    int ok = WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT && strstr(out, text) != NULL;
     if (!ok)
         fprintf(stderr, "  child status 0x%x, output: %s\n", status, out);
     return ok;
+}
+
+/* Runs fn(arg) in a child; returns 1 if it bug-checked with `code`. */
+static int wt_bugchecks(void (*fn)(void *), void *arg, unsigned code)
+{
+    char expect[32];
+    snprintf(expect, sizeof(expect), "STOP: 0x%08X", code);
+    return wt_aborts_with(fn, arg, expect);
 }
 
 #endif /* OPENWSK_TEST_WT_BUGCHECK_H */
