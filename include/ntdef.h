@@ -84,6 +84,17 @@ _Static_assert(sizeof(L' ') == 2, "compile WSK client code with -fshort-wchar (W
 #endif
 #define C_ASSERT(e) _Static_assert((e), #e)
 
+/* MSVC's preprocessor drops the comma before an empty __VA_ARGS__, so
+ * Windows drivers write logging macros such as
+ *     #define LOG(x, ...) DbgPrint((x), __VA_ARGS__)
+ * and call LOG("text"), which gcc and clang expand to DbgPrint(("text"), ).
+ * The headers' variadic functions (DbgPrint, DbgPrintEx, the ntstrsafe
+ * printf functions...) are therefore also macros forwarding to the function
+ * with OPENWSK_VA_TAIL(__VA_ARGS__): ", args" when args has tokens, nothing
+ * when it is empty or absent.  __VA_OPT__ is in every C and C++ mode of
+ * gcc 8 and later and of clang (-Wpedantic aside). */
+#define OPENWSK_VA_TAIL(...) __VA_OPT__(, ) __VA_ARGS__
+
 #define UNREFERENCED_PARAMETER(P) ((void)(P))
 #define DBG_UNREFERENCED_PARAMETER(P) ((void)(P))
 #define DBG_UNREFERENCED_LOCAL_VARIABLE(V) ((void)(V))

@@ -429,6 +429,19 @@ NTSTRSAFEDDI RtlUnicodeStringPrintf(PUNICODE_STRING DestinationString, NTSTRSAFE
     return st;
 }
 
+/* Accept an empty last argument as MSVC does (OPENWSK_VA_TAIL in ntdef.h);
+ * (RtlStringCbPrintfA)(...) and &RtlStringCbPrintfA reach the functions. */
+#define RtlStringCchPrintfA(pszDest, cchDest, pszFormat, ...) \
+    (RtlStringCchPrintfA)(pszDest, cchDest, pszFormat OPENWSK_VA_TAIL(__VA_ARGS__))
+#define RtlStringCbPrintfA(pszDest, cbDest, pszFormat, ...) \
+    (RtlStringCbPrintfA)(pszDest, cbDest, pszFormat OPENWSK_VA_TAIL(__VA_ARGS__))
+#define RtlStringCchPrintfW(pszDest, cchDest, pszFormat, ...) \
+    (RtlStringCchPrintfW)(pszDest, cchDest, pszFormat OPENWSK_VA_TAIL(__VA_ARGS__))
+#define RtlStringCbPrintfW(pszDest, cbDest, pszFormat, ...) \
+    (RtlStringCbPrintfW)(pszDest, cbDest, pszFormat OPENWSK_VA_TAIL(__VA_ARGS__))
+#define RtlUnicodeStringPrintf(DestinationString, pszFormat, ...) \
+    (RtlUnicodeStringPrintf)(DestinationString, pszFormat OPENWSK_VA_TAIL(__VA_ARGS__))
+
 #ifndef __cplusplus
 /* Windows' size_t and SIZE_T are the same type, here they are not
  * (unsigned long vs unsigned long long): let the length functions store

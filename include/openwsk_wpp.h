@@ -18,6 +18,10 @@ EXTERN_C_START
 
 OPENWSK_API void openwsk_wpp_trace(const char *flag, const char *file, int line, const char *function,
                                    const char *format, ...);
+/* A trace call whose arguments end with an empty one, as drivers' logging
+ * macros produce (OPENWSK_VA_TAIL in ntdef.h), compiles as with MSVC. */
+#define openwsk_wpp_trace(flag, file, line, function, format, ...) \
+    (openwsk_wpp_trace)(flag, file, line, function, format OPENWSK_VA_TAIL(__VA_ARGS__))
 
 #define WPP_INIT_TRACING(DriverObject, RegistryPath) ((void)(DriverObject), (void)(RegistryPath))
 #define WPP_CLEANUP(DriverObject) ((void)(DriverObject))

@@ -1503,6 +1503,14 @@ NTSYSAPI ULONG vDbgPrintEx(ULONG ComponentId, ULONG Level, PCCH Format, __builti
 NTSYSAPI ULONG vDbgPrintExWithPrefix(PCCH Prefix, ULONG ComponentId, ULONG Level, PCCH Format,
                                      __builtin_va_list arglist);
 NTSYSAPI ULONG DbgPrintReturnControlC(PCCH Format, ...);
+/* Function-like macros, so that an empty last argument is accepted as MSVC
+ * accepts it (OPENWSK_VA_TAIL in ntdef.h): LOG(x, ...) DbgPrint((x),
+ * __VA_ARGS__) called as LOG("text"); KdPrint((...)) and KdPrintEx((...))
+ * expand to them.  &DbgPrint and (DbgPrint)(...) reach the functions. */
+#define DbgPrint(Format, ...) (DbgPrint)(Format OPENWSK_VA_TAIL(__VA_ARGS__))
+#define DbgPrintEx(ComponentId, Level, Format, ...) \
+    (DbgPrintEx)(ComponentId, Level, Format OPENWSK_VA_TAIL(__VA_ARGS__))
+#define DbgPrintReturnControlC(Format, ...) (DbgPrintReturnControlC)(Format OPENWSK_VA_TAIL(__VA_ARGS__))
 NTSYSAPI void DbgBreakPoint(void);
 NTSYSAPI void DbgBreakPointWithStatus(ULONG Status);
 NTKERNELAPI DECLSPEC_NORETURN void KeBugCheckEx(ULONG BugCheckCode, ULONG_PTR BugCheckParameter1,

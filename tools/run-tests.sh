@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 
 need=""
-for pkg in cmake ninja-build gcc clang pkg-config libc6-dev liburing-dev; do
+for pkg in cmake ninja-build gcc g++ clang pkg-config libc6-dev liburing-dev; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need="$need $pkg"
 done
 if [ -n "$need" ]; then

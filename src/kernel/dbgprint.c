@@ -674,7 +674,8 @@ static ULONG dbg_vprint(PCCH prefix, ULONG level, PCCH format, va_list ap)
     return (ULONG)STATUS_SUCCESS;
 }
 
-ULONG DbgPrint(PCSTR Format, ...)
+/* The names are in parentheses: wdm.h also defines them as macros. */
+ULONG(DbgPrint)(PCSTR Format, ...)
 {
     va_list ap;
     va_start(ap, Format);
@@ -683,7 +684,7 @@ ULONG DbgPrint(PCSTR Format, ...)
     return r;
 }
 
-ULONG DbgPrintEx(ULONG ComponentId, ULONG Level, PCSTR Format, ...)
+ULONG(DbgPrintEx)(ULONG ComponentId, ULONG Level, PCSTR Format, ...)
 {
     (void)ComponentId;
     va_list ap;
@@ -706,7 +707,7 @@ ULONG vDbgPrintExWithPrefix(PCCH Prefix, ULONG ComponentId, ULONG Level, PCCH Fo
 }
 
 /* No kernel debugger can press Ctrl+C here, so this is DbgPrint. */
-ULONG DbgPrintReturnControlC(PCCH Format, ...)
+ULONG(DbgPrintReturnControlC)(PCCH Format, ...)
 {
     va_list ap;
     va_start(ap, Format);

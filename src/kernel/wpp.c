@@ -82,7 +82,8 @@ static void wpp_rewrite(char *out, const char *format, const char *file, int lin
     out[used] = '\0';
 }
 
-void openwsk_wpp_trace(const char *flag, const char *file, int line, const char *function, const char *format, ...)
+/* In parentheses: openwsk_wpp.h also defines the name as a macro. */
+void(openwsk_wpp_trace)(const char *flag, const char *file, int line, const char *function, const char *format, ...)
 {
     char rewritten[WPP_FORMAT_MAX];
     char prefix[64];
