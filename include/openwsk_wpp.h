@@ -5,8 +5,8 @@
  * The WPP preprocessor is not available on Linux, so every .tmh a driver
  * includes is generated as a one-line include of this header (see
  * tools/openwsk-wpp-tmh and the CMake function openwsk_wpp_tmh).  Trace
- * calls become DbgPrintEx output at DPFLTR_INFO_LEVEL, prefixed with the
- * flag name; %!FUNC!, %!LINE!, %!FILE!, %!STATUS!, %!HRESULT!, %!bool! and
+ * calls become DbgPrintEx output at DPFLTR_INFO_LEVEL, one line each,
+ * prefixed with the flag name; %!FUNC!, %!LINE!, %!FILE!, %!STATUS!, %!HRESULT!, %!bool! and
  * %!IPADDR! are understood (docs/decisions.md lists the rest).
  */
 #ifndef OPENWSK_WPP_H

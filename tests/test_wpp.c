@@ -1,7 +1,7 @@
 /*
  * test_wpp.c - a WPP-instrumented source builds unmodified: it includes its
  * generated .tmh (made by openwsk_wpp_tmh in CMake) and its trace calls come
- * out through DbgPrintEx with the %!...! forms rewritten.
+ * out through DbgPrintEx with the %!...! forms rewritten, one line each.
  */
 #include <ntddk.h>
 
@@ -47,8 +47,49 @@ static void trace_messages_are_rewritten(void)
     CHECK(strstr(captured, "[TRACE_IO] bytes 512, 100% done") != NULL);
 }
 
+static size_t count_char(const char *s, char c)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += *s == c;
+    return n;
+}
+
+/* WPP messages carry no line ending; each must still come out as a line of
+ * its own, also when it ends in one already or fills the 512 bytes. */
+static void each_message_is_one_line(void)
+{
+    static char long_text[700];
+    memset(long_text, 'x', sizeof(long_text) - 1);
+    long_text[sizeof(long_text) - 1] = '\0';
+
+    captured[0] = '\0';
+    openwsk_dbg_set_sink(capture);
+    openwsk_dbg_set_mask(0xFFFFFFFF);
+    DoTraceMessage(TRACE_INIT, "first message %d", 1);
+    TraceEvents(TRACE_LEVEL_INFORMATION, TRACE_IO, "second message");
+    openwsk_dbg_set_sink(NULL);
+    CHECK_STR(captured, "[TRACE_INIT] first message 1\n[TRACE_IO] second message\n");
+
+    captured[0] = '\0';
+    openwsk_dbg_set_sink(capture);
+    DoTraceMessage(TRACE_INIT, "has its own\n");
+    DoTraceMessage(TRACE_IO, "%s", long_text);
+    DoTraceMessage(TRACE_INIT, "after the long one");
+    openwsk_dbg_set_sink(NULL);
+    CHECK_EQ(count_char(captured, '\n'), 3);
+    const char *start = "[TRACE_INIT] has its own\n[TRACE_IO] xxx";
+    CHECK(strncmp(captured, start, strlen(start)) == 0);
+    const char *last = strstr(captured, "[TRACE_INIT] after the long one\n");
+    CHECK(last != NULL);
+    /* The long message is cut to 512 bytes including its line ending. */
+    if (last != NULL)
+        CHECK_EQ(last - (captured + strlen("[TRACE_INIT] has its own\n")), OPENWSK_DBG_MAX_MESSAGE);
+}
+
 int main(void)
 {
     WT_RUN(trace_messages_are_rewritten);
+    WT_RUN(each_message_is_one_line);
     return wt_finish();
 }

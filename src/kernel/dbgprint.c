@@ -653,7 +653,10 @@ static size_t dbg_utf8_boundary(const char *text, size_t len)
     return len;
 }
 
-static ULONG dbg_vprint(PCCH prefix, ULONG level, PCCH format, va_list ap)
+/* With `line`, the message ends in exactly one line ending: one is added
+ * (within the 512 bytes, cutting the text if need be) unless the text has
+ * its own. */
+static ULONG dbg_vprint(PCCH prefix, ULONG level, PCCH format, va_list ap, BOOLEAN line)
 {
     if (format == NULL)
         return (ULONG)STATUS_INVALID_PARAMETER;
@@ -670,6 +673,11 @@ static ULONG dbg_vprint(PCCH prefix, ULONG level, PCCH format, va_list ap)
         total = SIZE_MAX;
     if (total > OPENWSK_DBG_MAX_MESSAGE)
         total = dbg_utf8_boundary(buf, OPENWSK_DBG_MAX_MESSAGE);
+    if (line && (total == 0 || buf[total - 1] != '\n')) {
+        if (total == OPENWSK_DBG_MAX_MESSAGE)
+            total = dbg_utf8_boundary(buf, OPENWSK_DBG_MAX_MESSAGE - 1);
+        buf[total++] = '\n';
+    }
     dbg_emit(buf, total);
     return (ULONG)STATUS_SUCCESS;
 }
@@ -679,7 +687,7 @@ ULONG(DbgPrint)(PCSTR Format, ...)
 {
     va_list ap;
     va_start(ap, Format);
-    ULONG r = dbg_vprint(NULL, DPFLTR_INFO_LEVEL, Format, ap);
+    ULONG r = dbg_vprint(NULL, DPFLTR_INFO_LEVEL, Format, ap, FALSE);
     va_end(ap);
     return r;
 }
@@ -689,7 +697,7 @@ ULONG(DbgPrintEx)(ULONG ComponentId, ULONG Level, PCSTR Format, ...)
     (void)ComponentId;
     va_list ap;
     va_start(ap, Format);
-    ULONG r = dbg_vprint(NULL, Level, Format, ap);
+    ULONG r = dbg_vprint(NULL, Level, Format, ap, FALSE);
     va_end(ap);
     return r;
 }
@@ -697,13 +705,18 @@ ULONG(DbgPrintEx)(ULONG ComponentId, ULONG Level, PCSTR Format, ...)
 ULONG vDbgPrintEx(ULONG ComponentId, ULONG Level, PCCH Format, __builtin_va_list arglist)
 {
     (void)ComponentId;
-    return dbg_vprint(NULL, Level, Format, arglist);
+    return dbg_vprint(NULL, Level, Format, arglist, FALSE);
 }
 
 ULONG vDbgPrintExWithPrefix(PCCH Prefix, ULONG ComponentId, ULONG Level, PCCH Format, __builtin_va_list arglist)
 {
     (void)ComponentId;
-    return dbg_vprint(Prefix, Level, Format, arglist);
+    return dbg_vprint(Prefix, Level, Format, arglist, FALSE);
+}
+
+ULONG openwsk_dbg_vprint_line(PCCH Prefix, ULONG Level, PCCH Format, va_list Arguments)
+{
+    return dbg_vprint(Prefix, Level, Format, Arguments, TRUE);
 }
 
 /* No kernel debugger can press Ctrl+C here, so this is DbgPrint. */
@@ -711,7 +724,7 @@ ULONG(DbgPrintReturnControlC)(PCCH Format, ...)
 {
     va_list ap;
     va_start(ap, Format);
-    ULONG r = dbg_vprint(NULL, DPFLTR_INFO_LEVEL, Format, ap);
+    ULONG r = dbg_vprint(NULL, DPFLTR_INFO_LEVEL, Format, ap, FALSE);
     va_end(ap);
     return r;
 }

@@ -8,6 +8,8 @@
 #include <ntddk.h>
 #include <openwsk_runtime.h>
 
+#include <stdarg.h>
+
 /* Pool allocation shared by every runtime object; counts for leaks and for
  * failure injection exactly like a driver's own allocations. */
 void *openwsk_pool_alloc(SIZE_T bytes, ULONG tag, BOOLEAN zero);
@@ -15,6 +17,11 @@ void openwsk_pool_free(void *p);
 
 /* Prints "openwsk: <message>" to stderr unconditionally. */
 void openwsk_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* vDbgPrintExWithPrefix, except that the message always ends with one line
+ * ending, added unless the text ends with its own (WPP messages, which are
+ * records rather than text on Windows). */
+ULONG openwsk_dbg_vprint_line(PCCH Prefix, ULONG Level, PCCH Format, va_list Arguments);
 
 /* 100 ns units since 1601-01-01 (Windows system time) and a monotonic
  * 100 ns clock (interrupt time). */

@@ -1,6 +1,7 @@
 /*
  * wpp.c - WPP software tracing shim: trace messages are rewritten from
- * WPP's %!TYPE! syntax into printf conversions and printed with DbgPrintEx.
+ * WPP's %!TYPE! syntax into printf conversions and printed like DbgPrintEx,
+ * one line each.
  */
 #include "ke_internal.h"
 
@@ -91,6 +92,8 @@ void(openwsk_wpp_trace)(const char *flag, const char *file, int line, const char
     snprintf(prefix, sizeof(prefix), "[%s] ", flag);
     va_list ap;
     va_start(ap, format);
-    vDbgPrintExWithPrefix(prefix, DPFLTR_IHVDRIVER_ID, DPFLTR_INFO_LEVEL, rewritten, ap);
+    /* Each message is one line: WPP messages carry no line ending of their
+     * own (a trace viewer shows each as a record). */
+    openwsk_dbg_vprint_line(prefix, DPFLTR_INFO_LEVEL, rewritten, ap);
     va_end(ap);
 }
