@@ -50,7 +50,10 @@ run 0 -t 0.2 "$probe"
 expect 'probe: DriverName=\Driver\probe_driver ServiceKeyName=probe_driver'
 expect 'Mode=serve Count=0 Greeting=(none) Big=0x0'
 
-# SIGTERM (rather than --stop-after) unloads the same way.
+# SIGTERM (rather than --stop-after) unloads the same way.  $out is
+# emptied first: the background shell truncates it only when it gets to
+# run, and the wait below could meanwhile see the last run's "ready".
+: >"$out"
 "$wskhost" "$probe" >"$out" 2>&1 &
 pid=$!
 # Wait for the driver to be running (slow under the sanitizers with other
