@@ -2,11 +2,11 @@
  * echo_sample_client.c - loads the echo_sample driver with many concurrent
  * connections and checks each one end to end.
  *
- *   echo_sample_client PORT [CONNECTIONS [SEED [TIMEOUT-SECONDS]]]
+ *   echo_sample_client [--held] PORT [CONNECTIONS [SEED [TIMEOUT-SECONDS [MAX-BYTES]]]]
  *
  * Opens CONNECTIONS (default 1000) TCP connections at once, alternating
  * IPv4 and IPv6 loopback.  Each connection sends a message of its own
- * length (1 byte to 64 KiB) and content, both derived from SEED and the
+ * length (1 byte to MAX-BYTES, default 64 KiB) and content, both derived from SEED and the
  * connection's number, in one to four writes; then shuts down its sending
  * side (SHUT_WR) and reads until EOF, checking every echoed byte and that
  * the driver ends the connection gracefully: EOF after exactly the bytes
@@ -21,6 +21,11 @@
  *   stalled     nothing decided before the timeout (default 60 s)
  * Exit status 0 only if every connection is complete; 1 otherwise; 2 on
  * a usage or setup error (e.g. too few file descriptors).
+ *
+ * With --held the connections do not half-close: once every byte has come
+ * back they stay open until the driver ends them (DriverUnload closes what
+ * is still open: a reset, or EOF).  "complete" then means all bytes echoed
+ * before the driver ended the connection.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -38,7 +43,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_MESSAGE (64 * 1024)
+#define DEFAULT_MAX_MESSAGE (64 * 1024)
 #define MAX_WRITES 4
 
 enum outcome { RUNNING, COMPLETE, SHORT, RESET, MISMATCHED, STALLED, OUTCOMES };
@@ -53,10 +58,13 @@ struct conn {
     int writes, written_parts;
     size_t sent, received;
     size_t first_bad;      /* offset of the first wrong byte */
-    int connected, shut;
+    int connected, written_all, shut;
     enum outcome outcome;
     int error;             /* errno behind a reset */
 };
+
+static int held;         /* --held: no half-close, wait for the driver to end it */
+static int echoed, connections_total;
 
 static uint64_t splitmix64(uint64_t x)
 {
@@ -171,7 +179,7 @@ static void on_writable(struct conn *c, int epfd)
         }
         c->connected = 1;
     }
-    while (!c->shut) {
+    while (!c->written_all) {
         size_t end = c->cut[c->written_parts];
         while (c->sent < end) {
             size_t n = end - c->sent < sizeof(buf) ? end - c->sent : sizeof(buf);
@@ -187,9 +195,12 @@ static void on_writable(struct conn *c, int epfd)
             c->sent += (size_t)w;
         }
         if (++c->written_parts == c->writes) {
-            /* All of it written: half-close, then only read. */
-            shutdown(c->fd, SHUT_WR);
-            c->shut = 1;
+            /* All of it written: half-close (unless held), then only read. */
+            c->written_all = 1;
+            if (!held) {
+                shutdown(c->fd, SHUT_WR);
+                c->shut = 1;
+            }
             struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = c};
             epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev);
         }
@@ -205,14 +216,15 @@ static void on_readable(struct conn *c, int epfd)
             if (errno == EAGAIN || errno == EWOULDBLOCK)
                 return;
             c->error = errno;
-            finish(c, RESET, epfd);
+            /* Held connections end with the driver's unload, by reset. */
+            finish(c, held && c->received == c->length && c->first_bad == SIZE_MAX ? COMPLETE : RESET, epfd);
             return;
         }
         if (r == 0) {
             if (c->outcome == RUNNING && c->first_bad != SIZE_MAX)
                 finish(c, MISMATCHED, epfd);
             else if (c->received == c->length)
-                finish(c, c->shut ? COMPLETE : MISMATCHED, epfd); /* EOF before our FIN: not graceful */
+                finish(c, c->shut || held ? COMPLETE : MISMATCHED, epfd); /* EOF before our FIN: not graceful */
             else
                 finish(c, SHORT, epfd);
             return;
@@ -222,24 +234,37 @@ static void on_readable(struct conn *c, int epfd)
             if (at >= c->length || buf[k] != expected_byte(c->key, at))
                 c->first_bad = at;
         }
+        if (c->received < c->length && c->received + (size_t)r >= c->length && ++echoed == connections_total &&
+            held) {
+            printf("echo_sample_client: all %d connections echoed; waiting for the driver to end them\n", echoed);
+            fflush(stdout);
+        }
         c->received += (size_t)r;
     }
 }
 
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "--held") == 0) {
+        held = 1;
+        argv++;
+        argc--;
+    }
     if (argc < 2 || atoi(argv[1]) <= 0 || atoi(argv[1]) > 65535) {
-        fprintf(stderr, "usage: echo_sample_client PORT [CONNECTIONS [SEED [TIMEOUT-SECONDS]]]\n");
+        fprintf(stderr, "usage: echo_sample_client [--held] PORT [CONNECTIONS [SEED [TIMEOUT-SECONDS [MAX-BYTES]]]]\n");
         return 2;
     }
     unsigned short port = (unsigned short)atoi(argv[1]);
     int connections = argc > 2 ? atoi(argv[2]) : 1000;
     uint64_t seed = argc > 3 ? strtoull(argv[3], NULL, 0) : 20240601;
     double timeout = argc > 4 ? atof(argv[4]) : 60.0;
-    if (connections <= 0 || connections > 100000 || timeout <= 0) {
-        fprintf(stderr, "echo_sample_client: bad CONNECTIONS or TIMEOUT\n");
+    long long max_message = argc > 5 ? atoll(argv[5]) : DEFAULT_MAX_MESSAGE;
+    if (connections <= 0 || connections > 100000 || timeout <= 0 || max_message <= 0 ||
+        max_message > (1ll << 30)) {
+        fprintf(stderr, "echo_sample_client: bad CONNECTIONS, TIMEOUT or MAX-BYTES\n");
         return 2;
     }
+    connections_total = connections;
     if (raise_fd_limit(connections) != 0)
         return 2;
 
@@ -254,7 +279,7 @@ int main(int argc, char **argv)
         struct conn *c = &conns[i];
         c->index = i;
         c->key = splitmix64(seed * 1000003u + (uint64_t)i);
-        c->length = 1 + (size_t)(splitmix64(c->key) % MAX_MESSAGE);
+        c->length = 1 + (size_t)(splitmix64(c->key) % (uint64_t)max_message);
         c->writes = 1 + (int)(splitmix64(c->key + 1) % MAX_WRITES);
         if ((size_t)c->writes > c->length)
             c->writes = (int)c->length;

@@ -240,9 +240,10 @@ static NTSTATUS SampleReceiveComplete(PDEVICE_OBJECT DeviceObject, PIRP Irp, PVO
     /* Once the worker has started closing, nothing more is echoed. */
     if (connection->State != SampleClosing)
         wake = SampleQueueLocked(&receive->Work);
-    KeReleaseSpinLock(&SampleLock, irql);
-    /* The last access to the context: the close may complete after this. */
+    /* Inside the lock: once it is released the worker may take the work
+     * and close the socket, so the context is not touched after it. */
     InterlockedDecrement(&connection->CompletionsRunning);
+    KeReleaseSpinLock(&SampleLock, irql);
     if (wake)
         SampleWake();
     return STATUS_MORE_PROCESSING_REQUIRED;
@@ -269,8 +270,8 @@ static NTSTATUS SampleSendComplete(PDEVICE_OBJECT DeviceObject, PIRP Irp, PVOID 
         connection->ControlFlags |= SAMPLE_CONTROL_SEND_FAILED;
         wake = SampleQueueLocked(&connection->Control);
     }
-    KeReleaseSpinLock(&SampleLock, irql);
     InterlockedDecrement(&connection->CompletionsRunning);
+    KeReleaseSpinLock(&SampleLock, irql);
     if (wake)
         SampleWake();
     return STATUS_MORE_PROCESSING_REQUIRED;
@@ -292,8 +293,8 @@ static NTSTATUS SampleDisconnectComplete(PDEVICE_OBJECT DeviceObject, PIRP Irp, 
         connection->ControlFlags |= SAMPLE_CONTROL_DISCONNECT_DONE;
         wake = SampleQueueLocked(&connection->Control);
     }
-    KeReleaseSpinLock(&SampleLock, irql);
     InterlockedDecrement(&connection->CompletionsRunning);
+    KeReleaseSpinLock(&SampleLock, irql);
     if (wake)
         SampleWake();
     return STATUS_MORE_PROCESSING_REQUIRED;
@@ -306,9 +307,9 @@ static NTSTATUS SampleCloseComplete(PDEVICE_OBJECT DeviceObject, PIRP Irp, PVOID
     ULONG i;
     UNREFERENCED_PARAMETER(DeviceObject);
 
-    /* "WskCloseSocket ... cancels and completes all of the socket's pending
-     * IRPs" and the close completes after them (PFN_WSK_CLOSE_SOCKET,
-     * Remarks): nothing of this socket may still be with WSK or running. */
+    /* Closing a socket cancels its pending IRPs, and the close IRP completes
+     * after they have (PFN_WSK_CLOSE_SOCKET, Remarks; "Closing a Socket"):
+     * nothing of this socket may still be with WSK or running here. */
     NT_FRE_ASSERT(NT_SUCCESS(Irp->IoStatus.Status));
     KeAcquireSpinLock(&SampleLock, &irql);
     NT_FRE_ASSERT(connection->CompletionsRunning == 0);
@@ -449,10 +450,9 @@ static VOID SampleEchoInOrder(PSAMPLE_CONNECTION Connection)
             InterlockedIncrement(&SampleErrors);
             SampleClose(Connection);
         } else if (receive->Bytes == 0) {
-            /* "If the remote application gracefully disconnected, the
-             * receive completes with STATUS_SUCCESS and zero bytes"
-             * (PFN_WSK_RECEIVE, Return value): the other receive will
-             * complete the same way and is not queued again. */
+            /* Success with no data: the peer has shut down its sending
+             * side (PFN_WSK_RECEIVE).  The other receive completes the same
+             * way and is not queued again. */
             InterlockedIncrement(&SampleGraceful);
             SampleDisconnect(Connection);
         } else if (!SampleSend(Connection, receive->Buffer, (ULONG)receive->Bytes)) {
