@@ -67,9 +67,12 @@ static void backlog_check(wsk_io *io, void *context, long result, size_t transfe
     s->backlog_posted = FALSE;
     const WSK_CLIENT_CONNECTION_DISPATCH *d = wsk_conn_client_dispatch(s);
     size_t ideal = 0;
+    BOOLEAN running = wsk_event_running_locked(s, WSK_EVENT_SEND_BACKLOG);
+    if (running)
+        s->backlog_recheck = TRUE; /* the running check looks again once its callback returned */
     BOOLEAN indicate = !s->closing && (s->events & WSK_EVENT_SEND_BACKLOG) && d != NULL &&
-                       d->WskSendBacklogEvent != NULL && !wsk_event_running_locked(s, WSK_EVENT_SEND_BACKLOG) &&
-                       lx_ideal_send_backlog(s->fd, &ideal) == 0 && ideal != s->last_backlog;
+                       d->WskSendBacklogEvent != NULL && !running && lx_ideal_send_backlog(s->fd, &ideal) == 0 &&
+                       ideal != s->last_backlog;
     if (indicate) {
         s->last_backlog = ideal;
         wsk_event_enter_locked(s, WSK_EVENT_SEND_BACKLOG);
@@ -82,6 +85,11 @@ static void backlog_check(wsk_io *io, void *context, long result, size_t transfe
         pthread_mutex_unlock(&s->lock);
         wsk_event_finish_disables(&finished);
         pthread_mutex_lock(&s->lock);
+        if (s->backlog_recheck) {
+            /* A check came while the callback ran: the value may have moved since. */
+            s->backlog_recheck = FALSE;
+            wsk_backlog_schedule_locked(s);
+        }
     }
     s->callbacks--;
     BOOLEAN destroy = wsk_close_may_finish_locked(s);

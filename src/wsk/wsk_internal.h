@@ -165,6 +165,7 @@ typedef struct wsk_socket {
     LIST_ENTRY disable_irps;   /* SO_WSK_EVENT_CALLBACK disables waiting for a running callback */
     SIZE_T last_backlog;       /* the ideal send backlog last indicated (0: none yet) */
     BOOLEAN backlog_posted;    /* a WskSendBacklogEvent check is queued on the engine */
+    BOOLEAN backlog_recheck;   /* a check found the callback running: check again when it returns */
     BOOLEAN listener_failed;   /* accept hit a fatal error: the listener no longer works */
     BOOLEAN null_accept_indicated; /* WskAcceptEvent(AcceptSocket = NULL) was delivered */
     wsk_io backlog_io;
