@@ -530,6 +530,61 @@ static void drain_discards_until_the_peer_closes(void)
     wt_wsk_close(&t);
 }
 
+/* An IRP cancelled before the call (IoCancelIrp found no cancel routine
+ * and only set Cancel) behind another request: a receive queued behind a
+ * pending receive, a disconnect queued behind a pending send.  Each
+ * completes at once with STATUS_CANCELLED rather than waiting for its
+ * turn, the requests ahead of it are unaffected, and the close after them
+ * completes (docs/decisions.md, "Ordering and close", rule 7). */
+static void cancelled_before_the_call_does_not_wait(void)
+{
+    wt_wsk t;
+    wt_wsk_open(&t);
+    USHORT port;
+    PWSK_SOCKET l = make_listener(&t, AF_INET, &port);
+    int peer = peer_tcp_connect(4, "127.0.0.1", port);
+    CHECK(peer >= 0);
+    PWSK_SOCKET s = do_accept(&t, l, NULL, NULL);
+    CHECK(s != NULL);
+    chain first, second;
+    chain_make(&first, 64, 1, 0);
+    chain_make(&second, 64, 1, 0);
+    wt_irp r1 = {0}, r2 = {0};
+    NTSTATUS a = conn(s)->WskReceive(s, &first.buf, 0, wt_irp_arm(&r1));
+    CHECK_EQ(a, STATUS_PENDING);
+    PIRP irp = wt_irp_arm(&r2);
+    CHECK(!IoCancelIrp(irp)); /* no cancel routine yet: only Cancel is set */
+    NTSTATUS b = conn(s)->WskReceive(s, &second.buf, 0, irp);
+    CHECK_EQ(wt_irp_result(&r2, b), STATUS_CANCELLED);
+    CHECK_EQ(r1.completions, 0); /* the first receive still waits for data */
+    CHECK_EQ(peer_send_all(peer, "abc", 3), 3);
+    CHECK_EQ(wt_irp_result(&r1, a), STATUS_SUCCESS);
+    CHECK_EQ(r1.irp->IoStatus.Information, 3);
+
+    /* A send the peer does not read stays pending; a pre-cancelled
+     * disconnect behind it completes at once. */
+    chain big;
+    chain_make(&big, 32u << 20, 4, 0);
+    memset(chain_data(&big), 0x5a, big.buf.Length);
+    a = conn(s)->WskSend(s, &big.buf, 0, wt_irp_arm(&r1));
+    CHECK_EQ(a, STATUS_PENDING);
+    irp = wt_irp_arm(&r2);
+    CHECK(!IoCancelIrp(irp));
+    b = conn(s)->WskDisconnect(s, NULL, 0, irp);
+    CHECK_EQ(wt_irp_result(&r2, b), STATUS_CANCELLED);
+    CHECK_EQ(r1.completions, 0);
+    CHECK_EQ(wt_close(&t, s), STATUS_SUCCESS); /* cancels the send; the close completes */
+    CHECK_EQ(wt_irp_result(&r1, a), STATUS_CANCELLED);
+    peer_close(peer);
+    wt_irp_free(&r1);
+    wt_irp_free(&r2);
+    chain_free(&first);
+    chain_free(&second);
+    chain_free(&big);
+    wt_close(&t, l);
+    wt_wsk_close(&t);
+}
+
 int main(void)
 {
     WT_RUN(accept_and_echo_ipv4);
@@ -545,6 +600,7 @@ int main(void)
     WT_RUN(cancel_irp_on_pending_receive);
     WT_RUN(cancel_races_completion);
     WT_RUN(drain_discards_until_the_peer_closes);
+    WT_RUN(cancelled_before_the_call_does_not_wait);
     CHECK_EQ(openwsk_pool_outstanding_count(0), 0);
     return wt_finish();
 }
