@@ -52,9 +52,11 @@ static void cached_security_descriptors(void)
     PSECURITY_DESCRIPTOR sd = descriptor, cached = NULL, none = NULL;
     SIZE_T got = 0;
     wt_irp w = {0};
-    CHECK_EQ(client_control(&t, WSK_CACHE_SD, sizeof(sd), &sd, sizeof(cached), &cached, &got, wt_irp_arm(&w)),
-             STATUS_INVALID_PARAMETER); /* the IRP must be NULL */
-    CHECK_EQ(w.completions, 0);
+    /* The IRP must be NULL: one given anyway fails the request, through the IRP. */
+    NTSTATUS r = client_control(&t, WSK_CACHE_SD, sizeof(sd), &sd, sizeof(cached), &cached, &got, wt_irp_arm(&w));
+    CHECK_EQ(wt_irp_result(&w, r), STATUS_INVALID_PARAMETER);
+    CHECK_EQ(w.irp->IoStatus.Information, 0);
+    CHECK(cached == NULL && got == 0); /* nothing was cached */
     CHECK_EQ(client_control(&t, WSK_CACHE_SD, sizeof(none), &none, sizeof(cached), &cached, &got, NULL),
              STATUS_INVALID_PARAMETER);
     CHECK_EQ(client_control(&t, WSK_CACHE_SD, sizeof(sd), &sd, 2, &cached, &got, NULL), STATUS_INVALID_PARAMETER);
@@ -63,7 +65,7 @@ static void cached_security_descriptors(void)
     CHECK_EQ(got, sizeof(cached));
 
     /* A socket created with it; SO_WSK_SECURITY hands back another cached copy. */
-    NTSTATUS r = t.provider.Dispatch->WskSocket(t.provider.Client, AF_INET, SOCK_DGRAM, IPPROTO_UDP,
+    r = t.provider.Dispatch->WskSocket(t.provider.Client, AF_INET, SOCK_DGRAM, IPPROTO_UDP,
                                                 WSK_FLAG_DATAGRAM_SOCKET, NULL, NULL, NULL, NULL, cached,
                                                 wt_irp_arm(&t.irp));
     CHECK_EQ(wt_irp_result(&t.irp, r), STATUS_SUCCESS);
@@ -79,9 +81,10 @@ static void cached_security_descriptors(void)
     r = d->WskCloseSocket(s, wt_irp_arm(&t.irp));
     CHECK_EQ(wt_irp_result(&t.irp, r), STATUS_SUCCESS);
     CHECK_EQ(client_control(&t, WSK_RELEASE_SD, sizeof(copy), &copy, 0, NULL, NULL, NULL), STATUS_SUCCESS);
-    CHECK_EQ(client_control(&t, WSK_RELEASE_SD, sizeof(cached), &cached, 0, NULL, NULL, wt_irp_arm(&w)),
-             STATUS_INVALID_PARAMETER); /* the IRP must be NULL */
-    CHECK_EQ(client_control(&t, WSK_RELEASE_SD, sizeof(cached), &cached, 0, NULL, NULL, NULL), STATUS_SUCCESS);
+    r = client_control(&t, WSK_RELEASE_SD, sizeof(cached), &cached, 0, NULL, NULL, wt_irp_arm(&w));
+    CHECK_EQ(wt_irp_result(&w, r), STATUS_INVALID_PARAMETER); /* the IRP must be NULL */
+    CHECK_EQ(client_control(&t, WSK_RELEASE_SD, sizeof(cached), &cached, 0, NULL, NULL, NULL),
+             STATUS_SUCCESS); /* still cached: the refused release released nothing */
     /* Something WSK_CACHE_SD did not return. */
     ULONG not_cached[4] = {0};
     PSECURITY_DESCRIPTOR bogus = not_cached;

@@ -236,6 +236,11 @@ WALK(client_list_query_with_irp)
     return client_control(e, e->client, WSK_TRANSPORT_LIST_QUERY, 0, NULL, sizeof(e->out.bytes), e->out.bytes,
                           &e->out.size, irp);
 }
+WALK(client_list_query_with_irp_null_size)
+{
+    return client_control(e, e->client, WSK_TRANSPORT_LIST_QUERY, 0, NULL, sizeof(e->out.bytes), e->out.bytes, NULL,
+                          irp);
+}
 WALK(client_cache_sd_with_irp)
 {
     return client_control(e, e->client, WSK_CACHE_SD, sizeof(e->sd_in), &e->sd_in, sizeof(e->out.sd), &e->out.sd,
@@ -1001,6 +1006,16 @@ static const walk_case open_cases[] = {
     {"client_null_client", client_null_client, STATUS_INVALID_HANDLE, STATUS_INVALID_HANDLE, LEAVES_IRP},
     OPT(client_unknown_code, STATUS_INVALID_PARAMETER),
     {"client_list_change_needs_irp", client_list_change_needs_irp, SKIP, STATUS_INVALID_PARAMETER, 0},
+    /* WskControlClient: an IRP given to a code whose IRP must be NULL fails the call, through the IRP */
+    {"client_list_query_with_irp", client_list_query_with_irp, STATUS_INVALID_PARAMETER, SKIP, 0},
+    {"client_list_query_with_irp_null_size", client_list_query_with_irp_null_size, STATUS_INVALID_PARAMETER, SKIP,
+     0},
+    {"client_cache_sd_with_irp", client_cache_sd_with_irp, STATUS_INVALID_PARAMETER, SKIP, 0},
+    {"client_release_sd_with_irp", client_release_sd_with_irp, STATUS_INVALID_PARAMETER, SKIP, 0},
+    {"client_tdi_mapping_with_irp", client_tdi_mapping_with_irp, STATUS_INVALID_PARAMETER, SKIP, 0},
+    {"client_static_events_with_irp", client_static_events_with_irp, STATUS_INVALID_PARAMETER, SKIP, 0},
+    {"client_tdi_behavior_with_irp", client_tdi_behavior_with_irp, STATUS_INVALID_PARAMETER, SKIP, 0},
+    /* ... and the failures of those codes without one */
     {"client_list_query_no_size_returned", client_list_query_no_size_returned, SKIP, STATUS_INVALID_PARAMETER, 0},
     {"client_cache_sd_null_descriptor", client_cache_sd_null_descriptor, SKIP, STATUS_INVALID_PARAMETER, 0},
     {"client_cache_sd_output_small", client_cache_sd_output_small, SKIP, STATUS_INVALID_PARAMETER, 0},
@@ -1303,12 +1318,6 @@ WALK(conn_disconnect_abortive_with_buffer)
 {
     return CONN_D(e->victim_conn)->WskDisconnect(e->victim_conn, &e->buf, WSK_FLAG_ABORTIVE, irp);
 }
-/* WSK_TRANSPORT_LIST_QUERY given an IRP, without OutputSizeReturned. */
-WALK(client_list_query_with_irp_null_size)
-{
-    return client_control(e, e->client, WSK_TRANSPORT_LIST_QUERY, 0, NULL, sizeof(e->out.bytes), e->out.bytes, NULL,
-                          irp);
-}
 /* A failed WskReceiveEx leaves *ControlInfoLength and *ControlFlags alone. */
 WALK(conn_receive_ex_not_connected_outputs)
 {
@@ -1317,15 +1326,6 @@ WALK(conn_receive_ex_not_connected_outputs)
 }
 
 static const walk_case open_cases_pending[] = {
-    /* wsk_client_control.c: an IRP given to a code that takes none is not completed. */
-    {"client_list_query_with_irp", client_list_query_with_irp, STATUS_INVALID_PARAMETER, SKIP, 0},
-    {"client_list_query_with_irp_null_size", client_list_query_with_irp_null_size, STATUS_INVALID_PARAMETER, SKIP,
-     0},
-    {"client_cache_sd_with_irp", client_cache_sd_with_irp, STATUS_INVALID_PARAMETER, SKIP, 0},
-    {"client_release_sd_with_irp", client_release_sd_with_irp, STATUS_INVALID_PARAMETER, SKIP, 0},
-    {"client_tdi_mapping_with_irp", client_tdi_mapping_with_irp, STATUS_INVALID_PARAMETER, SKIP, 0},
-    {"client_static_events_with_irp", client_static_events_with_irp, STATUS_INVALID_PARAMETER, SKIP, 0},
-    {"client_tdi_behavior_with_irp", client_tdi_behavior_with_irp, STATUS_INVALID_PARAMETER, SKIP, 0},
     /* wsk_control.c: SIO_WSK_QUERY_INSPECT_ID given an IRP does not complete it. */
     {"conn_control_inspect_id_with_irp", conn_control_inspect_id_not_conditional, STATUS_INVALID_PARAMETER, SKIP,
      0},

@@ -189,20 +189,23 @@ NTSTATUS WSKAPI wsk_client_control(PWSK_CLIENT Client, ULONG ControlCode, SIZE_T
 {
     wsk_client *c = wsk_client_from(Client);
     if (c == NULL)
-        return STATUS_INVALID_HANDLE;
-    NTSTATUS status;
+        return STATUS_INVALID_HANDLE; /* refused before the IRP is taken (docs/decisions.md) */
+    if (ControlCode == WSK_TRANSPORT_LIST_CHANGE) {
+        if (Irp == NULL)
+            return STATUS_INVALID_PARAMETER; /* documented: IRP required */
+        return change_request(c, Irp);
+    }
+    /* Every other code takes no IRP ("WSK Client Control Operations").  One
+     * given anyway is a failed call, and PFN_WSK_CONTROL_CLIENT completes the
+     * IRP of a failed call with its status; the request is not made. */
+    if (Irp != NULL)
+        return wsk_irp_complete_now(Irp, STATUS_INVALID_PARAMETER, 0);
     switch (ControlCode) {
     case WSK_SET_STATIC_EVENT_CALLBACKS:
-        if (Irp != NULL)
-            return STATUS_INVALID_PARAMETER; /* documented: Irp must be NULL */
         return set_static_events(c, InputSize, InputBuffer);
     case WSK_TRANSPORT_LIST_QUERY:
-        if (Irp != NULL)
-            return STATUS_INVALID_PARAMETER;
         return transport_list(OutputSize, OutputBuffer, OutputSizeReturned);
     case WSK_TDI_BEHAVIOR: {
-        if (Irp != NULL)
-            return STATUS_INVALID_PARAMETER;
         ULONG flags;
         if (InputBuffer == NULL || InputSize < sizeof(flags))
             return STATUS_INVALID_PARAMETER;
@@ -210,27 +213,15 @@ NTSTATUS WSKAPI wsk_client_control(PWSK_CLIENT Client, ULONG ControlCode, SIZE_T
         /* There are no TDI transports here: bypassing them changes nothing. */
         return (flags & ~(ULONG)WSK_TDI_BEHAVIOR_BYPASS_TDI) ? STATUS_INVALID_PARAMETER : STATUS_SUCCESS;
     }
-    case WSK_TRANSPORT_LIST_CHANGE:
-        if (Irp == NULL)
-            return STATUS_INVALID_PARAMETER; /* documented: IRP required */
-        return change_request(c, Irp);
     case WSK_CACHE_SD:
-        if (Irp != NULL)
-            return STATUS_INVALID_PARAMETER;
         return cache_sd(InputSize, InputBuffer, OutputSize, OutputBuffer, OutputSizeReturned);
     case WSK_RELEASE_SD:
-        if (Irp != NULL)
-            return STATUS_INVALID_PARAMETER;
         return release_sd(InputSize, InputBuffer);
     case WSK_TDI_DEVICENAME_MAPPING:
-        if (Irp != NULL)
-            return STATUS_INVALID_PARAMETER;
         /* Consulted only for triples no native transport serves, and every
          * triple here is served by Linux or by none: nothing to map. */
         return STATUS_NOT_SUPPORTED;
     default:
-        status = STATUS_INVALID_PARAMETER;
-        break;
+        return STATUS_INVALID_PARAMETER;
     }
-    return Irp != NULL ? wsk_irp_complete_now(Irp, status, 0) : status;
 }
