@@ -129,9 +129,14 @@ static void inspect_then_accept_reject_pend(void)
     CHECK_EQ(got, sizeof(id));
     CHECK_EQ(id.Key, snapshot().last_id.Key);
     CHECK_EQ(id.SerialNumber, snapshot().last_id.SerialNumber);
-    CHECK_EQ(c->WskControlSocket(a1, WskIoctl, SIO_WSK_QUERY_INSPECT_ID, 0, 0, NULL, sizeof(id), &id, &got,
-                                 wt_irp_arm(&t.irp)),
-             STATUS_INVALID_PARAMETER); /* the IRP must be NULL */
+    /* The IRP must be NULL: one given anyway fails the call, through the IRP. */
+    WSK_INSPECT_ID untouched = {0, 0};
+    got = 0;
+    NTSTATUS r = c->WskControlSocket(a1, WskIoctl, SIO_WSK_QUERY_INSPECT_ID, 0, 0, NULL, sizeof(untouched),
+                                     &untouched, &got, wt_irp_arm(&t.irp));
+    CHECK_EQ(wt_irp_result(&t.irp, r), STATUS_INVALID_PARAMETER);
+    CHECK_EQ(t.irp.irp->IoStatus.Information, 0);
+    CHECK(untouched.Key == 0 && untouched.SerialNumber == 0 && got == 0);
 
     /* Rejected: the peer is reset and nothing reaches WskAccept. */
     set_answer(WskInspectReject);
@@ -146,7 +151,7 @@ static void inspect_then_accept_reject_pend(void)
     CHECK(asked());
     WSK_INSPECT_ID pended = snapshot().last_id;
     wt_irp waiting = {0};
-    NTSTATUS r = d->WskAccept(l, 0, NULL, NULL, NULL, NULL, wt_irp_arm(&waiting));
+    r = d->WskAccept(l, 0, NULL, NULL, NULL, NULL, wt_irp_arm(&waiting));
     CHECK_EQ(r, STATUS_PENDING);
     usleep(30 * 1000);
     CHECK_EQ(InterlockedCompareExchange(&waiting.completions, 0, 0), 0); /* still being inspected */

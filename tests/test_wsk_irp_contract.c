@@ -1139,6 +1139,11 @@ static const walk_case open_cases[] = {
     REQ(dgram_send_messages_null_socket, STATUS_INVALID_HANDLE),
 
     /* CONNECTION */
+    /* SIO_WSK_QUERY_INSPECT_ID takes no IRP: one given fails the call, through the IRP */
+    {"conn_control_inspect_id_with_irp", conn_control_inspect_id_not_conditional, STATUS_INVALID_PARAMETER, SKIP,
+     0},
+    {"conn_control_inspect_id_with_irp_no_size", conn_control_inspect_id_no_size_returned, STATUS_INVALID_PARAMETER,
+     SKIP, 0},
     {"conn_control_inspect_id_not_conditional", conn_control_inspect_id_not_conditional, SKIP,
      STATUS_INVALID_DEVICE_REQUEST, 0},
     {"conn_control_inspect_id_no_size_returned", conn_control_inspect_id_no_size_returned, SKIP,
@@ -1326,11 +1331,6 @@ WALK(conn_receive_ex_not_connected_outputs)
 }
 
 static const walk_case open_cases_pending[] = {
-    /* wsk_control.c: SIO_WSK_QUERY_INSPECT_ID given an IRP does not complete it. */
-    {"conn_control_inspect_id_with_irp", conn_control_inspect_id_not_conditional, STATUS_INVALID_PARAMETER, SKIP,
-     0},
-    {"conn_control_inspect_id_with_irp_no_size", conn_control_inspect_id_no_size_returned, STATUS_INVALID_PARAMETER,
-     SKIP, 0},
     /* wsk_resolve.c: a NULL client completes the IRP, unlike WskSocket's. */
     {"addrinfo_null_client", addrinfo_null_client, STATUS_INVALID_HANDLE, STATUS_INVALID_PARAMETER, LEAVES_IRP},
     {"nameinfo_null_client", nameinfo_null_client, STATUS_INVALID_HANDLE, STATUS_INVALID_PARAMETER, LEAVES_IRP},

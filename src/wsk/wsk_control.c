@@ -227,9 +227,14 @@ NTSTATUS WSKAPI wsk_control_socket(PWSK_SOCKET Socket, WSK_CONTROL_SOCKET_TYPE R
             pthread_mutex_lock(&s->lock);
             res = (control_result){wsk_dgram_set_fixed_address(s, ControlCode, InputSize, InputBuffer), 0};
             pthread_mutex_unlock(&s->lock);
+        } else if (ControlCode == SIO_WSK_QUERY_INSPECT_ID && Irp != NULL) {
+            /* Documented to take no IRP (SIO_WSK_QUERY_INSPECT_ID).  One given
+             * anyway fails the call, and a failed call completes its IRP
+             * (PFN_WSK_CONTROL_SOCKET): completed below. */
+            res = (control_result){STATUS_INVALID_PARAMETER, 0};
         } else if (ControlCode == SIO_WSK_QUERY_INSPECT_ID) {
-            /* Documented: no IRP; the size comes back through OutputSizeReturned. */
-            if (Irp != NULL || OutputSizeReturned == NULL)
+            /* The size comes back through OutputSizeReturned. */
+            if (OutputSizeReturned == NULL)
                 return STATUS_INVALID_PARAMETER;
             if (!s->has_inspect_id)
                 return STATUS_INVALID_DEVICE_REQUEST;
