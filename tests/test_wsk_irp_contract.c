@@ -1441,6 +1441,8 @@ WALK(closing_stream_receive_ex)
  * finds no socket (STATUS_INVALID_HANDLE). */
 static const walk_case closing_conn_cases[] = {
     REQ(closing_close_again, STATUS_INVALID_HANDLE),
+    BOTH(closing_control_get, STATUS_FILE_FORCED_CLOSED, STATUS_INVALID_PARAMETER),
+    OPT(closing_control_set, STATUS_FILE_FORCED_CLOSED),
     REQ(closing_conn_connect, STATUS_FILE_FORCED_CLOSED),
     REQ(closing_conn_send, STATUS_FILE_FORCED_CLOSED),
     REQ(closing_conn_receive, STATUS_FILE_FORCED_CLOSED),
@@ -1451,37 +1453,40 @@ static const walk_case closing_conn_cases[] = {
     REQ(closing_conn_receive_ex, STATUS_FILE_FORCED_CLOSED),
 };
 static const walk_case closing_conn_pending[] = {
-    BOTH(closing_control_get, STATUS_FILE_FORCED_CLOSED, STATUS_INVALID_PARAMETER), /* wsk_control.c */
-    OPT(closing_control_set, STATUS_FILE_FORCED_CLOSED),
-    REQ(closing_conn_bind, STATUS_FILE_FORCED_CLOSED), /* wsk_socket.c */
+    /* wsk_socket.c: bind and the address queries still act on a closing socket. */
+    REQ(closing_conn_bind, STATUS_FILE_FORCED_CLOSED),
     REQ(closing_conn_local_address, STATUS_FILE_FORCED_CLOSED),
     REQ(closing_conn_remote_address, STATUS_FILE_FORCED_CLOSED),
 };
 static const walk_case closing_dgram_cases[] = {
     REQ(closing_close_again, STATUS_INVALID_HANDLE),
+    BOTH(closing_control_get, STATUS_FILE_FORCED_CLOSED, STATUS_INVALID_PARAMETER),
+    OPT(closing_control_set, STATUS_FILE_FORCED_CLOSED),
     REQ(closing_dgram_send_to, STATUS_FILE_FORCED_CLOSED),
     REQ(closing_dgram_receive_from, STATUS_FILE_FORCED_CLOSED),
     REQ(closing_dgram_send_messages, STATUS_FILE_FORCED_CLOSED),
 };
 static const walk_case closing_dgram_pending[] = {
-    BOTH(closing_control_get, STATUS_FILE_FORCED_CLOSED, STATUS_INVALID_PARAMETER),
-    OPT(closing_control_set, STATUS_FILE_FORCED_CLOSED),
+    /* wsk_socket.c, as above */
     REQ(closing_dgram_bind, STATUS_FILE_FORCED_CLOSED),
     REQ(closing_dgram_local_address, STATUS_FILE_FORCED_CLOSED),
 };
 static const walk_case closing_listen_cases[] = {
     REQ(closing_close_again, STATUS_INVALID_HANDLE),
+    BOTH(closing_control_get, STATUS_FILE_FORCED_CLOSED, STATUS_INVALID_PARAMETER),
+    OPT(closing_control_set, STATUS_FILE_FORCED_CLOSED),
     REQ(closing_listen_accept, STATUS_FILE_FORCED_CLOSED),
 };
 static const walk_case closing_listen_pending[] = {
-    BOTH(closing_control_get, STATUS_FILE_FORCED_CLOSED, STATUS_INVALID_PARAMETER),
-    OPT(closing_control_set, STATUS_FILE_FORCED_CLOSED),
+    /* wsk_socket.c, as above, and wsk_accept.c (WskInspectComplete) */
     REQ(closing_listen_bind, STATUS_FILE_FORCED_CLOSED),
     REQ(closing_listen_inspect_complete, STATUS_FILE_FORCED_CLOSED),
     REQ(closing_listen_local_address, STATUS_FILE_FORCED_CLOSED),
 };
 static const walk_case closing_stream_cases[] = {
     REQ(closing_close_again, STATUS_INVALID_HANDLE),
+    BOTH(closing_control_get, STATUS_FILE_FORCED_CLOSED, STATUS_INVALID_PARAMETER),
+    OPT(closing_control_set, STATUS_FILE_FORCED_CLOSED),
     REQ(closing_stream_accept, STATUS_FILE_FORCED_CLOSED),
     REQ(closing_stream_connect, STATUS_FILE_FORCED_CLOSED),
     REQ(closing_stream_listen, STATUS_FILE_FORCED_CLOSED),
@@ -1493,8 +1498,7 @@ static const walk_case closing_stream_cases[] = {
     REQ(closing_stream_receive_ex, STATUS_FILE_FORCED_CLOSED),
 };
 static const walk_case closing_stream_pending[] = {
-    BOTH(closing_control_get, STATUS_FILE_FORCED_CLOSED, STATUS_INVALID_PARAMETER),
-    OPT(closing_control_set, STATUS_FILE_FORCED_CLOSED),
+    /* wsk_socket.c, as above */
     REQ(closing_stream_bind, STATUS_FILE_FORCED_CLOSED),
     REQ(closing_stream_local_address, STATUS_FILE_FORCED_CLOSED),
     REQ(closing_stream_remote_address, STATUS_FILE_FORCED_CLOSED),

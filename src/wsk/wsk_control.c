@@ -46,6 +46,25 @@ static BOOLEAN option_requires_irp(ULONG level, ULONG code)
                                    code == SO_KEEPALIVE || code == SO_BROADCAST || code == SO_RCVBUF);
 }
 
+/* Requests WSK documents as needing an IRP: the options above and the
+ * ioctls of wsk-part-b.md §8.4 marked "required". */
+static BOOLEAN request_requires_irp(WSK_CONTROL_SOCKET_TYPE type, ULONG level, ULONG code)
+{
+    if (type == WskSetOption || type == WskGetOption)
+        return option_requires_irp(level, code);
+    return type == WskIoctl && (code == SIO_WSK_QUERY_IDEAL_SEND_BACKLOG || code == SIO_WSK_SET_REMOTE_ADDRESS ||
+                                code == SIO_WSK_SET_SENDTO_ADDRESS);
+}
+
+/* WskCloseSocket was called: it may still be waiting for a callback. */
+static BOOLEAN socket_closing(wsk_socket *s)
+{
+    pthread_mutex_lock(&s->lock);
+    BOOLEAN closing = s->closing;
+    pthread_mutex_unlock(&s->lock);
+    return closing;
+}
+
 /* IP_PKTINFO on an IPv4 / IPV6_PKTINFO on an IPv6 datagram socket: the
  * client's setting is kept here; Linux's may be on for the provider's own
  * needs too (wsk_socket.c, may_receive_broadcast). */
@@ -186,11 +205,16 @@ NTSTATUS WSKAPI wsk_control_socket(PWSK_SOCKET Socket, WSK_CONTROL_SOCKET_TYPE R
 {
     wsk_socket *s = wsk_socket_from(Socket);
     control_result res;
+    if (s != NULL && Irp == NULL && request_requires_irp(RequestType, Level, ControlCode))
+        return STATUS_INVALID_PARAMETER; /* documented: IRP required */
     if (s == NULL) {
         res = (control_result){STATUS_INVALID_HANDLE, 0};
+    } else if (socket_closing(s)) {
+        /* A call after WskCloseSocket, which the PFN_WSK_CLOSE_SOCKET page
+         * forbids, while the close still waits: refused as on a socket that
+         * no longer works, like every other call (docs/decisions.md). */
+        res = (control_result){STATUS_FILE_FORCED_CLOSED, 0};
     } else if (RequestType == WskSetOption || RequestType == WskGetOption) {
-        if (Irp == NULL && option_requires_irp(Level, ControlCode))
-            return STATUS_INVALID_PARAMETER;
         if (RequestType == WskSetOption && Level == SOL_SOCKET && ControlCode == SO_WSK_EVENT_CALLBACK) {
             /* Takes the socket lock itself; a disable may hold the IRP until a running callback returns. */
             if (InputBuffer == NULL || InputSize < sizeof(WSK_EVENT_CALLBACK_CONTROL)) {
@@ -208,8 +232,6 @@ NTSTATUS WSKAPI wsk_control_socket(PWSK_SOCKET Socket, WSK_CONTROL_SOCKET_TYPE R
         }
     } else if (RequestType == WskIoctl) {
         if (ControlCode == SIO_WSK_QUERY_IDEAL_SEND_BACKLOG || ControlCode == SIO_WSK_QUERY_RECEIVE_BACKLOG) {
-            if (Irp == NULL && ControlCode == SIO_WSK_QUERY_IDEAL_SEND_BACKLOG)
-                return STATUS_INVALID_PARAMETER; /* documented: IRP required */
             SIZE_T value = 0;
             if (OutputBuffer == NULL || OutputSize < sizeof(SIZE_T)) {
                 res = (control_result){STATUS_BUFFER_TOO_SMALL, 0};
@@ -222,8 +244,6 @@ NTSTATUS WSKAPI wsk_control_socket(PWSK_SOCKET Socket, WSK_CONTROL_SOCKET_TYPE R
                     __builtin_memcpy(OutputBuffer, &value, sizeof(value));
             }
         } else if (ControlCode == SIO_WSK_SET_REMOTE_ADDRESS || ControlCode == SIO_WSK_SET_SENDTO_ADDRESS) {
-            if (Irp == NULL)
-                return STATUS_INVALID_PARAMETER; /* documented: IRP required */
             pthread_mutex_lock(&s->lock);
             res = (control_result){wsk_dgram_set_fixed_address(s, ControlCode, InputSize, InputBuffer), 0};
             pthread_mutex_unlock(&s->lock);
