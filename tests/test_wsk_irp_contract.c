@@ -1029,6 +1029,7 @@ static const walk_case open_cases[] = {
     {"client_static_events_after_sockets", client_static_events_after_sockets, SKIP, STATUS_INVALID_DEVICE_STATE,
      0},
     /* WskGetAddressInfo */
+    {"addrinfo_null_client", addrinfo_null_client, STATUS_INVALID_HANDLE, STATUS_INVALID_PARAMETER, LEAVES_IRP},
     REQ(addrinfo_null_result, STATUS_INVALID_PARAMETER),
     REQ(addrinfo_thread_without_process, STATUS_INVALID_PARAMETER),
     REQ(addrinfo_unknown_namespace, STATUS_NOT_SUPPORTED),
@@ -1038,6 +1039,7 @@ static const walk_case open_cases[] = {
     REQ(addrinfo_no_name_no_service, STATUS_INVALID_PARAMETER),
     REQ(addrinfo_empty_name_no_service, STATUS_INVALID_PARAMETER),
     /* WskGetNameInfo */
+    {"nameinfo_null_client", nameinfo_null_client, STATUS_INVALID_HANDLE, STATUS_INVALID_PARAMETER, LEAVES_IRP},
     REQ(nameinfo_null_address, STATUS_INVALID_PARAMETER),
     REQ(nameinfo_zero_length, STATUS_INVALID_PARAMETER),
     REQ(nameinfo_length_over_storage, STATUS_INVALID_PARAMETER),
@@ -1331,9 +1333,6 @@ WALK(conn_receive_ex_not_connected_outputs)
 }
 
 static const walk_case open_cases_pending[] = {
-    /* wsk_resolve.c: a NULL client completes the IRP, unlike WskSocket's. */
-    {"addrinfo_null_client", addrinfo_null_client, STATUS_INVALID_HANDLE, STATUS_INVALID_PARAMETER, LEAVES_IRP},
-    {"nameinfo_null_client", nameinfo_null_client, STATUS_INVALID_HANDLE, STATUS_INVALID_PARAMETER, LEAVES_IRP},
     /* wsk_socket.c: the basic table's slots past WskGetRemoteAddress are NULL. */
     REQ(basic_as_connection_send, STATUS_INVALID_DEVICE_REQUEST),
     REQ(basic_as_connection_receive, STATUS_INVALID_DEVICE_REQUEST),

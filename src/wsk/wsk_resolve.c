@@ -198,7 +198,7 @@ NTSTATUS WSKAPI wsk_get_address_info(PWSK_CLIENT Client, PUNICODE_STRING NodeNam
         return STATUS_INVALID_PARAMETER; /* observed on Windows */
     wsk_client *c = wsk_client_from(Client);
     if (c == NULL)
-        return wsk_irp_complete_now(Irp, STATUS_INVALID_HANDLE, 0);
+        return STATUS_INVALID_HANDLE; /* refused before the IRP is taken, as WskSocket (docs/decisions.md) */
     if (Result == NULL || (OwningThread != NULL && OwningProcess == NULL))
         return wsk_irp_complete_now(Irp, STATUS_INVALID_PARAMETER, 0);
     if ((NameSpace != NS_ALL && NameSpace != NS_DNS) || Provider != NULL)
@@ -242,7 +242,7 @@ NTSTATUS WSKAPI wsk_get_name_info(PWSK_CLIENT Client, PSOCKADDR SockAddr, ULONG 
         return STATUS_INVALID_PARAMETER;
     wsk_client *c = wsk_client_from(Client);
     if (c == NULL)
-        return wsk_irp_complete_now(Irp, STATUS_INVALID_HANDLE, 0);
+        return STATUS_INVALID_HANDLE; /* refused before the IRP is taken, as WskSocket (docs/decisions.md) */
     if (SockAddr == NULL || SockAddrLength == 0 || SockAddrLength > sizeof(SOCKADDR_STORAGE) ||
         (NodeName == NULL && ServiceName == NULL) || (OwningThread != NULL && OwningProcess == NULL))
         return wsk_irp_complete_now(Irp, STATUS_INVALID_PARAMETER, 0);
