@@ -37,9 +37,9 @@
  * callbacks, so no close of one can be held pending: the closing walk uses
  * connection, datagram, listening and stream sockets.
  *
- * Cases whose behaviour is wrong today are kept in the *_pending arrays, each
- * marked with the file to fix; they run only with
- * OPENWSK_IRP_WALK_PENDING_FIXES=1.
+ * The *_refused arrays hold the cases the provider used to get wrong (a basic
+ * table with empty slots, another category's functions that acted, calls on
+ * a closing socket that acted): each names the file that refuses it now.
  */
 #include <ntddk.h>
 #include <wsk.h>
@@ -100,7 +100,7 @@ struct walk_env {
     PWSK_SOCKET dgram_unbound, dgram, dgram_tcp;
     PWSK_SOCKET conn_unbound, conn_bound, conn, conn_shut;
     PWSK_SOCKET stream_unbound, stream_bound, stream_listening, stream_conn;
-    /* Sockets a wrong answer could change, each used by one pending case. */
+    /* Sockets a wrong answer could change, each used by one refused case. */
     PWSK_SOCKET victim_basic, victim_dgram, victim_dgram2, victim_conn;
     /* The socket whose close is held pending (closing walk). */
     PWSK_SOCKET closing;
@@ -1174,7 +1174,7 @@ static const walk_case open_cases[] = {
     REQ(conn_connect_null_address, STATUS_INVALID_PARAMETER),
     REQ(conn_connect_wrong_family, STATUS_INVALID_ADDRESS),
     REQ(conn_connect_connected, STATUS_CONNECTION_ACTIVE),
-    REQ(conn_connect_listen_socket, STATUS_INVALID_DEVICE_STATE),
+    REQ(conn_connect_listen_socket, STATUS_INVALID_DEVICE_REQUEST), /* another category's function */
     REQ(conn_connect_null_socket, STATUS_INVALID_HANDLE),
     REQ(conn_local_address_unbound, STATUS_INVALID_DEVICE_STATE),
     REQ(conn_local_address_null_buffer, STATUS_INVALID_PARAMETER),
@@ -1265,7 +1265,7 @@ static const walk_case open_cases[] = {
     REQ(stream_receive_ex_drain_with_length, STATUS_INVALID_PARAMETER),
 };
 
-/* ---- wrong today, pending fixes ---- */
+/* ---- refused since the provider checks category and close first ---- */
 
 /* The slots of a basic socket's table beyond WskGetRemoteAddress, read as a
  * connection table; a NULL slot is reported instead of called. */
@@ -1332,7 +1332,7 @@ WALK(conn_receive_ex_not_connected_outputs)
                                                &e->out.flags, irp);
 }
 
-static const walk_case open_cases_pending[] = {
+static const walk_case open_cases_refused[] = {
     /* wsk_socket.c: the basic table's slots past WskGetRemoteAddress are NULL. */
     REQ(basic_as_connection_send, STATUS_INVALID_DEVICE_REQUEST),
     REQ(basic_as_connection_receive, STATUS_INVALID_DEVICE_REQUEST),
@@ -1451,7 +1451,7 @@ static const walk_case closing_conn_cases[] = {
     REQ(closing_conn_send_ex, STATUS_FILE_FORCED_CLOSED),
     REQ(closing_conn_receive_ex, STATUS_FILE_FORCED_CLOSED),
 };
-static const walk_case closing_conn_pending[] = {
+static const walk_case closing_conn_refused[] = {
     /* wsk_socket.c: bind and the address queries still act on a closing socket. */
     REQ(closing_conn_bind, STATUS_FILE_FORCED_CLOSED),
     REQ(closing_conn_local_address, STATUS_FILE_FORCED_CLOSED),
@@ -1465,7 +1465,7 @@ static const walk_case closing_dgram_cases[] = {
     REQ(closing_dgram_receive_from, STATUS_FILE_FORCED_CLOSED),
     REQ(closing_dgram_send_messages, STATUS_FILE_FORCED_CLOSED),
 };
-static const walk_case closing_dgram_pending[] = {
+static const walk_case closing_dgram_refused[] = {
     /* wsk_socket.c, as above */
     REQ(closing_dgram_bind, STATUS_FILE_FORCED_CLOSED),
     REQ(closing_dgram_local_address, STATUS_FILE_FORCED_CLOSED),
@@ -1476,7 +1476,7 @@ static const walk_case closing_listen_cases[] = {
     OPT(closing_control_set, STATUS_FILE_FORCED_CLOSED),
     REQ(closing_listen_accept, STATUS_FILE_FORCED_CLOSED),
 };
-static const walk_case closing_listen_pending[] = {
+static const walk_case closing_listen_refused[] = {
     /* wsk_socket.c, as above, and wsk_accept.c (WskInspectComplete) */
     REQ(closing_listen_bind, STATUS_FILE_FORCED_CLOSED),
     REQ(closing_listen_inspect_complete, STATUS_FILE_FORCED_CLOSED),
@@ -1496,7 +1496,7 @@ static const walk_case closing_stream_cases[] = {
     REQ(closing_stream_send_ex, STATUS_FILE_FORCED_CLOSED),
     REQ(closing_stream_receive_ex, STATUS_FILE_FORCED_CLOSED),
 };
-static const walk_case closing_stream_pending[] = {
+static const walk_case closing_stream_refused[] = {
     /* wsk_socket.c, as above */
     REQ(closing_stream_bind, STATUS_FILE_FORCED_CLOSED),
     REQ(closing_stream_local_address, STATUS_FILE_FORCED_CLOSED),
@@ -1509,11 +1509,6 @@ static const walk_case closing_stream_pending[] = {
 
 static int variants_walked;
 
-static BOOLEAN pending_fixes_wanted(void)
-{
-    const char *v = getenv("OPENWSK_IRP_WALK_PENDING_FIXES");
-    return v != NULL && strcmp(v, "1") == 0;
-}
 
 static void fill_out(walk_env *e)
 {
@@ -1919,8 +1914,8 @@ static PWSK_SOCKET held_socket(walk_env *e, hold_kind kind, int *peer)
     return s;
 }
 
-static void walk_closing(walk_env *e, hold_kind kind, const walk_case *cases, size_t n, const walk_case *pending,
-                         size_t n_pending)
+static void walk_closing(walk_env *e, hold_kind kind, const walk_case *cases, size_t n, const walk_case *refused,
+                         size_t n_refused)
 {
     gate_reset();
     int peer;
@@ -1945,8 +1940,7 @@ static void walk_closing(walk_env *e, hold_kind kind, const walk_case *cases, si
     if (InterlockedCompareExchange(&closer.completions, 0, 0) == 0) {
         e->closing = s; /* still there: its close waits for the callback */
         walk_cases(e, cases, n);
-        if (pending_fixes_wanted())
-            walk_cases(e, pending, n_pending);
+        walk_cases(e, refused, n_refused);
         e->closing = NULL;
     } else {
         WT_FAIL("kind %d: the close completed while a callback ran", (int)kind);
@@ -1965,22 +1959,21 @@ static void walk_open_sockets(void)
     walk_env *e = env_new();
     env_sockets(e);
     walk_cases(e, open_cases, COUNT(open_cases));
-    if (pending_fixes_wanted())
-        walk_cases(e, open_cases_pending, COUNT(open_cases_pending));
+    walk_cases(e, open_cases_refused, COUNT(open_cases_refused));
     env_close(e);
 }
 
 static void walk_closing_sockets(void)
 {
     walk_env *e = env_new();
-    walk_closing(e, HOLD_CONNECTION, closing_conn_cases, COUNT(closing_conn_cases), closing_conn_pending,
-                 COUNT(closing_conn_pending));
-    walk_closing(e, HOLD_DATAGRAM, closing_dgram_cases, COUNT(closing_dgram_cases), closing_dgram_pending,
-                 COUNT(closing_dgram_pending));
-    walk_closing(e, HOLD_LISTEN, closing_listen_cases, COUNT(closing_listen_cases), closing_listen_pending,
-                 COUNT(closing_listen_pending));
-    walk_closing(e, HOLD_STREAM, closing_stream_cases, COUNT(closing_stream_cases), closing_stream_pending,
-                 COUNT(closing_stream_pending));
+    walk_closing(e, HOLD_CONNECTION, closing_conn_cases, COUNT(closing_conn_cases), closing_conn_refused,
+                 COUNT(closing_conn_refused));
+    walk_closing(e, HOLD_DATAGRAM, closing_dgram_cases, COUNT(closing_dgram_cases), closing_dgram_refused,
+                 COUNT(closing_dgram_refused));
+    walk_closing(e, HOLD_LISTEN, closing_listen_cases, COUNT(closing_listen_cases), closing_listen_refused,
+                 COUNT(closing_listen_refused));
+    walk_closing(e, HOLD_STREAM, closing_stream_cases, COUNT(closing_stream_cases), closing_stream_refused,
+                 COUNT(closing_stream_refused));
     env_close(e);
 }
 
@@ -1998,10 +1991,9 @@ int main(void)
     WT_RUN(walk_closing_sockets);
     size_t rows = COUNT(open_cases) + COUNT(closing_conn_cases) + COUNT(closing_dgram_cases) +
                   COUNT(closing_listen_cases) + COUNT(closing_stream_cases);
-    size_t pending_rows = COUNT(open_cases_pending) + COUNT(closing_conn_pending) + COUNT(closing_dgram_pending) +
-                          COUNT(closing_listen_pending) + COUNT(closing_stream_pending);
-    printf("%zu cases (%zu more pending fixes%s), %d calls made\n", rows, pending_rows,
-           pending_fixes_wanted() ? ", walked" : ", not walked", variants_walked);
+    rows += COUNT(open_cases_refused) + COUNT(closing_conn_refused) + COUNT(closing_dgram_refused) +
+            COUNT(closing_listen_refused) + COUNT(closing_stream_refused);
+    printf("%zu cases, %d calls made\n", rows, variants_walked);
     WT_RUN(nothing_left_behind);
     return wt_finish();
 }

@@ -446,9 +446,10 @@ NTSTATUS WSKAPI wsk_conn_inspect_complete(PWSK_SOCKET ListenSocket, PWSK_INSPECT
 {
     if (Irp == NULL)
         return STATUS_INVALID_PARAMETER;
-    wsk_socket *s = wsk_socket_from(ListenSocket);
+    NTSTATUS refusal;
+    wsk_socket *s = wsk_op_socket(ListenSocket, WSK_CAT(WSK_CATEGORY_LISTEN), &refusal);
     if (s == NULL)
-        return wsk_irp_complete_now(Irp, STATUS_INVALID_HANDLE, 0);
+        return wsk_irp_complete_now(Irp, refusal, 0);
     if (InspectID == NULL || (Action != WskInspectAccept && Action != WskInspectReject))
         return wsk_irp_complete_now(Irp, STATUS_INVALID_PARAMETER, 0);
     pthread_mutex_lock(&s->lock);
@@ -526,7 +527,7 @@ NTSTATUS WSKAPI wsk_conn_accept(PWSK_SOCKET ListenSocket, ULONG Flags, PVOID Acc
     if (Irp == NULL)
         return STATUS_INVALID_PARAMETER;
     NTSTATUS refusal;
-    wsk_socket *s = wsk_op_socket(ListenSocket, &refusal);
+    wsk_socket *s = wsk_op_socket(ListenSocket, WSK_CATS_LISTENING, &refusal);
     if (s == NULL)
         return wsk_fail_now(Irp, refusal);
     if (Flags != 0)

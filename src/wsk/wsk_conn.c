@@ -140,19 +140,13 @@ NTSTATUS wsk_fail_now(PIRP irp, NTSTATUS status)
     return wsk_irp_complete_now(irp, status, 0);
 }
 
-wsk_socket *wsk_op_socket(PWSK_SOCKET Socket, NTSTATUS *refusal)
-{
-    wsk_socket *s = wsk_socket_from(Socket);
-    *refusal = s == NULL ? STATUS_INVALID_HANDLE : s->closing ? STATUS_FILE_FORCED_CLOSED : STATUS_SUCCESS;
-    return *refusal == STATUS_SUCCESS ? s : NULL;
-}
 
 NTSTATUS WSKAPI wsk_conn_connect(PWSK_SOCKET Socket, PSOCKADDR RemoteAddress, ULONG Flags, PIRP Irp)
 {
     if (Irp == NULL)
         return STATUS_INVALID_PARAMETER;
     NTSTATUS refusal;
-    wsk_socket *s = wsk_op_socket(Socket, &refusal);
+    wsk_socket *s = wsk_op_socket(Socket, WSK_CATS_CONNECTED, &refusal);
     if (s == NULL)
         return wsk_fail_now(Irp, refusal);
     pthread_mutex_lock(&s->lock);
@@ -200,6 +194,11 @@ static NTSTATUS data_start_ex(wsk_socket *s, PWSK_BUF Buffer, ULONG Flags, PIRP 
         pthread_mutex_unlock(&s->lock);
         return wsk_fail_now(Irp, STATUS_PIPE_DISCONNECTED);
     }
+    /* Accepted: WskReceiveEx's outputs start at 0 (TCP has no control data). */
+    if (control_length_out != NULL)
+        *control_length_out = 0;
+    if (control_flags_out != NULL)
+        *control_flags_out = 0;
     BOOLEAN drain = kind == WSK_REQ_RECEIVE && (Flags & WSK_FLAG_DRAIN);
     if ((kind == WSK_REQ_SEND || kind == WSK_REQ_RECEIVE) && Buffer->Length == 0 && !drain) {
         /* Nothing to move: done at once (a zero-byte receive does not wait,
@@ -278,7 +277,7 @@ NTSTATUS WSKAPI wsk_conn_send(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, 
     if (Irp == NULL)
         return STATUS_INVALID_PARAMETER;
     NTSTATUS refusal;
-    wsk_socket *s = wsk_op_socket(Socket, &refusal);
+    wsk_socket *s = wsk_op_socket(Socket, WSK_CATS_CONNECTED, &refusal);
     if (s == NULL)
         return wsk_fail_now(Irp, refusal);
     if (Buffer == NULL)
@@ -294,7 +293,7 @@ static NTSTATUS receive_start(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, 
     if (Irp == NULL)
         return STATUS_INVALID_PARAMETER;
     NTSTATUS refusal;
-    wsk_socket *s = wsk_op_socket(Socket, &refusal);
+    wsk_socket *s = wsk_op_socket(Socket, WSK_CATS_CONNECTED, &refusal);
     if (s == NULL)
         return wsk_fail_now(Irp, refusal);
     if (Buffer == NULL)
@@ -305,10 +304,6 @@ static NTSTATUS receive_start(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, 
         return wsk_fail_now(Irp, STATUS_NOT_SUPPORTED);
     if ((Flags & WSK_FLAG_DRAIN) && Buffer->Length != 0)
         return wsk_fail_now(Irp, STATUS_INVALID_PARAMETER); /* a drain takes a zero-length buffer */
-    if (control_length_out != NULL)
-        *control_length_out = 0;
-    if (control_flags_out != NULL)
-        *control_flags_out = 0;
     return data_start_ex(s, Buffer, Flags, Irp, WSK_REQ_RECEIVE, control_length_out, control_flags_out);
 }
 
@@ -322,11 +317,13 @@ NTSTATUS WSKAPI wsk_conn_disconnect(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG F
     if (Irp == NULL)
         return STATUS_INVALID_PARAMETER;
     NTSTATUS refusal;
-    wsk_socket *s = wsk_op_socket(Socket, &refusal);
+    wsk_socket *s = wsk_op_socket(Socket, WSK_CATS_CONNECTED, &refusal);
     if (s == NULL)
         return wsk_fail_now(Irp, refusal);
     if (Flags & ~(ULONG)WSK_FLAG_ABORTIVE)
         return wsk_fail_now(Irp, STATUS_INVALID_PARAMETER);
+    if ((Flags & WSK_FLAG_ABORTIVE) && Buffer != NULL)
+        return wsk_fail_now(Irp, STATUS_INVALID_PARAMETER); /* PFN_WSK_DISCONNECT: no data with an abort */
     if (Flags & WSK_FLAG_ABORTIVE) {
         pthread_mutex_lock(&s->lock);
         NTSTATUS status = STATUS_INVALID_CONNECTION;
@@ -474,7 +471,7 @@ NTSTATUS WSKAPI wsk_conn_listen(PWSK_SOCKET Socket, PIRP Irp)
     if (Irp == NULL)
         return STATUS_INVALID_PARAMETER;
     NTSTATUS refusal;
-    wsk_socket *s = wsk_op_socket(Socket, &refusal);
+    wsk_socket *s = wsk_op_socket(Socket, WSK_CAT(WSK_CATEGORY_STREAM), &refusal);
     if (s == NULL)
         return wsk_fail_now(Irp, refusal);
     pthread_mutex_lock(&s->lock);
@@ -500,7 +497,7 @@ NTSTATUS WSKAPI wsk_conn_connect_ex(PWSK_SOCKET Socket, PSOCKADDR RemoteAddress,
     if (Irp == NULL)
         return STATUS_INVALID_PARAMETER;
     NTSTATUS refusal;
-    wsk_socket *s = wsk_op_socket(Socket, &refusal);
+    wsk_socket *s = wsk_op_socket(Socket, WSK_CATS_CONNECTED, &refusal);
     if (s == NULL)
         return wsk_fail_now(Irp, refusal);
     if (Flags != 0 || RemoteAddress == NULL)

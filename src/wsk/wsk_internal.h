@@ -270,8 +270,7 @@ void wsk_dgram_events_stop_locked(wsk_socket *s);
 NTSTATUS wsk_dgram_set_fixed_address(wsk_socket *s, ULONG code, SIZE_T size, PVOID address);
 
 /* ---- connections (wsk_conn.c) ---- */
-/* Looks up the socket of a call and refuses a closing one. */
-wsk_socket *wsk_op_socket(PWSK_SOCKET Socket, NTSTATUS *refusal);
+
 /* Completes the IRP of a call that failed at once; returns the status. */
 NTSTATUS wsk_fail_now(PIRP irp, NTSTATUS status);
 NTSTATUS WSKAPI wsk_conn_connect(PWSK_SOCKET Socket, PSOCKADDR RemoteAddress, ULONG Flags, PIRP Irp);
@@ -295,6 +294,16 @@ NTSTATUS wsk_conn_set_event_callbacks(wsk_socket *s, const WSK_EVENT_CALLBACK_CO
  * completes with the socket, or the socket is destroyed on failure. */
 NTSTATUS wsk_conn_socket_connect(wsk_socket *s, PSOCKADDR remote, PIRP irp);
 
+/* Categories as a mask, for wsk_op_socket. */
+#define WSK_CAT(c) (1u << (c))
+#define WSK_CATS_CONNECTED (WSK_CAT(WSK_CATEGORY_CONNECTION) | WSK_CAT(WSK_CATEGORY_STREAM))
+#define WSK_CATS_LISTENING (WSK_CAT(WSK_CATEGORY_LISTEN) | WSK_CAT(WSK_CATEGORY_STREAM))
+#define WSK_CATS_BINDABLE (WSK_CATS_CONNECTED | WSK_CAT(WSK_CATEGORY_LISTEN) | WSK_CAT(WSK_CATEGORY_DATAGRAM))
+/* Looks up the socket of a call: NULL with *refusal = STATUS_INVALID_HANDLE
+ * if it is none, STATUS_INVALID_DEVICE_REQUEST if its category (not in the
+ * `categories` mask) lacks the call — a client used another category's
+ * table — or STATUS_FILE_FORCED_CLOSED once its close has begun. */
+wsk_socket *wsk_op_socket(PWSK_SOCKET Socket, ULONG categories, NTSTATUS *refusal);
 /* Validates a PWSK_SOCKET; NULL if it is not a live socket. */
 wsk_socket *wsk_socket_from(PWSK_SOCKET socket);
 const VOID *wsk_provider_table_for(wsk_category category);

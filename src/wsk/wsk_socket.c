@@ -23,6 +23,16 @@ wsk_socket *wsk_socket_from(PWSK_SOCKET socket)
     return (s != NULL && s->magic == WSK_SOCKET_MAGIC) ? s : NULL;
 }
 
+wsk_socket *wsk_op_socket(PWSK_SOCKET Socket, ULONG categories, NTSTATUS *refusal)
+{
+    wsk_socket *s = wsk_socket_from(Socket);
+    *refusal = s == NULL                                 ? STATUS_INVALID_HANDLE
+               : !(categories & WSK_CAT(s->category))    ? STATUS_INVALID_DEVICE_REQUEST
+               : s->closing                              ? STATUS_FILE_FORCED_CLOSED
+                                                         : STATUS_SUCCESS;
+    return *refusal == STATUS_SUCCESS ? s : NULL;
+}
+
 /* ---- which family/type/protocol a category takes (wsk-part-a.md §3.2) ---- */
 
 /* Is the triple a transport at all (the basic-socket list)? */
@@ -325,9 +335,10 @@ static NTSTATUS WSKAPI wsk_bind(PWSK_SOCKET Socket, PSOCKADDR LocalAddress, ULON
 {
     if (Irp == NULL)
         return STATUS_INVALID_PARAMETER;
-    wsk_socket *s = wsk_socket_from(Socket);
+    NTSTATUS refusal;
+    wsk_socket *s = wsk_op_socket(Socket, WSK_CATS_BINDABLE, &refusal);
     if (s == NULL)
-        return wsk_irp_complete_now(Irp, STATUS_INVALID_HANDLE, 0);
+        return wsk_irp_complete_now(Irp, refusal, 0);
     pthread_mutex_lock(&s->lock);
     NTSTATUS status = bind_validate(s, LocalAddress, Flags);
     if (NT_SUCCESS(status))
@@ -358,9 +369,10 @@ static NTSTATUS address_query(PWSK_SOCKET Socket, PSOCKADDR Address, PIRP Irp, B
 {
     if (Irp == NULL)
         return STATUS_INVALID_PARAMETER;
-    wsk_socket *s = wsk_socket_from(Socket);
+    NTSTATUS refusal;
+    wsk_socket *s = wsk_op_socket(Socket, remote ? WSK_CATS_CONNECTED : WSK_CATS_BINDABLE, &refusal);
     if (s == NULL)
-        return wsk_irp_complete_now(Irp, STATUS_INVALID_HANDLE, 0);
+        return wsk_irp_complete_now(Irp, refusal, 0);
     if (Address == NULL)
         return wsk_irp_complete_now(Irp, STATUS_INVALID_PARAMETER, 0);
     pthread_mutex_lock(&s->lock);
@@ -412,6 +424,43 @@ static NTSTATUS WSKAPI basic_address(PWSK_SOCKET Socket, PSOCKADDR Address, PIRP
     return basic_bind(Socket, Address, 0, Irp);
 }
 
+static NTSTATUS WSKAPI basic_data(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, PIRP Irp)
+{
+    (void)Buffer;
+    return basic_bind(Socket, NULL, Flags, Irp);
+}
+
+static NTSTATUS WSKAPI basic_release(PWSK_SOCKET Socket, PWSK_DATA_INDICATION DataIndication)
+{
+    (void)Socket;
+    (void)DataIndication;
+    return STATUS_INVALID_PARAMETER; /* nothing was ever indicated on a basic socket */
+}
+
+static NTSTATUS WSKAPI basic_connect_ex(PWSK_SOCKET Socket, PSOCKADDR RemoteAddress, PWSK_BUF Buffer, ULONG Flags,
+                                        PIRP Irp)
+{
+    (void)Buffer;
+    return basic_bind(Socket, RemoteAddress, Flags, Irp);
+}
+
+static NTSTATUS WSKAPI basic_send_ex(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, ULONG ControlInfoLength,
+                                     PCMSGHDR ControlInfo, PIRP Irp)
+{
+    (void)ControlInfoLength;
+    (void)ControlInfo;
+    return basic_data(Socket, Buffer, Flags, Irp);
+}
+
+static NTSTATUS WSKAPI basic_receive_ex(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, PULONG ControlInfoLength,
+                                        PCMSGHDR ControlInfo, PULONG ControlFlags, PIRP Irp)
+{
+    (void)ControlInfoLength;
+    (void)ControlInfo;
+    (void)ControlFlags;
+    return basic_data(Socket, Buffer, Flags, Irp);
+}
+
 static const WSK_PROVIDER_CONNECTION_DISPATCH basic_dispatch = {
     .WskControlSocket = wsk_control_socket,
     .WskCloseSocket = wsk_close_socket,
@@ -419,6 +468,13 @@ static const WSK_PROVIDER_CONNECTION_DISPATCH basic_dispatch = {
     .WskConnect = basic_connect,
     .WskGetLocalAddress = basic_address,
     .WskGetRemoteAddress = basic_address,
+    .WskSend = basic_data,
+    .WskReceive = basic_data,
+    .WskDisconnect = basic_data,
+    .WskRelease = basic_release,
+    .WskConnectEx = basic_connect_ex,
+    .WskSendEx = basic_send_ex,
+    .WskReceiveEx = basic_receive_ex,
 };
 
 static const WSK_PROVIDER_LISTEN_DISPATCH listen_dispatch = {
