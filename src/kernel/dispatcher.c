@@ -91,6 +91,12 @@ static void deadline_from_timeout(PLARGE_INTEGER Timeout, wait_deadline *d)
 {
     d->infinite = Timeout == NULL;
     d->poll = Timeout != NULL && Timeout->QuadPart == 0;
+    /* Set even when unused: gcc -O2 folds futex_wait_until's "!infinite &&
+     * clock == CLOCK_REALTIME" into one 8-byte compare that reads clock too,
+     * and valgrind memcheck then reports the futex op as uninitialised. */
+    d->clock = CLOCK_MONOTONIC;
+    d->at.tv_sec = 0;
+    d->at.tv_nsec = 0;
     if (d->infinite || d->poll)
         return;
     LONGLONG q = Timeout->QuadPart;
