@@ -1,13 +1,14 @@
 #!/bin/sh
 # run-tests.sh - the project's one test command (README, .ci/run).
 #
-# On a fresh Debian 12 machine it installs what the build needs (as root,
-# through apt-get), then configures, builds and runs the whole CTest suite
-# for three builds — plain (which also installs and builds a client with
-# pkg-config), ASan+UBSan, and TSan — each on both I/O engine backends
-# (io_uring and epoll), and once more on the plain build with schedule
-# perturbation on (configuration "perturb": OPENWSK_PERTURB=<seed>, the
-# seed printed so that a failure can be rerun with it).
+# On a fresh Debian 12 machine it installs what the build and tests need
+# (as root, through apt-get; valgrind for the memcheck run of the TCP echo
+# example), then configures, builds and runs the whole CTest suite for three
+# builds — plain (which also installs and builds a client with pkg-config,
+# and runs the example under valgrind), ASan+UBSan, and TSan — each on both
+# I/O engine backends (io_uring and epoll), and once more on the plain build
+# with schedule perturbation on (configuration "perturb": OPENWSK_PERTURB=<seed>,
+# the seed printed so that a failure can be rerun with it).
 #   OPENWSK_TEST_CONFIGS="plain perturb asan tsan"  selects configurations.
 #   OPENWSK_PERTURB_SEED=N  the perturb seed (default: today's date, YYYYMMDD).
 set -eu
@@ -15,7 +16,7 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 
 need=""
-for pkg in cmake ninja-build gcc g++ clang pkg-config libc6-dev liburing-dev; do
+for pkg in cmake ninja-build gcc g++ clang pkg-config libc6-dev liburing-dev valgrind; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need="$need $pkg"
 done
 if [ -n "$need" ]; then
