@@ -1,12 +1,15 @@
 #!/bin/sh
-# valgrind_tcp_echo.sh sanitize=[SANITIZE] RUN_SCRIPT WSKHOST DRIVER.so CLIENT
-#     Runs the TCP echo example (tools/wskhost-run.sh with its echo client,
-#     as example_tcp_echo does) with wskhost under valgrind memcheck: any
-#     memory error, or a definite or indirect leak, fails the test.
+# valgrind_driver.sh sanitize=[SANITIZE] RUN_SCRIPT WSKHOST DRIVER.so READY -- CLIENT [ARGS...]
+#     Runs an example driver the way its own test does (tools/wskhost-run.sh
+#     with its client; @PORT@ in ARGS is the driver's port) with wskhost
+#     under valgrind memcheck: any memory error, or a definite or indirect
+#     leak, fails the test.
 #     Exits 77 (a CTest skip) in sanitizer builds (SANITIZE not empty:
 #     sanitized binaries do not run under valgrind) and without valgrind.
 set -u
-sanitize=${1#sanitize=} run=$2 wskhost=$3 driver=$4 client=$5
+sanitize=${1#sanitize=} run=$2 wskhost=$3 driver=$4 ready=$5
+shift 5
+[ "${1:-}" = "--" ] && shift
 if [ -n "$sanitize" ]; then
     echo "skipped: sanitizer build ($sanitize)"
     exit 77
@@ -29,4 +32,4 @@ chmod +x "$wrapper"
 
 # io_uring is not reliably supported under valgrind (its syscalls and the
 # shared rings are not fully modelled), so the epoll backend is forced.
-OPENWSK_IO_BACKEND=epoll sh "$run" "$wrapper" "$driver" "listening on" -- "$client" @PORT@ 8
+OPENWSK_IO_BACKEND=epoll sh "$run" "$wrapper" "$driver" "$ready" -- "$@"
