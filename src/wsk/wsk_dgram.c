@@ -386,6 +386,9 @@ static wsk_dg_block *dg_block_get_locked(wsk_socket *s)
     MmBuildMdlForNonPagedPool(b->mdl);
     b->magic = WSK_DG_BLOCK_MAGIC;
     b->socket = s;
+    b->retained = FALSE; /* a reused block gets these from dg_block_put_locked */
+    b->in_callback = FALSE;
+    b->released_early = FALSE;
     return b;
 }
 
