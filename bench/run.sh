@@ -2,6 +2,7 @@
 # run.sh - the WSK echo server against native epoll and io_uring servers.
 #
 #   bench/run.sh [--rounds R] [--seconds S] [--threads T] [--backends "io_uring epoll"]
+#   OPENWSK_BENCH_WORKLOADS="tcp_echo ..." runs a subset (a quick A/B check).
 #
 # Builds a Release tree in build/bench, then for each round and each
 # workload (tcp_echo, tcp_stream, udp_echo, tcp_connect) runs every server
@@ -88,7 +89,7 @@ if [ "$have_wsk" = yes ]; then
     for b in $backends; do wsk_impls="$wsk_impls wsk-$b"; done
     impls="$wsk_impls $impls"
 fi
-workloads="tcp_echo tcp_stream udp_echo tcp_connect"
+workloads=${OPENWSK_BENCH_WORKLOADS:-"tcp_echo tcp_stream udp_echo tcp_connect"} # a subset: quick A/B checks
 clk_tck=$(getconf CLK_TCK)
 raw=$out/raw.txt
 summary=$out/summary.txt
