@@ -204,8 +204,12 @@ void wsk_rx_kick_held(wsk_socket *s)
         if (wsk_req_complete_decided(s))
             continue; /* lock dropped */
         const WSK_CLIENT_CONNECTION_DISPATCH *d = wsk_conn_client_dispatch(s);
-        if (d != NULL && d->WskReceiveEvent != NULL && (s->events & WSK_EVENT_RECEIVE) && !s->rx_paused && !s->rx_indicating && !s->closing &&
-            IsListEmpty(&s->rx_irps) && !IsListEmpty(&s->rx_data)) {
+        /* Events wait for decided receives still to be completed (another
+         * thread may be completing them): their bytes come first. */
+        BOOLEAN receives_done = !s->decided_busy && IsListEmpty(&s->decided);
+        if (d != NULL && d->WskReceiveEvent != NULL && (s->events & WSK_EVENT_RECEIVE) && !s->rx_paused &&
+            !s->rx_indicating && !s->closing && receives_done && IsListEmpty(&s->rx_irps) &&
+            !IsListEmpty(&s->rx_data)) {
             wsk_rx_block *b = CONTAINING_RECORD(RemoveHeadList(&s->rx_data), wsk_rx_block, link);
             s->rx_data_blocks--;
             s->rx_indicating = TRUE;
@@ -245,7 +249,7 @@ void wsk_rx_kick_held(wsk_socket *s)
             continue;
         }
         if (d != NULL && d->WskDisconnectEvent != NULL && (s->events & WSK_EVENT_DISCONNECT) &&
-            !s->disconnect_indicated && !s->closing &&
+            !s->disconnect_indicated && !s->closing && receives_done && !s->rx_indicating &&
             IsListEmpty(&s->rx_data) && (s->receive_shut || s->rx_error != 0)) {
             ULONG flags = WSK_FLAG_AT_DISPATCH_LEVEL;
             if (!s->receive_shut)
