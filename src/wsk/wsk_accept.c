@@ -430,12 +430,13 @@ static NTSTATUS conditional_accept_irp(wsk_socket *s, wsk_req *r, PIRP Irp)
     } else {
         InsertTailList(&s->acc_irps, &r->queue_link);
     }
-    if (!IsListEmpty(&aborted))
-        s->callbacks++; /* WskAbortEvent calls follow: keep the listener */
-    pthread_mutex_unlock(&s->lock);
+    /* Held across the WskAbortEvent calls and the kick: the IRP may
+     * complete (and the client close the listener) before they are done. */
+    s->callbacks += IsListEmpty(&aborted) ? 1 : 2;
     BOOLEAN held = !IsListEmpty(&aborted);
+    pthread_mutex_unlock(&s->lock);
     conditional_abort_all(s, &aborted);
-    wsk_rx_kick(s);
+    wsk_rx_kick_held(s);
     if (held)
         wsk_socket_unhold(s);
     return STATUS_PENDING;

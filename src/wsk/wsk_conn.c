@@ -204,12 +204,14 @@ static NTSTATUS data_start_ex(wsk_socket *s, PWSK_BUF Buffer, ULONG Flags, PIRP 
         /* Nothing to move: done at once (a zero-byte receive does not wait,
          * but it does resume paused receive indications). */
         BOOLEAN resume = kind == WSK_REQ_RECEIVE && s->rx_mode && s->rx_paused;
-        if (resume)
+        if (resume) {
             s->rx_paused = FALSE;
+            s->callbacks++; /* the completion routine may close the socket */
+        }
         pthread_mutex_unlock(&s->lock);
         NTSTATUS r = wsk_irp_complete_pended(Irp, STATUS_SUCCESS, 0);
         if (resume)
-            wsk_rx_kick(s);
+            wsk_rx_kick_held(s);
         return r;
     }
     const wsk_req_ops *ops = kind == WSK_REQ_RECEIVE ? &receive_ops : kind == WSK_REQ_SEND ? &send_ops : &disconnect_ops;
@@ -247,8 +249,9 @@ static NTSTATUS data_start_ex(wsk_socket *s, PWSK_BUF Buffer, ULONG Flags, PIRP 
             r->result = -ECANCELED;
             InsertTailList(&s->decided, &r->queue_link);
         }
+        s->callbacks++; /* another thread may complete the IRP and the client close at once */
         pthread_mutex_unlock(&s->lock);
-        wsk_rx_kick(s);
+        wsk_rx_kick_held(s);
         return STATUS_PENDING;
     }
     wsk_req_pend_locked(s, r, Irp);
@@ -261,9 +264,11 @@ static NTSTATUS data_start_ex(wsk_socket *s, PWSK_BUF Buffer, ULONG Flags, PIRP 
         wsk_req_submit_send_locked(s, r); /* a send, or a disconnect's final data */
     else
         decided = wsk_req_submit_disconnect_locked(s, r); /* after the sends issued before it */
+    if (decided)
+        s->callbacks++; /* held across the kick that completes it */
     pthread_mutex_unlock(&s->lock);
     if (decided)
-        wsk_rx_kick(s); /* completes it */
+        wsk_rx_kick_held(s); /* completes it */
     return STATUS_PENDING;
 }
 

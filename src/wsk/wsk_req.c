@@ -279,10 +279,13 @@ void wsk_req_io_done(wsk_io *io, void *context, long result, size_t transferred)
     BOOLEAN kick = order_release_locked(s, r);
     BOOLEAN ours = IoSetCancelRoutine(r->irp, NULL) != NULL || r->cancel_claimed;
     if (!ours) {
-        /* A cancel routine is on its way; it completes the IRP. */
+        /* A cancel routine is on its way; it completes the IRP, after which
+         * a close may finish: the kick needs a reference of its own. */
+        if (kick)
+            s->callbacks++;
         pthread_mutex_unlock(&s->lock);
         if (kick)
-            wsk_rx_kick(s);
+            wsk_rx_kick_held(s);
         return;
     }
     req_finish_and_deliver_kick(s, r, kick);
@@ -343,7 +346,8 @@ BOOLEAN wsk_req_complete_decided(wsk_socket *s)
     req_deliver_held(&out);
     pthread_mutex_lock(&s->lock);
     s->decided_busy = FALSE;
-    s->callbacks--; /* the delivery's; the caller's own reference keeps the socket */
+    if (out.destroy_first == NULL)
+        s->callbacks--; /* the delivery's; the caller's own reference keeps the socket */
     pthread_mutex_unlock(&s->lock);
     return TRUE;
 }
