@@ -561,12 +561,11 @@ static void dg_deliver(wsk_socket *s, wsk_req *r, wsk_dg_block *b, long result)
     }
     /* One indication at a time per socket: the next read starts now. */
     wsk_dgram_events_arm_locked(s);
-    s->callbacks--;
-    BOOLEAN destroy = wsk_close_may_finish_locked(s);
     pthread_mutex_unlock(&s->lock);
+    /* Disables waiting for this callback complete before the reference
+     * goes: a close must not complete ahead of them. */
     wsk_event_finish_disables(&finished);
-    if (destroy)
-        wsk_socket_destroy(s);
+    wsk_socket_unhold(s);
 }
 
 static void dg_read_done(wsk_io *io, void *context, long result, size_t transferred)
