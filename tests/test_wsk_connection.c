@@ -573,6 +573,10 @@ static void cancelled_before_the_call_does_not_wait(void)
     b = conn(s)->WskDisconnect(s, NULL, 0, irp);
     CHECK_EQ(wt_irp_result(&r2, b), STATUS_CANCELLED);
     CHECK_EQ(InterlockedCompareExchange(&r1.completions, 0, 0), 0);
+    /* It sent no FIN, so sends still work (a zero-length one completes at once). */
+    WSK_BUF none = first.buf;
+    none.Length = 0;
+    CHECK_EQ(wt_irp_result(&r2, conn(s)->WskSend(s, &none, 0, wt_irp_arm(&r2))), STATUS_SUCCESS);
     CHECK_EQ(wt_close(&t, s), STATUS_SUCCESS); /* cancels the send; the close completes */
     CHECK_EQ(wt_irp_result(&r1, a), STATUS_CANCELLED);
     peer_close(peer);

@@ -124,6 +124,10 @@ static void disconnect_finish(wsk_socket *s, wsk_req *r, wsk_req_outcome *out)
         if (e == 0)
             s->send_shut = TRUE;
     }
+    /* A disconnect that was cancelled or failed sent no FIN: sends work
+     * again (docs/decisions.md, "Ordering and close", rule 4). */
+    if (!s->send_shut)
+        s->disconnect_issued = FALSE;
 }
 
 static const wsk_req_ops connect_ops = {.progress = NULL, .finish = connect_finish};
