@@ -316,11 +316,7 @@ static BOOLEAN conditional_ready(wsk_socket *s, wsk_socket *child, BOOLEAN via_e
     if (!IsListEmpty(&s->acc_irps)) {
         wsk_req *r = CONTAINING_RECORD(RemoveHeadList(&s->acc_irps), wsk_req, queue_link);
         r->u.accept.accepted = child;
-        r->result = 0;
-        r->io_finished = TRUE;
-        if (IoSetCancelRoutine(r->irp, NULL) != NULL || r->cancel_claimed)
-            InsertTailList(&s->decided, &r->queue_link);
-        /* else the running cancel routine queues it (it sees io_finished) */
+        wsk_req_decide_queued_locked(s, r, 0);
     } else {
         InsertTailList(&s->ready, &child->cond_link);
     }
@@ -414,10 +410,7 @@ static NTSTATUS conditional_accept_irp(wsk_socket *s, wsk_req *r, PIRP Irp)
     wsk_socket *ready = conditional_take_ready_locked(s, &aborted);
     if (ready != NULL) {
         r->u.accept.accepted = ready;
-        r->result = 0;
-        r->io_finished = TRUE;
-        if (IoSetCancelRoutine(Irp, NULL) != NULL || r->cancel_claimed)
-            InsertTailList(&s->decided, &r->queue_link);
+        wsk_req_decide_queued_locked(s, r, 0);
     } else if (r->cancel_claimed) {
         r->io_finished = TRUE;
         r->result = -ECANCELED;

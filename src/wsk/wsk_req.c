@@ -46,6 +46,7 @@ wsk_req *wsk_req_take_locked(wsk_socket *s, wsk_req_kind kind, const wsk_req_ops
     r->io_finished = FALSE;
     r->cancel_claimed = FALSE;
     r->queued = FALSE;
+    r->awaiting_cancel = FALSE;
     r->ordered_send = FALSE;
     r->result = 0;
     r->transferred = 0;
@@ -297,6 +298,7 @@ static void req_cancel_routine(PDEVICE_OBJECT DeviceObject, PIRP Irp)
     IoReleaseCancelSpinLock(Irp->CancelIrql);
     wsk_req *r = Irp->Tail.Overlay.DriverContext[0];
     wsk_socket *s = r->socket;
+    openwsk_perturb_point(); /* schedule perturbation: the request may be decided meanwhile */
     pthread_mutex_lock(&s->lock);
     if (r->queued) {
         /* Waiting on a provider list: no engine operation to cancel. */
@@ -304,8 +306,12 @@ static void req_cancel_routine(PDEVICE_OBJECT DeviceObject, PIRP Irp)
             RemoveEntryList(&r->queue_link);
             r->io_finished = TRUE;
             r->result = r->transferred > 0 ? (long)r->transferred : -ECANCELED; /* copied bytes are not lost */
+            InsertTailList(&s->decided, &r->queue_link);
+        } else {
+            /* Decided while this routine was on its way: it waits in
+             * s->decided, in its place, for us to let it go. */
+            r->awaiting_cancel = FALSE;
         }
-        InsertTailList(&s->decided, &r->queue_link);
         s->callbacks++; /* the request is still pending: the socket is alive */
         pthread_mutex_unlock(&s->lock);
         wsk_rx_kick_held(s);
@@ -326,9 +332,11 @@ void wsk_req_decide_queued_locked(wsk_socket *s, wsk_req *r, long result)
 {
     r->io_finished = TRUE;
     r->result = result;
-    if (IoSetCancelRoutine(r->irp, NULL) != NULL || r->cancel_claimed)
-        InsertTailList(&s->decided, &r->queue_link);
-    /* else its cancel routine is running and files it in s->decided */
+    /* Filed now, in decision order (rule 3); if its cancel routine is
+     * running, the IRP may complete only once that routine has been. */
+    if (IoSetCancelRoutine(r->irp, NULL) == NULL && !r->cancel_claimed)
+        r->awaiting_cancel = TRUE;
+    InsertTailList(&s->decided, &r->queue_link);
 }
 
 BOOLEAN wsk_req_complete_decided(wsk_socket *s)
@@ -338,6 +346,8 @@ BOOLEAN wsk_req_complete_decided(wsk_socket *s)
      * both run the socket's queued path. */
     if (IsListEmpty(&s->decided) || s->decided_busy)
         return FALSE;
+    if (CONTAINING_RECORD(s->decided.Flink, wsk_req, queue_link)->awaiting_cancel)
+        return FALSE; /* its cancel routine lets it (and those behind it) go */
     s->decided_busy = TRUE;
     wsk_req *r = CONTAINING_RECORD(RemoveHeadList(&s->decided), wsk_req, queue_link);
     wsk_req_outcome out;

@@ -95,6 +95,7 @@ typedef struct wsk_req {
     BOOLEAN cancel_claimed;    /* close or a cancel routine asked the engine to cancel */
     BOOLEAN queued;            /* waiting on a provider list, not in the engine */
     BOOLEAN ordered_send;      /* counted in s->sends_active until its result is final */
+    BOOLEAN awaiting_cancel;   /* in s->decided, but its running cancel routine has not been yet */
     long result;
     SIZE_T transferred;        /* bytes moved so far (WAITALL receives, sends) */
     SIZE_T wanted;
@@ -166,9 +167,9 @@ BOOLEAN wsk_req_submit_receive_locked(struct wsk_socket *s, wsk_req *r);
 void wsk_req_submit_send_locked(struct wsk_socket *s, wsk_req *r);
 BOOLEAN wsk_req_submit_disconnect_locked(struct wsk_socket *s, wsk_req *r);
 
-/* A queued request's result is final: it moves to s->decided, to be
- * completed by wsk_req_complete_decided (unless its cancel routine is
- * running: that routine files it). */
+/* A queued request's result is final: it moves to s->decided, in order, to
+ * be completed by wsk_req_complete_decided (once its cancel routine, if one
+ * is running, has been). */
 void wsk_req_decide_queued_locked(struct wsk_socket *s, wsk_req *r, long result);
 /* Completes the first decided request: TRUE with the lock dropped, or FALSE
  * (nothing decided, or another thread is completing them and will take
