@@ -411,17 +411,13 @@ static NTSTATUS conditional_accept_irp(wsk_socket *s, wsk_req *r, PIRP Irp)
     if (ready != NULL) {
         r->u.accept.accepted = ready;
         wsk_req_decide_queued_locked(s, r, 0);
-    } else if (r->cancel_claimed) {
-        r->io_finished = TRUE;
-        r->result = -ECANCELED;
-        InsertTailList(&s->decided, &r->queue_link);
-    } else if (!s->conditional_accept) {
+    } else if (!s->conditional_accept && !r->cancel_claimed) {
         /* Only dead leftovers were queued: accept from Linux as usual. */
         r->queued = FALSE;
         wsk_io_accept(&r->io, s->fd, wsk_req_io_done, r);
         wsk_req_after_submit_locked(r);
     } else {
-        InsertTailList(&s->acc_irps, &r->queue_link);
+        (void)wsk_req_queue_locked(s, r, &s->acc_irps); /* or decided, if cancelled before */
     }
     /* Held across the WskAbortEvent calls and the kick: the IRP may
      * complete (and the client close the listener) before they are done. */

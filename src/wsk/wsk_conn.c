@@ -244,15 +244,8 @@ static NTSTATUS data_start_ex(wsk_socket *s, PWSK_BUF Buffer, ULONG Flags, PIRP 
     }
     if (kind == WSK_REQ_RECEIVE && s->rx_mode && s->recv_active == NULL) {
         /* Events are on: the provider's reader serves receives in order. */
-        r->queued = TRUE;
         wsk_req_pend_locked(s, r, Irp);
-        InsertTailList(&s->rx_irps, &r->queue_link);
-        if (r->cancel_claimed) { /* cancelled before we could take it */
-            RemoveEntryList(&r->queue_link);
-            r->io_finished = TRUE;
-            r->result = -ECANCELED;
-            InsertTailList(&s->decided, &r->queue_link);
-        }
+        (void)wsk_req_queue_locked(s, r, &s->rx_irps); /* the kick serves or completes it */
         s->callbacks++; /* another thread may complete the IRP and the client close at once */
         pthread_mutex_unlock(&s->lock);
         wsk_rx_kick_held(s);

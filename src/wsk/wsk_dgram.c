@@ -286,17 +286,10 @@ NTSTATUS WSKAPI wsk_dgram_receive_from(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULON
     if (s->dg_mode) {
         /* Events are in use: the provider's reader serves receives first
          * (wsk-part-b.md §7.3), in the order they were queued. */
-        r->queued = TRUE;
         wsk_req_pend_locked(s, r, Irp);
-        InsertTailList(&s->dg_irps, &r->queue_link);
-        BOOLEAN cancelled = r->cancel_claimed;
-        if (cancelled) { /* cancelled before we could take it */
-            RemoveEntryList(&r->queue_link);
-            r->io_finished = TRUE;
-            r->result = -ECANCELED;
-            InsertTailList(&s->decided, &r->queue_link);
+        BOOLEAN cancelled = wsk_req_queue_locked(s, r, &s->dg_irps);
+        if (cancelled)
             s->callbacks++;
-        }
         wsk_dgram_events_arm_locked(s);
         pthread_mutex_unlock(&s->lock);
         if (cancelled)

@@ -194,11 +194,9 @@ static void req_finish_and_deliver(wsk_socket *s, wsk_req *r)
     req_finish_and_deliver_kick(s, r, FALSE);
 }
 
-/* ---- per-socket order (rules 3 and 4) ---- */
+/* ---- provider wait lists, and the per-socket order (rules 3 and 4) ---- */
 
-/* A request cancelled before it could be queued is decided at once (the
- * close skips requests whose cancellation was claimed). */
-static BOOLEAN queue_or_decide_locked(wsk_socket *s, wsk_req *r, PLIST_ENTRY queue)
+BOOLEAN wsk_req_queue_locked(wsk_socket *s, wsk_req *r, PLIST_ENTRY queue)
 {
     if (r->cancel_claimed) {
         r->io_finished = TRUE;
@@ -214,7 +212,7 @@ static BOOLEAN queue_or_decide_locked(wsk_socket *s, wsk_req *r, PLIST_ENTRY que
 BOOLEAN wsk_req_submit_receive_locked(wsk_socket *s, wsk_req *r)
 {
     if (s->recv_active != NULL)
-        return queue_or_decide_locked(s, r, &s->recv_wait);
+        return wsk_req_queue_locked(s, r, &s->recv_wait);
     s->recv_active = r;
     wsk_io_recv(&r->io, s->fd, r->seg, r->seg_count, wsk_req_io_done, r);
     wsk_req_after_submit_locked(r);
@@ -232,7 +230,7 @@ void wsk_req_submit_send_locked(wsk_socket *s, wsk_req *r)
 BOOLEAN wsk_req_submit_disconnect_locked(wsk_socket *s, wsk_req *r)
 {
     if (s->sends_active > 0)
-        return queue_or_decide_locked(s, r, &s->disconnect_wait);
+        return wsk_req_queue_locked(s, r, &s->disconnect_wait);
     wsk_io_post(&r->io, wsk_req_io_done, r);
     wsk_req_after_submit_locked(r);
     return FALSE;
@@ -292,6 +290,16 @@ void wsk_req_io_done(wsk_io *io, void *context, long result, size_t transferred)
     req_finish_and_deliver_kick(s, r, kick);
 }
 
+/* A queued request leaves its wait list cancelled; bytes a receive already
+ * copied are not lost (it completes with them). */
+static void decide_cancelled_locked(wsk_socket *s, wsk_req *r)
+{
+    RemoveEntryList(&r->queue_link);
+    r->io_finished = TRUE;
+    r->result = r->transferred > 0 ? (long)r->transferred : -ECANCELED;
+    InsertTailList(&s->decided, &r->queue_link);
+}
+
 static void req_cancel_routine(PDEVICE_OBJECT DeviceObject, PIRP Irp)
 {
     (void)DeviceObject;
@@ -303,10 +311,7 @@ static void req_cancel_routine(PDEVICE_OBJECT DeviceObject, PIRP Irp)
     if (r->queued) {
         /* Waiting on a provider list: no engine operation to cancel. */
         if (!r->io_finished) {
-            RemoveEntryList(&r->queue_link);
-            r->io_finished = TRUE;
-            r->result = r->transferred > 0 ? (long)r->transferred : -ECANCELED; /* copied bytes are not lost */
-            InsertTailList(&s->decided, &r->queue_link);
+            decide_cancelled_locked(s, r);
         } else {
             /* Decided while this routine was on its way: it waits in
              * s->decided, in its place, for us to let it go. */
@@ -373,12 +378,8 @@ BOOLEAN wsk_req_begin_close(wsk_socket *s, PIRP close_irp, BOOLEAN *deliver_canc
         if (r->io_finished || r->cancel_claimed)
             continue;
         if (r->queued) {
-            if (IoSetCancelRoutine(r->irp, NULL) != NULL) {
-                RemoveEntryList(&r->queue_link);
-                r->io_finished = TRUE;
-                r->result = r->transferred > 0 ? (long)r->transferred : -ECANCELED;
-                InsertTailList(&s->decided, &r->queue_link);
-            }
+            if (IoSetCancelRoutine(r->irp, NULL) != NULL)
+                decide_cancelled_locked(s, r);
             continue;
         }
         if (r->irp == NULL) { /* an internal request (accept events, the readers) */

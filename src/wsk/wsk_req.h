@@ -157,6 +157,12 @@ void wsk_req_after_submit_locked(wsk_req *r);
 /* The engine completion of every IRP request. */
 void wsk_req_io_done(wsk_io *io, void *context, long result, size_t transferred);
 
+/* Puts a pended request on a provider wait list (r->queued), or, if its
+ * IRP was cancelled before the call, decides it at once with
+ * STATUS_CANCELLED (the close skips requests whose cancellation was
+ * claimed): TRUE then, and the caller completes it (wsk_rx_kick) once the
+ * lock is dropped. */
+BOOLEAN wsk_req_queue_locked(struct wsk_socket *s, wsk_req *r, PLIST_ENTRY queue);
 /* Rule 3: starts a receive in the engine, or queues it behind the one
  * that is there.  TRUE: it was cancelled before it could wait and is now
  * decided; the caller completes it (wsk_rx_kick) once the lock is dropped. */
