@@ -238,10 +238,57 @@ static void close_from_zero_length_receive_completion(void)
     wt_wsk_close(&t);
 }
 
+/* A WskReceive whose IRP was cancelled before the call (IoCancelIrp found
+ * no cancel routine) on a socket with receive events: it completes at
+ * once with STATUS_CANCELLED and takes none of the waiting bytes, which
+ * the next receive gets (docs/decisions.md "Ordering and close", rule 7). */
+static void cancelled_before_the_call_takes_no_data(void)
+{
+    wt_wsk t;
+    wt_wsk_open(&t);
+    indications = 0;
+    int lfd = peer_tcp_listen(4, "127.0.0.1", 0);
+    NTSTATUS st;
+    PWSK_SOCKET s = wt_socket_with(&t, AF_INET, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_CONNECTION_SOCKET, NULL,
+                                   &declining, &st);
+    CHECK_EQ(st, STATUS_SUCCESS);
+    SOCKADDR_IN any = wt_in4("0.0.0.0", 0), remote = wt_in4("127.0.0.1", peer_local_port(lfd));
+    CHECK_EQ(wt_bind(&t, s, &any), STATUS_SUCCESS);
+    const WSK_PROVIDER_CONNECTION_DISPATCH *d = s->Dispatch;
+    NTSTATUS r = d->WskConnect(s, (PSOCKADDR)&remote, 0, wt_irp_arm(&t.irp));
+    CHECK_EQ(wt_irp_result(&t.irp, r), STATUS_SUCCESS);
+    int peer = peer_accept(lfd, 2000);
+    CHECK_EQ(peer_send_all(peer, "hello", 5), 5);
+    WSK_EVENT_CALLBACK_CONTROL control = {(PNPIID)&NPI_WSK_INTERFACE_ID, WSK_EVENT_RECEIVE};
+    CHECK_EQ(d->WskControlSocket(s, WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET, sizeof(control), &control, 0,
+                                 NULL, NULL, NULL),
+             STATUS_SUCCESS);
+    for (int i = 0; i < 200 && InterlockedCompareExchange(&indications, 0, 0) == 0; i++)
+        usleep(10 * 1000);
+    UCHAR got[8];
+    memset(got, 0, sizeof(got));
+    PMDL mdl = IoAllocateMdl(got, sizeof(got), FALSE, FALSE, NULL);
+    MmBuildMdlForNonPagedPool(mdl);
+    WSK_BUF b = {mdl, 0, sizeof(got)};
+    PIRP irp = wt_irp_arm(&t.irp);
+    CHECK(!IoCancelIrp(irp)); /* no cancel routine yet: only Cancel is set */
+    CHECK_EQ(wt_irp_result(&t.irp, d->WskReceive(s, &b, 0, irp)), STATUS_CANCELLED);
+    CHECK_EQ(t.irp.irp->IoStatus.Information, 0);
+    CHECK_EQ(wt_irp_result(&t.irp, d->WskReceive(s, &b, 0, wt_irp_arm(&t.irp))), STATUS_SUCCESS);
+    CHECK_EQ(t.irp.irp->IoStatus.Information, 5);
+    CHECK_MEM(got, "hello", 5);
+    CHECK_EQ(wt_close(&t, s), STATUS_SUCCESS);
+    IoFreeMdl(mdl);
+    peer_close(peer);
+    peer_close(lfd);
+    wt_wsk_close(&t);
+}
+
 int main(void)
 {
     WT_RUN(reposted_receive_comes_before_the_next_indication);
     WT_RUN(close_from_zero_length_receive_completion);
+    WT_RUN(cancelled_before_the_call_takes_no_data);
     CHECK_EQ(openwsk_pool_outstanding_count(0), 0);
     return wt_finish();
 }
