@@ -3,10 +3,17 @@
  *
  * Linux's SO_REUSEADDR means something else, so every bind first asks this
  * registry, which applies the matrix of wsk-part-a.md §5.6 per transport
- * (TCP or UDP), per IP stack (IPv4, IPv6) and per port; Linux is then told
- * to allow whatever the registry allowed (wsk_linux.c sets SO_REUSEADDR
- * and SO_REUSEPORT).  A dual-stack socket bound to the IPv6 wildcard holds
- * the port in both stacks and must pass the checks in both.
+ * (TCP or UDP), per IP stack (IPv4, IPv6) and per port.  A dual-stack
+ * socket bound to the IPv6 wildcard holds the port in both stacks and must
+ * pass the checks in both.
+ *
+ * Linux is told to allow a share only while the registry makes it: the
+ * Linux bind (and listen) runs under the registry lock, with SO_REUSEPORT
+ * on the overlapping sockets of this process just for that moment.  Left
+ * on, SO_REUSEPORT would let any process of our uid join the port, and
+ * SO_REUSEADDR any process at all on UDP ("Sharing Transport Addresses":
+ * Windows lets a second socket in only if the first one allowed it; the
+ * isolation rules are in docs/decisions.md, "Port isolation").
  */
 #include "wsk_internal.h"
 
@@ -195,8 +202,6 @@ static NTSTATUS registry_check_all_locked(wsk_bind_entry *cand, int n)
     return worst;
 }
 
-static BOOLEAN registry_port_unused_locked(ULONG transport, USHORT port);
-
 /* Makes sure this process holds the machine-wide claim on the port. */
 static NTSTATUS claim_port_locked(ULONG transport, USHORT port)
 {
@@ -272,41 +277,142 @@ static USHORT next_dynamic_port_locked(void)
     return p;
 }
 
-NTSTATUS wsk_bind_registry_reserve(wsk_socket *s, const SOCKADDR *addr, USHORT *port_out)
+/* Checks and records the binding; for port 0, on the next dynamic port
+ * that no socket of this process uses on the transport. */
+static NTSTATUS reserve_locked(wsk_socket *s, wsk_bind_entry cand[2], int n)
 {
-    wsk_bind_entry cand[2];
-    int n = bind_candidates(s, addr, cand);
-    NTSTATUS status;
-    pthread_mutex_lock(&registry_lock);
     if (cand[0].port != 0) {
-        status = registry_check_all_locked(cand, n);
-        if (NT_SUCCESS(status))
-            status = registry_insert_locked(s, cand, n);
-    } else {
-        /* Port 0: the next port of Windows' dynamic range that nobody holds
-         * on this transport, in either stack. */
-        status = STATUS_ADDRESS_ALREADY_EXISTS;
-        for (ULONG tries = 0; tries <= PORT_DYNAMIC_MAX - PORT_DYNAMIC_MIN; tries++) {
-            USHORT p = next_dynamic_port_locked();
-            if (!registry_port_unused_locked(s->protocol, p))
+        NTSTATUS status = registry_check_all_locked(cand, n);
+        return NT_SUCCESS(status) ? registry_insert_locked(s, cand, n) : status;
+    }
+    for (ULONG tries = 0; tries <= PORT_DYNAMIC_MAX - PORT_DYNAMIC_MIN; tries++) {
+        USHORT p = next_dynamic_port_locked();
+        if (!registry_port_unused_locked(s->protocol, p))
+            continue;
+        for (int i = 0; i < n; i++)
+            cand[i].port = p;
+        NTSTATUS status = registry_insert_locked(s, cand, n);
+        if (status != STATUS_ADDRESS_ALREADY_EXISTS)
+            return status; /* else another openwsk process holds it: next port */
+    }
+    return STATUS_ADDRESS_ALREADY_EXISTS;
+}
+
+static BOOLEAN entries_overlap(const wsk_bind_entry *a, const wsk_bind_entry *b)
+{
+    return a->transport == b->transport && a->stack == b->stack && a->port == b->port &&
+           (a->wildcard || b->wildcard ||
+            __builtin_memcmp(a->addr, b->addr, a->stack == BIND_STACK_V4 ? 4 : 16) == 0);
+}
+
+/* Turns SO_REUSEPORT on or off on every other socket of this process whose
+ * binding overlaps one of s's, the ones Linux would otherwise refuse s
+ * beside.  Returns whether there is any. */
+static BOOLEAN share_overlapping_locked(wsk_socket *s, int on)
+{
+    BOOLEAN any = FALSE;
+    for (wsk_bind_entry *mine = s->bindings; mine != NULL; mine = mine->next_of_socket) {
+        for (wsk_bind_entry *e = registry[bucket_of(mine->transport, mine->port)]; e != NULL; e = e->next) {
+            if (e->owner == s || !entries_overlap(mine, e))
                 continue;
-            for (int i = 0; i < n; i++)
-                cand[i].port = p;
-            status = registry_insert_locked(s, cand, n);
-            if (status == STATUS_ADDRESS_ALREADY_EXISTS)
-                continue; /* another openwsk process holds it: next port */
-            break;
+            lx_share_port(e->owner->fd, on);
+            any = TRUE;
         }
     }
+    return any;
+}
+
+/* Takes back what a share told Linux: SO_REUSEPORT everywhere, and
+ * SO_REUSEADDR on s unless it listens; then the TCP port's cache of them. */
+static void end_share_locked(wsk_socket *s, USHORT port, BOOLEAN listening)
+{
+    share_overlapping_locked(s, 0);
+    lx_share_port(s->fd, 0);
+    if (!listening)
+        lx_reuse_address(s->fd, 0);
+    if (s->protocol == IPPROTO_TCP)
+        lx_tcp_port_forget_sharing(port);
+}
+
+/* The Linux bind, and listen when backlog > 0.  A listener binds without
+ * SO_REUSEADDR first: only if the port is in use and TCP connections on it
+ * could be why (TIME_WAIT states of an earlier listener, which Windows
+ * binds over unless the listener asks for exclusive use: "Using
+ * SO_REUSEADDR and SO_EXCLUSIVEADDRUSE") is the bind retried with it. */
+static int linux_bind_locked(wsk_socket *s, const SOCKADDR *addr, USHORT port, int backlog)
+{
+    BOOLEAN shared = share_overlapping_locked(s, 1);
+    int r = lx_prepare_bind(s->fd, s->family, s->v6only);
+    if (r == 0 && shared) {
+        r = lx_share_port(s->fd, 1);
+        if (r == 0) /* for the overlapped listeners' connections */
+            r = lx_reuse_address(s->fd, 1);
+    }
+    if (r == 0)
+        r = lx_bind(s->fd, addr);
+    if (r == -EADDRINUSE && backlog > 0 && !shared && !s->exclusive_addr && lx_port_held_only_by_connections(port) == 1) {
+        r = lx_reuse_address(s->fd, 1);
+        if (r == 0)
+            r = lx_bind(s->fd, addr);
+    }
+    if (r == 0 && backlog > 0) {
+        r = lx_reuse_address(s->fd, 1); /* inherited by its connections */
+        if (r == 0)
+            r = lx_listen(s->fd, backlog);
+    }
+    if (shared)
+        end_share_locked(s, port, backlog > 0);
+    return r;
+}
+
+static void release_locked(wsk_socket *s);
+
+NTSTATUS wsk_bind_registry_bind(wsk_socket *s, SOCKADDR *addr, int backlog)
+{
+    USHORT *port = addr->sa_family == AF_INET ? &((SOCKADDR_IN *)addr)->sin_port
+                                             : &((SOCKADDR_IN6 *)addr)->sin6_port;
+    BOOLEAN ephemeral = *port == 0;
+    NTSTATUS status = STATUS_ADDRESS_ALREADY_EXISTS;
+    pthread_mutex_lock(&registry_lock);
+    /* A port we chose can still be held outside openwsk (a busy machine
+     * can hold long runs of them); then take the next one, boundedly. */
+    for (int attempt = 0; attempt < 1024; attempt++) {
+        wsk_bind_entry cand[2];
+        int n = bind_candidates(s, addr, cand);
+        status = reserve_locked(s, cand, n);
+        if (!NT_SUCCESS(status))
+            break;
+        *port = RtlUshortByteSwap(cand[0].port);
+        int r = linux_bind_locked(s, addr, cand[0].port, backlog);
+        if (r == 0)
+            break;
+        release_locked(s);
+        status = wsk_status_from_errno(-r);
+        if (!ephemeral || r != -EADDRINUSE)
+            break;
+        *port = 0;
+    }
     pthread_mutex_unlock(&registry_lock);
-    if (NT_SUCCESS(status))
-        *port_out = RtlUshortByteSwap(cand[0].port);
     return status;
 }
 
-void wsk_bind_registry_release(wsk_socket *s)
+NTSTATUS wsk_bind_registry_listen(wsk_socket *s, int backlog)
 {
     pthread_mutex_lock(&registry_lock);
+    BOOLEAN shared = share_overlapping_locked(s, 1);
+    int r = shared ? lx_share_port(s->fd, 1) : 0;
+    if (r == 0)
+        r = lx_reuse_address(s->fd, 1); /* inherited by its connections */
+    if (r == 0)
+        r = lx_listen(s->fd, backlog);
+    if (shared)
+        end_share_locked(s, s->bindings->port, TRUE);
+    pthread_mutex_unlock(&registry_lock);
+    return r == 0 ? STATUS_SUCCESS : wsk_status_from_errno(-r);
+}
+
+static void release_locked(wsk_socket *s)
+{
     while (s->bindings != NULL) {
         wsk_bind_entry *e = s->bindings;
         s->bindings = e->next_of_socket;
@@ -322,5 +428,11 @@ void wsk_bind_registry_release(wsk_socket *s)
         openwsk_pool_free(e);
         unclaim_port_locked(transport, port);
     }
+}
+
+void wsk_bind_registry_release(wsk_socket *s)
+{
+    pthread_mutex_lock(&registry_lock);
+    release_locked(s);
     pthread_mutex_unlock(&registry_lock);
 }

@@ -483,9 +483,8 @@ NTSTATUS WSKAPI wsk_conn_listen(PWSK_SOCKET Socket, PIRP Irp)
     if (!s->bound || s->connected || s->listening)
         status = STATUS_INVALID_DEVICE_STATE;
     if (NT_SUCCESS(status)) {
-        int e = lx_listen(s->fd, 4096);
-        status = e == 0 ? STATUS_SUCCESS : wsk_status_from_errno(-e);
-        s->listening = e == 0;
+        status = wsk_bind_registry_listen(s, 4096);
+        s->listening = NT_SUCCESS(status);
     }
     pthread_mutex_unlock(&s->lock);
     return wsk_irp_complete_pended(Irp, status, 0);

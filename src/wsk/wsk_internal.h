@@ -349,13 +349,16 @@ NTSTATUS wsk_status_from_errno(int err);
 
 /* ---- bind registry (wsk_bind_registry.c) ---- */
 
-/* Decides whether the socket may bind to addr (Windows layout) under
- * Windows' address-sharing rules, and if so records the binding (in both
- * stacks for a dual-stack wildcard).  Port 0 picks a port from Windows'
- * dynamic range that the registry allows; *port_out receives the port in
- * network byte order.  Returns STATUS_SUCCESS, STATUS_ADDRESS_ALREADY_EXISTS
- * or STATUS_ACCESS_DENIED. */
-NTSTATUS wsk_bind_registry_reserve(wsk_socket *s, const SOCKADDR *addr, USHORT *port_out);
+/* Decides whether the socket may bind to addr (Windows layout, its port
+ * in/out) under Windows' address-sharing rules, and if so records the
+ * binding (in both stacks for a dual-stack wildcard) and binds the Linux
+ * socket, listening too when backlog > 0.  Port 0 picks a port from
+ * Windows' dynamic range.  Returns STATUS_SUCCESS,
+ * STATUS_ADDRESS_ALREADY_EXISTS, STATUS_ACCESS_DENIED or what Linux said. */
+NTSTATUS wsk_bind_registry_bind(wsk_socket *s, SOCKADDR *addr, int backlog);
+/* WskListen on a bound stream socket: listen(2) beside the overlapping
+ * sockets the registry let it share with. */
+NTSTATUS wsk_bind_registry_listen(wsk_socket *s, int backlog);
 /* Releases everything the socket holds in the registry. */
 void wsk_bind_registry_release(wsk_socket *s);
 

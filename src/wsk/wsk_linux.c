@@ -15,7 +15,6 @@
 #include <string.h>
 #include <stdio.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -166,10 +165,6 @@ int lx_close(int fd)
 
 int lx_prepare_bind(int fd, unsigned win_family, int v6only)
 {
-    int one = 1;
-    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0)
-        return -errno;
     if (win_family == WIN_AF_INET6) {
         int value = v6only ? 1 : 0;
         if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &value, sizeof(value)) != 0)
@@ -430,23 +425,4 @@ int lx_get_option(int fd, unsigned win_level, unsigned win_name, void *value, si
     }
     }
     return -ENOPROTOOPT;
-}
-
-int lx_port_claim(unsigned transport, unsigned port)
-{
-    struct sockaddr_un un;
-    memset(&un, 0, sizeof(un));
-    un.sun_family = AF_UNIX;
-    /* Abstract namespace (leading NUL): vanishes with the last descriptor,
-     * so a crashed process never leaves a stale claim behind. */
-    int n = snprintf(un.sun_path + 1, sizeof(un.sun_path) - 1, "openwsk/port/%u/%u", transport, port);
-    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -errno;
-    if (bind(fd, (struct sockaddr *)&un, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n)) != 0) {
-        int e = errno;
-        close(fd);
-        return -e;
-    }
-    return fd;
 }

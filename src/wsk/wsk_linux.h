@@ -19,9 +19,9 @@ int lx_socket(unsigned win_family, int type, int protocol);
 int lx_enable_packet_info(int fd, unsigned win_family);
 int lx_close(int fd);
 
-/* Applies what binding needs before bind(2): address sharing is decided by
- * the bind registry, so Linux is told to allow it (SO_REUSEADDR and
- * SO_REUSEPORT); v6only sets IPV6_V6ONLY on AF_INET6 sockets. */
+/* Applies what binding needs before bind(2): v6only sets IPV6_V6ONLY on
+ * AF_INET6 sockets.  Address sharing is decided by the bind registry and
+ * told to Linux only while a share needs it (wsk_linux_port.c). */
 int lx_prepare_bind(int fd, unsigned win_family, int v6only);
 /* Binds to a Windows-layout address of the socket's family. */
 int lx_bind(int fd, const void *win_addr);
@@ -59,10 +59,31 @@ int lx_address_is_local(const void *win_addr);
 int lx_set_option(int fd, unsigned win_level, unsigned win_name, const void *value, size_t len, int listening);
 int lx_get_option(int fd, unsigned win_level, unsigned win_name, void *value, size_t *len);
 
+/* ---- ports (wsk_linux_port.c) ---- */
+
 /* A machine-wide claim on (transport, port) among openwsk processes: an
  * abstract AF_UNIX name.  Returns the claim's fd, or -EADDRINUSE when
  * another process holds the port. */
 int lx_port_claim(unsigned transport, unsigned port);
+/* SO_REUSEPORT on or off: lets sockets of this process (this uid) bind
+ * overlapping addresses while a share the registry allowed is made. */
+int lx_share_port(int fd, int on);
+/* SO_REUSEADDR on or off.  A TCP listener keeps it on, so that its
+ * connections (which inherit it) leave TIME_WAIT states that a later
+ * listener on the port can bind over. */
+int lx_reuse_address(int fd, int on);
+/* 1 if TCP connections (in any state: TIME_WAIT too) use the local port
+ * and no socket is merely bound to it, so that an EADDRINUSE from bind(2)
+ * came from the connections rather than from a socket holding the port
+ * (listeners conflict whatever the options); 0 if not; -errno. */
+int lx_port_held_only_by_connections(unsigned port);
+/* Linux caches per TCP port that its sockets allow SO_REUSEPORT for a uid
+ * (and SO_REUSEADDR), and lets later binds through on the cache alone, even
+ * once the options are off again.  A bind by a socket with neither option
+ * clears it: this binds and closes one on an address that overlaps none of
+ * the port's sockets (127.79.87.75, else [::1]).  Returns 0, or -errno when
+ * no such address is free (a wildcard of each family holds the port). */
+int lx_tcp_port_forget_sharing(unsigned port);
 
 /* Size of the Windows sockaddr for a Windows family (16, 28) or 0. */
 size_t lx_win_sockaddr_size(unsigned win_family);

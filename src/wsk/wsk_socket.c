@@ -293,31 +293,13 @@ static NTSTATUS bind_socket(wsk_socket *s, PSOCKADDR LocalAddress)
             return status_from_lx(r);
         s->pktinfo_on = TRUE;
     }
-    USHORT *port = s->family == AF_INET ? &((SOCKADDR_IN *)&addr)->sin_port : &((SOCKADDR_IN6 *)&addr)->sin6_port;
-    BOOLEAN ephemeral = *port == 0;
-    /* A port we chose can still be held by a socket outside openwsk; then
-     * take the next one (bounded). */
-    for (int attempt = 0; attempt < 64; attempt++) {
-        USHORT chosen;
-        NTSTATUS status = wsk_bind_registry_reserve(s, (SOCKADDR *)&addr, &chosen);
-        if (!NT_SUCCESS(status))
-            return status;
-        USHORT requested = *port;
-        *port = chosen;
-        int r = lx_prepare_bind(s->fd, s->family, s->v6only);
-        if (r == 0)
-            r = lx_bind(s->fd, &addr);
-        if (r == 0) {
-            s->bound_specific = !address_is_wildcard_or_multicast((SOCKADDR *)&addr);
-            __builtin_memcpy(&s->bound_address, &addr, sizeof(addr));
-            return STATUS_SUCCESS;
-        }
-        wsk_bind_registry_release(s);
-        *port = requested;
-        if (!(ephemeral && r == -EADDRINUSE))
-            return status_from_lx(r);
-    }
-    return STATUS_ADDRESS_ALREADY_EXISTS;
+    int backlog = s->category == WSK_CATEGORY_LISTEN ? WSK_LISTEN_BACKLOG : 0;
+    NTSTATUS status = wsk_bind_registry_bind(s, (SOCKADDR *)&addr, backlog);
+    if (!NT_SUCCESS(status))
+        return status;
+    s->bound_specific = !address_is_wildcard_or_multicast((SOCKADDR *)&addr);
+    __builtin_memcpy(&s->bound_address, &addr, sizeof(addr));
+    return STATUS_SUCCESS;
 }
 
 void wsk_accepted_local_address(const wsk_socket *listener, int fd, SOCKADDR_STORAGE *out)
@@ -343,16 +325,8 @@ static NTSTATUS WSKAPI wsk_bind(PWSK_SOCKET Socket, PSOCKADDR LocalAddress, ULON
     NTSTATUS status = bind_validate(s, LocalAddress, Flags);
     if (NT_SUCCESS(status))
         status = bind_socket(s, LocalAddress);
-    if (NT_SUCCESS(status) && s->category == WSK_CATEGORY_LISTEN) {
-        /* A listen socket listens as soon as it is bound. */
-        int r = lx_listen(s->fd, WSK_LISTEN_BACKLOG);
-        if (r != 0) {
-            wsk_bind_registry_release(s);
-            status = status_from_lx(r);
-        } else {
-            s->listening = TRUE;
-        }
-    }
+    if (NT_SUCCESS(status) && s->category == WSK_CATEGORY_LISTEN)
+        s->listening = TRUE; /* a listen socket listens as soon as it is bound */
     if (NT_SUCCESS(status))
         s->bound = TRUE;
     if (NT_SUCCESS(status) && s->category == WSK_CATEGORY_DATAGRAM)
