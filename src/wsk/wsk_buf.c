@@ -5,6 +5,42 @@
  */
 #include "wsk_internal.h"
 
+static const void *list_next(const void *element, size_t next_offset)
+{
+    const void *next;
+    __builtin_memcpy(&next, (const char *)element + next_offset, sizeof(next));
+    return next;
+}
+
+void wsk_list_guard_init(wsk_list_guard *g, const void *first, size_t next_offset)
+{
+    g->slow = first;
+    g->next_offset = next_offset;
+    g->steps = 0;
+}
+
+BOOLEAN wsk_list_guard_revisits(wsk_list_guard *g, const void *element)
+{
+    /* The walk's n-th element against its (n/2)-th: in a cycle both end up
+     * inside it and the gap, growing by one a step, reaches a multiple of
+     * its length. */
+    if (g->steps > 0 && element == g->slow)
+        return TRUE;
+    if (++g->steps % 2 == 0)
+        g->slow = list_next(g->slow, g->next_offset);
+    return FALSE;
+}
+
+BOOLEAN wsk_list_is_cyclic(const void *first, size_t next_offset)
+{
+    wsk_list_guard g;
+    wsk_list_guard_init(&g, first, next_offset);
+    for (const void *e = first; e != NULL; e = list_next(e, next_offset))
+        if (wsk_list_guard_revisits(&g, e))
+            return TRUE;
+    return FALSE;
+}
+
 NTSTATUS wsk_buf_count_segments(const WSK_BUF *buf, ULONG *count)
 {
     *count = 0;
@@ -15,6 +51,12 @@ NTSTATUS wsk_buf_count_segments(const WSK_BUF *buf, ULONG *count)
     if (buf->Mdl == NULL)
         return STATUS_INVALID_PARAMETER; /* data without an MDL */
     if (buf->Offset >= MmGetMdlByteCount(buf->Mdl))
+        return STATUS_INVALID_PARAMETER;
+    /* A cycle (through zero-length MDLs, or longer than Length allows)
+     * would keep this walk and the fill going; the whole chain must end in
+     * NULL, as every MDL chain does.  Windows' behaviour is undocumented
+     * (a bad WSK_BUF crashes it); the call fails like any bad WSK_BUF. */
+    if (wsk_list_is_cyclic(buf->Mdl, offsetof(MDL, Next)))
         return STATUS_INVALID_PARAMETER;
     SIZE_T left = buf->Length;
     ULONG n = 0;

@@ -226,7 +226,10 @@ NTSTATUS WSKAPI wsk_dgram_send_messages(PWSK_SOCKET Socket, PWSK_BUF_LIST Buffer
     NTSTATUS refusal = dgram_send_check(s, RemoteAddress, ControlInfoLength, ControlInfo);
     if (!NT_SUCCESS(refusal))
         return wsk_irp_complete_now(Irp, refusal, 0);
-    /* Every datagram is checked before the first goes out. */
+    /* Every datagram is checked before the first goes out; a list that
+     * loops back would never end (decision: refused like a bad WSK_BUF). */
+    if (wsk_list_is_cyclic(BufferList, offsetof(WSK_BUF_LIST, Next)))
+        return wsk_irp_complete_now(Irp, STATUS_INVALID_PARAMETER, 0);
     ULONG most = 0;
     for (PWSK_BUF_LIST e = BufferList; e != NULL; e = e->Next) {
         ULONG count = 0;
@@ -669,10 +672,11 @@ NTSTATUS WSKAPI wsk_dgram_release(PWSK_SOCKET Socket, PWSK_DATAGRAM_INDICATION D
      * gather indications from several callbacks.  Every element is checked
      * before any is taken back, so a bad list changes nothing. */
     pthread_mutex_lock(&s->lock);
-    ULONG count = 0;
+    wsk_list_guard guard;
+    wsk_list_guard_init(&guard, DatagramIndication, offsetof(WSK_DATAGRAM_INDICATION, Next));
     for (PWSK_DATAGRAM_INDICATION i = DatagramIndication; i != NULL; i = i->Next) {
         wsk_dg_block *b = CONTAINING_RECORD(i, wsk_dg_block, indication);
-        if (!dg_block_held_locked(s, b) || ++count > s->dg_retained + 64u) {
+        if (!dg_block_held_locked(s, b) || wsk_list_guard_revisits(&guard, i)) {
             pthread_mutex_unlock(&s->lock);
             return STATUS_INVALID_PARAMETER; /* not ours, released already, or a cycle */
         }

@@ -331,6 +331,25 @@ void wsk_irp_finish(PIRP irp, NTSTATUS status, ULONG_PTR information);
 
 /* ---- WSK_BUF (wsk_buf.c) ---- */
 
+/* Cycle detection for lists a client hands the provider (MDL chains,
+ * WSK_BUF_LIST, datagram indications given back, ADDRINFOEXW lists): a
+ * cycle would keep a walk going forever.  Floyd's tortoise and hare, fed
+ * one element at a time so a walk can check each element before following
+ * its link: the walk's n-th element is compared with its (n/2)-th, which
+ * finds any cycle within about twice the list's distinct elements, with no
+ * allocation and no cap on a list's length. */
+typedef struct wsk_list_guard {
+    const void *slow;
+    size_t next_offset; /* where the link sits in each element */
+    ULONG steps;
+} wsk_list_guard;
+
+void wsk_list_guard_init(wsk_list_guard *g, const void *first, size_t next_offset);
+/* TRUE when element, the walk's next one, was seen before: a cycle. */
+BOOLEAN wsk_list_guard_revisits(wsk_list_guard *g, const void *element);
+/* Whether the list from first loops back instead of ending in NULL. */
+BOOLEAN wsk_list_is_cyclic(const void *first, size_t next_offset);
+
 /* One contiguous piece of a WSK_BUF; same layout as struct iovec. */
 typedef struct wsk_segment {
     void *base;
@@ -338,7 +357,8 @@ typedef struct wsk_segment {
 } wsk_segment;
 
 /* How many segments the buffer has; STATUS_INVALID_PARAMETER when Length
- * runs past the chain, Offset lies outside the first MDL, or data has no MDL. */
+ * runs past the chain, Offset lies outside the first MDL, data has no MDL,
+ * or the MDL chain is a cycle. */
 NTSTATUS wsk_buf_count_segments(const WSK_BUF *buf, ULONG *count);
 NTSTATUS wsk_buf_fill_segments(const WSK_BUF *buf, wsk_segment *seg, ULONG count);
 

@@ -81,13 +81,24 @@ static NTSTATUS utf8_into(PUNICODE_STRING out, const char *text)
 
 static VOID WSKAPI free_list(PADDRINFOEXW list)
 {
-    while (list != NULL) {
-        wsk_addrinfo *a = CONTAINING_RECORD(list, wsk_addrinfo, info);
-        list = list->ai_next;
-        if (a->magic != WSK_ADDRINFO_MAGIC) {
+    /* Checked whole before anything is freed: an element WskGetAddressInfo
+     * did not make, or a list that loops back (freeing it would free its
+     * elements twice), is logged and left alone. */
+    wsk_list_guard guard;
+    wsk_list_guard_init(&guard, list, offsetof(ADDRINFOEXW, ai_next));
+    for (PADDRINFOEXW e = list; e != NULL; e = e->ai_next) {
+        if (CONTAINING_RECORD(e, wsk_addrinfo, info)->magic != WSK_ADDRINFO_MAGIC) {
             openwsk_log("WskFreeAddressInfo: not a list WskGetAddressInfo returned");
             return;
         }
+        if (wsk_list_guard_revisits(&guard, e)) {
+            openwsk_log("WskFreeAddressInfo: the list loops back on itself");
+            return;
+        }
+    }
+    while (list != NULL) {
+        wsk_addrinfo *a = CONTAINING_RECORD(list, wsk_addrinfo, info);
+        list = list->ai_next;
         if (a->info.ai_canonname != NULL)
             openwsk_pool_free(a->info.ai_canonname);
         a->magic = 0;
