@@ -259,11 +259,19 @@ void io_send_begin(io_op *op)
     op->priv.total = io_msg_length(op->msg);
     op->priv.iov_index = SIZE_MAX;
     op->transferred = 0;
+    if ((size_t)op->msg->msg_iovlen > IO_MAX_IOV) {
+        /* More iovecs than one sendmsg takes: the first IO_MAX_IOV go out
+         * first (with the name and ancillary data), the rest continue. */
+        op->priv.cont = *op->msg;
+        op->priv.cont.msg_iovlen = IO_MAX_IOV;
+    }
 }
 
 struct msghdr *io_send_msg(io_op *op)
 {
-    return op->priv.iov_index == SIZE_MAX ? op->msg : &op->priv.cont;
+    if (op->priv.iov_index == SIZE_MAX && (size_t)op->msg->msg_iovlen <= IO_MAX_IOV)
+        return op->msg;
+    return &op->priv.cont;
 }
 
 void io_send_finish(io_op *op)
@@ -297,6 +305,8 @@ int io_send_advance(io_op *op, size_t n)
     memset(&op->priv.cont, 0, sizeof op->priv.cont);
     op->priv.cont.msg_iov = &iov[i];
     op->priv.cont.msg_iovlen = op->msg->msg_iovlen - i;
+    if ((size_t)op->priv.cont.msg_iovlen > IO_MAX_IOV)
+        op->priv.cont.msg_iovlen = IO_MAX_IOV;
     return 0;
 }
 

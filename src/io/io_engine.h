@@ -48,7 +48,9 @@
  *    per fd, see io_engine_forget_fd).
  *  - SENDMSG completes only when the WHOLE message was handed to the kernel
  *    (partial sends of stream sockets are continued inside the engine; a
- *    datagram send is all-or-nothing anyway).  While it runs, one iovec of
+ *    datagram send is all-or-nothing anyway).  More than IO_MAX_IOV iovecs
+ *    go in pieces, which only a stream can take: a datagram sender passes
+ *    at most IO_MAX_IOV (wsk_io.c copies longer ones).  While it runs, one iovec of
  *    the caller's array may be temporarily advanced; it is restored before
  *    complete(), so the msghdr and iovecs read back unchanged.
  *  - RECVMSG completes with whatever is available, like recvmsg(2):
@@ -262,6 +264,9 @@ int io_engine_spawn(pthread_t *thread, void *(*fn)(void *), void *arg);
 /* What every backend does first with a submitted op: transferred = 0,
  * the SENDMSG bookkeeping, an ACCEPT's address length in place. */
 void io_op_begin(io_op *op);
+/* The most iovecs one sendmsg/recvmsg takes (Linux's UIO_MAXIOV); a
+ * SENDMSG with more is sent in pieces of at most this many. */
+#define IO_MAX_IOV 1024
 void io_send_begin(io_op *op);
 size_t io_msg_length(const struct msghdr *msg); /* bytes its iovecs describe */                   /* total, transferred = 0, no continuation */
 struct msghdr *io_send_msg(io_op *op);           /* what the next sendmsg sends */

@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <time.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "io/io_engine.h"
@@ -26,7 +27,15 @@ typedef struct wsk_io_impl {
     size_t send_control_len;               /* send_to: bytes of control[] to send */
     wsk_io_done done;
     void *context;
+    /* A datagram over more segments than one call takes goes through a
+     * contiguous copy (a stream is sent or received in pieces instead). */
+    struct iovec bounce_iov;
+    const wsk_io_segment *scatter; /* recv_from: where the bounce's bytes go */
+    size_t scatter_count;
 } wsk_io_impl;
+
+/* No datagram is larger (IPv4 and IPv6 without jumbograms). */
+#define DATAGRAM_MAX 65536u
 
 _Static_assert(sizeof(wsk_io_impl) <= WSK_IO_STORAGE_SIZE, "wsk_io storage too small");
 _Static_assert(sizeof(wsk_io_segment) == sizeof(struct iovec), "segments must be iovecs");
@@ -36,9 +45,66 @@ static wsk_io_impl *impl_of(wsk_io *io)
     return (wsk_io_impl *)(void *)io->opaque;
 }
 
+static size_t segments_length(const wsk_io_segment *seg, size_t count)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < count; i++)
+        total += seg[i].length;
+    return total;
+}
+
+/* Puts the datagram in one buffer when its segments are too many for one
+ * call; with no memory, or too long to be a datagram, the segments go as
+ * they are and the kernel refuses them. */
+static void bounce_prepare(wsk_io_impl *impl, const wsk_io_segment *seg, size_t count, int receiving)
+{
+    impl->bounce_iov.iov_base = NULL;
+    impl->scatter = NULL;
+    if (count <= IO_MAX_IOV)
+        return;
+    size_t total = segments_length(seg, count);
+    if (!receiving && total > DATAGRAM_MAX)
+        return;
+    size_t size = total < DATAGRAM_MAX ? total : DATAGRAM_MAX;
+    unsigned char *copy = malloc(size);
+    if (copy == NULL)
+        return;
+    if (receiving) {
+        impl->scatter = seg;
+        impl->scatter_count = count;
+    } else {
+        for (size_t i = 0, at = 0; i < count; at += seg[i].length, i++)
+            memcpy(copy + at, seg[i].base, seg[i].length);
+    }
+    impl->bounce_iov.iov_base = copy;
+    impl->bounce_iov.iov_len = size;
+    impl->msg.msg_iov = &impl->bounce_iov;
+    impl->msg.msg_iovlen = 1;
+}
+
+static void bounce_finish(wsk_io_impl *impl, long result)
+{
+    if (impl->bounce_iov.iov_base == NULL)
+        return;
+    if (impl->scatter != NULL && result > 0) {
+        const unsigned char *from = impl->bounce_iov.iov_base;
+        size_t left = (size_t)result;
+        for (size_t i = 0; i < impl->scatter_count && left > 0; i++) {
+            size_t n = impl->scatter[i].length < left ? impl->scatter[i].length : left;
+            memcpy(impl->scatter[i].base, from, n);
+            from += n;
+            left -= n;
+        }
+    }
+    free(impl->bounce_iov.iov_base);
+    impl->bounce_iov.iov_base = NULL;
+    impl->scatter = NULL;
+}
+
 static void io_done_trampoline(io_op *op, long result)
 {
     wsk_io_impl *impl = (wsk_io_impl *)op;
+    bounce_finish(impl, result);
     /* impl may be reused by the callee: read everything first. */
     wsk_io_done done = impl->done;
     void *context = impl->context;
@@ -55,6 +121,8 @@ static wsk_io_impl *io_prepare(wsk_io *io, io_op_kind kind, int fd, wsk_io_done 
     impl->op.complete = io_done_trampoline;
     impl->done = done;
     impl->context = context;
+    impl->bounce_iov.iov_base = NULL;
+    impl->scatter = NULL;
     return impl;
 }
 
@@ -78,6 +146,10 @@ static void io_data(wsk_io *io, io_op_kind kind, int fd, const wsk_io_segment *s
 {
     wsk_io_impl *impl = io_prepare(io, kind, fd, done, context);
     memset(&impl->msg, 0, sizeof(impl->msg));
+    /* A stream receive takes what the first IO_MAX_IOV segments hold (it
+     * may complete with less than asked); a send goes in pieces (engine). */
+    if (kind == IO_OP_RECVMSG && count > IO_MAX_IOV)
+        count = IO_MAX_IOV;
     impl->msg.msg_iov = (struct iovec *)(void *)seg;
     impl->msg.msg_iovlen = count;
     impl->op.msg = &impl->msg;
@@ -151,6 +223,7 @@ void wsk_io_send_to(wsk_io *io, int fd, const wsk_io_segment *seg, size_t count,
     memset(&impl->msg, 0, sizeof(impl->msg));
     impl->msg.msg_iov = (struct iovec *)(void *)seg;
     impl->msg.msg_iovlen = count;
+    bounce_prepare(impl, seg, count, 0);
     if (win_addr != NULL) {
         /* Copied: the caller's address need not outlive the call. */
         impl->msg.msg_name = &impl->addr;
@@ -171,6 +244,7 @@ void wsk_io_recv_from(wsk_io *io, int fd, const wsk_io_segment *seg, size_t coun
     memset(&impl->addr, 0, sizeof(impl->addr));
     impl->msg.msg_iov = (struct iovec *)(void *)seg;
     impl->msg.msg_iovlen = count;
+    bounce_prepare(impl, seg, count, 1);
     impl->msg.msg_name = &impl->addr;
     impl->msg.msg_namelen = sizeof(impl->addr);
     impl->msg.msg_control = impl->control;
