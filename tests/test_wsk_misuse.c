@@ -15,6 +15,8 @@
  *  - garbage socket addresses and unknown codes on every socket category;
  *  - double WskRelease, WskCaptureProviderNPI/WskReleaseProviderNPI misuse,
  *    WskDeregister with a socket open, resolver calls with bad arguments.
+ * Cases where Windows bug-checks stop with its code here too (a client IRP
+ * with no stack location left, a capture that waits above PASSIVE_LEVEL).
  * Every case runs under a watchdog: a call that does not return within
  * WATCHDOG_SECONDS ends the process with "hung" (how the cyclic cases failed
  * before the provider checked lists).  Calls on a socket after its close
@@ -32,6 +34,7 @@
 #include <unistd.h>
 
 #include "linux_peer.h"
+#include "wt_bugcheck.h"
 #include "wt_wsk.h"
 
 #define WATCHDOG_SECONDS 10
@@ -269,6 +272,74 @@ static const misuse_case limit_cases[] = {
     {"receive/ZERO_GARBAGE_MDL", receive, ZERO_GARBAGE_MDL, STATUS_SUCCESS, 0},
 };
 
+/* Garbage addresses, unknown codes and requests on every category (the
+ * contract test makes them on basic sockets; docs/decisions.md
+ * "WskControlSocket": what openwsk does not translate is
+ * STATUS_NOT_SUPPORTED). */
+static SOCKADDR garbage_family(void)
+{
+    SOCKADDR a;
+    memset(&a, 0xA5, sizeof(a));
+    a.sa_family = 0xFFFF;
+    return a;
+}
+
+CALL(send_to_garbage_family)
+{
+    SOCKADDR a = garbage_family();
+    return DGRAM_D(E.dgram)->WskSendTo(E.dgram, buf, 0, &a, 0, NULL, irp);
+}
+CALL(send_messages_garbage_family)
+{
+    SOCKADDR a = garbage_family();
+    E.l1 = (WSK_BUF_LIST){NULL, *buf};
+    return DGRAM_D(E.dgram)->WskSendMessages(E.dgram, &E.l1, 0, &a, 0, NULL, irp);
+}
+CALL(connect_ex_garbage_family)
+{
+    SOCKADDR a = garbage_family();
+    return CONN_D(E.conn)->WskConnectEx(E.conn, &a, buf, 0, irp);
+}
+/* A zero-length datagram is a datagram (checked at the peer below). */
+CALL(send_to_zero_length) { return DGRAM_D(E.dgram)->WskSendTo(E.dgram, buf, 0, (PSOCKADDR)&E.udp_addr, 0, NULL, irp); }
+
+static NTSTATUS control_on(PWSK_SOCKET s, WSK_CONTROL_SOCKET_TYPE type, ULONG code, ULONG level, PIRP irp)
+{
+    ULONG value = 1;
+    SIZE_T returned = 0;
+    PFN_WSK_CONTROL_SOCKET fn = ((const WSK_PROVIDER_BASIC_DISPATCH *)s->Dispatch)->WskControlSocket;
+    return fn(s, type, code, level, sizeof(value), &value, 0, NULL, &returned, irp);
+}
+CALL(dgram_control_unknown_type) { (void)buf; return control_on(E.dgram, (WSK_CONTROL_SOCKET_TYPE)77, SO_REUSEADDR, SOL_SOCKET, irp); }
+CALL(conn_control_unknown_type) { (void)buf; return control_on(E.conn, (WSK_CONTROL_SOCKET_TYPE)77, SO_REUSEADDR, SOL_SOCKET, irp); }
+CALL(listen_control_unknown_type) { (void)buf; return control_on(E.listener, (WSK_CONTROL_SOCKET_TYPE)77, SO_REUSEADDR, SOL_SOCKET, irp); }
+CALL(dgram_control_unknown_level) { (void)buf; return control_on(E.dgram, WskSetOption, SO_REUSEADDR, 0x7777, irp); }
+CALL(conn_control_unknown_level) { (void)buf; return control_on(E.conn, WskSetOption, SO_REUSEADDR, 0x7777, irp); }
+CALL(listen_control_unknown_level) { (void)buf; return control_on(E.listener, WskSetOption, SO_REUSEADDR, 0x7777, irp); }
+CALL(dgram_control_unknown_ioctl) { (void)buf; return control_on(E.dgram, WskIoctl, 0x7FFF0000u, 0, irp); }
+CALL(conn_control_unknown_ioctl) { (void)buf; return control_on(E.conn, WskIoctl, 0x7FFF0000u, 0, irp); }
+CALL(listen_control_unknown_ioctl) { (void)buf; return control_on(E.listener, WskIoctl, 0x7FFF0000u, 0, irp); }
+CALL(conn_control_unknown_option) { (void)buf; return control_on(E.conn, WskSetOption, 0x7777, SOL_SOCKET, irp); }
+CALL(dgram_control_unknown_option) { (void)buf; return control_on(E.dgram, WskSetOption, 0x7777, IPPROTO_IP, irp); }
+
+static const misuse_case address_cases[] = {
+    {"send_to_garbage_family", send_to_garbage_family, SHAPE_NONE, STATUS_INVALID_ADDRESS, 0},
+    {"send_messages_garbage_family", send_messages_garbage_family, SHAPE_NONE, STATUS_INVALID_ADDRESS, 0},
+    {"connect_ex_garbage_family", connect_ex_garbage_family, SHAPE_NONE, STATUS_CONNECTION_ACTIVE, 0},
+    {"send_to_zero_length", send_to_zero_length, ZERO_GARBAGE_MDL, STATUS_SUCCESS, 0},
+    {"dgram_control_unknown_type", dgram_control_unknown_type, SHAPE_NONE, STATUS_INVALID_PARAMETER, 0},
+    {"conn_control_unknown_type", conn_control_unknown_type, SHAPE_NONE, STATUS_INVALID_PARAMETER, 0},
+    {"listen_control_unknown_type", listen_control_unknown_type, SHAPE_NONE, STATUS_INVALID_PARAMETER, 0},
+    {"dgram_control_unknown_level", dgram_control_unknown_level, SHAPE_NONE, STATUS_NOT_SUPPORTED, 0},
+    {"conn_control_unknown_level", conn_control_unknown_level, SHAPE_NONE, STATUS_NOT_SUPPORTED, 0},
+    {"listen_control_unknown_level", listen_control_unknown_level, SHAPE_NONE, STATUS_NOT_SUPPORTED, 0},
+    {"dgram_control_unknown_ioctl", dgram_control_unknown_ioctl, SHAPE_NONE, STATUS_NOT_SUPPORTED, 0},
+    {"conn_control_unknown_ioctl", conn_control_unknown_ioctl, SHAPE_NONE, STATUS_NOT_SUPPORTED, 0},
+    {"listen_control_unknown_ioctl", listen_control_unknown_ioctl, SHAPE_NONE, STATUS_NOT_SUPPORTED, 0},
+    {"conn_control_unknown_option", conn_control_unknown_option, SHAPE_NONE, STATUS_NOT_SUPPORTED, 0},
+    {"dgram_control_unknown_option", dgram_control_unknown_option, SHAPE_NONE, STATUS_NOT_SUPPORTED, 0},
+};
+
 static void run_one(const misuse_case *c)
 {
     /* MISUSE_ONLY=text runs only the table cases whose name contains it. */
@@ -323,6 +394,15 @@ static void buffer_limits(void)
 {
     for (size_t i = 0; i < sizeof(limit_cases) / sizeof(limit_cases[0]); i++)
         run_one(&limit_cases[i]);
+    sockets_still_work();
+}
+
+static void addresses_and_codes(void)
+{
+    for (size_t i = 0; i < sizeof(address_cases) / sizeof(address_cases[0]); i++)
+        run_one(&address_cases[i]);
+    UCHAR got[16];
+    CHECK_EQ(peer_udp_recv(E.udp, got, sizeof(got), NULL, 2000), 0); /* the zero-length datagram */
     sockets_still_work();
 }
 
@@ -555,6 +635,180 @@ static void free_address_info_loop(void)
     pd->WskFreeAddressInfo(E.t.provider.Client, result); /* the pool reports a leak if this did not free */
 }
 
+/* ---- resolver calls with bad arguments ---- */
+
+static WCHAR name_buf[64], service_buf[16];
+static UNICODE_STRING name_out, service_out;
+static PADDRINFOEXW resolved;
+
+static NTSTATUS name_info(const void *addr, ULONG length, PIRP irp)
+{
+    name_out = (UNICODE_STRING){0, sizeof(name_buf), name_buf};
+    service_out = (UNICODE_STRING){0, sizeof(service_buf), service_buf};
+    const WSK_PROVIDER_DISPATCH *pd = E.t.provider.Dispatch;
+    return pd->WskGetNameInfo(E.t.provider.Client, (PSOCKADDR)addr, length, &name_out, &service_out,
+                              NI_NUMERICHOST | NI_NUMERICSERV, NULL, NULL, irp);
+}
+
+static NTSTATUS address_info(const WCHAR *node, const ADDRINFOEXW *hints, PIRP irp)
+{
+    static UNICODE_STRING name;
+    RtlInitUnicodeString(&name, node);
+    const WSK_PROVIDER_DISPATCH *pd = E.t.provider.Dispatch;
+    resolved = NULL;
+    return pd->WskGetAddressInfo(E.t.provider.Client, &name, NULL, NS_ALL, NULL, (PADDRINFOEXW)hints, &resolved,
+                                 NULL, NULL, irp);
+}
+
+CALL(nameinfo_garbage_family)
+{
+    (void)buf;
+    SOCKADDR_STORAGE a;
+    memset(&a, 0, sizeof(a));
+    a.ss_family = 0x7777;
+    return name_info(&a, sizeof(SOCKADDR_IN), irp);
+}
+CALL(nameinfo_ipv6_short)
+{
+    (void)buf;
+    SOCKADDR_IN6 a = wt_in6("::1", 80);
+    return name_info(&a, sizeof(SOCKADDR_IN), irp); /* 16 bytes of a 28-byte address */
+}
+CALL(nameinfo_ipv4_short)
+{
+    (void)buf;
+    SOCKADDR_IN a = wt_in4("127.0.0.1", 80);
+    return name_info(&a, 4, irp);
+}
+CALL(nameinfo_name_too_small)
+{
+    (void)buf;
+    SOCKADDR_IN a = wt_in4("127.0.0.1", 80);
+    NTSTATUS r = name_info(&a, sizeof(a), NULL);
+    (void)r;
+    name_out.MaximumLength = 4; /* room for one character and the NUL */
+    const WSK_PROVIDER_DISPATCH *pd = E.t.provider.Dispatch;
+    return pd->WskGetNameInfo(E.t.provider.Client, (PSOCKADDR)&a, sizeof(a), &name_out, NULL,
+                              NI_NUMERICHOST, NULL, NULL, irp);
+}
+CALL(addrinfo_hints_bad_family)
+{
+    (void)buf;
+    ADDRINFOEXW h;
+    memset(&h, 0, sizeof(h));
+    h.ai_family = 0x7777;
+    return address_info(L"127.0.0.1", &h, irp);
+}
+CALL(addrinfo_hints_bad_socktype)
+{
+    (void)buf;
+    ADDRINFOEXW h;
+    memset(&h, 0, sizeof(h));
+    h.ai_socktype = 0x7777;
+    return address_info(L"127.0.0.1", &h, irp);
+}
+CALL(addrinfo_hints_unknown_flags)
+{
+    (void)buf;
+    ADDRINFOEXW h;
+    memset(&h, 0, sizeof(h));
+    h.ai_flags = 0x40000000;
+    return address_info(L"127.0.0.1", &h, irp);
+}
+
+static const misuse_case resolver_cases[] = {
+    {"nameinfo_garbage_family", nameinfo_garbage_family, SHAPE_NONE, STATUS_INVALID_PARAMETER, 0},
+    {"nameinfo_ipv6_short", nameinfo_ipv6_short, SHAPE_NONE, STATUS_INVALID_PARAMETER, 0},
+    {"nameinfo_ipv4_short", nameinfo_ipv4_short, SHAPE_NONE, STATUS_INVALID_PARAMETER, 0},
+    {"nameinfo_name_too_small", nameinfo_name_too_small, SHAPE_NONE, STATUS_BUFFER_TOO_SMALL, 0},
+    {"addrinfo_hints_bad_family", addrinfo_hints_bad_family, SHAPE_NONE, STATUS_INVALID_PARAMETER, 0},
+    {"addrinfo_hints_bad_socktype", addrinfo_hints_bad_socktype, SHAPE_NONE, STATUS_INVALID_PARAMETER, 0},
+    /* Decision: flags openwsk does not know are ignored (a driver built for
+     * a newer Windows may pass them). */
+    {"addrinfo_hints_unknown_flags", addrinfo_hints_unknown_flags, SHAPE_NONE, STATUS_SUCCESS, 0},
+};
+
+static void resolver_bad_arguments(void)
+{
+    for (size_t i = 0; i < sizeof(resolver_cases) / sizeof(resolver_cases[0]); i++) {
+        run_one(&resolver_cases[i]);
+        if (resolved != NULL) {
+            E.t.provider.Dispatch->WskFreeAddressInfo(E.t.provider.Client, resolved);
+            resolved = NULL;
+        }
+    }
+}
+
+/* ---- registration misuse ---- */
+
+static const WSK_CLIENT_DISPATCH client_v1 = {MAKE_WSK_VERSION(1, 0), 0, NULL};
+
+static void registration_misuse(void)
+{
+    WSK_PROVIDER_NPI npi;
+    WSK_PROVIDER_CHARACTERISTICS chars;
+    CHECK_EQ(WskCaptureProviderNPI(NULL, WSK_NO_WAIT, &npi), STATUS_INVALID_PARAMETER);
+
+    /* A block WskRegister never filled: refused, nothing waits or frees. */
+    WSK_REGISTRATION never;
+    memset(&never, 0, sizeof(never));
+    CHECK_EQ(WskCaptureProviderNPI(&never, WSK_NO_WAIT, &npi), STATUS_INVALID_PARAMETER);
+    CHECK_EQ(WskQueryProviderCharacteristics(&never, &chars), STATUS_DEVICE_NOT_READY);
+    WskReleaseProviderNPI(&never);
+    WskDeregister(&never);
+
+    /* A release without a capture is ignored (logged): it must not let
+     * WskDeregister run ahead of a real capture's release. */
+    WSK_CLIENT_NPI client = {NULL, &client_v1};
+    WSK_REGISTRATION reg;
+    CHECK_EQ(WskRegister(&client, &reg), STATUS_SUCCESS);
+    watchdog_arm("registration misuse");
+    WskReleaseProviderNPI(&reg);
+    CHECK_EQ(WskCaptureProviderNPI(&reg, WSK_NO_WAIT, &npi), STATUS_SUCCESS);
+    WskReleaseProviderNPI(&reg);
+    WskReleaseProviderNPI(&reg); /* one release too many */
+    WskDeregister(&reg);
+    /* After deregistration: captures fail, the rest does nothing. */
+    CHECK_EQ(WskCaptureProviderNPI(&reg, WSK_NO_WAIT, &npi), STATUS_DEVICE_NOT_READY);
+    WskReleaseProviderNPI(&reg);
+    WskDeregister(&reg);
+    watchdog_disarm();
+}
+
+/* ---- bug checks ---- */
+
+/* WskCaptureProviderNPI may wait only at PASSIVE_LEVEL (its page: with
+ * WSK_NO_WAIT it may run at DISPATCH_LEVEL). */
+static void capture_waiting_at_dispatch(void *arg)
+{
+    (void)arg;
+    WSK_CLIENT_NPI client = {NULL, &client_v1};
+    WSK_REGISTRATION reg;
+    WSK_PROVIDER_NPI npi;
+    if (WskRegister(&client, &reg) != STATUS_SUCCESS)
+        return;
+    KIRQL old;
+    KeRaiseIrql(DISPATCH_LEVEL, &old);
+    CHECK_EQ(WskCaptureProviderNPI(&reg, WSK_NO_WAIT, &npi), STATUS_SUCCESS); /* allowed */
+    WskCaptureProviderNPI(&reg, 1000, &npi);
+}
+
+/* An IRP whose only stack location the client already used: nothing is
+ * left for the provider, as IoCallDriver would find. */
+static void irp_without_location(void *arg)
+{
+    (void)arg;
+    PIRP irp = IoAllocateIrp(1, FALSE);
+    IoSetNextIrpStackLocation(irp);
+    CONN_D(E.conn)->WskSend(E.conn, NULL, 0, irp);
+}
+
+static void bug_checks(void)
+{
+    CHECK(wt_bugchecks(capture_waiting_at_dispatch, NULL, IRQL_NOT_LESS_OR_EQUAL));
+    CHECK(wt_bugchecks(irp_without_location, NULL, 0x35 /* NO_MORE_IRP_STACK_LOCATIONS */));
+}
+
 int main(void)
 {
     const char *n = getenv("MISUSE_LONG_CHAIN");
@@ -564,9 +818,13 @@ int main(void)
     WT_RUN(cyclic_lists_refused);
     WT_RUN(buffer_limits);
     WT_RUN(long_chains);
+    WT_RUN(addresses_and_codes);
     WT_RUN(datagram_release_loop_and_double);
     WT_RUN(stream_release_double);
     WT_RUN(free_address_info_loop);
+    WT_RUN(resolver_bad_arguments);
+    WT_RUN(registration_misuse);
+    WT_RUN(bug_checks);
     env_close();
     return wt_finish();
 }
