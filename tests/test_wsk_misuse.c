@@ -716,6 +716,15 @@ CALL(addrinfo_hints_unknown_flags)
     return address_info(L"127.0.0.1", &h, irp);
 }
 
+CALL(addrinfo_hints_fqdn_and_canonname)
+{
+    (void)buf;
+    ADDRINFOEXW h;
+    memset(&h, 0, sizeof(h));
+    h.ai_flags = AI_FQDN | AI_CANONNAME;
+    return address_info(L"localhost", &h, irp);
+}
+
 static const misuse_case resolver_cases[] = {
     {"nameinfo_garbage_family", nameinfo_garbage_family, SHAPE_NONE, STATUS_INVALID_PARAMETER, 0},
     {"nameinfo_ipv6_short", nameinfo_ipv6_short, SHAPE_NONE, STATUS_INVALID_PARAMETER, 0},
@@ -726,6 +735,8 @@ static const misuse_case resolver_cases[] = {
     /* Decision: flags openwsk does not know are ignored (a driver built for
      * a newer Windows may pass them). */
     {"addrinfo_hints_unknown_flags", addrinfo_hints_unknown_flags, SHAPE_NONE, STATUS_SUCCESS, 0},
+    /* GetAddrInfoW, ai_flags: AI_FQDN with AI_CANONNAME is EAI_BADFLAGS (WSAEINVAL). */
+    {"addrinfo_hints_fqdn_and_canonname", addrinfo_hints_fqdn_and_canonname, SHAPE_NONE, STATUS_INVALID_PARAMETER, 0},
 };
 
 static void resolver_bad_arguments(void)

@@ -217,6 +217,9 @@ NTSTATUS WSKAPI wsk_get_address_info(PWSK_CLIENT Client, PUNICODE_STRING NodeNam
     if (Hints != NULL && (Hints->ai_addrlen != 0 || Hints->ai_canonname != NULL || Hints->ai_addr != NULL ||
                           Hints->ai_next != NULL))
         return wsk_irp_complete_now(Irp, STATUS_INVALID_PARAMETER, 0); /* as GetAddrInfoExW demands */
+    /* GetAddrInfoW, ai_flags: AI_FQDN and AI_CANONNAME together are EAI_BADFLAGS (WSAEINVAL). */
+    if (Hints != NULL && (Hints->ai_flags & (AI_FQDN | AI_CANONNAME)) == (AI_FQDN | AI_CANONNAME))
+        return wsk_irp_complete_now(Irp, STATUS_INVALID_PARAMETER, 0);
     resolve_job *job = openwsk_pool_alloc(sizeof(*job), WSK_TAG_ADDRINFO, TRUE);
     if (job == NULL)
         return wsk_irp_complete_now(Irp, STATUS_INSUFFICIENT_RESOURCES, 0);
