@@ -488,6 +488,34 @@ static void long_chains(void)
     free(got);
 }
 
+/* A datagram over more MDLs than one call takes and longer than any
+ * datagram: refused whole as too long, never sent as pieces. */
+static void long_chain_datagram_too_long(void)
+{
+    enum { PIECES = 1100, PIECE = 60 }; /* the first 1024 would fit one datagram */
+    PUCHAR bytes = ExAllocatePool2(POOL_FLAG_NON_PAGED, PIECES * PIECE, 'suiM');
+    static PMDL mdl[PIECES];
+    for (ULONG i = 0; i < PIECES; i++) {
+        mdl[i] = IoAllocateMdl(bytes + i * PIECE, PIECE, FALSE, FALSE, NULL);
+        MmBuildMdlForNonPagedPool(mdl[i]);
+        if (i > 0)
+            mdl[i - 1]->Next = mdl[i];
+    }
+    WSK_BUF buf = {mdl[0], 0, PIECES * PIECE};
+    wt_irp w = {0};
+    watchdog_arm("WskSendTo of a long chain too long for a datagram");
+    NTSTATUS r = DGRAM_D(E.dgram)->WskSendTo(E.dgram, &buf, 0, (PSOCKADDR)&E.udp_addr, 0, NULL, wt_irp_arm(&w));
+    CHECK_EQ(wt_irp_result(&w, r), STATUS_INVALID_BUFFER_SIZE); /* docs/decisions.md, Datagram sockets */
+    CHECK_EQ(w.irp->IoStatus.Information, 0);
+    watchdog_disarm();
+    UCHAR got[16];
+    CHECK(peer_udp_recv(E.udp, got, sizeof(got), NULL, 100) < 0); /* no piece of it went out */
+    wt_irp_free(&w);
+    for (ULONG i = 0; i < PIECES; i++)
+        IoFreeMdl(mdl[i]);
+    ExFreePool(bytes);
+}
+
 /* ---- lists given back ---- */
 
 typedef struct held_log {
@@ -829,6 +857,7 @@ int main(void)
     WT_RUN(cyclic_lists_refused);
     WT_RUN(buffer_limits);
     WT_RUN(long_chains);
+    WT_RUN(long_chain_datagram_too_long);
     WT_RUN(addresses_and_codes);
     WT_RUN(datagram_release_loop_and_double);
     WT_RUN(stream_release_double);

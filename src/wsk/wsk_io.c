@@ -32,6 +32,7 @@ typedef struct wsk_io_impl {
     struct iovec bounce_iov;
     const wsk_io_segment *scatter; /* recv_from: where the bounce's bytes go */
     size_t scatter_count;
+    long forced_result; /* non-zero: the op completes with it (complete_with) */
 } wsk_io_impl;
 
 /* No datagram is larger (IPv4 and IPv6 without jumbograms). */
@@ -54,32 +55,42 @@ static size_t segments_length(const wsk_io_segment *seg, size_t count)
 }
 
 /* Puts the datagram in one buffer when its segments are too many for one
- * call; with no memory, or too long to be a datagram, the segments go as
- * they are and the kernel refuses them. */
-static void bounce_prepare(wsk_io_impl *impl, const wsk_io_segment *seg, size_t count, int receiving)
+ * call (the engine would split a send into several datagrams).  A send
+ * longer than any datagram copies only enough to make the kernel refuse
+ * it as too long.  -ENOMEM when the copy cannot be made. */
+static int bounce_prepare(wsk_io_impl *impl, const wsk_io_segment *seg, size_t count, int receiving)
 {
     impl->bounce_iov.iov_base = NULL;
     impl->scatter = NULL;
     if (count <= IO_MAX_IOV)
-        return;
+        return 0;
     size_t total = segments_length(seg, count);
-    if (!receiving && total > DATAGRAM_MAX)
-        return;
-    size_t size = total < DATAGRAM_MAX ? total : DATAGRAM_MAX;
-    unsigned char *copy = malloc(size);
+    size_t cap = receiving ? DATAGRAM_MAX : DATAGRAM_MAX + 1;
+    size_t size = total < cap ? total : cap;
+    unsigned char *copy = malloc(size > 0 ? size : 1);
     if (copy == NULL)
-        return;
+        return -ENOMEM;
     if (receiving) {
         impl->scatter = seg;
         impl->scatter_count = count;
     } else {
-        for (size_t i = 0, at = 0; i < count; at += seg[i].length, i++)
-            memcpy(copy + at, seg[i].base, seg[i].length);
+        for (size_t i = 0, at = 0; i < count && at < size; at += seg[i].length, i++)
+            memcpy(copy + at, seg[i].base, seg[i].length < size - at ? seg[i].length : size - at);
     }
     impl->bounce_iov.iov_base = copy;
     impl->bounce_iov.iov_len = size;
     impl->msg.msg_iov = &impl->bounce_iov;
     impl->msg.msg_iovlen = 1;
+    return 0;
+}
+
+/* Completes the op on an engine thread with result instead of doing it. */
+static void complete_with(wsk_io_impl *impl, long result)
+{
+    impl->forced_result = result;
+    impl->op.kind = IO_OP_CALL;
+    impl->op.fd = -1;
+    io_engine_post(&impl->op);
 }
 
 static void bounce_finish(wsk_io_impl *impl, long result)
@@ -104,6 +115,10 @@ static void bounce_finish(wsk_io_impl *impl, long result)
 static void io_done_trampoline(io_op *op, long result)
 {
     wsk_io_impl *impl = (wsk_io_impl *)op;
+    if (impl->forced_result != 0) {
+        result = impl->forced_result;
+        impl->forced_result = 0;
+    }
     bounce_finish(impl, result);
     /* impl may be reused by the callee: read everything first. */
     wsk_io_done done = impl->done;
@@ -123,6 +138,7 @@ static wsk_io_impl *io_prepare(wsk_io *io, io_op_kind kind, int fd, wsk_io_done 
     impl->context = context;
     impl->bounce_iov.iov_base = NULL;
     impl->scatter = NULL;
+    impl->forced_result = 0;
     return impl;
 }
 
@@ -223,7 +239,10 @@ void wsk_io_send_to(wsk_io *io, int fd, const wsk_io_segment *seg, size_t count,
     memset(&impl->msg, 0, sizeof(impl->msg));
     impl->msg.msg_iov = (struct iovec *)(void *)seg;
     impl->msg.msg_iovlen = count;
-    bounce_prepare(impl, seg, count, 0);
+    if (bounce_prepare(impl, seg, count, 0) != 0) {
+        complete_with(impl, -ENOMEM);
+        return;
+    }
     if (win_addr != NULL) {
         /* Copied: the caller's address need not outlive the call. */
         impl->msg.msg_name = &impl->addr;
@@ -244,7 +263,10 @@ void wsk_io_recv_from(wsk_io *io, int fd, const wsk_io_segment *seg, size_t coun
     memset(&impl->addr, 0, sizeof(impl->addr));
     impl->msg.msg_iov = (struct iovec *)(void *)seg;
     impl->msg.msg_iovlen = count;
-    bounce_prepare(impl, seg, count, 1);
+    if (bounce_prepare(impl, seg, count, 1) != 0) {
+        complete_with(impl, -ENOMEM);
+        return;
+    }
     impl->msg.msg_name = &impl->addr;
     impl->msg.msg_namelen = sizeof(impl->addr);
     impl->msg.msg_control = impl->control;
