@@ -814,6 +814,61 @@ static void registration_misuse(void)
     watchdog_disarm();
 }
 
+/* WskDeregister with a socket open and a receive pending on it: it waits
+ * (WskDeregister page) until the client closes the socket; the close
+ * cancels the receive, whose IRP completes once. */
+static volatile LONG deregistered;
+
+static void *deregister_thread(void *p)
+{
+    WskDeregister(p);
+    InterlockedExchange(&deregistered, 1);
+    return NULL;
+}
+
+static void deregister_with_socket_open(void)
+{
+    wt_wsk t2;
+    wt_wsk_open(&t2);
+    NTSTATUS st;
+    PWSK_SOCKET s = wt_socket(&t2, AF_INET, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_CONNECTION_SOCKET, &st);
+    CHECK_EQ(st, STATUS_SUCCESS);
+    SOCKADDR_IN local = wt_in4("127.0.0.1", 0);
+    SOCKADDR_IN remote = wt_in4("127.0.0.1", peer_local_port(E.peer_listener));
+    CHECK_EQ(wt_bind(&t2, s, &local), STATUS_SUCCESS);
+    NTSTATUS r = CONN_D(s)->WskConnect(s, (PSOCKADDR)&remote, 0, wt_irp_arm(&t2.irp));
+    CHECK_EQ(wt_irp_result(&t2.irp, r), STATUS_SUCCESS);
+    int peer = peer_accept(E.peer_listener, 2000);
+    CHECK(peer >= 0);
+    UCHAR space[16];
+    PMDL mdl = IoAllocateMdl(space, sizeof(space), FALSE, FALSE, NULL);
+    MmBuildMdlForNonPagedPool(mdl);
+    WSK_BUF buf = {mdl, 0, sizeof(space)};
+    wt_irp rx = {0};
+    CHECK_EQ(CONN_D(s)->WskReceive(s, &buf, 0, wt_irp_arm(&rx)), STATUS_PENDING);
+
+    WskReleaseProviderNPI(&t2.registration);
+    deregistered = 0;
+    pthread_t th;
+    pthread_create(&th, NULL, deregister_thread, &t2.registration);
+    usleep(100 * 1000);
+    CHECK_EQ(deregistered, 0); /* the socket is open */
+    CHECK_EQ(rx.completions, 0);
+    watchdog_arm("WskDeregister with a socket open");
+    PIRP close_irp = wt_irp_arm(&t2.irp);
+    r = CONN_D(s)->WskCloseSocket(s, close_irp);
+    CHECK_EQ(wt_irp_result(&t2.irp, r), STATUS_SUCCESS);
+    CHECK_EQ(wt_irp_result(&rx, STATUS_PENDING), STATUS_CANCELLED);
+    CHECK_EQ(rx.irp->IoStatus.Information, 0);
+    pthread_join(th, NULL);
+    watchdog_disarm();
+    CHECK_EQ(deregistered, 1);
+    wt_irp_free(&rx);
+    wt_irp_free(&t2.irp);
+    IoFreeMdl(mdl);
+    peer_close(peer);
+}
+
 /* ---- bug checks ---- */
 
 /* WskCaptureProviderNPI may wait only at PASSIVE_LEVEL (its page: with
@@ -864,6 +919,7 @@ int main(void)
     WT_RUN(free_address_info_loop);
     WT_RUN(resolver_bad_arguments);
     WT_RUN(registration_misuse);
+    WT_RUN(deregister_with_socket_open);
     WT_RUN(bug_checks);
     env_close();
     return wt_finish();
