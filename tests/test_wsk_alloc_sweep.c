@@ -56,6 +56,8 @@ typedef struct run {
     long n;              /* the failing allocation; 0 for a clean run */
     const char *step;    /* what the flow is doing now */
     const char *surfaced; /* the channel a failure came through, if any */
+    const char *surfaced_step;
+    NTSTATUS surfaced_status;
     BOOLEAN stalled;
     BOOLEAN close_stalled; /* then the client cannot deregister either */
     wt_irp irps[SWEEP_IRPS];
@@ -72,8 +74,10 @@ static void run_stall(run *r, const char *what)
 
 static void run_surface(run *r, const char *channel)
 {
-    if (r->surfaced == NULL)
+    if (r->surfaced == NULL) {
         r->surfaced = channel;
+        r->surfaced_step = r->step;
+    }
 }
 
 static LONGLONG now_ms(void)
@@ -114,6 +118,8 @@ static BOOLEAN irp_ok(run *r, NTSTATUS st)
     if (NT_SUCCESS(st))
         return TRUE;
     run_surface(r, "failed IRP");
+    if (r->surfaced_status == 0)
+        r->surfaced_status = st;
     return FALSE;
 }
 
@@ -510,7 +516,9 @@ static void tcp_release_held(tcp_events *e)
         if (i == NULL)
             return;
         const WSK_PROVIDER_CONNECTION_DISPATCH *d = s->Dispatch;
-        CHECK_EQ(d->WskRelease(s, i), STATUS_SUCCESS);
+        NTSTATUS st = d->WskRelease(s, i);
+        if (st != STATUS_SUCCESS)
+            WT_FAIL("WskRelease of a retained indication: 0x%x", (unsigned)st);
     }
 }
 
@@ -883,9 +891,10 @@ static ULONGLONG run_once(const char *name, flow_fn fn, long n, tally *t)
             t->ok++;
     }
     if (getenv("OPENWSK_ALLOC_SWEEP_VERBOSE") != NULL)
-        fprintf(stderr, "  %s N=%ld: %s%s (%llu allocations)\n", name, n,
+        fprintf(stderr, "  %s N=%ld: %s%s%s%s (0x%x; %llu allocations)\n", name, n,
                 stalled ? "STALLED at " : r->surfaced ? "surfaced: " : "ok",
-                stalled ? r->step : r->surfaced ? r->surfaced : "", made);
+                stalled ? r->step : r->surfaced ? r->surfaced : "", r->surfaced ? " at " : "",
+                r->surfaced ? r->surfaced_step : "", (unsigned)r->surfaced_status, made);
     free(r);
     wt_case_failed |= failed_before;
     return made;

@@ -170,6 +170,13 @@ typedef struct wsk_socket {
     BOOLEAN null_accept_indicated; /* WskAcceptEvent(AcceptSocket = NULL) was delivered */
     wsk_io backlog_io;
 
+    /* A reader that feeds events could not allocate: tried again shortly
+     * (wsk_retry.c). */
+    BOOLEAN retry_scheduled;
+    ULONGLONG retry_due;       /* ms, CLOCK_MONOTONIC; under the retry timer's lock */
+    LIST_ENTRY retry_link;     /* on the retry timer's list */
+    wsk_io retry_io;
+
     /* Datagram sockets (wsk_dgram.c). */
     SOCKADDR_STORAGE sendto_addr; /* SIO_WSK_SET_SENDTO_ADDRESS / SET_REMOTE_ADDRESS destination */
     BOOLEAN has_sendto_addr;
@@ -221,6 +228,13 @@ void wsk_conn_inherit_events(wsk_socket *listener, wsk_socket *child);
 NTSTATUS WSKAPI wsk_conn_release(PWSK_SOCKET Socket, PWSK_DATA_INDICATION DataIndication);
 /* Frees the receive blocks of a socket being destroyed. */
 void wsk_rx_free(wsk_socket *s);
+
+/* ---- retries after an allocation failed (wsk_retry.c) ---- */
+
+/* The socket's event readers (accept feeder, receive-event reader,
+ * WskReceiveFromEvent reader) are armed again a short while later, on an
+ * engine thread; takes a callbacks reference until then (lock held). */
+void wsk_retry_schedule_locked(wsk_socket *s);
 
 /* ---- event bookkeeping (wsk_events.c) ---- */
 

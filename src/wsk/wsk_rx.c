@@ -95,12 +95,17 @@ static void rx_arm_locked(wsk_socket *s)
                ((s->events & WSK_EVENT_DISCONNECT) && !s->disconnect_indicated);
     if (!want)
         return;
+    /* Out of memory: the data waits in Linux's receive buffer and the
+     * reader is tried again shortly (wsk_retry.c). */
     wsk_req *r = wsk_req_take_locked(s, WSK_REQ_RX_READ, NULL, 1);
-    if (r == NULL)
+    if (r == NULL) {
+        wsk_retry_schedule_locked(s);
         return;
+    }
     wsk_rx_block *b = rx_block_get_locked(s);
     if (b == NULL) {
         wsk_req_release_locked(s, r);
+        wsk_retry_schedule_locked(s);
         return;
     }
     r->u.read.block = b;
