@@ -549,7 +549,10 @@ static void flow_tcp_events(run *r)
     if (port == 0 || !set_events(r, l, WSK_EVENT_ACCEPT | WSK_EVENT_RECEIVE | WSK_EVENT_DISCONNECT))
         goto out;
     p = peer_tcp_connect(4, "127.0.0.1", port);
-    CHECK(p >= 0);
+    if (p < 0) {
+        WT_FAIL("flow %s, N=%ld: the peer could not connect to the listener: %d", r->flow, r->n, p);
+        goto out;
+    }
     peer_give(p, stream_len); /* fits in the kernel's buffers on loopback */
     peer_shutdown_write(p);
     /* The connection comes to WskAcceptEvent, or is reset, or the listener
@@ -912,7 +915,8 @@ static void sweep(const char *name, flow_fn fn)
     /* The count varies with the backend and timing: sweep past the most seen. */
     long upto = (long)most + (sweep_wide ? 10 + (long)most / 2 : 4);
     tally t = {0, 0, 0};
-    for (long n = 1; n <= upto; n++)
+    const char *one = getenv("OPENWSK_ALLOC_SWEEP_N"); /* debugging: just this N */
+    for (long n = one != NULL ? atol(one) : 1; n <= (one != NULL ? atol(one) : upto); n++)
         run_once(name, fn, n, &t);
     fprintf(stderr, "  %s: %llu allocations at most; N=1..%ld: %d succeeded, %d surfaced, %d stalled\n", name, most,
             upto, t.ok, t.surfaced, t.stalled);

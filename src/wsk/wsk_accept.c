@@ -559,10 +559,27 @@ void wsk_accept_events_arm_locked(wsk_socket *s)
     if (s->closing)
         return; /* a close is waiting for the last accept: never arm another */
     wsk_req *r = wsk_req_take_locked(s, WSK_REQ_ACCEPT_EVENT, NULL, 0);
-    if (r == NULL)
-        return; /* out of memory: connections wait in the backlog until re-enabled */
+    if (r == NULL) {
+        /* Out of memory: connections wait in Linux's backlog and the
+         * feeder is tried again shortly (wsk_retry.c). */
+        wsk_retry_schedule_locked(s);
+        return;
+    }
     wsk_req_track_locked(s, r);
     wsk_io_accept(&r->io, s->fd, accept_event_io_done, r);
+}
+
+void wsk_accept_events_retry_locked(wsk_socket *s)
+{
+    if (s->closing || !s->listening || s->listener_failed ||
+        !((s->events & WSK_EVENT_ACCEPT) || s->conditional_accept))
+        return;
+    /* A feeder still in flight (even one being cancelled) re-arms itself
+     * when it completes, if accept events are still wanted. */
+    for (PLIST_ENTRY e = s->pending.Flink; e != &s->pending; e = e->Flink)
+        if (CONTAINING_RECORD(e, wsk_req, link)->kind == WSK_REQ_ACCEPT_EVENT)
+            return;
+    wsk_accept_events_arm_locked(s);
 }
 
 void wsk_accept_events_stop_locked(wsk_socket *s)

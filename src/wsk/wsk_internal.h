@@ -213,6 +213,9 @@ void wsk_accept_events_start(wsk_socket *s);
 /* Arms the accept that feeds WskAcceptEvent, or cancels it (lock held). */
 void wsk_accept_events_arm_locked(wsk_socket *s);
 void wsk_accept_events_stop_locked(wsk_socket *s);
+/* Arms the feeder again after an allocation failed, unless one is in
+ * flight or accept events went off (lock held; wsk_retry.c). */
+void wsk_accept_events_retry_locked(wsk_socket *s);
 /* At close: connections accepted by the provider that nobody took are reset. */
 void wsk_accept_drop_unclaimed(wsk_socket *s);
 
