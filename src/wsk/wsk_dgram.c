@@ -433,9 +433,14 @@ void wsk_dgram_events_arm_locked(wsk_socket *s)
         s->dg_mode = TRUE;
     if (!dg_event_on(s) && IsListEmpty(&s->dg_irps))
         return; /* nobody to read for */
+    /* Out of memory: datagrams wait in Linux's receive buffer (or are
+     * dropped there, as UDP may be) and the reader is tried again shortly
+     * (wsk_retry.c). */
     wsk_req *r = wsk_req_take_locked(s, WSK_REQ_DGRAM_READ, NULL, 1);
-    if (r == NULL)
-        return; /* out of memory: indications resume when re-enabled */
+    if (r == NULL) {
+        wsk_retry_schedule_locked(s);
+        return;
+    }
     if (!IsListEmpty(&s->dg_stash)) {
         /* A datagram read before the event was last disabled goes first,
          * from an engine thread (never inside the client's call). */
@@ -448,6 +453,7 @@ void wsk_dgram_events_arm_locked(wsk_socket *s)
     wsk_dg_block *b = dg_block_get_locked(s);
     if (b == NULL) {
         wsk_req_release_locked(s, r);
+        wsk_retry_schedule_locked(s);
         return;
     }
     r->u.read.block = b; /* the block being filled */

@@ -54,6 +54,8 @@ static void retry_fire(wsk_io *io, void *context, long result, size_t transferre
     s->retry_scheduled = FALSE;
     if (s->category == WSK_CATEGORY_LISTEN || (s->category == WSK_CATEGORY_STREAM && s->listening))
         wsk_accept_events_retry_locked(s);
+    if (s->category == WSK_CATEGORY_DATAGRAM)
+        wsk_dgram_events_arm_locked(s); /* arms only if wanted and none is in flight */
     if (s->rx_mode) {
         pthread_mutex_unlock(&s->lock);
         wsk_rx_kick_held(s); /* re-arms the reader; drops the reference */
