@@ -145,12 +145,13 @@ static NTSTATUS enable(wt_wsk *t, PWSK_SOCKET s, ULONG mask)
                                NULL, NULL, NULL);
 }
 
-/* A connection socket with event dispatch, connected to a Linux listener. */
-static PWSK_SOCKET connected_with_events(wt_wsk *t, events_log *log, int *peer, int *lfd)
+/* A connection socket with an event dispatch table, connected to a Linux listener. */
+static PWSK_SOCKET connected_with(wt_wsk *t, events_log *log, const WSK_CLIENT_CONNECTION_DISPATCH *events,
+                                  int *peer, int *lfd)
 {
     *lfd = peer_tcp_listen(4, "127.0.0.1", 0);
     NTSTATUS r = t->provider.Dispatch->WskSocket(t->provider.Client, AF_INET, SOCK_STREAM, IPPROTO_TCP,
-                                                 WSK_FLAG_CONNECTION_SOCKET, log, &conn_events, NULL, NULL, NULL,
+                                                 WSK_FLAG_CONNECTION_SOCKET, log, events, NULL, NULL, NULL,
                                                  wt_irp_arm(&t->irp));
     CHECK_EQ(wt_irp_result(&t->irp, r), STATUS_SUCCESS);
     PWSK_SOCKET s = (PWSK_SOCKET)t->irp.irp->IoStatus.Information;
@@ -163,6 +164,11 @@ static PWSK_SOCKET connected_with_events(wt_wsk *t, events_log *log, int *peer, 
     *peer = peer_accept(*lfd, 2000);
     CHECK(*peer >= 0);
     return s;
+}
+
+static PWSK_SOCKET connected_with_events(wt_wsk *t, events_log *log, int *peer, int *lfd)
+{
+    return connected_with(t, log, &conn_events, peer, lfd);
 }
 
 static NTSTATUS receive_into(wt_wsk *t, PWSK_SOCKET s, char *buf, ULONG len, ULONG flags)
@@ -273,6 +279,69 @@ static void retained_indications_and_release(void)
     CHECK_EQ(d->WskRelease(s, first), STATUS_SUCCESS);
     CHECK_EQ(d->WskRelease(s, first), STATUS_INVALID_PARAMETER);
     CHECK_EQ(d->WskRelease(s, NULL), STATUS_INVALID_PARAMETER);
+    wt_close(&t, s);
+    peer_close(peer);
+    peer_close(lfd);
+    wt_wsk_close(&t);
+}
+
+/* A client may hand a retained indication to another thread before its
+ * callback returns STATUS_PENDING; that thread's WskRelease counts (as for
+ * datagram indications, docs/decisions.md). */
+typedef struct early_release {
+    PWSK_SOCKET socket;
+    PWSK_DATA_INDICATION indication;
+    NTSTATUS status;
+    volatile LONG calls;
+} early_release;
+
+static early_release early;
+
+static void *early_release_thread(void *arg)
+{
+    (void)arg;
+    const WSK_PROVIDER_CONNECTION_DISPATCH *d = early.socket->Dispatch;
+    early.status = d->WskRelease(early.socket, early.indication);
+    return NULL;
+}
+
+static NTSTATUS WSKAPI on_receive_release_early(PVOID SocketContext, ULONG Flags,
+                                                PWSK_DATA_INDICATION DataIndication, SIZE_T BytesIndicated,
+                                                SIZE_T *BytesAccepted)
+{
+    (void)Flags;
+    (void)BytesIndicated;
+    (void)BytesAccepted;
+    events_log *log = SocketContext;
+    early.indication = DataIndication;
+    pthread_t t;
+    pthread_create(&t, NULL, early_release_thread, NULL);
+    pthread_join(t, NULL); /* released before this callback returns */
+    InterlockedIncrement(&early.calls);
+    KeSetEvent(&log->data, IO_NO_INCREMENT, FALSE);
+    return STATUS_PENDING;
+}
+
+static const WSK_CLIENT_CONNECTION_DISPATCH release_early_events = {on_receive_release_early, NULL, NULL};
+
+static void release_before_the_callback_returns(void)
+{
+    wt_wsk t;
+    wt_wsk_open(&t);
+    events_log log;
+    log_init(&log);
+    int peer, lfd;
+    PWSK_SOCKET s = connected_with(&t, &log, &release_early_events, &peer, &lfd);
+    memset(&early, 0, sizeof(early));
+    early.socket = s;
+    early.status = STATUS_PENDING;
+    CHECK_EQ(enable(&t, s, WSK_EVENT_RECEIVE), STATUS_SUCCESS);
+    for (int i = 0; i < 3; i++) {
+        CHECK_EQ(peer_send_all(peer, "early", 5), 5);
+        CHECK(wait_for(&log.data, 2000));
+        CHECK_EQ(early.status, STATUS_SUCCESS);
+    }
+    CHECK_EQ(early.calls, 3);
     wt_close(&t, s);
     peer_close(peer);
     peer_close(lfd);
@@ -477,6 +546,7 @@ int main(void)
     WT_RUN(indications_accepted_whole);
     WT_RUN(partial_and_declined_indications_pause);
     WT_RUN(retained_indications_and_release);
+    WT_RUN(release_before_the_callback_returns);
     WT_RUN(queued_receives_come_first_and_close_cancels);
     WT_RUN(reset_is_an_abortive_disconnect);
     WT_RUN(listener_events_are_inherited_and_callbacks_send);

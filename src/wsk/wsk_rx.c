@@ -27,6 +27,8 @@ typedef struct wsk_rx_block {
     PMDL mdl;
     SIZE_T head, length; /* unconsumed bytes are data[head, length) */
     BOOLEAN retained;    /* the client returned STATUS_PENDING and holds it */
+    BOOLEAN in_callback;    /* its WskReceiveEvent is running */
+    BOOLEAN released_early; /* WskRelease came before the callback returned STATUS_PENDING */
     UCHAR data[WSK_RX_BLOCK_DATA];
 } wsk_rx_block;
 
@@ -58,6 +60,8 @@ static wsk_rx_block *rx_block_get_locked(wsk_socket *s)
     b->magic = WSK_RX_BLOCK_MAGIC;
     b->socket = s;
     b->retained = FALSE;
+    b->in_callback = FALSE;
+    b->released_early = FALSE;
     return b;
 }
 
@@ -71,6 +75,8 @@ static void rx_block_free(wsk_rx_block *b)
 static void rx_block_put_locked(wsk_socket *s, wsk_rx_block *b)
 {
     b->retained = FALSE;
+    b->in_callback = FALSE;
+    b->released_early = FALSE;
     if (s->rx_spare_count < WSK_RX_MAX_SPARE) {
         InsertHeadList(&s->rx_spare, &b->link);
         s->rx_spare_count++;
@@ -218,6 +224,8 @@ void wsk_rx_kick_held(wsk_socket *s)
             wsk_rx_block *b = CONTAINING_RECORD(RemoveHeadList(&s->rx_data), wsk_rx_block, link);
             s->rx_data_blocks--;
             s->rx_indicating = TRUE;
+            b->in_callback = TRUE;
+            b->released_early = FALSE;
             s->callbacks++;
             wsk_event_enter_locked(s, WSK_EVENT_RECEIVE);
             pthread_mutex_unlock(&s->lock);
@@ -234,7 +242,10 @@ void wsk_rx_kick_held(wsk_socket *s)
             wsk_event_leave_locked(s, WSK_EVENT_RECEIVE, &finished);
             s->callbacks--;
             s->rx_indicating = FALSE;
-            if (st == STATUS_PENDING) {
+            b->in_callback = FALSE;
+            if (st == STATUS_PENDING && b->released_early) {
+                rx_block_put_locked(s, b); /* handed to another thread, released already */
+            } else if (st == STATUS_PENDING) {
                 b->retained = TRUE; /* until WskRelease */
                 s->rx_retained++;
                 InsertTailList(&s->rx_held, &b->link);
@@ -302,7 +313,12 @@ NTSTATUS WSKAPI wsk_conn_release(PWSK_SOCKET Socket, PWSK_DATA_INDICATION DataIn
     wsk_rx_block *b = CONTAINING_RECORD(DataIndication, wsk_rx_block, indication);
     pthread_mutex_lock(&s->lock);
     NTSTATUS status = STATUS_INVALID_PARAMETER;
-    if (b->magic == WSK_RX_BLOCK_MAGIC && b->socket == s && b->retained) {
+    if (b->magic == WSK_RX_BLOCK_MAGIC && b->socket == s && b->in_callback && !b->released_early) {
+        /* Handed to another thread before the callback returned
+         * STATUS_PENDING (as datagram indications may be). */
+        b->released_early = TRUE;
+        status = STATUS_SUCCESS;
+    } else if (b->magic == WSK_RX_BLOCK_MAGIC && b->socket == s && b->retained) {
         s->rx_retained--;
         RemoveEntryList(&b->link);
         rx_block_put_locked(s, b);
