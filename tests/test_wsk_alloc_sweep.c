@@ -549,6 +549,12 @@ static void flow_tcp_events(run *r)
     if (port == 0 || !set_events(r, l, WSK_EVENT_ACCEPT | WSK_EVENT_RECEIVE | WSK_EVENT_DISCONNECT))
         goto out;
     p = peer_tcp_connect(4, "127.0.0.1", port);
+    if (p == -ECONNRESET) {
+        /* The provider took the connection and reset it before the
+         * handshake's last word reached the peer's connect. */
+        run_surface(r, "connection reset");
+        goto out;
+    }
     if (p < 0) {
         WT_FAIL("flow %s, N=%ld: the peer could not connect to the listener: %d", r->flow, r->n, p);
         goto out;
