@@ -88,7 +88,13 @@ static void *retry_thread(void *arg)
         }
         RemoveEntryList(&s->retry_link);
         pthread_mutex_unlock(&retry_lock);
+        /* retry_fire may drop the socket's last reference, and its client
+         * deregister and stop the engine, before wsk_io_post has returned:
+         * this thread holds the engine itself across the call (the
+         * socket's reference keeps it running until here). */
+        (void)wsk_io_engine_start();
         wsk_io_post(&s->retry_io, retry_fire, s);
+        wsk_io_engine_stop();
         pthread_mutex_lock(&retry_lock);
         idle_since = retry_now_ms();
     }
