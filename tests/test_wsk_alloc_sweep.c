@@ -28,7 +28,9 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "linux_peer.h"
 #include "wt_wsk.h"
@@ -953,6 +955,78 @@ static void sweep_register(void)
     sweep("register", flow_register);
 }
 
+/* Out of file descriptors, Linux's accept fails (EMFILE) and leaves the
+ * connection in the backlog.  The accept-event feeder must wait for the
+ * retry timer instead of trying again at once, which would spin an engine
+ * thread for as long as the shortage lasts; once descriptors return, the
+ * connection reaches WskAcceptEvent. */
+static void accept_out_of_descriptors_backs_off(void)
+{
+    run *r = malloc(sizeof(*r));
+    run_setup(r, "accept-emfile", 0);
+    client c;
+    tcp_events e;
+    memset(&e, 0, sizeof(e));
+    pthread_mutex_init(&e.mu, NULL);
+    KeInitializeEvent(&e.accepted, NotificationEvent, FALSE);
+    KeInitializeEvent(&e.progress, SynchronizationEvent, FALSE);
+    PWSK_SOCKET l = NULL;
+    int p = -1;
+    struct rlimit saved;
+    CHECK_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
+    BOOLEAN limited = FALSE;
+    CHECK(client_open(r, &c));
+    l = make_socket(r, &c, 0, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_LISTEN_SOCKET, &e, &tcp_listen_events);
+    USHORT port = l != NULL ? bind_loopback(r, l, WSK_FLAG_LISTEN_SOCKET, 0) : 0;
+    CHECK(port != 0);
+    if (port == 0)
+        goto out;
+    /* The connection waits in the backlog: nothing accepts yet. */
+    p = peer_tcp_connect(4, "127.0.0.1", port);
+    CHECK(p >= 0);
+    /* No descriptor above the lowest free one may be made now, and the
+     * free ones below it are taken. */
+    int lowest = dup(0);
+    CHECK(lowest >= 0);
+    close(lowest);
+    struct rlimit tight = saved;
+    tight.rlim_cur = (rlim_t)lowest + 8;
+    CHECK_EQ(setrlimit(RLIMIT_NOFILE, &tight), 0);
+    limited = TRUE;
+    int fillers[64], nfill = 0;
+    while (nfill < 64 && (fillers[nfill] = dup(0)) >= 0)
+        nfill++;
+    CHECK(nfill < 64);
+    long cpu_before = peer_process_cpu_ms();
+    CHECK(set_events(r, l, WSK_EVENT_ACCEPT));
+    LARGE_INTEGER d = {.QuadPart = -400LL * 10000};
+    KeDelayExecutionThread(KernelMode, FALSE, &d);
+    long spent = peer_process_cpu_ms() - cpu_before;
+    CHECK_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
+    limited = FALSE;
+    while (nfill > 0)
+        close(fillers[--nfill]);
+    if (spent > 150)
+        WT_FAIL("%ld ms of CPU in 400 ms while accept failed with EMFILE: the feeder spins", spent);
+    CHECK_EQ(KeReadStateEvent(&e.accepted), 0); /* nothing could be accepted meanwhile */
+    /* Descriptors are back: the retry accepts the waiting connection. */
+    CHECK(wait_event_ms(&e.accepted, SWEEP_WAIT_MS));
+    pthread_mutex_lock(&e.mu);
+    PWSK_SOCKET a = e.socket;
+    pthread_mutex_unlock(&e.mu);
+    CHECK(a != NULL);
+    close_socket(r, a, 1);
+out:
+    if (limited)
+        setrlimit(RLIMIT_NOFILE, &saved);
+    close_socket(r, l, 0);
+    client_close(r, &c);
+    peer_must_end(r, p, "connection");
+    run_teardown(r);
+    free(r);
+    pthread_mutex_destroy(&e.mu);
+}
+
 int main(void)
 {
     sweep_wide = getenv("OPENWSK_ALLOC_SWEEP_WIDE") != NULL && atoi(getenv("OPENWSK_ALLOC_SWEEP_WIDE")) > 0;
@@ -969,5 +1043,6 @@ int main(void)
     SWEEP_CASE(sweep_udp_irp, "udp-irp");
     SWEEP_CASE(sweep_tcp_events, "tcp-events");
     SWEEP_CASE(sweep_udp_events, "udp-events");
+    SWEEP_CASE(accept_out_of_descriptors_backs_off, "accept-emfile");
     return wt_finish();
 }

@@ -25,6 +25,13 @@ static BOOLEAN accept_error_is_fatal(long result)
     return result == -EINVAL || result == -EBADF || result == -ENOTSOCK || result == -EOPNOTSUPP;
 }
 
+/* Shortages (descriptors, memory) that leave the connection in the backlog:
+ * accepting again at once would fail the same way. */
+static BOOLEAN accept_error_is_shortage(long result)
+{
+    return result == -EMFILE || result == -ENFILE || result == -ENOMEM || result == -ENOBUFS;
+}
+
 static void accept_finish(wsk_socket *listener, wsk_req *r, wsk_req_outcome *out)
 {
     if (r->result < 0) {
@@ -213,8 +220,12 @@ static void accept_event_done(wsk_socket *s, wsk_req *r, long result)
     pthread_mutex_lock(&s->lock);
     RemoveEntryList(&r->link);
     wsk_req_release_locked(s, r);
-    if (!s->closing && !s->listener_failed && ((s->events & WSK_EVENT_ACCEPT) || s->conditional_accept))
-        wsk_accept_events_arm_locked(s);
+    if (!s->closing && !s->listener_failed && ((s->events & WSK_EVENT_ACCEPT) || s->conditional_accept)) {
+        if (accept_error_is_shortage(result))
+            wsk_retry_schedule_locked(s); /* the retry timer tries again */
+        else
+            wsk_accept_events_arm_locked(s);
+    }
     BOOLEAN destroy = wsk_close_may_finish_locked(s);
     pthread_mutex_unlock(&s->lock);
     if (destroy)
