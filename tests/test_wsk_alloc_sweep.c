@@ -955,6 +955,88 @@ static void sweep_register(void)
     sweep("register", flow_register);
 }
 
+/* A reader whose allocation failed waits for the retry timer holding its
+ * socket; a close issued meanwhile must still complete, promptly, with
+ * nothing leaked, and no callback may follow it. */
+static void close_while_a_retry_waits(void)
+{
+    for (int kind = 0; kind < 3; kind++) {
+        SIZE_T baseline = openwsk_pool_outstanding_count(0);
+        run *r = malloc(sizeof(*r));
+        run_setup(r, kind == 0 ? "retry-close-listener" : kind == 1 ? "retry-close-connection" : "retry-close-udp", 0);
+        client c;
+        tcp_events e;
+        udp_events u;
+        memset(&e, 0, sizeof(e));
+        memset(&u, 0, sizeof(u));
+        pthread_mutex_init(&e.mu, NULL);
+        pthread_mutex_init(&u.mu, NULL);
+        KeInitializeEvent(&e.accepted, NotificationEvent, FALSE);
+        KeInitializeEvent(&e.progress, SynchronizationEvent, FALSE);
+        KeInitializeEvent(&u.arrived, SynchronizationEvent, FALSE);
+        PWSK_SOCKET s = NULL;
+        int peer = -1, plisten = -1;
+        CHECK(client_open(r, &c));
+        if (kind == 0) {
+            s = make_socket(r, &c, 0, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_LISTEN_SOCKET, &e, &tcp_listen_events);
+            CHECK(s != NULL && bind_loopback(r, s, WSK_FLAG_LISTEN_SOCKET, 0) != 0);
+        } else if (kind == 1) {
+            plisten = peer_tcp_listen(4, "127.0.0.1", 0);
+            s = make_socket(r, &c, 0, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_CONNECTION_SOCKET, &e, &tcp_conn_events);
+            CHECK(s != NULL && bind_loopback(r, s, WSK_FLAG_CONNECTION_SOCKET, 0) != 0);
+            SOCKADDR_IN remote = wt_in4("127.0.0.1", peer_local_port(plisten));
+            const WSK_PROVIDER_CONNECTION_DISPATCH *cd = s->Dispatch;
+            wt_irp *w = &r->irps[1];
+            CHECK(irp_ok(r, irp_wait(r, w, cd->WskConnect(s, (PSOCKADDR)&remote, 0, wt_irp_arm(w)))));
+            peer = peer_accept(plisten, SWEEP_WAIT_MS);
+            CHECK(peer >= 0);
+            pthread_mutex_lock(&e.mu);
+            e.socket = s;
+            pthread_mutex_unlock(&e.mu);
+        } else {
+            s = make_socket(r, &c, 0, SOCK_DGRAM, IPPROTO_UDP, WSK_FLAG_DATAGRAM_SOCKET, &u, &udp_dispatch);
+            CHECK(s != NULL && bind_loopback(r, s, WSK_FLAG_DATAGRAM_SOCKET, 0) != 0);
+        }
+        if (s == NULL || r->surfaced != NULL) {
+            WT_FAIL("%s: setup failed at %s", r->flow, r->step);
+            break;
+        }
+        /* The reader's first allocation fails: a retry is scheduled. */
+        ULONGLONG before = openwsk_allocation_count();
+        openwsk_fault_fail_allocation(1);
+        CHECK(set_events(r, s, kind == 0 ? WSK_EVENT_ACCEPT
+                               : kind == 1 ? WSK_EVENT_RECEIVE | WSK_EVENT_DISCONNECT
+                                           : WSK_EVENT_RECEIVE_FROM));
+        openwsk_fault_fail_allocation(0);
+        /* The enable asked for memory (and was refused): the retry waits. */
+        CHECK(openwsk_allocation_count() > before);
+        LONGLONG start = now_ms();
+        close_socket(r, s, 0);
+        if (now_ms() - start > 500)
+            WT_FAIL("%s: the close took %lld ms", r->flow, now_ms() - start);
+        /* No callback after the close: nothing may arrive later. */
+        if (peer >= 0)
+            peer_give(peer, 100);
+        LARGE_INTEGER d = {.QuadPart = -50LL * 10000};
+        KeDelayExecutionThread(KernelMode, FALSE, &d);
+        pthread_mutex_lock(&e.mu);
+        CHECK_EQ(e.indications + e.accepts, 0);
+        pthread_mutex_unlock(&e.mu);
+        pthread_mutex_lock(&u.mu);
+        CHECK_EQ(u.indications, 0);
+        pthread_mutex_unlock(&u.mu);
+        client_close(r, &c);
+        peer_must_end(r, peer, "connection");
+        if (plisten >= 0)
+            peer_close(plisten);
+        run_teardown(r);
+        free(r);
+        pthread_mutex_destroy(&e.mu);
+        pthread_mutex_destroy(&u.mu);
+        CHECK_EQ(openwsk_pool_outstanding_count(0), baseline);
+    }
+}
+
 /* Out of file descriptors, Linux's accept fails (EMFILE) and leaves the
  * connection in the backlog.  The accept-event feeder must wait for the
  * retry timer instead of trying again at once, which would spin an engine
@@ -1043,6 +1125,7 @@ int main(void)
     SWEEP_CASE(sweep_udp_irp, "udp-irp");
     SWEEP_CASE(sweep_tcp_events, "tcp-events");
     SWEEP_CASE(sweep_udp_events, "udp-events");
+    SWEEP_CASE(close_while_a_retry_waits, "retry-close");
     SWEEP_CASE(accept_out_of_descriptors_backs_off, "accept-emfile");
     return wt_finish();
 }
