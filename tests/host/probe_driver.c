@@ -11,7 +11,9 @@
  *   nounload  set no DriverUnload;
  *   thread    run a system thread that DriverUnload stops and waits for,
  *             and that ends with PsTerminateSystemThread from a nested
- *             call: the host unmaps the driver right after the wait.
+ *             call: the host unmaps the driver right after the wait;
+ *   sockets   open Count WSK datagram sockets at once, say how many it
+ *             got, close them (a server driver holds thousands).
  * It also defines functions named like the libc socket calls the runtime
  * makes (socket, bind, connect, sendmsg, recvmsg, close): the runtime must
  * never call them, and the driver's own calls must reach its own.
@@ -47,6 +49,7 @@ static WSK_PROVIDER_NPI ProbeProvider;
 static const WSK_CLIENT_DISPATCH ProbeClientDispatch = {MAKE_WSK_VERSION(1, 0), 0, NULL};
 static WCHAR ProbeModeBuffer[32];
 static UNICODE_STRING ProbeMode = {0, sizeof(ProbeModeBuffer), ProbeModeBuffer};
+static ULONG ProbeCount; /* Parameters\Count */
 static PVOID ProbeLeak;
 static PIRP ProbeLeakedIrp;
 static PETHREAD ProbeThread;
@@ -172,6 +175,39 @@ static NTSTATUS ProbeExchange(VOID)
     return status;
 }
 
+/* Count sockets open at the same time, then all closed. */
+static VOID ProbeManySockets(ULONG Count)
+{
+    KEVENT event;
+    PIRP irp = IoAllocateIrp(1, FALSE);
+    PWSK_SOCKET *sockets = ExAllocatePoolZero(NonPagedPoolNx, (SIZE_T)Count * sizeof(PWSK_SOCKET) + 1, PROBE_TAG);
+    NTSTATUS status = STATUS_INSUFFICIENT_RESOURCES;
+    ULONG opened = 0;
+    KeInitializeEvent(&event, NotificationEvent, FALSE);
+    if (irp != NULL && sockets != NULL) {
+        status = STATUS_SUCCESS;
+        while (opened < Count) {
+            status = ProbeWait(ProbeProvider.Dispatch->WskSocket(ProbeProvider.Client, AF_INET, SOCK_DGRAM,
+                                                                 IPPROTO_UDP, WSK_FLAG_DATAGRAM_SOCKET, NULL, NULL,
+                                                                 NULL, NULL, NULL, ProbeArm(irp, &event)),
+                               irp, &event);
+            if (!NT_SUCCESS(status))
+                break;
+            sockets[opened++] = (PWSK_SOCKET)irp->IoStatus.Information;
+        }
+    }
+    DbgPrint("probe: %lu of %lu WSK sockets open at once (last status 0x%08X)\n", opened, Count, status);
+    while (opened > 0) {
+        PWSK_SOCKET s = sockets[--opened];
+        ProbeWait(((const WSK_PROVIDER_DATAGRAM_DISPATCH *)s->Dispatch)->WskCloseSocket(s, ProbeArm(irp, &event)),
+                  irp, &event);
+    }
+    if (sockets != NULL)
+        ExFreePoolWithTag(sockets, PROBE_TAG);
+    if (irp != NULL)
+        IoFreeIrp(irp);
+}
+
 static VOID ProbeUnload(PDRIVER_OBJECT DriverObject)
 {
     if (ProbeThread != NULL) {
@@ -244,6 +280,7 @@ static NTSTATUS ProbeReadParameters(PUNICODE_STRING RegistryPath)
     if ((LONG)big_value == -(LONG)sizeof(ULONGLONG) && big[1] == 0)
         big_value = 0; /* absent: the buffer is as we left it */
     DbgPrint("probe: Mode=%wZ Count=%lu Greeting=%wZ Big=0x%I64x\n", &ProbeMode, count, &greeting, big_value);
+    ProbeCount = count;
     return status;
 }
 
@@ -278,6 +315,8 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
         ProbeLeak = ExAllocatePoolWithTag(NonPagedPoolNx, 100, 'kaeL');
         ProbeLeakedIrp = IoAllocateIrp(2, FALSE);
     }
+    if (ModeIs(L"sockets"))
+        ProbeManySockets(ProbeCount);
     if (ModeIs(L"thread")) {
         HANDLE thread;
         KeInitializeEvent(&ProbeStop, NotificationEvent, FALSE);

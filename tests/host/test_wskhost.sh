@@ -4,7 +4,8 @@
 # parameters as registry values of each type, a driver's libc-named
 # functions staying its own, the exit status for a clean unload, leaks, a
 # missing WskDeregister, a failing DriverEntry, a driver without
-# DriverUnload, and usage errors.
+# DriverUnload, usage errors, and the soft descriptor limit raised so that
+# a driver can hold more sockets than 1,024.
 set -u
 wskhost=$1 probe=$2
 failures=0
@@ -76,6 +77,19 @@ while [ $i -lt 25 ]; do
     run 0 -q -t 0.01 "$probe" -- Mode=thread
     i=$((i + 1))
 done
+
+# A driver may hold more sockets than the common soft descriptor limit:
+# wskhost raises it to the hard limit (Windows has no such per-process
+# limit in reach).  Started with a soft limit of 256, 400 sockets at once.
+if [ "$(ulimit -Hn)" = unlimited ] || [ "$(ulimit -Hn)" -ge 1024 ]; then
+    sh -c 'ulimit -Sn 256 && exec "$@"' sh "$wskhost" -t 0.2 "$probe" -- Mode=sockets Count=400 >"$out" 2>&1 ||
+        { echo "FAIL: Mode=sockets under a soft limit of 256 exited $?"; cat "$out"; failures=$((failures + 1)); }
+    expect 'probe: 400 of 400 WSK sockets open at once (last status 0x00000000)'
+    expect 'wskhost: descriptor limit raised from 256 to'
+    expect 'wskhost: no leaks'
+else
+    echo "skipped the descriptor limit check: the hard limit ($(ulimit -Hn)) is below 1024"
+fi
 
 run 1 -t 0.2 "$probe" -- Mode=leak
 expect 'wskhost: LEAKS after DriverUnload'

@@ -5,7 +5,8 @@
  * (on SIGINT / SIGTERM, or after --stop-after) DriverUnload, which returns
  * once the driver's WskDeregister has.  Then the leak report: anything the
  * driver left behind (pool by tag, IRPs, MDLs, registrations, sockets)
- * makes the exit status non-zero.
+ * makes the exit status non-zero.  The soft RLIMIT_NOFILE is raised to the
+ * hard limit first: each WSK socket is a Linux descriptor.
  *
  *   wskhost [options] DRIVER.so [-- Name=Value ...]
  *
@@ -24,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 enum {
@@ -217,6 +219,21 @@ static int wait_for_stop(const sigset_t *stop, double seconds)
     }
 }
 
+/* Windows gives a driver no per-process handle limit it would meet with
+ * thousands of sockets, but here every WSK socket is a Linux descriptor
+ * and the common soft RLIMIT_NOFILE (1,024) is far below what a server
+ * driver may hold: the soft limit goes up to the hard one. */
+static void raise_descriptor_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max)
+        return;
+    rlim_t was = rl.rlim_cur;
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+        say("descriptor limit raised from %llu to %llu", (unsigned long long)was, (unsigned long long)rl.rlim_cur);
+}
+
 /* After DriverUnload: everything the driver should have given back. */
 static int leak_report(void)
 {
@@ -248,6 +265,7 @@ int main(int argc, char **argv)
     }
     quiet = o.quiet;
     setvbuf(stdout, NULL, _IOLBF, 0);
+    raise_descriptor_limit();
 
     /* Blocked here, before DriverEntry starts any thread, so that every
      * thread inherits the mask and only sigwait below sees them. */
