@@ -132,6 +132,8 @@ static NTSTATUS EchoReceiveDone(PDEVICE_OBJECT DeviceObject, PIRP Irp, PVOID Con
         ECHO_START(connection, EchoDispatch(connection)->WskDisconnect(connection->Socket, NULL, 0,
                                                                        EchoNext(connection, EchoDisconnectDone)));
     } else {
+        /* A reset by the peer is STATUS_CONNECTION_RESET. */
+        DbgPrint("echo: receive failed: 0x%08X\n", Irp->IoStatus.Status);
         EchoClose(connection);
     }
     return STATUS_MORE_PROCESSING_REQUIRED;
@@ -142,10 +144,12 @@ static NTSTATUS EchoSendDone(PDEVICE_OBJECT DeviceObject, PIRP Irp, PVOID Contex
     PECHO_CONNECTION connection = Context;
     UNREFERENCED_PARAMETER(DeviceObject);
     EchoLanded(connection);
-    if (NT_SUCCESS(Irp->IoStatus.Status))
+    if (NT_SUCCESS(Irp->IoStatus.Status)) {
         EchoReceive(connection);
-    else
+    } else {
+        DbgPrint("echo: send failed: 0x%08X\n", Irp->IoStatus.Status);
         EchoClose(connection);
+    }
     return STATUS_MORE_PROCESSING_REQUIRED;
 }
 
