@@ -8,6 +8,9 @@
  *                       network (ECONNRESET/EPIPE) before its echo is complete
  *     --timeout SECS    give up after SECS (default 120)
  *     --connecting K    connects in progress at once (default 256)
+ *     --held            once all are open and echoed, keep them open and
+ *                       wait for the driver to end each one (EOF or reset:
+ *                       DriverUnload aborts what is open)
  *
  * Every connection sends BYTES of its own pattern and checks each byte
  * echoed back.  None is shut down before all CONNECTIONS have been
@@ -33,7 +36,7 @@
 
 #define CHUNK 65536
 
-enum phase { IDLE, CONNECTING, RUNNING, ECHOED, SHUT, FINISHED };
+enum phase { IDLE, CONNECTING, RUNNING, ECHOED, SHUT, HELD, FINISHED };
 
 typedef struct conn {
     int fd;
@@ -46,7 +49,7 @@ static socklen_t peer_len;
 static conn *conns;
 static long count, started, connecting_now, connected, echoed, finished, resets, open_now, open_peak;
 static uint64_t bytes_each;
-static int expect_reset, epfd;
+static int expect_reset, held, epfd;
 static unsigned char out_buf[CHUNK], in_buf[CHUNK], want_buf[CHUNK];
 
 static double now_s(void)
@@ -97,6 +100,10 @@ static int fail(long c, const char *what, int err)
 /* A reset is success with --expect-reset (before the echo completed) and failure otherwise. */
 static int reset_seen(long c, int err)
 {
+    if (conns[c].phase == HELD) {
+        finish(c);
+        return 0;
+    }
     if (!expect_reset || conns[c].phase != RUNNING)
         return fail(c, "connection failed", err);
     fprintf(stderr, "echo_load_client: connection %ld reset (%s) after %llu bytes sent, %llu echoed\n", c,
@@ -168,7 +175,7 @@ static int on_readable(long c)
             return fail(c, "recv", errno);
         }
         if (r == 0) {
-            if (k->phase != SHUT)
+            if (k->phase != SHUT && k->phase != HELD)
                 return fail(c, "EOF before the whole echo and our shutdown", 0);
             finish(c);
             return 0;
@@ -193,9 +200,18 @@ static int on_readable(long c)
     }
 }
 
-/* All connections open and echoed: each shuts down its side and waits for EOF. */
+/* All connections open and echoed: each shuts down its side and waits
+ * for EOF, or with --held, waits for the driver to end it. */
 static int shut_all(void)
 {
+    if (held) {
+        for (long c = 0; c < count; c++)
+            if (conns[c].phase == ECHOED)
+                conns[c].phase = HELD;
+        printf("echo_load_client: all %ld connections open and echoed, held\n", count);
+        fflush(stdout);
+        return 0;
+    }
     for (long c = 0; c < count; c++) {
         if (conns[c].phase != ECHOED)
             continue;
@@ -232,7 +248,7 @@ static void raise_nofile(void)
 
 static int usage(void)
 {
-    fputs("usage: echo_load_client [--expect-reset] [--timeout SECS] [--connecting K] HOST PORT CONNECTIONS BYTES\n",
+    fputs("usage: echo_load_client [--expect-reset] [--held] [--timeout SECS] [--connecting K] HOST PORT CONNECTIONS BYTES\n",
           stderr);
     return 2;
 }
@@ -245,6 +261,8 @@ int main(int argc, char **argv)
     for (; i < argc && argv[i][0] == '-'; i++) {
         if (strcmp(argv[i], "--expect-reset") == 0)
             expect_reset = 1;
+        else if (strcmp(argv[i], "--held") == 0)
+            held = 1;
         else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc)
             timeout = atof(argv[++i]);
         else if (strcmp(argv[i], "--connecting") == 0 && i + 1 < argc)
@@ -299,7 +317,10 @@ int main(int argc, char **argv)
     if (rc == 0)
         printf("echo_load_client: %ld connections (%ld open at once), %llu bytes each, %s in %.2f s\n", count,
                open_peak, (unsigned long long)bytes_each,
-               expect_reset ? "all reset by the network" : "echoed byte-exact, then EOF", took);
+               expect_reset ? "all reset by the network"
+               : held       ? "echoed byte-exact, then ended by the driver"
+                            : "echoed byte-exact, then EOF",
+               took);
     for (long c = 0; c < count; c++)
         if (conns[c].fd > 0 && conns[c].phase != IDLE && conns[c].phase != FINISHED)
             close(conns[c].fd);
