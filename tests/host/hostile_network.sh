@@ -51,6 +51,14 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
+# Namespaces left by an earlier run that was killed outright (its trap
+# could not run) are removed once their script is gone.
+for ns in $(ip netns list 2>/dev/null | sed -n 's/^\(owsk[AB][0-9][0-9]*\).*/\1/p'); do
+    kill -0 "${ns#owsk?}" 2>/dev/null && continue
+    for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
+    ip netns del "$ns" 2>/dev/null
+done
+
 ip netns add $ns_a 2>/dev/null || skip "cannot create a network namespace (ip netns add)"
 ip netns add $ns_b || exit 1
 # side NS LOCAL PEER: a TUN device wsk0 with LOCAL, PEER reached through it.
@@ -92,8 +100,10 @@ stop_relay() {
 
 # run_echo CLIENT-OPTIONS...: the driver in A, the client in B, through wskhost-run.sh.
 run_echo() {
+    # In the background: a signal to this script is handled at once.
     ip netns exec $ns_a sh "$runner" "$wskhost" "$driver" "listening on" -- \
-        ip netns exec $ns_b "$client" --timeout "$limit" "$@" >"$log/run" 2>&1
+        ip netns exec $ns_b "$client" --timeout "$limit" "$@" >"$log/run" 2>&1 &
+    wait $!
     rc=$?
     cat "$log/run"
     return $rc
