@@ -3,9 +3,10 @@
 #
 # On a fresh Debian 12 machine it installs what the build and tests need
 # (as root, through apt-get; valgrind for the memcheck run of the TCP echo
-# example), then configures, builds and runs the whole CTest suite for three
-# builds — plain (which also installs and builds a client with pkg-config,
-# and runs the example under valgrind), ASan+UBSan, and TSan — each on both
+# example, iproute2 for the hostile-network test's namespaces), then
+# configures, builds and runs the whole CTest suite for three builds —
+# plain (which also installs and builds a client with pkg-config, and runs
+# the example under valgrind), ASan+UBSan, and TSan — each on both
 # I/O engine backends (io_uring and epoll), and once more on the plain build
 # with schedule perturbation on (configuration "perturb": OPENWSK_PERTURB=<seed>,
 # the seed printed so that a failure can be rerun with it).
@@ -16,7 +17,7 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 
 need=""
-for pkg in cmake ninja-build gcc g++ clang pkg-config libc6-dev liburing-dev valgrind; do
+for pkg in cmake ninja-build gcc g++ clang pkg-config libc6-dev liburing-dev valgrind iproute2; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need="$need $pkg"
 done
 if [ -n "$need" ]; then
