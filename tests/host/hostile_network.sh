@@ -98,6 +98,11 @@ stop_relay() {
     cat "$log/relay"
 }
 
+# relay_count WORD: the relay's final count of WORD (lost, reordered, ...).
+relay_count() {
+    sed -n "s/.* $1 \([0-9][0-9]*\).*/\1/p" "$log/relay" | tail -n 1
+}
+
 # run_echo CLIENT-OPTIONS...: the driver in A, the client in B, through wskhost-run.sh.
 run_echo() {
     # In the background: a signal to this script is handled at once.
@@ -118,11 +123,24 @@ start=$(date +%s)
 run_echo 198.18.0.1 @PORT@ 1 "$bytes" || { echo "FAIL: impaired transfer"; failures=$((failures + 1)); }
 echo "hostile_network: impaired transfer took $(($(date +%s) - start)) s"
 stop_relay
+# The network was as hostile as asked: about 5% of the packets lost, and
+# some reordered and duplicated.
+packets=$(sed -n 's/.*A->B \([0-9]*\) in .* B->A \([0-9]*\) in .*/\1 \2/p' "$log/relay" | awk '{ print $1 + $2 }')
+lost=$(relay_count lost) reordered=$(relay_count reordered) duplicated=$(relay_count duplicated)
+if [ "${packets:-0}" -lt 1000 ] || [ $((lost * 100)) -lt $((packets * 3)) ] || [ $((lost * 100)) -gt $((packets * 7)) ] ||
+    [ "${reordered:-0}" -eq 0 ] || [ "${duplicated:-0}" -eq 0 ]; then
+    echo "FAIL: the relay did not impair the transfer as asked ($packets packets, $lost lost, $reordered reordered, $duplicated duplicated)"
+    failures=$((failures + 1))
+fi
 
 echo "=== connection reset by the network after 1 MiB"
 start_relay --delay 1 --reset-after 1048576
 run_echo --expect-reset 198.18.0.1 @PORT@ 1 "$bytes" || { echo "FAIL: reset scenario"; failures=$((failures + 1)); }
 stop_relay
+if [ "$(relay_count 'RSTs sent')" = 0 ] || ! grep -q "cut TCP after" "$log/relay"; then
+    echo "FAIL: the relay did not cut the connection"
+    failures=$((failures + 1))
+fi
 if ! grep -Eq "echo: (receive|send) failed: 0xC000020D" "$log/run"; then
     echo "FAIL: the driver's receive or send did not complete with STATUS_CONNECTION_RESET (0xC000020D)"
     failures=$((failures + 1))
