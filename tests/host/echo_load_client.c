@@ -248,7 +248,8 @@ static void raise_nofile(void)
 
 static int usage(void)
 {
-    fputs("usage: echo_load_client [--expect-reset] [--held] [--timeout SECS] [--connecting K] HOST PORT CONNECTIONS BYTES\n",
+    fputs("usage: echo_load_client [--expect-reset] [--held] [--timeout SECS] [--connecting K]\n"
+          "                        HOST PORT CONNECTIONS BYTES\n",
           stderr);
     return 2;
 }

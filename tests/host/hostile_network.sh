@@ -126,10 +126,13 @@ stop_relay
 # The network was as hostile as asked: about 5% of the packets lost, and
 # some reordered and duplicated.
 packets=$(sed -n 's/.*A->B \([0-9]*\) in .* B->A \([0-9]*\) in .*/\1 \2/p' "$log/relay" | awk '{ print $1 + $2 }')
+packets=${packets:-0}
 lost=$(relay_count lost) reordered=$(relay_count reordered) duplicated=$(relay_count duplicated)
-if [ "${packets:-0}" -lt 1000 ] || [ $((lost * 100)) -lt $((packets * 3)) ] || [ $((lost * 100)) -gt $((packets * 7)) ] ||
-    [ "${reordered:-0}" -eq 0 ] || [ "${duplicated:-0}" -eq 0 ]; then
-    echo "FAIL: the relay did not impair the transfer as asked ($packets packets, $lost lost, $reordered reordered, $duplicated duplicated)"
+lost=${lost:-0} reordered=${reordered:-0} duplicated=${duplicated:-0}
+if [ "$packets" -lt 1000 ] || [ $((lost * 100)) -lt $((packets * 3)) ] ||
+    [ $((lost * 100)) -gt $((packets * 7)) ] || [ "$reordered" -eq 0 ] || [ "$duplicated" -eq 0 ]; then
+    echo "FAIL: the relay did not impair the transfer as asked ($packets packets," \
+        "$lost lost, $reordered reordered, $duplicated duplicated)"
     failures=$((failures + 1))
 fi
 
@@ -146,5 +149,8 @@ if ! grep -Eq "echo: (receive|send) failed: 0xC000020D" "$log/run"; then
     failures=$((failures + 1))
 fi
 
-[ $failures -eq 0 ] && echo "hostile_network: all passed (seed $seed)" || echo "hostile_network: $failures FAILED (seed $seed)"
-[ $failures -eq 0 ]
+if [ $failures -ne 0 ]; then
+    echo "hostile_network: $failures FAILED (seed $seed)"
+    exit 1
+fi
+echo "hostile_network: all passed (seed $seed)"

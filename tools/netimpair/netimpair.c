@@ -132,7 +132,9 @@ static void cut_connections(relay *r)
     for (int side = 0; side < 2; side++)
         if (r->have_last[side])
             send_rst_to(r, side, &r->last[side]);
-    fprintf(stderr, "netimpair: cut TCP after %" PRIu64 " payload bytes (%zu queued segments dropped), resetting both ends\n",
+    fprintf(stderr,
+            "netimpair: cut TCP after %" PRIu64 " payload bytes (%zu queued segments dropped), "
+            "resetting both ends\n",
             r->tcp_bytes, purged);
 }
 
