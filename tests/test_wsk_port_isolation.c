@@ -250,10 +250,11 @@ static void different_addresses_stay_open_to_outsiders(void)
             outsider_release(&outsiders[who]);
         }
         wt_close(&t, s);
-        unsigned short held;
-        CHECK_EQ(outsider_bind(&outsiders[0], roles[ri].udp, 4, "127.0.0.2", 0, 0, &held), 0);
+        /* The same port the other way round: one a WSK socket just bound
+         * on 127.0.0.1, so that no connection lingers there. */
+        CHECK_EQ(outsider_bind(&outsiders[0], roles[ri].udp, 4, "127.0.0.2", port, 0, NULL), 0);
         s = wsk_socket_for(&t, &pairings[0], &roles[ri], NONE);
-        CHECK_EQ(wsk_bind_to(&t, s, AF_INET, "127.0.0.1", held), STATUS_SUCCESS);
+        CHECK_EQ(wsk_bind_to(&t, s, AF_INET, "127.0.0.1", port), STATUS_SUCCESS);
         wt_close(&t, s);
         outsider_release(&outsiders[0]);
     }
