@@ -7,7 +7,12 @@ set -eu
 build=$1; src=$2
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-cmake --install "$build" --prefix "$work/prefix" >/dev/null
+# OPENWSK_CHECK_PREFIX: an installed tree to check instead (check_deb.sh).
+if [ -n "${OPENWSK_CHECK_PREFIX:-}" ]; then
+    ln -s "$OPENWSK_CHECK_PREFIX" "$work/prefix"
+else
+    cmake --install "$build" --prefix "$work/prefix" >/dev/null
+fi
 export PKG_CONFIG_PATH="$work/prefix/lib/pkgconfig:$work/prefix/lib/x86_64-linux-gnu/pkgconfig"
 cc=${CC:-cc}
 # shellcheck disable=SC2046
