@@ -44,6 +44,16 @@ OPENWSK_API void openwsk_wsk_set_provider_ready(BOOLEAN Ready);
 OPENWSK_API LONG openwsk_wsk_registration_count(void);
 OPENWSK_API LONG openwsk_wsk_socket_count(void);
 
+/* Timers still set and DPCs still queued or running (KeSetTimer,
+ * ExSetTimer, KeInsertQueueDpc): after DriverUnload there should be none.
+ * On Windows such a timer's DPC would run in an unloaded image: bug check
+ * DRIVER_UNLOADED_WITHOUT_CANCELLING_PENDING_OPERATIONS (0xCE).  A host
+ * calls openwsk_timer_cancel_all_for_unload before unmapping the driver:
+ * it logs each one under that name, cancels the timers, unqueues the DPCs,
+ * waits for a running DPC to return, and returns how many it found. */
+OPENWSK_API LONG openwsk_timer_pending_count(void);
+OPENWSK_API LONG openwsk_timer_cancel_all_for_unload(void);
+
 /* The emulated registry (ZwOpenKey, ZwQueryValueKey, RtlQueryRegistryValues
  * read it).  Paths are full ("\\Registry\\Machine\\System\\..."), keys are
  * created as needed; names are ASCII/UTF-8, REG_SZ data is stored as UTF-16

@@ -971,20 +971,112 @@ typedef struct _KDEVICE_QUEUE {
     };
 } KDEVICE_QUEUE, *PKDEVICE_QUEUE;
 
-/* Deferred procedure call and APC objects: layout only (not implemented). */
+/* Deferred procedure calls and timers (src/kernel/dpc.c, timer.c).  DPCs
+ * run one at a time, at DISPATCH_LEVEL, on the runtime's DPC thread;
+ * timers expire on its timer thread, on CLOCK_MONOTONIC. */
+typedef struct _KDPC *PKDPC, *PRKDPC;
+typedef void KDEFERRED_ROUTINE(PKDPC Dpc, PVOID DeferredContext, PVOID SystemArgument1, PVOID SystemArgument2);
+typedef KDEFERRED_ROUTINE *PKDEFERRED_ROUTINE;
+
 typedef struct _KDPC {
     UCHAR Type;
     UCHAR Importance;
     volatile USHORT Number;
     SINGLE_LIST_ENTRY DpcListEntry;
-    KAFFINITY ProcessorHistory;
-    PVOID DeferredRoutine;
+    KAFFINITY ProcessorHistory; /* the runtime: queue order while queued */
+    PKDEFERRED_ROUTINE DeferredRoutine;
     PVOID DeferredContext;
     PVOID SystemArgument1;
     PVOID SystemArgument2;
-    PVOID DpcData;
-} KDPC, *PKDPC, *PRKDPC;
+    PVOID DpcData; /* non-NULL while queued, as on Windows */
+} KDPC;
 
+typedef enum _KDPC_IMPORTANCE {
+    LowImportance,
+    MediumImportance,
+    HighImportance,
+    MediumHighImportance
+} KDPC_IMPORTANCE;
+#define DpcObject 19
+#define ThreadedDpcObject 24
+
+NTKERNELAPI void KeInitializeDpc(PRKDPC Dpc, PKDEFERRED_ROUTINE DeferredRoutine, PVOID DeferredContext);
+NTKERNELAPI void KeInitializeThreadedDpc(PRKDPC Dpc, PKDEFERRED_ROUTINE DeferredRoutine, PVOID DeferredContext);
+NTKERNELAPI BOOLEAN KeInsertQueueDpc(PRKDPC Dpc, PVOID SystemArgument1, PVOID SystemArgument2);
+NTKERNELAPI BOOLEAN KeRemoveQueueDpc(PRKDPC Dpc);
+NTKERNELAPI void KeFlushQueuedDpcs(void);
+NTKERNELAPI void KeSetImportanceDpc(PRKDPC Dpc, KDPC_IMPORTANCE Importance);
+NTKERNELAPI void KeSetTargetProcessorDpc(PRKDPC Dpc, CCHAR Number);
+NTKERNELAPI NTSTATUS KeSetTargetProcessorDpcEx(PKDPC Dpc, PPROCESSOR_NUMBER ProcNumber);
+
+/* Windows x64 layout; the runtime keeps DueTime in interrupt time (100 ns
+ * on CLOCK_MONOTONIC) and links set timers through TimerListEntry. */
+typedef struct _KTIMER {
+    DISPATCHER_HEADER Header;
+    ULARGE_INTEGER DueTime;
+    LIST_ENTRY TimerListEntry;
+    struct _KDPC *Dpc;
+    ULONG Processor;
+    ULONG Period;
+} KTIMER, *PKTIMER, *PRKTIMER;
+
+NTKERNELAPI void KeInitializeTimer(PKTIMER Timer);
+NTKERNELAPI void KeInitializeTimerEx(PKTIMER Timer, TIMER_TYPE Type);
+NTKERNELAPI BOOLEAN KeSetTimer(PKTIMER Timer, LARGE_INTEGER DueTime, PKDPC Dpc);
+NTKERNELAPI BOOLEAN KeSetTimerEx(PKTIMER Timer, LARGE_INTEGER DueTime, LONG Period, PKDPC Dpc);
+NTKERNELAPI BOOLEAN KeSetCoalescableTimer(PKTIMER Timer, LARGE_INTEGER DueTime, ULONG Period, ULONG TolerableDelay,
+                                          PKDPC Dpc);
+NTKERNELAPI BOOLEAN KeCancelTimer(PKTIMER Timer);
+NTKERNELAPI BOOLEAN KeReadStateTimer(PKTIMER Timer);
+
+/* Executive timers (ExAllocateTimer): opaque, allocated by the runtime,
+ * waitable like a KTIMER; the callback runs at DISPATCH_LEVEL. */
+typedef struct _EX_TIMER *PEX_TIMER;
+typedef void EXT_CALLBACK(PEX_TIMER Timer, PVOID Context);
+typedef EXT_CALLBACK *PEXT_CALLBACK;
+typedef void EXT_DELETE_CALLBACK(PVOID Context);
+typedef EXT_DELETE_CALLBACK *PEXT_DELETE_CALLBACK;
+typedef PVOID PEXT_CANCEL_PARAMETERS;
+
+#define EX_TIMER_HIGH_RESOLUTION 0x4
+#define EX_TIMER_NO_WAKE 0x8
+#define EX_TIMER_NOTIFICATION (1UL << 31)
+#define EX_TIMER_UNLIMITED_TOLERANCE ((LONGLONG)-1)
+
+typedef struct _EXT_SET_PARAMETERS_V0 {
+    ULONG Version;
+    ULONG Reserved;
+    LONGLONG NoWakeTolerance;
+} EXT_SET_PARAMETERS, *PEXT_SET_PARAMETERS;
+
+typedef struct _EXT_DELETE_PARAMETERS {
+    ULONG Version;
+    ULONG Reserved;
+    PEXT_DELETE_CALLBACK DeleteCallback;
+    PVOID DeleteContext;
+} EXT_DELETE_PARAMETERS, *PEXT_DELETE_PARAMETERS;
+
+FORCEINLINE void ExInitializeSetTimerParameters(PEXT_SET_PARAMETERS Parameters)
+{
+    Parameters->Version = 0;
+    Parameters->Reserved = 0;
+    Parameters->NoWakeTolerance = 0;
+}
+
+FORCEINLINE void ExInitializeDeleteTimerParameters(PEXT_DELETE_PARAMETERS Parameters)
+{
+    Parameters->Version = 0;
+    Parameters->Reserved = 0;
+    Parameters->DeleteCallback = NULL;
+    Parameters->DeleteContext = NULL;
+}
+
+NTKERNELAPI PEX_TIMER ExAllocateTimer(PEXT_CALLBACK Callback, PVOID CallbackContext, ULONG Attributes);
+NTKERNELAPI BOOLEAN ExSetTimer(PEX_TIMER Timer, LONGLONG DueTime, LONGLONG Period, PEXT_SET_PARAMETERS Parameters);
+NTKERNELAPI BOOLEAN ExCancelTimer(PEX_TIMER Timer, PEXT_CANCEL_PARAMETERS Parameters);
+NTKERNELAPI BOOLEAN ExDeleteTimer(PEX_TIMER Timer, BOOLEAN Cancel, BOOLEAN Wait, PEXT_DELETE_PARAMETERS Parameters);
+
+/* APC objects: layout only (not implemented). */
 typedef struct _KAPC {
     ULONG_PTR Reserved[11];
 } KAPC, *PKAPC, *PRKAPC;
@@ -1011,8 +1103,6 @@ typedef void DRIVER_STARTIO(PDEVICE_OBJECT DeviceObject, PIRP Irp);
 typedef DRIVER_STARTIO *PDRIVER_STARTIO;
 typedef NTSTATUS DRIVER_ADD_DEVICE(PDRIVER_OBJECT DriverObject, PDEVICE_OBJECT PhysicalDeviceObject);
 typedef DRIVER_ADD_DEVICE *PDRIVER_ADD_DEVICE;
-typedef void KDEFERRED_ROUTINE(PKDPC Dpc, PVOID DeferredContext, PVOID SystemArgument1, PVOID SystemArgument2);
-typedef KDEFERRED_ROUTINE *PKDEFERRED_ROUTINE;
 typedef void IO_WORKITEM_ROUTINE(PDEVICE_OBJECT DeviceObject, PVOID Context);
 typedef IO_WORKITEM_ROUTINE *PIO_WORKITEM_ROUTINE;
 

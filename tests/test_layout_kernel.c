@@ -92,6 +92,27 @@ static void synchronization_objects(void)
     OF(KDPC, DeferredContext, 32);
     OF(KDPC, SystemArgument1, 40);
     OF(KDPC, DpcData, 56);
+    OF(KDPC, SystemArgument2, 48);
+    OF(KDPC, ProcessorHistory, 16);
+    SZ(KTIMER, 64);
+    OF(KTIMER, Header, 0);
+    OF(KTIMER, DueTime, 24);
+    OF(KTIMER, TimerListEntry, 32);
+    OF(KTIMER, Dpc, 48);
+    OF(KTIMER, Processor, 56);
+    OF(KTIMER, Period, 60);
+    SZ(EXT_SET_PARAMETERS, 16);
+    OF(EXT_SET_PARAMETERS, NoWakeTolerance, 8);
+    SZ(EXT_DELETE_PARAMETERS, 24);
+    OF(EXT_DELETE_PARAMETERS, DeleteCallback, 8);
+    OF(EXT_DELETE_PARAMETERS, DeleteContext, 16);
+    CHECK_EQ(DpcObject, 19);
+    CHECK_EQ(ThreadedDpcObject, 24);
+    CHECK_EQ(TimerNotificationObject, 8);
+    CHECK_EQ(TimerSynchronizationObject, 9);
+    CHECK_EQ(EX_TIMER_HIGH_RESOLUTION, 0x4);
+    CHECK_EQ(EX_TIMER_NO_WAKE, 0x8);
+    CHECK_EQ(EX_TIMER_NOTIFICATION, 0x80000000u);
     SZ(KAPC, 88);
 }
 

@@ -1,6 +1,6 @@
 /*
- * dispatcher.c - dispatcher objects (events, semaphores, threads) and the
- * KeWaitFor* family, on Linux futexes.
+ * dispatcher.c - dispatcher objects (events, semaphores, threads; timers
+ * are set and expired in timer.c) and the KeWaitFor* family, on futexes.
  *
  * A single-object wait sleeps on the object's own SignalState word.  A
  * multi-object wait sleeps on one global sequence word that every signal
@@ -129,7 +129,8 @@ static void check_wait_irql(const wait_deadline *d)
 static BOOLEAN disp_try_acquire(PDISPATCHER_HEADER h)
 {
     switch (h->Type) {
-    case EventSynchronizationObject: {
+    case EventSynchronizationObject:
+    case TimerSynchronizationObject: {
         LONG one = 1;
         return __atomic_compare_exchange_n(&h->SignalState, &one, 0, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
     }
@@ -148,10 +149,10 @@ static BOOLEAN disp_try_acquire(PDISPATCHER_HEADER h)
 /* Gives back what disp_try_acquire took (a WaitAll that could not finish). */
 static void disp_undo_acquire(PDISPATCHER_HEADER h)
 {
-    if (h->Type != EventSynchronizationObject && h->Type != SemaphoreObject)
+    if (h->Type != EventSynchronizationObject && h->Type != TimerSynchronizationObject && h->Type != SemaphoreObject)
         return;
     pthread_mutex_lock(&disp_lock);
-    if (h->Type == EventSynchronizationObject)
+    if (h->Type != SemaphoreObject)
         __atomic_store_n(&h->SignalState, 1, __ATOMIC_SEQ_CST);
     else
         __atomic_add_fetch(&h->SignalState, 1, __ATOMIC_SEQ_CST);
@@ -174,7 +175,8 @@ static void disp_check_object(PVOID Object)
 {
     PDISPATCHER_HEADER h = Object;
     if (Object == NULL || (h->Type != EventNotificationObject && h->Type != EventSynchronizationObject &&
-                           h->Type != SemaphoreObject && h->Type != ThreadObject && h->Type != ProcessObject))
+                           h->Type != SemaphoreObject && h->Type != ThreadObject && h->Type != ProcessObject &&
+                           h->Type != TimerNotificationObject && h->Type != TimerSynchronizationObject))
         KeBugCheckEx(0x0000000A, (ULONG_PTR)Object, 0, 0, 0);
 }
 
