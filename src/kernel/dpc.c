@@ -4,9 +4,10 @@
  *
  * One DPC thread, started by the first KeInsertQueueDpc, runs the queued
  * DPCs one at a time in queue order at DISPATCH_LEVEL (KeInsertQueueDpc,
- * Remarks: a DPC runs at DISPATCH_LEVEL).  Windows has a queue per
- * processor and may run two DPCs at once on two processors; a driver that
- * relies on that is not portable anyway, and one thread keeps this cheap.
+ * Remarks: a DPC runs at DISPATCH_LEVEL); a HighImportance DPC goes to the
+ * head of the queue, any other to its tail (KeSetImportanceDpc, Remarks).
+ * Windows has a queue per processor and may run two DPCs at once on two
+ * processors; drivers cannot count on either, and one thread keeps it cheap.
  * Threaded DPCs run there too, at DISPATCH_LEVEL, as they do on Windows
  * when threaded DPCs are disabled (KeInitializeThreadedDpc, Remarks): the
  * strictest of the two IRQLs a threaded DPC must be ready for.
@@ -153,11 +154,15 @@ BOOLEAN KeInsertQueueDpc(PRKDPC Dpc, PVOID SystemArgument1, PVOID SystemArgument
     Dpc->DpcData = &dpc_queued_marker;
     Dpc->ProcessorHistory = ++dpc_inserted;
     Dpc->DpcListEntry.Next = NULL;
-    if (dpc_tail == NULL)
+    if (dpc_tail == NULL) {
+        dpc_head = dpc_tail = Dpc;
+    } else if (Dpc->Importance == HighImportance) {
+        Dpc->DpcListEntry.Next = &dpc_head->DpcListEntry;
         dpc_head = Dpc;
-    else
+    } else {
         dpc_tail->DpcListEntry.Next = &Dpc->DpcListEntry;
-    dpc_tail = Dpc;
+        dpc_tail = Dpc;
+    }
     dpc_queued++;
     pthread_cond_signal(&dpc_work);
     pthread_mutex_unlock(&dpc_lock);
@@ -179,7 +184,12 @@ BOOLEAN KeRemoveQueueDpc(PRKDPC Dpc)
 /* Called with dpc_lock held: has everything queued up to `order` run? */
 static BOOLEAN dpc_flushed_through(ULONG64 order)
 {
-    return (dpc_head == NULL || dpc_head->ProcessorHistory > order) && (dpc_running == 0 || dpc_running > order);
+    if (dpc_running != 0 && dpc_running <= order)
+        return FALSE;
+    for (PKDPC d = dpc_head; d != NULL; d = dpc_next(d))
+        if (d->ProcessorHistory <= order)
+            return FALSE;
+    return TRUE;
 }
 
 void KeFlushQueuedDpcs(void)
@@ -198,7 +208,7 @@ void KeFlushQueuedDpcs(void)
 
 void KeSetImportanceDpc(PRKDPC Dpc, KDPC_IMPORTANCE Importance)
 {
-    Dpc->Importance = (UCHAR)Importance; /* recorded; one queue, in order, whatever the importance */
+    Dpc->Importance = (UCHAR)Importance;
 }
 
 void KeSetTargetProcessorDpc(PRKDPC Dpc, CCHAR Number)
