@@ -120,10 +120,11 @@ static void timer_expire(PKTIMER t, LONGLONG now)
         timer_link(t);
     }
     int wake = t->Header.Type == TimerSynchronizationObject ? 1 : INT_MAX;
+    /* The DPC is queued under the dispatcher lock too: a waiter may free or
+     * reuse its KTIMER as soon as it passed through the lock after the
+     * signal, so the signal must be the last touch (see dispatcher.c). */
     openwsk_dispatcher_lock();
     __atomic_store_n(&t->Header.SignalState, 1, __ATOMIC_SEQ_CST);
-    openwsk_dispatcher_wake(&t->Header, wake);
-    openwsk_dispatcher_unlock();
     if (t->Dpc != NULL) {
         LARGE_INTEGER system_time;
         system_time.QuadPart = openwsk_system_time_now();
@@ -131,6 +132,8 @@ static void timer_expire(PKTIMER t, LONGLONG now)
             x != NULL)
             x->Runs++;
     }
+    openwsk_dispatcher_wake(&t->Header, wake);
+    openwsk_dispatcher_unlock();
 }
 
 static void *timer_thread(void *arg)
