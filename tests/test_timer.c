@@ -287,6 +287,8 @@ typedef struct ex_log {
     KEVENT reached;
     LONG target;
     BOOLEAN delete_in_callback;
+    BOOLEAN stall_at_target; /* keeps the callback running a while after `reached` */
+    volatile LONG returned;
     volatile LONG deleted;
     KEVENT deleted_event;
 } ex_log;
@@ -299,8 +301,12 @@ static void ex_callback(PEX_TIMER Timer, PVOID Context)
     log->context = Context;
     if (log->delete_in_callback)
         ExDeleteTimer(Timer, TRUE, FALSE, NULL); /* Wait must be FALSE here */
-    if (__atomic_add_fetch(&log->calls, 1, __ATOMIC_SEQ_CST) == log->target)
+    if (__atomic_add_fetch(&log->calls, 1, __ATOMIC_SEQ_CST) == log->target) {
         KeSetEvent(&log->reached, 0, FALSE);
+        if (log->stall_at_target)
+            KeStallExecutionProcessor(50000);
+    }
+    __atomic_add_fetch(&log->returned, 1, __ATOMIC_SEQ_CST);
 }
 
 static void ex_delete_callback(PVOID Context)
@@ -353,6 +359,7 @@ static void ex_timer_periodic_then_delete_waits(void)
 {
     ex_log log;
     ex_log_init(&log, 3);
+    log.stall_at_target = TRUE;
     PEX_TIMER t = ExAllocateTimer(ex_callback, &log, EX_TIMER_HIGH_RESOLUTION);
     CHECK(t != NULL);
     CHECK_EQ(ExSetTimer(t, MS(5), MS(-5) /* 5 ms in 100 ns units */, NULL), FALSE);
@@ -360,6 +367,7 @@ static void ex_timer_periodic_then_delete_waits(void)
     /* Cancel + Wait: no callback runs once ExDeleteTimer has returned. */
     CHECK_EQ(ExDeleteTimer(t, TRUE, TRUE, NULL), TRUE);
     LONG calls = log.calls;
+    CHECK_EQ(log.returned, calls); /* it waited for the running (stalled) callback */
     CHECK(calls >= 3);
     KeFlushQueuedDpcs();
     sleep_ms(30);

@@ -45,6 +45,7 @@ struct _EX_TIMER {
     /* Guarded by timer_lock: */
     BOOLEAN Deleted; /* ExDeleteTimer was called */
     LONG Runs;       /* callbacks queued or running */
+    BOOLEAN Waiting; /* ExDeleteTimer(Wait = TRUE) will free it */
     PEXT_DELETE_CALLBACK DeleteCallback;
     PVOID DeleteContext;
 };
@@ -287,7 +288,7 @@ static void ex_timer_dpc(PKDPC Dpc, PVOID DeferredContext, PVOID SystemArgument1
     struct _EX_TIMER *x = DeferredContext;
     x->Callback(x, x->CallbackContext);
     pthread_mutex_lock(&timer_lock);
-    BOOLEAN free_now = --x->Runs == 0 && x->Deleted && !timer_is_set(&x->Timer);
+    BOOLEAN free_now = --x->Runs == 0 && x->Deleted && !x->Waiting && !timer_is_set(&x->Timer);
     /* ExDeleteTimer(Wait = TRUE) waits on the timer thread's condition. */
     pthread_cond_broadcast(&timer_cond);
     pthread_mutex_unlock(&timer_lock);
@@ -361,6 +362,7 @@ BOOLEAN ExDeleteTimer(PEX_TIMER Timer, BOOLEAN Cancel, BOOLEAN Wait, PEXT_DELETE
     }
     if (Wait) {
         /* "Finish expiring": a callback already queued or running. */
+        x->Waiting = TRUE;
         while (x->Runs > 0)
             pthread_cond_wait(&timer_cond, &timer_lock);
     }
