@@ -116,7 +116,8 @@ static void timer_expire(PKTIMER t, LONGLONG now)
     if (x != NULL && x->Deleted)
         period = 0; /* deleted without cancelling: this expiry is its last */
     if (period > 0) {
-        LONGLONG next = (LONGLONG)t->DueTime.QuadPart + period;
+        LONGLONG due = (LONGLONG)t->DueTime.QuadPart;
+        LONGLONG next = due > LLONG_MAX - period ? LLONG_MAX : due + period;
         t->DueTime.QuadPart = (ULONGLONG)(next > now ? next : now + period);
         timer_link(t);
     }
@@ -209,7 +210,7 @@ static LONGLONG timer_due_from(LONGLONG DueTime)
 {
     LONGLONG now = openwsk_interrupt_time_now();
     if (DueTime < 0)
-        return DueTime == LLONG_MIN ? LLONG_MAX : now - DueTime;
+        return DueTime < -(LLONG_MAX - now) ? LLONG_MAX : now - DueTime;
     LONGLONG ahead = DueTime - openwsk_system_time_now();
     return ahead > 0 ? now + ahead : now;
 }
