@@ -13,7 +13,10 @@
  *             and that ends with PsTerminateSystemThread from a nested
  *             call: the host unmaps the driver right after the wait;
  *   sockets   open Count WSK datagram sockets at once, say how many it
- *             got, close them (a server driver holds thousands).
+ *             got, close them (a server driver holds thousands);
+ *   timer     run a 1 ms periodic timer with a DPC, and leave it set at
+ *             DriverUnload (Windows: bug check 0xCE once it fires);
+ *   timerok   the same timer, cancelled and flushed by DriverUnload.
  * It also defines functions named like the libc socket calls the runtime
  * makes (socket, bind, connect, sendmsg, recvmsg, close): the runtime must
  * never call them, and the driver's own calls must reach its own.
@@ -54,6 +57,18 @@ static PVOID ProbeLeak;
 static PIRP ProbeLeakedIrp;
 static PETHREAD ProbeThread;
 static KEVENT ProbeStop;
+static KTIMER ProbeTimer;
+static KDPC ProbeTimerDpc;
+static volatile LONG ProbeTimerFires;
+
+static VOID ProbeTimerRoutine(PKDPC Dpc, PVOID Context, PVOID Arg1, PVOID Arg2)
+{
+    UNREFERENCED_PARAMETER(Dpc);
+    UNREFERENCED_PARAMETER(Context);
+    UNREFERENCED_PARAMETER(Arg1);
+    UNREFERENCED_PARAMETER(Arg2);
+    InterlockedIncrement(&ProbeTimerFires);
+}
 
 static DECLSPEC_NOINLINE VOID ProbeThreadEnd(ULONG Depth)
 {
@@ -215,6 +230,12 @@ static VOID ProbeUnload(PDRIVER_OBJECT DriverObject)
         KeWaitForSingleObject(ProbeThread, Executive, KernelMode, FALSE, NULL);
         ObDereferenceObject(ProbeThread);
     }
+    if (ModeIs(L"timerok")) {
+        KeCancelTimer(&ProbeTimer);
+        KeFlushQueuedDpcs();
+    }
+    if (ModeIs(L"timer") || ModeIs(L"timerok"))
+        DbgPrint("probe: timer fired %s\n", ProbeTimerFires > 0 ? "yes" : "no");
     WskReleaseProviderNPI(&ProbeRegistration);
     if (!ModeIs(L"nodereg"))
         WskDeregister(&ProbeRegistration);
@@ -325,6 +346,13 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
             ObReferenceObjectByHandle(thread, THREAD_ALL_ACCESS, *PsThreadType, KernelMode, &ProbeThread, NULL);
             ZwClose(thread);
         }
+    }
+    if (ModeIs(L"timer") || ModeIs(L"timerok")) {
+        LARGE_INTEGER due;
+        due.QuadPart = -10000; /* 1 ms */
+        KeInitializeTimerEx(&ProbeTimer, NotificationTimer);
+        KeInitializeDpc(&ProbeTimerDpc, ProbeTimerRoutine, NULL);
+        KeSetTimerEx(&ProbeTimer, due, 1, &ProbeTimerDpc);
     }
     if (!ModeIs(L"nounload"))
         DriverObject->DriverUnload = ProbeUnload;

@@ -3,7 +3,7 @@
 # outside: names and RegistryPath given to DriverEntry, command-line
 # parameters as registry values of each type, a driver's libc-named
 # functions staying its own, the exit status for a clean unload, leaks, a
-# missing WskDeregister, a failing DriverEntry, a driver without
+# missing WskDeregister, a timer left set, a failing DriverEntry, a driver without
 # DriverUnload, usage errors, and the soft descriptor limit raised so that
 # a driver can hold more sockets than 1,024.
 set -u
@@ -95,6 +95,17 @@ run 1 -t 0.2 "$probe" -- Mode=leak
 expect 'wskhost: LEAKS after DriverUnload'
 expect 'IRPs: 1'
 expect "pool tag 'Leak'"
+
+# A timer left set at DriverUnload is cancelled before the image goes
+# (on Windows its next DPC would be bug check 0xCE) and counts as a leak;
+# one cancelled and flushed by DriverUnload is clean.
+run 1 -t 0.2 "$probe" -- Mode=timer
+expect 'probe: timer fired yes'
+expect 'DRIVER_UNLOADED_WITHOUT_CANCELLING_PENDING_OPERATIONS (0xCE): timer'
+expect 'timers still set or DPCs still queued: '
+run 0 -t 0.2 "$probe" -- Mode=timerok
+expect 'probe: timer fired yes'
+expect 'wskhost: no leaks'
 
 run 1 -t 0.2 "$probe" -- Mode=nodereg
 expect 'WSK registrations not deregistered: 1'

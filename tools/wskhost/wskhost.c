@@ -4,8 +4,9 @@
  * the command line's Name=Value pairs, DriverEntry at PASSIVE_LEVEL, then
  * (on SIGINT / SIGTERM, or after --stop-after) DriverUnload, which returns
  * once the driver's WskDeregister has.  Then the leak report: anything the
- * driver left behind (pool by tag, IRPs, MDLs, registrations, sockets)
- * makes the exit status non-zero.  The soft RLIMIT_NOFILE is raised to the
+ * driver left behind (pool by tag, IRPs, MDLs, registrations, sockets,
+ * timers still set: cancelled before the image is unmapped) makes the
+ * exit status non-zero.  The soft RLIMIT_NOFILE is raised to the
  * hard limit first: each WSK socket is a Linux descriptor.
  *
  *   wskhost [options] DRIVER.so [-- Name=Value ...]
@@ -234,8 +235,9 @@ static void raise_descriptor_limit(void)
         say("descriptor limit raised from %llu to %llu", (unsigned long long)was, (unsigned long long)rl.rlim_cur);
 }
 
-/* After DriverUnload: everything the driver should have given back. */
-static int leak_report(void)
+/* After DriverUnload: everything the driver should have given back.
+ * timers: timers still set and DPCs still queued, already cancelled. */
+static int leak_report(LONG timers)
 {
     LONG registrations = openwsk_wsk_registration_count();
     LONG sockets = openwsk_wsk_socket_count();
@@ -243,13 +245,15 @@ static int leak_report(void)
     SIZE_T mdls = openwsk_pool_outstanding_count(OPENWSK_TAG_MDL);
     SIZE_T count = openwsk_pool_outstanding_count(0);
     SIZE_T bytes = openwsk_pool_outstanding_bytes(0);
-    if (registrations == 0 && sockets == 0 && count == 0) {
-        say("no leaks: pool, IRPs, MDLs, WSK registrations and sockets all returned");
+    if (registrations == 0 && sockets == 0 && count == 0 && timers == 0) {
+        say("no leaks: pool, IRPs, MDLs, WSK registrations, sockets and timers all returned");
         return 0;
     }
     fprintf(stderr, "wskhost: LEAKS after DriverUnload:\n");
     fprintf(stderr, "wskhost:   WSK registrations not deregistered: %ld, sockets not closed: %ld\n",
             (long)registrations, (long)sockets);
+    fprintf(stderr, "wskhost:   timers still set or DPCs still queued: %ld (cancelled before unmapping the driver)\n",
+            (long)timers);
     fprintf(stderr, "wskhost:   IRPs: %zu, MDLs: %zu, pool: %zu allocations, %zu bytes; by tag:\n", (size_t)irps,
             (size_t)mdls, (size_t)count, (size_t)bytes);
     openwsk_leak_report();
@@ -335,11 +339,14 @@ int main(int argc, char **argv)
         driver.DriverUnload(&driver); /* returns once its WskDeregister has */
         say("DriverUnload returned");
     }
+    /* A timer DPC firing in the unmapped image would crash: Windows' bug
+     * check 0xCE.  Reported as a leak instead, after cancelling. */
+    LONG timers = openwsk_timer_cancel_all_for_unload();
     dlclose(image);
     RtlFreeUnicodeString(&driver.DriverName);
     RtlFreeUnicodeString(&service_key);
     openwsk_registry_reset();
-    if (leak_report() != 0 && result == EXIT_CLEAN)
+    if (leak_report(timers) != 0 && result == EXIT_CLEAN)
         result = EXIT_LEAKED;
     return result;
 }
