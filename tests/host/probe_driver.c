@@ -235,7 +235,7 @@ static VOID ProbeUnload(PDRIVER_OBJECT DriverObject)
         KeFlushQueuedDpcs();
     }
     if (ModeIs(L"timer") || ModeIs(L"timerok"))
-        DbgPrint("probe: timer fired %s\n", ProbeTimerFires > 0 ? "yes" : "no");
+        DbgPrint("probe: timer fired %s\n", InterlockedCompareExchange(&ProbeTimerFires, 0, 0) > 0 ? "yes" : "no");
     WskReleaseProviderNPI(&ProbeRegistration);
     if (!ModeIs(L"nodereg"))
         WskDeregister(&ProbeRegistration);
