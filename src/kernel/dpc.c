@@ -137,8 +137,6 @@ void KeInitializeThreadedDpc(PRKDPC Dpc, PKDEFERRED_ROUTINE DeferredRoutine, PVO
 
 BOOLEAN KeInsertQueueDpc(PRKDPC Dpc, PVOID SystemArgument1, PVOID SystemArgument2)
 {
-    if (KeGetCurrentIrql() > HIGH_LEVEL)
-        KeBugCheckEx(IRQL_NOT_LESS_OR_EQUAL, (ULONG_PTR)Dpc, KeGetCurrentIrql(), 0, 0);
     pthread_mutex_lock(&dpc_lock);
     if (Dpc->DpcData != NULL) {
         pthread_mutex_unlock(&dpc_lock);
