@@ -192,13 +192,18 @@ BOOLEAN IoCancelIrp(PIRP Irp)
 
 /* ---- device objects ---- */
 
+/* Device objects are reference-counted objects (object.c), as on Windows:
+ * ObReferenceObject works on them, and one that IoDeleteDevice unlinked
+ * stays in memory while a queued work item still holds a reference. */
+static struct _OBJECT_TYPE io_device_type = {"Device"};
+
 NTSTATUS IoCreateDevice(PDRIVER_OBJECT DriverObject, ULONG DeviceExtensionSize, PUNICODE_STRING DeviceName,
                         DEVICE_TYPE DeviceType, ULONG DeviceCharacteristics, BOOLEAN Exclusive,
                         PDEVICE_OBJECT *DeviceObject)
 {
     (void)DeviceName;
     SIZE_T ext = ALIGN_UP_BY(DeviceExtensionSize, 16);
-    PDEVICE_OBJECT dev = openwsk_pool_alloc(sizeof(DEVICE_OBJECT) + ext, OPENWSK_TAG_OBJECT, TRUE);
+    PDEVICE_OBJECT dev = openwsk_object_create(sizeof(DEVICE_OBJECT) + ext, &io_device_type, NULL);
     if (dev == NULL)
         return STATUS_INSUFFICIENT_RESOURCES;
     dev->Type = IO_TYPE_DEVICE;
@@ -228,7 +233,7 @@ void IoDeleteDevice(PDEVICE_OBJECT DeviceObject)
             break;
         }
     }
-    openwsk_pool_free(DeviceObject);
+    ObfDereferenceObject(DeviceObject);
 }
 
 NTSTATUS IoCreateSymbolicLink(PUNICODE_STRING SymbolicLinkName, PUNICODE_STRING DeviceName)
