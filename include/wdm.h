@@ -277,10 +277,6 @@ NTKERNELAPI void ExReleaseFastMutex(PFAST_MUTEX FastMutex);
 NTKERNELAPI BOOLEAN ExTryToAcquireFastMutex(PFAST_MUTEX FastMutex);
 NTKERNELAPI void ExAcquireFastMutexUnsafe(PFAST_MUTEX FastMutex);
 NTKERNELAPI void ExReleaseFastMutexUnsafe(PFAST_MUTEX FastMutex);
-#define KeInitializeGuardedMutex ExInitializeFastMutex
-#define KeAcquireGuardedMutex ExAcquireFastMutex
-#define KeReleaseGuardedMutex ExReleaseFastMutex
-#define KeTryToAcquireGuardedMutex ExTryToAcquireFastMutex
 
 typedef struct _EX_RUNDOWN_REF {
     union {
@@ -297,6 +293,107 @@ NTKERNELAPI void ExReleaseRundownProtection(PEX_RUNDOWN_REF RunRef);
 NTKERNELAPI void ExReleaseRundownProtectionEx(PEX_RUNDOWN_REF RunRef, ULONG Count);
 NTKERNELAPI void ExWaitForRundownProtectionRelease(PEX_RUNDOWN_REF RunRef);
 NTKERNELAPI void ExRundownCompleted(PEX_RUNDOWN_REF RunRef);
+
+/* Guarded mutexes share FAST_MUTEX's layout; acquiring one enters a guarded
+ * region instead of raising the IRQL (KeAcquireGuardedMutex, Remarks). */
+NTKERNELAPI void KeInitializeGuardedMutex(PKGUARDED_MUTEX Mutex);
+NTKERNELAPI void KeAcquireGuardedMutex(PKGUARDED_MUTEX Mutex);
+NTKERNELAPI void KeReleaseGuardedMutex(PKGUARDED_MUTEX Mutex);
+NTKERNELAPI BOOLEAN KeTryToAcquireGuardedMutex(PKGUARDED_MUTEX Mutex);
+NTKERNELAPI void KeAcquireGuardedMutexUnsafe(PKGUARDED_MUTEX FastMutex);
+NTKERNELAPI void KeReleaseGuardedMutexUnsafe(PKGUARDED_MUTEX FastMutex);
+
+/* Critical and guarded regions: per-thread counters (no APCs are ever
+ * delivered here, but the counts are what KeAreApcsDisabled reports). */
+NTKERNELAPI void KeEnterCriticalRegion(void);
+NTKERNELAPI void KeLeaveCriticalRegion(void);
+NTKERNELAPI void KeEnterGuardedRegion(void);
+NTKERNELAPI void KeLeaveGuardedRegion(void);
+NTKERNELAPI BOOLEAN KeAreApcsDisabled(void);
+NTKERNELAPI BOOLEAN KeAreAllApcsDisabled(void);
+
+/* Executive resources (ERESOURCE), Windows x64 layout. */
+typedef ULONG_PTR ERESOURCE_THREAD, *PERESOURCE_THREAD;
+
+typedef struct _OWNER_ENTRY {
+    ERESOURCE_THREAD OwnerThread;
+    union {
+        struct {
+            ULONG IoPriorityBoosted : 1;
+            ULONG OwnerReferenced : 1;
+            ULONG IoQoSPriorityBoosted : 1;
+            ULONG OwnerCount : 29;
+        };
+        ULONG TableSize;
+    };
+} OWNER_ENTRY, *POWNER_ENTRY;
+
+typedef struct _ERESOURCE {
+    LIST_ENTRY SystemResourcesList;
+    POWNER_ENTRY OwnerTable;
+    SHORT ActiveCount;
+    union {
+        USHORT Flag;
+        struct {
+            UCHAR ReservedLowFlags;
+            UCHAR WaiterPriority;
+        };
+    };
+    PVOID SharedWaiters;    /* KSEMAPHORE on Windows; the runtime's wake word */
+    PVOID ExclusiveWaiters; /* KEVENT on Windows; unused */
+    OWNER_ENTRY OwnerEntry;
+    ULONG ActiveEntries;
+    ULONG ContentionCount;
+    ULONG NumberOfSharedWaiters;
+    ULONG NumberOfExclusiveWaiters;
+    PVOID Reserved2;
+    union {
+        PVOID Address;
+        ULONG_PTR CreatorBackTraceIndex;
+    };
+    KSPIN_LOCK SpinLock;
+} ERESOURCE, *PERESOURCE;
+
+#define ResourceNeverExclusive 0x0010
+#define ResourceReleaseByOtherThread 0x0020
+#define ResourceOwnedExclusive 0x0080
+#define RESOURCE_HASH_TABLE_SIZE 64
+
+NTKERNELAPI NTSTATUS ExInitializeResourceLite(PERESOURCE Resource);
+NTKERNELAPI NTSTATUS ExReinitializeResourceLite(PERESOURCE Resource);
+NTKERNELAPI NTSTATUS ExDeleteResourceLite(PERESOURCE Resource);
+NTKERNELAPI BOOLEAN ExAcquireResourceSharedLite(PERESOURCE Resource, BOOLEAN Wait);
+NTKERNELAPI BOOLEAN ExAcquireResourceExclusiveLite(PERESOURCE Resource, BOOLEAN Wait);
+NTKERNELAPI BOOLEAN ExAcquireSharedStarveExclusive(PERESOURCE Resource, BOOLEAN Wait);
+NTKERNELAPI BOOLEAN ExAcquireSharedWaitForExclusive(PERESOURCE Resource, BOOLEAN Wait);
+NTKERNELAPI BOOLEAN ExTryToAcquireResourceExclusiveLite(PERESOURCE Resource);
+NTKERNELAPI void ExReleaseResourceLite(PERESOURCE Resource);
+NTKERNELAPI void ExReleaseResourceForThreadLite(PERESOURCE Resource, ERESOURCE_THREAD ResourceThreadId);
+NTKERNELAPI void ExConvertExclusiveToSharedLite(PERESOURCE Resource);
+NTKERNELAPI BOOLEAN ExIsResourceAcquiredExclusiveLite(PERESOURCE Resource);
+NTKERNELAPI ULONG ExIsResourceAcquiredSharedLite(PERESOURCE Resource);
+NTKERNELAPI ULONG ExGetExclusiveWaiterCount(PERESOURCE Resource);
+NTKERNELAPI ULONG ExGetSharedWaiterCount(PERESOURCE Resource);
+NTKERNELAPI PVOID ExEnterCriticalRegionAndAcquireResourceExclusive(PERESOURCE Resource);
+NTKERNELAPI PVOID ExEnterCriticalRegionAndAcquireResourceShared(PERESOURCE Resource);
+NTKERNELAPI PVOID ExEnterCriticalRegionAndAcquireSharedWaitForExclusive(PERESOURCE Resource);
+NTKERNELAPI void ExReleaseResourceAndLeaveCriticalRegion(PERESOURCE Resource);
+#define ExGetCurrentResourceThread() ((ERESOURCE_THREAD)PsGetCurrentThread())
+#define ExIsResourceAcquiredLite ExIsResourceAcquiredSharedLite
+#define ExReleaseResource(r) ExReleaseResourceLite(r)
+#ifndef RESOURCE_NOT_OWNED
+#define RESOURCE_NOT_OWNED 0x000000E3
+#endif
+
+/* Doubly and singly linked lists guarded by a caller's spin lock. */
+NTKERNELAPI PLIST_ENTRY ExInterlockedInsertHeadList(PLIST_ENTRY ListHead, PLIST_ENTRY ListEntry,
+                                                    PKSPIN_LOCK Lock);
+NTKERNELAPI PLIST_ENTRY ExInterlockedInsertTailList(PLIST_ENTRY ListHead, PLIST_ENTRY ListEntry,
+                                                    PKSPIN_LOCK Lock);
+NTKERNELAPI PLIST_ENTRY ExInterlockedRemoveHeadList(PLIST_ENTRY ListHead, PKSPIN_LOCK Lock);
+NTKERNELAPI PSINGLE_LIST_ENTRY ExInterlockedPushEntryList(PSINGLE_LIST_ENTRY ListHead,
+                                                          PSINGLE_LIST_ENTRY ListEntry, PKSPIN_LOCK Lock);
+NTKERNELAPI PSINGLE_LIST_ENTRY ExInterlockedPopEntryList(PSINGLE_LIST_ENTRY ListHead, PKSPIN_LOCK Lock);
 
 /* ===================================================================== */
 /* Interlocked operations (intrinsics in the WDK)                         */

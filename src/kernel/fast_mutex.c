@@ -1,5 +1,6 @@
 /*
- * fast_mutex.c - FAST_MUTEX (and KGUARDED_MUTEX, which wdm.h maps onto it).
+ * fast_mutex.c - FAST_MUTEX, KGUARDED_MUTEX (same layout and lock) and the
+ * critical and guarded regions.
  *
  * Count keeps the Windows convention: 1 = free, 0 = owned.  While owned,
  * -1 means "owned and somebody may sleep on it": a three-state futex mutex
@@ -143,6 +144,98 @@ void ExAcquireFastMutexUnsafe(PFAST_MUTEX FastMutex)
 }
 
 void ExReleaseFastMutexUnsafe(PFAST_MUTEX FastMutex)
+{
+    fmutex_unlock(FastMutex);
+}
+
+/* ---- critical and guarded regions ---- */
+
+/* Per-thread counts, what KernelApcDisable and SpecialApcDisable are on
+ * Windows.  No APC is ever delivered in this runtime, so the regions only
+ * matter to KeAreApcsDisabled and to the checks below. */
+static __thread LONG critical_region_depth;
+static __thread LONG guarded_region_depth;
+
+void KeEnterCriticalRegion(void)
+{
+    critical_region_depth++;
+}
+
+void KeLeaveCriticalRegion(void)
+{
+    critical_region_depth--;
+}
+
+void KeEnterGuardedRegion(void)
+{
+    guarded_region_depth++;
+}
+
+void KeLeaveGuardedRegion(void)
+{
+    guarded_region_depth--;
+}
+
+BOOLEAN KeAreApcsDisabled(void)
+{
+    return critical_region_depth != 0 || guarded_region_depth != 0;
+}
+
+BOOLEAN KeAreAllApcsDisabled(void)
+{
+    return guarded_region_depth != 0 || KeGetCurrentIrql() >= APC_LEVEL;
+}
+
+/* ---- guarded mutexes ---- */
+
+/* Same lock as FAST_MUTEX, but acquiring enters a guarded region rather than
+ * raising the IRQL, so KeGetCurrentIrql stays where it was
+ * (KeAcquireGuardedMutex, Remarks).  Callers run at IRQL <= APC_LEVEL. */
+static void gmutex_check_irql(void)
+{
+    KIRQL irql = KeGetCurrentIrql();
+    if (irql > APC_LEVEL)
+        KeBugCheckEx(IRQL_NOT_LESS_OR_EQUAL, 0, irql, 0, (ULONG_PTR)__builtin_return_address(0));
+}
+
+void KeInitializeGuardedMutex(PKGUARDED_MUTEX Mutex)
+{
+    ExInitializeFastMutex(Mutex);
+}
+
+void KeAcquireGuardedMutex(PKGUARDED_MUTEX Mutex)
+{
+    gmutex_check_irql();
+    KeEnterGuardedRegion();
+    fmutex_lock(Mutex);
+    Mutex->OldIrql = KeGetCurrentIrql(); /* unchanged; kept for a debugger's eye */
+}
+
+void KeReleaseGuardedMutex(PKGUARDED_MUTEX Mutex)
+{
+    fmutex_unlock(Mutex);
+    KeLeaveGuardedRegion();
+}
+
+BOOLEAN KeTryToAcquireGuardedMutex(PKGUARDED_MUTEX Mutex)
+{
+    gmutex_check_irql();
+    KeEnterGuardedRegion();
+    if (fmutex_try_lock(Mutex)) {
+        fmutex_set_owner(Mutex);
+        Mutex->OldIrql = KeGetCurrentIrql();
+        return TRUE;
+    }
+    KeLeaveGuardedRegion();
+    return FALSE;
+}
+
+void KeAcquireGuardedMutexUnsafe(PKGUARDED_MUTEX FastMutex)
+{
+    fmutex_lock(FastMutex);
+}
+
+void KeReleaseGuardedMutexUnsafe(PKGUARDED_MUTEX FastMutex)
 {
     fmutex_unlock(FastMutex);
 }
