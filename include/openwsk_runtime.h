@@ -65,6 +65,14 @@ OPENWSK_API NTSTATUS openwsk_registry_set_string(const char *key_path, const cha
 OPENWSK_API NTSTATUS openwsk_registry_set_dword(const char *key_path, const char *value_name, ULONG value);
 OPENWSK_API void openwsk_registry_reset(void);
 
+/* Work items queued or running (IoQueueWorkItem, IoQueueWorkItemEx) of a
+ * driver; with Driver NULL, ExQueueWorkItem items.  Like the reference an
+ * IO_WORKITEM holds on Windows, they keep the driver's image loaded: a host
+ * calls openwsk_io_wait_for_work_items after DriverUnload has returned and
+ * before it unmaps the driver. */
+OPENWSK_API LONG openwsk_io_work_items_outstanding(struct _DRIVER_OBJECT *Driver);
+OPENWSK_API void openwsk_io_wait_for_work_items(struct _DRIVER_OBJECT *Driver);
+
 /* Formats a tag the way pool tools show it (memory order), into out[5]. */
 OPENWSK_API void openwsk_format_tag(ULONG Tag, char out[5]);
 

@@ -1547,6 +1547,57 @@ NTKERNELAPI void IoDeleteDevice(PDEVICE_OBJECT DeviceObject);
 NTKERNELAPI NTSTATUS IoCreateSymbolicLink(PUNICODE_STRING SymbolicLinkName, PUNICODE_STRING DeviceName);
 NTKERNELAPI NTSTATUS IoDeleteSymbolicLink(PUNICODE_STRING SymbolicLinkName);
 
+/* Work items (System Worker Threads).  WORK_QUEUE_ITEM has Windows' layout;
+ * IO_WORKITEM is opaque, IoSizeofWorkItem bytes long. */
+typedef enum _WORK_QUEUE_TYPE {
+    CriticalWorkQueue,
+    DelayedWorkQueue,
+    HyperCriticalWorkQueue,
+    NormalWorkQueue,
+    BackgroundWorkQueue,
+    RealTimeWorkQueue,
+    SuperCriticalWorkQueue,
+    MaximumWorkQueue,
+    CustomPriorityWorkQueue = 32
+} WORK_QUEUE_TYPE;
+
+typedef void WORKER_THREAD_ROUTINE(PVOID Parameter);
+typedef WORKER_THREAD_ROUTINE *PWORKER_THREAD_ROUTINE;
+
+typedef struct _WORK_QUEUE_ITEM {
+    LIST_ENTRY List;
+    PWORKER_THREAD_ROUTINE WorkerRoutine;
+    volatile PVOID Parameter;
+} WORK_QUEUE_ITEM, *PWORK_QUEUE_ITEM;
+
+FORCEINLINE void ExInitializeWorkItem(PWORK_QUEUE_ITEM Item, PWORKER_THREAD_ROUTINE Routine, PVOID Context)
+{
+    Item->WorkerRoutine = Routine;
+    Item->Parameter = Context;
+    Item->List.Flink = NULL;
+}
+NTKERNELAPI void ExQueueWorkItem(PWORK_QUEUE_ITEM WorkItem, WORK_QUEUE_TYPE QueueType);
+
+typedef struct _IO_WORKITEM IO_WORKITEM, *PIO_WORKITEM;
+typedef void IO_WORKITEM_ROUTINE_EX(PVOID IoObject, PVOID Context, PIO_WORKITEM IoWorkItem);
+typedef IO_WORKITEM_ROUTINE_EX *PIO_WORKITEM_ROUTINE_EX;
+
+NTKERNELAPI PIO_WORKITEM IoAllocateWorkItem(PDEVICE_OBJECT DeviceObject);
+NTKERNELAPI void IoFreeWorkItem(PIO_WORKITEM IoWorkItem);
+NTKERNELAPI ULONG IoSizeofWorkItem(void);
+NTKERNELAPI void IoInitializeWorkItem(PVOID IoObject, PIO_WORKITEM IoWorkItem);
+NTKERNELAPI void IoUninitializeWorkItem(PIO_WORKITEM IoWorkItem);
+NTKERNELAPI void IoQueueWorkItem(PIO_WORKITEM IoWorkItem, PIO_WORKITEM_ROUTINE WorkerRoutine,
+                                 WORK_QUEUE_TYPE QueueType, PVOID Context);
+NTKERNELAPI void IoQueueWorkItemEx(PIO_WORKITEM IoWorkItem, PIO_WORKITEM_ROUTINE_EX WorkerRoutine,
+                                   WORK_QUEUE_TYPE QueueType, PVOID Context);
+#ifndef WORKER_THREAD_RETURNED_AT_BAD_IRQL
+#define WORKER_THREAD_RETURNED_AT_BAD_IRQL 0x000000E1
+#endif
+#ifndef WORKER_INVALID
+#define WORKER_INVALID 0x000000E4
+#endif
+
 /* ===================================================================== */
 /* Run-time library                                                       */
 /* ===================================================================== */
