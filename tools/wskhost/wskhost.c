@@ -3,7 +3,8 @@
  * loads a driver: a DRIVER_OBJECT, a RegistryPath whose Parameters key holds
  * the command line's Name=Value pairs, DriverEntry at PASSIVE_LEVEL, then
  * (on SIGINT / SIGTERM, or after --stop-after) DriverUnload, which returns
- * once the driver's WskDeregister has.  Then the leak report: anything the
+ * once the driver's WskDeregister has; the driver is unmapped once its
+ * queued and running work items are done.  Then the leak report: anything the
  * driver left behind (pool by tag, IRPs, MDLs, registrations, sockets,
  * timers still set: cancelled before the image is unmapped) makes the
  * exit status non-zero.  The soft RLIMIT_NOFILE is raised to the
@@ -235,6 +236,30 @@ static void raise_descriptor_limit(void)
         say("descriptor limit raised from %llu to %llu", (unsigned long long)was, (unsigned long long)rl.rlim_cur);
 }
 
+/* Before the image goes.  On Windows a queued or running IO_WORKITEM holds a
+ * reference on its device object, which holds one on the driver object,
+ * and the image is unmapped only when the driver object's last reference
+ * goes: DriverUnload runs at once, the unmapping waits for the work items.
+ * Same here.  ExQueueWorkItem items have no such protection on Windows (the
+ * image may go from under them: ExQueueWorkItem, Remarks): they are waited
+ * for too, so that the process does not crash, but reported as an error. */
+static int wait_for_work_items(PDRIVER_OBJECT driver)
+{
+    LONG io_items = openwsk_io_work_items_outstanding(driver);
+    if (io_items > 0)
+        say("waiting for %ld work item(s) of the driver before unmapping it", (long)io_items);
+    openwsk_io_wait_for_work_items(driver);
+    LONG ex_items = openwsk_io_work_items_outstanding(NULL);
+    if (ex_items == 0)
+        return 0;
+    fprintf(stderr,
+            "wskhost: %ld ExQueueWorkItem item(s) still queued or running after DriverUnload: "
+            "Windows may unmap the driver under them (use IoQueueWorkItem); waiting\n",
+            (long)ex_items);
+    openwsk_io_wait_for_work_items(NULL);
+    return 1;
+}
+
 /* After DriverUnload: everything the driver should have given back.
  * timers: timers still set and DPCs still queued, already cancelled. */
 static int leak_report(LONG timers)
@@ -339,9 +364,13 @@ int main(int argc, char **argv)
         driver.DriverUnload(&driver); /* returns once its WskDeregister has */
         say("DriverUnload returned");
     }
+    if (wait_for_work_items(&driver) != 0 && result == EXIT_CLEAN)
+        result = EXIT_LEAKED;
     /* A timer DPC firing in the unmapped image would crash: Windows' bug
-     * check 0xCE.  Reported as a leak instead, after cancelling. */
+     * check 0xCE.  Reported as a leak instead, after cancelling; a DPC that
+     * ran meanwhile may have queued a work item, waited for too. */
     LONG timers = openwsk_timer_cancel_all_for_unload();
+    openwsk_io_wait_for_work_items(&driver);
     dlclose(image);
     RtlFreeUnicodeString(&driver.DriverName);
     RtlFreeUnicodeString(&service_key);
