@@ -70,6 +70,7 @@ OPENWSK_API void openwsk_registry_reset(void);
  * IO_WORKITEM holds on Windows, they keep the driver's image loaded: a host
  * calls openwsk_io_wait_for_work_items after DriverUnload has returned and
  * before it unmaps the driver. */
+struct _DRIVER_OBJECT;
 OPENWSK_API LONG openwsk_io_work_items_outstanding(struct _DRIVER_OBJECT *Driver);
 OPENWSK_API void openwsk_io_wait_for_work_items(struct _DRIVER_OBJECT *Driver);
 
