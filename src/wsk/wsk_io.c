@@ -278,6 +278,8 @@ void wsk_io_recv_from(wsk_io *io, int fd, const wsk_io_segment *seg, size_t coun
 /* Windows values and layout (ws2def.h, ws2ipdef.h): a 16-byte header
  * {SIZE_T len; INT level; INT type}, objects 8-byte aligned, IP_PKTINFO and
  * IPV6_PKTINFO both 19, IN_PKTINFO = {address, ifindex}. */
+#define WIN_IP_OPTIONS 1
+#define WIN_IPV6_RTHDR 32
 #define WIN_IP_PKTINFO 19
 #define WIN_IPV6_PKTINFO 19
 #define WIN_CMSG_HDR 16u
@@ -370,6 +372,14 @@ int wsk_io_set_send_control(wsk_io *io, const void *win_control, size_t len)
         size_t data_len = cmsg_len - WIN_CMSG_HDR;
         const int_control *ic = int_control_by_win(level, type);
         struct cmsghdr *c;
+        if (data_len == 0 && ((level == IPPROTO_IP && type == WIN_IP_OPTIONS) ||
+                              (level == IPPROTO_IPV6 && type == WIN_IPV6_RTHDR))) {
+            /* Empty IP options / routing header: nothing to add to the
+             * packet.  WireGuard-NT ends every send's control data with
+             * one (docs/decisions.md, "Datagram sockets"). */
+            at += WIN_CMSG_ALIGN(cmsg_len);
+            continue;
+        }
         if (level == IPPROTO_IP && type == WIN_IP_PKTINFO && data_len == 8) {
             struct in_pktinfo lin;
             unsigned int ifindex;
