@@ -35,7 +35,7 @@ static void control_add(control_buf *c, INT level, INT type, const void *data, S
     c->length += (ULONG)WSA_CMSG_SPACE(size);
 }
 
-static inline void control_add_int(control_buf *c, INT level, INT type, INT value)
+static void control_add_int(control_buf *c, INT level, INT type, INT value)
 {
     control_add(c, level, type, &value, sizeof(value));
 }
@@ -85,6 +85,71 @@ static NTSTATUS send_two(wt_wsk *t, PWSK_SOCKET s, const SOCKADDR_STORAGE *to, c
     IoFreeMdl(m1);
     IoFreeMdl(m2);
     return r;
+}
+
+static NTSTATUS set_ulong(wt_wsk *t, PWSK_SOCKET s, ULONG level, ULONG code, ULONG value)
+{
+    return wt_set_ulong(t, s, level, code, value);
+}
+
+static NTSTATUS get_ulong(wt_wsk *t, PWSK_SOCKET s, ULONG level, ULONG code, ULONG *value)
+{
+    const WSK_PROVIDER_BASIC_DISPATCH *d = s->Dispatch;
+    *value = 0xDEADBEEF;
+    NTSTATUS r = d->WskControlSocket(s, WskGetOption, code, level, 0, NULL, sizeof(*value), value, NULL,
+                                     wt_irp_arm(&t->irp));
+    return wt_irp_result(&t->irp, r);
+}
+
+/* The INT in the object (level, type) of Windows control data; -1 if
+ * absent.  The object must have exactly an INT's length. */
+static int control_int(const UCHAR *control, ULONG length, INT level, INT type)
+{
+    ULONG at = 0;
+    while (at + sizeof(WSACMSGHDR) <= length) {
+        const WSACMSGHDR *c = (const WSACMSGHDR *)(control + at);
+        if (c->cmsg_level == level && c->cmsg_type == type) {
+            CHECK_EQ(c->cmsg_len, WSA_CMSG_LEN(sizeof(INT)));
+            INT v;
+            memcpy(&v, WSA_CMSG_DATA(c), sizeof(v));
+            return v;
+        }
+        at += (ULONG)WSA_CMSGHDR_ALIGN(c->cmsg_len);
+    }
+    return -1;
+}
+
+typedef struct received {
+    NTSTATUS status;
+    ULONG_PTR length;
+    char data[64];
+    SOCKADDR_STORAGE from;
+    _Alignas(8) UCHAR control[256];
+    ULONG control_length;
+    ULONG flags;
+} received;
+
+/* One WskReceiveFrom with a control buffer (cancelled after timeout_ms). */
+static void receive_one(PWSK_SOCKET s, received *out, int timeout_ms)
+{
+    memset(out, 0, sizeof(*out));
+    PMDL m = IoAllocateMdl(out->data, sizeof(out->data), FALSE, FALSE, NULL);
+    MmBuildMdlForNonPagedPool(m);
+    WSK_BUF b = {m, 0, sizeof(out->data)};
+    out->control_length = sizeof(out->control);
+    wt_irp w = {0};
+    const WSK_PROVIDER_DATAGRAM_DISPATCH *d = s->Dispatch;
+    NTSTATUS r = d->WskReceiveFrom(s, &b, 0, (PSOCKADDR)&out->from, &out->control_length, (PCMSGHDR)out->control,
+                                   &out->flags, wt_irp_arm(&w));
+    if (r == STATUS_PENDING) {
+        LARGE_INTEGER t = {.QuadPart = -(LONGLONG)timeout_ms * 10000};
+        if (KeWaitForSingleObject(&w.done, Executive, KernelMode, FALSE, &t) == STATUS_TIMEOUT)
+            IoCancelIrp(w.irp);
+    }
+    out->status = wt_irp_result(&w, r);
+    out->length = w.irp->IoStatus.Information;
+    wt_irp_free(&w);
+    IoFreeMdl(m);
 }
 
 /* ---- 1. the empty trailing control object ---- */
@@ -161,10 +226,233 @@ static void empty_trailing_object_ipv6(void)
     empty_trailing_object(AF_INET6);
 }
 
+/* ---- 2. ECN ---- */
+
+/* IP_ECN / IPV6_ECN objects on a send put their codepoint in the low two
+ * bits of the TOS / traffic class the Linux receiver reads; the DSCP bits
+ * come from an IP_TOS / IPV6_TCLASS object of the same send, else from the
+ * socket's own setting.  A codepoint above 3 is refused. */
+static void ecn_on_send(ADDRESS_FAMILY family)
+{
+    const char *ip = family == AF_INET ? "127.0.0.1" : "::1";
+    int pf = family == AF_INET ? 4 : 6;
+    INT level = family == AF_INET ? IPPROTO_IP : IPPROTO_IPV6;
+    INT ecn = family == AF_INET ? IP_ECN : IPV6_ECN;
+    INT tos = family == AF_INET ? IP_TOS : IPV6_TCLASS;
+    wt_wsk t;
+    wt_wsk_open(&t);
+    USHORT port;
+    PWSK_SOCKET s = wt_datagram_socket(&t, family, ip, &port);
+    int peer = peer_udp_bind(pf, ip, 0);
+    CHECK_EQ(peer_set_sockopt(peer, pf == 4 ? "IP_RECVTOS" : "IPV6_RECVTCLASS", 1), 0);
+    SOCKADDR_STORAGE to = address_of(family, ip, peer_local_port(peer));
+    char got[16];
+    int hops = 0, tclass = 0;
+    control_buf c = {0};
+    control_add_int(&c, level, ecn, 2); /* ECT(0) */
+    CHECK_EQ(send_to(&t, s, &to, "ect0", &c), STATUS_SUCCESS);
+    CHECK_EQ(peer_udp_recv_meta(peer, got, sizeof(got), &hops, &tclass, 2000), 4);
+    CHECK_EQ(tclass, 2);
+    /* With a TOS object in the same send: its DSCP, the ECN codepoint. */
+    control_buf both = {0};
+    control_add_int(&both, level, ecn, 1); /* ECT(1) */
+    control_add_int(&both, level, tos, 0x28);
+    CHECK_EQ(send_to(&t, s, &to, "both", &both), STATUS_SUCCESS);
+    CHECK_EQ(peer_udp_recv_meta(peer, got, sizeof(got), &hops, &tclass, 2000), 4);
+    CHECK_EQ(tclass, 0x29);
+    /* The socket's DSCP is kept. */
+    CHECK_EQ(set_ulong(&t, s, level, tos, 0x40), STATUS_SUCCESS);
+    control_buf ce = {0};
+    control_add_int(&ce, level, ecn, 3); /* CE */
+    CHECK_EQ(send_to(&t, s, &to, "ce", &ce), STATUS_SUCCESS);
+    CHECK_EQ(peer_udp_recv_meta(peer, got, sizeof(got), &hops, &tclass, 2000), 2);
+    CHECK_EQ(tclass, 0x43);
+    /* Without the object, the socket's byte as it is. */
+    CHECK_EQ(send_to(&t, s, &to, "none", NULL), STATUS_SUCCESS);
+    CHECK_EQ(peer_udp_recv_meta(peer, got, sizeof(got), &hops, &tclass, 2000), 4);
+    CHECK_EQ(tclass, 0x40);
+    control_buf bad = {0};
+    control_add_int(&bad, level, ecn, 4);
+    CHECK_EQ(send_to(&t, s, &to, "bad", &bad), STATUS_INVALID_PARAMETER);
+    CHECK_EQ(peer_udp_recv_meta(peer, got, sizeof(got), &hops, &tclass, 100), -ETIMEDOUT);
+    peer_close(peer);
+    CHECK_EQ(wt_close(&t, s), STATUS_SUCCESS);
+    wt_wsk_close(&t);
+}
+
+static void ecn_on_send_ipv4(void)
+{
+    ecn_on_send(AF_INET);
+}
+
+static void ecn_on_send_ipv6(void)
+{
+    if (!peer_has_ipv6()) {
+        fprintf(stderr, "  (no IPv6 loopback here: case skipped)\n");
+        return;
+    }
+    ecn_on_send(AF_INET6);
+}
+
+/* IP_RECVECN / IPV6_RECVECN: each datagram carries an IP_ECN / IPV6_ECN
+ * INT object with the codepoint the Linux sender set (the low two bits of
+ * its TOS / traffic class), alone unless IP_RECVTOS / IPV6_RECVTCLASS asks
+ * for the whole byte too; get returns the setting. */
+static void ecn_received(ADDRESS_FAMILY family)
+{
+    const char *ip = family == AF_INET ? "127.0.0.1" : "::1";
+    int pf = family == AF_INET ? 4 : 6;
+    INT level = family == AF_INET ? IPPROTO_IP : IPPROTO_IPV6;
+    ULONG recv_ecn = family == AF_INET ? IP_RECVECN : IPV6_RECVECN;
+    ULONG recv_tos = family == AF_INET ? IP_RECVTOS : IPV6_RECVTCLASS;
+    INT ecn = family == AF_INET ? IP_ECN : IPV6_ECN;
+    INT tos = family == AF_INET ? IP_TOS : IPV6_TCLASS;
+    wt_wsk t;
+    wt_wsk_open(&t);
+    USHORT port;
+    PWSK_SOCKET s = wt_datagram_socket(&t, family, ip, &port);
+    ULONG v;
+    CHECK_EQ(get_ulong(&t, s, level, recv_ecn, &v), STATUS_SUCCESS);
+    CHECK_EQ(v, 0);
+    CHECK_EQ(set_ulong(&t, s, level, recv_ecn, 1), STATUS_SUCCESS);
+    CHECK_EQ(get_ulong(&t, s, level, recv_ecn, &v), STATUS_SUCCESS);
+    CHECK_EQ(v, 1);
+    int peer = peer_udp_bind(pf, ip, 0);
+    CHECK_EQ(peer_set_sockopt(peer, pf == 4 ? "IP_TOS" : "IPV6_TCLASS", 0x2a), 0); /* DSCP 0x28, ECT(0) */
+    CHECK_EQ(peer_udp_send_from(peer, pf, ip, port, "ecn", 3), 3);
+    received r;
+    receive_one(s, &r, 2000);
+    CHECK_EQ(r.status, STATUS_SUCCESS);
+    CHECK_EQ(r.length, 3);
+    CHECK_EQ(r.control_length, WSA_CMSG_SPACE(sizeof(INT)));
+    CHECK_EQ(control_int(r.control, r.control_length, level, ecn), 2);
+    /* Both asked for: both objects from the same byte. */
+    CHECK_EQ(set_ulong(&t, s, level, recv_tos, 1), STATUS_SUCCESS);
+    CHECK_EQ(peer_set_sockopt(peer, pf == 4 ? "IP_TOS" : "IPV6_TCLASS", 0x23), 0); /* CE */
+    CHECK_EQ(peer_udp_send_from(peer, pf, ip, port, "two", 3), 3);
+    receive_one(s, &r, 2000);
+    CHECK_EQ(r.status, STATUS_SUCCESS);
+    CHECK_EQ(r.control_length, 2 * WSA_CMSG_SPACE(sizeof(INT)));
+    CHECK_EQ(control_int(r.control, r.control_length, level, tos), 0x23);
+    CHECK_EQ(control_int(r.control, r.control_length, level, ecn), 3);
+    /* ECN off: the byte alone. */
+    CHECK_EQ(set_ulong(&t, s, level, recv_ecn, 0), STATUS_SUCCESS);
+    CHECK_EQ(peer_udp_send_from(peer, pf, ip, port, "tos", 3), 3);
+    receive_one(s, &r, 2000);
+    CHECK_EQ(r.status, STATUS_SUCCESS);
+    CHECK_EQ(r.control_length, WSA_CMSG_SPACE(sizeof(INT)));
+    CHECK_EQ(control_int(r.control, r.control_length, level, tos), 0x23);
+    /* Neither: no control data at all. */
+    CHECK_EQ(set_ulong(&t, s, level, recv_tos, 0), STATUS_SUCCESS);
+    CHECK_EQ(peer_udp_send_from(peer, pf, ip, port, "nil", 3), 3);
+    receive_one(s, &r, 2000);
+    CHECK_EQ(r.status, STATUS_SUCCESS);
+    CHECK_EQ(r.control_length, 0);
+    peer_close(peer);
+    CHECK_EQ(wt_close(&t, s), STATUS_SUCCESS);
+    wt_wsk_close(&t);
+}
+
+static void ecn_received_ipv4(void)
+{
+    ecn_received(AF_INET);
+}
+
+static void ecn_received_ipv6(void)
+{
+    if (!peer_has_ipv6()) {
+        fprintf(stderr, "  (no IPv6 loopback here: case skipped)\n");
+        return;
+    }
+    ecn_received(AF_INET6);
+}
+
+/* The control data of one indication, copied under the lock. */
+typedef struct control_log {
+    KEVENT arrived;
+    KSPIN_LOCK lock;
+    _Alignas(8) UCHAR control[128];
+    ULONG length;
+} control_log;
+
+static NTSTATUS WSKAPI note_control(PVOID SocketContext, ULONG Flags, PWSK_DATAGRAM_INDICATION DataIndication)
+{
+    control_log *log = SocketContext;
+    if (DataIndication == NULL)
+        return STATUS_SUCCESS;
+    KIRQL irql;
+    KeAcquireSpinLock(&log->lock, &irql);
+    log->length = DataIndication->ControlInfoLength <= sizeof(log->control) ? DataIndication->ControlInfoLength : 0;
+    if (log->length > 0)
+        memcpy(log->control, DataIndication->ControlInfo, log->length);
+    KeReleaseSpinLock(&log->lock, irql);
+    KeSetEvent(&log->arrived, IO_NO_INCREMENT, FALSE);
+    return STATUS_SUCCESS;
+}
+
+static const WSK_CLIENT_DATAGRAM_DISPATCH control_events = {note_control};
+
+/* MsQuic's way: IP_ECN and IPV6_ECN enabled on a dual-stack socket that
+ * receives through WskReceiveFromEvent; an IPv4 datagram's indication
+ * carries an IPPROTO_IP IP_ECN object, an IPv6 one an IPV6_ECN object. */
+static void ecn_on_the_event_dual_stack(void)
+{
+    if (!peer_has_ipv6()) {
+        fprintf(stderr, "  (no IPv6 loopback here: case skipped)\n");
+        return;
+    }
+    wt_wsk t;
+    wt_wsk_open(&t);
+    control_log log;
+    memset(&log, 0, sizeof(log));
+    KeInitializeEvent(&log.arrived, SynchronizationEvent, FALSE);
+    KeInitializeSpinLock(&log.lock);
+    NTSTATUS st;
+    PWSK_SOCKET s = wt_socket_with(&t, AF_INET6, SOCK_DGRAM, IPPROTO_UDP, WSK_FLAG_DATAGRAM_SOCKET, &log,
+                                   &control_events, &st);
+    CHECK_EQ(st, STATUS_SUCCESS);
+    CHECK_EQ(set_ulong(&t, s, IPPROTO_IPV6, IPV6_V6ONLY, 0), STATUS_SUCCESS);
+    CHECK_EQ(set_ulong(&t, s, IPPROTO_IP, IP_RECVECN, 1), STATUS_SUCCESS);
+    CHECK_EQ(set_ulong(&t, s, IPPROTO_IPV6, IPV6_RECVECN, 1), STATUS_SUCCESS);
+    SOCKADDR_IN6 any = wt_in6("::", 0), local;
+    CHECK_EQ(wt_bind(&t, s, &any), STATUS_SUCCESS);
+    CHECK_EQ(wt_local_address(&t, s, &local), STATUS_SUCCESS);
+    USHORT port = RtlUshortByteSwap(local.sin6_port);
+    WSK_EVENT_CALLBACK_CONTROL control = {(PNPIID)&NPI_WSK_INTERFACE_ID, WSK_EVENT_RECEIVE_FROM};
+    const WSK_PROVIDER_BASIC_DISPATCH *d = s->Dispatch;
+    st = d->WskControlSocket(s, WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET, sizeof(control), &control, 0, NULL,
+                             NULL, NULL);
+    CHECK_EQ(st, STATUS_SUCCESS);
+    LARGE_INTEGER wait = {.QuadPart = -2000LL * 10000};
+    for (int pf = 4; pf <= 6; pf += 2) {
+        int peer = peer_udp_bind(pf, pf == 4 ? "127.0.0.1" : "::1", 0);
+        CHECK_EQ(peer_set_sockopt(peer, pf == 4 ? "IP_TOS" : "IPV6_TCLASS", pf == 4 ? 0x01 : 0x02), 0);
+        CHECK_EQ(peer_udp_send_from(peer, pf, pf == 4 ? "127.0.0.1" : "::1", port, "quic", 4), 4);
+        CHECK_EQ(KeWaitForSingleObject(&log.arrived, Executive, KernelMode, FALSE, &wait), STATUS_SUCCESS);
+        KIRQL irql;
+        KeAcquireSpinLock(&log.lock, &irql);
+        ULONG length = log.length;
+        INT v4 = control_int(log.control, length, IPPROTO_IP, IP_ECN);
+        INT v6 = control_int(log.control, length, IPPROTO_IPV6, IPV6_ECN);
+        KeReleaseSpinLock(&log.lock, irql);
+        CHECK_EQ(length, WSA_CMSG_SPACE(sizeof(INT)));
+        CHECK_EQ(v4, pf == 4 ? 1 : -1);
+        CHECK_EQ(v6, pf == 4 ? -1 : 2);
+        peer_close(peer);
+    }
+    CHECK_EQ(wt_close(&t, s), STATUS_SUCCESS);
+    wt_wsk_close(&t);
+}
+
 int main(void)
 {
     WT_RUN(empty_trailing_object_ipv4);
     WT_RUN(empty_trailing_object_ipv6);
+    WT_RUN(ecn_on_send_ipv4);
+    WT_RUN(ecn_on_send_ipv6);
+    WT_RUN(ecn_received_ipv4);
+    WT_RUN(ecn_received_ipv6);
+    WT_RUN(ecn_on_the_event_dual_stack);
     CHECK_EQ(openwsk_pool_outstanding_count(0), 0);
     return wt_finish();
 }

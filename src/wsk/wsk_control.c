@@ -85,6 +85,46 @@ static BOOLEAN is_receive_errors_option(ULONG level, ULONG code)
     return (level == IPPROTO_IP && code == IP_RECVERR) || (level == IPPROTO_IPV6 && code == IPV6_RECVERR);
 }
 
+/* The datagram options that report the TOS / traffic class byte or its
+ * ECN bits: IP_RECVTOS, IP_RECVECN (= IP_ECN), IPV6_RECVTCLASS, IPV6_RECVECN.
+ * Linux reads the byte once for both; the provider keeps what the client
+ * asked for and writes the objects it wants (wsk_dgram.c).  The IPPROTO_IP
+ * pair also applies to an IPv6 socket (its IPv4-mapped traffic). */
+static BOOLEAN *tos_option_flag(wsk_socket *s, ULONG level, ULONG code)
+{
+    if (s->category != WSK_CATEGORY_DATAGRAM)
+        return NULL;
+    if (level == IPPROTO_IP && code == IP_RECVTOS)
+        return &s->recv_tos;
+    if (level == IPPROTO_IP && code == IP_RECVECN)
+        return &s->recv_ecn;
+    if (level == IPPROTO_IPV6 && code == IPV6_RECVTCLASS && s->family == AF_INET6)
+        return &s->recv_tclass;
+    if (level == IPPROTO_IPV6 && code == IPV6_RECVECN && s->family == AF_INET6)
+        return &s->recv_ecn6;
+    return NULL;
+}
+
+static control_result set_tos_option(wsk_socket *s, ULONG level, BOOLEAN *flag, SIZE_T in_size, PVOID in)
+{
+    ULONG v;
+    if (!read_bool(in, in_size, &v))
+        return (control_result){STATUS_INVALID_PARAMETER, 0};
+    BOOLEAN ipv6 = level == IPPROTO_IPV6;
+    BOOLEAN was = ipv6 ? (s->recv_tclass || s->recv_ecn6) : (s->recv_tos || s->recv_ecn);
+    BOOLEAN old = *flag;
+    *flag = v != 0;
+    BOOLEAN now = ipv6 ? (s->recv_tclass || s->recv_ecn6) : (s->recv_tos || s->recv_ecn);
+    if (now != was) {
+        int r = lx_receive_tos(s->fd, ipv6, now);
+        if (r != 0) {
+            *flag = old;
+            return (control_result){wsk_status_from_errno(-r), 0};
+        }
+    }
+    return (control_result){STATUS_SUCCESS, 0};
+}
+
 static control_result set_option(wsk_socket *s, ULONG level, ULONG code, SIZE_T in_size, PVOID in)
 {
     ULONG v;
@@ -134,6 +174,9 @@ static control_result set_option(wsk_socket *s, ULONG level, ULONG code, SIZE_T 
         s->recv_errors = v != 0;
         return (control_result){STATUS_SUCCESS, 0};
     }
+    BOOLEAN *tos_flag = tos_option_flag(s, level, code);
+    if (tos_flag != NULL)
+        return set_tos_option(s, level, tos_flag, in_size, in);
     if (is_packet_info_option(s, level, code)) {
         if (!read_bool(in, in_size, &v))
             return (control_result){STATUS_INVALID_PARAMETER, 0};
@@ -188,6 +231,9 @@ static control_result get_option(wsk_socket *s, ULONG level, ULONG code, SIZE_T 
         return write_ulong(out, out_size, s->recv_errors);
     if (is_packet_info_option(s, level, code))
         return write_ulong(out, out_size, s->pktinfo_wanted);
+    BOOLEAN *tos_flag = tos_option_flag(s, level, code);
+    if (tos_flag != NULL)
+        return write_ulong(out, out_size, *tos_flag);
     if (out == NULL)
         return (control_result){STATUS_BUFFER_TOO_SMALL, 0};
     size_t len = out_size;

@@ -10,6 +10,15 @@
 
 #include "wsk_linux.h"
 
+/* The control objects the client asked for on receive (lock held, or
+ * on the reader's path where the options are read as they stand). */
+static unsigned dg_control_wanted(const wsk_socket *s)
+{
+    return (s->pktinfo_wanted ? WSK_IO_CONTROL_PKTINFO : 0) | (s->recv_tos ? WSK_IO_CONTROL_TOS : 0) |
+           (s->recv_ecn ? WSK_IO_CONTROL_ECN : 0) | (s->recv_tclass ? WSK_IO_CONTROL_TCLASS : 0) |
+           (s->recv_ecn6 ? WSK_IO_CONTROL_ECN6 : 0);
+}
+
 /* ---- per-kind hooks (wsk_req.h) ---- */
 
 static void send_to_finish(wsk_socket *s, wsk_req *r, wsk_req_outcome *out)
@@ -63,7 +72,7 @@ static void receive_from_finish(wsk_socket *s, wsk_req *r, wsk_req_outcome *out)
         ULONG written = r->u.from.control_written;
         unsigned destination = r->u.from.destination_flags;
         if (!r->queued)
-            written = (ULONG)wsk_io_received_control(&r->io, s->pktinfo_wanted, r->u.from.control_out,
+            written = (ULONG)wsk_io_received_control(&r->io, dg_control_wanted(s), r->u.from.control_out,
                                                      r->u.from.control_capacity, &cut, &destination);
         *r->u.from.control_length_out = written;
         if (r->u.from.control_flags_out != NULL)
@@ -123,7 +132,7 @@ static BOOLEAN dgram_take_control_locked(wsk_socket *s, wsk_req *r, ULONG length
 {
     if (length == 0)
         return TRUE;
-    int e = wsk_io_set_send_control(&r->io, control, length);
+    int e = wsk_io_set_send_control(&r->io, control, length, s->fd);
     if (e == 0) {
         r->u.to.has_control = TRUE;
         return TRUE;
@@ -579,7 +588,7 @@ static void dg_read_done(wsk_io *io, void *context, long result, size_t transfer
     int truncated = 0, cut = 0;
     if (result >= 0) { /* before the request is reused */
         wsk_io_received_from(io, &b->from, &truncated);
-        b->control_len = (ULONG)wsk_io_received_control(io, s->pktinfo_wanted, b->control, sizeof(b->control), &cut,
+        b->control_len = (ULONG)wsk_io_received_control(io, dg_control_wanted(s), b->control, sizeof(b->control), &cut,
                                                         &b->destination_flags);
         b->control_cut = cut != 0;
     }

@@ -107,6 +107,10 @@ typedef struct wsk_socket {
     BOOLEAN pktinfo_wanted; /* the client enabled IP_PKTINFO / IPV6_PKTINFO */
     BOOLEAN pktinfo_on;     /* Linux's packet info is on (wanted, or needed for MSG_MCAST/MSG_BCAST) */
     BOOLEAN recv_errors;    /* IP_RECVERR / IPV6_RECVERR as the client set it (kept here, docs/decisions.md) */
+    /* Datagram receive options the client set, each reported as its own
+     * control object from the one TOS / traffic class byte Linux gives. */
+    BOOLEAN recv_tos, recv_ecn;       /* IP_RECVTOS, IP_RECVECN */
+    BOOLEAN recv_tclass, recv_ecn6;   /* IPV6_RECVTCLASS, IPV6_RECVECN */
     BOOLEAN conditional_accept;
     PSECURITY_DESCRIPTOR security; /* NULL: the default descriptor, which forbids sharing */
 

@@ -280,6 +280,7 @@ void wsk_io_recv_from(wsk_io *io, int fd, const wsk_io_segment *seg, size_t coun
  * IPV6_PKTINFO both 19, IN_PKTINFO = {address, ifindex}. */
 #define WIN_IP_OPTIONS 1
 #define WIN_IPV6_RTHDR 32
+#define WIN_IP_ECN 50 /* IP_ECN and IPV6_ECN */
 #define WIN_IP_PKTINFO 19
 #define WIN_IPV6_PKTINFO 19
 #define WIN_CMSG_HDR 16u
@@ -351,11 +352,43 @@ static struct cmsghdr *add_linux_control(wsk_io_impl *impl, size_t *out, int lev
     return c;
 }
 
-int wsk_io_set_send_control(wsk_io *io, const void *win_control, size_t len)
+/* The ECN codepoint of an IP_ECN / IPV6_ECN send object goes into the low
+ * two bits of the TOS / traffic class; the DSCP bits come from an IP_TOS /
+ * IPV6_TCLASS object of the same send, else from the socket's setting
+ * (Linux has no per-datagram ECN message, only the whole byte). */
+typedef struct ecn_send {
+    int codepoint;          /* -1: none given */
+    size_t byte_at;         /* where the Linux TOS / TCLASS message's value is, when there is one */
+    int has_byte;
+} ecn_send;
+
+static int merge_ecn(wsk_io_impl *impl, size_t *out, int fd, int level, const ecn_send *e)
+{
+    if (e->codepoint < 0)
+        return 0;
+    int lx_type = level == IPPROTO_IP ? IP_TOS : IPV6_TCLASS;
+    int value = 0;
+    if (e->has_byte) {
+        memcpy(&value, impl->control + e->byte_at, sizeof(value));
+    } else {
+        socklen_t sl = sizeof(value);
+        if (fd < 0 || getsockopt(fd, level, lx_type, &value, &sl) != 0 || value < 0)
+            value = 0;
+    }
+    value = (value & ~3) | e->codepoint;
+    if (e->has_byte) {
+        memcpy(impl->control + e->byte_at, &value, sizeof(value));
+        return 0;
+    }
+    return add_linux_control(impl, out, level, lx_type, &value, sizeof(value)) != NULL ? 0 : -EMSGSIZE;
+}
+
+int wsk_io_set_send_control(wsk_io *io, const void *win_control, size_t len, int fd)
 {
     wsk_io_impl *impl = impl_of(io);
     const unsigned char *in = win_control;
     size_t at = 0, out = 0;
+    ecn_send ecn4 = {-1, 0, 0}, ecn6 = {-1, 0, 0};
     impl->send_control_len = 0;
     memset(impl->control, 0, sizeof(impl->control));
     while (at < len) {
@@ -395,10 +428,23 @@ int wsk_io_set_send_control(wsk_io *io, const void *win_control, size_t len)
             memcpy(&ifindex, data + 16, 4);
             lin.ipi6_ifindex = ifindex;
             c = add_linux_control(impl, &out, IPPROTO_IPV6, IPV6_PKTINFO, &lin, sizeof(lin));
+        } else if (type == WIN_IP_ECN && (level == IPPROTO_IP || level == IPPROTO_IPV6) && data_len == sizeof(int)) {
+            int value;
+            memcpy(&value, data, sizeof(value));
+            if (value < 0 || value > 3)
+                return -EINVAL; /* a codepoint is two bits */
+            (level == IPPROTO_IP ? &ecn4 : &ecn6)->codepoint = value;
+            at += WIN_CMSG_ALIGN(cmsg_len);
+            continue; /* merged into the TOS / TCLASS below */
         } else if (ic != NULL && data_len == sizeof(int)) {
             int value;
             memcpy(&value, data, sizeof(value));
             c = add_linux_control(impl, &out, ic->level, ic->lx_type, &value, sizeof(value));
+            if (c != NULL && (ic->lx_type == IP_TOS || ic->lx_type == IPV6_TCLASS)) {
+                ecn_send *e = ic->level == IPPROTO_IP ? &ecn4 : &ecn6;
+                e->byte_at = (size_t)((unsigned char *)CMSG_DATA(c) - impl->control);
+                e->has_byte = 1;
+            }
         } else {
             return -EINVAL; /* a kind not translated, or a wrong size */
         }
@@ -406,6 +452,11 @@ int wsk_io_set_send_control(wsk_io *io, const void *win_control, size_t len)
             return -EMSGSIZE;
         at += WIN_CMSG_ALIGN(cmsg_len);
     }
+    int e = merge_ecn(impl, &out, fd, IPPROTO_IP, &ecn4);
+    if (e == 0)
+        e = merge_ecn(impl, &out, fd, IPPROTO_IPV6, &ecn6);
+    if (e != 0)
+        return e;
     impl->send_control_len = out;
     return 0;
 }
@@ -423,9 +474,10 @@ static unsigned destination_flags4(const struct in_addr *a, const struct in_addr
     return wsk_io_is_broadcast4(a->s_addr) ? WIN_MSG_BCAST : 0;
 }
 
-size_t wsk_io_received_control(const wsk_io *io, int keep_pktinfo, void *win_out, size_t win_cap, int *truncated,
+size_t wsk_io_received_control(const wsk_io *io, unsigned wanted, void *win_out, size_t win_cap, int *truncated,
                                unsigned *destination_flags)
 {
+    int keep_pktinfo = (wanted & WSK_IO_CONTROL_PKTINFO) != 0;
     const wsk_io_impl *impl = (const wsk_io_impl *)(const void *)io->opaque;
     struct msghdr msg = impl->msg; /* the CMSG macros want a non-const header */
     int cut = 0; /* something did not fit in win_out (Linux's own MSG_CTRUNC is separate) */
@@ -475,7 +527,17 @@ size_t wsk_io_received_control(const wsk_io *io, int keep_pktinfo, void *win_out
                 value = *(const unsigned char *)CMSG_DATA(c);
             else if (c->cmsg_len >= CMSG_LEN(sizeof(int)))
                 memcpy(&value, CMSG_DATA(c), sizeof(value));
-            at = put_control(out, cap, at, ic->level, ic->win_type, &value, sizeof(value), &cut);
+            /* The TOS / traffic class byte is read for the client's
+             * IP_RECVTOS / IPV6_RECVTCLASS, its IP_RECVECN / IPV6_RECVECN
+             * (the low two bits, as an IP_ECN / IPV6_ECN object), or both. */
+            int is_v4 = ic->lx_type == IP_TOS, is_v6 = ic->lx_type == IPV6_TCLASS;
+            if ((!is_v4 || (wanted & WSK_IO_CONTROL_TOS)) && (!is_v6 || (wanted & WSK_IO_CONTROL_TCLASS)))
+                at = put_control(out, cap, at, ic->level, ic->win_type, &value, sizeof(value), &cut);
+            if (!cut && ((is_v4 && (wanted & WSK_IO_CONTROL_ECN)) || (is_v6 && (wanted & WSK_IO_CONTROL_ECN6)))) {
+                used = at; /* the TOS object, if any, fitted */
+                int codepoint = value & 3;
+                at = put_control(out, cap, at, ic->level, WIN_IP_ECN, &codepoint, sizeof(codepoint), &cut);
+            }
         } else {
             continue; /* kinds without a Windows counterpart are left out */
         }

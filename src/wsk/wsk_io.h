@@ -47,23 +47,30 @@ size_t wsk_io_accepted_peer(const wsk_io *io, void *win_addr);
  * peer); the address is copied before the call returns. */
 void wsk_io_send_to(wsk_io *io, int fd, const wsk_io_segment *seg, size_t count, const void *win_addr,
                     int with_control, wsk_io_done done, void *context);
-/* Converts Windows control data (CMSGHDR objects: IP_PKTINFO, IPV6_PKTINFO)
+/* Converts Windows control data (CMSGHDR objects: IP_PKTINFO, IPV6_PKTINFO,
+ * the INT kinds, IP_ECN / IPV6_ECN merged with fd's TOS / traffic class)
  * for the sends of this io that pass with_control; it stays until the next
  * call.  0, or -EINVAL for malformed or unsupported objects, -EMSGSIZE if
  * too much. */
-int wsk_io_set_send_control(wsk_io *io, const void *win_control, size_t len);
+int wsk_io_set_send_control(wsk_io *io, const void *win_control, size_t len, int fd);
 /* Receives one datagram and its source address. */
 void wsk_io_recv_from(wsk_io *io, int fd, const wsk_io_segment *seg, size_t count, wsk_io_done done, void *context);
 /* After wsk_io_recv_from: the source in Windows layout (win_addr may be
  * NULL), its size, and whether the datagram was cut to fit. */
 size_t wsk_io_received_from(const wsk_io *io, void *win_addr, int *truncated);
-/* After wsk_io_recv_from: the control data (IP_PKTINFO / IPV6_PKTINFO when
- * keep_pktinfo, IP_TOS, IP_TTL, IPV6_HOPLIMIT, IPV6_TCLASS) in Windows'
+/* What wsk_io_received_control reports besides IP_TTL / IPV6_HOPLIMIT. */
+#define WSK_IO_CONTROL_PKTINFO 0x01u /* IP_PKTINFO / IPV6_PKTINFO */
+#define WSK_IO_CONTROL_TOS 0x02u     /* IP_TOS */
+#define WSK_IO_CONTROL_ECN 0x04u     /* IP_ECN, from the TOS byte */
+#define WSK_IO_CONTROL_TCLASS 0x08u  /* IPV6_TCLASS */
+#define WSK_IO_CONTROL_ECN6 0x10u    /* IPV6_ECN, from the traffic class */
+/* After wsk_io_recv_from: the control data (the `wanted` kinds above,
+ * IP_TTL, IPV6_HOPLIMIT) in Windows'
  * CMSGHDR layout and values, as much as fits in win_cap bytes; returns the
  * bytes written, *truncated set if something did not fit, and
  * *destination_flags = MSG_MCAST / MSG_BCAST (Windows values) from the
  * destination the packet info names. */
-size_t wsk_io_received_control(const wsk_io *io, int keep_pktinfo, void *win_out, size_t win_cap, int *truncated,
+size_t wsk_io_received_control(const wsk_io *io, unsigned wanted, void *win_out, size_t win_cap, int *truncated,
                                unsigned *destination_flags);
 /* Whether an IPv4 address (network order) is the limited broadcast or the
  * broadcast address of a local interface. */

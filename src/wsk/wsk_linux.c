@@ -158,6 +158,13 @@ int lx_enable_packet_info(int fd, unsigned win_family)
     return r == 0 ? 0 : -errno;
 }
 
+int lx_receive_tos(int fd, int ipv6, int on)
+{
+    int r = ipv6 ? setsockopt(fd, IPPROTO_IPV6, IPV6_RECVTCLASS, &on, sizeof(on))
+                 : setsockopt(fd, IPPROTO_IP, IP_RECVTOS, &on, sizeof(on));
+    return r == 0 ? 0 : -errno;
+}
+
 int lx_close(int fd)
 {
     return close(fd) == 0 ? 0 : -errno;
