@@ -35,6 +35,7 @@ enum lx_conv {
     CONV_DONTFRAG,   /* boolean mapped onto IP_MTU_DISCOVER / IPV6_MTU_DISCOVER */
     CONV_BYTES,      /* same byte layout both sides (mreq structures, IN_ADDR) */
     CONV_FASTOPEN,   /* TCP_FASTOPEN: client side on connecting sockets, queue on listeners */
+    CONV_HOST_ORDER, /* 4-byte integer in host order on Windows, network order on Linux */
 };
 
 typedef struct lx_option {
@@ -67,6 +68,12 @@ static const lx_option lx_options[] = {
     {WIN_IPPROTO_IP, 19, IPPROTO_IP, IP_PKTINFO, CONV_INT},
     {WIN_IPPROTO_IP, 21, IPPROTO_IP, IP_RECVTTL, CONV_INT},
     {WIN_IPPROTO_IP, 40, IPPROTO_IP, IP_RECVTOS, CONV_INT},
+    /* Interface index for unicast sends.  Windows takes it in network
+     * byte order for IPv4 and in host order for IPv6 ("IPPROTO_IP socket
+     * options", "IPPROTO_IPV6 socket options"); Linux wants network order
+     * for both. */
+    {WIN_IPPROTO_IP, 31, IPPROTO_IP, IP_UNICAST_IF, CONV_INT},
+    {WIN_IPPROTO_IPV6, 31, IPPROTO_IPV6, IPV6_UNICAST_IF, CONV_HOST_ORDER},
     {WIN_IPPROTO_IPV6, 4, IPPROTO_IPV6, IPV6_UNICAST_HOPS, CONV_INT},
     {WIN_IPPROTO_IPV6, 9, IPPROTO_IPV6, IPV6_MULTICAST_IF, CONV_INT},
     {WIN_IPPROTO_IPV6, 10, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, CONV_INT},
@@ -352,6 +359,12 @@ int lx_set_option(int fd, unsigned win_level, unsigned win_name, const void *val
         r = setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
         break;
     }
+    case CONV_HOST_ORDER:
+        if ((r = lx_read_u32(value, len, &v)) != 0)
+            return r;
+        v = (int)htonl((uint32_t)v);
+        r = setsockopt(fd, o->lx_level, o->lx_name, &v, sizeof(v));
+        break;
     case CONV_DONTFRAG:
         if ((r = lx_read_u32(value, len, &v)) != 0)
             return r;
@@ -391,12 +404,15 @@ int lx_get_option(int fd, unsigned win_level, unsigned win_name, void *value, si
     case CONV_BUFSIZE:
     case CONV_DONTFRAG:
     case CONV_FASTOPEN:
+    case CONV_HOST_ORDER:
         if (*len < sizeof(int))
             return -EFAULT;
         if (getsockopt(fd, o->lx_level, o->lx_name, &v, &sl) != 0)
             return -errno;
         if (o->conv == CONV_BUFSIZE)
             v /= 2;
+        else if (o->conv == CONV_HOST_ORDER)
+            v = (int)ntohl((uint32_t)v);
         else if (o->conv == CONV_DONTFRAG)
             v = v == IP_PMTUDISC_DO;
         memcpy(value, &v, sizeof(v));

@@ -512,3 +512,23 @@ long peer_process_cpu_ms(void)
         return -errno;
     return (long)(u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1000 + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1000;
 }
+
+unsigned peer_ifindex(const char *name)
+{
+    return if_nametoindex(name);
+}
+
+unsigned peer_ifindex_of4(const char *address)
+{
+    struct in_addr want;
+    struct ifaddrs *list;
+    unsigned index = 0;
+    if (inet_pton(AF_INET, address, &want) != 1 || getifaddrs(&list) != 0)
+        return 0;
+    for (struct ifaddrs *i = list; i != NULL && index == 0; i = i->ifa_next)
+        if (i->ifa_addr != NULL && i->ifa_addr->sa_family == AF_INET &&
+            ((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr == want.s_addr)
+            index = if_nametoindex(i->ifa_name);
+    freeifaddrs(list);
+    return index;
+}

@@ -51,6 +51,10 @@ long peer_udp_recv_meta(int fd, void *buf, size_t len, int *hops, int *tclass, i
 int peer_interface4(char address[16], char broadcast[16]);
 /* IP_MULTICAST_IF on interface_ip, then (group != NULL) joins group there. */
 int peer_multicast_setup4(int fd, const char *group, const char *interface_ip);
+/* Index of a network interface by name ("lo"), or of the interface that
+ * has an IPv4 address (dotted); 0 if there is none. */
+unsigned peer_ifindex(const char *name);
+unsigned peer_ifindex_of4(const char *address);
 /* CPU time this process has used so far (user + system), in ms. */
 long peer_process_cpu_ms(void);
 /* Runs fn in a child process that first drops root (to nobody); returns
