@@ -16,7 +16,14 @@
 #include <mstcpip.h>
 
 #include "linux_peer.h"
+#include "wsk/wsk_internal.h"
 #include "wt_wsk.h"
+
+/* Test hook: the Linux socket behind a WSK socket. */
+static int lx_fd(PWSK_SOCKET s)
+{
+    return ((wsk_socket *)s)->fd;
+}
 
 /* Control data built object by object, in Windows' layout. */
 typedef struct control_buf {
@@ -517,6 +524,115 @@ static void unicast_interface_ipv6(void)
     wt_wsk_close(&t);
 }
 
+/* ---- 4. address options and SIO_KEEPALIVE_VALS ---- */
+
+/* SO_REUSE_UNICASTPORT and SO_PORT_SCALABILITY are accepted before and
+ * after bind and read back; a short value is refused. */
+static void port_allocation_hints(void)
+{
+    wt_wsk t;
+    wt_wsk_open(&t);
+    NTSTATUS st;
+    ULONG v;
+    PWSK_SOCKET c = wt_socket(&t, AF_INET, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_CONNECTION_SOCKET, &st);
+    CHECK_EQ(st, STATUS_SUCCESS);
+    ULONG codes[2] = {SO_REUSE_UNICASTPORT, SO_PORT_SCALABILITY};
+    for (int i = 0; i < 2; i++) {
+        CHECK_EQ(get_ulong(&t, c, SOL_SOCKET, codes[i], &v), STATUS_SUCCESS);
+        CHECK_EQ(v, 0);
+        CHECK_EQ(set_ulong(&t, c, SOL_SOCKET, codes[i], 1), STATUS_SUCCESS);
+        CHECK_EQ(get_ulong(&t, c, SOL_SOCKET, codes[i], &v), STATUS_SUCCESS);
+        CHECK_EQ(v, 1);
+        const WSK_PROVIDER_BASIC_DISPATCH *d = c->Dispatch;
+        USHORT half = 1;
+        NTSTATUS r = d->WskControlSocket(c, WskSetOption, codes[i], SOL_SOCKET, sizeof(half), &half, 0, NULL, NULL,
+                                         wt_irp_arm(&t.irp));
+        CHECK_EQ(wt_irp_result(&t.irp, r), STATUS_INVALID_PARAMETER);
+    }
+    SOCKADDR_IN any = wt_in4("127.0.0.1", 0);
+    CHECK_EQ(wt_bind(&t, c, &any), STATUS_SUCCESS);
+    CHECK_EQ(set_ulong(&t, c, SOL_SOCKET, SO_REUSE_UNICASTPORT, 0), STATUS_SUCCESS);
+    CHECK_EQ(get_ulong(&t, c, SOL_SOCKET, SO_REUSE_UNICASTPORT, &v), STATUS_SUCCESS);
+    CHECK_EQ(v, 0);
+    wt_close(&t, c);
+    wt_wsk_close(&t);
+}
+
+static NTSTATUS keepalive_vals(wt_wsk *t, PWSK_SOCKET s, ULONG on, ULONG time_ms, ULONG interval_ms, SIZE_T size,
+                               BOOLEAN with_irp)
+{
+    struct tcp_keepalive k = {on, time_ms, interval_ms};
+    const WSK_PROVIDER_BASIC_DISPATCH *d = s->Dispatch;
+    SIZE_T returned = 99;
+    NTSTATUS r = d->WskControlSocket(s, WskIoctl, SIO_KEEPALIVE_VALS, 0, size, &k, 0, NULL,
+                                     with_irp ? NULL : &returned, with_irp ? wt_irp_arm(&t->irp) : NULL);
+    if (!with_irp) {
+        if (NT_SUCCESS(r))
+            CHECK_EQ(returned, 0);
+        return r;
+    }
+    r = wt_irp_result(&t->irp, r);
+    CHECK_EQ(t->irp.irp->IoStatus.Information, 0);
+    return r;
+}
+
+/* SIO_KEEPALIVE_VALS turns keep-alive on with the idle time and probe
+ * interval (ms, rounded up to Linux's seconds), as the Linux socket's
+ * SO_KEEPALIVE / TCP_KEEPIDLE / TCP_KEEPINTVL show; onoff 0 turns it off
+ * and leaves the times.  A listener's setting reaches its accepted
+ * connections (Linux inherits them).  Datagram sockets refuse it. */
+static void keepalive_values(void)
+{
+    wt_wsk t;
+    wt_wsk_open(&t);
+    NTSTATUS st;
+    PWSK_SOCKET c = wt_socket(&t, AF_INET, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_CONNECTION_SOCKET, &st);
+    CHECK_EQ(keepalive_vals(&t, c, 1, 7000, 1500, sizeof(struct tcp_keepalive), TRUE), STATUS_SUCCESS);
+    CHECK_EQ(peer_sockopt(lx_fd(c), "SO_KEEPALIVE"), 1);
+    CHECK_EQ(peer_sockopt(lx_fd(c), "TCP_KEEPIDLE"), 7);
+    CHECK_EQ(peer_sockopt(lx_fd(c), "TCP_KEEPINTVL"), 2);
+    ULONG v;
+    CHECK_EQ(get_ulong(&t, c, IPPROTO_TCP, TCP_KEEPALIVE, &v), STATUS_SUCCESS);
+    CHECK_EQ(v, 7);
+    CHECK_EQ(get_ulong(&t, c, SOL_SOCKET, SO_KEEPALIVE, &v), STATUS_SUCCESS);
+    CHECK_EQ(v, 1);
+    /* Off: the times stay as they were. */
+    CHECK_EQ(keepalive_vals(&t, c, 0, 1000, 1000, sizeof(struct tcp_keepalive), FALSE), STATUS_SUCCESS);
+    CHECK_EQ(peer_sockopt(lx_fd(c), "SO_KEEPALIVE"), 0);
+    CHECK_EQ(peer_sockopt(lx_fd(c), "TCP_KEEPIDLE"), 7);
+    /* Short input. */
+    CHECK_EQ(keepalive_vals(&t, c, 1, 1000, 1000, 8, TRUE), STATUS_INVALID_PARAMETER);
+    CHECK_EQ(peer_sockopt(lx_fd(c), "SO_KEEPALIVE"), 0);
+    wt_close(&t, c);
+
+    /* On a listener: the accepted connection has it. */
+    PWSK_SOCKET l = wt_socket(&t, AF_INET, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_LISTEN_SOCKET, &st);
+    CHECK_EQ(keepalive_vals(&t, l, 1, 60000, 10000, sizeof(struct tcp_keepalive), TRUE), STATUS_SUCCESS);
+    SOCKADDR_IN lo = wt_in4("127.0.0.1", 0), bound;
+    CHECK_EQ(wt_bind(&t, l, &lo), STATUS_SUCCESS);
+    CHECK_EQ(wt_local_address(&t, l, &bound), STATUS_SUCCESS);
+    int peer = peer_tcp_connect(4, "127.0.0.1", RtlUshortByteSwap(bound.sin_port));
+    CHECK(peer >= 0);
+    const WSK_PROVIDER_LISTEN_DISPATCH *ld = l->Dispatch;
+    SOCKADDR_IN local, remote;
+    NTSTATUS r = ld->WskAccept(l, 0, NULL, NULL, (PSOCKADDR)&local, (PSOCKADDR)&remote, wt_irp_arm(&t.irp));
+    CHECK_EQ(wt_irp_result(&t.irp, r), STATUS_SUCCESS);
+    PWSK_SOCKET a = (PWSK_SOCKET)t.irp.irp->IoStatus.Information;
+    CHECK(a != NULL);
+    CHECK_EQ(peer_sockopt(lx_fd(a), "SO_KEEPALIVE"), 1);
+    CHECK_EQ(peer_sockopt(lx_fd(a), "TCP_KEEPIDLE"), 60);
+    CHECK_EQ(peer_sockopt(lx_fd(a), "TCP_KEEPINTVL"), 10);
+    wt_close(&t, a);
+    peer_close(peer);
+    wt_close(&t, l);
+
+    PWSK_SOCKET d = wt_socket(&t, AF_INET, SOCK_DGRAM, IPPROTO_UDP, WSK_FLAG_DATAGRAM_SOCKET, &st);
+    CHECK_EQ(keepalive_vals(&t, d, 1, 1000, 1000, sizeof(struct tcp_keepalive), TRUE),
+             STATUS_INVALID_DEVICE_REQUEST);
+    wt_close(&t, d);
+    wt_wsk_close(&t);
+}
+
 int main(void)
 {
     WT_RUN(empty_trailing_object_ipv4);
@@ -528,6 +644,8 @@ int main(void)
     WT_RUN(ecn_on_the_event_dual_stack);
     WT_RUN(unicast_interface_ipv4);
     WT_RUN(unicast_interface_ipv6);
+    WT_RUN(port_allocation_hints);
+    WT_RUN(keepalive_values);
     CHECK_EQ(openwsk_pool_outstanding_count(0), 0);
     return wt_finish();
 }

@@ -7,6 +7,7 @@
 #include "wsk_internal.h"
 
 #include <errno.h>
+#include <mstcpip.h>
 
 #include "wsk_linux.h"
 
@@ -153,6 +154,15 @@ static control_result set_option(wsk_socket *s, ULONG level, ULONG code, SIZE_T 
                 return (control_result){STATUS_INVALID_PARAMETER, 0};
             s->conditional_accept = v != 0;
             return (control_result){STATUS_SUCCESS, 0};
+        case SO_REUSE_UNICASTPORT:
+        case SO_PORT_SCALABILITY:
+            /* Port allocation hints for connecting sockets (Winsock's
+             * "SOL_SOCKET socket options"): accepted and remembered, with
+             * no effect on the ports WskBind chooses (docs/decisions.md). */
+            if (!read_bool(in, in_size, &v))
+                return (control_result){STATUS_INVALID_PARAMETER, 0};
+            *(code == SO_REUSE_UNICASTPORT ? &s->reuse_unicast_port : &s->port_scalability) = v != 0;
+            return (control_result){STATUS_SUCCESS, 0};
         case SO_WSK_SECURITY:
             if (in == NULL || in_size != sizeof(PSECURITY_DESCRIPTOR))
                 return (control_result){STATUS_INVALID_PARAMETER, 0};
@@ -207,6 +217,10 @@ static control_result get_option(wsk_socket *s, ULONG level, ULONG code, SIZE_T 
             return write_ulong(out, out_size, s->exclusive_addr);
         case SO_CONDITIONAL_ACCEPT:
             return write_ulong(out, out_size, s->conditional_accept);
+        case SO_REUSE_UNICASTPORT:
+            return write_ulong(out, out_size, s->reuse_unicast_port);
+        case SO_PORT_SCALABILITY:
+            return write_ulong(out, out_size, s->port_scalability);
         case SO_WSK_SECURITY:
             if (out == NULL || out_size < sizeof(PSECURITY_DESCRIPTOR))
                 return (control_result){STATUS_BUFFER_TOO_SMALL, 0};
@@ -243,6 +257,21 @@ static control_result get_option(wsk_socket *s, ULONG level, ULONG code, SIZE_T 
     if (r != 0)
         return (control_result){wsk_status_from_errno(-r), 0};
     return (control_result){STATUS_SUCCESS, len};
+}
+
+/* SIO_KEEPALIVE_VALS (Winsock's page of that name): struct tcp_keepalive
+ * {onoff, keepalivetime, keepaliveinterval} in milliseconds, on a TCP
+ * socket.  Times are ignored when onoff is 0. */
+static NTSTATUS keepalive_values(wsk_socket *s, SIZE_T size, PVOID in)
+{
+    if (s->category == WSK_CATEGORY_DATAGRAM)
+        return STATUS_INVALID_DEVICE_REQUEST;
+    struct tcp_keepalive k;
+    if (in == NULL || size < sizeof(k))
+        return STATUS_INVALID_PARAMETER;
+    __builtin_memcpy(&k, in, sizeof(k));
+    int r = lx_keepalive_values(s->fd, k.onoff, k.keepalivetime, k.keepaliveinterval);
+    return r == 0 ? STATUS_SUCCESS : wsk_status_from_errno(-r);
 }
 
 NTSTATUS WSKAPI wsk_control_socket(PWSK_SOCKET Socket, WSK_CONTROL_SOCKET_TYPE RequestType, ULONG ControlCode,
@@ -292,6 +321,10 @@ NTSTATUS WSKAPI wsk_control_socket(PWSK_SOCKET Socket, WSK_CONTROL_SOCKET_TYPE R
         } else if (ControlCode == SIO_WSK_SET_REMOTE_ADDRESS || ControlCode == SIO_WSK_SET_SENDTO_ADDRESS) {
             pthread_mutex_lock(&s->lock);
             res = (control_result){wsk_dgram_set_fixed_address(s, ControlCode, InputSize, InputBuffer), 0};
+            pthread_mutex_unlock(&s->lock);
+        } else if (ControlCode == SIO_KEEPALIVE_VALS) {
+            pthread_mutex_lock(&s->lock);
+            res = (control_result){keepalive_values(s, InputSize, InputBuffer), 0};
             pthread_mutex_unlock(&s->lock);
         } else if (ControlCode == SIO_WSK_QUERY_INSPECT_ID && Irp != NULL) {
             /* Documented to take no IRP (SIO_WSK_QUERY_INSPECT_ID).  One given

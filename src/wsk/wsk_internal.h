@@ -112,6 +112,8 @@ typedef struct wsk_socket {
     BOOLEAN recv_tos, recv_ecn;       /* IP_RECVTOS, IP_RECVECN */
     BOOLEAN recv_tclass, recv_ecn6;   /* IPV6_RECVTCLASS, IPV6_RECVECN */
     BOOLEAN conditional_accept;
+    BOOLEAN reuse_unicast_port; /* SO_REUSE_UNICASTPORT: remembered only (docs/decisions.md) */
+    BOOLEAN port_scalability;   /* SO_PORT_SCALABILITY: remembered only */
     PSECURITY_DESCRIPTOR security; /* NULL: the default descriptor, which forbids sharing */
 
     struct wsk_bind_entry *bindings; /* registry entries held by this socket */

@@ -322,6 +322,25 @@ int lx_address_is_local(const void *win_addr)
     return err == EADDRNOTAVAIL ? 0 : -err;
 }
 
+/* Milliseconds to Linux's keep-alive seconds: rounded up, 1 to 32767. */
+static int keepalive_seconds(unsigned ms)
+{
+    unsigned s = ms / 1000u + (ms % 1000u != 0);
+    return s < 1 ? 1 : s > 32767 ? 32767 : (int)s;
+}
+
+int lx_keepalive_values(int fd, unsigned on, unsigned idle_ms, unsigned interval_ms)
+{
+    int v = on != 0;
+    if (v) {
+        int idle = keepalive_seconds(idle_ms), interval = keepalive_seconds(interval_ms);
+        if (setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle)) != 0 ||
+            setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof(interval)) != 0)
+            return -errno;
+    }
+    return setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &v, sizeof(v)) == 0 ? 0 : -errno;
+}
+
 static int lx_read_u32(const void *value, size_t len, int *out)
 {
     if (value == NULL || len < sizeof(int))

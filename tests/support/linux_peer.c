@@ -251,6 +251,8 @@ static int sockopt_by_name(int fd, const char *name, const int *set)
         {"IPV6_TCLASS", IPPROTO_IPV6, IPV6_TCLASS},
         {"IPV6_RECVHOPLIMIT", IPPROTO_IPV6, IPV6_RECVHOPLIMIT},
         {"IPV6_RECVTCLASS", IPPROTO_IPV6, IPV6_RECVTCLASS},
+        {"TCP_KEEPIDLE", IPPROTO_TCP, TCP_KEEPIDLE},
+        {"TCP_KEEPINTVL", IPPROTO_TCP, TCP_KEEPINTVL},
     };
     for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
         if (strcmp(table[i].name, name) != 0)

@@ -37,7 +37,7 @@ int peer_can_open_raw(void);
 int peer_has_ipv6(void);
 /* An integer socket option of a Linux fd, by its usual name ("TCP_NODELAY",
  * "SO_KEEPALIVE", "SO_RCVBUF", "SO_BROADCAST", "IP_TTL", "IPV6_V6ONLY",
- * "SO_REUSEPORT"); -errno on failure. */
+ * "SO_REUSEPORT", "TCP_KEEPIDLE", "TCP_KEEPINTVL"); -errno on failure. */
 int peer_sockopt(int fd, const char *name);
 /* Sets an integer option by the same names, and IP_TOS, IP_RECVTTL,
  * IP_RECVTOS, IP_MULTICAST_LOOP, IPV6_UNICAST_HOPS, IPV6_TCLASS,
