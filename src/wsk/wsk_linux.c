@@ -322,6 +322,21 @@ int lx_address_is_local(const void *win_addr)
     return err == EADDRNOTAVAIL ? 0 : -err;
 }
 
+int lx_push_pending(int fd)
+{
+    /* Turning TCP_NODELAY on transmits the pending segments at once
+     * (tcp(7), TCP_NODELAY). */
+    int was = 0, on = 1;
+    socklen_t sl = sizeof(was);
+    if (getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &was, &sl) != 0)
+        return -errno;
+    if (was)
+        return 0;
+    if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) != 0)
+        return -errno;
+    return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &was, sizeof(was)) == 0 ? 0 : -errno;
+}
+
 /* Milliseconds to Linux's keep-alive seconds: rounded up, 1 to 32767. */
 static int keepalive_seconds(unsigned ms)
 {

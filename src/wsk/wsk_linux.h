@@ -55,6 +55,10 @@ int lx_remote_address(int fd, void *win_addr_out, size_t *len);
  * Returns 1, 0, or -errno. */
 int lx_address_is_local(const void *win_addr);
 
+/* Sends what Nagle's algorithm holds back now (TCP_NODELAY on, then back
+ * off unless it was on). */
+int lx_push_pending(int fd);
+
 /* SIO_KEEPALIVE_VALS: keep-alive on or off; when on, the idle time and
  * the probe interval (milliseconds, rounded up to Linux's seconds). */
 int lx_keepalive_values(int fd, unsigned on, unsigned idle_ms, unsigned interval_ms);

@@ -18,6 +18,8 @@
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -253,6 +255,7 @@ static int sockopt_by_name(int fd, const char *name, const int *set)
         {"IPV6_RECVTCLASS", IPPROTO_IPV6, IPV6_RECVTCLASS},
         {"TCP_KEEPIDLE", IPPROTO_TCP, TCP_KEEPIDLE},
         {"TCP_KEEPINTVL", IPPROTO_TCP, TCP_KEEPINTVL},
+        {"TCP_QUICKACK", IPPROTO_TCP, TCP_QUICKACK},
     };
     for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
         if (strcmp(table[i].name, name) != 0)
@@ -533,4 +536,10 @@ unsigned peer_ifindex_of4(const char *address)
             index = if_nametoindex(i->ifa_name);
     freeifaddrs(list);
     return index;
+}
+
+long peer_unsent_bytes(int fd)
+{
+    int n = 0;
+    return ioctl(fd, SIOCOUTQNSD, &n) == 0 ? n : -errno;
 }

@@ -37,7 +37,8 @@ int peer_can_open_raw(void);
 int peer_has_ipv6(void);
 /* An integer socket option of a Linux fd, by its usual name ("TCP_NODELAY",
  * "SO_KEEPALIVE", "SO_RCVBUF", "SO_BROADCAST", "IP_TTL", "IPV6_V6ONLY",
- * "SO_REUSEPORT", "TCP_KEEPIDLE", "TCP_KEEPINTVL"); -errno on failure. */
+ * "SO_REUSEPORT", "TCP_KEEPIDLE", "TCP_KEEPINTVL", "TCP_QUICKACK"); -errno on
+ * failure. */
 int peer_sockopt(int fd, const char *name);
 /* Sets an integer option by the same names, and IP_TOS, IP_RECVTTL,
  * IP_RECVTOS, IP_MULTICAST_LOOP, IPV6_UNICAST_HOPS, IPV6_TCLASS,
@@ -55,6 +56,8 @@ int peer_multicast_setup4(int fd, const char *group, const char *interface_ip);
  * has an IPv4 address (dotted); 0 if there is none. */
 unsigned peer_ifindex(const char *name);
 unsigned peer_ifindex_of4(const char *address);
+/* Bytes in a TCP socket's send queue not yet sent (SIOCOUTQNSD). */
+long peer_unsent_bytes(int fd);
 /* CPU time this process has used so far (user + system), in ms. */
 long peer_process_cpu_ms(void);
 /* Runs fn in a child process that first drops root (to nobody); returns
