@@ -637,12 +637,14 @@ static void keepalive_values(void)
 
 /* A connection socket connected to a Linux listener on 127.0.0.1; *peer
  * is the Linux end. */
-static PWSK_SOCKET connect_to_linux(wt_wsk *t, int *peer)
+static PWSK_SOCKET connect_to_linux_with(wt_wsk *t, PVOID context, const WSK_CLIENT_CONNECTION_DISPATCH *dispatch,
+                                         int *peer)
 {
     int lfd = peer_tcp_listen(4, "127.0.0.1", 0);
     CHECK(lfd >= 0);
     NTSTATUS st;
-    PWSK_SOCKET s = wt_socket(t, AF_INET, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_CONNECTION_SOCKET, &st);
+    PWSK_SOCKET s = wt_socket_with(t, AF_INET, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_CONNECTION_SOCKET, context, dispatch,
+                                   &st);
     CHECK_EQ(st, STATUS_SUCCESS);
     const WSK_PROVIDER_CONNECTION_DISPATCH *d = s->Dispatch;
     SOCKADDR_IN any = wt_in4("127.0.0.1", 0), remote = wt_in4("127.0.0.1", peer_local_port(lfd));
@@ -653,6 +655,11 @@ static PWSK_SOCKET connect_to_linux(wt_wsk *t, int *peer)
     CHECK(*peer >= 0);
     peer_close(lfd);
     return s;
+}
+
+static PWSK_SOCKET connect_to_linux(wt_wsk *t, int *peer)
+{
+    return connect_to_linux_with(t, NULL, NULL, peer);
 }
 
 static NTSTATUS send_bytes(wt_wsk *t, PWSK_SOCKET s, const char *text, SIZE_T len, ULONG flags)
@@ -721,6 +728,77 @@ static void nodelay_send_goes_out_at_once(void)
     wt_wsk_close(&t);
 }
 
+static NTSTATUS WSKAPI refuse_data(PVOID SocketContext, ULONG Flags, PWSK_DATA_INDICATION DataIndication,
+                                   SIZE_T BytesIndicated, SIZE_T *BytesAccepted)
+{
+    if (DataIndication != NULL)
+        KeSetEvent((PKEVENT)SocketContext, IO_NO_INCREMENT, FALSE);
+    return STATUS_DATA_NOT_ACCEPTED;
+}
+
+static const WSK_CLIENT_CONNECTION_DISPATCH refusing_events = {refuse_data, NULL, NULL};
+
+static SIZE_T receive_backlog(wt_wsk *t, PWSK_SOCKET s)
+{
+    SIZE_T value = 0;
+    const WSK_PROVIDER_BASIC_DISPATCH *d = s->Dispatch;
+    NTSTATUS r = d->WskControlSocket(s, WskIoctl, SIO_WSK_QUERY_RECEIVE_BACKLOG, 0, 0, NULL, sizeof(value), &value,
+                                     NULL, wt_irp_arm(&t->irp));
+    CHECK_EQ(wt_irp_result(&t->irp, r), STATUS_SUCCESS);
+    CHECK_EQ(t->irp.irp->IoStatus.Information, sizeof(SIZE_T));
+    return value;
+}
+
+/* SIO_WSK_QUERY_RECEIVE_BACKLOG counts every byte received and not yet
+ * consumed: with the receive event refusing the data
+ * (STATUS_DATA_NOT_ACCEPTED), what the provider read from Linux waits in
+ * its buffers and still counts, together with what Linux still holds;
+ * once a WskReceive took it all, nothing. */
+static void receive_backlog_counts_buffered_data(void)
+{
+    wt_wsk t;
+    wt_wsk_open(&t);
+    KEVENT indicated;
+    KeInitializeEvent(&indicated, SynchronizationEvent, FALSE);
+    int peer;
+    PWSK_SOCKET c = connect_to_linux_with(&t, &indicated, &refusing_events, &peer);
+    CHECK_EQ(receive_backlog(&t, c), 0);
+    WSK_EVENT_CALLBACK_CONTROL control = {(PNPIID)&NPI_WSK_INTERFACE_ID, WSK_EVENT_RECEIVE};
+    const WSK_PROVIDER_BASIC_DISPATCH *d = c->Dispatch;
+    CHECK_EQ(d->WskControlSocket(c, WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET, sizeof(control), &control, 0, NULL,
+                                 NULL, NULL),
+             STATUS_SUCCESS);
+    static char data[3000];
+    for (size_t i = 0; i < sizeof(data); i++)
+        data[i] = (char)peer_pattern(i);
+    CHECK_EQ(peer_send_all(peer, data, 1000), 1000);
+    LARGE_INTEGER wait = {.QuadPart = -2000LL * 10000};
+    CHECK_EQ(KeWaitForSingleObject(&indicated, Executive, KernelMode, FALSE, &wait), STATUS_SUCCESS);
+    CHECK_EQ(peer_send_all(peer, data + 1000, 2000), 2000);
+    SIZE_T backlog = 0;
+    for (int i = 0; i < 200 && backlog != 3000; i++) {
+        backlog = receive_backlog(&t, c);
+        LARGE_INTEGER pause = {.QuadPart = -10LL * 10000};
+        KeDelayExecutionThread(KernelMode, FALSE, &pause);
+    }
+    CHECK_EQ(backlog, 3000);
+    /* A WskReceive takes it all. */
+    static char got[3000];
+    PMDL m = IoAllocateMdl(got, sizeof(got), FALSE, FALSE, NULL);
+    MmBuildMdlForNonPagedPool(m);
+    WSK_BUF b = {m, 0, sizeof(got)};
+    const WSK_PROVIDER_CONNECTION_DISPATCH *cd = c->Dispatch;
+    NTSTATUS r = cd->WskReceive(c, &b, WSK_FLAG_WAITALL, wt_irp_arm(&t.irp));
+    CHECK_EQ(wt_irp_result(&t.irp, r), STATUS_SUCCESS);
+    CHECK_EQ(t.irp.irp->IoStatus.Information, sizeof(got));
+    CHECK_MEM(got, data, sizeof(got));
+    IoFreeMdl(m);
+    CHECK_EQ(receive_backlog(&t, c), 0);
+    peer_close(peer);
+    wt_close(&t, c);
+    wt_wsk_close(&t);
+}
+
 int main(void)
 {
     WT_RUN(empty_trailing_object_ipv4);
@@ -735,6 +813,7 @@ int main(void)
     WT_RUN(port_allocation_hints);
     WT_RUN(keepalive_values);
     WT_RUN(nodelay_send_goes_out_at_once);
+    WT_RUN(receive_backlog_counts_buffered_data);
     CHECK_EQ(openwsk_pool_outstanding_count(0), 0);
     return wt_finish();
 }

@@ -572,6 +572,10 @@ NTSTATUS wsk_conn_query_backlog(wsk_socket *s, ULONG code, SIZE_T *value)
                                                      : lx_receive_backlog(s->fd, &bytes);
     if (e != 0)
         return wsk_status_from_errno(-e);
+    /* Received and not yet consumed: also what the provider's reader has
+     * already taken from Linux for the receive event (docs/decisions.md). */
+    if (code == SIO_WSK_QUERY_RECEIVE_BACKLOG)
+        bytes += wsk_rx_buffered_locked(s);
     *value = bytes;
     return STATUS_SUCCESS;
 }

@@ -237,6 +237,9 @@ void wsk_conn_inherit_events(wsk_socket *listener, wsk_socket *child);
 NTSTATUS WSKAPI wsk_conn_release(PWSK_SOCKET Socket, PWSK_DATA_INDICATION DataIndication);
 /* Frees the receive blocks of a socket being destroyed. */
 void wsk_rx_free(wsk_socket *s);
+/* Bytes the reader has taken from Linux that no receive or indication
+ * has consumed yet (lock held). */
+SIZE_T wsk_rx_buffered_locked(const wsk_socket *s);
 
 /* ---- retries after an allocation failed (wsk_retry.c) ---- */
 

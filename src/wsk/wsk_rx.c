@@ -32,6 +32,18 @@ typedef struct wsk_rx_block {
     UCHAR data[WSK_RX_BLOCK_DATA];
 } wsk_rx_block;
 
+SIZE_T wsk_rx_buffered_locked(const wsk_socket *s)
+{
+    SIZE_T bytes = 0;
+    if (!s->rx_mode)
+        return 0;
+    for (const LIST_ENTRY *e = s->rx_data.Flink; e != &s->rx_data; e = e->Flink) {
+        const wsk_rx_block *b = CONTAINING_RECORD(e, wsk_rx_block, link);
+        bytes += b->length - b->head;
+    }
+    return bytes;
+}
+
 const WSK_CLIENT_CONNECTION_DISPATCH *wsk_conn_client_dispatch(wsk_socket *s)
 {
     /* Listeners and datagram sockets hold other table types. */
