@@ -129,7 +129,7 @@ static int control_int(const UCHAR *control, ULONG length, INT level, INT type)
 typedef struct received {
     NTSTATUS status;
     ULONG_PTR length;
-    char data[64];
+    char data[512];
     SOCKADDR_STORAGE from;
     _Alignas(8) UCHAR control[256];
     ULONG control_length;
@@ -799,6 +799,138 @@ static void receive_backlog_counts_buffered_data(void)
     wt_wsk_close(&t);
 }
 
+/* ---- 6. segmentation offload, receive coalescing, RSS ---- */
+
+/* UDP_SEND_MSG_SIZE, as a send object or as the socket's option: one
+ * buffer leaves as datagrams of that size (the last shorter), as the Linux
+ * peer receives them; get reads the option back. */
+static void send_segmentation(void)
+{
+    wt_wsk t;
+    wt_wsk_open(&t);
+    USHORT port;
+    PWSK_SOCKET s = wt_datagram_socket(&t, AF_INET, "127.0.0.1", &port);
+    int peer = peer_udp_bind(4, "127.0.0.1", 0);
+    SOCKADDR_STORAGE to = address_of(AF_INET, "127.0.0.1", peer_local_port(peer));
+    static char text[251];
+    for (int i = 0; i < 250; i++)
+        text[i] = (char)('a' + i % 26);
+    control_buf c = {0};
+    control_add_int(&c, IPPROTO_UDP, UDP_SEND_MSG_SIZE, 100);
+    CHECK_EQ(send_to(&t, s, &to, text, &c), STATUS_SUCCESS);
+    char got[512];
+    USHORT from;
+    long sizes[3] = {100, 100, 50};
+    for (int i = 0; i < 3; i++) {
+        CHECK_EQ(peer_udp_recv(peer, got, sizeof(got), &from, 2000), sizes[i]);
+        CHECK_MEM(got, text + 100 * i, (size_t)sizes[i]);
+    }
+    CHECK_EQ(peer_udp_recv(peer, got, sizeof(got), &from, 100), -ETIMEDOUT);
+    ULONG v;
+    CHECK_EQ(get_ulong(&t, s, IPPROTO_UDP, UDP_SEND_MSG_SIZE, &v), STATUS_SUCCESS);
+    CHECK_EQ(v, 0);
+    CHECK_EQ(set_ulong(&t, s, IPPROTO_UDP, UDP_SEND_MSG_SIZE, 120), STATUS_SUCCESS);
+    CHECK_EQ(get_ulong(&t, s, IPPROTO_UDP, UDP_SEND_MSG_SIZE, &v), STATUS_SUCCESS);
+    CHECK_EQ(v, 120);
+    CHECK_EQ(send_to(&t, s, &to, text, NULL), STATUS_SUCCESS);
+    long by_option[3] = {120, 120, 10};
+    for (int i = 0; i < 3; i++)
+        CHECK_EQ(peer_udp_recv(peer, got, sizeof(got), &from, 2000), by_option[i]);
+    control_buf zero = {0};
+    control_add_int(&zero, IPPROTO_UDP, UDP_SEND_MSG_SIZE, 0);
+    CHECK_EQ(send_to(&t, s, &to, "zero", &zero), STATUS_INVALID_PARAMETER);
+    peer_close(peer);
+    CHECK_EQ(wt_close(&t, s), STATUS_SUCCESS);
+    wt_wsk_close(&t);
+}
+
+static INT coalesced_info(const received *r)
+{
+    ULONG at = 0;
+    while (at + sizeof(WSACMSGHDR) <= r->control_length) {
+        const WSACMSGHDR *c = (const WSACMSGHDR *)(r->control + at);
+        if (c->cmsg_level == IPPROTO_UDP && c->cmsg_type == UDP_COALESCED_INFO) {
+            CHECK_EQ(c->cmsg_len, WSA_CMSG_LEN(sizeof(DWORD)));
+            DWORD v;
+            memcpy(&v, WSA_CMSG_DATA(c), sizeof(v));
+            return (INT)v;
+        }
+        at += (ULONG)WSA_CMSGHDR_ALIGN(c->cmsg_len);
+    }
+    return -1;
+}
+
+/* UDP_RECV_MAX_COALESCED_SIZE: a segmented send from a Linux peer arrives
+ * as one datagram with a UDP_COALESCED_INFO object holding the segment
+ * size; without it the datagrams arrive one by one, without the object. */
+static void receive_coalescing(void)
+{
+    wt_wsk t;
+    wt_wsk_open(&t);
+    USHORT port;
+    PWSK_SOCKET s = wt_datagram_socket(&t, AF_INET, "127.0.0.1", &port);
+    int peer = peer_udp_bind(4, "127.0.0.1", 0);
+    static char text[250];
+    for (int i = 0; i < 250; i++)
+        text[i] = (char)('A' + i % 26);
+    received r;
+    CHECK_EQ(peer_udp_send_segmented(peer, 4, "127.0.0.1", port, text, 250, 100), 250);
+    long sizes[3] = {100, 100, 50};
+    for (int i = 0; i < 3; i++) {
+        receive_one(s, &r, 2000);
+        CHECK_EQ(r.status, STATUS_SUCCESS);
+        CHECK_EQ(r.length, (ULONG_PTR)sizes[i]);
+        CHECK_EQ(coalesced_info(&r), -1);
+    }
+    ULONG v;
+    CHECK_EQ(set_ulong(&t, s, IPPROTO_UDP, UDP_RECV_MAX_COALESCED_SIZE, 65000), STATUS_SUCCESS);
+    CHECK_EQ(get_ulong(&t, s, IPPROTO_UDP, UDP_RECV_MAX_COALESCED_SIZE, &v), STATUS_SUCCESS);
+    CHECK_EQ(v, 65000);
+    CHECK_EQ(peer_udp_send_segmented(peer, 4, "127.0.0.1", port, text, 250, 100), 250);
+    receive_one(s, &r, 2000);
+    CHECK_EQ(r.status, STATUS_SUCCESS);
+    CHECK_EQ(r.length, 250);
+    CHECK_MEM(r.data, text, 250);
+    CHECK_EQ(coalesced_info(&r), 100);
+    /* A datagram that was not coalesced carries no object. */
+    CHECK_EQ(peer_udp_send_from(peer, 4, "127.0.0.1", port, "single", 6), 6);
+    receive_one(s, &r, 2000);
+    CHECK_EQ(r.length, 6);
+    CHECK_EQ(coalesced_info(&r), -1);
+    peer_close(peer);
+    CHECK_EQ(wt_close(&t, s), STATUS_SUCCESS);
+    wt_wsk_close(&t);
+}
+
+/* MsQuic's probe: a basic UDP socket answers SIO_QUERY_RSS_SCALABILITY_INFO
+ * (RssEnabled FALSE, one byte) and the two UDP offload options. */
+static void basic_socket_probe(void)
+{
+    wt_wsk t;
+    wt_wsk_open(&t);
+    NTSTATUS st;
+    PWSK_SOCKET b = wt_socket(&t, AF_INET6, SOCK_DGRAM, IPPROTO_UDP, WSK_FLAG_BASIC_SOCKET, &st);
+    CHECK_EQ(st, STATUS_SUCCESS);
+    const WSK_PROVIDER_BASIC_DISPATCH *d = b->Dispatch;
+    RSS_SCALABILITY_INFO info;
+    memset(&info, 0x55, sizeof(info));
+    NTSTATUS r = d->WskControlSocket(b, WskIoctl, SIO_QUERY_RSS_SCALABILITY_INFO, 0, 0, NULL, sizeof(info), &info,
+                                     NULL, wt_irp_arm(&t.irp));
+    CHECK_EQ(wt_irp_result(&t.irp, r), STATUS_SUCCESS);
+    CHECK_EQ(t.irp.irp->IoStatus.Information, sizeof(info));
+    CHECK_EQ(info.RssEnabled, FALSE);
+    r = d->WskControlSocket(b, WskIoctl, SIO_QUERY_RSS_SCALABILITY_INFO, 0, 0, NULL, 0, NULL, NULL,
+                            wt_irp_arm(&t.irp));
+    CHECK_EQ(wt_irp_result(&t.irp, r), STATUS_BUFFER_TOO_SMALL);
+    ULONG v;
+    CHECK_EQ(get_ulong(&t, b, IPPROTO_UDP, UDP_SEND_MSG_SIZE, &v), STATUS_SUCCESS);
+    CHECK_EQ(v, 0);
+    CHECK_EQ(get_ulong(&t, b, IPPROTO_UDP, UDP_RECV_MAX_COALESCED_SIZE, &v), STATUS_SUCCESS);
+    CHECK_EQ(v, 0);
+    wt_close(&t, b);
+    wt_wsk_close(&t);
+}
+
 int main(void)
 {
     WT_RUN(empty_trailing_object_ipv4);
@@ -814,6 +946,9 @@ int main(void)
     WT_RUN(keepalive_values);
     WT_RUN(nodelay_send_goes_out_at_once);
     WT_RUN(receive_backlog_counts_buffered_data);
+    WT_RUN(send_segmentation);
+    WT_RUN(receive_coalescing);
+    WT_RUN(basic_socket_probe);
     CHECK_EQ(openwsk_pool_outstanding_count(0), 0);
     return wt_finish();
 }

@@ -106,6 +106,14 @@ static BOOLEAN *tos_option_flag(wsk_socket *s, ULONG level, ULONG code)
     return NULL;
 }
 
+/* UDP_RECV_MAX_COALESCED_SIZE: receive coalescing, Linux's UDP_GRO.  The
+ * size is kept for get; Linux coalesces up to its own limit (64 KiB). */
+static BOOLEAN is_coalescing_option(const wsk_socket *s, ULONG level, ULONG code)
+{
+    return level == IPPROTO_UDP && code == UDP_RECV_MAX_COALESCED_SIZE &&
+           (s->category == WSK_CATEGORY_DATAGRAM || s->category == WSK_CATEGORY_BASIC);
+}
+
 static control_result set_tos_option(wsk_socket *s, ULONG level, BOOLEAN *flag, SIZE_T in_size, PVOID in)
 {
     ULONG v;
@@ -187,6 +195,15 @@ static control_result set_option(wsk_socket *s, ULONG level, ULONG code, SIZE_T 
     BOOLEAN *tos_flag = tos_option_flag(s, level, code);
     if (tos_flag != NULL)
         return set_tos_option(s, level, tos_flag, in_size, in);
+    if (is_coalescing_option(s, level, code)) {
+        if (!read_bool(in, in_size, &v))
+            return (control_result){STATUS_INVALID_PARAMETER, 0};
+        int r = lx_receive_coalesced(s->fd, v != 0);
+        if (r != 0)
+            return (control_result){wsk_status_from_errno(-r), 0};
+        s->max_coalesced = v;
+        return (control_result){STATUS_SUCCESS, 0};
+    }
     if (is_packet_info_option(s, level, code)) {
         if (!read_bool(in, in_size, &v))
             return (control_result){STATUS_INVALID_PARAMETER, 0};
@@ -248,6 +265,8 @@ static control_result get_option(wsk_socket *s, ULONG level, ULONG code, SIZE_T 
     BOOLEAN *tos_flag = tos_option_flag(s, level, code);
     if (tos_flag != NULL)
         return write_ulong(out, out_size, *tos_flag);
+    if (is_coalescing_option(s, level, code))
+        return write_ulong(out, out_size, s->max_coalesced);
     if (out == NULL)
         return (control_result){STATUS_BUFFER_TOO_SMALL, 0};
     size_t len = out_size;
@@ -322,6 +341,18 @@ NTSTATUS WSKAPI wsk_control_socket(PWSK_SOCKET Socket, WSK_CONTROL_SOCKET_TYPE R
             pthread_mutex_lock(&s->lock);
             res = (control_result){wsk_dgram_set_fixed_address(s, ControlCode, InputSize, InputBuffer), 0};
             pthread_mutex_unlock(&s->lock);
+        } else if (ControlCode == SIO_QUERY_RSS_SCALABILITY_INFO) {
+            /* RssEnabled FALSE: datagram indications come from the provider's
+             * I/O threads, not from per-processor receive queues, so a client
+             * gains nothing from one socket per processor (MsQuic then uses
+             * one) (docs/decisions.md). */
+            RSS_SCALABILITY_INFO info = {FALSE};
+            if (OutputBuffer == NULL || OutputSize < sizeof(info)) {
+                res = (control_result){STATUS_BUFFER_TOO_SMALL, 0};
+            } else {
+                __builtin_memcpy(OutputBuffer, &info, sizeof(info));
+                res = (control_result){STATUS_SUCCESS, sizeof(info)};
+            }
         } else if (ControlCode == SIO_KEEPALIVE_VALS) {
             pthread_mutex_lock(&s->lock);
             res = (control_result){keepalive_values(s, InputSize, InputBuffer), 0};

@@ -361,7 +361,7 @@ typedef struct wsk_dg_block {
     ULONG control_len;      /* its control data, Windows layout */
     BOOLEAN control_cut;
     unsigned destination_flags; /* MSG_MCAST / MSG_BCAST */
-    _Alignas(8) UCHAR control[128];
+    _Alignas(8) UCHAR control[256]; /* room for every kind at once (IPv6: 136 bytes) */
     SOCKADDR_STORAGE from;
     UCHAR data[WSK_DG_BLOCK_DATA];
 } wsk_dg_block;

@@ -111,6 +111,7 @@ typedef struct wsk_socket {
      * control object from the one TOS / traffic class byte Linux gives. */
     BOOLEAN recv_tos, recv_ecn;       /* IP_RECVTOS, IP_RECVECN */
     BOOLEAN recv_tclass, recv_ecn6;   /* IPV6_RECVTCLASS, IPV6_RECVECN */
+    ULONG max_coalesced;              /* UDP_RECV_MAX_COALESCED_SIZE as set (0: off) */
     BOOLEAN conditional_accept;
     BOOLEAN reuse_unicast_port; /* SO_REUSE_UNICASTPORT: remembered only (docs/decisions.md) */
     BOOLEAN port_scalability;   /* SO_PORT_SCALABILITY: remembered only */

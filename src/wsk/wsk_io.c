@@ -8,6 +8,7 @@
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <pthread.h>
 #include <time.h>
 #include <stdlib.h>
@@ -23,7 +24,7 @@ typedef struct wsk_io_impl {
     struct msghdr msg;
     struct sockaddr_storage addr;
     socklen_t addr_len;
-    _Alignas(8) unsigned char control[128]; /* recv_from / send_to: Linux control messages */
+    _Alignas(8) unsigned char control[160]; /* recv_from / send_to: Linux control messages */
     size_t send_control_len;               /* send_to: bytes of control[] to send */
     wsk_io_done done;
     void *context;
@@ -281,6 +282,9 @@ void wsk_io_recv_from(wsk_io *io, int fd, const wsk_io_segment *seg, size_t coun
 #define WIN_IP_OPTIONS 1
 #define WIN_IPV6_RTHDR 32
 #define WIN_IP_ECN 50 /* IP_ECN and IPV6_ECN */
+#define WIN_IPPROTO_UDP 17
+#define WIN_UDP_SEND_MSG_SIZE 2
+#define WIN_UDP_COALESCED_INFO 3
 #define WIN_IP_PKTINFO 19
 #define WIN_IPV6_PKTINFO 19
 #define WIN_CMSG_HDR 16u
@@ -436,6 +440,15 @@ int wsk_io_set_send_control(wsk_io *io, const void *win_control, size_t len, int
             (level == IPPROTO_IP ? &ecn4 : &ecn6)->codepoint = value;
             at += WIN_CMSG_ALIGN(cmsg_len);
             continue; /* merged into the TOS / TCLASS below */
+        } else if (level == WIN_IPPROTO_UDP && type == WIN_UDP_SEND_MSG_SIZE && data_len == sizeof(unsigned)) {
+            /* Segmentation offload: the buffer leaves as datagrams of this
+             * size (the last shorter); Linux's UDP_SEGMENT takes a u16. */
+            unsigned size;
+            memcpy(&size, data, sizeof(size));
+            if (size == 0 || size > 0xFFFFu)
+                return -EINVAL;
+            uint16_t gso = (uint16_t)size;
+            c = add_linux_control(impl, &out, SOL_UDP, UDP_SEGMENT, &gso, sizeof(gso));
         } else if (ic != NULL && data_len == sizeof(int)) {
             int value;
             memcpy(&value, data, sizeof(value));
@@ -538,6 +551,13 @@ size_t wsk_io_received_control(const wsk_io *io, unsigned wanted, void *win_out,
                 int codepoint = value & 3;
                 at = put_control(out, cap, at, ic->level, WIN_IP_ECN, &codepoint, sizeof(codepoint), &cut);
             }
+        } else if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO && c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+            /* A coalesced datagram: Windows' UDP_COALESCED_INFO holds the
+             * size of the datagrams it was made of, as a DWORD. */
+            int gso;
+            memcpy(&gso, CMSG_DATA(c), sizeof(gso));
+            unsigned size = (unsigned)gso;
+            at = put_control(out, cap, at, WIN_IPPROTO_UDP, WIN_UDP_COALESCED_INFO, &size, sizeof(size), &cut);
         } else {
             continue; /* kinds without a Windows counterpart are left out */
         }

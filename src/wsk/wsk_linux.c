@@ -12,6 +12,7 @@
 #include <netinet/in.h>
 #include <netinet/ip.h>
 #include <netinet/tcp.h>
+#include <netinet/udp.h>
 #include <string.h>
 #include <stdio.h>
 #include <sys/socket.h>
@@ -85,6 +86,8 @@ static const lx_option lx_options[] = {
     {WIN_IPPROTO_IPV6, 21, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, CONV_INT},
     {WIN_IPPROTO_IPV6, 39, IPPROTO_IPV6, IPV6_TCLASS, CONV_INT},
     {WIN_IPPROTO_IPV6, 40, IPPROTO_IPV6, IPV6_RECVTCLASS, CONV_INT},
+    /* UDP_SEND_MSG_SIZE: the socket's segmentation offload size (0: off). */
+    {WIN_IPPROTO_UDP, 2, SOL_UDP, UDP_SEGMENT, CONV_INT},
     {WIN_IPPROTO_TCP, 1, IPPROTO_TCP, TCP_NODELAY, CONV_INT},
     {WIN_IPPROTO_TCP, 3, IPPROTO_TCP, TCP_KEEPIDLE, CONV_INT},
     {WIN_IPPROTO_TCP, 4, IPPROTO_TCP, TCP_MAXSEG, CONV_INT},
@@ -170,6 +173,11 @@ int lx_receive_tos(int fd, int ipv6, int on)
     int r = ipv6 ? setsockopt(fd, IPPROTO_IPV6, IPV6_RECVTCLASS, &on, sizeof(on))
                  : setsockopt(fd, IPPROTO_IP, IP_RECVTOS, &on, sizeof(on));
     return r == 0 ? 0 : -errno;
+}
+
+int lx_receive_coalesced(int fd, int on)
+{
+    return setsockopt(fd, SOL_UDP, UDP_GRO, &on, sizeof(on)) == 0 ? 0 : -errno;
 }
 
 int lx_close(int fd)

@@ -18,6 +18,8 @@ int lx_socket(unsigned win_family, int type, int protocol);
 /* Turns on IP_PKTINFO / IPV6_RECVPKTINFO for a datagram socket. */
 int lx_enable_packet_info(int fd, unsigned win_family);
 int lx_close(int fd);
+/* Linux's UDP_GRO (receive coalesced datagrams) on or off. */
+int lx_receive_coalesced(int fd, int on);
 /* Linux's IP_RECVTOS (ipv6 0) or IPV6_RECVTCLASS (ipv6 1) on or off. */
 int lx_receive_tos(int fd, int ipv6, int on);
 

@@ -16,6 +16,7 @@
 #include <net/if.h>
 #include <pthread.h>
 #include <netinet/tcp.h>
+#include <netinet/udp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <linux/sockios.h>
@@ -542,4 +543,42 @@ long peer_unsent_bytes(int fd)
 {
     int n = 0;
     return ioctl(fd, SIOCOUTQNSD, &n) == 0 ? n : -errno;
+}
+
+long peer_udp_send_segmented(int fd, int family, const char *ip, unsigned short port, const void *data, size_t len,
+                             unsigned short segment)
+{
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof(ss));
+    socklen_t sl;
+    if (family == 6) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons(port);
+        inet_pton(AF_INET6, ip, &a->sin6_addr);
+        sl = sizeof(*a);
+    } else {
+        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+        a->sin_family = AF_INET;
+        a->sin_port = htons(port);
+        inet_pton(AF_INET, ip, &a->sin_addr);
+        sl = sizeof(*a);
+    }
+    _Alignas(struct cmsghdr) unsigned char control[CMSG_SPACE(sizeof(uint16_t))];
+    memset(control, 0, sizeof(control));
+    struct iovec iov = {(void *)data, len};
+    struct msghdr msg = {0};
+    msg.msg_name = &ss;
+    msg.msg_namelen = sl;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof(control);
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_UDP;
+    c->cmsg_type = UDP_SEGMENT;
+    c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+    memcpy(CMSG_DATA(c), &segment, sizeof(segment));
+    ssize_t n = sendmsg(fd, &msg, 0);
+    return n < 0 ? -errno : n;
 }

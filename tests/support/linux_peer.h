@@ -56,6 +56,11 @@ int peer_multicast_setup4(int fd, const char *group, const char *interface_ip);
  * has an IPv4 address (dotted); 0 if there is none. */
 unsigned peer_ifindex(const char *name);
 unsigned peer_ifindex_of4(const char *address);
+/* One UDP send from a bound socket with Linux's segmentation offload
+ * (UDP_SEGMENT): the receiver gets datagrams of `segment` bytes, the last
+ * shorter, or one coalesced datagram.  Returns bytes sent or -errno. */
+long peer_udp_send_segmented(int fd, int family, const char *ip, unsigned short port, const void *data, size_t len,
+                             unsigned short segment);
 /* Bytes in a TCP socket's send queue not yet sent (SIOCOUTQNSD). */
 long peer_unsent_bytes(int fd);
 /* CPU time this process has used so far (user + system), in ms. */
