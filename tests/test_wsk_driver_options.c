@@ -380,6 +380,7 @@ typedef struct control_log {
     KSPIN_LOCK lock;
     _Alignas(8) UCHAR control[128];
     ULONG length;
+    SIZE_T data_length;
 } control_log;
 
 static NTSTATUS WSKAPI note_control(PVOID SocketContext, ULONG Flags, PWSK_DATAGRAM_INDICATION DataIndication)
@@ -389,6 +390,7 @@ static NTSTATUS WSKAPI note_control(PVOID SocketContext, ULONG Flags, PWSK_DATAG
         return STATUS_SUCCESS;
     KIRQL irql;
     KeAcquireSpinLock(&log->lock, &irql);
+    log->data_length = DataIndication->Buffer.Length;
     log->length = DataIndication->ControlInfoLength <= sizeof(log->control) ? DataIndication->ControlInfoLength : 0;
     if (log->length > 0)
         memcpy(log->control, DataIndication->ControlInfo, log->length);
@@ -902,6 +904,51 @@ static void receive_coalescing(void)
     wt_wsk_close(&t);
 }
 
+/* The same on WskReceiveFromEvent (MsQuic's path): one indication of 250
+ * bytes whose ControlInfo holds UDP_COALESCED_INFO 100. */
+static void coalescing_on_the_event(void)
+{
+    wt_wsk t;
+    wt_wsk_open(&t);
+    control_log log;
+    memset(&log, 0, sizeof(log));
+    KeInitializeEvent(&log.arrived, SynchronizationEvent, FALSE);
+    KeInitializeSpinLock(&log.lock);
+    NTSTATUS st;
+    PWSK_SOCKET s = wt_socket_with(&t, AF_INET, SOCK_DGRAM, IPPROTO_UDP, WSK_FLAG_DATAGRAM_SOCKET, &log,
+                                   &control_events, &st);
+    CHECK_EQ(st, STATUS_SUCCESS);
+    CHECK_EQ(set_ulong(&t, s, IPPROTO_UDP, UDP_RECV_MAX_COALESCED_SIZE, 65535), STATUS_SUCCESS);
+    SOCKADDR_IN lo = wt_in4("127.0.0.1", 0), local;
+    CHECK_EQ(wt_bind(&t, s, &lo), STATUS_SUCCESS);
+    CHECK_EQ(wt_local_address(&t, s, &local), STATUS_SUCCESS);
+    WSK_EVENT_CALLBACK_CONTROL control = {(PNPIID)&NPI_WSK_INTERFACE_ID, WSK_EVENT_RECEIVE_FROM};
+    const WSK_PROVIDER_BASIC_DISPATCH *d = s->Dispatch;
+    CHECK_EQ(d->WskControlSocket(s, WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET, sizeof(control), &control, 0, NULL,
+                                 NULL, NULL),
+             STATUS_SUCCESS);
+    int peer = peer_udp_bind(4, "127.0.0.1", 0);
+    static char text[250];
+    memset(text, 'q', sizeof(text));
+    CHECK_EQ(peer_udp_send_segmented(peer, 4, "127.0.0.1", RtlUshortByteSwap(local.sin_port), text, 250, 100), 250);
+    LARGE_INTEGER wait = {.QuadPart = -2000LL * 10000};
+    CHECK_EQ(KeWaitForSingleObject(&log.arrived, Executive, KernelMode, FALSE, &wait), STATUS_SUCCESS);
+    KIRQL irql;
+    KeAcquireSpinLock(&log.lock, &irql);
+    received r;
+    memset(&r, 0, sizeof(r));
+    r.control_length = log.length;
+    memcpy(r.control, log.control, log.length);
+    SIZE_T length = log.data_length;
+    KeReleaseSpinLock(&log.lock, irql);
+    CHECK_EQ(length, 250);
+    CHECK_EQ(r.control_length, WSA_CMSG_SPACE(sizeof(DWORD)));
+    CHECK_EQ(coalesced_info(&r), 100);
+    peer_close(peer);
+    CHECK_EQ(wt_close(&t, s), STATUS_SUCCESS);
+    wt_wsk_close(&t);
+}
+
 /* MsQuic's probe: a basic UDP socket answers SIO_QUERY_RSS_SCALABILITY_INFO
  * (RssEnabled FALSE, one byte) and the two UDP offload options. */
 static void basic_socket_probe(void)
@@ -948,6 +995,7 @@ int main(void)
     WT_RUN(receive_backlog_counts_buffered_data);
     WT_RUN(send_segmentation);
     WT_RUN(receive_coalescing);
+    WT_RUN(coalescing_on_the_event);
     WT_RUN(basic_socket_probe);
     CHECK_EQ(openwsk_pool_outstanding_count(0), 0);
     return wt_finish();
