@@ -77,6 +77,10 @@ OPENWSK_API void openwsk_io_wait_for_work_items(struct _DRIVER_OBJECT *Driver);
 /* Formats a tag the way pool tools show it (memory order), into out[5]. */
 OPENWSK_API void openwsk_format_tag(ULONG Tag, char out[5]);
 
+/* Error log entries written with IoWriteErrorLogEntry since the process
+ * started (each is also printed on stderr). */
+OPENWSK_API LONG openwsk_error_log_count(void);
+
 EXTERN_C_END
 
 #endif /* OPENWSK_RUNTIME_H */

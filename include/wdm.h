@@ -1990,6 +1990,49 @@ NTKERNELAPI void openwsk_paged_code_violation(PCSTR File, ULONG Line, PCSTR Func
 #define SPIN_LOCK_NOT_OWNED 0x00000010
 #define MUTEX_ALREADY_OWNED 0x000000BF
 
+/* Error log entries (IoAllocateErrorLogEntry, IoWriteErrorLogEntry,
+ * IoFreeErrorLogEntry; src/kernel/errlog.c).  A written entry is printed as
+ * one line on stderr ("openwsk: error log: ...") and counted
+ * (openwsk_error_log_count in openwsk_runtime.h). */
+typedef struct _IO_ERROR_LOG_PACKET {
+    UCHAR MajorFunctionCode;
+    UCHAR RetryCount;
+    USHORT DumpDataSize;
+    USHORT NumberOfStrings;
+    USHORT StringOffset;
+    USHORT EventCategory;
+    NTSTATUS ErrorCode;
+    ULONG UniqueErrorValue;
+    NTSTATUS FinalStatus;
+    ULONG SequenceNumber;
+    ULONG IoControlCode;
+    LARGE_INTEGER DeviceOffset;
+    ULONG DumpData[1];
+} IO_ERROR_LOG_PACKET, *PIO_ERROR_LOG_PACKET;
+
+typedef struct _IO_ERROR_LOG_MESSAGE {
+    USHORT Type;
+    USHORT Size;
+    USHORT DriverNameLength;
+    LARGE_INTEGER TimeStamp;
+    ULONG DriverNameOffset;
+    IO_ERROR_LOG_PACKET EntryData;
+} IO_ERROR_LOG_MESSAGE, *PIO_ERROR_LOG_MESSAGE;
+
+#define PORT_MAXIMUM_MESSAGE_LENGTH 512
+#define ERROR_LOG_LIMIT_SIZE (256 - 16)
+#define IO_ERROR_LOG_MESSAGE_HEADER_LENGTH \
+    (sizeof(IO_ERROR_LOG_MESSAGE) - sizeof(IO_ERROR_LOG_PACKET) + (sizeof(WCHAR) * 40))
+#define ERROR_LOG_MESSAGE_LIMIT_SIZE (ERROR_LOG_LIMIT_SIZE + IO_ERROR_LOG_MESSAGE_HEADER_LENGTH)
+#define IO_ERROR_LOG_MESSAGE_LENGTH                                                                   \
+    ((PORT_MAXIMUM_MESSAGE_LENGTH > ERROR_LOG_MESSAGE_LIMIT_SIZE) ? ERROR_LOG_MESSAGE_LIMIT_SIZE \
+                                                                  : PORT_MAXIMUM_MESSAGE_LENGTH)
+#define ERROR_LOG_MAXIMUM_SIZE (IO_ERROR_LOG_MESSAGE_LENGTH - IO_ERROR_LOG_MESSAGE_HEADER_LENGTH)
+
+NTKERNELAPI PVOID IoAllocateErrorLogEntry(PVOID IoObject, UCHAR EntrySize);
+NTKERNELAPI void IoWriteErrorLogEntry(PVOID ElEntry);
+NTKERNELAPI void IoFreeErrorLogEntry(PVOID ElEntry);
+
 EXTERN_C_END
 
 #endif /* OPENWSK_WDM_H */
