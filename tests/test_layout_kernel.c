@@ -369,6 +369,62 @@ static void constants(void)
     CHECK_EQ(SynchronizationEvent, 1);
 }
 
+static void generic_tables_and_error_log(void)
+{
+    SZ(RTL_SPLAY_LINKS, 24);
+    OF(RTL_SPLAY_LINKS, LeftChild, 8);
+    OF(RTL_SPLAY_LINKS, RightChild, 16);
+    SZ(RTL_BALANCED_LINKS, 32);
+    OF(RTL_BALANCED_LINKS, Balance, 24);
+    OF(RTL_BALANCED_LINKS, Reserved, 25);
+    SZ(RTL_GENERIC_TABLE, 0x48);
+    OF(RTL_GENERIC_TABLE, InsertOrderList, 0x08);
+    OF(RTL_GENERIC_TABLE, OrderedPointer, 0x18);
+    OF(RTL_GENERIC_TABLE, WhichOrderedElement, 0x20);
+    OF(RTL_GENERIC_TABLE, NumberGenericTableElements, 0x24);
+    OF(RTL_GENERIC_TABLE, CompareRoutine, 0x28);
+    OF(RTL_GENERIC_TABLE, AllocateRoutine, 0x30);
+    OF(RTL_GENERIC_TABLE, FreeRoutine, 0x38);
+    OF(RTL_GENERIC_TABLE, TableContext, 0x40);
+    SZ(RTL_AVL_TABLE, 0x68);
+    OF(RTL_AVL_TABLE, OrderedPointer, 0x20);
+    OF(RTL_AVL_TABLE, WhichOrderedElement, 0x28);
+    OF(RTL_AVL_TABLE, NumberGenericTableElements, 0x2C);
+    OF(RTL_AVL_TABLE, DepthOfTree, 0x30);
+    OF(RTL_AVL_TABLE, RestartKey, 0x38);
+    OF(RTL_AVL_TABLE, DeleteCount, 0x40);
+    OF(RTL_AVL_TABLE, CompareRoutine, 0x48);
+    OF(RTL_AVL_TABLE, AllocateRoutine, 0x50);
+    OF(RTL_AVL_TABLE, FreeRoutine, 0x58);
+    OF(RTL_AVL_TABLE, TableContext, 0x60);
+    CHECK_EQ(TableEmptyTree, 0);
+    CHECK_EQ(TableFoundNode, 1);
+    CHECK_EQ(TableInsertAsLeft, 2);
+    CHECK_EQ(TableInsertAsRight, 3);
+    CHECK_EQ(GenericLessThan, 0);
+    CHECK_EQ(GenericGreaterThan, 1);
+    CHECK_EQ(GenericEqual, 2);
+
+    SZ(IO_ERROR_LOG_PACKET, 0x30);
+    OF(IO_ERROR_LOG_PACKET, RetryCount, 0x01);
+    OF(IO_ERROR_LOG_PACKET, DumpDataSize, 0x02);
+    OF(IO_ERROR_LOG_PACKET, NumberOfStrings, 0x04);
+    OF(IO_ERROR_LOG_PACKET, StringOffset, 0x06);
+    OF(IO_ERROR_LOG_PACKET, EventCategory, 0x08);
+    OF(IO_ERROR_LOG_PACKET, ErrorCode, 0x0C);
+    OF(IO_ERROR_LOG_PACKET, UniqueErrorValue, 0x10);
+    OF(IO_ERROR_LOG_PACKET, FinalStatus, 0x14);
+    OF(IO_ERROR_LOG_PACKET, SequenceNumber, 0x18);
+    OF(IO_ERROR_LOG_PACKET, IoControlCode, 0x1C);
+    OF(IO_ERROR_LOG_PACKET, DeviceOffset, 0x20);
+    OF(IO_ERROR_LOG_PACKET, DumpData, 0x28);
+    SZ(IO_ERROR_LOG_MESSAGE, 0x48);
+    OF(IO_ERROR_LOG_MESSAGE, TimeStamp, 0x08);
+    OF(IO_ERROR_LOG_MESSAGE, DriverNameOffset, 0x10);
+    OF(IO_ERROR_LOG_MESSAGE, EntryData, 0x18);
+    CHECK_EQ(ERROR_LOG_MAXIMUM_SIZE, 240);
+}
+
 int main(void)
 {
     WT_RUN(basic_types);
@@ -377,5 +433,6 @@ int main(void)
     WT_RUN(io_structures);
     WT_RUN(driver_and_device_objects);
     WT_RUN(constants);
+    WT_RUN(generic_tables_and_error_log);
     return wt_finish();
 }
