@@ -81,6 +81,15 @@ OPENWSK_API void openwsk_format_tag(ULONG Tag, char out[5]);
  * started (each is also printed on stderr). */
 OPENWSK_API LONG openwsk_error_log_count(void);
 
+/* The emulated ETW session (see "Event tracing (ETW)" in wdm.h): enables
+ * or disables every provider, calling their enable callbacks, with the
+ * given level and keyword masks; overrides OPENWSK_ETW.  The count is the
+ * number of events printed since the process started (EtwWrite family and
+ * TraceLoggingWrite). */
+OPENWSK_API void openwsk_etw_configure(BOOLEAN Enabled, UCHAR Level, ULONGLONG MatchAnyKeyword,
+                                       ULONGLONG MatchAllKeyword);
+OPENWSK_API LONG openwsk_etw_event_count(void);
+
 EXTERN_C_END
 
 #endif /* OPENWSK_RUNTIME_H */

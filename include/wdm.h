@@ -2035,4 +2035,46 @@ NTKERNELAPI void IoFreeErrorLogEntry(PVOID ElEntry);
 
 EXTERN_C_END
 
+
+/* ===================================================================== */
+/* Event tracing (ETW)                                                    */
+/* ===================================================================== */
+/* EtwRegister and the Etw* writers (src/kernel/etw.c).  No trace session
+ * exists on Linux: with OPENWSK_ETW=1 in the environment every provider is
+ * enabled (all levels and keywords; OPENWSK_ETW_LEVEL and
+ * OPENWSK_ETW_KEYWORDS narrow it) and each event written is printed on
+ * stderr; otherwise providers are disabled and writes print nothing. */
+#ifndef _ETW_KM_
+#define _ETW_KM_
+#endif
+#include <evntprov.h>
+
+EXTERN_C_START
+
+typedef VOID NTAPI ETWENABLECALLBACK(LPCGUID SourceId, ULONG ControlCode, UCHAR Level, ULONGLONG MatchAnyKeyword,
+                                     ULONGLONG MatchAllKeyword, PEVENT_FILTER_DESCRIPTOR FilterData,
+                                     PVOID CallbackContext);
+typedef ETWENABLECALLBACK *PETWENABLECALLBACK;
+
+NTKERNELAPI NTSTATUS EtwRegister(LPCGUID ProviderId, PETWENABLECALLBACK EnableCallback, PVOID CallbackContext,
+                                 PREGHANDLE RegHandle);
+NTKERNELAPI NTSTATUS EtwUnregister(REGHANDLE RegHandle);
+NTKERNELAPI BOOLEAN EtwEventEnabled(REGHANDLE RegHandle, PCEVENT_DESCRIPTOR EventDescriptor);
+NTKERNELAPI BOOLEAN EtwProviderEnabled(REGHANDLE RegHandle, UCHAR Level, ULONGLONG Keyword);
+NTKERNELAPI NTSTATUS EtwActivityIdControl(ULONG ControlCode, LPGUID ActivityId);
+NTKERNELAPI NTSTATUS EtwWrite(REGHANDLE RegHandle, PCEVENT_DESCRIPTOR EventDescriptor, LPCGUID ActivityId,
+                              ULONG UserDataCount, PEVENT_DATA_DESCRIPTOR UserData);
+NTKERNELAPI NTSTATUS EtwWriteTransfer(REGHANDLE RegHandle, PCEVENT_DESCRIPTOR EventDescriptor, LPCGUID ActivityId,
+                                      LPCGUID RelatedActivityId, ULONG UserDataCount,
+                                      PEVENT_DATA_DESCRIPTOR UserData);
+NTKERNELAPI NTSTATUS EtwWriteString(REGHANDLE RegHandle, UCHAR Level, ULONGLONG Keyword, LPCGUID ActivityId,
+                                    PCWSTR String);
+NTKERNELAPI NTSTATUS EtwWriteEx(REGHANDLE RegHandle, PCEVENT_DESCRIPTOR EventDescriptor, ULONG64 Filter,
+                                ULONG Flags, LPCGUID ActivityId, LPCGUID RelatedActivityId, ULONG UserDataCount,
+                                PEVENT_DATA_DESCRIPTOR UserData);
+NTKERNELAPI NTSTATUS EtwSetInformation(REGHANDLE RegHandle, EVENT_INFO_CLASS InformationClass,
+                                       PVOID EventInformation, ULONG InformationLength);
+
+EXTERN_C_END
+
 #endif /* OPENWSK_WDM_H */
