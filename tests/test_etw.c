@@ -7,6 +7,9 @@
  * provider, descriptor and data.  Also compiled as C++11
  * (tests/cxx/test_etw.cpp): drivers written in C++ use the same macros.
  */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L /* mkstemp, pread, setenv in strict C11 */
+#endif
 #include <ntddk.h>
 #include <TraceLoggingProvider.h>
 #include <openwsk_runtime.h>
