@@ -260,36 +260,42 @@ static inline openwsk_tlg_field openwsk_tlg_ansi_string(const char *name, const 
 /* TraceLoggingValue: the field type follows the value's type. */
 #ifdef __cplusplus
 EXTERN_C_END
-static inline openwsk_tlg_field openwsk_tlg_value(const char *n, bool v) { return openwsk_tlg_f(n, OPENWSK_TLG_BOOL, v); }
-static inline openwsk_tlg_field openwsk_tlg_value(const char *n, char v) { return openwsk_tlg_f(n, OPENWSK_TLG_CHAR, (UCHAR)v); }
-static inline openwsk_tlg_field openwsk_tlg_value(const char *n, signed char v) { return openwsk_tlg_fsigned(n, v); }
-static inline openwsk_tlg_field openwsk_tlg_value(const char *n, unsigned char v) { return openwsk_tlg_f(n, OPENWSK_TLG_UNSIGNED, v); }
-static inline openwsk_tlg_field openwsk_tlg_value(const char *n, short v) { return openwsk_tlg_fsigned(n, v); }
-static inline openwsk_tlg_field openwsk_tlg_value(const char *n, unsigned short v) { return openwsk_tlg_f(n, OPENWSK_TLG_UNSIGNED, v); }
-static inline openwsk_tlg_field openwsk_tlg_value(const char *n, int v) { return openwsk_tlg_fsigned(n, v); }
-static inline openwsk_tlg_field openwsk_tlg_value(const char *n, unsigned int v) { return openwsk_tlg_f(n, OPENWSK_TLG_UNSIGNED, v); }
-static inline openwsk_tlg_field openwsk_tlg_value(const char *n, long v) { return openwsk_tlg_fsigned(n, v); }
-static inline openwsk_tlg_field openwsk_tlg_value(const char *n, unsigned long v) { return openwsk_tlg_f(n, OPENWSK_TLG_UNSIGNED, v); }
-static inline openwsk_tlg_field openwsk_tlg_value(const char *n, long long v) { return openwsk_tlg_fsigned(n, v); }
-static inline openwsk_tlg_field openwsk_tlg_value(const char *n, unsigned long long v) { return openwsk_tlg_f(n, OPENWSK_TLG_UNSIGNED, v); }
-static inline openwsk_tlg_field openwsk_tlg_value(const char *n, float v) { return openwsk_tlg_fd(n, v); }
-static inline openwsk_tlg_field openwsk_tlg_value(const char *n, double v) { return openwsk_tlg_fd(n, v); }
-static inline openwsk_tlg_field openwsk_tlg_value(const char *n, const char *v) { return openwsk_tlg_fp(n, OPENWSK_TLG_STRING, v, 0); }
-static inline openwsk_tlg_field openwsk_tlg_value(const char *n, const wchar_t *v) { return openwsk_tlg_fp(n, OPENWSK_TLG_WSTRING, v, 0); }
-static inline openwsk_tlg_field openwsk_tlg_value(const char *n, const GUID &v) { return openwsk_tlg_fguid(n, v); }
-static inline openwsk_tlg_field openwsk_tlg_value(const char *n, const void *v) { return openwsk_tlg_f(n, OPENWSK_TLG_POINTER, (ULONG_PTR)v); }
+#define OPENWSK_TLG_VALUE(T, expr) \
+    static inline openwsk_tlg_field openwsk_tlg_value(const char *n, T v) { return expr; }
+OPENWSK_TLG_VALUE(bool, openwsk_tlg_f(n, OPENWSK_TLG_BOOL, v))
+OPENWSK_TLG_VALUE(char, openwsk_tlg_f(n, OPENWSK_TLG_CHAR, (UCHAR)v))
+OPENWSK_TLG_VALUE(signed char, openwsk_tlg_fsigned(n, v))
+OPENWSK_TLG_VALUE(unsigned char, openwsk_tlg_f(n, OPENWSK_TLG_UNSIGNED, v))
+OPENWSK_TLG_VALUE(short, openwsk_tlg_fsigned(n, v))
+OPENWSK_TLG_VALUE(unsigned short, openwsk_tlg_f(n, OPENWSK_TLG_UNSIGNED, v))
+OPENWSK_TLG_VALUE(int, openwsk_tlg_fsigned(n, v))
+OPENWSK_TLG_VALUE(unsigned int, openwsk_tlg_f(n, OPENWSK_TLG_UNSIGNED, v))
+OPENWSK_TLG_VALUE(long, openwsk_tlg_fsigned(n, v))
+OPENWSK_TLG_VALUE(unsigned long, openwsk_tlg_f(n, OPENWSK_TLG_UNSIGNED, v))
+OPENWSK_TLG_VALUE(long long, openwsk_tlg_fsigned(n, v))
+OPENWSK_TLG_VALUE(unsigned long long, openwsk_tlg_f(n, OPENWSK_TLG_UNSIGNED, v))
+OPENWSK_TLG_VALUE(float, openwsk_tlg_fd(n, v))
+OPENWSK_TLG_VALUE(double, openwsk_tlg_fd(n, v))
+OPENWSK_TLG_VALUE(const char *, openwsk_tlg_fp(n, OPENWSK_TLG_STRING, v, 0))
+OPENWSK_TLG_VALUE(const wchar_t *, openwsk_tlg_fp(n, OPENWSK_TLG_WSTRING, v, 0))
+OPENWSK_TLG_VALUE(const GUID &, openwsk_tlg_fguid(n, v))
+OPENWSK_TLG_VALUE(const void *, openwsk_tlg_f(n, OPENWSK_TLG_POINTER, (ULONG_PTR)v))
+#undef OPENWSK_TLG_VALUE
 EXTERN_C_START
 #define TraceLoggingValue(value, ...) openwsk_tlg_value(OPENWSK_TLG_NAME(#value, __VA_ARGS__), (value))
 #else
-static inline openwsk_tlg_field openwsk_tlg_v_bool(const char *n, _Bool v) { return openwsk_tlg_f(n, OPENWSK_TLG_BOOL, v); }
-static inline openwsk_tlg_field openwsk_tlg_v_char(const char *n, char v) { return openwsk_tlg_f(n, OPENWSK_TLG_CHAR, (UCHAR)v); }
-static inline openwsk_tlg_field openwsk_tlg_v_signed(const char *n, long long v) { return openwsk_tlg_fsigned(n, v); }
-static inline openwsk_tlg_field openwsk_tlg_v_unsigned(const char *n, unsigned long long v) { return openwsk_tlg_f(n, OPENWSK_TLG_UNSIGNED, v); }
-static inline openwsk_tlg_field openwsk_tlg_v_double(const char *n, double v) { return openwsk_tlg_fd(n, v); }
-static inline openwsk_tlg_field openwsk_tlg_v_string(const char *n, const char *v) { return openwsk_tlg_fp(n, OPENWSK_TLG_STRING, v, 0); }
-static inline openwsk_tlg_field openwsk_tlg_v_wstring(const char *n, const WCHAR *v) { return openwsk_tlg_fp(n, OPENWSK_TLG_WSTRING, v, 0); }
-static inline openwsk_tlg_field openwsk_tlg_v_guid(const char *n, GUID v) { return openwsk_tlg_fguid(n, v); }
-static inline openwsk_tlg_field openwsk_tlg_v_pointer(const char *n, const void *v) { return openwsk_tlg_f(n, OPENWSK_TLG_POINTER, (ULONG_PTR)v); }
+#define OPENWSK_TLG_VALUE(suffix, T, expr) \
+    static inline openwsk_tlg_field openwsk_tlg_v_##suffix(const char *n, T v) { return expr; }
+OPENWSK_TLG_VALUE(bool, _Bool, openwsk_tlg_f(n, OPENWSK_TLG_BOOL, v))
+OPENWSK_TLG_VALUE(char, char, openwsk_tlg_f(n, OPENWSK_TLG_CHAR, (UCHAR)v))
+OPENWSK_TLG_VALUE(signed, long long, openwsk_tlg_fsigned(n, v))
+OPENWSK_TLG_VALUE(unsigned, unsigned long long, openwsk_tlg_f(n, OPENWSK_TLG_UNSIGNED, v))
+OPENWSK_TLG_VALUE(double, double, openwsk_tlg_fd(n, v))
+OPENWSK_TLG_VALUE(string, const char *, openwsk_tlg_fp(n, OPENWSK_TLG_STRING, v, 0))
+OPENWSK_TLG_VALUE(wstring, const WCHAR *, openwsk_tlg_fp(n, OPENWSK_TLG_WSTRING, v, 0))
+OPENWSK_TLG_VALUE(guid, GUID, openwsk_tlg_fguid(n, v))
+OPENWSK_TLG_VALUE(pointer, const void *, openwsk_tlg_f(n, OPENWSK_TLG_POINTER, (ULONG_PTR)v))
+#undef OPENWSK_TLG_VALUE
 #define TraceLoggingValue(value, ...)                                                                   \
     _Generic((value),                                                                                   \
         _Bool: openwsk_tlg_v_bool,                                                                      \

@@ -123,9 +123,10 @@ NTKERNELAPI NTSTATUS EtwRegister(LPCGUID ProviderId, PETWENABLECALLBACK EnableCa
     pthread_mutex_unlock(&etw_lock);
     *RegHandle = (REGHANDLE)(ULONG_PTR)&r->Link;
     if (EnableCallback && __atomic_load_n(&session_enabled, __ATOMIC_ACQUIRE))
-        EnableCallback(ProviderId, EVENT_CONTROL_CODE_ENABLE_PROVIDER, __atomic_load_n(&session_level, __ATOMIC_RELAXED),
-                       __atomic_load_n(&session_any, __ATOMIC_RELAXED), __atomic_load_n(&session_all, __ATOMIC_RELAXED),
-                       NULL, CallbackContext);
+        EnableCallback(ProviderId, EVENT_CONTROL_CODE_ENABLE_PROVIDER,
+                       __atomic_load_n(&session_level, __ATOMIC_RELAXED),
+                       __atomic_load_n(&session_any, __ATOMIC_RELAXED),
+                       __atomic_load_n(&session_all, __ATOMIC_RELAXED), NULL, CallbackContext);
     return STATUS_SUCCESS;
 }
 

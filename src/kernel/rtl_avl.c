@@ -335,7 +335,8 @@ NTSYSAPI PVOID RtlEnumerateGenericTableWithoutSplayingAvl(PRTL_AVL_TABLE Table, 
 {
     if (Table->NumberGenericTableElements == 0)
         return NULL;
-    PRTL_BALANCED_LINKS n = *RestartKey ? successor(Table, (PRTL_BALANCED_LINKS)*RestartKey) : leftmost(avl_root(Table));
+    PRTL_BALANCED_LINKS n =
+        *RestartKey ? successor(Table, (PRTL_BALANCED_LINKS)*RestartKey) : leftmost(avl_root(Table));
     if (!n)
         return NULL;
     *RestartKey = n;
