@@ -147,6 +147,7 @@
 #define STATUS_CONNECTION_ABORTED                ((NTSTATUS)0xC0000241L)
 #define STATUS_CONNECTION_COUNT_LIMIT            ((NTSTATUS)0xC0000246L)
 #define STATUS_NO_MATCH                          ((NTSTATUS)0xC0000272L)
+#define STATUS_NO_MORE_MATCHES                   ((NTSTATUS)0xC0000273L)
 #define STATUS_FAILED_DRIVER_ENTRY               ((NTSTATUS)0xC0000365L)
 #define STATUS_NOINTERFACE                       ((NTSTATUS)0xC00002B9L)
 #define STATUS_HOST_DOWN                         ((NTSTATUS)0xC0000350L)

@@ -15,10 +15,6 @@
 
 #include "wt.h"
 
-#ifndef STATUS_NO_MORE_MATCHES /* not in ntstatus.h yet */
-#define STATUS_NO_MORE_MATCHES ((NTSTATUS)0xC0000273L)
-#endif
-
 typedef struct elem {
     int key;
     int payload;
