@@ -374,8 +374,8 @@ NTSTATUS wsk_bind_registry_bind(wsk_socket *s, SOCKADDR *addr, int backlog)
     BOOLEAN ephemeral = *port == 0;
     NTSTATUS status = STATUS_ADDRESS_ALREADY_EXISTS;
     pthread_mutex_lock(&registry_lock);
-    /* A port we chose can still be held outside openwsk (a busy machine
-     * can hold long runs of them); then take the next one, boundedly. */
+    /* A port we chose can still be held outside openwsk; then take
+     * another one, boundedly. */
     for (int attempt = 0; attempt < 1024; attempt++) {
         wsk_bind_entry cand[2];
         int n = bind_candidates(s, addr, cand);
@@ -390,6 +390,10 @@ NTSTATUS wsk_bind_registry_bind(wsk_socket *s, SOCKADDR *addr, int backlog)
         status = wsk_status_from_errno(-r);
         if (!ephemeral || r != -EADDRINUSE)
             break;
+        /* Linux hands out its ephemeral ports in long runs (every other
+         * port towards one destination, then the rest), and their TIME_WAIT
+         * states hold them a minute: the next try starts somewhere else. */
+        port_cursor = 0;
         *port = 0;
     }
     pthread_mutex_unlock(&registry_lock);
