@@ -1315,6 +1315,47 @@ static void st_run(ULONG64 seed, long ops)
             g_failures ? ", FAILED" : "");
 }
 
+/* ---- the focused reproducer of what the stress found ---- */
+
+/* On the epoll backend, ThreadSanitizer reports lx_abort's connect(AF_UNSPEC)
+ * (which it models as creating the descriptor anew) racing the engine
+ * thread's epoll_ctl on the same descriptor, when a receive completes on
+ * the engine thread while WskDisconnect(WSK_FLAG_ABORTIVE) runs.  Not in
+ * CI; run it with OPENWSK_STRESS_REPRO=abortive (TSan build, epoll). */
+static void st_repro_abortive_racing_receive(void)
+{
+    for (int round = 0; round < 200 && !wt_case_failed; round++) {
+        wt_wsk t;
+        wt_wsk_open(&t);
+        int peer;
+        PWSK_SOCKET s = wp_connect(&t, NULL, NULL, &peer);
+        if (s == NULL) {
+            wt_wsk_close(&t);
+            return;
+        }
+        const WSK_PROVIDER_CONNECTION_DISPATCH *d = s->Dispatch;
+        UCHAR buf[16], one = 1;
+        PMDL mdl = wp_mdl(buf, sizeof(buf));
+        WSK_BUF b = {mdl, 0, sizeof(buf)};
+        wt_irp recv = {0}, w = {0};
+        NTSTATUS rr = d->WskReceive(s, &b, 0, wt_irp_arm(&recv)); /* pending: the descriptor is armed */
+        (void)peer_send_all(peer, &one, 1);                       /* the engine thread completes it... */
+        wp_sleep_us(round % 20);
+        NTSTATUS r = d->WskDisconnect(s, NULL, WSK_FLAG_ABORTIVE, wt_irp_arm(&w)); /* ...while this runs */
+        NTSTATUS st = wt_irp_result(&w, r);
+        CHECK(st == STATUS_SUCCESS || st_conn_error(st));
+        st = wt_irp_result(&recv, rr);
+        CHECK(st == STATUS_SUCCESS || st_conn_error(st));
+        r = d->WskCloseSocket(s, wt_irp_arm(&w));
+        CHECK_EQ(wt_irp_result(&w, r), STATUS_SUCCESS);
+        wt_irp_free(&recv);
+        wt_irp_free(&w);
+        IoFreeMdl(mdl);
+        peer_close(peer);
+        wt_wsk_close(&t);
+    }
+}
+
 /* ---- knobs ---- */
 
 static BOOLEAN st_env_u64(const char *name, ULONG64 *out)
@@ -1364,6 +1405,11 @@ int main(void)
     if (st_env_u64("OPENWSK_STRESS_OPS", &v) && v > 0)
         ops = v;
     g_verbose = st_env_u64("OPENWSK_STRESS_VERBOSE", &v) && v != 0;
+    const char *repro = getenv("OPENWSK_STRESS_REPRO");
+    if (repro != NULL && strcmp(repro, "abortive") == 0) {
+        WT_RUN(st_repro_abortive_racing_receive);
+        return wt_finish();
+    }
     for (ULONG64 seed = first; seed < first + count; seed++) {
         fprintf(stderr, "case stress seed %llu (rerun: OPENWSK_STRESS_SEED=%llu OPENWSK_STRESS_OPS=%llu)\n",
                 (unsigned long long)seed, (unsigned long long)seed, (unsigned long long)ops);
