@@ -8,7 +8,10 @@
  * inside a completion routine or queued to a worker thread, completion
  * routines that issue the next call inline or through the worker.
  * Connections come from a listener served by WskAccept IRPs and one served
- * by WskAcceptEvent (which is which depends on the seed).
+ * by WskAcceptEvent (which is which depends on the seed).  UDP sockets on
+ * the same loopback addresses exchange datagrams (WskSendTo, WskReceiveFrom
+ * with buffers sometimes shorter than the datagram), with cancels and
+ * closes the same way.
  *
  * Oracles, checked with the seed and step printed on failure:
  *  - every IRP completes exactly once, and none after its socket's close
@@ -22,13 +25,17 @@
  *    its stream offset; a direction whose sender gracefully disconnected
  *    after every send succeeded, with neither end aborted or closed early,
  *    delivers every byte and then the FIN;
+ *  - a datagram arrives whole (or cut to the buffer, STATUS_BUFFER_OVERFLOW),
+ *    from the address of the socket that sent it, with the right bytes;
  *  - nothing leaks: pool outstanding count back to zero, WskDeregister
  *    returns.
  *
  * Knobs: OPENWSK_STRESS_SEED=N (one seed; default: the fixed list below,
  * or OPENWSK_PERTURB / OPENWSK_PERTURB_SEED when set), OPENWSK_STRESS_SEEDS=K
  * (K consecutive seeds from the first), OPENWSK_STRESS_OPS=N (operations per
- * seed), OPENWSK_STRESS_VERBOSE=1 (every operation, and a status tally).
+ * seed), OPENWSK_STRESS_VERBOSE=1 (every operation, and a status tally),
+ * OPENWSK_STRESS_ABORTIVE=0|1 and OPENWSK_STRESS_UDP=0|1 (those operations
+ * off or on), OPENWSK_STRESS_REPRO=abortive (only the reproducer below).
  * Long runs: tools/stress-loop.sh; docs in README.md ("Timing bugs").
  */
 #include "wt_pattern.h"
@@ -53,6 +60,7 @@ static volatile LONG g_final; /* the random phase is over */
 static ULONG g_full_checked; /* directions checked for complete delivery */
 static ULONG64 g_bytes;        /* received, over every connection */
 static BOOLEAN g_abortive = TRUE; /* abortive disconnects among the operations */
+static BOOLEAN g_udp_on = TRUE;   /* datagram sockets among the operations */
 
 static void st_fail_at(const char *file, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void st_fail_at(const char *file, int line, const char *fmt, ...)
@@ -111,12 +119,17 @@ static inline ULONG st_len(ULONG64 r)
 
 /* ---- records: one per IRP handed to the provider ---- */
 
-typedef enum st_kind { SK_SEND, SK_PROBE_SEND, SK_RECV, SK_DISC, SK_ABORT, SK_CLOSE, SK_ACCEPT, SK_CONNECT, SK_N } st_kind;
+typedef enum st_kind {
+    SK_SEND, SK_PROBE_SEND, SK_RECV, SK_DISC, SK_ABORT, SK_CLOSE, SK_ACCEPT, SK_CONNECT,
+    SK_SENDTO, SK_RECVFROM, SK_UCLOSE, SK_N
+} st_kind;
 static const char *const st_kind_name[SK_N] = {"send", "send after FIN", "receive", "disconnect",
-                                               "abortive disconnect", "close", "accept", "connect"};
+                                               "abortive disconnect", "close", "accept", "connect",
+                                               "datagram send", "datagram receive", "datagram close"};
 
 struct st_ep;
 struct st_listener;
+struct st_udp;
 
 /* cancel_state: whoever frees the IRP (the completion routine, or a
  * canceller that was inside IoCancelIrp when it ran). */
@@ -127,6 +140,7 @@ typedef struct st_rec {
     struct st_rec *rx_next; /* the receive FIFO */
     struct st_ep *ep;
     struct st_listener *l;
+    struct st_udp *u;
     st_kind kind;
     LONG64 step;
     PIRP irp;
@@ -189,6 +203,28 @@ typedef struct st_listener {
     volatile LONG accepts_pending, closing;
 } st_listener;
 
+/* A UDP socket bound to 127.0.0.1:0 or ::1:0.  Each datagram starts with
+ * a header (sender id, sequence number, length) and goes on with a pattern
+ * of (sender, sequence): a receiver checks it whole, and that the remote
+ * address is the sender's. */
+typedef struct st_udp {
+    PWSK_SOCKET sock;
+    const WSK_PROVIDER_DATAGRAM_DISPATCH *d;
+    ULONG id;
+    int family;
+    USHORT port;
+    KSPIN_LOCK lock;
+    ULONG64 rng;
+    st_rec *recs;
+    ULONG next_seq;
+    volatile LONG sends, recvs, inflight, work_pending, closing, close_done;
+    volatile LONG close_on_completion;
+    LONG64 done_step;
+} st_udp;
+
+#define ST_MAX_UDP 4
+#define ST_DGRAM_HEAD 12
+
 static wt_wsk g_t;
 static WP_WORKER g_worker;
 static st_listener g_listeners[2];
@@ -209,10 +245,10 @@ static PWSK_SOCKET g_orphans[64];
 static int g_norphans;
 
 /* Status tally for OPENWSK_STRESS_VERBOSE. */
-static volatile LONG g_tally[SK_N][8];
-static const NTSTATUS g_tally_status[8] = {STATUS_SUCCESS, STATUS_CANCELLED, STATUS_CONNECTION_RESET,
+static volatile LONG g_tally[SK_N][9];
+static const NTSTATUS g_tally_status[9] = {STATUS_SUCCESS, STATUS_CANCELLED, STATUS_CONNECTION_RESET,
                                            STATUS_CONNECTION_ABORTED, STATUS_CONNECTION_DISCONNECTED,
-                                           STATUS_INVALID_CONNECTION, STATUS_PIPE_DISCONNECTED, 0};
+                                           STATUS_INVALID_CONNECTION, STATUS_PIPE_DISCONNECTED, STATUS_BUFFER_OVERFLOW, 0};
 
 static st_rec *st_rec_new(st_kind kind, PIRP irp)
 {
@@ -342,10 +378,11 @@ static BOOLEAN st_status_allowed(st_rec *r, const char **why)
 
 /* ---- issuing (any thread, PASSIVE or DISPATCH; never nested) ---- */
 
-enum { ACT_RECV, ACT_SEND, ACT_CLOSE };
+enum { ACT_RECV, ACT_SEND, ACT_CLOSE, ACT_URECV, ACT_UCLOSE };
 typedef struct st_work {
     WP_WORK work;
     st_ep *ep;
+    struct st_udp *u;
     int action;
     ULONG len, flags;
 } st_work;
@@ -505,10 +542,23 @@ static BOOLEAN st_close(st_ep *ep)
     return TRUE;
 }
 
+static BOOLEAN st_urecv(st_udp *u, ULONG len);
+static BOOLEAN st_uclose(st_udp *u);
+
 static VOID st_work_routine(WP_WORK *work)
 {
     st_work *w = CONTAINING_RECORD(work, st_work, work);
     st_ep *ep = w->ep;
+    if (w->u != NULL) {
+        st_udp *u = w->u;
+        if (w->action == ACT_URECV)
+            (void)st_urecv(u, w->len);
+        else
+            (void)st_uclose(u);
+        ExFreePoolWithTag(w, ST_TAG);
+        InterlockedDecrement(&u->work_pending);
+        return;
+    }
     switch (w->action) {
     case ACT_RECV: (void)st_recv(ep, w->len, w->flags); break;
     case ACT_SEND: (void)st_send(ep, w->len, FALSE); break;
@@ -533,6 +583,7 @@ static void st_act(st_ep *ep, int action, ULONG len, ULONG flags, BOOLEAN inline
     }
     st_work *w = ExAllocatePool2(POOL_FLAG_NON_PAGED, sizeof(*w), ST_TAG);
     w->ep = ep;
+    w->u = NULL;
     w->action = action;
     w->len = len;
     w->flags = flags;
@@ -614,8 +665,8 @@ static NTSTATUS st_done(PDEVICE_OBJECT device, PIRP irp, PVOID context)
         ST_FAIL("%s of step %lld (connection %u side %d, len %u, flags 0x%x): status 0x%x %s, Information %zu: %s",
                 st_kind_name[r->kind], (long long)r->step, ep != NULL ? ep->conn->id : 0u, ep != NULL ? ep->side : -1,
                 r->len, r->flags, (unsigned)r->status, wp_status_name(r->status), (size_t)r->info, why);
-    for (int i = 0; i < 8; i++) {
-        if (g_tally_status[i] == r->status || i == 7) {
+    for (int i = 0; i < 9; i++) {
+        if (g_tally_status[i] == r->status || i == 8) {
             InterlockedIncrement(&g_tally[r->kind][i]);
             break;
         }
@@ -915,6 +966,369 @@ static st_conn *st_connect(void)
     return c;
 }
 
+/* ---- UDP ---- */
+
+static void st_close_sync(PWSK_SOCKET s, const char *what);
+static void st_check_records(st_rec *list, const char *owner);
+
+static st_udp *g_udp[ST_MAX_UDP];  /* live (not yet reaped) */
+static st_udp *g_udp_dead[64];     /* closing or closed, waiting to be reaped */
+static int g_nudp_dead;
+static ULONG g_next_udp;
+
+static void st_put16(PUCHAR p, USHORT v) { p[0] = (UCHAR)v; p[1] = (UCHAR)(v >> 8); }
+static void st_put32(PUCHAR p, ULONG v) { for (int i = 0; i < 4; i++) p[i] = (UCHAR)(v >> (8 * i)); }
+static USHORT st_get16(const UCHAR *p) { return (USHORT)(p[0] | p[1] << 8); }
+static ULONG st_get32(const UCHAR *p) { return (ULONG)p[0] | (ULONG)p[1] << 8 | (ULONG)p[2] << 16 | (ULONG)p[3] << 24; }
+
+static IO_COMPLETION_ROUTINE st_udp_done;
+
+static void st_ulink(st_udp *u, st_rec *r)
+{
+    r->u = u;
+    r->next = u->recs;
+    u->recs = r;
+    r->dice = st_next(&u->rng);
+    IoSetCompletionRoutine(r->irp, st_udp_done, r, TRUE, TRUE, TRUE);
+}
+
+static st_udp *st_udp_open(void)
+{
+    st_udp *u = calloc(1, sizeof(*u));
+    u->id = g_next_udp++;
+    u->family = st_below(&g_rng, 2) ? AF_INET : AF_INET6;
+    u->rng = st_next(&g_rng);
+    KeInitializeSpinLock(&u->lock);
+    wt_irp w = {0};
+    NTSTATUS r = g_t.provider.Dispatch->WskSocket(g_t.provider.Client, (ADDRESS_FAMILY)u->family, SOCK_DGRAM,
+                                                  IPPROTO_UDP, WSK_FLAG_DATAGRAM_SOCKET, NULL, NULL, NULL, NULL, NULL,
+                                                  wt_irp_arm(&w));
+    NTSTATUS st = wt_irp_result(&w, r);
+    if (NT_SUCCESS(st)) {
+        u->sock = (PWSK_SOCKET)w.irp->IoStatus.Information;
+        u->d = u->sock->Dispatch;
+        SOCKADDR_IN6 a;
+        st_loopback(u->family, 0, &a);
+        r = u->d->WskBind(u->sock, (PSOCKADDR)&a, 0, wt_irp_arm(&w));
+        st = wt_irp_result(&w, r);
+        if (NT_SUCCESS(st)) {
+            r = u->d->WskGetLocalAddress(u->sock, (PSOCKADDR)&a, wt_irp_arm(&w));
+            st = wt_irp_result(&w, r);
+            u->port = RtlUshortByteSwap(((PSOCKADDR_IN)&a)->sin_port);
+        }
+    }
+    wt_irp_free(&w);
+    if (!NT_SUCCESS(st)) {
+        ST_FAIL("datagram socket set-up: 0x%x", (unsigned)st);
+        if (u->sock != NULL)
+            st_close_sync(u->sock, "a datagram socket");
+        free(u);
+        return NULL;
+    }
+    ST_LOG("datagram socket %u: family %d, port %u", u->id, u->family, u->port);
+    return u;
+}
+
+static BOOLEAN st_sendto(st_udp *u, int family, USHORT port, ULONG len)
+{
+    if (len < ST_DGRAM_HEAD)
+        len = ST_DGRAM_HEAD;
+    PUCHAR buf = ExAllocatePool2(POOL_FLAG_NON_PAGED, len, ST_TAG);
+    PMDL mdl = wp_mdl(buf, len);
+    st_rec *r = st_rec_new(SK_SENDTO, IoAllocateIrp(1, FALSE));
+    KIRQL irql;
+    KeAcquireSpinLock(&u->lock, &irql);
+    if (ld(&u->closing) || ld(&u->sends) >= ST_MAX_SENDS) {
+        KeReleaseSpinLock(&u->lock, irql);
+        IoFreeIrp(r->irp);
+        free(r);
+        IoFreeMdl(mdl);
+        ExFreePoolWithTag(buf, ST_TAG);
+        return FALSE;
+    }
+    ULONG seq = u->next_seq++;
+    st_put32(buf, u->id);
+    st_put32(buf + 4, seq);
+    st_put16(buf + 8, (USHORT)len);
+    st_put16(buf + 10, u->port);
+    wp_fill(buf + ST_DGRAM_HEAD, len - ST_DGRAM_HEAD, 0, u->id * 7919u + seq);
+    r->buf = buf;
+    r->mdl = mdl;
+    r->len = len;
+    r->wbuf.Mdl = mdl;
+    r->wbuf.Length = len;
+    st_loopback(family, port, &r->remote);
+    st_ulink(u, r);
+    InterlockedIncrement(&u->sends);
+    InterlockedIncrement(&u->inflight);
+    st_in_issue++;
+    NTSTATUS ret = u->d->WskSendTo(u->sock, &r->wbuf, 0, (PSOCKADDR)&r->remote, 0, NULL, r->irp);
+    st_in_issue--;
+    KeReleaseSpinLock(&u->lock, irql);
+    st_issued(r, ret);
+    return TRUE;
+}
+
+static BOOLEAN st_urecv(st_udp *u, ULONG len)
+{
+    PUCHAR buf = ExAllocatePool2(POOL_FLAG_NON_PAGED, len, ST_TAG);
+    PMDL mdl = wp_mdl(buf, len);
+    st_rec *r = st_rec_new(SK_RECVFROM, IoAllocateIrp(1, FALSE));
+    KIRQL irql;
+    KeAcquireSpinLock(&u->lock, &irql);
+    if (ld(&u->closing) || ld(&u->recvs) >= ST_MAX_RECVS) {
+        KeReleaseSpinLock(&u->lock, irql);
+        IoFreeIrp(r->irp);
+        free(r);
+        IoFreeMdl(mdl);
+        ExFreePoolWithTag(buf, ST_TAG);
+        return FALSE;
+    }
+    r->buf = buf;
+    r->mdl = mdl;
+    r->len = len;
+    r->wbuf.Mdl = mdl;
+    r->wbuf.Length = len;
+    st_ulink(u, r);
+    InterlockedIncrement(&u->recvs);
+    InterlockedIncrement(&u->inflight);
+    st_in_issue++;
+    NTSTATUS ret = u->d->WskReceiveFrom(u->sock, &r->wbuf, 0, (PSOCKADDR)&r->remote, NULL, NULL, NULL, r->irp);
+    st_in_issue--;
+    KeReleaseSpinLock(&u->lock, irql);
+    st_issued(r, ret);
+    return TRUE;
+}
+
+static BOOLEAN st_uclose(st_udp *u)
+{
+    st_rec *r = st_rec_new(SK_UCLOSE, IoAllocateIrp(1, FALSE));
+    KIRQL irql;
+    KeAcquireSpinLock(&u->lock, &irql);
+    if (ld(&u->closing)) {
+        KeReleaseSpinLock(&u->lock, irql);
+        IoFreeIrp(r->irp);
+        free(r);
+        return FALSE;
+    }
+    InterlockedExchange(&u->closing, 1);
+    st_ulink(u, r);
+    KeReleaseSpinLock(&u->lock, irql);
+    st_in_issue++;
+    NTSTATUS ret = u->d->WskCloseSocket(u->sock, r->irp);
+    st_in_issue--;
+    st_issued(r, ret);
+    return TRUE;
+}
+
+static void st_uact(st_udp *u, int action, ULONG len, BOOLEAN inline_ok)
+{
+    if (inline_ok && st_in_issue == 0) {
+        if (action == ACT_URECV)
+            (void)st_urecv(u, len);
+        else
+            (void)st_uclose(u);
+        return;
+    }
+    st_work *w = ExAllocatePool2(POOL_FLAG_NON_PAGED, sizeof(*w), ST_TAG);
+    w->ep = NULL;
+    w->u = u;
+    w->action = action;
+    w->len = len;
+    w->flags = 0;
+    InterlockedIncrement(&u->work_pending);
+    wp_worker_queue(&g_worker, &w->work, st_work_routine);
+}
+
+/* A datagram received: its header names the sender, the rest is checked. */
+static void st_check_datagram(st_udp *u, st_rec *r)
+{
+    ULONG n = (ULONG)r->info;
+    if (n < ST_DGRAM_HEAD) {
+        if (r->status == STATUS_SUCCESS)
+            ST_FAIL("datagram socket %u received %u bytes, shorter than any datagram sent", u->id, n);
+        return;
+    }
+    ULONG id = st_get32(r->buf), seq = st_get32(r->buf + 4);
+    USHORT total = st_get16(r->buf + 8), port = st_get16(r->buf + 10);
+    USHORT from = RtlUshortByteSwap(((PSOCKADDR_IN)&r->remote)->sin_port);
+    if (((PSOCKADDR)&r->remote)->sa_family != u->family || from != port)
+        ST_FAIL("datagram socket %u: a datagram of socket %u (port %u) came from family %d port %u", u->id, id, port,
+                ((PSOCKADDR)&r->remote)->sa_family, from);
+    if (r->status == STATUS_SUCCESS ? n != total : (n != r->len || total <= r->len))
+        ST_FAIL("datagram socket %u: status 0x%x with %u bytes for a datagram of %u bytes into a buffer of %u", u->id,
+                (unsigned)r->status, n, total, r->len);
+    for (ULONG i = ST_DGRAM_HEAD; i < n; i++) {
+        if (r->buf[i] != wp_byte(i - ST_DGRAM_HEAD, id * 7919u + seq)) {
+            ST_FAIL("datagram socket %u: datagram %u of socket %u has a wrong byte at %u of %u", u->id, seq, id, i,
+                    total);
+            break;
+        }
+    }
+}
+
+static NTSTATUS st_udp_done(PDEVICE_OBJECT device, PIRP irp, PVOID context)
+{
+    st_rec *r = context;
+    st_udp *u = r->u;
+    (void)device;
+    r->status = irp->IoStatus.Status;
+    r->info = irp->IoStatus.Information;
+    r->pending_returned = irp->PendingReturned;
+    LONG n = InterlockedIncrement(&r->completions);
+    if (n != 1)
+        ST_FAIL("%s IRP of step %lld completed %d times", st_kind_name[r->kind], (long long)r->step, (int)n);
+    if (r->kind != SK_UCLOSE && ld(&u->close_done))
+        ST_FAIL("%s IRP of step %lld (datagram socket %u) completed after its socket's close completed",
+                st_kind_name[r->kind], (long long)r->step, u->id);
+    BOOLEAN cancel = ld(&r->cancel_requested) || ld(&u->closing);
+    const char *why = "";
+    if (r->status == STATUS_CANCELLED && !cancel)
+        why = "cancelled, but nobody cancelled it and its socket is not closing";
+    else if (r->kind == SK_SENDTO && r->status == STATUS_SUCCESS && r->info != r->len)
+        why = "a successful datagram send must report its whole length";
+    else if (r->kind == SK_SENDTO && r->status != STATUS_SUCCESS && r->status != STATUS_CANCELLED)
+        why = "a datagram send to a loopback address fails only when cancelled";
+    else if (r->kind == SK_RECVFROM && r->status != STATUS_SUCCESS && r->status != STATUS_BUFFER_OVERFLOW &&
+             r->status != STATUS_CANCELLED)
+        why = "a datagram receive ends with a datagram, a truncated one, or cancelled";
+    else if (r->kind == SK_UCLOSE && r->status != STATUS_SUCCESS)
+        why = "WskCloseSocket always succeeds";
+    else if (r->info > r->len)
+        why = "Information larger than the buffer";
+    if (*why != '\0')
+        ST_FAIL("%s of step %lld (datagram socket %u, len %u): status 0x%x %s, Information %zu: %s",
+                st_kind_name[r->kind], (long long)r->step, u->id, r->len, (unsigned)r->status,
+                wp_status_name(r->status), (size_t)r->info, why);
+    for (int i = 0; i < 9; i++) {
+        if (g_tally_status[i] == r->status || i == 8) {
+            InterlockedIncrement(&g_tally[r->kind][i]);
+            break;
+        }
+    }
+    st_kind kind = r->kind;
+    if (kind == SK_RECVFROM && (r->status == STATUS_SUCCESS || r->status == STATUS_BUFFER_OVERFLOW))
+        st_check_datagram(u, r);
+    if (r->mdl != NULL) {
+        IoFreeMdl(r->mdl);
+        ExFreePoolWithTag(r->buf, ST_TAG);
+        r->mdl = NULL;
+        r->buf = NULL;
+    }
+    if (kind == SK_SENDTO)
+        InterlockedDecrement(&u->sends);
+    else if (kind == SK_RECVFROM)
+        InterlockedDecrement(&u->recvs);
+    st_irp_release(r);
+    if (kind == SK_UCLOSE) {
+        LONG left = ld(&u->inflight);
+        if (left != 0)
+            ST_FAIL("the close of datagram socket %u completed with %d of its IRPs not yet completed", u->id, (int)left);
+        InterlockedExchange(&u->close_done, 1); /* last touch of u */
+        return STATUS_MORE_PROCESSING_REQUIRED;
+    }
+    ULONG64 dice = r->dice;
+    BOOLEAN inline_ok = (dice >> 40) & 1;
+    if (InterlockedCompareExchange(&u->close_on_completion, 2, 1) == 1)
+        st_uact(u, ACT_UCLOSE, 0, inline_ok);
+    if (kind == SK_RECVFROM && r->status != STATUS_CANCELLED && (dice & 1) == 0 && !ld(&g_final))
+        st_uact(u, ACT_URECV, st_len(dice >> 2) % 9000 + 1, inline_ok);
+    InterlockedDecrement(&u->inflight);
+    return STATUS_MORE_PROCESSING_REQUIRED;
+}
+
+static void st_udp_retire(int i)
+{
+    if (g_nudp_dead < 64)
+        g_udp_dead[g_nudp_dead++] = g_udp[i];
+    else
+        ST_FAIL("too many datagram sockets waiting to be reaped");
+    g_udp[i] = NULL;
+}
+
+static void st_udp_reap(BOOLEAN all)
+{
+    int kept = 0;
+    for (int i = 0; i < g_nudp_dead; i++) {
+        st_udp *u = g_udp_dead[i];
+        if (ld(&u->close_done) && ld(&u->work_pending) == 0) {
+            char owner[64];
+            snprintf(owner, sizeof(owner), "datagram socket %u", u->id);
+            st_check_records(u->recs, owner);
+            free(u);
+        } else {
+            if (all)
+                ST_FAIL("the close of datagram socket %u never completed (%d IRPs pending)", u->id,
+                        (int)ld(&u->inflight));
+            g_udp_dead[kept++] = u;
+        }
+    }
+    g_nudp_dead = kept;
+}
+
+static void st_udp_op(void)
+{
+    int live[ST_MAX_UDP], n = 0, free_slot = -1;
+    for (int i = 0; i < ST_MAX_UDP; i++) {
+        if (g_udp[i] != NULL && ld(&g_udp[i]->closing))
+            st_udp_retire(i);
+        if (g_udp[i] != NULL)
+            live[n++] = i;
+        else if (free_slot < 0)
+            free_slot = i;
+    }
+    ULONG roll = st_below(&g_rng, 100);
+    if (n < 2 || (free_slot >= 0 && roll < 5)) {
+        if (free_slot >= 0 && g_nudp_dead < 60)
+            g_udp[free_slot] = st_udp_open();
+        return;
+    }
+    st_udp *u = g_udp[live[st_below(&g_rng, (ULONG)n)]];
+    ULONG64 r = st_next(&g_rng);
+    if (roll < 50) {
+        /* To a live socket of the same family (possibly itself), else to a
+         * port nobody holds any more: loopback drops it quietly. */
+        st_udp *to = g_udp[live[st_below(&g_rng, (ULONG)n)]];
+        USHORT port = to->family == u->family ? to->port : u->port;
+        ULONG len = ST_DGRAM_HEAD + st_len(r) % 9000;
+        ST_LOG("datagram send %u from socket %u to port %u", len, u->id, port);
+        (void)st_sendto(u, u->family, port, len);
+    } else if (roll < 80) {
+        ULONG len = (r >> 32) % 4 == 0 ? 1 + (ULONG)(r % 64) : st_len(r) % 9000 + 1;
+        ST_LOG("datagram receive %u on socket %u", len, u->id);
+        (void)st_urecv(u, len);
+    } else if (roll < 92) {
+        st_rec *cand[ST_SCAN];
+        int m = 0, seen = 0;
+        KIRQL irql;
+        KeAcquireSpinLock(&u->lock, &irql);
+        for (st_rec *a = u->recs; a != NULL && seen < ST_SCAN; a = a->next, seen++)
+            if (a->kind != SK_UCLOSE && ld(&a->completions) == 0 && ld(&a->cancel_state) == CS_PENDING)
+                cand[m++] = a;
+        KeReleaseSpinLock(&u->lock, irql);
+        if (m > 0) {
+            st_rec *a = cand[st_below(&g_rng, (ULONG)m)];
+            ST_LOG("cancel %s of step %lld on datagram socket %u", st_kind_name[a->kind], (long long)a->step, u->id);
+            st_cancel(a);
+        }
+    } else {
+        switch ((r >> 32) % 3) {
+        case 0:
+            ST_LOG("close datagram socket %u (%d IRPs pending)", u->id, (int)ld(&u->inflight));
+            (void)st_uclose(u);
+            break;
+        case 1:
+            ST_LOG("close datagram socket %u on the worker", u->id);
+            st_uact(u, ACT_UCLOSE, 0, FALSE);
+            break;
+        default:
+            ST_LOG("close datagram socket %u from its next completion", u->id);
+            InterlockedCompareExchange(&u->close_on_completion, 1, 0);
+            break;
+        }
+    }
+}
+
 /* ---- the random phase ---- */
 
 static BOOLEAN st_usable(st_ep *ep)
@@ -963,6 +1377,10 @@ static void st_cancel_some(st_ep *ep)
 
 static void st_random_op(void)
 {
+    if (g_udp_on && st_below(&g_rng, 100) < 15) {
+        st_udp_op();
+        return;
+    }
     int live = st_live_count();
     ULONG roll = st_below(&g_rng, 100);
     if (live == 0 || (live < ST_MAX_LIVE && roll < (live < 2 ? 30u : 4u))) {
@@ -1241,6 +1659,9 @@ static void st_run(ULONG64 seed, long ops)
     g_failures = 0;
     g_final = 0;
     g_next_conn = 0;
+    g_next_udp = 0;
+    g_nudp_dead = 0;
+    memset(g_udp, 0, sizeof(g_udp));
     g_norphans = 0;
     g_bytes = 0;
     g_full_checked = 0;
@@ -1264,11 +1685,22 @@ static void st_run(ULONG64 seed, long ops)
         wp_at(where, (int)step, (int)ops);
         st_random_op();
         if (step % 64 == 0)
+        {
             st_reap_old(step, FALSE);
+            st_udp_reap(FALSE);
+        }
     }
     __atomic_store_n(&g_step, ops + 1, __ATOMIC_RELAXED);
     wp_at(where, (int)ops + 1, (int)ops);
     st_final();
+    for (int i = 0; i < ST_MAX_UDP; i++) {
+        if (g_udp[i] == NULL)
+            continue;
+        (void)st_uclose(g_udp[i]);
+        if (!st_wait_flag(&g_udp[i]->close_done, WP_TIMEOUT_MS))
+            ST_FAIL("the close of datagram socket %u never completed", g_udp[i]->id);
+        st_udp_retire(i);
+    }
     for (int i = 0; i < 2; i++) {
         if (g_listeners[i].sock == NULL)
             continue;
@@ -1281,6 +1713,7 @@ static void st_run(ULONG64 seed, long ops)
     for (int i = 0; i < g_norphans; i++)
         st_close_sync(g_orphans[i], "an unclaimed accepted socket");
     wp_worker_stop(&g_worker);
+    st_udp_reap(TRUE);
     ULONG conns = g_next_conn;
     st_reap_old(LLONG_MAX, TRUE);
     for (size_t i = 0; i < g_nconns; i++) /* not reapable: a close never completed */
@@ -1300,11 +1733,11 @@ static void st_run(ULONG64 seed, long ops)
     }
     if (g_verbose) {
         fprintf(stderr, "  seed %llu: %u connections; status tally (success, cancelled, reset, aborted, "
-                        "disconnected, invalid connection, pipe disconnected, other):\n",
+                        "disconnected, invalid connection, pipe disconnected, buffer overflow, other):\n",
                 (unsigned long long)seed, conns);
         for (int k = 0; k < SK_N; k++) {
             fprintf(stderr, "    %-20s", st_kind_name[k]);
-            for (int i = 0; i < 8; i++)
+            for (int i = 0; i < 9; i++)
                 fprintf(stderr, " %6d", (int)g_tally[k][i]);
             fputc('\n', stderr);
         }
@@ -1400,6 +1833,8 @@ int main(void)
     if (backend != NULL && strcmp(backend, "epoll") == 0)
         g_abortive = FALSE;
 #endif
+    if (st_env_u64("OPENWSK_STRESS_UDP", &v))
+        g_udp_on = v != 0;
     if (st_env_u64("OPENWSK_STRESS_ABORTIVE", &v))
         g_abortive = v != 0;
     if (st_env_u64("OPENWSK_STRESS_OPS", &v) && v > 0)
