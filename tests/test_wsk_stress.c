@@ -8,7 +8,9 @@
  * inside a completion routine or queued to a worker thread, completion
  * routines that issue the next call inline or through the worker.
  * Connections come from a listener served by WskAccept IRPs and one served
- * by WskAcceptEvent (which is which depends on the seed).  UDP sockets on
+ * by WskAcceptEvent (which is which depends on the seed); the connecting
+ * end is a connection socket or, one time in three, a stream socket (its
+ * dispatch table has another layout).  UDP sockets on
  * the same loopback addresses exchange datagrams (WskSendTo, WskReceiveFrom
  * with buffers sometimes shorter than the datagram), with cancels and
  * closes the same way.
@@ -164,7 +166,12 @@ typedef struct st_ep {
     struct st_ep *peer;
     int side; /* 0: connected with WskConnect, 1: accepted */
     PWSK_SOCKET sock;
-    const WSK_PROVIDER_CONNECTION_DISPATCH *d;
+    const WSK_PROVIDER_BASIC_DISPATCH *d;
+    /* From the connection or the stream table, whose layouts differ. */
+    PFN_WSK_SEND send;
+    PFN_WSK_RECEIVE receive;
+    PFN_WSK_DISCONNECT disconnect;
+    BOOLEAN stream;
     ULONG tx_stream; /* the pattern this end sends */
     KSPIN_LOCK lock; /* the driver's issue lock: calls on this socket, in order */
     ULONG64 rng;
@@ -429,7 +436,7 @@ static BOOLEAN st_send(st_ep *ep, ULONG len, BOOLEAN probe)
     InterlockedIncrement(&ep->sends);
     InterlockedIncrement(&ep->inflight);
     st_in_issue++;
-    NTSTATUS ret = ep->d->WskSend(ep->sock, &r->wbuf, 0, r->irp);
+    NTSTATUS ret = ep->send(ep->sock, &r->wbuf, 0, r->irp);
     st_in_issue--;
     KeReleaseSpinLock(&ep->lock, irql);
     st_issued(r, ret);
@@ -470,7 +477,7 @@ static BOOLEAN st_recv(st_ep *ep, ULONG len, ULONG flags)
     InterlockedIncrement(&ep->recvs);
     InterlockedIncrement(&ep->inflight);
     st_in_issue++;
-    NTSTATUS ret = ep->d->WskReceive(ep->sock, &r->wbuf, flags, r->irp);
+    NTSTATUS ret = ep->receive(ep->sock, &r->wbuf, flags, r->irp);
     st_in_issue--;
     KeReleaseSpinLock(&ep->lock, irql);
     st_issued(r, ret);
@@ -514,7 +521,7 @@ static BOOLEAN st_disconnect(st_ep *ep, BOOLEAN abortive, ULONG len)
     st_link(ep, r);
     InterlockedIncrement(&ep->inflight);
     st_in_issue++;
-    NTSTATUS ret = ep->d->WskDisconnect(ep->sock, len > 0 ? &r->wbuf : NULL, abortive ? WSK_FLAG_ABORTIVE : 0, r->irp);
+    NTSTATUS ret = ep->disconnect(ep->sock, len > 0 ? &r->wbuf : NULL, abortive ? WSK_FLAG_ABORTIVE : 0, r->irp);
     st_in_issue--;
     KeReleaseSpinLock(&ep->lock, irql);
     st_issued(r, ret);
@@ -864,6 +871,23 @@ static void st_ep_init(st_conn *c, int side, ULONG64 seed)
     ep->rx_bad_at = -1;
 }
 
+static void st_ep_dispatch(st_ep *ep, PWSK_SOCKET s, BOOLEAN stream)
+{
+    ep->d = s->Dispatch;
+    ep->stream = stream;
+    if (stream) {
+        const WSK_PROVIDER_STREAM_DISPATCH *d = s->Dispatch;
+        ep->send = d->WskSend;
+        ep->receive = d->WskReceive;
+        ep->disconnect = d->WskDisconnect;
+    } else {
+        const WSK_PROVIDER_CONNECTION_DISPATCH *d = s->Dispatch;
+        ep->send = d->WskSend;
+        ep->receive = d->WskReceive;
+        ep->disconnect = d->WskDisconnect;
+    }
+}
+
 /* A new connection: a WSK socket bound to loopback:0 connects to one of
  * the listeners; its accepted end comes from WskAccept or WskAcceptEvent. */
 static st_conn *st_connect(void)
@@ -881,9 +905,10 @@ static st_conn *st_connect(void)
     g_conns[g_nconns++] = c;
 
     wt_irp w = {0};
+    BOOLEAN stream = st_below(&g_rng, 3) == 0; /* a stream socket that connects, sometimes */
     NTSTATUS r = g_t.provider.Dispatch->WskSocket(g_t.provider.Client, (ADDRESS_FAMILY)c->family, SOCK_STREAM,
-                                                  IPPROTO_TCP, WSK_FLAG_CONNECTION_SOCKET, NULL, NULL, NULL, NULL, NULL,
-                                                  wt_irp_arm(&w));
+                                                  IPPROTO_TCP, stream ? WSK_FLAG_STREAM_SOCKET : WSK_FLAG_CONNECTION_SOCKET,
+                                                  NULL, NULL, NULL, NULL, NULL, wt_irp_arm(&w));
     NTSTATUS st = wt_irp_result(&w, r);
     if (!NT_SUCCESS(st)) {
         ST_FAIL("WskSocket (connection): 0x%x", (unsigned)st);
@@ -893,13 +918,20 @@ static st_conn *st_connect(void)
     }
     st_ep *a = &c->ep[0], *b = &c->ep[1];
     a->sock = (PWSK_SOCKET)w.irp->IoStatus.Information;
-    a->d = a->sock->Dispatch;
+    st_ep_dispatch(a, a->sock, stream);
+    PFN_WSK_BIND bind = stream ? ((const WSK_PROVIDER_STREAM_DISPATCH *)a->sock->Dispatch)->WskBind
+                               : ((const WSK_PROVIDER_CONNECTION_DISPATCH *)a->sock->Dispatch)->WskBind;
+    PFN_WSK_GET_LOCAL_ADDRESS get_local =
+        stream ? ((const WSK_PROVIDER_STREAM_DISPATCH *)a->sock->Dispatch)->WskGetLocalAddress
+               : ((const WSK_PROVIDER_CONNECTION_DISPATCH *)a->sock->Dispatch)->WskGetLocalAddress;
+    PFN_WSK_CONNECT connect_fn = stream ? ((const WSK_PROVIDER_STREAM_DISPATCH *)a->sock->Dispatch)->WskConnect
+                                        : ((const WSK_PROVIDER_CONNECTION_DISPATCH *)a->sock->Dispatch)->WskConnect;
     SOCKADDR_IN6 addr;
     st_loopback(c->family, 0, &addr);
-    r = a->d->WskBind(a->sock, (PSOCKADDR)&addr, 0, wt_irp_arm(&w));
+    r = bind(a->sock, (PSOCKADDR)&addr, 0, wt_irp_arm(&w));
     st = wt_irp_result(&w, r);
     if (NT_SUCCESS(st)) {
-        r = a->d->WskGetLocalAddress(a->sock, (PSOCKADDR)&addr, wt_irp_arm(&w));
+        r = get_local(a->sock, (PSOCKADDR)&addr, wt_irp_arm(&w));
         st = wt_irp_result(&w, r);
     }
     wt_irp_free(&w);
@@ -932,7 +964,7 @@ static st_conn *st_connect(void)
     InterlockedIncrement(&a->inflight);
     st_loopback(c->family, l->port, &addr);
     st_in_issue++;
-    NTSTATUS ret = a->d->WskConnect(a->sock, (PSOCKADDR)&addr, 0, cr->irp);
+    NTSTATUS ret = connect_fn(a->sock, (PSOCKADDR)&addr, 0, cr->irp);
     st_in_issue--;
     KeReleaseSpinLock(&a->lock, irql);
     st_issued(cr, ret);
@@ -961,8 +993,9 @@ static st_conn *st_connect(void)
         return c;
     }
     b->sock = accepted;
-    b->d = accepted->Dispatch;
-    ST_LOG("connection %u: family %d, port %u, %s", c->id, c->family, port, l->events ? "accept event" : "WskAccept");
+    st_ep_dispatch(b, accepted, FALSE);
+    ST_LOG("connection %u: family %d, port %u, %s, %s socket", c->id, c->family, port,
+           l->events ? "accept event" : "WskAccept", a->stream ? "stream" : "connection");
     return c;
 }
 
@@ -1495,6 +1528,16 @@ static void st_check_prefix(st_ep *b)
                 taint == LLONG_MAX ? -1LL : (long long)taint);
     if (ld(&b->rx_after_fin))
         ST_FAIL("connection %u side %d received data after a receive reported the FIN", b->conn->id, b->side);
+    /* A FIN follows every byte sent before it (PFN_WSK_DISCONNECT): a
+     * receiver that saw the FIN of a sender whose sends all succeeded has
+     * every byte. */
+    if (ld(&b->rx_fin) && ld(&a->graceful_ok) && taint == LLONG_MAX && !ld(&a->abort_issued) &&
+        !ld(&b->abort_issued)) {
+        g_full_checked++;
+        if (b->rx_offset != a->tx_offset)
+            ST_FAIL("connection %u: side %d received the FIN after %llu bytes, but side %d sent %llu", b->conn->id,
+                    b->side, (unsigned long long)b->rx_offset, a->side, (unsigned long long)a->tx_offset);
+    }
     if (b->rx_offset > a->tx_offset)
         ST_FAIL("connection %u side %d received %llu bytes, more than the %llu sent", b->conn->id, b->side,
                 (unsigned long long)b->rx_offset, (unsigned long long)a->tx_offset);
@@ -1616,7 +1659,6 @@ static void st_final(void)
             if (!st_eligible(a) || !st_eligible(b) || !ld(&a->graceful_ok) ||
                 __atomic_load_n(&a->tx_taint, __ATOMIC_RELAXED) != LLONG_MAX || ld(&a->sends) != 0)
                 continue;
-            g_full_checked++;
             if (!ld(&b->rx_fin) || b->rx_offset != a->tx_offset || b->rx_bad_at >= 0)
                 ST_FAIL("connection %u: side %d sent %llu bytes and disconnected gracefully; side %d received %llu "
                         "bytes%s%s",
