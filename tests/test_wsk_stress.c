@@ -10,7 +10,9 @@
  * Connections come from a listener served by WskAccept IRPs and one served
  * by WskAcceptEvent (which is which depends on the seed); the connecting
  * end is a connection socket or, one time in three, a stream socket (its
- * dispatch table has another layout).  UDP sockets on
+ * dispatch table has another layout), or one with receive and disconnect
+ * events (indications taken whole, in part, not at all, or kept and
+ * released from the worker).  UDP sockets on
  * the same loopback addresses exchange datagrams (WskSendTo, WskReceiveFrom
  * with buffers sometimes shorter than the datagram), with cancels and
  * closes the same way.
@@ -36,8 +38,10 @@
  * or OPENWSK_PERTURB / OPENWSK_PERTURB_SEED when set), OPENWSK_STRESS_SEEDS=K
  * (K consecutive seeds from the first), OPENWSK_STRESS_OPS=N (operations per
  * seed), OPENWSK_STRESS_VERBOSE=1 (every operation, and a status tally),
- * OPENWSK_STRESS_ABORTIVE=0|1 and OPENWSK_STRESS_UDP=0|1 (those operations
- * off or on), OPENWSK_STRESS_REPRO=abortive (only the reproducer below).
+ * OPENWSK_STRESS_ABORTIVE, _UDP, _EVENTS =0|1 (those operations off or on),
+ * OPENWSK_STRESS_STRICT_RESET=1 (fail on the known reset deviation, see
+ * st_check_prefix), OPENWSK_STRESS_REPRO=abortive|reset (only that focused
+ * reproducer, at the end of the file).
  * Long runs: tools/stress-loop.sh; docs in README.md ("Timing bugs").
  */
 #include "wt_pattern.h"
