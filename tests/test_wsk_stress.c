@@ -1014,6 +1014,20 @@ static NTSTATUS WSKAPI st_accept_event(PVOID SocketContext, ULONG Flags, PSOCKAD
 
 static const WSK_CLIENT_LISTEN_DISPATCH st_listen_dispatch = {st_accept_event, NULL, NULL};
 
+/* Known (README): a bind to port 0 can fail with STATUS_ADDRESS_ALREADY_EXISTS
+ * when the port the provider picked is held on Linux by another process
+ * (its ephemeral range overlaps Windows' dynamic range); Windows would pick
+ * another.  Counted, and the bind retried. */
+static volatile LONG g_bind_collisions;
+
+static BOOLEAN st_bind_collision(NTSTATUS st)
+{
+    if (st != STATUS_ADDRESS_ALREADY_EXISTS)
+        return FALSE;
+    InterlockedIncrement(&g_bind_collisions);
+    return TRUE;
+}
+
 static void st_loopback(int family, USHORT port, SOCKADDR_IN6 *a)
 {
     memset(a, 0, sizeof(*a));
@@ -1045,8 +1059,12 @@ static BOOLEAN st_listen(st_listener *l, int family, BOOLEAN events)
     const WSK_PROVIDER_LISTEN_DISPATCH *d = l->sock->Dispatch;
     SOCKADDR_IN6 a;
     st_loopback(family, 0, &a);
-    r = d->WskBind(l->sock, (PSOCKADDR)&a, 0, wt_irp_arm(&w));
-    st = wt_irp_result(&w, r);
+    for (int attempt = 0;; attempt++) {
+        r = d->WskBind(l->sock, (PSOCKADDR)&a, 0, wt_irp_arm(&w));
+        st = wt_irp_result(&w, r);
+        if (!st_bind_collision(st) || attempt == 3)
+            break;
+    }
     if (NT_SUCCESS(st)) {
         r = d->WskGetLocalAddress(l->sock, (PSOCKADDR)&a, wt_irp_arm(&w));
         st = wt_irp_result(&w, r);
@@ -1157,9 +1175,13 @@ static st_conn *st_connect(void)
     PFN_WSK_CONNECT connect_fn = stream ? ((const WSK_PROVIDER_STREAM_DISPATCH *)a->sock->Dispatch)->WskConnect
                                         : ((const WSK_PROVIDER_CONNECTION_DISPATCH *)a->sock->Dispatch)->WskConnect;
     SOCKADDR_IN6 addr;
-    st_loopback(c->family, 0, &addr);
-    r = bind(a->sock, (PSOCKADDR)&addr, 0, wt_irp_arm(&w));
-    st = wt_irp_result(&w, r);
+    for (int attempt = 0;; attempt++) {
+        st_loopback(c->family, 0, &addr);
+        r = bind(a->sock, (PSOCKADDR)&addr, 0, wt_irp_arm(&w));
+        st = wt_irp_result(&w, r);
+        if (!st_bind_collision(st) || attempt == 3)
+            break;
+    }
     if (NT_SUCCESS(st)) {
         r = get_local(a->sock, (PSOCKADDR)&addr, wt_irp_arm(&w));
         st = wt_irp_result(&w, r);
@@ -1280,8 +1302,12 @@ static st_udp *st_udp_open(void)
         u->d = u->sock->Dispatch;
         SOCKADDR_IN6 a;
         st_loopback(u->family, 0, &a);
-        r = u->d->WskBind(u->sock, (PSOCKADDR)&a, 0, wt_irp_arm(&w));
-        st = wt_irp_result(&w, r);
+        for (int attempt = 0;; attempt++) {
+            r = u->d->WskBind(u->sock, (PSOCKADDR)&a, 0, wt_irp_arm(&w));
+            st = wt_irp_result(&w, r);
+            if (!st_bind_collision(st) || attempt == 3)
+                break;
+        }
         if (NT_SUCCESS(st)) {
             r = u->d->WskGetLocalAddress(u->sock, (PSOCKADDR)&a, wt_irp_arm(&w));
             st = wt_irp_result(&w, r);
@@ -1968,6 +1994,7 @@ static void st_run(ULONG64 seed, long ops)
     g_zero_after_error = 0;
     g_zero_after_abort = 0;
     g_fin_short_after_close = 0;
+    g_bind_collisions = 0;
     __atomic_store_n(&g_step, 0, __ATOMIC_RELAXED);
     memset((void *)g_tally, 0, sizeof(g_tally));
     KeInitializeSpinLock(&g_lock);
@@ -2050,9 +2077,13 @@ static void st_run(ULONG64 seed, long ops)
         }
     }
     fprintf(stderr, "  seed %llu: %ld operations, %u connections, %llu bytes received, %u "
-                    "directions checked for complete delivery%s\n",
+                    "directions checked for complete delivery%s%s\n",
             (unsigned long long)seed, ops, conns, (unsigned long long)g_bytes, g_full_checked,
+            g_bind_collisions ? " (port-0 binds refused with STATUS_ADDRESS_ALREADY_EXISTS and retried: see README)"
+                              : "",
             g_failures ? ", FAILED" : "");
+    if (g_bind_collisions)
+        fprintf(stderr, "  seed %llu: %d port-0 binds refused\n", (unsigned long long)seed, (int)g_bind_collisions);
 }
 
 /* ---- the focused reproducer of what the stress found ---- */
