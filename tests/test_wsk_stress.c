@@ -1015,8 +1015,8 @@ static NTSTATUS WSKAPI st_accept_event(PVOID SocketContext, ULONG Flags, PSOCKAD
 static const WSK_CLIENT_LISTEN_DISPATCH st_listen_dispatch = {st_accept_event, NULL, NULL};
 
 /* Known (README): a bind to port 0 can fail with STATUS_ADDRESS_ALREADY_EXISTS
- * when the port the provider picked is held on Linux by another process
- * (its ephemeral range overlaps Windows' dynamic range); Windows would pick
+ * when another process takes the port the provider picked (Linux's
+ * ephemeral range overlaps Windows' dynamic range); Windows would pick
  * another.  Counted, and the bind retried. */
 static volatile LONG g_bind_collisions;
 
