@@ -40,8 +40,8 @@
  * seed), OPENWSK_STRESS_VERBOSE=1 (every operation, and a status tally),
  * OPENWSK_STRESS_ABORTIVE, _UDP, _EVENTS =0|1 (those operations off or on),
  * OPENWSK_STRESS_STRICT_RESET=1 (fail on the known reset deviation, see
- * st_check_prefix), OPENWSK_STRESS_REPRO=abortive|reset (only that focused
- * reproducer, at the end of the file).
+ * st_check_prefix), OPENWSK_STRESS_REPRO=abortive|reset|abort-events (only
+ * that focused reproducer, at the end of the file).
  * Long runs: tools/stress-loop.sh; docs in README.md ("Timing bugs").
  */
 #include "wt_pattern.h"
@@ -2178,6 +2178,69 @@ static void st_repro_reset_reads_as_fin(void)
     }
 }
 
+/* After its own WskDisconnect(WSK_FLAG_ABORTIVE), a socket with receive
+ * events hands out data it had read before the abort and then ends
+ * receives with STATUS_SUCCESS and 0 bytes (a graceful close), where the
+ * same socket without events fails them (STATUS_INVALID_CONNECTION).  Not
+ * in CI; run it with OPENWSK_STRESS_REPRO=abort-events. */
+static volatile LONG abort_events_calls;
+
+static NTSTATUS WSKAPI st_decline_event(PVOID SocketContext, ULONG Flags, PWSK_DATA_INDICATION DataIndication,
+                                        SIZE_T BytesIndicated, SIZE_T *BytesAccepted)
+{
+    (void)SocketContext;
+    (void)Flags;
+    (void)DataIndication;
+    (void)BytesIndicated;
+    (void)BytesAccepted;
+    InterlockedIncrement(&abort_events_calls);
+    return STATUS_DATA_NOT_ACCEPTED; /* the data stays with the provider */
+}
+
+static const WSK_CLIENT_CONNECTION_DISPATCH st_decline_dispatch = {st_decline_event, NULL, NULL};
+
+static void st_repro_receive_after_own_abort(void)
+{
+    for (int events = 1; events >= 0; events--) {
+        wt_wsk t;
+        wt_wsk_open(&t);
+        int peer;
+        abort_events_calls = 0;
+        PWSK_SOCKET s = wp_connect(&t, NULL, events ? &st_decline_dispatch : NULL, &peer);
+        if (s == NULL) {
+            wt_wsk_close(&t);
+            return;
+        }
+        const WSK_PROVIDER_CONNECTION_DISPATCH *d = s->Dispatch;
+        if (events)
+            CHECK_EQ(wp_events(s, WSK_EVENT_RECEIVE), STATUS_SUCCESS);
+        CHECK_EQ(peer_send_all(peer, "data", 4), 4);
+        if (events)
+            CHECK(wp_spin_until(&abort_events_calls, 2000)); /* declined: buffered in the provider */
+        else
+            wp_sleep_us(50000); /* in the Linux socket */
+        wt_irp w = {0};
+        CHECK_EQ(wt_irp_result(&w, d->WskDisconnect(s, NULL, WSK_FLAG_ABORTIVE, wt_irp_arm(&w))), STATUS_SUCCESS);
+        static UCHAR buf[64];
+        PMDL mdl = wp_mdl(buf, sizeof(buf));
+        WSK_BUF b = {mdl, 0, sizeof(buf)};
+        for (int i = 0; i < 2; i++) {
+            NTSTATUS st = wt_irp_result(&w, d->WskReceive(s, &b, 0, wt_irp_arm(&w)));
+            ULONG_PTR n = w.irp->IoStatus.Information;
+            fprintf(stderr, "  %s: receive %d after the abort: 0x%x, %zu bytes\n", events ? "events" : "no events", i,
+                    (unsigned)st, (size_t)n);
+            if (st == STATUS_SUCCESS)
+                WT_FAIL("%s: a receive after the socket's own abortive disconnect succeeded (%zu bytes)",
+                        events ? "events" : "no events", (size_t)n);
+        }
+        CHECK_EQ(wt_irp_result(&w, d->WskCloseSocket(s, wt_irp_arm(&w))), STATUS_SUCCESS);
+        wt_irp_free(&w);
+        IoFreeMdl(mdl);
+        peer_close(peer);
+        wt_wsk_close(&t);
+    }
+}
+
 /* ---- knobs ---- */
 
 static BOOLEAN st_env_u64(const char *name, ULONG64 *out)
@@ -2236,6 +2299,10 @@ int main(void)
     const char *repro = getenv("OPENWSK_STRESS_REPRO");
     if (repro != NULL && strcmp(repro, "abortive") == 0) {
         WT_RUN(st_repro_abortive_racing_receive);
+        return wt_finish();
+    }
+    if (repro != NULL && strcmp(repro, "abort-events") == 0) {
+        WT_RUN(st_repro_receive_after_own_abort);
         return wt_finish();
     }
     if (repro != NULL && strcmp(repro, "reset") == 0) {
