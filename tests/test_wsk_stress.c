@@ -203,7 +203,6 @@ typedef struct st_ep {
     volatile LONG closing, close_done, graceful_pending, graceful_issued, graceful_ok, abort_issued;
     volatile LONG close_on_completion; /* 1: armed, 2: fired */
     volatile LONG drain;
-    LONG closed_early; /* closing when the random phase ended */
     /* Receive and disconnect events (connecting connection sockets, one in
      * three): indications the client kept (STATUS_PENDING) until WskRelease. */
     BOOLEAN events;
@@ -260,7 +259,6 @@ typedef struct st_udp {
     ULONG next_seq;
     volatile LONG sends, recvs, inflight, work_pending, closing, close_done;
     volatile LONG close_on_completion;
-    LONG64 done_step;
 } st_udp;
 
 #define ST_MAX_UDP 4
