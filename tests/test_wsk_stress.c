@@ -1016,7 +1016,7 @@ static const WSK_CLIENT_LISTEN_DISPATCH st_listen_dispatch = {st_accept_event, N
  * when another process takes the port the provider picked (Linux's
  * ephemeral range overlaps Windows' dynamic range); Windows would pick
  * another.  Counted, and the bind retried. */
-static volatile LONG g_bind_collisions;
+static volatile LONG g_bind_collisions, g_bind_gave_up;
 
 static BOOLEAN st_bind_collision(NTSTATUS st)
 {
@@ -1186,7 +1186,10 @@ static st_conn *st_connect(void)
     }
     wt_irp_free(&w);
     if (!NT_SUCCESS(st)) {
-        ST_FAIL("connection set-up: bind or local address: 0x%x", (unsigned)st);
+        if (st == STATUS_ADDRESS_ALREADY_EXISTS)
+            InterlockedIncrement(&g_bind_gave_up); /* known, see st_bind_collision: no connection this time */
+        else
+            ST_FAIL("connection set-up: bind or local address: 0x%x", (unsigned)st);
         c->failed = TRUE;
         (void)st_close(a);
         return c;
@@ -1314,7 +1317,10 @@ static st_udp *st_udp_open(void)
     }
     wt_irp_free(&w);
     if (!NT_SUCCESS(st)) {
-        ST_FAIL("datagram socket set-up: 0x%x", (unsigned)st);
+        if (st == STATUS_ADDRESS_ALREADY_EXISTS)
+            InterlockedIncrement(&g_bind_gave_up);
+        else
+            ST_FAIL("datagram socket set-up: 0x%x", (unsigned)st);
         if (u->sock != NULL)
             st_close_sync(u->sock, "a datagram socket");
         free(u);
@@ -1993,6 +1999,7 @@ static void st_run(ULONG64 seed, long ops)
     g_zero_after_abort = 0;
     g_fin_short_after_close = 0;
     g_bind_collisions = 0;
+    g_bind_gave_up = 0;
     __atomic_store_n(&g_step, 0, __ATOMIC_RELAXED);
     memset((void *)g_tally, 0, sizeof(g_tally));
     KeInitializeSpinLock(&g_lock);
@@ -2081,7 +2088,8 @@ static void st_run(ULONG64 seed, long ops)
                               : "",
             g_failures ? ", FAILED" : "");
     if (g_bind_collisions)
-        fprintf(stderr, "  seed %llu: %d port-0 binds refused\n", (unsigned long long)seed, (int)g_bind_collisions);
+        fprintf(stderr, "  seed %llu: %d port-0 binds refused, %d sockets given up after four\n",
+                (unsigned long long)seed, (int)g_bind_collisions, (int)g_bind_gave_up);
 }
 
 /* ---- the focused reproducer of what the stress found ---- */
