@@ -1037,6 +1037,8 @@ static void st_loopback(int family, USHORT port, SOCKADDR_IN6 *a)
     }
 }
 
+static void st_close_sync(PWSK_SOCKET s, const char *what);
+
 static BOOLEAN st_listen(st_listener *l, int family, BOOLEAN events)
 {
     wt_irp w = {0};
@@ -1070,10 +1072,27 @@ static BOOLEAN st_listen(st_listener *l, int family, BOOLEAN events)
     }
     if (NT_SUCCESS(st) && events)
         st = wp_events(l->sock, WSK_EVENT_ACCEPT);
-    if (!NT_SUCCESS(st))
-        ST_FAIL("listener set-up (family %d, events %d): 0x%x", family, events, (unsigned)st);
     wt_irp_free(&w);
+    if (!NT_SUCCESS(st)) {
+        st_close_sync(l->sock, "a listener that could not be set up");
+        l->sock = NULL;
+        /* Port collisions (st_bind_collision): the caller tries a new socket. */
+        if (st != STATUS_ADDRESS_ALREADY_EXISTS)
+            ST_FAIL("listener set-up (family %d, events %d): 0x%x", family, events, (unsigned)st);
+    }
     return NT_SUCCESS(st);
+}
+
+static BOOLEAN st_listen_retrying(st_listener *l, int family, BOOLEAN events)
+{
+    for (int attempt = 0; attempt < 8; attempt++) {
+        if (st_listen(l, family, events))
+            return TRUE;
+        if (l->sock != NULL || ld(&g_failures) != 0)
+            return FALSE;
+    }
+    ST_FAIL("listener set-up (family %d): eight sockets could not bind a port", family);
+    return FALSE;
 }
 
 static BOOLEAN st_accept(st_listener *l)
@@ -1262,7 +1281,6 @@ static st_conn *st_connect(void)
 
 /* ---- UDP ---- */
 
-static void st_close_sync(PWSK_SOCKET s, const char *what);
 static void st_check_records(st_rec *list, const char *owner);
 
 static st_udp *g_udp[ST_MAX_UDP];  /* live (not yet reaped) */
@@ -2012,7 +2030,8 @@ static void st_run(ULONG64 seed, long ops)
         return;
     }
     BOOLEAN v4_events = st_below(&g_rng, 2);
-    BOOLEAN ok = st_listen(&g_listeners[0], AF_INET, v4_events) && st_listen(&g_listeners[1], AF_INET6, !v4_events);
+    BOOLEAN ok = st_listen_retrying(&g_listeners[0], AF_INET, v4_events) &&
+                 st_listen_retrying(&g_listeners[1], AF_INET6, !v4_events);
     char where[64];
     snprintf(where, sizeof(where), "seed %llu", (unsigned long long)seed);
     for (long step = 1; ok && step <= ops; step++) {
