@@ -33,10 +33,16 @@
 static WP_WORKER ls_worker;
 static int rounds;
 
-/* Makes the provider's Linux listening socket stop accepting. */
+/* Makes the provider's Linux listening socket stop accepting.  The fd is
+ * read under the socket's lock: the failure this causes reaches the close
+ * (and the free) through the kernel, which TSan does not see as ordering. */
 static int ls_kill_listener(PWSK_SOCKET listener)
 {
-    return peer_shutdown_both(((wsk_socket *)listener)->fd);
+    wsk_socket *s = (wsk_socket *)listener;
+    pthread_mutex_lock(&s->lock);
+    int fd = s->fd;
+    pthread_mutex_unlock(&s->lock);
+    return peer_shutdown_both(fd);
 }
 
 /* ==================================================================== */
