@@ -1,0 +1,2 @@
+/* ddk/ifdef.h - forwarder for sources that use Wine's ddk/ include prefix. */
+#include <ifdef.h>

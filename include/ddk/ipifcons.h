@@ -1,0 +1,2 @@
+/* ddk/ipifcons.h - forwarder for sources that use Wine's ddk/ include prefix. */
+#include <ipifcons.h>

@@ -1,0 +1,2 @@
+/* ddk/netioapi.h - forwarder for sources that use Wine's ddk/ include prefix. */
+#include <netioapi.h>

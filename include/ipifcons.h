@@ -1,0 +1,31 @@
+/*
+ * ipifcons.h - IANA interface types (IF_TYPE_*), as in the WDK's
+ * shared/ipifcons.h; MIB_IF_ROW2.Type and NET_LUID.Info.IfType hold them.
+ */
+#ifndef OPENWSK_IPIFCONS_H
+#define OPENWSK_IPIFCONS_H
+
+#define MIN_IF_TYPE 1
+#define IF_TYPE_OTHER 1
+#define IF_TYPE_REGULAR_1822 2
+#define IF_TYPE_HDH_1822 3
+#define IF_TYPE_DDN_X25 4
+#define IF_TYPE_RFC877_X25 5
+#define IF_TYPE_ETHERNET_CSMACD 6
+#define IF_TYPE_IS088023_CSMACD 7
+#define IF_TYPE_ISO88024_TOKENBUS 8
+#define IF_TYPE_ISO88025_TOKENRING 9
+#define IF_TYPE_ISO88026_MAN 10
+#define IF_TYPE_PPP 23
+#define IF_TYPE_SOFTWARE_LOOPBACK 24
+#define IF_TYPE_SLIP 28
+#define IF_TYPE_ATM 37
+#define IF_TYPE_IEEE80211 71
+#define IF_TYPE_TUNNEL 131
+#define IF_TYPE_IEEE1394 144
+#define IF_TYPE_IEEE80216_WMAN 237
+#define IF_TYPE_WWANPP 243
+#define IF_TYPE_WWANPP2 244
+#define MAX_IF_TYPE 259
+
+#endif /* OPENWSK_IPIFCONS_H */
