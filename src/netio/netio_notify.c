@@ -7,7 +7,9 @@
  * provider thread that calls the driver's callback, at PASSIVE_LEVEL, one
  * call at a time: MibInitialNotification first (Row NULL) when asked, then
  * MibAddInstance / MibParameterNotification / MibDeleteInstance with the
- * row.  The socket joins its groups before the registration returns, so no
+ * row.  Route registrations also compare their routes with the table after
+ * link and address changes, since Linux drops IPv4 routes through a link
+ * that goes down without a message.  The socket joins its groups before the registration returns, so no
  * change after the call is missed.  CancelMibChangeNotify2 waits for a
  * running callback to return; after it returns no callback runs
  * ("CancelMibChangeNotify2 function", Remarks: the caller must not be the
@@ -50,6 +52,12 @@ struct netio_notify {
     struct netio_link_map map;
     struct known_instance *known;
     unsigned known_count, known_capacity;
+    /* NOTIFY_ROUTE: the routes reported as present, and whether a link or
+     * address change asks for a comparison with the table (Linux removes
+     * IPv4 routes through a link going down without RTM_DELROUTE). */
+    struct nl_route *routes;
+    unsigned route_count, route_capacity;
+    int resync;
 };
 
 static BOOLEAN stopping(struct netio_notify *n)
@@ -110,6 +118,37 @@ static void known_remove(struct netio_notify *n, struct known_instance *k)
     *k = n->known[--n->known_count];
 }
 
+static BOOLEAN same_route(const struct nl_route *a, const struct nl_route *b)
+{
+    return a->family == b->family && a->table == b->table && a->type == b->type &&
+           a->dst_len == b->dst_len && a->oif == b->oif && a->priority == b->priority &&
+           a->has_gateway == b->has_gateway && memcmp(a->dst, b->dst, 16) == 0 &&
+           memcmp(a->gateway, b->gateway, 16) == 0;
+}
+
+static struct nl_route *route_find(struct nl_route *routes, unsigned count, const struct nl_route *r)
+{
+    for (unsigned i = 0; i < count; i++)
+        if (same_route(&routes[i], r))
+            return &routes[i];
+    return NULL;
+}
+
+static int route_add(void *ctx, const struct nl_route *route)
+{
+    struct netio_notify *n = ctx;
+    if (n->route_count == n->route_capacity) {
+        unsigned capacity = n->route_capacity ? n->route_capacity * 2 : 16;
+        void *grown = realloc(n->routes, capacity * sizeof *n->routes);
+        if (!grown)
+            return 0;
+        n->routes = grown;
+        n->route_capacity = capacity;
+    }
+    n->routes[n->route_count++] = *route;
+    return 0;
+}
+
 static BOOLEAN wanted_family(const struct netio_notify *n, int family)
 {
     return n->family == 0 || n->family == family;
@@ -127,6 +166,8 @@ static void on_link(void *ctx, enum nl_change change, const struct nl_link *link
 {
     struct netio_notify *n = ctx;
     netio_link_map_set(&n->map, link->index, link->arptype);
+    if (n->kind == NOTIFY_ROUTE)
+        n->resync = 1;
     if (n->kind != NOTIFY_IPINTERFACE)
         return;
     for (int family = 4; family <= 6; family += 2) {
@@ -151,6 +192,8 @@ static void on_link(void *ctx, enum nl_change change, const struct nl_link *link
 static void on_addr(void *ctx, enum nl_change change, const struct nl_addr *addr)
 {
     struct netio_notify *n = ctx;
+    if (n->kind == NOTIFY_ROUTE && change == NL_CHANGE_DELETE)
+        n->resync = 1;
     if (n->kind != NOTIFY_UNICAST || !wanted_family(n, addr->family))
         return;
     MIB_UNICASTIPADDRESS_ROW row;
@@ -175,9 +218,46 @@ static void on_route(void *ctx, enum nl_change change, const struct nl_route *ro
         return;
     MIB_IPFORWARD_ROW2 row;
     netio_forward_row(route, luid_of(n, route->oif), &row);
-    deliver(n, &row, change == NL_CHANGE_DELETE ? MibDeleteInstance
-                     : change == NL_CHANGE_REPLACE ? MibParameterNotification
-                                                   : MibAddInstance);
+    struct nl_route *known = route_find(n->routes, n->route_count, route);
+    if (change == NL_CHANGE_DELETE) {
+        if (known)
+            *known = n->routes[--n->route_count];
+        deliver(n, &row, MibDeleteInstance);
+        return;
+    }
+    if (!known)
+        route_add(n, route);
+    deliver(n, &row, known || change == NL_CHANGE_REPLACE ? MibParameterNotification : MibAddInstance);
+}
+
+/* Compares the reported routes with the table: what went silently is
+ * reported deleted, what came silently added. */
+static void route_resync(struct netio_notify *n)
+{
+    struct netio_notify now = {.family = n->family};
+    if (nl_dump_routes(n->family, route_add, &now) < 0) {
+        free(now.routes);
+        return;
+    }
+    MIB_IPFORWARD_ROW2 row;
+    for (unsigned i = 0; i < n->route_count;) {
+        if (route_find(now.routes, now.route_count, &n->routes[i])) {
+            i++;
+            continue;
+        }
+        struct nl_route gone = n->routes[i];
+        n->routes[i] = n->routes[--n->route_count];
+        netio_forward_row(&gone, luid_of(n, gone.oif), &row);
+        deliver(n, &row, MibDeleteInstance);
+    }
+    for (unsigned i = 0; i < now.route_count; i++) {
+        if (route_find(n->routes, n->route_count, &now.routes[i]))
+            continue;
+        route_add(n, &now.routes[i]);
+        netio_forward_row(&now.routes[i], luid_of(n, now.routes[i].oif), &row);
+        deliver(n, &row, MibAddInstance);
+    }
+    free(now.routes);
 }
 
 /* ---- registration ---- */
@@ -207,6 +287,7 @@ static void notify_free(struct netio_notify *n)
     nl_fd_close(n->wake_fd);
     netio_link_map_free(&n->map);
     free(n->known);
+    free(n->routes);
     n->magic = 0;
     openwsk_pool_free(n);
 }
@@ -223,6 +304,10 @@ static void *notify_thread(void *arg)
         /* -ENOBUFS (the socket overflowed, changes were lost) has no
          * Windows counterpart; the next changes are still reported. */
         (void)nl_watch_read(n->fd, &sink);
+        if (n->resync) {
+            n->resync = 0;
+            route_resync(n);
+        }
     }
     if (n->self_cancelled)
         notify_free(n);
@@ -248,7 +333,7 @@ static NTSTATUS notify_register(enum notify_kind kind, ADDRESS_FAMILY Family, PV
     n->wake_fd = -1;
     /* Links are watched by every kind: the map gives rows their LUIDs. */
     unsigned what = NL_WATCH_LINKS | (kind == NOTIFY_UNICAST ? NL_WATCH_ADDRS : 0) |
-                    (kind == NOTIFY_ROUTE ? NL_WATCH_ROUTES : 0);
+                    (kind == NOTIFY_ROUTE ? NL_WATCH_ROUTES | NL_WATCH_ADDRS : 0);
     n->fd = nl_watch_open(what, family);
     int rc = n->fd < 0 ? n->fd : 0;
     if (rc == 0) {
@@ -259,6 +344,8 @@ static NTSTATUS notify_register(enum notify_kind kind, ADDRESS_FAMILY Family, PV
         rc = nl_dump_links(seed_link, n);
     if (rc == 0 && kind == NOTIFY_UNICAST)
         rc = nl_dump_addrs(family, seed_addr, n);
+    if (rc == 0 && kind == NOTIFY_ROUTE)
+        rc = nl_dump_routes(family, route_add, n);
     if (rc == 0) {
         *NotificationHandle = n;
         rc = -pthread_create(&n->thread, NULL, notify_thread, n);
