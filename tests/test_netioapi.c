@@ -135,6 +135,40 @@ static void test_bad_and_unknown_arguments(void)
     FreeMibTable(NULL);
 }
 
+static void test_initialize_entries(void)
+{
+    MIB_IPINTERFACE_ROW ipif;
+    memset(&ipif, 0xa5, sizeof ipif);
+    InitializeIpInterfaceEntry(&ipif);
+    CHECK_EQ(ipif.Family, AF_UNSPEC);
+    CHECK_EQ(ipif.InterfaceIndex, 0);
+    CHECK_EQ(ipif.Metric, 0);
+    CHECK_EQ(ipif.ZoneIndices[ScopeLevelGlobal], 0);
+
+    MIB_UNICASTIPADDRESS_ROW uc;
+    memset(&uc, 0xa5, sizeof uc);
+    InitializeUnicastIpAddressEntry(&uc);
+    CHECK_EQ(uc.PrefixOrigin, IpPrefixOriginUnchanged);
+    CHECK_EQ(uc.SuffixOrigin, IpSuffixOriginUnchanged);
+    CHECK(uc.OnLinkPrefixLength > 128);
+    CHECK_EQ(uc.ValidLifetime, 0xffffffffu);
+    CHECK_EQ(uc.PreferredLifetime, 0xffffffffu);
+    CHECK_EQ(uc.SkipAsSource, FALSE);
+    CHECK_EQ(uc.InterfaceIndex, 0);
+    CHECK_EQ(uc.Address.si_family, 0);
+
+    MIB_IPFORWARD_ROW2 fwd;
+    memset(&fwd, 0xa5, sizeof fwd);
+    InitializeIpForwardEntry(&fwd);
+    CHECK_EQ(fwd.ValidLifetime, 0xffffffffu);
+    CHECK_EQ(fwd.PreferredLifetime, 0xffffffffu);
+    CHECK(fwd.Loopback && fwd.AutoconfigureAddress && fwd.Publish && fwd.Immortal);
+    CHECK(fwd.SitePrefixLength > 128);
+    CHECK_EQ(fwd.InterfaceIndex, 0);
+    CHECK_EQ(fwd.Age, 0);
+    CHECK_EQ(fwd.Origin, NlroManual);
+}
+
 static void test_loopback_address(void)
 {
     NET_IFINDEX lo = loopback_index();
@@ -214,6 +248,9 @@ static void test_loopback_routes(void)
             found++;
             CHECK_EQ(row->Loopback, TRUE);
             CHECK_EQ(row->Protocol, MIB_IPPROTO_LOCAL);
+            CHECK_EQ(row->Publish, FALSE);
+            CHECK_EQ(row->AutoconfigureAddress, FALSE);
+            CHECK_EQ(row->ValidLifetime, 0xffffffffu);
         }
     }
     CHECK_EQ(found, 1);
@@ -320,6 +357,7 @@ int main(void)
     WT_RUN(test_if_table_has_loopback);
     WT_RUN(test_luid_index_round_trip);
     WT_RUN(test_bad_and_unknown_arguments);
+    WT_RUN(test_initialize_entries);
     WT_RUN(test_loopback_address);
     WT_RUN(test_loopback_ip_interface);
     WT_RUN(test_loopback_routes);

@@ -367,6 +367,8 @@ void netio_forward_row(const struct nl_route *route, NET_LUID luid, MIB_IPFORWAR
     row->Metric = route->priority;
     row->Protocol = route_protocol(route);
     row->Loopback = route->type == NL_RTN_LOCAL;
+    row->AutoconfigureAddress = FALSE;
+    row->Publish = FALSE;
     row->Immortal = FALSE;
     row->Age = 0;
     switch (route->protocol) {

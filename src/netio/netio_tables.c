@@ -132,31 +132,10 @@ NETIOAPI_API ConvertInterfaceIndexToLuid(NET_IFINDEX InterfaceIndex, PNET_LUID I
 
 VOID NETIOAPI_API_ InitializeIpInterfaceEntry(PMIB_IPINTERFACE_ROW Row)
 {
+    /* "InitializeIpInterfaceEntry function", Remarks: Family AF_UNSPEC,
+     * the LUID unspecified, every other member zero. */
     memset(Row, 0, sizeof *Row);
-    /* "Unchanged" markers, for SetIpInterfaceEntry. */
-    Row->RouterDiscoveryBehavior = RouterDiscoveryUnchanged;
-    Row->LinkLocalAddressBehavior = LinkLocalUnchanged;
-    Row->SitePrefixLength = (ULONG)-1;
-    Row->MinRouterAdvertisementInterval = (ULONG)-1;
-    Row->MaxRouterAdvertisementInterval = (ULONG)-1;
-    Row->DadTransmits = (ULONG)-1;
-    Row->BaseReachableTime = (ULONG)-1;
-    Row->RetransmitTime = (ULONG)-1;
-    Row->PathMtuDiscoveryTimeout = (ULONG)-1;
-    Row->LinkLocalAddressTimeout = (ULONG)-1;
-    Row->Metric = (ULONG)-1;
-    Row->NlMtu = (ULONG)-1;
-    Row->AdvertisingEnabled = (BOOLEAN)-1;
-    Row->ForwardingEnabled = (BOOLEAN)-1;
-    Row->WeakHostSend = (BOOLEAN)-1;
-    Row->WeakHostReceive = (BOOLEAN)-1;
-    Row->UseAutomaticMetric = (BOOLEAN)-1;
-    Row->UseNeighborUnreachabilityDetection = (BOOLEAN)-1;
-    Row->ManagedAddressConfigurationSupported = (BOOLEAN)-1;
-    Row->OtherStatefulConfigurationSupported = (BOOLEAN)-1;
-    Row->AdvertiseDefaultRoute = (BOOLEAN)-1;
-    for (int i = 0; i < ScopeLevelCount; i++)
-        Row->ZoneIndices[i] = (ULONG)-1;
+    Row->Family = AF_UNSPEC;
 }
 
 static BOOLEAN link_has_family(const struct nl_link *link, int family)
@@ -213,12 +192,14 @@ NETIOAPI_API GetIpInterfaceTable(ADDRESS_FAMILY Family, PMIB_IPINTERFACE_TABLE *
 
 VOID NETIOAPI_API_ InitializeUnicastIpAddressEntry(PMIB_UNICASTIPADDRESS_ROW Row)
 {
+    /* "InitializeUnicastIpAddressEntry function", Remarks. */
     memset(Row, 0, sizeof *Row);
     Row->PrefixOrigin = IpPrefixOriginUnchanged;
     Row->SuffixOrigin = IpSuffixOriginUnchanged;
     Row->ValidLifetime = 0xffffffffu;
     Row->PreferredLifetime = 0xffffffffu;
-    Row->OnLinkPrefixLength = 0xff;
+    Row->OnLinkPrefixLength = 0xff; /* no valid prefix is that long */
+    Row->SkipAsSource = FALSE;
 }
 
 struct addr_ctx {
@@ -299,17 +280,18 @@ NETIOAPI_API GetUnicastIpAddressEntry(PMIB_UNICASTIPADDRESS_ROW Row)
 
 VOID NETIOAPI_API_ InitializeIpForwardEntry(PMIB_IPFORWARD_ROW2 Row)
 {
+    /* "InitializeIpForwardEntry function", Remarks: lifetimes infinite,
+     * four flags TRUE, three members illegal, the rest zero. */
     memset(Row, 0, sizeof *Row);
     Row->ValidLifetime = 0xffffffffu;
     Row->PreferredLifetime = 0xffffffffu;
-    Row->Metric = (ULONG)-1;
-    Row->Protocol = MIB_IPPROTO_NETMGMT;
     Row->Loopback = TRUE;
     Row->AutoconfigureAddress = TRUE;
-    Row->Publish = FALSE;
+    Row->Publish = TRUE;
     Row->Immortal = TRUE;
-    Row->Age = 0;
-    Row->Origin = NlroManual;
+    Row->SitePrefixLength = 0xff;
+    Row->Metric = (ULONG)-1;
+    Row->Protocol = (NL_ROUTE_PROTOCOL)-1;
 }
 
 struct route_ctx {
