@@ -196,7 +196,7 @@ static const struct event *first_event_of(enum event_kind kind)
     return NULL;
 }
 
-static HANDLE ipif_handle, unicast_handle, route_handle;
+static HANDLE ipif_handle, unicast_handle, route_handle, unicast6_handle;
 
 static void test_register(void)
 {
@@ -204,6 +204,8 @@ static void test_register(void)
     CHECK_EQ(NotifyUnicastIpAddressChange(AF_INET, on_unicast, NULL, TRUE, &unicast_handle),
              STATUS_SUCCESS);
     CHECK_EQ(NotifyRouteChange2(AF_INET, on_route, NULL, TRUE, &route_handle), STATUS_SUCCESS);
+    CHECK_EQ(NotifyUnicastIpAddressChange(AF_INET6, on_unicast, NULL, FALSE, &unicast6_handle),
+             STATUS_SUCCESS);
     struct event e;
     enum event_kind kinds[2] = {EV_UNICAST, EV_ROUTE};
     for (int i = 0; i < 2; i++) {
@@ -256,6 +258,57 @@ static void test_interface_add_and_up(void)
     CHECK_EQ(GetIpInterfaceEntry(&ipif), STATUS_SUCCESS);
     CHECK_EQ(ipif.InterfaceIndex, dummy);
     CHECK_EQ(ipif.Connected, TRUE);
+}
+
+static int match_link_local(const struct event *e, const void *arg)
+{
+    const MIB_UNICASTIPADDRESS_ROW *r = &e->row.unicast;
+    return e->kind == EV_UNICAST && e->type == MibAddInstance && e->has_row &&
+           r->Address.si_family == AF_INET6 && r->InterfaceIndex == *(const NET_IFINDEX *)arg &&
+           r->Address.Ipv6.sin6_addr.u.Byte[0] == 0xfe && (r->Address.Ipv6.sin6_addr.u.Byte[1] & 0xc0) == 0x80;
+}
+
+/* The IPv6 side: the link-local address Linux gives a link going up. */
+static void test_ipv6_link_local(void)
+{
+    MIB_IPINTERFACE_ROW ipif;
+    InitializeIpInterfaceEntry(&ipif);
+    ipif.Family = AF_INET6;
+    ipif.InterfaceIndex = dummy;
+    if (GetIpInterfaceEntry(&ipif) == STATUS_NOT_FOUND) {
+        printf("IPv6 disabled on the link: IPv6 checks not run\n");
+        return;
+    }
+    CHECK_EQ(ipif.InterfaceLuid.Info.IfType, IF_TYPE_ETHERNET_CSMACD);
+    struct event e;
+    CHECK(wait_event(0, match_link_local, &dummy, &e));
+    const MIB_UNICASTIPADDRESS_ROW *r = &e.row.unicast;
+    CHECK_EQ(r->ScopeId.Value, dummy);
+    CHECK_EQ(r->Address.Ipv6.sin6_scope_id, dummy);
+    CHECK_EQ(r->OnLinkPrefixLength, 64);
+    CHECK_EQ(r->PrefixOrigin, IpPrefixOriginWellKnown);
+    CHECK_EQ(r->SuffixOrigin, IpSuffixOriginLinkLayerAddress);
+
+    MIB_UNICASTIPADDRESS_ROW entry;
+    InitializeUnicastIpAddressEntry(&entry);
+    entry.Address = r->Address;
+    entry.InterfaceLuid = r->InterfaceLuid;
+    CHECK_EQ(GetUnicastIpAddressEntry(&entry), STATUS_SUCCESS);
+    CHECK_EQ(entry.InterfaceIndex, dummy);
+
+    /* fe80::/64 through the link, in the IPv6 routing table. */
+    PMIB_IPFORWARD_TABLE2 table = NULL;
+    CHECK_EQ(GetIpForwardTable2(AF_INET6, &table), STATUS_SUCCESS);
+    int found = 0;
+    for (ULONG i = 0; table && i < table->NumEntries; i++) {
+        const MIB_IPFORWARD_ROW2 *row = &table->Table[i];
+        CHECK_EQ(row->DestinationPrefix.Prefix.si_family, AF_INET6);
+        if (row->InterfaceIndex == dummy && row->DestinationPrefix.PrefixLength == 64 &&
+            row->DestinationPrefix.Prefix.Ipv6.sin6_addr.u.Byte[0] == 0xfe)
+            found++;
+    }
+    CHECK_EQ(found, 1);
+    FreeMibTable(table);
 }
 
 static void test_address_add(void)
@@ -386,6 +439,7 @@ static void test_cancel(void)
     CHECK_EQ(CancelMibChangeNotify2(ipif_handle), STATUS_SUCCESS);
     CHECK_EQ(CancelMibChangeNotify2(unicast_handle), STATUS_SUCCESS);
     CHECK_EQ(CancelMibChangeNotify2(route_handle), STATUS_SUCCESS);
+    CHECK_EQ(CancelMibChangeNotify2(unicast6_handle), STATUS_SUCCESS);
     /* Nothing arrives after the cancels returned. */
     int mark = log_mark();
     run("ip link add " IF_NAME " type veth peer name " PEER_NAME " && ip link del " IF_NAME);
@@ -416,6 +470,7 @@ int main(void)
     }
     WT_RUN(test_register);
     WT_RUN(test_interface_add_and_up);
+    WT_RUN(test_ipv6_link_local);
     WT_RUN(test_address_add);
     WT_RUN(test_route_add_and_best_route);
     WT_RUN(test_down_and_removal);
