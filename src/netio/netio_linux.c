@@ -416,6 +416,11 @@ int nl_watch_open(unsigned what, int family)
     int fd = nl_open(0);
     if (fd < 0)
         return fd;
+    /* Room for bursts (a link going down takes its addresses and routes
+     * with it); the forced size needs CAP_NET_ADMIN, the plain one not. */
+    int rcvbuf = 1 << 20;
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) < 0)
+        (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
     int v4 = family != 6, v6 = family != 4, rc = 0;
     if (what & NL_WATCH_LINKS)
         rc = rc ? rc : join_group(fd, RTNLGRP_LINK);

@@ -301,9 +301,11 @@ static void *notify_thread(void *arg)
     while (!stopping(n)) {
         if (nl_watch_wait(n->fd, n->wake_fd, -1))
             break;
-        /* -ENOBUFS (the socket overflowed, changes were lost) has no
-         * Windows counterpart; the next changes are still reported. */
-        (void)nl_watch_read(n->fd, &sink);
+        /* -ENOBUFS: the socket overflowed and changes were lost.  Route
+         * registrations recover by comparing with the table; the others
+         * go on with the next changes. */
+        if (nl_watch_read(n->fd, &sink) == -ENOBUFS && n->kind == NOTIFY_ROUTE)
+            n->resync = 1;
         if (n->resync) {
             n->resync = 0;
             route_resync(n);
