@@ -262,7 +262,9 @@ static int dispatch(struct dump_ctx *d, const struct nlmsghdr *h)
 
 /* Sends one request and reads the answer to its end (NLMSG_DONE for a
  * dump, the one reply or NLMSG_ERROR otherwise), handing each message to
- * `each`.  Returns 0 or -errno. */
+ * `each`.  A dump is held back until it is complete and handed over only
+ * if the kernel did not mark it interrupted (NLM_F_DUMP_INTR: the table
+ * changed meanwhile); -EAGAIN then.  Returns 0 or -errno. */
 static int transact(void *req, size_t req_len, int (*each)(void *, const struct nlmsghdr *),
                     void *arg)
 {
@@ -278,6 +280,9 @@ static int transact(void *req, size_t req_len, int (*each)(void *, const struct 
         return err;
     }
     int dump = (rh->nlmsg_flags & NLM_F_DUMP) == NLM_F_DUMP;
+    int interrupted = 0;
+    char *held = NULL;
+    size_t held_len = 0, held_cap = 0;
     char *buf = malloc(NL_BUFFER_SIZE);
     int result = buf ? 1 : -ENOMEM;
     while (result == 1) {
@@ -292,6 +297,8 @@ static int transact(void *req, size_t req_len, int (*each)(void *, const struct 
         for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
             if (h->nlmsg_seq != 1)
                 continue;
+            if (h->nlmsg_flags & NLM_F_DUMP_INTR)
+                interrupted = 1;
             if (h->nlmsg_type == NLMSG_DONE) {
                 result = 0;
                 break;
@@ -301,13 +308,38 @@ static int transact(void *req, size_t req_len, int (*each)(void *, const struct 
                 result = e->error;
                 break;
             }
-            each(arg, h);
             if (!dump) {
+                each(arg, h);
                 result = 0;
                 break;
             }
+            size_t size = NLMSG_ALIGN(h->nlmsg_len);
+            if (held_len + size > held_cap) {
+                size_t cap = held_cap ? held_cap * 2 : NL_BUFFER_SIZE;
+                while (cap < held_len + size)
+                    cap *= 2;
+                char *grown = realloc(held, cap);
+                if (!grown) {
+                    result = -ENOMEM;
+                    break;
+                }
+                held = grown;
+                held_cap = cap;
+            }
+            memcpy(held + held_len, h, h->nlmsg_len);
+            held_len += size;
         }
     }
+    if (result == 0 && dump && interrupted)
+        result = -EAGAIN;
+    if (result == 0 && dump) {
+        for (size_t off = 0; off < held_len;) {
+            const struct nlmsghdr *h = (const struct nlmsghdr *)(held + off);
+            each(arg, h);
+            off += NLMSG_ALIGN(h->nlmsg_len);
+        }
+    }
+    free(held);
     free(buf);
     close(fd);
     return result;
@@ -329,7 +361,11 @@ static int dump(int request, int kind, int family, void *fn, void *ctx)
         .g = {.rtgen_family = (unsigned char)family_to_linux(family)},
     };
     struct dump_ctx d = {.kind = kind, .fn = fn, .ctx = ctx};
-    return transact(&req, sizeof req, dump_each, &d);
+    /* An interrupted dump is retried: tables change while they are read. */
+    int rc = -EAGAIN;
+    for (int attempt = 0; attempt < 8 && rc == -EAGAIN; attempt++)
+        rc = transact(&req, sizeof req, dump_each, &d);
+    return rc == -EAGAIN ? -EBUSY : rc;
 }
 
 int nl_dump_links(nl_link_fn fn, void *ctx)
