@@ -291,6 +291,22 @@ static void driver_and_device_objects(void)
     OF(DEVICE_OBJECT, SectorSize, 304);
     OF(DEVICE_OBJECT, DeviceObjectExtension, 312);
     OF(DEVICE_OBJECT, Reserved, 320);
+
+    SZ(FILE_OBJECT, 0xD8);
+    OF(FILE_OBJECT, DeviceObject, 0x08);
+    OF(FILE_OBJECT, FsContext, 0x18);
+    OF(FILE_OBJECT, FsContext2, 0x20);
+    OF(FILE_OBJECT, FinalStatus, 0x38);
+    OF(FILE_OBJECT, RelatedFileObject, 0x40);
+    OF(FILE_OBJECT, ReadAccess, 0x4A);
+    OF(FILE_OBJECT, Flags, 0x50);
+    OF(FILE_OBJECT, FileName, 0x58);
+    OF(FILE_OBJECT, CurrentByteOffset, 0x68);
+    OF(FILE_OBJECT, Lock, 0x80);
+    OF(FILE_OBJECT, Event, 0x98);
+    OF(FILE_OBJECT, IrpList, 0xC0);
+    SZ(IO_SECURITY_CONTEXT, 24);
+    OF(IO_SECURITY_CONTEXT, DesiredAccess, 16);
 }
 
 static void constants(void)
