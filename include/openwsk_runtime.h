@@ -71,8 +71,30 @@ OPENWSK_API void openwsk_registry_reset(void);
  * calls openwsk_io_wait_for_work_items after DriverUnload has returned and
  * before it unmaps the driver. */
 struct _DRIVER_OBJECT;
+struct _DEVICE_OBJECT;
 OPENWSK_API LONG openwsk_io_work_items_outstanding(struct _DRIVER_OBJECT *Driver);
 OPENWSK_API void openwsk_io_wait_for_work_items(struct _DRIVER_OBJECT *Driver);
+
+/* The device namespace (IoCreateDevice names, IoCreateSymbolicLink links),
+ * for a host that makes devices reachable from other processes.  Directory
+ * is "Device" (\Device\X) or "??" (\DosDevices\X, \??\X, \GLOBAL??\X);
+ * Name is the leaf, upper-cased ASCII letters, UTF-8.  `added` runs when a
+ * name appears in one of those two directories, with the namespace locked
+ * (it must not call back into it) and may refuse the name with a failure
+ * status (e.g. STATUS_OBJECT_NAME_COLLISION: another process holds it);
+ * `removed` runs when it goes. */
+typedef struct openwsk_namespace_observer {
+    NTSTATUS (*added)(PVOID Context, const char *Directory, const char *Name);
+    void (*removed)(PVOID Context, const char *Directory, const char *Name);
+    PVOID Context;
+} openwsk_namespace_observer;
+OPENWSK_API void openwsk_namespace_set_observer(const openwsk_namespace_observer *Observer);
+/* Resolves a name (links followed) to its device and takes a reference on
+ * it (DEVICE_OBJECT.ReferenceCount) that keeps it in memory after
+ * IoDeleteDevice; STATUS_OBJECT_NAME_NOT_FOUND if there is none. */
+OPENWSK_API NTSTATUS openwsk_device_reference_by_name(const char *Directory, const char *Name,
+                                                      struct _DEVICE_OBJECT **Device);
+OPENWSK_API void openwsk_device_dereference(struct _DEVICE_OBJECT *Device);
 
 /* Formats a tag the way pool tools show it (memory order), into out[5]. */
 OPENWSK_API void openwsk_format_tag(ULONG Tag, char out[5]);
