@@ -19,6 +19,8 @@
 #include <ntddk.h>
 #include <openwsk_runtime.h>
 
+#include "device_bridge.h"
+
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
@@ -343,8 +345,15 @@ int main(int argc, char **argv)
     snprintf(service_path, sizeof(service_path), SERVICES "%s", o.name);
     openwsk_registry_set_dword(service_path, "Type", 1 /* SERVICE_KERNEL_DRIVER */);
 
+    /* Devices the driver names become reachable from other processes. */
+    if (device_bridge_start() != 0)
+        return EXIT_USAGE;
     say("loading %s as service \"%s\"", o.driver_path, o.name);
     NTSTATUS status = entry(&driver, &registry_path);
+    /* The I/O manager clears DO_DEVICE_INITIALIZING on the devices created
+     * in DriverEntry once it returns ("DEVICE_OBJECT", Flags). */
+    for (PDEVICE_OBJECT d = driver.DeviceObject; NT_SUCCESS(status) && d != NULL; d = d->NextDevice)
+        d->Flags &= ~DO_DEVICE_INITIALIZING;
     /* RegistryPath is the driver's only during DriverEntry (it must copy
      * what it keeps); freed now so that a late use is caught by ASan. */
     RtlFreeUnicodeString(&registry_path);
@@ -359,8 +368,12 @@ int main(int argc, char **argv)
         say("%s: unloading", sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "time is up");
         if (driver.DriverUnload == NULL) {
             fprintf(stderr, "wskhost: the driver set no DriverUnload: Windows would not unload it\n");
+            device_bridge_finish();
             return EXIT_NOT_UNLOADABLE;
         }
+        /* Windows unloads a driver only once no file is open on its devices:
+         * every handle is closed first, as if its process had exited. */
+        device_bridge_stop();
         driver.DriverUnload(&driver); /* returns once its WskDeregister has */
         say("DriverUnload returned");
     }
@@ -371,6 +384,7 @@ int main(int argc, char **argv)
      * ran meanwhile may have queued a work item, waited for too. */
     LONG timers = openwsk_timer_cancel_all_for_unload();
     openwsk_io_wait_for_work_items(&driver);
+    device_bridge_finish();
     dlclose(image);
     RtlFreeUnicodeString(&driver.DriverName);
     RtlFreeUnicodeString(&service_key);
