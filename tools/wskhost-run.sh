@@ -27,6 +27,11 @@ while [ $# -gt 0 ] && [ "$1" != "--" ]; do
 done
 [ $# -gt 0 ] && shift # the --
 
+# Device names (IoCreateSymbolicLink) are machine-wide: a namespace of this
+# run's own keeps concurrent runs of the same driver apart.
+: "${OPENWSK_DEVICE_NAMESPACE:=wskhost-run-$$}"
+export OPENWSK_DEVICE_NAMESPACE
+
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 # shellcheck disable=SC2086 # parameters are single words
