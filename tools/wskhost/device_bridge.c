@@ -114,6 +114,7 @@ static struct {
     int wake_kind;
     pthread_t thread;
     int running;
+    int serving;            /* DriverEntry returned: listeners are polled */
     pthread_mutex_t lock;   /* listeners, done queue, stopping */
     listener *listeners;
     LIST_ENTRY done;
@@ -173,7 +174,7 @@ static NTSTATUS name_added(PVOID context, const char *dir, const char *name)
     snprintf(l->name, sizeof(l->name), "%s", name);
     pthread_mutex_lock(&B.lock);
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = l};
-    if (B.running)
+    if (B.running && B.serving)
         epoll_ctl(B.epoll_fd, EPOLL_CTL_ADD, fd, &ev);
     l->next = B.listeners;
     B.listeners = l;
@@ -189,7 +190,7 @@ static void name_removed(PVOID context, const char *dir, const char *name)
     pthread_mutex_lock(&B.lock);
     for (listener *l = B.listeners; l != NULL; l = l->next) {
         if (!l->dead && strcmp(l->dir, dir) == 0 && strcmp(l->name, name) == 0) {
-            if (B.running)
+            if (B.running && B.serving)
                 epoll_ctl(B.epoll_fd, EPOLL_CTL_DEL, l->fd, NULL);
             close(l->fd);
             l->fd = -1;
@@ -903,6 +904,20 @@ int device_bridge_start(void)
     openwsk_namespace_observer o = {.added = name_added, .removed = name_removed};
     openwsk_namespace_set_observer(&o);
     return 0;
+}
+
+void device_bridge_serve(void)
+{
+    pthread_mutex_lock(&B.lock);
+    if (B.running && !B.serving) {
+        B.serving = 1;
+        for (listener *l = B.listeners; l != NULL; l = l->next) {
+            struct epoll_event ev = {.events = EPOLLIN, .data.ptr = l};
+            if (!l->dead)
+                epoll_ctl(B.epoll_fd, EPOLL_CTL_ADD, l->fd, &ev);
+        }
+    }
+    pthread_mutex_unlock(&B.lock);
 }
 
 void device_bridge_stop(void)

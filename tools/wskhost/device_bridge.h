@@ -10,6 +10,10 @@
 /* Before DriverEntry: starts the bridge thread and observes the namespace.
  * Returns 0, or -1 with a message printed. */
 int device_bridge_start(void);
+/* After DriverEntry returned: opens are served from now on (until then
+ * they wait in the listening sockets' backlog: Windows opens no device of a
+ * driver whose DriverEntry is still running, DO_DEVICE_INITIALIZING). */
+void device_bridge_serve(void);
 /* Before DriverUnload: every open handle is closed as if its process died
  * (pending IRPs cancelled, IRP_MJ_CLEANUP, IRP_MJ_CLOSE), new opens are
  * refused, and the bridge thread ends once every IRP it sent completed. */

@@ -354,6 +354,8 @@ int main(int argc, char **argv)
      * in DriverEntry once it returns ("DEVICE_OBJECT", Flags). */
     for (PDEVICE_OBJECT d = driver.DeviceObject; NT_SUCCESS(status) && d != NULL; d = d->NextDevice)
         d->Flags &= ~DO_DEVICE_INITIALIZING;
+    if (NT_SUCCESS(status))
+        device_bridge_serve();
     /* RegistryPath is the driver's only during DriverEntry (it must copy
      * what it keeps); freed now so that a late use is caught by ASan. */
     RtlFreeUnicodeString(&registry_path);
