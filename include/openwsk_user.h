@@ -7,11 +7,14 @@
  * the WDK-compatible kernel headers and needs no special compiler flags
  * (wide strings are char16_t: u"\\\\.\\Name").
  *
- * Handles are synchronous (FILE_FLAG_OVERLAPPED is refused with
- * ERROR_INVALID_PARAMETER): one request at a time per handle, as the I/O
- * manager serializes a synchronous file object; a thread's call on a
- * handle waits for another thread's call on it to finish.  One request
- * carries at most OPENWSK_MAX_TRANSFER bytes of input plus output.
+ * A handle opened without FILE_FLAG_OVERLAPPED is synchronous: one request
+ * at a time, as the I/O manager serializes a synchronous file object (a
+ * thread's call waits for another thread's call on the handle to finish).
+ * With FILE_FLAG_OVERLAPPED, calls given an OVERLAPPED always return FALSE
+ * with ERROR_IO_PENDING and any number may be in flight; collect each with
+ * GetOverlappedResult (hEvent is not used: wait with bWait = TRUE),
+ * cancel with CancelIoEx.  One request carries at most
+ * OPENWSK_MAX_TRANSFER bytes of input plus output.
  */
 #ifndef OPENWSK_USER_H
 #define OPENWSK_USER_H
@@ -108,6 +111,7 @@ typedef void *LPSECURITY_ATTRIBUTES;
 #define ERROR_MORE_DATA 234
 #define ERROR_MR_MID_NOT_FOUND 317
 #define ERROR_OPERATION_ABORTED 995
+#define ERROR_IO_INCOMPLETE 996
 #define ERROR_IO_PENDING 997
 #define ERROR_NOT_FOUND 1168
 #define ERROR_NO_SYSTEM_RESOURCES 1450
@@ -126,6 +130,11 @@ BOOL ReadFile(HANDLE hFile, LPVOID lpBuffer, DWORD nNumberOfBytesToRead, LPDWORD
 BOOL WriteFile(HANDLE hFile, LPCVOID lpBuffer, DWORD nNumberOfBytesToWrite, LPDWORD lpNumberOfBytesWritten,
                LPOVERLAPPED lpOverlapped);
 BOOL CloseHandle(HANDLE hObject);
+BOOL GetOverlappedResult(HANDLE hFile, LPOVERLAPPED lpOverlapped, LPDWORD lpNumberOfBytesTransferred, BOOL bWait);
+BOOL CancelIoEx(HANDLE hFile, LPOVERLAPPED lpOverlapped);
+/* Cancels every request in flight on the handle (Windows: the calling thread's). */
+BOOL CancelIo(HANDLE hFile);
+#define HasOverlappedIoCompleted(lpOverlapped) ((lpOverlapped)->Internal != 0x00000103)
 /* Thread-local, as on Windows. */
 DWORD GetLastError(void);
 void SetLastError(DWORD dwErrCode);

@@ -294,6 +294,59 @@ static void pended_ioctls(void)
     printf("counter_client: pended IOCTLs, cancellation on process death ok\n");
 }
 
+static void overlapped_ioctls(void)
+{
+    HANDLE o = CreateFileA("\\\\.\\IoctlCounter", GENERIC_READ | GENERIC_WRITE, 0, NULL, OPEN_EXISTING,
+                           FILE_FLAG_OVERLAPPED, NULL);
+    HANDLE b = open_counter(GENERIC_READ | GENERIC_WRITE);
+    CHECK(o != INVALID_HANDLE_VALUE && b != INVALID_HANDLE_VALUE);
+    long long before = get(b);
+
+    /* A WAIT in flight; a GET on the same handle completes meanwhile. */
+    OVERLAPPED wait_ov = {0}, get_ov = {0};
+    long long waited = 0, got = 0;
+    DWORD n = 99;
+    CHECK(!DeviceIoControl(o, IOCTL_COUNTER_WAIT, NULL, 0, &waited, sizeof(waited), NULL, &wait_ov));
+    CHECK(GetLastError() == ERROR_IO_PENDING);
+    CHECK(!DeviceIoControl(o, IOCTL_COUNTER_GET, NULL, 0, &got, sizeof(got), NULL, &get_ov));
+    CHECK(GetLastError() == ERROR_IO_PENDING);
+    CHECK(GetOverlappedResult(o, &get_ov, &n, TRUE));
+    CHECK(n == sizeof(got) && got == before);
+    CHECK(until(b, waiting_is, 1));
+    CHECK(!GetOverlappedResult(o, &wait_ov, &n, FALSE));
+    CHECK(GetLastError() == ERROR_IO_INCOMPLETE);
+    CHECK(!HasOverlappedIoCompleted(&wait_ov));
+    long long two = 2, result;
+    CHECK(DeviceIoControl(b, IOCTL_COUNTER_ADD, &two, sizeof(two), &result, sizeof(result), &n, NULL));
+    CHECK(GetOverlappedResult(o, &wait_ov, &n, TRUE));
+    CHECK(n == sizeof(waited) && waited == before + 2);
+
+    /* CancelIoEx: the driver's cancel routine completes it. */
+    COUNTER_STATS s0 = stats(b);
+    CHECK(!DeviceIoControl(o, IOCTL_COUNTER_WAIT, NULL, 0, &waited, sizeof(waited), NULL, &wait_ov));
+    CHECK(GetLastError() == ERROR_IO_PENDING);
+    CHECK(until(b, waiting_is, 1));
+    CHECK(CancelIoEx(o, &wait_ov));
+    CHECK(!GetOverlappedResult(o, &wait_ov, &n, TRUE));
+    CHECK(GetLastError() == ERROR_OPERATION_ABORTED && n == 0);
+    CHECK(stats(b).CancelledByRoutine == s0.CancelledByRoutine + 1);
+    CHECK(!CancelIoEx(o, &wait_ov) && GetLastError() == ERROR_NOT_FOUND);
+
+    /* No OVERLAPPED on an overlapped handle: the call waits. */
+    CHECK(DeviceIoControl(o, IOCTL_COUNTER_GET, NULL, 0, &got, sizeof(got), &n, NULL));
+    CHECK(got == before + 2);
+
+    /* CloseHandle with a WAIT in flight: IRP_MJ_CLEANUP completes it. */
+    CHECK(!DeviceIoControl(o, IOCTL_COUNTER_WAIT, NULL, 0, &waited, sizeof(waited), NULL, &wait_ov));
+    CHECK(until(b, waiting_is, 1));
+    CHECK(CloseHandle(o));
+    CHECK(wait_ov.Internal == 0xC0000120u); /* STATUS_CANCELLED */
+    COUNTER_STATS s1 = stats(b);
+    CHECK(s1.Waiting == 0 && s1.CancelledInCleanup == s0.CancelledInCleanup + 1);
+    CHECK(CloseHandle(b));
+    printf("counter_client: overlapped requests, GetOverlappedResult, CancelIoEx ok\n");
+}
+
 static int wait_forever(void)
 {
     HANDLE h = open_counter(GENERIC_READ);
@@ -320,6 +373,7 @@ int main(int argc, char **argv)
     access_and_names();
     read_write();
     pended_ioctls();
+    overlapped_ioctls();
     if (failures != 0) {
         fprintf(stderr, "counter_client: %d checks failed\n", failures);
         return 1;

@@ -32,6 +32,8 @@ enum devproto_op {
     DEVPROTO_READ = 3,  /* out_length: bytes to read; offset if DEVPROTO_F_OFFSET */
     DEVPROTO_WRITE = 4, /* input: the bytes; offset if DEVPROTO_F_OFFSET */
     DEVPROTO_CLOSE = 5, /* CloseHandle: the reply comes once IRP_MJ_CLEANUP completed */
+    DEVPROTO_CANCEL = 6, /* CancelIoEx: offset = the id of the request to cancel, 0 for all;
+                            no reply (the cancelled request's own reply follows) */
 };
 
 #define DEVPROTO_F_OFFSET 1u

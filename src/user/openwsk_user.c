@@ -55,11 +55,28 @@
 #define NT_SUCCESS(s) ((NTSTATUS)(s) >= 0)
 #define NT_ERROR(s) ((((uint32_t)(s)) >> 30) == 3)
 
+/* A request in flight on an overlapped handle, found by its OVERLAPPED. */
+typedef struct user_op {
+    struct user_op *next;
+    uint64_t id;
+    LPOVERLAPPED ov;
+    void *out;
+    size_t out_n;
+    int done;
+} user_op;
+
 typedef struct user_handle {
     uint32_t magic;
     int fd;
+    int overlapped;       /* FILE_FLAG_OVERLAPPED */
     uint64_t next_id;
-    pthread_mutex_t lock; /* one request at a time (a synchronous file object) */
+    /* Synchronous handle: held for a whole request (one at a time, as the
+     * I/O manager serializes a synchronous file object).  Overlapped
+     * handle: guards ops and reading only. */
+    pthread_mutex_t lock;
+    pthread_cond_t replied;
+    int reading;          /* a thread is receiving a reply for everyone */
+    user_op *ops;
 } user_handle;
 
 static _Thread_local DWORD last_error;
@@ -297,6 +314,221 @@ static NTSTATUS transact(user_handle *u, struct devproto_request *q, const void 
     return st;
 }
 
+/* ---- overlapped handles ---- */
+
+static user_op *find_op(user_handle *u, LPOVERLAPPED ov)
+{
+    for (user_op *op = u->ops; op != NULL; op = op->next)
+        if (op->ov == ov)
+            return op;
+    return NULL;
+}
+
+static void op_done(user_op *op, NTSTATUS st, uint64_t information)
+{
+    op->done = 1;
+    op->ov->Internal = (uintptr_t)(uint32_t)st;
+    op->ov->InternalHigh = NT_ERROR(st) ? 0 : (uintptr_t)information;
+}
+
+/* Receives one reply for whichever request it answers; with the lock held
+ * and no other reader.  Returns 0 if none was there (nonblocking). */
+static int read_one_reply(user_handle *u, int nonblocking)
+{
+    struct devproto_reply r;
+    u->reading = 1;
+    pthread_mutex_unlock(&u->lock);
+    ssize_t n;
+    do
+        n = recv(u->fd, &r, sizeof(r), MSG_PEEK | (nonblocking ? MSG_DONTWAIT : 0));
+    while (n < 0 && errno == EINTR);
+    pthread_mutex_lock(&u->lock);
+    int got = 1;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        got = 0;
+    } else if (n < (ssize_t)sizeof(r)) {
+        /* wskhost went away: nothing pending will complete. */
+        for (user_op *op = u->ops; op != NULL; op = op->next)
+            if (!op->done)
+                op_done(op, S_DEVICE_DOES_NOT_EXIST, 0);
+    } else {
+        user_op *op = NULL;
+        for (user_op *o = u->ops; o != NULL; o = o->next)
+            if (o->id == r.id && !o->done)
+                op = o;
+        /* The op stays in the list until it is done: its buffer is safe. */
+        pthread_mutex_unlock(&u->lock);
+        struct iovec iov[2] = {{&r, sizeof(r)}, {op ? op->out : NULL, op ? op->out_n : 0}};
+        struct msghdr m = {.msg_iov = iov, .msg_iovlen = op && op->out_n ? 2 : 1};
+        do
+            n = recvmsg(u->fd, &m, 0);
+        while (n < 0 && errno == EINTR);
+        pthread_mutex_lock(&u->lock);
+        if (op != NULL)
+            op_done(op, n >= (ssize_t)sizeof(r) ? r.status : S_DEVICE_DOES_NOT_EXIST, r.information);
+    }
+    u->reading = 0;
+    pthread_cond_broadcast(&u->replied);
+    return got;
+}
+
+/* Waits (or only looks, !wait) for op; with the lock held. */
+static int wait_op(user_handle *u, user_op *op, int wait)
+{
+    while (!op->done) {
+        if (u->reading) {
+            if (!wait)
+                return 0;
+            pthread_cond_wait(&u->replied, &u->lock);
+        } else if (!read_one_reply(u, !wait)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static void unlink_op(user_handle *u, user_op *op)
+{
+    for (user_op **p = &u->ops; *p != NULL; p = &(*p)->next) {
+        if (*p == op) {
+            *p = op->next;
+            break;
+        }
+    }
+    free(op);
+}
+
+/* Starts a request on an overlapped handle; its result lands in *ov. */
+static NTSTATUS start_op(user_handle *u, struct devproto_request *q, const void *in, size_t in_n,
+                         const void *out_send, size_t out_send_n, void *out, size_t out_n, LPOVERLAPPED ov)
+{
+    user_op *op = calloc(1, sizeof(*op));
+    if (op == NULL)
+        return S_NO_MEMORY;
+    pthread_mutex_lock(&u->lock);
+    user_op *old = find_op(u, ov);
+    if (old != NULL && old->done)
+        unlink_op(u, old); /* reused without GetOverlappedResult */
+    else if (old != NULL) {
+        /* The OVERLAPPED of a request still in flight (Windows: undefined). */
+        pthread_mutex_unlock(&u->lock);
+        free(op);
+        return S_INVALID_PARAMETER;
+    }
+    ov->Internal = (uintptr_t)S_PENDING;
+    ov->InternalHigh = 0;
+    int sent = u->fd >= 0 && send_request(u, q, in, in_n, out_send, out_send_n) == 0;
+    if (!sent) {
+        pthread_mutex_unlock(&u->lock);
+        free(op);
+        return S_DEVICE_DOES_NOT_EXIST;
+    }
+    op->id = q->id;
+    op->ov = ov;
+    op->out = out;
+    op->out_n = out_n;
+    op->next = u->ops;
+    u->ops = op;
+    pthread_mutex_unlock(&u->lock);
+    return S_PENDING;
+}
+
+static BOOL complete(NTSTATUS st, uint64_t information, LPDWORD transferred, LPOVERLAPPED ov);
+
+/* A request on either kind of handle, with Win32's results. */
+static BOOL submit(user_handle *u, struct devproto_request *q, const void *in, size_t in_n, const void *out_send,
+                   size_t out_send_n, void *out, size_t out_n, LPDWORD transferred, LPOVERLAPPED ov)
+{
+    uint64_t info;
+    if (!u->overlapped) {
+        NTSTATUS st = transact(u, q, in, in_n, out_send, out_send_n, out, out_n, &info);
+        return complete(st, info, transferred, ov);
+    }
+    OVERLAPPED local = {0};
+    LPOVERLAPPED use = ov != NULL ? ov : &local;
+    NTSTATUS st = start_op(u, q, in, in_n, out_send, out_send_n, out, out_n, use);
+    if (st != S_PENDING)
+        return complete(st, 0, transferred, NULL);
+    if (ov != NULL) {
+        /* Always reported pending, even if the driver completed at once:
+         * the caller collects the result with GetOverlappedResult. */
+        last_error = ERROR_IO_PENDING;
+        return FALSE;
+    }
+    /* No OVERLAPPED on an overlapped handle: wait here. */
+    pthread_mutex_lock(&u->lock);
+    user_op *op = find_op(u, &local);
+    wait_op(u, op, 1);
+    unlink_op(u, op);
+    pthread_mutex_unlock(&u->lock);
+    return complete((NTSTATUS)(uint32_t)local.Internal, local.InternalHigh, transferred, NULL);
+}
+
+BOOL GetOverlappedResult(HANDLE hFile, LPOVERLAPPED lpOverlapped, LPDWORD lpNumberOfBytesTransferred, BOOL bWait)
+{
+    user_handle *u = handle_of(hFile);
+    if (u == NULL)
+        return fail_error(ERROR_INVALID_HANDLE);
+    if (lpOverlapped == NULL)
+        return fail_error(ERROR_INVALID_PARAMETER);
+    pthread_mutex_lock(&u->lock);
+    user_op *op = u->overlapped ? find_op(u, lpOverlapped) : NULL;
+    if (op != NULL) {
+        if (!wait_op(u, op, bWait)) {
+            pthread_mutex_unlock(&u->lock);
+            return fail_error(ERROR_IO_INCOMPLETE);
+        }
+        unlink_op(u, op);
+    }
+    pthread_mutex_unlock(&u->lock);
+    /* Done (now or earlier): the result is in the OVERLAPPED. */
+    NTSTATUS st = (NTSTATUS)(uint32_t)lpOverlapped->Internal;
+    if (st == S_PENDING)
+        return fail_error(ERROR_IO_INCOMPLETE);
+    if (lpNumberOfBytesTransferred != NULL)
+        *lpNumberOfBytesTransferred = (DWORD)lpOverlapped->InternalHigh;
+    if (NT_SUCCESS(st)) {
+        last_error = ERROR_SUCCESS;
+        return TRUE;
+    }
+    return fail_status(st);
+}
+
+BOOL CancelIoEx(HANDLE hFile, LPOVERLAPPED lpOverlapped)
+{
+    user_handle *u = handle_of(hFile);
+    if (u == NULL)
+        return fail_error(ERROR_INVALID_HANDLE);
+    pthread_mutex_lock(&u->lock);
+    int found = 0;
+    if (u->overlapped) {
+        for (user_op *op = u->ops; op != NULL; op = op->next) {
+            if (op->done || (lpOverlapped != NULL && op->ov != lpOverlapped))
+                continue;
+            struct devproto_request q = {.op = DEVPROTO_CANCEL, .offset = op->id};
+            uint64_t keep = u->next_id;
+            if (u->fd >= 0)
+                send_request(u, &q, NULL, 0, NULL, 0);
+            u->next_id = keep; /* a cancel has no reply to wait for */
+            found = 1;
+        }
+    }
+    pthread_mutex_unlock(&u->lock);
+    if (!found)
+        return fail_error(ERROR_NOT_FOUND);
+    last_error = ERROR_SUCCESS;
+    return TRUE;
+}
+
+BOOL CancelIo(HANDLE hFile)
+{
+    /* Windows cancels the calling thread's requests only; here the handle's. */
+    if (!CancelIoEx(hFile, NULL) && GetLastError() != ERROR_NOT_FOUND)
+        return FALSE;
+    last_error = ERROR_SUCCESS;
+    return TRUE;
+}
+
 static void namespace_prefix(char *out, size_t cap)
 {
     const char *ns = getenv(DEVPROTO_NAMESPACE_ENV);
@@ -311,10 +543,6 @@ HANDLE CreateFileW(LPCWSTR lpFileName, DWORD dwDesiredAccess, DWORD dwShareMode,
     (void)hTemplateFile;
     if (lpFileName == NULL || dwCreationDisposition < CREATE_NEW || dwCreationDisposition > TRUNCATE_EXISTING) {
         fail_error(ERROR_INVALID_PARAMETER);
-        return INVALID_HANDLE_VALUE;
-    }
-    if (dwFlagsAndAttributes & FILE_FLAG_OVERLAPPED) {
-        fail_error(ERROR_INVALID_PARAMETER); /* overlapped handles are not implemented */
         return INVALID_HANDLE_VALUE;
     }
     const char *dir;
@@ -355,6 +583,7 @@ HANDLE CreateFileW(LPCWSTR lpFileName, DWORD dwDesiredAccess, DWORD dwShareMode,
     u->magic = HANDLE_MAGIC;
     u->fd = fd;
     pthread_mutex_init(&u->lock, NULL);
+    pthread_cond_init(&u->replied, NULL);
     /* CreateFile's dispositions as NtCreateFile's (FILE_CREATE, FILE_OVERWRITE_IF,
      * FILE_OPEN, FILE_OPEN_IF, FILE_OVERWRITE), with FILE_SYNCHRONOUS_IO_NONALERT
      * | FILE_NON_DIRECTORY_FILE. */
@@ -363,17 +592,20 @@ HANDLE CreateFileW(LPCWSTR lpFileName, DWORD dwDesiredAccess, DWORD dwShareMode,
                                  .code = dwDesiredAccess,
                                  .in_length = (uint32_t)rest_n,
                                  .out_length = dwShareMode & 7,
-                                 .offset = ((uint64_t)disposition[dwCreationDisposition] << 24) | 0x20 | 0x40};
+                                 .offset = ((uint64_t)disposition[dwCreationDisposition] << 24) | 0x40 |
+                                           ((dwFlagsAndAttributes & FILE_FLAG_OVERLAPPED) ? 0 : 0x20)};
     uint64_t info;
     NTSTATUS st = transact(u, &q, rest, rest_n, NULL, 0, NULL, 0, &info);
     if (!NT_SUCCESS(st)) {
         u->magic = 0;
         close(u->fd);
         pthread_mutex_destroy(&u->lock);
+        pthread_cond_destroy(&u->replied);
         free(u);
         fail_status(st);
         return INVALID_HANDLE_VALUE;
     }
+    u->overlapped = (dwFlagsAndAttributes & FILE_FLAG_OVERLAPPED) != 0;
     last_error = ERROR_SUCCESS;
     return u;
 }
@@ -451,10 +683,8 @@ BOOL DeviceIoControl(HANDLE hDevice, DWORD dwIoControlCode, LPVOID lpInBuffer, D
         .op = DEVPROTO_IOCTL, .code = dwIoControlCode, .in_length = nInBufferSize, .out_length = nOutBufferSize};
     /* Outside METHOD_BUFFERED the driver sees the output buffer as it is. */
     int buffered = METHOD_FROM_CTL_CODE(dwIoControlCode) == METHOD_BUFFERED;
-    uint64_t info;
-    NTSTATUS st = transact(u, &q, lpInBuffer, nInBufferSize, buffered ? NULL : lpOutBuffer,
-                           buffered ? 0 : nOutBufferSize, lpOutBuffer, nOutBufferSize, &info);
-    return complete(st, info, lpBytesReturned, lpOverlapped);
+    return submit(u, &q, lpInBuffer, nInBufferSize, buffered ? NULL : lpOutBuffer, buffered ? 0 : nOutBufferSize,
+                  lpOutBuffer, nOutBufferSize, lpBytesReturned, lpOverlapped);
 }
 
 static BOOL read_write(HANDLE h, int write, void *buffer, DWORD length, LPDWORD transferred, LPOVERLAPPED ov)
@@ -476,10 +706,8 @@ static BOOL read_write(HANDLE h, int write, void *buffer, DWORD length, LPDWORD 
         q.flags = DEVPROTO_F_OFFSET;
         q.offset = ((uint64_t)ov->OffsetHigh << 32) | ov->Offset;
     }
-    uint64_t info;
-    NTSTATUS st = transact(u, &q, write ? buffer : NULL, write ? length : 0, NULL, 0, write ? NULL : buffer,
-                           write ? 0 : length, &info);
-    return complete(st, info, transferred, ov);
+    return submit(u, &q, write ? buffer : NULL, write ? length : 0, NULL, 0, write ? NULL : buffer,
+                  write ? 0 : length, transferred, ov);
 }
 
 BOOL ReadFile(HANDLE hFile, LPVOID lpBuffer, DWORD nNumberOfBytesToRead, LPDWORD lpNumberOfBytesRead,
@@ -500,7 +728,26 @@ BOOL CloseHandle(HANDLE hObject)
     user_handle *u = handle_of(hObject);
     if (u == NULL)
         return fail_error(ERROR_INVALID_HANDLE);
-    if (pthread_mutex_trylock(&u->lock) != 0) {
+    if (u->overlapped) {
+        /* CLOSE is answered once IRP_MJ_CLEANUP completed; replies of
+         * requests still in flight land in their OVERLAPPEDs meanwhile. */
+        OVERLAPPED close_ov = {0};
+        struct devproto_request q = {.op = DEVPROTO_CLOSE};
+        if (start_op(u, &q, NULL, 0, NULL, 0, NULL, 0, &close_ov) == S_PENDING) {
+            pthread_mutex_lock(&u->lock);
+            user_op *op = find_op(u, &close_ov);
+            wait_op(u, op, 1);
+            pthread_mutex_unlock(&u->lock);
+        }
+        pthread_mutex_lock(&u->lock);
+        /* wskhost cancels what is left after CLEANUP; the OVERLAPPEDs say so
+         * now, since nothing reads this handle's replies any more. */
+        while (u->ops != NULL) {
+            if (!u->ops->done)
+                op_done(u->ops, S_CANCELLED, 0);
+            unlink_op(u, u->ops);
+        }
+    } else if (pthread_mutex_trylock(&u->lock) != 0) {
         /* Another thread waits in a call on this handle: the host sees the
          * connection end, cancels what is pending, and that call returns. */
         shutdown(u->fd, SHUT_RDWR);
@@ -517,6 +764,7 @@ BOOL CloseHandle(HANDLE hObject)
     u->fd = -1;
     pthread_mutex_unlock(&u->lock);
     pthread_mutex_destroy(&u->lock);
+    pthread_cond_destroy(&u->replied);
     free(u);
     last_error = ERROR_SUCCESS;
     return TRUE;

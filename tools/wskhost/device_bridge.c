@@ -473,8 +473,10 @@ static void do_open(conn *c, const struct devproto_request *q, const uint8_t *pa
         f->Type = IO_TYPE_FILE;
         f->Size = sizeof(FILE_OBJECT);
         f->DeviceObject = c->device;
-        /* CreateFile without FILE_FLAG_OVERLAPPED: a synchronous file object. */
-        f->Flags = FO_SYNCHRONOUS_IO;
+        /* CreateFile without FILE_FLAG_OVERLAPPED asks for
+         * FILE_SYNCHRONOUS_IO_NONALERT: a synchronous file object. */
+        if (q->offset & 0x20)
+            f->Flags = FO_SYNCHRONOUS_IO;
         c->granted = map_access(q->code);
         f->ReadAccess = (c->granted & FILE_READ_DATA) != 0;
         f->WriteAccess = (c->granted & FILE_WRITE_DATA) != 0;
@@ -595,6 +597,8 @@ static void do_read_write(conn *c, const struct devproto_request *q, const uint8
         goto no_memory;
     PIRP irp = r->irp;
     PIO_STACK_LOCATION sl = IoGetNextIrpStackLocation(irp);
+    /* Without an offset, the file pointer (synchronous files only: the
+     * library always gives one on an overlapped handle). */
     r->offset.QuadPart = (q->flags & DEVPROTO_F_OFFSET) ? (LONGLONG)q->offset : c->file->CurrentByteOffset.QuadPart;
     r->out_length = write ? 0 : length;
     /* Read and Write have the same layout. */
@@ -699,7 +703,8 @@ static void finish(bridge_req *r)
     }
     if (NT_ERROR(st))
         count = 0;
-    if ((r->major == IRP_MJ_READ || r->major == IRP_MJ_WRITE) && NT_SUCCESS(st))
+    if ((r->major == IRP_MJ_READ || r->major == IRP_MJ_WRITE) && NT_SUCCESS(st) &&
+        (c->file->Flags & FO_SYNCHRONOUS_IO))
         c->file->CurrentByteOffset.QuadPart = r->offset.QuadPart + (LONGLONG)info;
     send_reply(c, r->id, st, count, data, n);
     req_free(r);
@@ -749,6 +754,13 @@ static void handle_message(conn *c, size_t n)
     case DEVPROTO_READ:
     case DEVPROTO_WRITE:
         do_read_write(c, q, payload);
+        break;
+    case DEVPROTO_CANCEL:
+        for (PLIST_ENTRY e = c->pending.Flink; e != &c->pending; e = e->Flink) {
+            bridge_req *r = CONTAINING_RECORD(e, bridge_req, conn_entry);
+            if ((q->offset == 0 || r->id == q->offset) && r->major != IRP_MJ_CLEANUP && r->major != IRP_MJ_CLOSE)
+                IoCancelIrp(r->irp);
+        }
         break;
     case DEVPROTO_CLOSE:
         c->close_requested = 1;
