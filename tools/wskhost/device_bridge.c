@@ -221,6 +221,7 @@ static void free_dead_listeners(int all)
 /* ---- replies ---- */
 
 static void conn_gone(conn *c);
+static void conn_free(conn *c);
 
 static void send_reply(conn *c, uint64_t id, NTSTATUS status, uint64_t information, const void *data, size_t n)
 {
@@ -325,8 +326,13 @@ static void send_simple(conn *c, UCHAR major)
          * without it (logged; Windows would not fail here). */
         fprintf(stderr, "wskhost: no memory for IRP_MJ_%s on %s\n", major == IRP_MJ_CLEANUP ? "CLEANUP" : "CLOSE",
                 c->name);
-        if (major == IRP_MJ_CLEANUP)
+        if (major == IRP_MJ_CLEANUP) {
             c->cleanup_done = 1;
+            if (c->close_requested)
+                send_reply(c, c->close_id, STATUS_SUCCESS, 0, NULL, 0);
+        } else {
+            conn_free(c);
+        }
         return;
     }
     req_send(r);
