@@ -7,6 +7,8 @@
  *   counter_client                 every check; exit status 0 if all pass
  *   counter_client --wait-forever  pends a WAIT and expects it to be
  *                                  cancelled by the driver's unload
+ *   counter_client --other-user    as root: becomes nobody, expects
+ *                                  ERROR_ACCESS_DENIED from CreateFile
  */
 #include <openwsk_user.h>
 
@@ -363,9 +365,31 @@ static int wait_forever(void)
     return failures != 0;
 }
 
+/* Another user may not open the device (as a device's default security
+ * lets only administrators and SYSTEM in); needs root to become nobody. */
+static int other_user(void)
+{
+    if (getuid() != 0) {
+        printf("counter_client: not root, cannot become another user: nothing checked\n");
+        return 0;
+    }
+    if (setgid(65534) != 0 || setuid(65534) != 0) {
+        perror("counter_client: setuid");
+        return 1;
+    }
+    HANDLE h = open_counter(GENERIC_READ);
+    CHECK(h == INVALID_HANDLE_VALUE && GetLastError() == ERROR_ACCESS_DENIED);
+    if (h != INVALID_HANDLE_VALUE)
+        CloseHandle(h);
+    printf("counter_client: another user is refused\n");
+    return failures != 0;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
+    if (argc > 1 && strcmp(argv[1], "--other-user") == 0)
+        return other_user();
     if (argc > 1 && strcmp(argv[1], "--wait-forever") == 0)
         return wait_forever();
     buffered_ioctls();
