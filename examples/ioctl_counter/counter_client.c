@@ -181,7 +181,16 @@ static void access_and_names(void)
     /* Names are case-insensitive; \Device names through GLOBALROOT. */
     HANDLE lower = CreateFileW(u"\\\\.\\ioctlcounter", GENERIC_READ, 0, NULL, OPEN_EXISTING, 0, NULL);
     CHECK(lower != INVALID_HANDLE_VALUE);
+    s = stats(lower);
+    CHECK(s.LastFileName[0] == '\0' && s.LastCreateSynchronous == 1);
     CHECK(CloseHandle(lower));
+    /* What follows the device name is the FILE_OBJECT's FileName. */
+    HANDLE sub = CreateFileA("\\\\.\\IoctlCounter\\sub\\x", GENERIC_READ, 0, NULL, OPEN_EXISTING,
+                             FILE_FLAG_OVERLAPPED, NULL);
+    CHECK(sub != INVALID_HANDLE_VALUE);
+    CHECK(DeviceIoControl(sub, IOCTL_COUNTER_STATS, NULL, 0, &s, sizeof(s), &n, NULL));
+    CHECK(strcmp(s.LastFileName, "\\sub\\x") == 0 && s.LastCreateSynchronous == 0);
+    CHECK(CloseHandle(sub));
     CHECK(!DeviceIoControl(INVALID_HANDLE_VALUE, IOCTL_COUNTER_GET, NULL, 0, &v, sizeof(v), &n, NULL));
     CHECK(GetLastError() == ERROR_INVALID_HANDLE);
     printf("counter_client: access checks and names ok\n");

@@ -52,6 +52,13 @@ static NTSTATUS CounterCreateClose(PDEVICE_OBJECT DeviceObject, PIRP Irp)
     if (sl->MajorFunction == IRP_MJ_CREATE) {
         Stats.Creates++;
         Stats.LastCreateAccess = sl->Parameters.Create.SecurityContext->DesiredAccess;
+        Stats.LastCreateSynchronous = (sl->FileObject->Flags & FO_SYNCHRONOUS_IO) != 0;
+        /* "\\.\IoctlCounter\sub" arrives as FileName "\sub". */
+        PUNICODE_STRING fn = &sl->FileObject->FileName;
+        ULONG i = 0;
+        for (; i < fn->Length / sizeof(WCHAR) && i + 1 < sizeof(Stats.LastFileName); i++)
+            Stats.LastFileName[i] = (char)fn->Buffer[i];
+        Stats.LastFileName[i] = '\0';
     } else {
         Stats.Closes++;
     }

@@ -36,6 +36,8 @@ typedef struct COUNTER_STATS {
     long long CancelledByRoutine;  /* WAITs completed by the cancel routine */
     long long CancelledInCleanup;  /* WAITs completed by IRP_MJ_CLEANUP */
     long long LastCreateAccess;    /* DesiredAccess of the last IRP_MJ_CREATE */
+    long long LastCreateSynchronous; /* its FILE_OBJECT had FO_SYNCHRONOUS_IO */
+    char LastFileName[32];         /* its FILE_OBJECT's FileName, ASCII */
 } COUNTER_STATS;
 
 #endif
