@@ -41,7 +41,8 @@
  * OPENWSK_STRESS_ABORTIVE, _UDP, _EVENTS =0|1 (those operations off or on),
  * OPENWSK_STRESS_STRICT_RESET=1 (fail on the known reset deviation, see
  * st_check_prefix), OPENWSK_STRESS_REPRO=abortive|reset|abort-events (only
- * that focused reproducer, at the end of the file).
+ * that focused reproducer, at the end of the file; "reset" also runs
+ * before the seeds).
  * Long runs: tools/stress-loop.sh; docs in README.md ("Timing bugs").
  */
 #include "wt_pattern.h"
@@ -2155,11 +2156,11 @@ static void st_repro_abortive_racing_receive(void)
 /* The peer resets the connection (here a Linux peer closing with SO_LINGER
  * 0, in the stress a WSK socket closed with data still to deliver).  Linux
  * reports the reset once, to whichever call comes first, and end of file
- * afterwards; the provider passes that on, so after a send took the reset
- * a receive ends with STATUS_SUCCESS and 0 bytes: the driver sees a
+ * afterwards; the provider used to pass that on, so after a send took the
+ * reset a receive ended with STATUS_SUCCESS and 0 bytes: the driver saw a
  * graceful close, and a stream cut short as complete.  On Windows a reset
- * connection keeps failing (STATUS_CONNECTION_RESET).  Not in CI; run it
- * with OPENWSK_STRESS_REPRO=reset. */
+ * connection keeps failing (STATUS_CONNECTION_RESET), and so it does here.
+ * Runs before the seeds (alone: OPENWSK_STRESS_REPRO=reset). */
 static void st_repro_reset_reads_as_fin(void)
 {
     for (int send_first = 1; send_first >= 0; send_first--) {
@@ -2334,6 +2335,7 @@ int main(void)
         WT_RUN(st_repro_reset_reads_as_fin);
         return wt_finish();
     }
+    WT_RUN(st_repro_reset_reads_as_fin);
     for (ULONG64 seed = first; seed < first + count; seed++) {
         fprintf(stderr, "case stress seed %llu (rerun: OPENWSK_STRESS_SEED=%llu OPENWSK_STRESS_OPS=%llu)\n",
                 (unsigned long long)seed, (unsigned long long)seed, (unsigned long long)ops);

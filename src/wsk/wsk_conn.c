@@ -83,6 +83,13 @@ static void data_finish(wsk_socket *s, wsk_req *r, wsk_req_outcome *out)
 {
     out->status = wsk_req_status_from_result(r->result);
     out->information = r->transferred;
+    /* Linux reports a reset to the first call only and end of file after
+     * it; a reset connection keeps failing on Windows, so a later receive
+     * that finds only the end does too, not a graceful close. */
+    if (r->result == -ECONNRESET)
+        s->reset_seen = TRUE;
+    else if (s->reset_seen && r->kind == WSK_REQ_RECEIVE && r->result == 0 && r->transferred == 0 && r->wanted > 0)
+        out->status = STATUS_CONNECTION_RESET;
     if (r->u.recv.control_length_out != NULL)
         *r->u.recv.control_length_out = 0; /* TCP delivers no control data */
     if (r->u.recv.control_flags_out != NULL)

@@ -132,6 +132,7 @@ typedef struct wsk_socket {
     ULONG sends_active;        /* sends in the engine (rule 4) */
     LIST_ENTRY disconnect_wait; /* a graceful disconnect waiting for them (queue_link) */
     BOOLEAN receive_shut;      /* FIN received */
+    BOOLEAN reset_seen;        /* a call took the peer's reset (Linux reports it once) */
     ULONG events;              /* WSK_EVENT_* enabled (SO_WSK_EVENT_CALLBACK) */
     ULONG static_events;       /* the part enabled by WSK_SET_STATIC_EVENT_CALLBACKS */
 
