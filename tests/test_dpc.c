@@ -9,6 +9,7 @@
 #include <ntddk.h>
 #include <openwsk_runtime.h>
 
+#include <pthread.h>
 #include <sched.h>
 
 #include "kernel/perturb.h"
@@ -262,6 +263,12 @@ static void flush_at_dispatch_level_bugchecks(void)
     CHECK(wt_bugchecks(flush_at_dispatch, NULL, IRQL_NOT_LESS_OR_EQUAL));
 }
 
+static void *cancel_all_thread(void *arg)
+{
+    (void)arg;
+    return (void *)(LONG_PTR)openwsk_timer_cancel_all_for_unload();
+}
+
 static void unload_removes_queued_dpcs(void)
 {
     record r = {0};
@@ -270,9 +277,16 @@ static void unload_removes_queued_dpcs(void)
     gate_hold();
     CHECK(KeInsertQueueDpc(&d, NULL, NULL));
     CHECK_EQ(openwsk_timer_pending_count(), 2); /* the gate, running, and d */
+    /* Removes d (logged as 0xCE), then waits for the running gate: the gate
+     * opens only once d is gone, or the DPC thread could run d first. */
+    pthread_t canceller;
+    CHECK_EQ(pthread_create(&canceller, NULL, cancel_all_thread, NULL), 0);
+    for (int i = 0; i < 100000 && openwsk_timer_pending_count() != 1; i++)
+        sched_yield();
     gate_release();
-    /* Waits for the running gate; removes d (logged as 0xCE). */
-    CHECK_EQ(openwsk_timer_cancel_all_for_unload(), 1);
+    void *removed;
+    pthread_join(canceller, &removed);
+    CHECK_EQ((LONG)(LONG_PTR)removed, 1);
     KeFlushQueuedDpcs();
     CHECK_EQ(r.runs, 0);
     CHECK_EQ(openwsk_timer_pending_count(), 0);
