@@ -330,10 +330,12 @@ static NTSTATUS KvPut(PIRP Irp, ULONG In, ULONG Out)
     entry.ValueLength = in->ValueLength;
     entry.TtlMs = in->TtlMs;
     RtlCopyMemory(entry.Value, in->Value, entry.ValueLength);
-    entry.ExpiresAt = entry.TtlMs == 0 ? 0 : KeQueryInterruptTime() + (ULONGLONG)entry.TtlMs * 10000;
 
     BOOLEAN isNew = FALSE;
     LockExclusive();
+    /* The time is read under the lock, as the expiry pass reads its own: a
+     * pass that finds ExpiresAt <= Now ran after this insertion. */
+    entry.ExpiresAt = entry.TtlMs == 0 ? 0 : KeQueryInterruptTime() + (ULONGLONG)entry.TtlMs * 10000;
     KV_ENTRY *stored = RtlInsertElementGenericTableAvl(&Table, &entry, sizeof(entry), &isNew);
     if (stored != NULL && !isNew)
         *stored = entry; /* same key: the new value and time */
