@@ -4,8 +4,10 @@
  * ERESOURCE, updates take it exclusively), waits for expiry passes and
  * checks that the records whose time was up are gone and the others stay,
  * then that a WAIT_EXPIRY pended by a process killed without CloseHandle
- * is cancelled.  It waits for the driver's events (pass numbers and times
- * it reports), never for a length of time.
+ * is cancelled, and that two handles' requests are inside the driver's
+ * DEVICE_CONTROL routine at once (as each caller's thread is on Windows).
+ * It waits for the driver's events (pass numbers and times it reports),
+ * never for a length of time.
  *
  *   kv_client                 every check; exit status 0 if all pass
  *   kv_client --wait-forever  pends a WAIT_EXPIRY that no pass satisfies
@@ -336,6 +338,31 @@ static void killed_waiter(void)
            s.TimerDpcs, s.Passes, s.Expired, s.MaxSharedHolders);
 }
 
+static void *rendezvous_thread(void *arg)
+{
+    DWORD n;
+    return DeviceIoControl(arg, IOCTL_KV_RENDEZVOUS, NULL, 0, NULL, 0, &n, NULL) ? (void *)1 : NULL;
+}
+
+/* Two handles in two threads are inside the driver's DEVICE_CONTROL
+ * routine at the same time, as on Windows: the first RENDEZVOUS waits in
+ * it until the second arrives (up to 5 s, then STATUS_IO_TIMEOUT). */
+static void concurrent_dispatch(void)
+{
+    HANDLE a = open_kv(GENERIC_READ), b = open_kv(GENERIC_READ);
+    CHECK(a != INVALID_HANDLE_VALUE && b != INVALID_HANDLE_VALUE);
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, rendezvous_thread, a) == 0);
+    void *first_ok = NULL;
+    CHECK(rendezvous_thread(b) != NULL);
+    pthread_join(t, &first_ok);
+    CHECK(first_ok != NULL);
+    KV_STATS s = stats(a);
+    CHECK(s.MaxDispatching >= 2);
+    CHECK(CloseHandle(a) && CloseHandle(b));
+    printf("kv_client: up to %lld callers were inside the driver's dispatch routine at once\n", s.MaxDispatching);
+}
+
 static int wait_forever(void)
 {
     HANDLE h = open_kv(GENERIC_READ | GENERIC_WRITE);
@@ -359,6 +386,7 @@ int main(int argc, char **argv)
         return wait_forever();
     concurrent_records();
     list_and_errors();
+    concurrent_dispatch();
     killed_waiter();
     if (failures != 0) {
         fprintf(stderr, "kv_client: %d checks failed\n", failures);

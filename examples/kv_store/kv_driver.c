@@ -34,6 +34,9 @@ static KDPC ExpiryDpc;
 static PIO_WORKITEM ExpiryWorkItem;
 static KEVENT WorkItemIdle;     /* signalled while ExpiryWorkItem is not queued */
 static volatile LONG SharedHolders;
+static volatile LONG Dispatching;       /* DEVICE_CONTROL routines running now */
+static volatile LONG RendezvousArrivals; /* odd: the next arrival is the second */
+static KEVENT Rendezvous;
 
 static KSPIN_LOCK StateLock;    /* everything below */
 static BOOLEAN WorkItemQueued;
@@ -427,13 +430,25 @@ static NTSTATUS KvStats(PIRP Irp, ULONG Out)
     return Complete(Irp, STATUS_SUCCESS, sizeof(copy));
 }
 
-static NTSTATUS KvDeviceControl(PDEVICE_OBJECT DeviceObject, PIRP Irp)
+/* Waiting in a dispatch routine is allowed at PASSIVE_LEVEL; the caller's
+ * thread waits with it.  The timeout bounds a caller that never meets one. */
+static NTSTATUS KvRendezvous(PIRP Irp)
 {
-    UNREFERENCED_PARAMETER(DeviceObject);
+    if (InterlockedIncrement(&RendezvousArrivals) % 2 == 0) {
+        KeSetEvent(&Rendezvous, IO_NO_INCREMENT, FALSE);
+        return Complete(Irp, STATUS_SUCCESS, 0);
+    }
+    LARGE_INTEGER timeout;
+    timeout.QuadPart = -5LL * 1000 * 1000 * 10; /* 5 s, relative */
+    NTSTATUS st = KeWaitForSingleObject(&Rendezvous, Executive, KernelMode, FALSE, &timeout);
+    return Complete(Irp, st == STATUS_SUCCESS ? STATUS_SUCCESS : STATUS_IO_TIMEOUT, 0);
+}
+
+static NTSTATUS KvDispatchIoctl(PIRP Irp)
+{
     PIO_STACK_LOCATION sl = IoGetCurrentIrpStackLocation(Irp);
     ULONG in = sl->Parameters.DeviceIoControl.InputBufferLength;
     ULONG out = sl->Parameters.DeviceIoControl.OutputBufferLength;
-    PAGED_CODE();
     switch (sl->Parameters.DeviceIoControl.IoControlCode) {
     case IOCTL_KV_PUT:
         return KvPut(Irp, in, out);
@@ -449,9 +464,28 @@ static NTSTATUS KvDeviceControl(PDEVICE_OBJECT DeviceObject, PIRP Irp)
         if (out < sizeof(KV_EXPIRY_PASS))
             return Complete(Irp, STATUS_BUFFER_TOO_SMALL, 0);
         return PendWait(Irp, in);
+    case IOCTL_KV_RENDEZVOUS:
+        return KvRendezvous(Irp);
     default:
         return Complete(Irp, STATUS_INVALID_DEVICE_REQUEST, 0);
     }
+}
+
+/* Counts the callers inside at once: on Windows each runs on its own
+ * thread, so two handles' requests can be here together. */
+static NTSTATUS KvDeviceControl(PDEVICE_OBJECT DeviceObject, PIRP Irp)
+{
+    UNREFERENCED_PARAMETER(DeviceObject);
+    PAGED_CODE();
+    LONG now = InterlockedIncrement(&Dispatching);
+    KIRQL irql;
+    KeAcquireSpinLock(&StateLock, &irql);
+    if (now > Stats.MaxDispatching)
+        Stats.MaxDispatching = now;
+    KeReleaseSpinLock(&StateLock, irql);
+    NTSTATUS st = KvDispatchIoctl(Irp);
+    InterlockedDecrement(&Dispatching);
+    return st;
 }
 
 /* --- load and unload ----------------------------------------------------- */
@@ -505,6 +539,7 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
     KeInitializeSpinLock(&StateLock);
     InitializeListHead(&ExpiryWaiters);
     KeInitializeEvent(&WorkItemIdle, NotificationEvent, TRUE);
+    KeInitializeEvent(&Rendezvous, SynchronizationEvent, FALSE);
     RtlInitializeGenericTableAvl(&Table, KvCompare, KvAllocate, KvFree, NULL);
     NTSTATUS status = ExInitializeResourceLite(&TableLock);
     if (!NT_SUCCESS(status))

@@ -39,6 +39,7 @@ typedef struct KV_STATS {
     long long Waiting;          /* WAIT_EXPIRY IRPs pended now */
     long long WaitsCompleted, WaitsCancelled;
     long long MaxSharedHolders; /* most lookups seen holding the resource at once */
+    long long MaxDispatching;   /* most DEVICE_CONTROL dispatch routines running at once */
     int DpcIrql;                /* KeGetCurrentIrql in the timer DPC */
     int WorkerIrql;             /* KeGetCurrentIrql in the work item */
 } KV_STATS;
@@ -64,5 +65,9 @@ typedef struct KV_LIST {
 /* Pends until an expiry pass completes; out = KV_EXPIRY_PASS.  in
  * (optional, 8 bytes) = the pass number to wait for; 0 or none: the next. */
 #define IOCTL_KV_WAIT_EXPIRY CTL_CODE(FILE_DEVICE_UNKNOWN, 0x905, METHOD_BUFFERED, FILE_ANY_ACCESS)
+/* Two callers meet inside the driver: the first waits in its dispatch
+ * routine (up to 5 s) until a second one arrives.  STATUS_IO_TIMEOUT when
+ * none did, as when the I/O manager runs one dispatch routine at a time. */
+#define IOCTL_KV_RENDEZVOUS CTL_CODE(FILE_DEVICE_UNKNOWN, 0x906, METHOD_BUFFERED, FILE_ANY_ACCESS)
 
 #endif

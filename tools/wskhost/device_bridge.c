@@ -5,7 +5,9 @@
  * Every name the driver puts in \Device or \DosDevices gets a listening
  * SOCK_SEQPACKET socket in the abstract namespace (src/user/devproto.h);
  * a connection is a handle and owns one FILE_OBJECT.  One bridge thread
- * accepts, reads requests and builds IRPs the way the I/O manager does:
+ * accepts, reads requests and builds IRPs the way the I/O manager does,
+ * and each handle's dispatch thread (device_dispatch.h) sends them to the
+ * driver, so callers on different handles run dispatch routines at once:
  *   - IRP_MJ_CREATE with the FILE_OBJECT and Parameters.Create
  *     (SecurityContext->DesiredAccess, Options, ShareAccess);
  *   - IRP_MJ_DEVICE_CONTROL by the method bits of the code ("Buffer
@@ -21,10 +23,12 @@
  * The user's buffers are local copies (the caller lives in another
  * process); what the driver wrote goes back in the reply.
  *
- * Each IRP carries a completion routine that queues it to the bridge
- * thread and returns STATUS_MORE_PROCESSING_REQUIRED, so a pended IRP
- * never blocks the thread: it serves other handles meanwhile and replies
- * when the driver completes.  When a caller's connection ends without a
+ * Each IRP carries a completion routine that returns
+ * STATUS_MORE_PROCESSING_REQUIRED; once the IRP completed and its dispatch
+ * routine returned, it is queued back to the bridge thread, which replies.
+ * The bridge thread alone owns the handles' state (pending lists, CLEANUP
+ * and CLOSE ordering), so neither a pended IRP nor a dispatch routine that
+ * waits blocks other handles.  When a caller's connection ends without a
  * CloseHandle (the process died), its pending IRPs are cancelled with
  * IoCancelIrp, as thread rundown does on Windows, then CLEANUP and CLOSE
  * follow.
@@ -34,6 +38,7 @@
 #include <openwsk_runtime.h>
 
 #include "device_bridge.h"
+#include "device_dispatch.h"
 #include "devproto.h"
 
 #include <errno.h>
@@ -88,12 +93,16 @@ typedef struct conn {
     ACCESS_MASK granted;
     LIST_ENTRY pending; /* bridge_req.conn_entry, IRPs in flight */
     ULONG inflight;
+    dispatcher *dispatcher; /* calls the driver for this handle's IRPs */
     struct conn *next;
 } conn;
 
 typedef struct bridge_req {
     LIST_ENTRY conn_entry;
     LIST_ENTRY done_entry;
+    dispatch_item dispatch;
+    LONG refs;           /* the IRP's completion and IoCallDriver's return */
+    LONG cancel_flags;   /* REQ_RETURNED, REQ_CANCEL: see req_cancel */
     conn *c;
     PIRP irp;
     uint64_t id;
@@ -238,16 +247,48 @@ static void send_reply(conn *c, uint64_t id, NTSTATUS status, uint64_t informati
 
 /* ---- IRPs ---- */
 
-static NTSTATUS irp_done(PDEVICE_OBJECT device, PIRP irp, PVOID context)
+/* The bridge thread finishes a request once its IRP completed and the
+ * dispatch routine that received it returned: only then may the IRP, its
+ * buffers and (after CLOSE) the FILE_OBJECT go.  A caller on Windows, whose
+ * own thread runs the dispatch routine, does not return before it either. */
+static void req_release(bridge_req *r)
 {
-    (void)device;
-    (void)irp;
-    bridge_req *r = context;
+    if (__atomic_sub_fetch(&r->refs, 1, __ATOMIC_ACQ_REL) != 0)
+        return;
     pthread_mutex_lock(&B.lock);
     InsertTailList(&B.done, &r->done_entry);
     pthread_mutex_unlock(&B.lock);
     wake();
+}
+
+static NTSTATUS irp_done(PDEVICE_OBJECT device, PIRP irp, PVOID context)
+{
+    (void)device;
+    (void)irp;
+    req_release(context);
     return STATUS_MORE_PROCESSING_REQUIRED;
+}
+
+enum { REQ_RETURNED = 1, REQ_CANCEL = 2 };
+
+static void dispatch_returned(dispatch_item *item)
+{
+    bridge_req *r = CONTAINING_RECORD(item, bridge_req, dispatch);
+    if (__atomic_fetch_or(&r->cancel_flags, REQ_RETURNED, __ATOMIC_ACQ_REL) & REQ_CANCEL)
+        IoCancelIrp(r->irp);
+    req_release(r);
+}
+
+/* IoCancelIrp for a request of the handle (bridge thread).  One still
+ * queued or in its dispatch routine is cancelled by its dispatch thread as
+ * soon as the routine returned: never while the routine runs, so a driver
+ * reading Irp->Cancel there does not race the bridge thread (a driver that
+ * pends sets its cancel routine and checks Irp->Cancel, and gets the same
+ * result either way). */
+static void req_cancel(bridge_req *r)
+{
+    if (__atomic_fetch_or(&r->cancel_flags, REQ_CANCEL, __ATOMIC_ACQ_REL) & REQ_RETURNED)
+        IoCancelIrp(r->irp);
 }
 
 static bridge_req *req_new(conn *c, UCHAR major, uint64_t id)
@@ -293,7 +334,11 @@ static void req_send(bridge_req *r)
     IoSetCompletionRoutine(r->irp, irp_done, r, TRUE, TRUE, TRUE);
     InsertTailList(&c->pending, &r->conn_entry);
     c->inflight++;
-    (void)IoCallDriver(c->device, r->irp);
+    r->refs = 2;
+    r->dispatch.device = c->device;
+    r->dispatch.irp = r->irp;
+    r->dispatch.returned = dispatch_returned;
+    dispatcher_submit(c->dispatcher, &r->dispatch);
 }
 
 static PVOID pool_copy(const void *data, size_t n, size_t size)
@@ -343,7 +388,7 @@ static void cancel_pending(conn *c)
     for (PLIST_ENTRY e = c->pending.Flink; e != &c->pending; e = e->Flink) {
         bridge_req *r = CONTAINING_RECORD(e, bridge_req, conn_entry);
         if (r->major != IRP_MJ_CLEANUP && r->major != IRP_MJ_CLOSE)
-            IoCancelIrp(r->irp);
+            req_cancel(r);
     }
 }
 
@@ -356,6 +401,9 @@ static void conn_free(conn *c)
         close(c->fd);
         c->fd = -1;
     }
+    /* Idle: every IRP of the handle completed and its dispatch returned. */
+    dispatcher_stop(c->dispatcher);
+    c->dispatcher = NULL;
     if (c->file != NULL) {
         if (c->file->FileName.Buffer != NULL)
             ExFreePool(c->file->FileName.Buffer);
@@ -765,7 +813,7 @@ static void handle_message(conn *c, size_t n)
         for (PLIST_ENTRY e = c->pending.Flink; e != &c->pending; e = e->Flink) {
             bridge_req *r = CONTAINING_RECORD(e, bridge_req, conn_entry);
             if ((q->offset == 0 || r->id == q->offset) && r->major != IRP_MJ_CLEANUP && r->major != IRP_MJ_CLOSE)
-                IoCancelIrp(r->irp);
+                req_cancel(r);
         }
         break;
     case DEVPROTO_CLOSE:
@@ -815,6 +863,10 @@ static void accept_all(listener *l)
         if (fd < 0)
             return;
         conn *c = stopping ? NULL : calloc(1, sizeof(*c));
+        if (c != NULL && (c->dispatcher = dispatcher_start()) == NULL) {
+            free(c);
+            c = NULL;
+        }
         if (c == NULL) {
             close(fd);
             continue;
