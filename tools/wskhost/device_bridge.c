@@ -5,9 +5,10 @@
  * Every name the driver puts in \Device or \DosDevices gets a listening
  * SOCK_SEQPACKET socket in the abstract namespace (src/user/devproto.h);
  * a connection is a handle and owns one FILE_OBJECT.  One bridge thread
- * accepts, reads requests and builds IRPs the way the I/O manager does,
- * and each handle's dispatch thread (device_dispatch.h) sends them to the
- * driver, so callers on different handles run dispatch routines at once:
+ * accepts, reads requests and builds IRPs (device_requests.c) the way the
+ * I/O manager does, and each handle's dispatch thread (device_dispatch.h)
+ * sends them to the driver, so callers on different handles run dispatch
+ * routines at once:
  *   - IRP_MJ_CREATE with the FILE_OBJECT and Parameters.Create
  *     (SecurityContext->DesiredAccess, Options, ShareAccess);
  *   - IRP_MJ_DEVICE_CONTROL by the method bits of the code ("Buffer
@@ -38,8 +39,7 @@
 #include <openwsk_runtime.h>
 
 #include "device_bridge.h"
-#include "device_dispatch.h"
-#include "devproto.h"
+#include "device_handle.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -54,18 +54,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define BRIDGE_TAG TAG_FROM_CHARS('B', 'r', 'd', 'g')
-#define FILE_TAG TAG_FROM_CHARS('F', 'i', 'l', 'e')
-
-/* Generic rights of a file object ("File Security and Access Rights"). */
-#define B_FILE_GENERIC_READ 0x00120089u
-#define B_FILE_GENERIC_WRITE 0x00120116u
-#define B_FILE_GENERIC_EXECUTE 0x001200A0u
-#define B_FILE_ALL_ACCESS 0x001F01FFu
-#define B_MAXIMUM_ALLOWED 0x02000000u
-
-enum { KIND_WAKE, KIND_LISTENER, KIND_CONN };
-
 typedef struct listener {
     int kind;
     int fd;
@@ -74,48 +62,6 @@ typedef struct listener {
     char dir[8];
     char name[256];
 } listener;
-
-enum conn_state { C_NEW, C_OPENING, C_OPEN, C_CLOSING, C_DONE };
-
-typedef struct conn {
-    int kind;
-    int fd;           /* -1 once the peer is gone */
-    int state;
-    int peer_gone;    /* end of file without CloseHandle: cancel first */
-    int denied;       /* another user: every open is refused */
-    int cleanup_sent, cleanup_done, close_sent;
-    uint64_t close_id; /* the CLOSE request awaiting the end of CLEANUP */
-    int close_requested;
-    char dir[8];
-    char name[256];
-    PDEVICE_OBJECT device;
-    PFILE_OBJECT file;
-    ACCESS_MASK granted;
-    LIST_ENTRY pending; /* bridge_req.conn_entry, IRPs in flight */
-    ULONG inflight;
-    dispatcher *dispatcher; /* calls the driver for this handle's IRPs */
-    struct conn *next;
-} conn;
-
-typedef struct bridge_req {
-    LIST_ENTRY conn_entry;
-    LIST_ENTRY done_entry;
-    dispatch_item dispatch;
-    LONG refs;           /* the IRP's completion and IoCallDriver's return */
-    LONG cancel_flags;   /* REQ_RETURNED, REQ_CANCEL: see req_cancel */
-    conn *c;
-    PIRP irp;
-    uint64_t id;
-    UCHAR major;
-    ULONG method;        /* METHOD_* for ioctls; for read/write the device's buffering */
-    ULONG out_length;
-    PVOID system_buffer;
-    PVOID out_copy;      /* direct and neither: the caller's output buffer */
-    PVOID in_copy;       /* neither: Type3InputBuffer */
-    PMDL mdl;
-    LARGE_INTEGER offset;
-    IO_SECURITY_CONTEXT security;
-} bridge_req;
 
 static struct {
     int epoll_fd;
@@ -232,7 +178,7 @@ static void free_dead_listeners(int all)
 static void conn_gone(conn *c);
 static void conn_free(conn *c);
 
-static void send_reply(conn *c, uint64_t id, NTSTATUS status, uint64_t information, const void *data, size_t n)
+void bridge_reply(conn *c, uint64_t id, NTSTATUS status, uint64_t information, const void *data, size_t n)
 {
     if (c->fd < 0)
         return;
@@ -291,7 +237,7 @@ static void req_cancel(bridge_req *r)
         IoCancelIrp(r->irp);
 }
 
-static bridge_req *req_new(conn *c, UCHAR major, uint64_t id)
+bridge_req *bridge_req_new(conn *c, UCHAR major, uint64_t id)
 {
     bridge_req *r = calloc(1, sizeof(*r));
     if (r == NULL)
@@ -313,7 +259,7 @@ static bridge_req *req_new(conn *c, UCHAR major, uint64_t id)
     return r;
 }
 
-static void req_free(bridge_req *r)
+void bridge_req_free(bridge_req *r)
 {
     if (r->mdl != NULL)
         IoFreeMdl(r->mdl);
@@ -328,7 +274,7 @@ static void req_free(bridge_req *r)
     free(r);
 }
 
-static void req_send(bridge_req *r)
+void bridge_req_send(bridge_req *r)
 {
     conn *c = r->c;
     IoSetCompletionRoutine(r->irp, irp_done, r, TRUE, TRUE, TRUE);
@@ -341,31 +287,11 @@ static void req_send(bridge_req *r)
     dispatcher_submit(c->dispatcher, &r->dispatch);
 }
 
-static PVOID pool_copy(const void *data, size_t n, size_t size)
-{
-    if (size == 0)
-        return NULL;
-    PVOID p = ExAllocatePool2(POOL_FLAG_NON_PAGED, size, BRIDGE_TAG);
-    if (p != NULL && n > 0)
-        memcpy(p, data, n);
-    return p;
-}
-
-static int describe_with_mdl(bridge_req *r, PVOID buffer, ULONG length)
-{
-    r->mdl = IoAllocateMdl(buffer, length, FALSE, FALSE, NULL);
-    if (r->mdl == NULL)
-        return -1;
-    MmBuildMdlForNonPagedPool(r->mdl);
-    r->irp->MdlAddress = r->mdl;
-    return 0;
-}
-
 /* ---- the handle's life: open, close, the process's death ---- */
 
 static void send_simple(conn *c, UCHAR major)
 {
-    bridge_req *r = req_new(c, major, 0);
+    bridge_req *r = bridge_req_new(c, major, 0);
     if (r == NULL) {
         /* Out of memory for a CLEANUP or CLOSE: the handle's state moves on
          * without it (logged; Windows would not fail here). */
@@ -374,13 +300,13 @@ static void send_simple(conn *c, UCHAR major)
         if (major == IRP_MJ_CLEANUP) {
             c->cleanup_done = 1;
             if (c->close_requested)
-                send_reply(c, c->close_id, STATUS_SUCCESS, 0, NULL, 0);
+                bridge_reply(c, c->close_id, STATUS_SUCCESS, 0, NULL, 0);
         } else {
             conn_free(c);
         }
         return;
     }
-    req_send(r);
+    bridge_req_send(r);
 }
 
 static void cancel_pending(conn *c)
@@ -474,214 +400,6 @@ static void conn_gone(conn *c)
     conn_begin_close(c);
 }
 
-static ACCESS_MASK map_access(uint32_t desired)
-{
-    ACCESS_MASK a = desired & 0x01FFFFFFu;
-    if (desired & GENERIC_READ)
-        a |= B_FILE_GENERIC_READ;
-    if (desired & GENERIC_WRITE)
-        a |= B_FILE_GENERIC_WRITE;
-    if (desired & GENERIC_EXECUTE)
-        a |= B_FILE_GENERIC_EXECUTE;
-    if (desired & (GENERIC_ALL | B_MAXIMUM_ALLOWED))
-        a |= B_FILE_ALL_ACCESS;
-    return a & ~B_MAXIMUM_ALLOWED;
-}
-
-static void do_open(conn *c, const struct devproto_request *q, const uint8_t *payload)
-{
-    NTSTATUS st = STATUS_SUCCESS;
-    if (c->state != C_NEW)
-        st = STATUS_INVALID_PARAMETER;
-    else if (c->denied)
-        st = STATUS_ACCESS_DENIED;
-    if (NT_SUCCESS(st))
-        st = openwsk_device_reference_by_name(c->dir, c->name, &c->device);
-    if (NT_SUCCESS(st)) {
-        /* IopCheckDeviceAndDriver's checks: a device still initializing
-         * cannot be opened; an exclusive one only once at a time. */
-        if (c->device->Flags & DO_DEVICE_INITIALIZING)
-            st = STATUS_NO_SUCH_DEVICE;
-        else if ((c->device->Flags & DO_EXCLUSIVE) && c->device->ReferenceCount > 1)
-            st = STATUS_ACCESS_DENIED;
-    }
-    if (NT_SUCCESS(st)) {
-        c->file = ExAllocatePool2(POOL_FLAG_NON_PAGED, sizeof(FILE_OBJECT), FILE_TAG);
-        if (c->file == NULL)
-            st = STATUS_INSUFFICIENT_RESOURCES;
-    }
-    if (NT_SUCCESS(st) && q->in_length >= sizeof(WCHAR)) {
-        USHORT n = (USHORT)(q->in_length & ~1u);
-        c->file->FileName.Buffer = pool_copy(payload, n, n + sizeof(WCHAR));
-        if (c->file->FileName.Buffer == NULL) {
-            st = STATUS_INSUFFICIENT_RESOURCES;
-        } else {
-            c->file->FileName.Buffer[n / sizeof(WCHAR)] = 0;
-            c->file->FileName.Length = n;
-            c->file->FileName.MaximumLength = (USHORT)(n + sizeof(WCHAR));
-        }
-    }
-    bridge_req *r = NULL;
-    if (NT_SUCCESS(st)) {
-        PFILE_OBJECT f = c->file;
-        f->Type = IO_TYPE_FILE;
-        f->Size = sizeof(FILE_OBJECT);
-        f->DeviceObject = c->device;
-        /* CreateFile without FILE_FLAG_OVERLAPPED asks for
-         * FILE_SYNCHRONOUS_IO_NONALERT: a synchronous file object. */
-        if (q->offset & 0x20)
-            f->Flags = FO_SYNCHRONOUS_IO;
-        c->granted = map_access(q->code);
-        f->ReadAccess = (c->granted & FILE_READ_DATA) != 0;
-        f->WriteAccess = (c->granted & FILE_WRITE_DATA) != 0;
-        f->SharedRead = (q->out_length & 1) != 0;
-        f->SharedWrite = (q->out_length & 2) != 0;
-        f->SharedDelete = (q->out_length & 4) != 0;
-        KeInitializeEvent(&f->Lock, SynchronizationEvent, FALSE);
-        KeInitializeEvent(&f->Event, NotificationEvent, FALSE);
-        InitializeListHead(&f->IrpList);
-        r = req_new(c, IRP_MJ_CREATE, q->id);
-        if (r == NULL)
-            st = STATUS_INSUFFICIENT_RESOURCES;
-    }
-    if (!NT_SUCCESS(st)) {
-        send_reply(c, q->id, st, 0, NULL, 0);
-        if (c->file != NULL) {
-            if (c->file->FileName.Buffer != NULL)
-                ExFreePool(c->file->FileName.Buffer);
-            ExFreePool(c->file);
-            c->file = NULL;
-        }
-        if (c->device != NULL) {
-            openwsk_device_dereference(c->device);
-            c->device = NULL;
-        }
-        return; /* the caller may try again or close */
-    }
-    r->security.DesiredAccess = c->granted;
-    PIO_STACK_LOCATION sl = IoGetNextIrpStackLocation(r->irp);
-    sl->Parameters.Create.SecurityContext = &r->security;
-    /* CreateDisposition << 24 | CreateOptions, as NtCreateFile passes them. */
-    sl->Parameters.Create.Options = (ULONG)q->offset;
-    sl->Parameters.Create.ShareAccess = (USHORT)q->out_length;
-    r->irp->Flags = IRP_CREATE_OPERATION | IRP_SYNCHRONOUS_API;
-    c->state = C_OPENING;
-    req_send(r);
-}
-
-/* FILE_READ_ACCESS / FILE_WRITE_ACCESS in a control code require that
- * right on the handle ("Defining I/O Control Codes", RequiredAccess). */
-static int ioctl_access_ok(conn *c, ULONG code)
-{
-    ULONG access = (code >> 14) & 3;
-    if ((access & FILE_READ_ACCESS) && !(c->granted & FILE_READ_DATA))
-        return 0;
-    if ((access & FILE_WRITE_ACCESS) && !(c->granted & FILE_WRITE_DATA))
-        return 0;
-    return 1;
-}
-
-static void do_ioctl(conn *c, const struct devproto_request *q, const uint8_t *payload)
-{
-    ULONG code = q->code, in = q->in_length, out = q->out_length;
-    if (!ioctl_access_ok(c, code)) {
-        send_reply(c, q->id, STATUS_ACCESS_DENIED, 0, NULL, 0);
-        return;
-    }
-    bridge_req *r = req_new(c, IRP_MJ_DEVICE_CONTROL, q->id);
-    if (r == NULL)
-        goto no_memory;
-    r->method = METHOD_FROM_CTL_CODE(code);
-    r->out_length = out;
-    PIRP irp = r->irp;
-    PIO_STACK_LOCATION sl = IoGetNextIrpStackLocation(irp);
-    sl->Parameters.DeviceIoControl.IoControlCode = code;
-    sl->Parameters.DeviceIoControl.InputBufferLength = in;
-    sl->Parameters.DeviceIoControl.OutputBufferLength = out;
-    switch (r->method) {
-    case METHOD_BUFFERED: {
-        size_t n = in > out ? in : out;
-        r->system_buffer = pool_copy(payload, in, n);
-        if (n > 0 && r->system_buffer == NULL)
-            goto no_memory;
-        irp->AssociatedIrp.SystemBuffer = r->system_buffer;
-        irp->Flags = IRP_BUFFERED_IO | IRP_DEALLOCATE_BUFFER | (out ? IRP_INPUT_OPERATION : 0);
-        break;
-    }
-    case METHOD_IN_DIRECT:
-    case METHOD_OUT_DIRECT:
-        r->system_buffer = pool_copy(payload, in, in);
-        r->out_copy = pool_copy(payload + in, out, out);
-        if ((in > 0 && r->system_buffer == NULL) || (out > 0 && r->out_copy == NULL))
-            goto no_memory;
-        irp->AssociatedIrp.SystemBuffer = r->system_buffer;
-        if (in > 0)
-            irp->Flags = IRP_BUFFERED_IO | IRP_DEALLOCATE_BUFFER;
-        if (out > 0 && describe_with_mdl(r, r->out_copy, out) != 0)
-            goto no_memory;
-        irp->UserBuffer = r->out_copy;
-        break;
-    default: /* METHOD_NEITHER */
-        r->in_copy = pool_copy(payload, in, in);
-        r->out_copy = pool_copy(payload + in, out, out);
-        if ((in > 0 && r->in_copy == NULL) || (out > 0 && r->out_copy == NULL))
-            goto no_memory;
-        sl->Parameters.DeviceIoControl.Type3InputBuffer = r->in_copy;
-        irp->UserBuffer = r->out_copy;
-        break;
-    }
-    req_send(r);
-    return;
-no_memory:
-    if (r != NULL)
-        req_free(r);
-    send_reply(c, q->id, STATUS_INSUFFICIENT_RESOURCES, 0, NULL, 0);
-}
-
-static void do_read_write(conn *c, const struct devproto_request *q, const uint8_t *payload)
-{
-    int write = q->op == DEVPROTO_WRITE;
-    if (!(c->granted & (write ? FILE_WRITE_DATA : FILE_READ_DATA))) {
-        send_reply(c, q->id, STATUS_ACCESS_DENIED, 0, NULL, 0);
-        return;
-    }
-    ULONG length = write ? q->in_length : q->out_length;
-    bridge_req *r = req_new(c, write ? IRP_MJ_WRITE : IRP_MJ_READ, q->id);
-    if (r == NULL)
-        goto no_memory;
-    PIRP irp = r->irp;
-    PIO_STACK_LOCATION sl = IoGetNextIrpStackLocation(irp);
-    /* Without an offset, the file pointer (synchronous files only: the
-     * library always gives one on an overlapped handle). */
-    r->offset.QuadPart = (q->flags & DEVPROTO_F_OFFSET) ? (LONGLONG)q->offset : c->file->CurrentByteOffset.QuadPart;
-    r->out_length = write ? 0 : length;
-    /* Read and Write have the same layout. */
-    sl->Parameters.Read.Length = length;
-    sl->Parameters.Read.ByteOffset = r->offset;
-    ULONG flags = c->device->Flags;
-    r->method = (flags & DO_BUFFERED_IO) ? METHOD_BUFFERED : (flags & DO_DIRECT_IO) ? METHOD_OUT_DIRECT : METHOD_NEITHER;
-    if (r->method == METHOD_BUFFERED) {
-        r->system_buffer = pool_copy(payload, write ? length : 0, length);
-        if (length > 0 && r->system_buffer == NULL)
-            goto no_memory;
-        irp->AssociatedIrp.SystemBuffer = r->system_buffer;
-        irp->Flags = IRP_BUFFERED_IO | IRP_DEALLOCATE_BUFFER | (write ? 0 : IRP_INPUT_OPERATION);
-    } else {
-        r->out_copy = pool_copy(payload, write ? length : 0, length);
-        if (length > 0 && r->out_copy == NULL)
-            goto no_memory;
-        if (r->method == METHOD_OUT_DIRECT && length > 0 && describe_with_mdl(r, r->out_copy, length) != 0)
-            goto no_memory;
-        irp->UserBuffer = r->out_copy;
-    }
-    irp->Flags |= write ? IRP_WRITE_OPERATION : IRP_READ_OPERATION;
-    req_send(r);
-    return;
-no_memory:
-    if (r != NULL)
-        req_free(r);
-    send_reply(c, q->id, STATUS_INSUFFICIENT_RESOURCES, 0, NULL, 0);
-}
 
 /* An IRP came back from the driver (on the bridge thread). */
 static void finish(bridge_req *r)
@@ -693,8 +411,8 @@ static void finish(bridge_req *r)
     ULONG_PTR info = r->irp->IoStatus.Information;
     switch (r->major) {
     case IRP_MJ_CREATE:
-        send_reply(c, r->id, st, info, NULL, 0);
-        req_free(r);
+        bridge_reply(c, r->id, st, info, NULL, 0);
+        bridge_req_free(r);
         if (NT_SUCCESS(st)) {
             c->file->Flags |= FO_HANDLE_CREATED;
             c->state = C_OPEN;
@@ -714,18 +432,18 @@ static void finish(bridge_req *r)
         }
         return;
     case IRP_MJ_CLEANUP:
-        req_free(r);
+        bridge_req_free(r);
         c->cleanup_done = 1;
         c->file->Flags |= FO_CLEANUP_COMPLETE;
         if (c->close_requested) {
-            send_reply(c, c->close_id, STATUS_SUCCESS, 0, NULL, 0);
+            bridge_reply(c, c->close_id, STATUS_SUCCESS, 0, NULL, 0);
             /* The handle is gone: nothing can wait for what is still pending. */
             cancel_pending(c);
         }
         conn_advance(c);
         return;
     case IRP_MJ_CLOSE:
-        req_free(r);
+        bridge_req_free(r);
         conn_free(c);
         return;
     default:
@@ -760,8 +478,8 @@ static void finish(bridge_req *r)
     if ((r->major == IRP_MJ_READ || r->major == IRP_MJ_WRITE) && NT_SUCCESS(st) &&
         (c->file->Flags & FO_SYNCHRONOUS_IO))
         c->file->CurrentByteOffset.QuadPart = r->offset.QuadPart + (LONGLONG)info;
-    send_reply(c, r->id, st, count, data, n);
-    req_free(r);
+    bridge_reply(c, r->id, st, count, data, n);
+    bridge_req_free(r);
     conn_advance(c);
 }
 
@@ -790,24 +508,24 @@ static void handle_message(conn *c, size_t n)
     if (q->op == DEVPROTO_IOCTL && METHOD_FROM_CTL_CODE(q->code) != METHOD_BUFFERED)
         want += q->out_length;
     if (body != want || q->in_length > DEVPROTO_MAX_TRANSFER || q->out_length > DEVPROTO_MAX_TRANSFER) {
-        send_reply(c, q->id, STATUS_INVALID_PARAMETER, 0, NULL, 0);
+        bridge_reply(c, q->id, STATUS_INVALID_PARAMETER, 0, NULL, 0);
         return;
     }
     if (q->op == DEVPROTO_OPEN) {
-        do_open(c, q, payload);
+        bridge_open(c, q, payload);
         return;
     }
     if (c->state != C_OPEN) {
-        send_reply(c, q->id, c->state == C_CLOSING ? STATUS_FILE_CLOSED : STATUS_INVALID_HANDLE, 0, NULL, 0);
+        bridge_reply(c, q->id, c->state == C_CLOSING ? STATUS_FILE_CLOSED : STATUS_INVALID_HANDLE, 0, NULL, 0);
         return;
     }
     switch (q->op) {
     case DEVPROTO_IOCTL:
-        do_ioctl(c, q, payload);
+        bridge_ioctl(c, q, payload);
         break;
     case DEVPROTO_READ:
     case DEVPROTO_WRITE:
-        do_read_write(c, q, payload);
+        bridge_read_write(c, q, payload);
         break;
     case DEVPROTO_CANCEL:
         for (PLIST_ENTRY e = c->pending.Flink; e != &c->pending; e = e->Flink) {
@@ -822,7 +540,7 @@ static void handle_message(conn *c, size_t n)
         conn_begin_close(c);
         break;
     default:
-        send_reply(c, q->id, STATUS_INVALID_PARAMETER, 0, NULL, 0);
+        bridge_reply(c, q->id, STATUS_INVALID_PARAMETER, 0, NULL, 0);
         break;
     }
 }
@@ -841,7 +559,7 @@ static void conn_readable(conn *c)
         }
         if ((size_t)n > B.rx_size) {
             const struct devproto_request *q = (const struct devproto_request *)B.rx;
-            send_reply(c, q->id, STATUS_INVALID_PARAMETER, 0, NULL, 0);
+            bridge_reply(c, q->id, STATUS_INVALID_PARAMETER, 0, NULL, 0);
             continue;
         }
         handle_message(c, (size_t)n);
