@@ -436,7 +436,13 @@ static void finish(bridge_req *r)
         c->cleanup_done = 1;
         c->file->Flags |= FO_CLEANUP_COMPLETE;
         if (c->close_requested) {
-            bridge_reply(c, c->close_id, STATUS_SUCCESS, 0, NULL, 0);
+            /* On Windows CloseHandle sends CLEANUP, and CLOSE too when no
+             * IRP holds the file object any more; then it returns.  With
+             * IRPs still in flight, CLOSE comes once they complete. */
+            if (c->inflight == 0)
+                c->close_reply_after_close = 1;
+            else
+                bridge_reply(c, c->close_id, STATUS_SUCCESS, 0, NULL, 0);
             /* The handle is gone: nothing can wait for what is still pending. */
             cancel_pending(c);
         }
@@ -444,6 +450,8 @@ static void finish(bridge_req *r)
         return;
     case IRP_MJ_CLOSE:
         bridge_req_free(r);
+        if (c->close_reply_after_close)
+            bridge_reply(c, c->close_id, STATUS_SUCCESS, 0, NULL, 0);
         conn_free(c);
         return;
     default:

@@ -33,6 +33,7 @@ typedef struct conn {
     int cleanup_sent, cleanup_done, close_sent;
     uint64_t close_id; /* the CLOSE request awaiting the end of CLEANUP */
     int close_requested;
+    int close_reply_after_close; /* nothing was in flight at CLEANUP: CloseHandle waits for CLOSE too */
     char dir[8];
     char name[256];
     PDEVICE_OBJECT device;
