@@ -85,13 +85,21 @@ static int share_index(BOOLEAN reuse, BOOLEAN exclusive, BOOLEAN wildcard)
     return option * 2 + (wildcard ? 0 : 1);
 }
 
-/* One decision between a new binding and an existing one on the same
- * transport, stack and port. */
+/* Whether two bindings meet: the same transport, stack and port, and a
+ * wildcard on either side or the same address (different specific
+ * addresses never interact, on Windows or Linux). */
+static BOOLEAN entries_overlap(const wsk_bind_entry *a, const wsk_bind_entry *b)
+{
+    return a->transport == b->transport && a->stack == b->stack && a->port == b->port &&
+           (a->wildcard || b->wildcard ||
+            __builtin_memcmp(a->addr, b->addr, a->stack == BIND_STACK_V4 ? 4 : 16) == 0);
+}
+
+/* One decision between a new binding and an existing one. */
 static NTSTATUS share_decide(const wsk_bind_entry *want, const wsk_bind_entry *have)
 {
-    if (!want->wildcard && !have->wildcard &&
-        __builtin_memcmp(want->addr, have->addr, want->stack == BIND_STACK_V4 ? 4 : 16) != 0)
-        return STATUS_SUCCESS; /* different specific addresses never interact */
+    if (!entries_overlap(want, have))
+        return STATUS_SUCCESS;
     share s = share_matrix[share_index(want->reuse, want->exclusive, want->wildcard)]
                           [share_index(have->reuse, have->exclusive, have->wildcard)];
     switch (s) {
@@ -122,9 +130,7 @@ static NTSTATUS registry_check_locked(const wsk_bind_entry *want)
 {
     NTSTATUS result = STATUS_SUCCESS;
     for (wsk_bind_entry *e = registry[bucket_of(want->transport, want->port)]; e != NULL; e = e->next) {
-        if (e->transport != want->transport || e->stack != want->stack || e->port != want->port)
-            continue;
-        NTSTATUS s = share_decide(want, e);
+        NTSTATUS s = share_decide(want, e); /* bindings that do not meet share */
         if (s == STATUS_ACCESS_DENIED)
             return s;
         if (s != STATUS_SUCCESS)
@@ -298,13 +304,6 @@ static NTSTATUS reserve_locked(wsk_socket *s, wsk_bind_entry cand[2], int n)
     return STATUS_ADDRESS_ALREADY_EXISTS;
 }
 
-static BOOLEAN entries_overlap(const wsk_bind_entry *a, const wsk_bind_entry *b)
-{
-    return a->transport == b->transport && a->stack == b->stack && a->port == b->port &&
-           (a->wildcard || b->wildcard ||
-            __builtin_memcmp(a->addr, b->addr, a->stack == BIND_STACK_V4 ? 4 : 16) == 0);
-}
-
 /* Turns SO_REUSEPORT on or off on every other socket of this process whose
  * binding overlaps one of s's, the ones Linux would otherwise refuse s
  * beside.  Returns whether there is any. */
@@ -334,6 +333,14 @@ static void end_share_locked(wsk_socket *s, USHORT port, BOOLEAN listening)
         lx_tcp_port_forget_sharing(port);
 }
 
+/* listen(2) with SO_REUSEADDR on, which the listener's connections
+ * inherit: their TIME_WAIT states can then be bound over later. */
+static int listen_keeping_reuse(int fd, int backlog)
+{
+    int r = lx_reuse_address(fd, 1);
+    return r == 0 ? lx_listen(fd, backlog) : r;
+}
+
 /* The Linux bind, and listen when backlog > 0.  A listener binds without
  * SO_REUSEADDR first: only if the port is in use and TCP connections on it
  * could be why (TIME_WAIT states of an earlier listener, which Windows
@@ -355,11 +362,8 @@ static int linux_bind_locked(wsk_socket *s, const SOCKADDR *addr, USHORT port, i
         if (r == 0)
             r = lx_bind(s->fd, addr);
     }
-    if (r == 0 && backlog > 0) {
-        r = lx_reuse_address(s->fd, 1); /* inherited by its connections */
-        if (r == 0)
-            r = lx_listen(s->fd, backlog);
-    }
+    if (r == 0 && backlog > 0)
+        r = listen_keeping_reuse(s->fd, backlog);
     if (shared)
         end_share_locked(s, port, backlog > 0);
     return r;
@@ -406,9 +410,7 @@ NTSTATUS wsk_bind_registry_listen(wsk_socket *s, int backlog)
     BOOLEAN shared = share_overlapping_locked(s, 1);
     int r = shared ? lx_share_port(s->fd, 1) : 0;
     if (r == 0)
-        r = lx_reuse_address(s->fd, 1); /* inherited by its connections */
-    if (r == 0)
-        r = lx_listen(s->fd, backlog);
+        r = listen_keeping_reuse(s->fd, backlog);
     if (shared)
         end_share_locked(s, s->bindings->port, TRUE);
     pthread_mutex_unlock(&registry_lock);
