@@ -31,6 +31,12 @@ OPENWSK_API SIZE_T openwsk_leak_report(void);
  * (1 = the next one); 0 turns injection off.  Every allocation the runtime
  * makes (IRPs, MDLs, strings, objects) counts. */
 OPENWSK_API void openwsk_fault_fail_allocation(LONG Nth);
+
+/* The driver verifier (docs/verifier.md): spec is a comma list of rule
+ * groups ("irql", "all"; "" or "off": none).  Returns 0, or -1 for an
+ * unknown group (logged).  OPENWSK_VERIFY sets it before main. */
+OPENWSK_API int openwsk_verify_configure(const char *spec);
+OPENWSK_API unsigned openwsk_verify_enabled_groups(void);
 /* Number of pool allocations attempted since the process started. */
 OPENWSK_API ULONGLONG openwsk_allocation_count(void);
 

@@ -5,6 +5,7 @@
  * debugger shows it and abort(), so gdb, ASan and core dumps catch it.
  */
 #include "ke_internal.h"
+#include "verifier.h"
 
 #include <signal.h>
 #include <stdarg.h>
@@ -48,6 +49,11 @@ void RtlAssert(PVOID VoidFailedAssertion, PVOID VoidFileName, ULONG LineNumber, 
  * failure (which here stops the process), saying where and at what IRQL. */
 void openwsk_paged_code_violation(PCSTR File, ULONG Line, PCSTR Function)
 {
+    if (openwsk_verifying(OPENWSK_VERIFY_IRQL)) {
+        char b[8];
+        openwsk_verify_fail(&openwsk_rule_paged_code, Function, KeGetCurrentIrql(), 0, Line, "PAGED_CODE() at %s (%s:%u)",
+                            openwsk_irql_name(KeGetCurrentIrql(), b), File, (unsigned)Line);
+    }
     char message[192];
     snprintf(message, sizeof(message), "PAGED_CODE() in %s at IRQL %u:", Function, (unsigned)KeGetCurrentIrql());
     RtlAssert((PVOID) "KeGetCurrentIrql() <= APC_LEVEL", (PVOID)File, Line, message);

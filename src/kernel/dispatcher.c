@@ -11,6 +11,7 @@
  * before reading the waiter count; so one of them always sees the other.
  */
 #include "ke_internal.h"
+#include "verifier.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -121,6 +122,12 @@ static void deadline_from_timeout(PLARGE_INTEGER Timeout, wait_deadline *d)
 static void check_wait_irql(const wait_deadline *d)
 {
     KIRQL irql = KeGetCurrentIrql();
+    if ((irql > DISPATCH_LEVEL || (irql == DISPATCH_LEVEL && !d->poll)) && openwsk_verifying(OPENWSK_VERIFY_IRQL)) {
+        char b[8];
+        openwsk_verify_fail(&openwsk_rule_irql_ke_wait, "KeWaitForSingleObject / KeWaitForMultipleObjects", irql, 0, 0,
+                            "a wait with %s timeout at %s", d->poll ? "a zero" : "a non-zero or no",
+                            openwsk_irql_name(irql, b));
+    }
     if (irql > DISPATCH_LEVEL || (irql == DISPATCH_LEVEL && !d->poll))
         KeBugCheckEx(IRQL_NOT_LESS_OR_EQUAL, 0, irql, 0, (ULONG_PTR)__builtin_return_address(0));
 }

@@ -9,6 +9,9 @@
  * after that the IRP may already be freed, so nothing touches it again.
  */
 #include "ke_internal.h"
+#include "verifier.h"
+
+#include <stdint.h>
 
 #include <sched.h>
 
@@ -96,6 +99,31 @@ static void irp_clear_stack_location(PIO_STACK_LOCATION sl)
     sl->FileObject = NULL;
 }
 
+/* A completion routine returns at the IRQL it was called at, holding no
+ * spin lock it took (IoSetCompletionRoutine, Remarks: it runs in an
+ * arbitrary thread context at IRQL <= DISPATCH_LEVEL and must not change
+ * it). */
+static NTSTATUS irp_call_completion_verified(PIO_COMPLETION_ROUTINE routine, PDEVICE_OBJECT device, PIRP Irp,
+                                             PVOID context)
+{
+    KIRQL irql = KeGetCurrentIrql();
+    unsigned held = openwsk_verify_spin_locks_held();
+    NTSTATUS returned = routine(device, Irp, context);
+    KIRQL after = KeGetCurrentIrql();
+    char a[8], b[8];
+    if (after != irql)
+        openwsk_verify_fail(&openwsk_rule_completion_irql, "IoCompleteRequest -> completion routine", (ULONG_PTR)Irp,
+                            irql, after, "routine %p of IRP %p was called at %s and returned at %s",
+                            (void *)(uintptr_t)routine, (void *)Irp, openwsk_irql_name(irql, a),
+                            openwsk_irql_name(after, b));
+    if (openwsk_verify_spin_locks_held() > held)
+        openwsk_verify_fail(&openwsk_rule_completion_spin_lock, "IoCompleteRequest -> completion routine",
+                            (ULONG_PTR)Irp, held, openwsk_verify_spin_locks_held(),
+                            "routine %p of IRP %p returned holding %u spin lock(s) it acquired",
+                            (void *)(uintptr_t)routine, (void *)Irp, openwsk_verify_spin_locks_held() - held);
+    return returned;
+}
+
 void IofCompleteRequest(PIRP Irp, CCHAR PriorityBoost)
 {
     (void)PriorityBoost;
@@ -121,7 +149,12 @@ void IofCompleteRequest(PIRP Irp, CCHAR PriorityBoost)
             PDEVICE_OBJECT device = Irp->CurrentLocation == Irp->StackCount + 1
                                         ? NULL
                                         : IoGetCurrentIrpStackLocation(Irp)->DeviceObject;
-            if (routine(device, Irp, context) == STATUS_MORE_PROCESSING_REQUIRED)
+            NTSTATUS returned;
+            if (openwsk_verifying(OPENWSK_VERIFY_IRQL))
+                returned = irp_call_completion_verified(routine, device, Irp, context);
+            else
+                returned = routine(device, Irp, context);
+            if (returned == STATUS_MORE_PROCESSING_REQUIRED)
                 return;
         } else {
             if (Irp->CurrentLocation <= Irp->StackCount && Irp->PendingReturned)

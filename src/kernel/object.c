@@ -7,6 +7,7 @@
  * with the kernel-handle bit set, as Windows hands out kernel handles.
  */
 #include "ke_internal.h"
+#include "verifier.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -193,6 +194,8 @@ static void handle_table_trim_locked(void)
 
 NTSTATUS ZwClose(HANDLE Handle)
 {
+    if (openwsk_verifying(OPENWSK_VERIFY_IRQL))
+        openwsk_verify_passive(&openwsk_rule_irql_zw_passive, "ZwClose");
     ULONG i;
     pthread_mutex_lock(&handle_lock);
     if (!handle_index(Handle, &i) || handle_slots[i] == NULL) {

@@ -8,6 +8,7 @@
  * placing the header at the end of a padding area.
  */
 #include "ke_internal.h"
+#include "verifier.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -138,8 +139,24 @@ static SIZE_T pool_type_alignment(POOL_TYPE type, SIZE_T bytes)
     return 16;
 }
 
+/* IrqlExAllocatePool: paged pool at IRQL <= APC_LEVEL, any pool at IRQL
+ * <= DISPATCH_LEVEL ("IrqlExAllocatePool rule (wdm)"). */
+static void pool_verify_irql(BOOLEAN paged, SIZE_T bytes, ULONG tag, const char *call)
+{
+    KIRQL irql = KeGetCurrentIrql();
+    if (irql > DISPATCH_LEVEL || (paged && irql > APC_LEVEL)) {
+        char t[5], b[8];
+        openwsk_format_tag(tag, t);
+        openwsk_verify_fail(&openwsk_rule_irql_ex_allocate_pool, call, irql, paged, bytes,
+                            "called at %s for %s pool, %zu bytes, tag '%s'", openwsk_irql_name(irql, b),
+                            paged ? "paged" : "non-paged", (size_t)bytes, t);
+    }
+}
+
 static PVOID pool_alloc_typed(POOL_TYPE type, SIZE_T bytes, ULONG tag, BOOLEAN zero)
 {
+    if (openwsk_verifying(OPENWSK_VERIFY_IRQL))
+        pool_verify_irql((type & 1) != 0 /* PagedPool and its variants */, bytes, tag, "ExAllocatePool*(PoolType)");
     void *p = pool_alloc_aligned(bytes, tag, zero || (type & POOL_ZERO_ALLOCATION), pool_type_alignment(type, bytes));
     if (p == NULL && (type & POOL_RAISE_IF_ALLOCATION_FAILURE))
         ExRaiseStatus(STATUS_INSUFFICIENT_RESOURCES);
@@ -203,6 +220,8 @@ PVOID ExAllocatePool2(POOL_FLAGS Flags, SIZE_T NumberOfBytes, ULONG Tag)
     POOL_FLAGS kind = Flags & (POOL_FLAG_NON_PAGED | POOL_FLAG_NON_PAGED_EXECUTE | POOL_FLAG_PAGED);
     BOOLEAN valid = (required & ~POOL2_KNOWN_REQUIRED) == 0 && kind != 0 && (kind & (kind - 1)) == 0 && Tag != 0;
     PVOID p = NULL;
+    if (openwsk_verifying(OPENWSK_VERIFY_IRQL))
+        pool_verify_irql((Flags & POOL_FLAG_PAGED) != 0, NumberOfBytes, Tag, "ExAllocatePool2");
     if (valid) {
         SIZE_T align = NumberOfBytes >= PAGE_SIZE ? PAGE_SIZE
                        : (Flags & POOL_FLAG_CACHE_ALIGNED) ? SYSTEM_CACHE_ALIGNMENT_SIZE

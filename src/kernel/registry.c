@@ -8,6 +8,7 @@
  * that forgets ZwClose shows up in the leak report.
  */
 #include "ke_internal.h"
+#include "verifier.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -301,6 +302,8 @@ static NTSTATUS open_key(PHANDLE KeyHandle, POBJECT_ATTRIBUTES oa, BOOLEAN creat
 
 NTSTATUS ZwOpenKey(PHANDLE KeyHandle, ACCESS_MASK DesiredAccess, POBJECT_ATTRIBUTES ObjectAttributes)
 {
+    if (openwsk_verifying(OPENWSK_VERIFY_IRQL))
+        openwsk_verify_passive(&openwsk_rule_irql_zw_passive, "ZwOpenKey");
     (void)DesiredAccess;
     return open_key(KeyHandle, ObjectAttributes, FALSE, NULL);
 }
@@ -308,6 +311,8 @@ NTSTATUS ZwOpenKey(PHANDLE KeyHandle, ACCESS_MASK DesiredAccess, POBJECT_ATTRIBU
 NTSTATUS ZwCreateKey(PHANDLE KeyHandle, ACCESS_MASK DesiredAccess, POBJECT_ATTRIBUTES ObjectAttributes,
                      ULONG TitleIndex, PUNICODE_STRING Class, ULONG CreateOptions, PULONG Disposition)
 {
+    if (openwsk_verifying(OPENWSK_VERIFY_IRQL))
+        openwsk_verify_passive(&openwsk_rule_irql_zw_passive, "ZwCreateKey");
     (void)DesiredAccess;
     (void)TitleIndex;
     (void)Class;
@@ -402,6 +407,8 @@ NTSTATUS ZwQueryValueKey(HANDLE KeyHandle, PUNICODE_STRING ValueName,
                          KEY_VALUE_INFORMATION_CLASS KeyValueInformationClass, PVOID KeyValueInformation,
                          ULONG Length, PULONG ResultLength)
 {
+    if (openwsk_verifying(OPENWSK_VERIFY_IRQL))
+        openwsk_verify_passive(&openwsk_rule_irql_zw_passive, "ZwQueryValueKey");
     if (ResultLength == NULL)
         return STATUS_INVALID_PARAMETER;
     reg_handle *h;
@@ -423,6 +430,8 @@ NTSTATUS ZwQueryValueKey(HANDLE KeyHandle, PUNICODE_STRING ValueName,
 NTSTATUS ZwSetValueKey(HANDLE KeyHandle, PUNICODE_STRING ValueName, ULONG TitleIndex, ULONG Type, PVOID Data,
                        ULONG DataSize)
 {
+    if (openwsk_verifying(OPENWSK_VERIFY_IRQL))
+        openwsk_verify_passive(&openwsk_rule_irql_zw_passive, "ZwSetValueKey");
     (void)TitleIndex;
     if (DataSize > 0 && Data == NULL)
         return STATUS_INVALID_PARAMETER;
@@ -442,6 +451,8 @@ NTSTATUS ZwSetValueKey(HANDLE KeyHandle, PUNICODE_STRING ValueName, ULONG TitleI
 
 NTSTATUS ZwDeleteValueKey(HANDLE KeyHandle, PUNICODE_STRING ValueName)
 {
+    if (openwsk_verifying(OPENWSK_VERIFY_IRQL))
+        openwsk_verify_passive(&openwsk_rule_irql_zw_passive, "ZwDeleteValueKey");
     reg_handle *h;
     NTSTATUS st = key_from_handle(KeyHandle, &h);
     if (!NT_SUCCESS(st))

@@ -17,6 +17,7 @@
  * release on unlock) so that ThreadSanitizer sees the happens-before edges.
  */
 #include "ke_internal.h"
+#include "verifier.h"
 
 #include <limits.h>
 #include <linux/futex.h>
@@ -99,8 +100,12 @@ void KeInitializeSpinLock(PKSPIN_LOCK SpinLock)
 
 void openwsk_acquire_spin_lock(PKSPIN_LOCK SpinLock, PKIRQL OldIrql)
 {
-    KeRaiseIrql(DISPATCH_LEVEL, OldIrql);
+    KIRQL old;
+    KeRaiseIrql(DISPATCH_LEVEL, &old);
     spin_acquire(SpinLock);
+    if (openwsk_verifying(OPENWSK_VERIFY_IRQL))
+        openwsk_verify_spin_acquired(SpinLock, old);
+    *OldIrql = old;
 }
 
 KIRQL KeAcquireSpinLockRaiseToDpc(PKSPIN_LOCK SpinLock)
@@ -108,11 +113,31 @@ KIRQL KeAcquireSpinLockRaiseToDpc(PKSPIN_LOCK SpinLock)
     KIRQL old;
     KeRaiseIrql(DISPATCH_LEVEL, &old);
     spin_acquire(SpinLock);
+    if (openwsk_verifying(OPENWSK_VERIFY_IRQL))
+        openwsk_verify_spin_acquired(SpinLock, old);
     return old;
+}
+
+/* IrqlKeReleaseSpinLock ("IrqlKeReleaseSpinLock rule (wdm)"): released at
+ * DISPATCH_LEVEL, back to the IRQL the acquire raised from. */
+static void verify_release_spin_lock(PKSPIN_LOCK SpinLock, KIRQL NewIrql)
+{
+    KIRQL irql = KeGetCurrentIrql();
+    KIRQL before = openwsk_verify_spin_released(SpinLock);
+    char a[8], b[8];
+    if (irql != DISPATCH_LEVEL)
+        openwsk_verify_fail(&openwsk_rule_irql_ke_release_spin_lock, "KeReleaseSpinLock", (ULONG_PTR)SpinLock, irql,
+                            NewIrql, "called at %s (lock %p)", openwsk_irql_name(irql, a), (void *)SpinLock);
+    if (before != 0xFF && before != NewIrql)
+        openwsk_verify_fail(&openwsk_rule_irql_ke_release_spin_lock, "KeReleaseSpinLock", (ULONG_PTR)SpinLock, before,
+                            NewIrql, "NewIrql %s, but KeAcquireSpinLock raised from %s (lock %p)",
+                            openwsk_irql_name(NewIrql, a), openwsk_irql_name(before, b), (void *)SpinLock);
 }
 
 void KeReleaseSpinLock(PKSPIN_LOCK SpinLock, KIRQL NewIrql)
 {
+    if (openwsk_verifying(OPENWSK_VERIFY_IRQL))
+        verify_release_spin_lock(SpinLock, NewIrql);
     spin_release(SpinLock);
     KeLowerIrql(NewIrql);
 }
@@ -120,16 +145,23 @@ void KeReleaseSpinLock(PKSPIN_LOCK SpinLock, KIRQL NewIrql)
 void KeAcquireSpinLockAtDpcLevel(PKSPIN_LOCK SpinLock)
 {
     spin_acquire(SpinLock);
+    if (openwsk_verifying(OPENWSK_VERIFY_IRQL))
+        openwsk_verify_spin_acquired(SpinLock, 0xFF);
 }
 
 void KeReleaseSpinLockFromDpcLevel(PKSPIN_LOCK SpinLock)
 {
+    if (openwsk_verifying(OPENWSK_VERIFY_IRQL))
+        (void)openwsk_verify_spin_released(SpinLock);
     spin_release(SpinLock);
 }
 
 BOOLEAN KeTryToAcquireSpinLockAtDpcLevel(PKSPIN_LOCK SpinLock)
 {
-    return spin_try_acquire(SpinLock, spin_self());
+    BOOLEAN acquired = spin_try_acquire(SpinLock, spin_self());
+    if (acquired && openwsk_verifying(OPENWSK_VERIFY_IRQL))
+        openwsk_verify_spin_acquired(SpinLock, 0xFF);
+    return acquired;
 }
 
 BOOLEAN KeTestSpinLock(PKSPIN_LOCK SpinLock)

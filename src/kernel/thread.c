@@ -9,6 +9,7 @@
  * test threads) get an object on first use.
  */
 #include "ke_internal.h"
+#include "verifier.h"
 
 #include <limits.h>
 #include <pthread.h>
@@ -116,6 +117,8 @@ NTSTATUS PsCreateSystemThread(PHANDLE ThreadHandle, ULONG DesiredAccess, POBJECT
     (void)DesiredAccess;
     (void)ObjectAttributes;
     (void)ProcessHandle;
+    if (openwsk_verifying(OPENWSK_VERIFY_IRQL))
+        openwsk_verify_passive(&openwsk_rule_irql_ps_passive, "PsCreateSystemThread");
     if (ThreadHandle == NULL || StartRoutine == NULL)
         return STATUS_INVALID_PARAMETER;
     struct _ETHREAD *t = openwsk_object_create(sizeof(*t), *PsThreadType, thread_destroy);

@@ -16,7 +16,10 @@
  *             got, close them (a server driver holds thousands);
  *   timer     run a 1 ms periodic timer with a DPC, and leave it set at
  *             DriverUnload (Windows: bug check 0xCE once it fires);
- *   timerok   the same timer, cancelled and flushed by DriverUnload.
+ *   timerok   the same timer, cancelled and flushed by DriverUnload;
+ *   irqlbug   allocate paged pool while holding a spin lock in DriverEntry:
+ *             runs on Windows without Driver Verifier, caught by
+ *             wskhost --verify irql (rule IrqlExAllocatePool).
  * It also defines functions named like the libc socket calls the runtime
  * makes (socket, bind, connect, sendmsg, recvmsg, close): the runtime must
  * never call them, and the driver's own calls must reach its own.
@@ -321,6 +324,17 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
     DbgPrint("probe: own connect() = %d\n", connect());
     if (ModeIs(L"fail"))
         return STATUS_DEVICE_CONFIGURATION_ERROR;
+    if (ModeIs(L"irqlbug")) {
+        KSPIN_LOCK lock;
+        KIRQL old;
+        KeInitializeSpinLock(&lock);
+        KeAcquireSpinLock(&lock, &old);
+        PVOID p = ExAllocatePoolWithTag(PagedPool, 48, PROBE_TAG); /* BUG: paged pool at DISPATCH_LEVEL */
+        KeReleaseSpinLock(&lock, old);
+        if (p != NULL)
+            ExFreePoolWithTag(p, PROBE_TAG);
+        DbgPrint("probe: irqlbug ran through\n");
+    }
     status = WskRegister(&npi, &ProbeRegistration);
     if (!NT_SUCCESS(status))
         return status;

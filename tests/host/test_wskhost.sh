@@ -116,6 +116,16 @@ expect 'DriverEntry failed: 0xC0000182'
 run 4 -t 0.2 "$probe" -- Mode=nounload
 expect 'no DriverUnload'
 
+# The driver verifier: off, the IRQL bug runs through as on Windows without
+# Driver Verifier; with --verify irql it is reported and stops with 0xC4.
+run 0 -t 0.2 "$probe" -- Mode=irqlbug
+expect 'probe: irqlbug ran through'
+run 134 -t 0.2 --verify irql "$probe" -- Mode=irqlbug
+expect 'openwsk verifier: IrqlExAllocatePool (rule 0x20004)'
+expect "found: called at DISPATCH_LEVEL for paged pool, 48 bytes, tag 'Prob'"
+expect 'STOP: 0x000000C4 (0x0000000000020004'
+run 2 -t 0.2 --verify nonsense "$probe"
+
 run 2 -t 0.2 /nonexistent/driver.so
 expect 'cannot load'
 run 2 "$probe" -- NotAPair

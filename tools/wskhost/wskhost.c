@@ -72,6 +72,9 @@ static void usage(FILE *to)
           "  -n, --name NAME        service name (default: the file name without lib and .so)\n"
           "  -t, --stop-after SECS  unload after SECS seconds instead of waiting for SIGINT/SIGTERM\n"
           "  -q, --quiet            print only the driver's output and problems\n"
+          "  --verify GROUPS        driver verifier rule groups, comma-separated (irql, all);\n"
+          "                         a violation prints a report and stops with 0xC4\n"
+          "                         (same as OPENWSK_VERIFY=GROUPS; docs/verifier.md)\n"
           "  -h, --help             this text\n"
           "Each Name=Value becomes a value of the service key's Parameters subkey\n"
           "(read with ZwOpenKey/ZwQueryValueKey or RtlQueryRegistryValues): numbers\n"
@@ -114,6 +117,10 @@ static int parse_options(int argc, char **argv, host_options *o)
                 return -1;
         } else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
             o->quiet = 1;
+        } else if (strcmp(a, "--verify") == 0 && i + 1 < argc) {
+            /* Before the driver is loaded: DriverEntry is checked too. */
+            if (openwsk_verify_configure(argv[++i]) != 0)
+                return -1;
         } else if (a[0] == '-') {
             return -1;
         } else {
