@@ -45,6 +45,8 @@ PIRP IoAllocateIrp(CCHAR StackSize, BOOLEAN ChargeQuota)
         return NULL;
     IoInitializeIrp(irp, size, StackSize);
     irp->AllocationFlags = IRP_FROM_IO_ALLOCATE;
+    if (openwsk_verifying(OPENWSK_VERIFY_IRP))
+        openwsk_verify_irp_allocated(irp);
     return irp;
 }
 
@@ -56,6 +58,8 @@ PIRP IoAllocateIrpEx(PDEVICE_OBJECT DeviceObject, CCHAR StackSize, BOOLEAN Charg
 
 void IoReuseIrp(PIRP Irp, NTSTATUS Iostatus)
 {
+    if (openwsk_verifying(OPENWSK_VERIFY_IRP))
+        openwsk_verify_irp_touched(Irp, "IoReuseIrp", TRUE);
     UCHAR flags = Irp->AllocationFlags;
     IoInitializeIrp(Irp, Irp->Size, Irp->StackCount);
     Irp->AllocationFlags = flags;
@@ -64,6 +68,8 @@ void IoReuseIrp(PIRP Irp, NTSTATUS Iostatus)
 
 void IoFreeIrp(PIRP Irp)
 {
+    if (Irp != NULL && openwsk_verifying(OPENWSK_VERIFY_IRP))
+        openwsk_verify_irp_freeing(Irp);
     if (Irp == NULL || Irp->Type != IO_TYPE_IRP || !(Irp->AllocationFlags & IRP_FROM_IO_ALLOCATE))
         KeBugCheckEx(BAD_POOL_CALLER, 0x46, (ULONG_PTR)Irp, 0, 0);
     Irp->Type = 0; /* a second IoFreeIrp of the same packet is caught above (or by ASan) */
@@ -127,6 +133,8 @@ static NTSTATUS irp_call_completion_verified(PIO_COMPLETION_ROUTINE routine, PDE
 void IofCompleteRequest(PIRP Irp, CCHAR PriorityBoost)
 {
     (void)PriorityBoost;
+    if (openwsk_verifying(OPENWSK_VERIFY_IRP))
+        openwsk_verify_irp_completing(Irp);
     if (Irp->CurrentLocation > Irp->StackCount + 1 || Irp->Type != IO_TYPE_IRP)
         KeBugCheckEx(MULTIPLE_IRP_COMPLETE_REQUESTS, (ULONG_PTR)Irp, 0, 0, 0);
     if (Irp->IoStatus.Status == STATUS_PENDING)
@@ -164,6 +172,8 @@ void IofCompleteRequest(PIRP Irp, CCHAR PriorityBoost)
     }
 
     /* The packet reached the I/O manager: report to whoever waits on it. */
+    if (openwsk_verifying(OPENWSK_VERIFY_IRP))
+        openwsk_verify_irp_reached_io_manager(Irp);
     if (Irp->UserIosb != NULL)
         *Irp->UserIosb = Irp->IoStatus;
     if (Irp->UserEvent != NULL)
@@ -172,6 +182,8 @@ void IofCompleteRequest(PIRP Irp, CCHAR PriorityBoost)
 
 NTSTATUS IofCallDriver(PDEVICE_OBJECT DeviceObject, PIRP Irp)
 {
+    if (openwsk_verifying(OPENWSK_VERIFY_IRP))
+        openwsk_verify_irp_sent(Irp);
     IoSetNextIrpStackLocation(Irp);
     if (Irp->CurrentLocation <= 0)
         KeBugCheckEx(0x35 /* NO_MORE_IRP_STACK_LOCATIONS */, (ULONG_PTR)Irp, 0, 0, 0);
@@ -207,6 +219,8 @@ void IoReleaseCancelSpinLock(KIRQL Irql)
 
 BOOLEAN IoCancelIrp(PIRP Irp)
 {
+    if (openwsk_verifying(OPENWSK_VERIFY_IRP))
+        openwsk_verify_irp_touched(Irp, "IoCancelIrp", FALSE);
     KIRQL irql;
     IoAcquireCancelSpinLock(&irql);
     __atomic_store_n(&Irp->Cancel, TRUE, __ATOMIC_SEQ_CST);

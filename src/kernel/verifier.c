@@ -57,7 +57,8 @@ static const struct {
     unsigned groups;
 } verify_group_names[] = {
     {"irql", OPENWSK_VERIFY_IRQL},
-    {"all", OPENWSK_VERIFY_IRQL},
+    {"irp", OPENWSK_VERIFY_IRP},
+    {"all", OPENWSK_VERIFY_IRQL | OPENWSK_VERIFY_IRP},
 };
 
 int openwsk_verify_configure(const char *spec)
@@ -65,6 +66,7 @@ int openwsk_verify_configure(const char *spec)
     unsigned groups = 0;
     if (spec == NULL || *spec == '\0' || strcmp(spec, "0") == 0 || strcmp(spec, "off") == 0) {
         __atomic_store_n(&openwsk_verify_groups, 0, __ATOMIC_RELAXED);
+        openwsk_verify_irp_reset();
         return 0;
     }
     if (strcmp(spec, "1") == 0)
@@ -77,7 +79,7 @@ int openwsk_verify_configure(const char *spec)
             if (strlen(verify_group_names[i].name) == n && strncmp(p, verify_group_names[i].name, n) == 0)
                 found = verify_group_names[i].groups;
         if (found == 0) {
-            openwsk_log("OPENWSK_VERIFY: unknown rule group \"%.*s\" (known: irql, all)", (int)n, p);
+            openwsk_log("OPENWSK_VERIFY: unknown rule group \"%.*s\" (known: irql, irp, all)", (int)n, p);
             return -1;
         }
         groups |= found;
@@ -85,6 +87,9 @@ int openwsk_verify_configure(const char *spec)
         if (*p == ',')
             p++;
     }
+    /* Records of an earlier IRP-group run describe IRPs long gone. */
+    if (!(groups & OPENWSK_VERIFY_IRP))
+        openwsk_verify_irp_reset();
     __atomic_store_n(&openwsk_verify_groups, groups, __ATOMIC_RELAXED);
     return 0;
 }
@@ -119,14 +124,10 @@ const char *openwsk_irql_name(KIRQL irql, char buf[8])
     }
 }
 
-void openwsk_verify_fail(const openwsk_verify_rule *rule, const char *call, ULONG_PTR p2, ULONG_PTR p3, ULONG_PTR p4,
-                         const char *what_fmt, ...)
+void openwsk_verify_vreport(const openwsk_verify_rule *rule, const char *call, const char *what_fmt, va_list ap)
 {
-    char what[256];
-    va_list ap;
-    va_start(ap, what_fmt);
+    char what[320];
     vsnprintf(what, sizeof(what), what_fmt, ap);
-    va_end(ap);
     int pid = (int)getpid();
     fprintf(stderr,
             "==%d== openwsk verifier: %s (rule 0x%05lX)\n"
@@ -138,13 +139,27 @@ void openwsk_verify_fail(const openwsk_verify_rule *rule, const char *call, ULON
     fflush(stderr);
     void *frames[32];
     int n = backtrace(frames, 32);
-    /* Frame 0 is this function: the report starts at the rule's check. */
-    if (n > 1)
-        backtrace_symbols_fd(frames + 1, n - 1, 2);
-    fprintf(stderr, "==%d== stopping as Windows does with Bug Check 0xC4, parameter 1 = the rule id\n", pid);
+    /* Frames 0-1 are the verifier's own: the stack starts at the check. */
+    if (n > 2)
+        backtrace_symbols_fd(frames + 2, n - 2, 2);
+}
+
+void openwsk_verify_stop(const openwsk_verify_rule *rule, ULONG_PTR p2, ULONG_PTR p3, ULONG_PTR p4)
+{
+    fprintf(stderr, "==%d== stopping as Windows does with Bug Check 0xC4, parameter 1 = the rule id\n", (int)getpid());
     fflush(stderr);
     KeBugCheckEx(0xC4 /* DRIVER_VERIFIER_DETECTED_VIOLATION */, rule->id, p2, p3, p4);
     abort(); /* not reached */
+}
+
+void openwsk_verify_fail(const openwsk_verify_rule *rule, const char *call, ULONG_PTR p2, ULONG_PTR p3, ULONG_PTR p4,
+                         const char *what_fmt, ...)
+{
+    va_list ap;
+    va_start(ap, what_fmt);
+    openwsk_verify_vreport(rule, call, what_fmt, ap);
+    va_end(ap);
+    openwsk_verify_stop(rule, p2, p3, p4);
 }
 
 void openwsk_verify_passive(const openwsk_verify_rule *rule, const char *call)

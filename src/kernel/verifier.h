@@ -10,7 +10,9 @@
  * as Windows does, so gdb or a core dump stops right there.
  *
  * Rules come in groups (docs/verifier.md lists them):
- *   irql   calls at an IRQL the function does not allow.
+ *   irql   calls at an IRQL the function does not allow;
+ *   irp    IRPs freed, reused or completed against the IRP contract
+ *          (verifier_irp.c).
  * When OPENWSK_VERIFY is unset every check is one load and a not-taken
  * branch (openwsk_verifying).
  */
@@ -19,7 +21,10 @@
 
 #include <ntddk.h>
 
+#include <stdarg.h>
+
 #define OPENWSK_VERIFY_IRQL 0x01u
+#define OPENWSK_VERIFY_IRP 0x02u
 
 /* Rule groups switched on (OPENWSK_VERIFY, read before main, or
  * openwsk_verify_configure). */
@@ -54,6 +59,11 @@ _Noreturn void openwsk_verify_fail(const openwsk_verify_rule *rule, const char *
                                    ULONG_PTR p4, const char *what_fmt, ...)
     __attribute__((format(printf, 6, 7)));
 
+/* The two halves of openwsk_verify_fail, for reports that add a history
+ * between them. */
+void openwsk_verify_vreport(const openwsk_verify_rule *rule, const char *call, const char *what_fmt, va_list ap);
+_Noreturn void openwsk_verify_stop(const openwsk_verify_rule *rule, ULONG_PTR p2, ULONG_PTR p3, ULONG_PTR p4);
+
 /* "PASSIVE_LEVEL", "APC_LEVEL", "DISPATCH_LEVEL" or the number. */
 const char *openwsk_irql_name(KIRQL irql, char buf[8]);
 
@@ -65,6 +75,21 @@ void openwsk_verify_spin_acquired(PKSPIN_LOCK lock, KIRQL old_irql);
 /* Returns the IRQL recorded for `lock` (or 0xFF if unknown) and forgets it. */
 KIRQL openwsk_verify_spin_released(PKSPIN_LOCK lock);
 unsigned openwsk_verify_spin_locks_held(void);
+
+/* ---- IRP group (verifier_irp.c) ---- */
+extern const openwsk_verify_rule openwsk_rule_irp_freed_in_flight;
+extern const openwsk_verify_rule openwsk_rule_irp_reused_in_flight;
+extern const openwsk_verify_rule openwsk_rule_irp_use_after_free;
+extern const openwsk_verify_rule openwsk_rule_irp_completed_twice;
+extern const openwsk_verify_rule openwsk_rule_irp_allocated_not_reclaimed;
+void openwsk_verify_irp_allocated(PIRP irp);
+void openwsk_verify_irp_freeing(PIRP irp);
+void openwsk_verify_irp_touched(PIRP irp, const char *call, BOOLEAN reuse);
+void openwsk_verify_irp_handed(PIRP irp); /* the WSK provider took it */
+void openwsk_verify_irp_completing(PIRP irp);
+void openwsk_verify_irp_sent(PIRP irp);
+void openwsk_verify_irp_reached_io_manager(PIRP irp);
+void openwsk_verify_irp_reset(void);
 
 /* Common checks. */
 void openwsk_verify_passive(const openwsk_verify_rule *rule, const char *call);

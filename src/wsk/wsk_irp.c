@@ -5,10 +5,14 @@
  */
 #include "wsk_internal.h"
 
+#include "kernel/verifier.h"
+
 static void wsk_irp_push(PIRP irp)
 {
     /* The client left us one location (IoSetCompletionRoutine wrote the
      * next one); with none left, Windows' IoCallDriver would bug-check. */
+    if (openwsk_verifying(OPENWSK_VERIFY_IRP))
+        openwsk_verify_irp_handed(irp);
     if (irp->CurrentLocation <= 1)
         KeBugCheckEx(0x35 /* NO_MORE_IRP_STACK_LOCATIONS */, (ULONG_PTR)irp, 0, 0, 0);
     IoSetNextIrpStackLocation(irp);

@@ -18,7 +18,7 @@
 
 /* Runs fn(arg) in a child; returns 1 if it aborted after writing `text`
  * to stderr (a bug check, or an assertion failure). */
-static int wt_aborts_with(void (*fn)(void *), void *arg, const char *text)
+static inline int wt_aborts_with(void (*fn)(void *), void *arg, const char *text)
 {
     int fds[2];
     if (pipe(fds) != 0)
@@ -48,7 +48,7 @@ static int wt_aborts_with(void (*fn)(void *), void *arg, const char *text)
 }
 
 /* Runs fn(arg) in a child; returns 1 if it bug-checked with `code`. */
-static int wt_bugchecks(void (*fn)(void *), void *arg, unsigned code)
+static inline int wt_bugchecks(void (*fn)(void *), void *arg, unsigned code)
 {
     char expect[32];
     snprintf(expect, sizeof(expect), "STOP: 0x%08X", code);

@@ -72,7 +72,7 @@ static void usage(FILE *to)
           "  -n, --name NAME        service name (default: the file name without lib and .so)\n"
           "  -t, --stop-after SECS  unload after SECS seconds instead of waiting for SIGINT/SIGTERM\n"
           "  -q, --quiet            print only the driver's output and problems\n"
-          "  --verify GROUPS        driver verifier rule groups, comma-separated (irql, all);\n"
+          "  --verify GROUPS        driver verifier rule groups, comma-separated (irql, irp, all);\n"
           "                         a violation prints a report and stops with 0xC4\n"
           "                         (same as OPENWSK_VERIFY=GROUPS; docs/verifier.md)\n"
           "  -h, --help             this text\n"
