@@ -15,6 +15,7 @@
 
 #define POOL_MAGIC_LIVE 0x504Fu /* "OP" */
 #define POOL_MAGIC_FREED 0xDEADu
+#define POOL_MAGIC_SPECIAL 0x5350u /* "PS": a special pool block (verifier_pool.c) */
 #define POOL_TAG_SLOTS 4096u /* distinct tags tracked; more are folded into one slot */
 
 typedef struct pool_header {
@@ -67,7 +68,9 @@ static BOOLEAN pool_should_fail(void)
     return FALSE;
 }
 
-static void *pool_alloc_aligned(SIZE_T bytes, ULONG tag, BOOLEAN zero, SIZE_T align)
+/* driver: an ExAllocatePool* call of the driver's, which the verifier's
+ * pool group places in special pool. */
+static void *pool_alloc_aligned(SIZE_T bytes, ULONG tag, BOOLEAN zero, SIZE_T align, BOOLEAN driver)
 {
     if (pool_should_fail())
         return NULL;
@@ -75,6 +78,20 @@ static void *pool_alloc_aligned(SIZE_T bytes, ULONG tag, BOOLEAN zero, SIZE_T al
         return NULL;
     if (align < 16)
         align = 16;
+    if (driver && openwsk_verifying(OPENWSK_VERIFY_POOL)) {
+        unsigned char *user = openwsk_verify_pool_map(bytes, align, tag); /* zero-filled */
+        if (user == NULL)
+            return NULL;
+        pool_header *h = (pool_header *)user - 1;
+        h->tag = tag;
+        h->magic = POOL_MAGIC_SPECIAL;
+        h->offset16 = 0;
+        h->size = bytes;
+        pool_tag_stats *s = pool_stats_for(tag);
+        __atomic_add_fetch(&s->count, 1, __ATOMIC_RELAXED);
+        __atomic_add_fetch(&s->bytes, (LONGLONG)bytes, __ATOMIC_RELAXED);
+        return user;
+    }
     unsigned char *base;
     if (align == 16) {
         base = malloc(bytes + 16);
@@ -100,27 +117,39 @@ static void *pool_alloc_aligned(SIZE_T bytes, ULONG tag, BOOLEAN zero, SIZE_T al
 
 void *openwsk_pool_alloc(SIZE_T bytes, ULONG tag, BOOLEAN zero)
 {
-    return pool_alloc_aligned(bytes, tag, zero, bytes >= PAGE_SIZE ? PAGE_SIZE : 16);
+    return pool_alloc_aligned(bytes, tag, zero, bytes >= PAGE_SIZE ? PAGE_SIZE : 16, FALSE);
 }
 
 static pool_header *pool_header_of(void *p)
 {
     pool_header *h = (pool_header *)p - 1;
-    if (((ULONG_PTR)p & 15) != 0 || h->magic != POOL_MAGIC_LIVE)
+    if (((ULONG_PTR)p & 15) != 0 || (h->magic != POOL_MAGIC_LIVE && h->magic != POOL_MAGIC_SPECIAL))
         KeBugCheckEx(BAD_POOL_CALLER, h->magic == POOL_MAGIC_FREED ? 0x07 : 0x46, (ULONG_PTR)p, 0, 0);
     return h;
 }
 
-static void pool_free_checked(void *p, BOOLEAN check_tag, ULONG tag)
+/* No sibling calls: the verifier's free stack must keep the caller's frame. */
+__attribute__((optimize("no-optimize-sibling-calls"))) static void pool_free_checked(void *p, BOOLEAN check_tag,
+                                                                                      ULONG tag)
 {
     if (p == NULL)
         KeBugCheckEx(BAD_POOL_CALLER, 0x46, 0, 0, 0);
+    BOOLEAN verify = openwsk_verifying(OPENWSK_VERIFY_POOL);
+    if (verify) /* before the header is read: a freed special block is no-access */
+        openwsk_verify_pool_check_free(p, "ExFreePool*");
     pool_header *h = pool_header_of(p);
-    if (check_tag && h->tag != tag)
+    if (check_tag && h->tag != tag) {
+        if (verify)
+            openwsk_verify_pool_wrong_tag(p, h->tag, tag, "ExFreePoolWithTag");
         KeBugCheckEx(BAD_POOL_CALLER, 0x0A, (ULONG_PTR)p, h->tag, tag);
+    }
     pool_tag_stats *s = pool_stats_for(h->tag);
     __atomic_sub_fetch(&s->count, 1, __ATOMIC_RELAXED);
     __atomic_sub_fetch(&s->bytes, (LONGLONG)h->size, __ATOMIC_RELAXED);
+    if (h->magic == POOL_MAGIC_SPECIAL) {
+        openwsk_verify_pool_unmap(p, "ExFreePool*");
+        return;
+    }
     h->magic = POOL_MAGIC_FREED;
     free((unsigned char *)p - (SIZE_T)h->offset16 * 16);
 }
@@ -157,7 +186,8 @@ static PVOID pool_alloc_typed(POOL_TYPE type, SIZE_T bytes, ULONG tag, BOOLEAN z
 {
     if (openwsk_verifying(OPENWSK_VERIFY_IRQL))
         pool_verify_irql((type & 1) != 0 /* PagedPool and its variants */, bytes, tag, "ExAllocatePool*(PoolType)");
-    void *p = pool_alloc_aligned(bytes, tag, zero || (type & POOL_ZERO_ALLOCATION), pool_type_alignment(type, bytes));
+    void *p = pool_alloc_aligned(bytes, tag, zero || (type & POOL_ZERO_ALLOCATION), pool_type_alignment(type, bytes),
+                                 TRUE);
     if (p == NULL && (type & POOL_RAISE_IF_ALLOCATION_FAILURE))
         ExRaiseStatus(STATUS_INSUFFICIENT_RESOURCES);
     return p;
@@ -226,24 +256,24 @@ PVOID ExAllocatePool2(POOL_FLAGS Flags, SIZE_T NumberOfBytes, ULONG Tag)
         SIZE_T align = NumberOfBytes >= PAGE_SIZE ? PAGE_SIZE
                        : (Flags & POOL_FLAG_CACHE_ALIGNED) ? SYSTEM_CACHE_ALIGNMENT_SIZE
                                                            : 16;
-        p = pool_alloc_aligned(NumberOfBytes, Tag, !(Flags & POOL_FLAG_UNINITIALIZED), align);
+        p = pool_alloc_aligned(NumberOfBytes, Tag, !(Flags & POOL_FLAG_UNINITIALIZED), align, TRUE);
     }
     if (p == NULL && (Flags & POOL_FLAG_RAISE_ON_FAILURE))
         ExRaiseStatus(valid ? STATUS_INSUFFICIENT_RESOURCES : STATUS_INVALID_PARAMETER);
     return p;
 }
 
-void ExFreePoolWithTag(PVOID P, ULONG Tag)
+__attribute__((optimize("no-optimize-sibling-calls"))) void ExFreePoolWithTag(PVOID P, ULONG Tag)
 {
     pool_free_checked(P, TRUE, Tag);
 }
 
-void ExFreePool(PVOID P)
+__attribute__((optimize("no-optimize-sibling-calls"))) void ExFreePool(PVOID P)
 {
     pool_free_checked(P, FALSE, 0);
 }
 
-void ExFreePool2(PVOID P, ULONG Tag, PVOID ExtendedParameters, ULONG ExtendedParametersCount)
+__attribute__((optimize("no-optimize-sibling-calls"))) void ExFreePool2(PVOID P, ULONG Tag, PVOID ExtendedParameters, ULONG ExtendedParametersCount)
 {
     (void)ExtendedParameters;
     (void)ExtendedParametersCount;
@@ -299,6 +329,8 @@ SIZE_T openwsk_leak_report(void)
                 __atomic_load_n(&pool_tags[i].bytes, __ATOMIC_RELAXED));
         leaked += (SIZE_T)count;
     }
+    if (leaked > 0 && openwsk_verifying(OPENWSK_VERIFY_POOL))
+        openwsk_verify_pool_report_leaks(20);
     return leaked;
 }
 

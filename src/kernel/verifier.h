@@ -12,7 +12,8 @@
  * Rules come in groups (docs/verifier.md lists them):
  *   irql   calls at an IRQL the function does not allow;
  *   irp    IRPs freed, reused or completed against the IRP contract
- *          (verifier_irp.c).
+ *          (verifier_irp.c);
+ *   pool   special pool for the driver's allocations (verifier_pool.c).
  * When OPENWSK_VERIFY is unset every check is one load and a not-taken
  * branch (openwsk_verifying).
  */
@@ -25,6 +26,7 @@
 
 #define OPENWSK_VERIFY_IRQL 0x01u
 #define OPENWSK_VERIFY_IRP 0x02u
+#define OPENWSK_VERIFY_POOL 0x04u
 
 /* Rule groups switched on (OPENWSK_VERIFY, read before main, or
  * openwsk_verify_configure). */
@@ -90,6 +92,13 @@ void openwsk_verify_irp_completing(PIRP irp);
 void openwsk_verify_irp_sent(PIRP irp);
 void openwsk_verify_irp_reached_io_manager(PIRP irp);
 void openwsk_verify_irp_reset(void);
+
+/* ---- pool group (verifier_pool.c) ---- */
+void *openwsk_verify_pool_map(size_t bytes, size_t align, ULONG tag);
+void openwsk_verify_pool_check_free(const void *user, const char *call);
+_Noreturn void openwsk_verify_pool_wrong_tag(const void *user, ULONG allocated, ULONG given, const char *call);
+void openwsk_verify_pool_unmap(void *user, const char *call);
+void openwsk_verify_pool_report_leaks(unsigned limit);
 
 /* Common checks. */
 void openwsk_verify_passive(const openwsk_verify_rule *rule, const char *call);
