@@ -37,6 +37,11 @@ OPENWSK_API void openwsk_fault_fail_allocation(LONG Nth);
  * unknown group (logged).  OPENWSK_VERIFY sets it before main. */
 OPENWSK_API int openwsk_verify_configure(const char *spec);
 OPENWSK_API unsigned openwsk_verify_enabled_groups(void);
+
+/* Legal-adversity mode (docs/adversity.md): "<seed>[,short][,events]
+ * [,lowres=N][,log=FILE]", "" for off.  0, or -1 if malformed (logged).
+ * OPENWSK_ADVERSITY sets it before main. */
+OPENWSK_API int openwsk_adversity_configure(const char *spec);
 /* Number of pool allocations attempted since the process started. */
 OPENWSK_API ULONGLONG openwsk_allocation_count(void);
 

@@ -10,6 +10,7 @@
  */
 #include "ke_internal.h"
 #include "verifier.h"
+#include "adversity.h"
 
 #include <stdint.h>
 
@@ -38,6 +39,8 @@ PIRP IoAllocateIrp(CCHAR StackSize, BOOLEAN ChargeQuota)
 {
     (void)ChargeQuota;
     if (StackSize < 1)
+        return NULL;
+    if (openwsk_adverse(OPENWSK_ADVERSE_LOW_RESOURCES) && openwsk_adversity_fail_allocation("IoAllocateIrp", 0))
         return NULL;
     USHORT size = IoSizeOfIrp(StackSize);
     PIRP irp = openwsk_pool_alloc(size, OPENWSK_TAG_IRP, FALSE);

@@ -8,6 +8,7 @@
  * __try/__except (openwsk_seh.h) instead of crashing later.
  */
 #include "ke_internal.h"
+#include "adversity.h"
 
 #include <errno.h>
 #include <sys/mman.h>
@@ -91,6 +92,8 @@ PMDL IoAllocateMdl(PVOID VirtualAddress, ULONG Length, BOOLEAN SecondaryBuffer, 
     SIZE_T size = MmSizeOfMdl(VirtualAddress, Length);
     if (size > 0x7FFF)
         return NULL; /* the Size field is a CSHORT */
+    if (openwsk_adverse(OPENWSK_ADVERSE_LOW_RESOURCES) && openwsk_adversity_fail_allocation("IoAllocateMdl", Length))
+        return NULL;
     PMDL mdl = openwsk_pool_alloc(size, OPENWSK_TAG_MDL, FALSE);
     if (mdl == NULL)
         return NULL;

@@ -9,6 +9,7 @@
  */
 #include "ke_internal.h"
 #include "verifier.h"
+#include "adversity.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -184,6 +185,11 @@ static void pool_verify_irql(BOOLEAN paged, SIZE_T bytes, ULONG tag, const char 
 
 static PVOID pool_alloc_typed(POOL_TYPE type, SIZE_T bytes, ULONG tag, BOOLEAN zero)
 {
+    if (openwsk_adverse(OPENWSK_ADVERSE_LOW_RESOURCES) && openwsk_adversity_fail_allocation("ExAllocatePool*", bytes)) {
+        if (type & POOL_RAISE_IF_ALLOCATION_FAILURE)
+            ExRaiseStatus(STATUS_INSUFFICIENT_RESOURCES);
+        return NULL;
+    }
     if (openwsk_verifying(OPENWSK_VERIFY_IRQL))
         pool_verify_irql((type & 1) != 0 /* PagedPool and its variants */, bytes, tag, "ExAllocatePool*(PoolType)");
     void *p = pool_alloc_aligned(bytes, tag, zero || (type & POOL_ZERO_ALLOCATION), pool_type_alignment(type, bytes),
@@ -252,7 +258,9 @@ PVOID ExAllocatePool2(POOL_FLAGS Flags, SIZE_T NumberOfBytes, ULONG Tag)
     PVOID p = NULL;
     if (openwsk_verifying(OPENWSK_VERIFY_IRQL))
         pool_verify_irql((Flags & POOL_FLAG_PAGED) != 0, NumberOfBytes, Tag, "ExAllocatePool2");
-    if (valid) {
+    BOOLEAN starved = valid && openwsk_adverse(OPENWSK_ADVERSE_LOW_RESOURCES) &&
+                      openwsk_adversity_fail_allocation("ExAllocatePool2", NumberOfBytes);
+    if (valid && !starved) {
         SIZE_T align = NumberOfBytes >= PAGE_SIZE ? PAGE_SIZE
                        : (Flags & POOL_FLAG_CACHE_ALIGNED) ? SYSTEM_CACHE_ALIGNMENT_SIZE
                                                            : 16;

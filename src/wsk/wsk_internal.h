@@ -12,6 +12,7 @@
 #include <pthread.h>
 
 #include "kernel/ke_internal.h"
+#include "kernel/adversity.h"
 #include "kernel/perturb.h"
 #include "wsk_io.h"
 #include "wsk_req.h"
@@ -133,6 +134,7 @@ typedef struct wsk_socket {
     LIST_ENTRY disconnect_wait; /* a graceful disconnect waiting for them (queue_link) */
     BOOLEAN receive_shut;      /* FIN received */
     BOOLEAN reset_seen;        /* a call took the peer's reset (Linux reports it once) */
+    openwsk_adversity_stream adversity; /* legal adversity: this socket's own decisions */
     ULONG events;              /* WSK_EVENT_* enabled (SO_WSK_EVENT_CALLBACK) */
     ULONG static_events;       /* the part enabled by WSK_SET_STATIC_EVENT_CALLBACKS */
 

@@ -9,6 +9,7 @@
  */
 #include "wsk_internal.h"
 
+
 #include <errno.h>
 
 #define WSK_TAG_REQUEST TAG_FROM_CHARS('W', 's', 'k', 'R')
@@ -51,6 +52,7 @@ wsk_req *wsk_req_take_locked(wsk_socket *s, wsk_req_kind kind, const wsk_req_ops
     r->result = 0;
     r->transferred = 0;
     r->wanted = 0;
+    r->adverse_length = 0;
     r->seg_count = segments;
     r->seg_first = 0;
     __builtin_memset(&r->u, 0, sizeof(r->u));
@@ -209,12 +211,40 @@ BOOLEAN wsk_req_queue_locked(wsk_socket *s, wsk_req *r, PLIST_ENTRY queue)
     return FALSE;
 }
 
+/* Legal adversity ("short"): a receive asks the kernel for fewer bytes
+ * than its buffer holds, so it completes with less than was available, as
+ * any TCP segmentation may make it do on Windows (a WAITALL receive then
+ * simply takes more rounds).  The segment cut short gets its length back
+ * in wsk_req_io_done. */
+static ULONG adverse_receive_segments(wsk_socket *s, wsk_req *r)
+{
+    if (r->kind != WSK_REQ_RECEIVE || (r->flags & WSK_FLAG_DRAIN) || r->wanted < 2 ||
+        !openwsk_adversity_stream_one_in(&s->adversity, 2))
+        return r->seg_count;
+    SIZE_T cap = openwsk_adversity_stream_pick(&s->adversity,
+                                               (uint32_t)(r->wanted - 1 > 0xFFFFFFFFu ? 0xFFFFFFFFu : r->wanted - 1));
+    SIZE_T left = cap;
+    ULONG i = 0;
+    for (; i < r->seg_count && left > r->seg[i].length; i++)
+        left -= r->seg[i].length;
+    if (i >= r->seg_count)
+        return r->seg_count;
+    r->adverse_segment = i;
+    r->adverse_length = r->seg[i].length;
+    r->seg[i].length = left;
+    openwsk_adversity_event(OPENWSK_ADVERSE_SHORT_RECEIVE, "socket #%u: WskReceive%s asks for %zu of its %zu bytes",
+                            s->adversity.ordinal, (r->flags & WSK_FLAG_WAITALL) ? " (WAITALL)" : "", (size_t)cap,
+                            (size_t)r->wanted);
+    return i + 1;
+}
+
 BOOLEAN wsk_req_submit_receive_locked(wsk_socket *s, wsk_req *r)
 {
     if (s->recv_active != NULL)
         return wsk_req_queue_locked(s, r, &s->recv_wait);
     s->recv_active = r;
-    wsk_io_recv(&r->io, s->fd, r->seg, r->seg_count, wsk_req_io_done, r);
+    ULONG count = openwsk_adverse(OPENWSK_ADVERSE_SHORT_RECEIVE) ? adverse_receive_segments(s, r) : r->seg_count;
+    wsk_io_recv(&r->io, s->fd, r->seg, count, wsk_req_io_done, r);
     wsk_req_after_submit_locked(r);
     return FALSE;
 }
@@ -269,6 +299,10 @@ void wsk_req_io_done(wsk_io *io, void *context, long result, size_t transferred)
     wsk_req *r = context;
     wsk_socket *s = r->socket;
     pthread_mutex_lock(&s->lock);
+    if (r->adverse_length != 0) { /* legal adversity cut a segment: give it back its length */
+        r->seg[r->adverse_segment].length = r->adverse_length;
+        r->adverse_length = 0;
+    }
     if (r->ops != NULL && r->ops->progress != NULL && r->ops->progress(s, r, result, transferred)) {
         pthread_mutex_unlock(&s->lock);
         return;

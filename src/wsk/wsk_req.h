@@ -99,6 +99,8 @@ typedef struct wsk_req {
     long result;
     SIZE_T transferred;        /* bytes moved so far (WAITALL receives, sends) */
     SIZE_T wanted;
+    SIZE_T adverse_length;     /* legal adversity cut seg[adverse_segment]: its real length (0: none) */
+    ULONG adverse_segment;
     /* Per kind; cleared whole when the request is taken. */
     union {
         struct { /* WSK_REQ_ACCEPT */

@@ -8,6 +8,7 @@
  */
 #include "wsk_internal.h"
 
+
 #include <errno.h>
 
 #include "wsk_linux.h"
@@ -129,6 +130,12 @@ static void rx_arm_locked(wsk_socket *s)
     r->u.read.block = b;
     r->seg[0].base = b->data;
     r->seg[0].length = WSK_RX_BLOCK_DATA;
+    /* Legal adversity ("events"): read, and so indicate, fewer bytes. */
+    if (openwsk_adverse(OPENWSK_ADVERSE_SHORT_INDICATION) && openwsk_adversity_stream_one_in(&s->adversity, 2)) {
+        r->seg[0].length = openwsk_adversity_stream_pick(&s->adversity, 64);
+        openwsk_adversity_event(OPENWSK_ADVERSE_SHORT_INDICATION, "socket #%u: WskReceiveEvent gets at most %zu bytes",
+                                s->adversity.ordinal, r->seg[0].length);
+    }
     wsk_req_track_locked(s, r);
     s->rx_reader = r;
     wsk_io_recv(&r->io, s->fd, r->seg, 1, rx_read_done, r);

@@ -75,6 +75,8 @@ static void usage(FILE *to)
           "  --verify GROUPS        driver verifier rule groups, comma-separated (irql, irp, all);\n"
           "                         a violation prints a report and stops with 0xC4\n"
           "                         (same as OPENWSK_VERIFY=GROUPS; docs/verifier.md)\n"
+          "  --adversity SPEC       legal-adversity mode: SEED[,short][,events][,lowres=N][,log=FILE]\n"
+          "                         (same as OPENWSK_ADVERSITY=SPEC; docs/adversity.md)\n"
           "  -h, --help             this text\n"
           "Each Name=Value becomes a value of the service key's Parameters subkey\n"
           "(read with ZwOpenKey/ZwQueryValueKey or RtlQueryRegistryValues): numbers\n"
@@ -120,6 +122,9 @@ static int parse_options(int argc, char **argv, host_options *o)
         } else if (strcmp(a, "--verify") == 0 && i + 1 < argc) {
             /* Before the driver is loaded: DriverEntry is checked too. */
             if (openwsk_verify_configure(argv[++i]) != 0)
+                return -1;
+        } else if (strcmp(a, "--adversity") == 0 && i + 1 < argc) {
+            if (openwsk_adversity_configure(argv[++i]) != 0)
                 return -1;
         } else if (a[0] == '-') {
             return -1;

@@ -1,0 +1,189 @@
+/*
+ * test_adversity.c - legal-adversity mode (OPENWSK_ADVERSITY,
+ * docs/adversity.md): its specification, its seeded decisions, short
+ * stream receives that stay legal (every byte arrives, in order; WAITALL
+ * still fills its buffer), low-resources failures of the driver's
+ * allocations, and the event log.
+ */
+#include <ntddk.h>
+#include <openwsk_runtime.h>
+#include <wsk.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kernel/adversity.h"
+#include "linux_peer.h"
+#include "wt.h"
+#include "wt_wsk.h"
+
+#define TAG_ADV TAG_FROM_CHARS('A', 'd', 'v', '1')
+
+static void specification(void)
+{
+    CHECK_EQ(openwsk_adversity_configure("7"), 0);
+    CHECK(openwsk_adverse(OPENWSK_ADVERSE_SHORT_RECEIVE));
+    CHECK(openwsk_adverse(OPENWSK_ADVERSE_SHORT_INDICATION));
+    CHECK(openwsk_adverse(OPENWSK_ADVERSE_LOW_RESOURCES));
+    CHECK_EQ(openwsk_adversity_configure("7,short"), 0);
+    CHECK(openwsk_adverse(OPENWSK_ADVERSE_SHORT_RECEIVE));
+    CHECK(!openwsk_adverse(OPENWSK_ADVERSE_LOW_RESOURCES));
+    CHECK_EQ(openwsk_adversity_configure("x"), -1);
+    CHECK_EQ(openwsk_adversity_configure("7,nonsense"), -1);
+    CHECK_EQ(openwsk_adversity_configure("7,lowres=0"), -1);
+    CHECK_EQ(openwsk_adversity_configure(""), 0);
+    CHECK(!openwsk_adverse(OPENWSK_ADVERSE_SHORT_RECEIVE));
+}
+
+/* A socket's decisions depend on the seed and its ordinal only. */
+static void draw(const char *spec, unsigned ordinal, uint32_t out[16])
+{
+    CHECK_EQ(openwsk_adversity_configure(spec), 0);
+    openwsk_adversity_stream st = {0};
+    st.ordinal = ordinal;
+    for (int i = 0; i < 16; i++) {
+        out[i] = openwsk_adversity_stream_pick(&st, 1000000);
+        CHECK(out[i] >= 1 && out[i] <= 1000000);
+    }
+}
+
+static void streams_replay(void)
+{
+    uint32_t a[16], b[16], c[16], d[16];
+    draw("42,short", 5, a);
+    draw("42,short", 5, b);
+    draw("42,short", 6, c);
+    draw("43,short", 5, d);
+    CHECK(memcmp(a, b, sizeof(a)) == 0);
+    CHECK(memcmp(a, c, sizeof(a)) != 0);
+    CHECK(memcmp(a, d, sizeof(a)) != 0);
+    /* Unset ordinals are handed out in turn. */
+    openwsk_adversity_stream s1 = {0}, s2 = {0};
+    (void)openwsk_adversity_stream_one_in(&s1, 2);
+    (void)openwsk_adversity_stream_one_in(&s2, 2);
+    CHECK(s1.ordinal != 0 && s2.ordinal == s1.ordinal + 1);
+    openwsk_adversity_configure("");
+}
+
+/* lowres=2: about half of the driver's allocations fail, each logged; a
+ * raise-on-failure request raises; the runtime's own objects are not
+ * failed (only the driver's calls are). */
+static void low_resources(void)
+{
+    char path[] = "/tmp/openwsk-adversity-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    close(fd);
+    char spec[96];
+    snprintf(spec, sizeof(spec), "9,lowres=2,log=%s", path);
+    CHECK_EQ(openwsk_adversity_configure(spec), 0);
+    int failed = 0, irps_failed = 0, mdls_failed = 0;
+    for (int i = 0; i < 200; i++) {
+        void *p = ExAllocatePoolWithTag(NonPagedPoolNx, 32, TAG_ADV);
+        if (p == NULL)
+            failed++;
+        else
+            ExFreePoolWithTag(p, TAG_ADV);
+        PIRP irp = IoAllocateIrp(1, FALSE);
+        if (irp == NULL)
+            irps_failed++;
+        else
+            IoFreeIrp(irp);
+        static char buffer[64];
+        PMDL m = IoAllocateMdl(buffer, sizeof(buffer), FALSE, FALSE, NULL);
+        if (m == NULL)
+            mdls_failed++;
+        else
+            IoFreeMdl(m);
+    }
+    CHECK(failed > 50 && failed < 150);
+    CHECK(irps_failed > 50 && irps_failed < 150);
+    CHECK(mdls_failed > 50 && mdls_failed < 150);
+    volatile NTSTATUS code = STATUS_SUCCESS;
+    for (volatile int i = 0; i < 50 && code == STATUS_SUCCESS; i++) {
+        __try {
+            void *p = ExAllocatePoolWithTag((POOL_TYPE)(NonPagedPoolNx | POOL_RAISE_IF_ALLOCATION_FAILURE), 16,
+                                            TAG_ADV);
+            ExFreePoolWithTag(p, TAG_ADV);
+        } __except (EXCEPTION_EXECUTE_HANDLER) {
+            code = GetExceptionCode();
+        }
+    }
+    CHECK_EQ(code, STATUS_INSUFFICIENT_RESOURCES);
+    CHECK_EQ(openwsk_adversity_configure(""), 0);
+    FILE *f = fopen(path, "r");
+    CHECK(f != NULL);
+    int lines = 0;
+    char line[256];
+    BOOLEAN named = FALSE;
+    while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+        lines++;
+        if (strstr(line, "IoAllocateMdl(64 bytes) fails (low resources)") != NULL)
+            named = TRUE;
+    }
+    if (f != NULL)
+        fclose(f);
+    CHECK(lines >= failed + irps_failed + mdls_failed);
+    CHECK(named);
+    unlink(path);
+}
+
+/* Short receives stay legal: a peer's 64 KiB arrive whole and in order
+ * through receives that often return less than was there, and a WAITALL
+ * receive still fills its buffer. */
+static void short_receives_lose_nothing(void)
+{
+    CHECK_EQ(openwsk_adversity_configure("5,short"), 0);
+    wt_wsk t;
+    wt_wsk_open(&t);
+    int lfd = peer_tcp_listen(4, "127.0.0.1", 0);
+    NTSTATUS st;
+    PWSK_SOCKET s = wt_socket(&t, AF_INET, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_CONNECTION_SOCKET, &st);
+    CHECK_EQ(st, STATUS_SUCCESS);
+    const WSK_PROVIDER_CONNECTION_DISPATCH *d = s->Dispatch;
+    SOCKADDR_IN any = wt_in4("127.0.0.1", 0), remote = wt_in4("127.0.0.1", peer_local_port(lfd));
+    CHECK_EQ(wt_bind(&t, s, &any), STATUS_SUCCESS);
+    CHECK_EQ(wt_irp_result(&t.irp, d->WskConnect(s, (PSOCKADDR)&remote, 0, wt_irp_arm(&t.irp))), STATUS_SUCCESS);
+    int peer = peer_accept(lfd, 2000);
+    CHECK(peer >= 0);
+    static unsigned char sent[65536], got[65536];
+    for (size_t i = 0; i < sizeof(sent); i++)
+        sent[i] = (unsigned char)(i * 13 + (i >> 8));
+    CHECK_EQ(peer_send_all(peer, sent, sizeof(sent)), (long)sizeof(sent));
+    size_t have = 0;
+    int receives = 0, short_ones = 0;
+    PMDL m = IoAllocateMdl(got, sizeof(got), FALSE, FALSE, NULL);
+    MmBuildMdlForNonPagedPool(m);
+    while (have < sizeof(got) - 1000 && receives < 100000) {
+        WSK_BUF b = {m, have, 1000};
+        CHECK_EQ(wt_irp_result(&t.irp, d->WskReceive(s, &b, 0, wt_irp_arm(&t.irp))), STATUS_SUCCESS);
+        ULONG_PTR n = t.irp.irp->IoStatus.Information;
+        CHECK(n >= 1 && n <= 1000);
+        if (n < 1000)
+            short_ones++;
+        have += n;
+        receives++;
+    }
+    WSK_BUF rest = {m, have, sizeof(got) - have};
+    CHECK_EQ(wt_irp_result(&t.irp, d->WskReceive(s, &rest, WSK_FLAG_WAITALL, wt_irp_arm(&t.irp))), STATUS_SUCCESS);
+    CHECK_EQ(t.irp.irp->IoStatus.Information, sizeof(got) - have);
+    CHECK(memcmp(sent, got, sizeof(got)) == 0);
+    CHECK(short_ones > 10); /* the adversity really happened */
+    IoFreeMdl(m);
+    peer_close(peer);
+    peer_close(lfd);
+    CHECK_EQ(wt_close(&t, s), STATUS_SUCCESS);
+    wt_wsk_close(&t);
+    CHECK_EQ(openwsk_adversity_configure(""), 0);
+}
+
+int main(void)
+{
+    WT_RUN(specification);
+    WT_RUN(streams_replay);
+    WT_RUN(low_resources);
+    WT_RUN(short_receives_lose_nothing);
+    return wt_finish();
+}
