@@ -1,8 +1,14 @@
 /* load.c - bench_load: the load generator of the echo benchmarks.
  *
  *   bench_load --port N --workload tcp_echo|tcp_stream|udp_echo|tcp_connect
- *              --seconds S [--conns C] [--warmup-ms M] [--client-threads K]
+ *              --seconds S [--conns C] [--window BYTES] [--warmup-ms M]
+ *              [--client-threads K]
  *   bench_load --free-port     print a port free for both TCP and UDP
+ *
+ * --conns: connections (tcp_echo, default 16; tcp_stream, default 4),
+ * sockets (udp_echo, 16) or cycles at a time (tcp_connect, 16). --window:
+ * tcp_stream bytes in flight per connection, in 64 KiB messages (default
+ * 262144 = 4 messages).
  *
  * The connections are spread over K (default 2) client threads, each running
  * its own epoll loop over its share, so the client is a few cheap threads
@@ -38,7 +44,7 @@ struct workload {
 
 static const struct workload WORKLOADS[] = {
     {"tcp_echo", "req/s", load_tcp_echo, true},
-    {"tcp_stream", "MB/s", load_tcp_stream, false},
+    {"tcp_stream", "MB/s", load_tcp_stream, true}, /* latency: per 64 KiB message */
     {"udp_echo", "dgram/s", load_udp_echo, true},
     {"tcp_connect", "conn/s", load_tcp_connect_loop, true},
 };
@@ -67,6 +73,13 @@ void load_start_barrier(struct load_thread *t)
     uint64_t t0 = __atomic_load_n(&g_t0, __ATOMIC_ACQUIRE);
     t->t_measure = t0 + g_warmup_ns;
     t->t_end = t->t_measure + g_run_ns;
+}
+
+void load_check_stall(uint64_t t_start, uint64_t now, const char *what, uint32_t id)
+{
+    if (now > t_start && now - t_start > LOAD_STALL_NS)
+        load_fail("%s on connection %u: no answer for %.1f s (lost by the server?)", what, id,
+                  (double)(now - t_start) / 1e9);
 }
 
 void load_op_done(struct load_thread *t, uint64_t t_start, uint64_t now)
@@ -198,14 +211,16 @@ static double percentile_us(const uint32_t *v, size_t n, double p)
 static void usage(void)
 {
     fprintf(stderr, "usage: bench_load --port N --workload tcp_echo|tcp_stream|udp_echo|tcp_connect\n"
-                    "                  --seconds S [--conns C] [--warmup-ms M] [--client-threads K]\n"
+                    "                  --seconds S [--conns C] [--window BYTES] [--warmup-ms M]\n"
+                    "                  [--client-threads K]\n"
                     "       bench_load --free-port\n");
     exit(1);
 }
 
 int main(int argc, char **argv)
 {
-    int port = -1, conns = 16, warmup_ms = 300, nthreads = 2;
+    int port = -1, conns = 0, warmup_ms = 300, nthreads = 2;
+    long window = 4L * LOAD_STREAM_MSG;
     double seconds = 0;
     const struct workload *w = NULL;
     for (int i = 1; i < argc; i++) {
@@ -223,6 +238,8 @@ int main(int argc, char **argv)
             seconds = bench_parse_seconds(a, v);
         else if (strcmp(a, "--conns") == 0)
             conns = (int)bench_parse_long(a, v, 1, 10000);
+        else if (strcmp(a, "--window") == 0)
+            window = bench_parse_long(a, v, LOAD_STREAM_MSG, 1024L * LOAD_STREAM_MSG);
         else if (strcmp(a, "--warmup-ms") == 0)
             warmup_ms = (int)bench_parse_long(a, v, 0, 600000);
         else if (strcmp(a, "--client-threads") == 0)
@@ -238,8 +255,8 @@ int main(int argc, char **argv)
     }
     if (port < 0 || !w || seconds <= 0)
         usage();
-    if (w->body == load_tcp_stream)
-        conns = 1; /* one streaming connection by definition */
+    if (conns == 0)
+        conns = w->body == load_tcp_stream ? 4 : 16;
     if (nthreads > conns)
         nthreads = conns;
     signal(SIGPIPE, SIG_IGN);
@@ -254,6 +271,7 @@ int main(int argc, char **argv)
         load_fail("out of memory");
     for (int i = 0; i < nthreads; i++) {
         ts[i].port = port;
+        ts[i].window_msgs = (int)(window / LOAD_STREAM_MSG);
         ts[i].first_conn = conns * i / nthreads;
         ts[i].nconns = conns * (i + 1) / nthreads - ts[i].first_conn;
         if (pthread_create(&tids[i], NULL, w->body, &ts[i]) != 0)
@@ -290,8 +308,9 @@ int main(int argc, char **argv)
     double p50 = w->latency ? percentile_us(lat, sum.nlat, 0.50) : 0;
     double p99 = w->latency ? percentile_us(lat, sum.nlat, 0.99) : 0;
     printf("RESULT workload=%s rate=%.1f unit=%s ops=%llu seconds=%.3f p50_us=%.1f p99_us=%.1f lost=%llu "
-           "errors=0\n",
-           w->name, rate, w->unit, (unsigned long long)sum.ops, seconds, p50, p99, (unsigned long long)sum.lost);
+           "conns=%d errors=0\n",
+           w->name, rate, w->unit, (unsigned long long)sum.ops, seconds, p50, p99, (unsigned long long)sum.lost,
+           conns);
     fprintf(stderr, "INFO total_ops=%llu\n", (unsigned long long)sum.total_ops);
     free(lat);
     free(ts);

@@ -14,9 +14,12 @@
 #include <stdint.h>
 
 #define LOAD_MSG 64               /* request size of the echo workloads */
-#define LOAD_STREAM_MSG 65536     /* tcp_stream message size */
-#define LOAD_STREAM_WINDOW 4      /* tcp_stream messages in flight */
+#define LOAD_STREAM_MSG 65536     /* tcp_stream message (write) size */
 #define LOAD_UDP_TIMEOUT_NS 200000000u /* udp_echo: resend after 200 ms */
+/* An exchange (TCP echo, connect cycle, stream progress) that waits longer
+ * than this for its echo fails the run: a server that silently swallows a
+ * request would otherwise only lower the rate. */
+#define LOAD_STALL_NS 2000000000ull
 
 struct load_stats {
     uint64_t ops;       /* completed inside the measured window */
@@ -29,6 +32,7 @@ struct load_stats {
 
 struct load_thread {
     int port;
+    int window_msgs;        /* tcp_stream: messages in flight per connection */
     int first_conn, nconns; /* global indexes of this thread's connections */
     uint64_t t_measure;     /* end of warmup */
     uint64_t t_end;         /* end of the run */
@@ -54,6 +58,10 @@ int load_tcp_connect(int port);
 int load_wait_ms(const struct load_thread *t, uint64_t now);
 
 _Noreturn void load_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Fails the run if an exchange started at t_start is still waiting at now
+ * (and longer than LOAD_STALL_NS); what names the exchange. */
+void load_check_stall(uint64_t t_start, uint64_t now, const char *what, uint32_t id);
 
 void *load_tcp_echo(void *arg);
 void *load_tcp_connect_loop(void *arg);

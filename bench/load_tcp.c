@@ -114,6 +114,15 @@ static int new_epoll(void)
     return ep;
 }
 
+/* Any exchange waiting for longer than LOAD_STALL_NS fails the run
+ * (t_start 0: nothing in flight). */
+static void scan_stalls(const struct load_thread *t, const struct xchg *cs, uint64_t now, const char *what)
+{
+    for (int i = 0; i < t->nconns; i++)
+        if (cs[i].t_start != 0)
+            load_check_stall(cs[i].t_start, now, what, cs[i].id);
+}
+
 void *load_tcp_echo(void *arg)
 {
     struct load_thread *t = arg;
@@ -123,7 +132,7 @@ void *load_tcp_echo(void *arg)
         cs[i].fd = load_tcp_connect(t->port); /* handshakes stay out of the timing */
     load_start_barrier(t);
 
-    uint64_t now = bench_now_ns();
+    uint64_t now = bench_now_ns(), last_scan = now;
     for (int i = 0; i < t->nconns; i++)
         xchg_begin(ep, &cs[i], now);
     struct epoll_event evs[64];
@@ -138,9 +147,17 @@ void *load_tcp_echo(void *arg)
                 load_op_done(t, c->t_start, now);
                 if (now < t->t_end)
                     xchg_begin(ep, c, now);
+                else
+                    c->t_start = 0; /* finished: not waiting for anything */
             }
         }
+        now = bench_now_ns();
+        if (now - last_scan > 100000000u) {
+            scan_stalls(t, cs, now, "tcp_echo request");
+            last_scan = now;
+        }
     }
+    scan_stalls(t, cs, bench_now_ns(), "tcp_echo request");
     for (int i = 0; i < t->nconns; i++)
         close(cs[i].fd);
     free(cs);
@@ -200,6 +217,8 @@ static void cycle_event(struct load_thread *t, int ep, struct xchg *c, uint32_t 
         load_op_done(t, c->t_start, now);
         if (now < t->t_end)
             cycle_begin(t, ep, c, now);
+        else
+            c->t_start = 0; /* finished: not waiting for anything */
     }
 }
 
@@ -210,7 +229,7 @@ void *load_tcp_connect_loop(void *arg)
     struct xchg *cs = xchg_array(t);
     load_start_barrier(t);
 
-    uint64_t now = bench_now_ns();
+    uint64_t now = bench_now_ns(), last_scan = now;
     for (int i = 0; i < t->nconns; i++)
         cycle_begin(t, ep, &cs[i], now);
     struct epoll_event evs[64];
@@ -218,7 +237,13 @@ void *load_tcp_connect_loop(void *arg)
         int n = epoll_wait(ep, evs, 64, load_wait_ms(t, now));
         for (int i = 0; i < n; i++)
             cycle_event(t, ep, evs[i].data.ptr, evs[i].events);
+        now = bench_now_ns();
+        if (now - last_scan > 100000000u) {
+            scan_stalls(t, cs, now, "tcp_connect cycle");
+            last_scan = now;
+        }
     }
+    scan_stalls(t, cs, bench_now_ns(), "tcp_connect cycle");
     for (int i = 0; i < t->nconns; i++)
         if (cs[i].fd >= 0)
             close(cs[i].fd);
