@@ -1,12 +1,22 @@
-/* native_epoll_server.c - the native epoll baseline for the WSK echo server.
+/* native_epoll_server.c - the native epoll anchor for the WSK echo server.
  *
- * TCP echo and UDP echo on 127.0.0.1:PORT. Each of T worker threads owns an
+ * TCP echo and UDP echo on 127.0.0.1:PORT, written the way a Linux
+ * networking engineer would with epoll. Each of T worker threads owns an
  * epoll instance, a SO_REUSEPORT TCP listener and a SO_REUSEPORT UDP socket,
  * so the kernel spreads connections and datagram flows over the threads and
- * the threads share nothing. Level-triggered: a connection is watched for
- * EPOLLIN until an echo cannot be written in full; the rest is kept and the
- * connection watches EPOLLOUT alone until it is flushed (reading stops
- * meanwhile, which pushes back on a peer that does not read).
+ * the threads share nothing.
+ *
+ * TCP, level-triggered: a ready connection gets a few recv + send rounds per
+ * wake-up (streams need fewer epoll_wait calls, small echoes are not
+ * starved). An echo the socket does not take in full stays in the buffer it
+ * was read into: the connection keeps that buffer (the worker takes a spare
+ * one for its next reads, so nothing is copied), watches EPOLLOUT alone
+ * until it is flushed (reading stops meanwhile, which pushes back on a peer
+ * that does not read), then goes straight back to reading.
+ *
+ * UDP: recvmmsg of up to 32 datagrams, each echoed to its sender by one
+ * sendmmsg of the whole batch; a datagram the send buffer has no room for
+ * is dropped, as UDP may (the client counts it lost and resends).
  */
 #include "bench_util.h"
 #include "server_common.h"
@@ -22,20 +32,34 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#define UDP_BATCH 32
+#define READ_ROUNDS 8 /* recv + send rounds per ready connection and wake-up */
+
 struct conn {
     int fd;
-    char *pend;      /* echo bytes not yet accepted by the socket */
-    size_t pend_off; /* first unsent byte in pend */
-    size_t pend_len; /* end of the unsent bytes in pend */
-    size_t pend_cap;
+    char *pend;               /* buffer holding echo bytes the socket did not take yet */
+    size_t pend_off;          /* first unsent byte in pend */
+    size_t pend_len;          /* end of the unsent bytes */
     struct conn *prev, *next; /* per-worker list, for cleanup at exit */
+};
+
+struct spare { /* a free SERVER_BUF_SIZE buffer */
+    struct spare *next;
 };
 
 struct worker {
     pthread_t tid;
+    const struct server_opts *o;
     int ep, lfd, ufd, stopfd;
-    char *buf; /* SERVER_BUF_SIZE read buffer */
+    char *buf;            /* current TCP read buffer (SERVER_BUF_SIZE) */
+    struct spare *spares; /* buffers given back by flushed connections */
     struct conn *conns;
+    unsigned long tamper_count;
+    /* UDP batch: one slot per datagram */
+    struct mmsghdr msgs[UDP_BATCH];
+    struct iovec iovs[UDP_BATCH];
+    struct sockaddr_storage peers[UDP_BATCH];
+    char *ubuf; /* UDP_BATCH * SERVER_BUF_SIZE */
 };
 
 /* epoll data for the non-connection descriptors: addresses of these tags. */
@@ -54,6 +78,24 @@ static void conn_watch(struct worker *w, struct conn *c, uint32_t events)
     (void)epoll_ctl(w->ep, EPOLL_CTL_MOD, c->fd, &ev);
 }
 
+static void give_back(struct worker *w, char *buf)
+{
+    struct spare *s = (struct spare *)(void *)buf;
+    s->next = w->spares;
+    w->spares = s;
+}
+
+/* A fresh read buffer for the worker; NULL if out of memory. */
+static char *take_buffer(struct worker *w)
+{
+    if (w->spares) {
+        char *b = (char *)w->spares;
+        w->spares = w->spares->next;
+        return b;
+    }
+    return malloc(SERVER_BUF_SIZE);
+}
+
 static void conn_close(struct worker *w, struct conn *c)
 {
     if (c->prev)
@@ -63,7 +105,8 @@ static void conn_close(struct worker *w, struct conn *c)
     if (c->next)
         c->next->prev = c->prev;
     close(c->fd); /* also drops it from the epoll set */
-    free(c->pend);
+    if (c->pend)
+        give_back(w, c->pend);
     free(c);
 }
 
@@ -88,33 +131,17 @@ static void on_accept(struct worker *w)
     }
 }
 
-/* Keep bytes [from, from+len) for later; false if out of memory. */
-static bool conn_keep(struct conn *c, const char *from, size_t len)
-{
-    if (c->pend_cap < len) {
-        char *p = realloc(c->pend, len);
-        if (!p)
-            return false;
-        c->pend = p;
-        c->pend_cap = len;
-    }
-    memcpy(c->pend, from, len);
-    c->pend_off = 0;
-    c->pend_len = len;
-    return true;
-}
-
 /* Echo what is readable. Returns false when the connection is finished. */
 static bool conn_readable(struct worker *w, struct conn *c)
 {
-    /* A few reads per wakeup: fewer epoll_wait calls when data streams in,
-     * without starving the other connections of this thread. */
-    for (int round = 0; round < 8; round++) {
+    for (int round = 0; round < READ_ROUNDS; round++) {
         ssize_t n = recv(c->fd, w->buf, SERVER_BUF_SIZE, 0);
         if (n == 0)
             return false; /* peer closed */
         if (n < 0)
             return errno == EAGAIN || errno == EINTR;
+        if (!server_tamper(w->o, &w->tamper_count, w->buf, (size_t)n))
+            continue;
         ssize_t sent = send(c->fd, w->buf, (size_t)n, MSG_NOSIGNAL);
         if (sent < 0) {
             if (errno != EAGAIN)
@@ -122,8 +149,14 @@ static bool conn_readable(struct worker *w, struct conn *c)
             sent = 0;
         }
         if (sent < n) {
-            if (!conn_keep(c, w->buf + sent, (size_t)(n - sent)))
+            /* The connection keeps the buffer with the rest of the echo. */
+            char *next = take_buffer(w);
+            if (!next)
                 return false;
+            c->pend = w->buf;
+            c->pend_off = (size_t)sent;
+            c->pend_len = (size_t)n;
+            w->buf = next;
             conn_watch(w, c, EPOLLOUT);
             return true;
         }
@@ -133,7 +166,8 @@ static bool conn_readable(struct worker *w, struct conn *c)
     return true;
 }
 
-/* Flush kept bytes. Returns false when the connection is finished. */
+/* Flush kept bytes, then read again. Returns false when the connection is
+ * finished. */
 static bool conn_writable(struct worker *w, struct conn *c)
 {
     while (c->pend_off < c->pend_len) {
@@ -142,21 +176,52 @@ static bool conn_writable(struct worker *w, struct conn *c)
             return errno == EAGAIN || errno == EINTR;
         c->pend_off += (size_t)sent;
     }
-    c->pend_off = c->pend_len = 0;
+    give_back(w, c->pend);
+    c->pend = NULL;
     conn_watch(w, c, EPOLLIN);
-    return true;
+    return conn_readable(w, c); /* the peer has probably sent more meanwhile */
 }
 
 static void on_udp(struct worker *w)
 {
-    for (int i = 0; i < 64; i++) {
-        struct sockaddr_storage peer;
-        socklen_t plen = sizeof peer;
-        ssize_t n = recvfrom(w->ufd, w->buf, SERVER_BUF_SIZE, 0, (struct sockaddr *)&peer, &plen);
-        if (n < 0)
+    for (int round = 0; round < 4; round++) {
+        for (int i = 0; i < UDP_BATCH; i++) {
+            w->iovs[i].iov_len = SERVER_BUF_SIZE;
+            w->msgs[i].msg_hdr.msg_namelen = sizeof w->peers[i];
+        }
+        int n = recvmmsg(w->ufd, w->msgs, UDP_BATCH, MSG_DONTWAIT, NULL);
+        if (n <= 0)
             return;
-        /* A full send buffer drops the echo, as UDP may; the client resends. */
-        (void)sendto(w->ufd, w->buf, (size_t)n, MSG_NOSIGNAL, (struct sockaddr *)&peer, plen);
+        /* Echo each datagram to its sender: same slots, length as received.
+         * Tampered-with drops are skipped by compacting the batch. */
+        int out = 0;
+        for (int i = 0; i < n; i++) {
+            w->iovs[i].iov_len = w->msgs[i].msg_len;
+            if (!server_tamper(w->o, &w->tamper_count, w->iovs[i].iov_base, w->msgs[i].msg_len))
+                continue;
+            if (out != i) {
+                struct mmsghdr m = w->msgs[out];
+                struct iovec v = w->iovs[out];
+                w->msgs[out] = w->msgs[i];
+                w->iovs[out] = w->iovs[i];
+                w->msgs[out].msg_hdr.msg_iov = &w->iovs[out];
+                w->msgs[i] = m;
+                w->iovs[i] = v;
+                w->msgs[i].msg_hdr.msg_iov = &w->iovs[i];
+            }
+            out++;
+        }
+        for (int done = 0; done < out;) {
+            int s = sendmmsg(w->ufd, w->msgs + done, (unsigned)(out - done), MSG_DONTWAIT | MSG_NOSIGNAL);
+            if (s <= 0) {
+                if (s < 0 && errno == EINTR)
+                    continue;
+                break; /* send buffer full (or an error): the rest is dropped, as UDP may */
+            }
+            done += s;
+        }
+        if (n < UDP_BATCH)
+            return; /* probably drained; level-triggered epoll tells us if not */
     }
 }
 
@@ -181,12 +246,34 @@ static void *worker_main(void *arg)
                 on_udp(w);
             } else {
                 struct conn *c = p;
-                bool ok = c->pend_len ? conn_writable(w, c) : conn_readable(w, c);
+                bool ok = c->pend ? conn_writable(w, c) : conn_readable(w, c);
                 if (!ok)
                     conn_close(w, c);
             }
         }
     }
+}
+
+static void worker_setup(struct worker *w, const struct server_opts *o, int stopfd)
+{
+    w->o = o;
+    w->lfd = server_tcp_listener(o->port);
+    w->ufd = server_udp_socket(o->port);
+    w->stopfd = stopfd;
+    w->buf = malloc(SERVER_BUF_SIZE);
+    w->ubuf = malloc((size_t)UDP_BATCH * SERVER_BUF_SIZE);
+    w->ep = epoll_create1(EPOLL_CLOEXEC);
+    if (!w->buf || !w->ubuf || w->ep < 0)
+        bench_die_errno(1, "worker setup");
+    for (int i = 0; i < UDP_BATCH; i++) {
+        w->iovs[i].iov_base = w->ubuf + (size_t)i * SERVER_BUF_SIZE;
+        w->msgs[i].msg_hdr.msg_iov = &w->iovs[i];
+        w->msgs[i].msg_hdr.msg_iovlen = 1;
+        w->msgs[i].msg_hdr.msg_name = &w->peers[i];
+    }
+    epoll_add(w->ep, w->lfd, EPOLLIN, &TAG_LISTEN);
+    epoll_add(w->ep, w->ufd, EPOLLIN, &TAG_UDP);
+    epoll_add(w->ep, stopfd, EPOLLIN, &TAG_STOP);
 }
 
 int main(int argc, char **argv)
@@ -205,19 +292,8 @@ int main(int argc, char **argv)
     struct worker *ws = calloc((size_t)o.threads, sizeof *ws);
     if (!ws)
         bench_die_errno(1, "calloc");
-    for (int i = 0; i < o.threads; i++) {
-        struct worker *w = &ws[i];
-        w->lfd = server_tcp_listener(o.port);
-        w->ufd = server_udp_socket(o.port);
-        w->stopfd = stopfd;
-        w->buf = malloc(SERVER_BUF_SIZE);
-        w->ep = epoll_create1(EPOLL_CLOEXEC);
-        if (!w->buf || w->ep < 0)
-            bench_die_errno(1, "worker setup");
-        epoll_add(w->ep, w->lfd, EPOLLIN, &TAG_LISTEN);
-        epoll_add(w->ep, w->ufd, EPOLLIN, &TAG_UDP);
-        epoll_add(w->ep, stopfd, EPOLLIN, &TAG_STOP);
-    }
+    for (int i = 0; i < o.threads; i++)
+        worker_setup(&ws[i], &o, stopfd);
     for (int i = 0; i < o.threads; i++)
         if (pthread_create(&ws[i].tid, NULL, worker_main, &ws[i]) != 0)
             bench_die_errno(1, "pthread_create");
@@ -232,10 +308,16 @@ int main(int argc, char **argv)
         pthread_join(w->tid, NULL);
         while (w->conns)
             conn_close(w, w->conns);
+        while (w->spares) {
+            struct spare *s = w->spares;
+            w->spares = s->next;
+            free(s);
+        }
         close(w->lfd);
         close(w->ufd);
         close(w->ep);
         free(w->buf);
+        free(w->ubuf);
     }
     close(stopfd);
     free(ws);

@@ -13,7 +13,7 @@
 
 static void usage(const char *prog)
 {
-    fprintf(stderr, "usage: %s --port N [--threads T]\n", prog);
+    fprintf(stderr, "usage: %s --port N [--threads T] [--corrupt-every N] [--drop-every N]\n", prog);
     exit(1);
 }
 
@@ -21,6 +21,7 @@ void server_parse_args(int argc, char **argv, struct server_opts *o)
 {
     o->port = -1;
     o->threads = 1;
+    o->corrupt_every = o->drop_every = 0;
     for (int i = 1; i < argc; i++) {
         if (i + 1 >= argc)
             usage(argv[0]);
@@ -28,6 +29,10 @@ void server_parse_args(int argc, char **argv, struct server_opts *o)
             o->port = (int)bench_parse_long("--port", argv[++i], 1, 65535);
         else if (strcmp(argv[i], "--threads") == 0)
             o->threads = (int)bench_parse_long("--threads", argv[++i], 1, SERVER_MAX_THREADS);
+        else if (strcmp(argv[i], "--corrupt-every") == 0)
+            o->corrupt_every = bench_parse_long("--corrupt-every", argv[++i], 1, 1L << 40);
+        else if (strcmp(argv[i], "--drop-every") == 0)
+            o->drop_every = bench_parse_long("--drop-every", argv[++i], 1, 1L << 40);
         else
             usage(argv[0]);
     }
