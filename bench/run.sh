@@ -1,52 +1,97 @@
 #!/bin/sh
-# run.sh - the WSK echo server against native epoll and io_uring servers.
+# run.sh - the WSK echo server against the best native epoll and io_uring
+# servers (issue 13's rows).
 #
-#   bench/run.sh [--rounds R] [--seconds S] [--threads T] [--backends "io_uring epoll"]
-#   OPENWSK_BENCH_WORKLOADS="tcp_echo ..." runs a subset (a quick A/B check).
+#   bench/run.sh [--rounds 3] [--seconds 3] [--backends "io_uring epoll"]
+#   OPENWSK_BENCH_ROWS="echo-1c-1t udp-16s-1t"   runs only these rows
+#   OPENWSK_BENCH_WORKLOADS="tcp_echo ..."      runs only the rows of these workloads
+#   (either: a quick A/B check; `bench/run.sh --list` prints the rows)
 #
-# Builds a Release tree in build/bench, then for each round and each
-# workload (tcp_echo, tcp_stream, udp_echo, tcp_connect) runs every server
-# once, in an order rotated from round to round so that slow drifts of the
-# machine do not favour one of them: the WSK server on each engine backend
-# of --backends (OPENWSK_IO_BACKEND), the native epoll server, the native
-# io_uring server. Each run: a fresh server on a free port, READY awaited,
-# its CPU time (utime+stime of /proc/PID/stat) read around one bench_load
-# run, then SIGTERM and its exit status. socket_cycles runs once per round
-# per backend (and natively). Raw lines go to build/bench/raw.txt; the table
-# of medians and ratios to stdout and build/bench/summary.txt.
-# WSK programs not built yet (or failing to build) only remove their rows.
+# A row is a workload, its connections (sockets for udp_echo, cycles at a
+# time for tcp_connect) and the server's threads. Rows with one server
+# thread pin the server to CPU 0 and bench_load (one client thread) to
+# CPU 1 with taskset, so each side has one core; two-thread rows pin
+# nothing (the server's two threads and the two client threads share the
+# machine's cores, as they would in production). Without taskset or with
+# fewer than 2 CPUs nothing is pinned (the header line says so).
+#
+# Builds a Release tree in build/bench, then for each round and each row
+# runs every implementation once, in an order rotated from round to round so
+# that slow drifts of the machine favour none of them: the WSK echo server
+# (bench/wsk_echo_server) on each engine backend of --backends
+# (OPENWSK_IO_BACKEND, OPENWSK_IO_THREADS via --threads), the native epoll
+# server (recvmmsg/sendmmsg) and the native io_uring server (multishot
+# receive, provided buffers). Each run: a fresh server on a free port, READY
+# awaited, its CPU time (utime+stime of /proc/PID/stat) read around one
+# bench_load run, which verifies every echoed byte, then SIGTERM and its
+# exit status. socket_cycles runs each program once per round (unpinned;
+# its CPU is the program's own). Raw lines go to build/bench/raw.txt; the
+# table (ratios against the best native server per row, targets) to stdout
+# and build/bench/summary.txt.
 set -eu
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
-rounds=5
+# name:workload:connections:server_threads
+ALL_ROWS="stream-4c-1t:tcp_stream:4:1
+udp-16s-1t:udp_echo:16:1
+echo-1c-1t:tcp_echo:1:1
+echo-16c-2t:tcp_echo:16:2
+echo-16c-1t:tcp_echo:16:1
+echo-256c-1t:tcp_echo:256:1
+echo-256c-2t:tcp_echo:256:2
+connect-16-1t:tcp_connect:16:1
+socket_cycles:socket_cycles:1:1"
+
+rounds=3
 seconds=3
-threads=2
 backends="io_uring epoll"
 usage() {
-    echo "usage: bench/run.sh [--rounds R] [--seconds S] [--threads T] [--backends \"io_uring epoll\"]" >&2
+    echo "usage: bench/run.sh [--rounds R] [--seconds S] [--backends \"io_uring epoll\"] | --list" >&2
     exit 1
 }
 while [ $# -gt 0 ]; do
+    if [ "$1" = --list ]; then
+        echo "$ALL_ROWS" | tr ':' ' ' | awk '{ printf "%-15s %-13s conns=%-4s server_threads=%s\n", $1, $2, $3, $4 }'
+        exit 0
+    fi
     [ $# -ge 2 ] || usage
     case $1 in
         --rounds) rounds=$2 ;;
         --seconds) seconds=$2 ;;
-        --threads) threads=$2 ;;
         --backends) backends=$2 ;;
         *) usage ;;
     esac
     shift 2
 done
 case $rounds in '' | *[!0-9]*) usage ;; esac
-case $threads in '' | *[!0-9]*) usage ;; esac
+awk -v s="$seconds" 'BEGIN { exit !(s + 0 > 0) }' || usage
 for b in $backends; do
     case $b in io_uring | epoll) ;; *) echo "run.sh: unknown backend $b" >&2; exit 1 ;; esac
 done
 
+# The rows to run: all, or those named / of the workloads named.
+rows=""
+for spec in $ALL_ROWS; do
+    name=${spec%%:*}
+    rest=${spec#*:}
+    wl=${rest%%:*}
+    if [ -n "${OPENWSK_BENCH_ROWS:-}" ]; then
+        case " $OPENWSK_BENCH_ROWS " in *" $name "*) ;; *) continue ;; esac
+    fi
+    if [ -n "${OPENWSK_BENCH_WORKLOADS:-}" ]; then
+        case " $OPENWSK_BENCH_WORKLOADS " in *" $wl "*) ;; *) continue ;; esac
+    fi
+    rows="$rows $spec"
+done
+if [ -z "$rows" ]; then
+    echo "run.sh: no row selected (see bench/run.sh --list)" >&2
+    exit 1
+fi
+
 # ---- dependencies (Debian 12) ----
 need=""
-for pkg in cmake ninja-build gcc pkg-config liburing-dev; do
+for pkg in cmake ninja-build gcc pkg-config liburing-dev util-linux; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need="$need $pkg"
 done
 if [ -n "$need" ]; then
@@ -64,8 +109,8 @@ if grep -q 'add_subdirectory(bench)' CMakeLists.txt; then
     bin=$out/bench
     cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/null
 else
-    # The root project does not include bench/ yet: build the native side
-    # on its own (bench/CMakeLists.txt supports that), WSK rows skipped.
+    # The root project does not include bench/: build the native side on
+    # its own (bench/CMakeLists.txt supports that), WSK rows skipped.
     echo "run.sh: root CMakeLists.txt lacks add_subdirectory(bench); building the native programs only"
     build_dir=$out/standalone
     bin=$build_dir
@@ -84,12 +129,19 @@ else
 fi
 
 impls="native-epoll native-io_uring"
+cycle_impls="native"
 if [ "$have_wsk" = yes ]; then
     wsk_impls=""
     for b in $backends; do wsk_impls="$wsk_impls wsk-$b"; done
+    wsk_impls=${wsk_impls# }
     impls="$wsk_impls $impls"
+    cycle_impls="$wsk_impls native"
 fi
-workloads=${OPENWSK_BENCH_WORKLOADS:-"tcp_echo tcp_stream udp_echo tcp_connect"} # a subset: quick A/B checks
+
+# Pinning: one core each for a one-thread server and the load generator.
+pin=no
+if command -v taskset >/dev/null 2>&1 && [ "$(nproc)" -ge 2 ]; then pin=yes; fi
+
 clk_tck=$(getconf CLK_TCK)
 raw=$out/raw.txt
 summary=$out/summary.txt
@@ -101,6 +153,20 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+
+# Estimated duration: each network run is its measured seconds plus ~0.5 s
+# (warmup 0.3 s, server start and stop); a cycles run its seconds + 0.2 s.
+n_net=0
+n_cyc=0
+for spec in $rows; do
+    case $spec in socket_cycles:*) n_cyc=$((n_cyc + 1)) ;; *) n_net=$((n_net + 1)) ;; esac
+done
+n_impl=$(echo $impls | wc -w)
+n_cimpl=$(echo $cycle_impls | wc -w)
+estimate=$(awk -v r="$rounds" -v s="$seconds" -v a="$n_net" -v b="$n_impl" -v c="$n_cyc" -v d="$n_cimpl" \
+    'BEGIN { t = r * (a * b * (s + 0.5) + c * d * (s + 0.2)); printf "%d min %02d s", t / 60, t % 60 }')
+echo "run.sh: $rounds rounds x $seconds s, $n_net network rows x $n_impl implementations + $n_cyc cycles rows:" \
+    "about $estimate"
 
 # utime+stime of a process (all its threads), in clock ticks.
 cpu_ticks() {
@@ -121,12 +187,19 @@ server_for() {
     esac
 }
 
-# Start a server and wait (10 s at most) for its READY line.
-start_server() {
+# Start a server (pinned to CPU 0 when $pinned) and wait (10 s at most) for
+# its READY line.
+start_server() { # impl threads
     server_for "$1"
-    # A plain command (not a subshell): $! is the server's own pid.
-    env OPENWSK_IO_BACKEND="$backend" "$exe" --port "$port" --threads "$threads" \
-        >"$tmp/server.out" 2>"$tmp/server.err" &
+    # A plain command (not a subshell), taskset and env exec: $! is the
+    # server's own pid.
+    if [ "$pinned" = yes ]; then
+        taskset -c 0 env OPENWSK_IO_BACKEND="$backend" "$exe" --port "$port" --threads "$2" \
+            >"$tmp/server.out" 2>"$tmp/server.err" &
+    else
+        env OPENWSK_IO_BACKEND="$backend" "$exe" --port "$port" --threads "$2" \
+            >"$tmp/server.out" 2>"$tmp/server.err" &
+    fi
     srv_pid=$!
     i=0
     while [ $i -lt 200 ]; do
@@ -158,24 +231,31 @@ stop_server() {
 }
 
 # One bench_load run against one freshly started server.
-run_one() { # round impl workload
+run_one() { # round impl row workload conns threads
+    tag="round=$1 row=$3 impl=$2 workload=$4 conns=$5 threads=$6 pinned=$pinned"
     port=$("$bin/bench_load" --free-port)
-    if ! start_server "$2"; then
+    if ! start_server "$2" "$6"; then
         stop_server
-        echo "RUN round=$1 impl=$2 workload=$3 status=FAILED reason=no_READY server_exit=$srv_exit" >>"$raw"
-        echo "  $2 $3: server did not get READY: $(tail -n 3 "$tmp/server.err" | tr '\n' ' ')" >&2
+        echo "RUN $tag status=FAILED reason=no_READY server_exit=$srv_exit" >>"$raw"
+        echo "  $2: FAILED, server did not get READY: $(tail -n 3 "$tmp/server.err" | tr '\n' ' ')" >&2
         return 0
     fi
     before=$(cpu_ticks "$srv_pid")
     lrc=0
-    "$bin/bench_load" --port "$port" --workload "$3" --seconds "$seconds" >"$tmp/load.out" 2>"$tmp/load.err" || lrc=$?
+    if [ "$pinned" = yes ]; then
+        taskset -c 1 "$bin/bench_load" --port "$port" --workload "$4" --conns "$5" --client-threads 1 \
+            --seconds "$seconds" >"$tmp/load.out" 2>"$tmp/load.err" || lrc=$?
+    else
+        "$bin/bench_load" --port "$port" --workload "$4" --conns "$5" --client-threads 2 \
+            --seconds "$seconds" >"$tmp/load.out" 2>"$tmp/load.err" || lrc=$?
+    fi
     after=$(cpu_ticks "$srv_pid")
     stop_server
     result=$(grep '^RESULT ' "$tmp/load.out" || true)
     if [ $lrc -ne 0 ] || [ -z "$result" ] || [ "$srv_exit" != 0 ]; then
         reason=$(grep -v '^INFO' "$tmp/load.err" | head -n 1 | tr ' =' '__')
-        echo "RUN round=$1 impl=$2 workload=$3 status=FAILED load_exit=$lrc server_exit=$srv_exit reason=${reason:-none}" >>"$raw"
-        echo "  $2 $3: FAILED (bench_load $lrc, server $srv_exit) $(head -n 2 "$tmp/load.err" | tr '\n' ' ')" >&2
+        echo "RUN $tag status=FAILED load_exit=$lrc server_exit=$srv_exit reason=${reason:-none}" >>"$raw"
+        echo "  $2: FAILED (bench_load $lrc, server $srv_exit) $(head -n 2 "$tmp/load.err" | tr '\n' ' ')" >&2
         [ -s "$tmp/server.err" ] && echo "  server stderr: $(tail -n 3 "$tmp/server.err" | tr '\n' ' ')" >&2
         return 0
     fi
@@ -184,8 +264,9 @@ run_one() { # round impl workload
     # included), so the divisor is the operations of the whole run.
     cpu=$(awk -v b="$before" -v a="$after" -v t="$clk_tck" -v n="${total:-0}" \
         'BEGIN { s = (a - b) / t; printf "server_cpu_s=%.3f cpu_us_per_op=%.3f", s, (n > 0 ? s * 1e6 / n : 0) }')
-    echo "RUN round=$1 impl=$2 ${result#RESULT } total_ops=$total $cpu server_exit=0 status=ok" >>"$raw"
-    echo "  $2: ${result#RESULT workload=} $cpu"
+    result=${result#RESULT workload=$4 }
+    echo "RUN $tag ${result% errors=0} total_ops=$total $cpu server_exit=0 status=ok" >>"$raw"
+    echo "  $2: $(echo "$result" | cut -d' ' -f1-2,5-7) $cpu"
 }
 
 # Children's user+sys CPU seconds so far, from the shell's `times` (run in
@@ -197,6 +278,7 @@ child_cpu() {
 
 # socket_cycles: the program itself is measured; CPU is its own (all threads).
 run_cycles() { # round impl
+    tag="round=$1 row=socket_cycles impl=$2 workload=socket_cycles conns=1 threads=1 pinned=no"
     case $2 in
         wsk-*) exe=$bin/wsk_socket_cycles; backend=${2#wsk-} ;;
         *) exe=$bin/bench_native_socket_cycles; backend=unused ;;
@@ -209,15 +291,16 @@ run_cycles() { # round impl
     c1=$(cat "$tmp/c1")
     result=$(grep '^RESULT ' "$tmp/load.out" || true)
     if [ $lrc -ne 0 ] || [ -z "$result" ]; then
-        echo "RUN round=$1 impl=$2 workload=socket_cycles status=FAILED load_exit=$lrc" >>"$raw"
-        echo "  $2 socket_cycles: FAILED ($lrc) $(head -n 2 "$tmp/load.err" | tr '\n' ' ')" >&2
+        echo "RUN $tag status=FAILED load_exit=$lrc" >>"$raw"
+        echo "  $2: FAILED ($lrc) $(head -n 2 "$tmp/load.err" | tr '\n' ' ')" >&2
         return 0
     fi
     ops=$(echo "$result" | sed 's/.* ops=\([0-9]*\) .*/\1/')
     cpu=$(awk -v c0="$c0" -v c1="$c1" -v n="$ops" \
         'BEGIN { s = c1 - c0; printf "server_cpu_s=%.3f cpu_us_per_op=%.3f", s, (n > 0 ? s * 1e6 / n : 0) }')
-    echo "RUN round=$1 impl=$2 ${result#RESULT } total_ops=$ops $cpu server_exit=0 status=ok" >>"$raw"
-    echo "  $2: ${result#RESULT workload=} $cpu"
+    result=${result#RESULT workload=socket_cycles }
+    echo "RUN $tag ${result% errors=0} total_ops=$ops $cpu server_exit=0 status=ok" >>"$raw"
+    echo "  $2: $(echo "$result" | cut -d' ' -f1-2) $cpu"
 }
 
 # The list rotated left by n places.
@@ -235,29 +318,35 @@ rotate() { # n words...
 }
 
 {
-    echo "# bench/run.sh $(date -u +%Y-%m-%dT%H:%M:%SZ) rounds=$rounds seconds=$seconds threads=$threads"
-    echo "# $(uname -sr), $(nproc) CPUs, implementations: $impls"
+    echo "# bench/run.sh $(date -u +%Y-%m-%dT%H:%M:%SZ) rounds=$rounds seconds=$seconds" \
+        "commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+    echo "# $(uname -sr), $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1))," \
+        "1-thread rows pinned (server CPU 0, bench_load CPU 1): $pin"
+    echo "# implementations: $impls; socket_cycles: $cycle_impls"
 } >"$raw"
-cycle_impls="native"
-if [ "$have_wsk" = yes ]; then cycle_impls="$(echo "$wsk_impls") native"; fi
 
 r=1
 while [ "$r" -le "$rounds" ]; do
     # shellcheck disable=SC2086
     order=$(rotate $((r - 1)) $impls)
-    for w in $workloads; do
-        echo "round $r/$rounds $w: $order"
-        for impl in $order; do
-            run_one "$r" "$impl" "$w"
-        done
-    done
     # shellcheck disable=SC2086
     corder=$(rotate $((r - 1)) $cycle_impls)
-    echo "round $r/$rounds socket_cycles: $corder"
-    for impl in $corder; do
-        run_cycles "$r" "$impl"
+    for spec in $rows; do
+        # shellcheck disable=SC2046
+        set -- $(echo "$spec" | tr ':' ' ')
+        row=$1 wl=$2 conns=$3 threads=$4
+        if [ "$wl" = socket_cycles ]; then
+            echo "round $r/$rounds $row: $corder"
+            for impl in $corder; do run_cycles "$r" "$impl"; done
+            continue
+        fi
+        pinned=no
+        if [ "$pin" = yes ] && [ "$threads" = 1 ]; then pinned=yes; fi
+        echo "round $r/$rounds $row ($wl, $conns conns, $threads server threads, pinned: $pinned): $order"
+        for impl in $order; do run_one "$r" "$impl" "$row" "$wl" "$conns" "$threads"; done
     done
     r=$((r + 1))
 done
 
-awk -v have_wsk="$have_wsk" -v impls="$impls" -f bench/summary.awk "$raw" | tee "$summary"
+awk -v have_wsk="$have_wsk" -v impls="$impls" -v cycle_impls="$cycle_impls" -v rows="$rows" \
+    -f bench/summary.awk "$raw" | tee "$summary"

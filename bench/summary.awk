@@ -1,9 +1,13 @@
-# summary.awk - the table of bench/run.sh, from its raw.txt.
-#   awk -v have_wsk=yes|no -v impls="wsk-io_uring ... native-io_uring" -f bench/summary.awk raw.txt
-# Per workload and implementation: median rate, min-max, median p50/p99
-# (where meaningful), median server CPU per operation, and the ratios of the
-# medians against the native servers: rate ratio > 1 and CPU ratio < 1 mean
-# better than the native server.
+# summary.awk - the tables of bench/run.sh, from its raw.txt.
+#   awk -v have_wsk=yes|no -v impls="wsk-io_uring ... native-io_uring" -v cycle_impls="... native" \
+#       -v rows="name:workload:conns:threads ..." -f bench/summary.awk raw.txt
+# Per row and implementation: median rate over the rounds, min-max, median
+# p50/p99 latency, median server CPU per operation, then the ratios of those
+# medians against the BEST native server of the row (the native
+# implementation with the highest median rate; its CPU and p99 are the
+# references too) and issue 13's targets for the WSK server: rate >= 1.0x
+# (socket_cycles >= 0.8x), CPU/op <= 1.1x, p99 <= 1.2x. After the tables,
+# one machine-readable ROW line per (row, implementation).
 
 function sort_n(a, n,    i, j, v) { # insertion sort of a[1..n]
     for (i = 2; i <= n; i++) {
@@ -19,11 +23,11 @@ function median(a, n) { # a[1..n] sorted
     return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
 }
 
-# Median (and min/max) of one metric of one (workload, impl).
-function stat(w, impl, metric,    n, i, a) {
-    n = runs[w, impl] + 0
+# Median (and min/max in lo/hi) of one metric of one (row, impl).
+function stat(r, impl, metric,    n, i, a) {
+    n = runs[r, impl] + 0
     for (i = 1; i <= n; i++)
-        a[i] = val[w, impl, metric, i]
+        a[i] = val[r, impl, metric, i]
     sort_n(a, n)
     lo = n ? a[1] : 0
     hi = n ? a[n] : 0
@@ -32,6 +36,11 @@ function stat(w, impl, metric,    n, i, a) {
 
 function num(x) { return x >= 1000 ? sprintf("%.0f", x) : sprintf("%.1f", x) }
 function ratio(x, y) { return (y > 0 && x > 0) ? sprintf("%.2f", x / y) : "-" }
+# "met" / "MISSED" for ratio x against a limit; "-" without a ratio.
+function judge(x, limit, higher_is_better) {
+    if (x == "-") return "-"
+    return (higher_is_better ? x + 0 >= limit : x + 0 <= limit) ? "met" : "MISSED"
+}
 
 /^RUN / {
     delete f
@@ -39,70 +48,92 @@ function ratio(x, y) { return (y > 0 && x > 0) ? sprintf("%.2f", x / y) : "-" }
         eq = index($i, "=")
         f[substr($i, 1, eq - 1)] = substr($i, eq + 1)
     }
-    w = f["workload"]; impl = f["impl"]
-    if (f["status"] != "ok") { failed[w, impl]++; next }
-    n = ++runs[w, impl]
-    val[w, impl, "rate", n] = f["rate"] + 0
-    val[w, impl, "p50", n] = f["p50_us"] + 0
-    val[w, impl, "p99", n] = f["p99_us"] + 0
-    val[w, impl, "cpu", n] = f["cpu_us_per_op"] + 0
-    val[w, impl, "lost", n] = f["lost"] + 0
-    unit[w] = f["unit"]
+    r = f["row"]; impl = f["impl"]
+    if (f["status"] != "ok") { failed[r, impl]++; nfailed++; next }
+    n = ++runs[r, impl]
+    val[r, impl, "rate", n] = f["rate"] + 0
+    val[r, impl, "p50", n] = f["p50_us"] + 0
+    val[r, impl, "p99", n] = f["p99_us"] + 0
+    val[r, impl, "cpu", n] = f["cpu_us_per_op"] + 0
+    unit[r] = f["unit"]
+    pinned[r] = f["pinned"]
     next
 }
 /^# / { header = header $0 "\n" }
 
 END {
     printf "%s", header
-    nw = split("tcp_echo tcp_stream udp_echo tcp_connect socket_cycles", wl, " ")
+    nrows = split(rows, rowspec, " ")
     nnet = split(impls, netimpl, " ")
-    ncyc = 0
-    for (i = 1; i <= nnet; i++)
-        if (netimpl[i] ~ /^wsk-/) cycimpl[++ncyc] = netimpl[i]
-    cycimpl[++ncyc] = "native"
-
-    for (k = 1; k <= nw; k++) {
-        w = wl[k]
+    ncyc = split(cycle_impls, cycimpl, " ")
+    machine = ""
+    for (k = 1; k <= nrows; k++) {
+        split(rowspec[k], p, ":")
+        r = p[1]; w = p[2]; conns = p[3]; threads = p[4]
         cyc = (w == "socket_cycles")
-        lat = (w != "tcp_stream" && !cyc)
-        printf "\n== %s (%s; %s)\n", w, unit[w] == "" ? "no results" : unit[w],
-            cyc ? "CPU = the program's own, all threads" : "CPU = the server's"
+        lat = !cyc
+        rate_limit = cyc ? 0.8 : 1.0
         if (cyc)
-            printf "%-16s %4s %11s %23s %8s %8s %8s %8s\n", "impl", "runs", "rate", "min-max", "p50_us", "p99_us",
-                "cpu_us", "rate/nat cpu/nat"
+            printf "\n== %s: WskSocket+WskBind+WskCloseSocket vs socket+bind+close (%s; CPU = the program's own, all threads; not pinned)\n",
+                r, unit[r] == "" ? "no results" : unit[r]
         else
-            printf "%-16s %4s %11s %23s %8s %8s %8s  %8s %8s %8s %8s\n", "impl", "runs", "rate", "min-max", "p50_us",
-                "p99_us", "cpu_us", "rate/ep", "cpu/ep", "rate/ur", "cpu/ur"
-        # reference medians
-        ep_rate = stat(w, "native-epoll", "rate"); ep_cpu = stat(w, "native-epoll", "cpu")
-        ur_rate = stat(w, "native-io_uring", "rate"); ur_cpu = stat(w, "native-io_uring", "cpu")
-        nat_rate = stat(w, "native", "rate"); nat_cpu = stat(w, "native", "cpu")
+            printf "\n== %s: %s, %s %s, %s server thread%s, pinned: %s (%s; CPU = the server's)\n", r, w, conns,
+                w == "udp_echo" ? "sockets" : w == "tcp_connect" ? "at a time" : "connections", threads,
+                threads == 1 ? "" : "s", pinned[r] == "" ? "-" : pinned[r], unit[r] == "" ? "no results" : unit[r]
+        printf "%-16s %4s %10s %19s %8s %8s %8s %7s %7s %7s  %s\n", "impl", "runs", "rate", "min-max", "p50_us",
+            "p99_us", "cpu_us", "rate/bn", "cpu/bn", "p99/bn", "target (rate cpu p99)"
         m = cyc ? ncyc : nnet
+        # the best native: highest median rate among the native implementations
+        best = ""; best_rate = 0
         for (i = 1; i <= m; i++) {
             impl = cyc ? cycimpl[i] : netimpl[i]
-            if (runs[w, impl] + 0 == 0) {
-                printf "%-16s %4d   (no successful run%s)\n", impl, 0,
-                    failed[w, impl] ? sprintf(", %d failed", failed[w, impl]) : ""
+            if (impl !~ /^native/ || runs[r, impl] + 0 == 0) continue
+            x = stat(r, impl, "rate")
+            if (best == "" || x > best_rate) { best = impl; best_rate = x }
+        }
+        best_cpu = best == "" ? 0 : stat(r, best, "cpu")
+        best_p99 = (best == "" || !lat) ? 0 : stat(r, best, "p99")
+        for (i = 1; i <= m; i++) {
+            impl = cyc ? cycimpl[i] : netimpl[i]
+            nf = failed[r, impl] + 0
+            if (runs[r, impl] + 0 == 0) {
+                printf "%-16s %4d   (no successful run%s)\n", impl, 0, nf ? sprintf(", %d FAILED", nf) : ""
+                machine = machine sprintf("ROW row=%s workload=%s conns=%s threads=%s impl=%s runs=0 failed=%d\n",
+                    r, w, conns, threads, impl, nf)
                 continue
             }
-            rate = stat(w, impl, "rate"); range = num(lo) "-" num(hi)
-            p50 = lat ? num(stat(w, impl, "p50")) : "-"
-            p99 = lat ? num(stat(w, impl, "p99")) : "-"
-            cpu = stat(w, impl, "cpu")
-            line = sprintf("%-16s %4d %11s %23s %8s %8s %8.2f", impl, runs[w, impl], num(rate), range, p50, p99, cpu)
-            if (cyc)
-                line = line sprintf(" %8s %8s", ratio(rate, nat_rate), ratio(cpu, nat_cpu))
+            rate = stat(r, impl, "rate"); rlo = lo; rhi = hi
+            p50 = lat ? stat(r, impl, "p50") : 0
+            p99 = lat ? stat(r, impl, "p99") : 0
+            cpu = stat(r, impl, "cpu")
+            rx = ratio(rate, best_rate); cx = ratio(cpu, best_cpu); px = lat ? ratio(p99, best_p99) : "-"
+            if (impl ~ /^native/)
+                target = impl == best ? "(best native)" : ""
             else
-                line = line sprintf("  %8s %8s %8s %8s", ratio(rate, ep_rate), ratio(cpu, ep_cpu),
-                    ratio(rate, ur_rate), ratio(cpu, ur_cpu))
-            if (failed[w, impl]) line = line sprintf("  (%d failed)", failed[w, impl])
+                target = judge(rx, rate_limit, 1) " " judge(cx, 1.1, 0) " " (lat ? judge(px, 1.2, 0) : "n/a")
+            line = sprintf("%-16s %4d %10s %19s %8s %8s %8.2f %7s %7s %7s  %s", impl, runs[r, impl], num(rate),
+                num(rlo) "-" num(rhi), lat ? num(p50) : "-", lat ? num(p99) : "-", cpu, rx, cx, px, target)
+            if (nf) line = line sprintf("  (%d FAILED)", nf)
             print line
+            machine = machine sprintf("ROW row=%s workload=%s conns=%s threads=%s pinned=%s impl=%s runs=%d failed=%d " \
+                "unit=%s rate=%.1f rate_min=%.1f rate_max=%.1f p50_us=%.1f p99_us=%.1f cpu_us=%.3f best_native=%s " \
+                "rate_x=%s cpu_x=%s p99_x=%s rate_target=%s cpu_target=%s p99_target=%s\n",
+                r, w, conns, threads, cyc ? "no" : pinned[r], impl, runs[r, impl], nf, unit[r], rate, rlo, rhi,
+                p50, p99, cpu, best == "" ? "none" : best, rx, cx, px,
+                impl ~ /^native/ ? "-" : judge(rx, rate_limit, 1), impl ~ /^native/ ? "-" : judge(cx, 1.1, 0),
+                impl ~ /^native/ || !lat ? "-" : judge(px, 1.2, 0))
         }
     }
     print ""
-    print "rate: median over rounds (min-max); p50/p99: medians of the per-run latency percentiles (us);"
-    print "cpu_us: median CPU microseconds per operation; ratios compare medians with native epoll (ep),"
-    print "native io_uring (ur) or the native program (nat): rate ratio > 1 and cpu ratio < 1 beat the native side."
+    print "rate: median over rounds (min-max); p50/p99: medians of the per-run latency percentiles (us; tcp_stream:"
+    print "per 64 KiB message); cpu_us: median CPU microseconds per operation (tcp_stream: per 64 KiB message)."
+    print "x/bn: ratio of the medians to the best native server of the row (highest median rate; its CPU and"
+    print "p99 are the references). Targets (issue 13): rate >= 1.0 (socket_cycles >= 0.8), cpu <= 1.1, p99 <= 1.2."
     if (have_wsk != "yes")
-        print "NOTE: WSK programs not available (not written yet or not building): WSK rows skipped."
+        print "NOTE: WSK programs not available (not building): WSK rows skipped."
+    if (nfailed)
+        printf "FAILED runs: %d (see raw.txt)\n", nfailed
+    print ""
+    print "# machine-readable, one line per row and implementation:"
+    printf "%s", machine
 }
