@@ -38,10 +38,17 @@
 #define SQ_ENTRIES 1024
 #define CQ_ENTRIES 8192
 #define TCP_GROUP 0
-#define TCP_NBUF 256     /* power of two */
-#define TCP_BUF 32768    /* bytes per TCP receive buffer */
 #define UDP_GROUP 1
+/* Buffer rings; -D overrides let a test build run out of buffers quickly. */
+#ifndef TCP_NBUF
+#define TCP_NBUF 256     /* power of two */
+#endif
+#ifndef TCP_BUF
+#define TCP_BUF 32768    /* bytes per TCP receive buffer */
+#endif
+#ifndef UDP_NBUF
 #define UDP_NBUF 256     /* power of two */
+#endif
 #define UDP_BUF 4096     /* recvmsg_out header + source address + datagram */
 #define SEND_IOVS 16
 
