@@ -44,7 +44,7 @@
 #define TCP_NBUF 256     /* power of two */
 #endif
 #ifndef TCP_BUF
-#define TCP_BUF 32768    /* bytes per TCP receive buffer */
+#define TCP_BUF 65536    /* bytes per TCP receive buffer: the epoll server reads 64 KiB too */
 #endif
 #ifndef UDP_NBUF
 #define UDP_NBUF 256     /* power of two */
