@@ -9,6 +9,7 @@
 #include <openwsk_runtime.h>
 #include <wsk.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -179,11 +180,92 @@ static void short_receives_lose_nothing(void)
     CHECK_EQ(openwsk_adversity_configure(""), 0);
 }
 
+/* Short indications: WskReceiveEvent sees at most 64 bytes at a time
+ * now and then, and every byte still arrives once, in order. */
+typedef struct indications {
+    pthread_mutex_t mu;
+    KEVENT all;
+    unsigned char got[8192];
+    size_t have, want;
+    unsigned calls, small;
+} indications;
+
+static NTSTATUS WSKAPI take_indication(PVOID SocketContext, ULONG Flags, PWSK_DATA_INDICATION DataIndication,
+                                       SIZE_T BytesIndicated, SIZE_T *BytesAccepted)
+{
+    (void)Flags;
+    (void)BytesAccepted;
+    indications *x = SocketContext;
+    if (DataIndication == NULL)
+        return STATUS_SUCCESS; /* the peer closed */
+    pthread_mutex_lock(&x->mu);
+    for (PWSK_DATA_INDICATION i = DataIndication; i != NULL; i = i->Next) {
+        PUCHAR va = MmGetSystemAddressForMdlSafe(i->Buffer.Mdl, NormalPagePriority);
+        size_t len = i->Buffer.Length;
+        if (x->have + len <= sizeof(x->got))
+            memcpy(x->got + x->have, va + i->Buffer.Offset, len);
+        x->have += len;
+    }
+    x->calls++;
+    if (BytesIndicated <= 64)
+        x->small++;
+    if (x->have >= x->want)
+        KeSetEvent(&x->all, IO_NO_INCREMENT, FALSE);
+    pthread_mutex_unlock(&x->mu);
+    return STATUS_SUCCESS;
+}
+
+static const WSK_CLIENT_CONNECTION_DISPATCH indication_events = {take_indication, NULL, NULL};
+
+static void short_indications_lose_nothing(void)
+{
+    CHECK_EQ(openwsk_adversity_configure("11,events"), 0);
+    static indications x;
+    memset(&x, 0, sizeof(x));
+    pthread_mutex_init(&x.mu, NULL);
+    KeInitializeEvent(&x.all, NotificationEvent, FALSE);
+    x.want = sizeof(x.got);
+    wt_wsk t;
+    wt_wsk_open(&t);
+    int lfd = peer_tcp_listen(4, "127.0.0.1", 0);
+    NTSTATUS st;
+    PWSK_SOCKET s = wt_socket_with(&t, AF_INET, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_CONNECTION_SOCKET, &x,
+                                   &indication_events, &st);
+    CHECK_EQ(st, STATUS_SUCCESS);
+    const WSK_PROVIDER_CONNECTION_DISPATCH *d = s->Dispatch;
+    SOCKADDR_IN any = wt_in4("127.0.0.1", 0), remote = wt_in4("127.0.0.1", peer_local_port(lfd));
+    CHECK_EQ(wt_bind(&t, s, &any), STATUS_SUCCESS);
+    CHECK_EQ(wt_irp_result(&t.irp, d->WskConnect(s, (PSOCKADDR)&remote, 0, wt_irp_arm(&t.irp))), STATUS_SUCCESS);
+    WSK_EVENT_CALLBACK_CONTROL control = {&NPI_WSK_INTERFACE_ID, WSK_EVENT_RECEIVE};
+    CHECK_EQ(d->WskControlSocket(s, WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET, sizeof(control), &control, 0,
+                                 NULL, NULL, NULL),
+             STATUS_SUCCESS);
+    int peer = peer_accept(lfd, 2000);
+    CHECK(peer >= 0);
+    static unsigned char sent[8192];
+    for (size_t i = 0; i < sizeof(sent); i++)
+        sent[i] = (unsigned char)(i * 7 + 3);
+    CHECK_EQ(peer_send_all(peer, sent, sizeof(sent)), (long)sizeof(sent));
+    LARGE_INTEGER timeout = {.QuadPart = -5000LL * 10000};
+    CHECK_EQ(KeWaitForSingleObject(&x.all, Executive, KernelMode, FALSE, &timeout), STATUS_SUCCESS);
+    pthread_mutex_lock(&x.mu);
+    CHECK_EQ(x.have, sizeof(sent));
+    CHECK(memcmp(x.got, sent, sizeof(sent)) == 0);
+    CHECK(x.calls >= 8 && x.small >= 1); /* the adversity really happened */
+    pthread_mutex_unlock(&x.mu);
+    peer_close(peer);
+    peer_close(lfd);
+    CHECK_EQ(wt_close(&t, s), STATUS_SUCCESS);
+    wt_wsk_close(&t);
+    CHECK_EQ(openwsk_adversity_configure(""), 0);
+}
+
 int main(void)
 {
     WT_RUN(specification);
     WT_RUN(streams_replay);
     WT_RUN(low_resources);
     WT_RUN(short_receives_lose_nothing);
+    WT_RUN(short_indications_lose_nothing);
     return wt_finish();
 }

@@ -131,8 +131,11 @@ static void rx_arm_locked(wsk_socket *s)
     r->seg[0].base = b->data;
     r->seg[0].length = WSK_RX_BLOCK_DATA;
     /* Legal adversity ("events"): read, and so indicate, fewer bytes. */
-    if (openwsk_adverse(OPENWSK_ADVERSE_SHORT_INDICATION) && openwsk_adversity_stream_one_in(&s->adversity, 2)) {
-        r->seg[0].length = openwsk_adversity_stream_pick(&s->adversity, 64);
+    if (openwsk_adverse(OPENWSK_ADVERSE_SHORT_INDICATION)) {
+        /* Every read: a burst the kernel holds whole would otherwise be
+         * indicated at once by the first uncut read. */
+        r->seg[0].length = openwsk_adversity_stream_pick(
+            &s->adversity, openwsk_adversity_stream_one_in(&s->adversity, 4) ? 64 : 1024);
         openwsk_adversity_event(OPENWSK_ADVERSE_SHORT_INDICATION, "socket #%u: WskReceiveEvent gets at most %zu bytes",
                                 s->adversity.ordinal, r->seg[0].length);
     }
