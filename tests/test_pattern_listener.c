@@ -24,6 +24,7 @@
  *     return) without another connection arriving; WskDeregister afterwards
  *     must not hang.
  */
+#include "kernel/verifier.h"
 #include "wt_pattern.h"
 
 #include <openwsk_runtime.h>
@@ -862,6 +863,10 @@ static BOOLEAN l10_round(wt_wsk *t, l10_mode mode, ULONG round)
 
 static void closed_listener_refuses_accept_events(void)
 {
+    if (openwsk_verify_enabled_groups() & OPENWSK_VERIFY_WSK) {
+        fprintf(stderr, "  skipped: it calls a closing socket on purpose, which the verifier's wsk group stops\n");
+        return;
+    }
     static wt_wsk t;
     wt_wsk_open(&t);
     CHECK_EQ(wp_worker_start(&ls_worker), STATUS_SUCCESS);

@@ -14,6 +14,10 @@
  * failure injection exactly like a driver's own allocations. */
 void *openwsk_pool_alloc(SIZE_T bytes, ULONG tag, BOOLEAN zero);
 void openwsk_pool_free(void *p);
+/* Takes a block out of the accounting without freeing it (the verifier
+ * keeps it a while), then frees it. */
+void openwsk_pool_forget(void *p);
+void openwsk_pool_free_forgotten(void *p);
 
 /* Prints "openwsk: <message>" to stderr unconditionally. */
 void openwsk_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -155,6 +155,29 @@ __attribute__((optimize("no-optimize-sibling-calls"))) static void pool_free_che
     free((unsigned char *)p - (SIZE_T)h->offset16 * 16);
 }
 
+/* The verifier keeps some runtime objects past their free (a closed
+ * socket, so that a call through a dangling pointer is recognised): their
+ * block leaves the accounting now and is freed later. */
+#define POOL_MAGIC_FORGOTTEN 0x4F46u /* "FO" */
+
+void openwsk_pool_forget(void *p)
+{
+    pool_header *h = pool_header_of(p);
+    pool_tag_stats *s = pool_stats_for(h->tag);
+    __atomic_sub_fetch(&s->count, 1, __ATOMIC_RELAXED);
+    __atomic_sub_fetch(&s->bytes, (LONGLONG)h->size, __ATOMIC_RELAXED);
+    h->magic = POOL_MAGIC_FORGOTTEN;
+}
+
+void openwsk_pool_free_forgotten(void *p)
+{
+    pool_header *h = (pool_header *)p - 1;
+    if (h->magic != POOL_MAGIC_FORGOTTEN)
+        KeBugCheckEx(BAD_POOL_CALLER, 0x46, (ULONG_PTR)p, 0, 0);
+    h->magic = POOL_MAGIC_FREED;
+    free((unsigned char *)p - (SIZE_T)h->offset16 * 16);
+}
+
 void openwsk_pool_free(void *p)
 {
     pool_free_checked(p, FALSE, 0);

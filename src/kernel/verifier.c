@@ -59,7 +59,8 @@ static const struct {
     {"irql", OPENWSK_VERIFY_IRQL},
     {"irp", OPENWSK_VERIFY_IRP},
     {"pool", OPENWSK_VERIFY_POOL},
-    {"all", OPENWSK_VERIFY_IRQL | OPENWSK_VERIFY_IRP | OPENWSK_VERIFY_POOL},
+    {"wsk", OPENWSK_VERIFY_WSK},
+    {"all", OPENWSK_VERIFY_IRQL | OPENWSK_VERIFY_IRP | OPENWSK_VERIFY_POOL | OPENWSK_VERIFY_WSK},
 };
 
 int openwsk_verify_configure(const char *spec)
@@ -80,7 +81,7 @@ int openwsk_verify_configure(const char *spec)
             if (strlen(verify_group_names[i].name) == n && strncmp(p, verify_group_names[i].name, n) == 0)
                 found = verify_group_names[i].groups;
         if (found == 0) {
-            openwsk_log("OPENWSK_VERIFY: unknown rule group \"%.*s\" (known: irql, irp, pool, all)", (int)n, p);
+            openwsk_log("OPENWSK_VERIFY: unknown rule group \"%.*s\" (known: irql, irp, pool, wsk, all)", (int)n, p);
             return -1;
         }
         groups |= found;

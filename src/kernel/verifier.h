@@ -13,7 +13,8 @@
  *   irql   calls at an IRQL the function does not allow;
  *   irp    IRPs freed, reused or completed against the IRP contract
  *          (verifier_irp.c);
- *   pool   special pool for the driver's allocations (verifier_pool.c).
+ *   pool   special pool for the driver's allocations (verifier_pool.c);
+ *   wsk    sockets, indications and NPIs (src/wsk/wsk_verify.c).
  * When OPENWSK_VERIFY is unset every check is one load and a not-taken
  * branch (openwsk_verifying).
  */
@@ -27,6 +28,7 @@
 #define OPENWSK_VERIFY_IRQL 0x01u
 #define OPENWSK_VERIFY_IRP 0x02u
 #define OPENWSK_VERIFY_POOL 0x04u
+#define OPENWSK_VERIFY_WSK 0x08u
 
 /* Rule groups switched on (OPENWSK_VERIFY, read before main, or
  * openwsk_verify_configure). */

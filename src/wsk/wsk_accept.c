@@ -69,6 +69,8 @@ static void accept_finish(wsk_socket *listener, wsk_req *r, wsk_req_outcome *out
         /* A stream listener's connections are stream sockets (committed to a connection). */
         child->category = WSK_CATEGORY_STREAM;
         child->pub.Dispatch = wsk_provider_table_for(WSK_CATEGORY_STREAM);
+        if (openwsk_verifying(OPENWSK_VERIFY_WSK))
+            wsk_verify_socket_created(child);
     }
     if (!NT_SUCCESS(st)) {
         lx_reset_on_close(fd);

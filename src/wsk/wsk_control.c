@@ -297,6 +297,8 @@ NTSTATUS WSKAPI wsk_control_socket(PWSK_SOCKET Socket, WSK_CONTROL_SOCKET_TYPE R
                                    ULONG Level, SIZE_T InputSize, PVOID InputBuffer, SIZE_T OutputSize,
                                    PVOID OutputBuffer, SIZE_T *OutputSizeReturned, PIRP Irp)
 {
+    if (openwsk_verifying(OPENWSK_VERIFY_WSK))
+        wsk_verify_op(Socket, ~0u, "WskControlSocket");
     wsk_socket *s = wsk_socket_from(Socket);
     control_result res;
     if (s != NULL && Irp == NULL && request_requires_irp(RequestType, Level, ControlCode))

@@ -14,6 +14,7 @@
 #include "kernel/ke_internal.h"
 #include "kernel/adversity.h"
 #include "kernel/perturb.h"
+#include "kernel/verifier.h"
 #include "wsk_io.h"
 #include "wsk_req.h"
 
@@ -23,6 +24,7 @@
 
 #define WSK_CLIENT_MAGIC 0x4B53574Cu /* "LWSK" */
 #define WSK_SOCKET_MAGIC 0x4B534F53u /* "SOSK" */
+#define WSK_SOCKET_MAGIC_CLOSED 0x4B534C43u /* "CLSK": kept by the verifier after its close */
 
 /* ---- registration and client (wsk_registration.c) ---- */
 
@@ -333,9 +335,22 @@ NTSTATUS wsk_conn_socket_connect(wsk_socket *s, PSOCKADDR remote, PIRP irp);
  * if it is none, STATUS_INVALID_DEVICE_REQUEST if its category (not in the
  * `categories` mask) lacks the call — a client used another category's
  * table — or STATUS_FILE_FORCED_CLOSED once its close has begun. */
-wsk_socket *wsk_op_socket(PWSK_SOCKET Socket, ULONG categories, NTSTATUS *refusal);
+wsk_socket *wsk_op_socket_named(PWSK_SOCKET Socket, ULONG categories, NTSTATUS *refusal, const char *call);
+#define wsk_op_socket(Socket, categories, refusal) wsk_op_socket_named((Socket), (categories), (refusal), __func__)
 /* Validates a PWSK_SOCKET; NULL if it is not a live socket. */
 wsk_socket *wsk_socket_from(PWSK_SOCKET socket);
+
+/* The verifier's WSK rule group (wsk_verify.c), called only while
+ * openwsk_verifying(OPENWSK_VERIFY_WSK). */
+void wsk_verify_socket_created(wsk_socket *s);
+void wsk_verify_op(PWSK_SOCKET socket, ULONG categories, const char *call);
+void wsk_verify_close(wsk_socket *s);
+BOOLEAN wsk_verify_keep_closed(wsk_socket *s);
+void wsk_verify_release_refused(PWSK_SOCKET socket, const void *indication);
+void wsk_verify_npi_captured(const void *registration);
+void wsk_verify_npi_released(const void *registration);
+void wsk_verify_deregister(const void *registration);
+void wsk_verify_deregister_stuck(const void *registration, LONG captures_left, LONG sockets_left);
 const VOID *wsk_provider_table_for(wsk_category category);
 /* Size of the SOCKADDR for the socket's family (16 or 28). */
 SIZE_T wsk_sockaddr_size(ADDRESS_FAMILY family);

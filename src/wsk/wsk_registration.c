@@ -188,6 +188,8 @@ NTSTATUS WskCaptureProviderNPI(PWSK_REGISTRATION WskRegistration, ULONG WaitTime
             c->captures++;
         pthread_mutex_unlock(&c->lock);
     }
+    if (NT_SUCCESS(status) && openwsk_verifying(OPENWSK_VERIFY_WSK))
+        wsk_verify_npi_captured(WskRegistration);
     if (NT_SUCCESS(status)) {
         WskProviderNpi->Client = c;
         WskProviderNpi->Dispatch = &wsk_provider_dispatch;
@@ -201,6 +203,8 @@ VOID WskReleaseProviderNPI(PWSK_REGISTRATION WskRegistration)
     wsk_client *c = client_of(WskRegistration);
     if (c == NULL)
         return;
+    if (openwsk_verifying(OPENWSK_VERIFY_WSK))
+        wsk_verify_npi_released(WskRegistration);
     pthread_mutex_lock(&c->lock);
     if (c->captures > 0)
         c->captures--;
@@ -230,6 +234,9 @@ VOID WskDeregister(PWSK_REGISTRATION WskRegistration)
     wsk_client *c = client_of(WskRegistration);
     if (c == NULL)
         return;
+    BOOLEAN verify = openwsk_verifying(OPENWSK_VERIFY_WSK);
+    if (verify)
+        wsk_verify_deregister(WskRegistration);
     KIRQL gate;
     KeAcquireSpinLock(&WskRegistration->ReservedRegistrationLock, &gate);
     pthread_mutex_lock(&c->lock);
@@ -249,7 +256,17 @@ VOID WskDeregister(PWSK_REGISTRATION WskRegistration)
         pthread_mutex_unlock(&c->lock);
         if (idle)
             break;
-        KeWaitForSingleObject(&c->idle, Executive, KernelMode, FALSE, NULL);
+        /* The verifier reports a wait that lasts (a capture never
+         * released) instead of hanging the unload. */
+        LARGE_INTEGER patience = {.QuadPart = -5LL * 10000000};
+        if (KeWaitForSingleObject(&c->idle, Executive, KernelMode, FALSE, verify ? &patience : NULL) == STATUS_TIMEOUT) {
+            pthread_mutex_lock(&c->lock);
+            LONG captures_left = c->captures, sockets_left = c->sockets;
+            pthread_mutex_unlock(&c->lock);
+            if (captures_left > 0)
+                wsk_verify_deregister_stuck(WskRegistration, captures_left, sockets_left);
+            continue;
+        }
         KeClearEvent(&c->idle);
     }
     /* Detach under the block's lock: a capture racing us either counted

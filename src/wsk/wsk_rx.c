@@ -347,6 +347,8 @@ NTSTATUS WSKAPI wsk_conn_release(PWSK_SOCKET Socket, PWSK_DATA_INDICATION DataIn
         status = STATUS_SUCCESS;
     }
     pthread_mutex_unlock(&s->lock);
+    if (status != STATUS_SUCCESS && openwsk_verifying(OPENWSK_VERIFY_WSK))
+        wsk_verify_release_refused(Socket, DataIndication);
     return status;
 }
 

@@ -23,8 +23,10 @@ wsk_socket *wsk_socket_from(PWSK_SOCKET socket)
     return (s != NULL && s->magic == WSK_SOCKET_MAGIC) ? s : NULL;
 }
 
-wsk_socket *wsk_op_socket(PWSK_SOCKET Socket, ULONG categories, NTSTATUS *refusal)
+wsk_socket *wsk_op_socket_named(PWSK_SOCKET Socket, ULONG categories, NTSTATUS *refusal, const char *call)
 {
+    if (openwsk_verifying(OPENWSK_VERIFY_WSK))
+        wsk_verify_op(Socket, categories, call);
     wsk_socket *s = wsk_socket_from(Socket);
     *refusal = s == NULL                                 ? STATUS_INVALID_HANDLE
                : !(categories & WSK_CAT(s->category))    ? STATUS_INVALID_DEVICE_REQUEST
@@ -109,6 +111,8 @@ static NTSTATUS wsk_socket_create(wsk_client *c, ADDRESS_FAMILY family, USHORT t
     s->client = c;
     s->category = (wsk_category)flags;
     s->pub.Dispatch = wsk_provider_table_for(s->category);
+    if (openwsk_verifying(OPENWSK_VERIFY_WSK))
+        wsk_verify_socket_created(s);
     s->family = family;
     s->type = type;
     s->protocol = protocol;
@@ -159,6 +163,8 @@ NTSTATUS wsk_socket_adopt(wsk_client *c, ADDRESS_FAMILY family, int fd, PVOID co
     s->client = c;
     s->category = WSK_CATEGORY_CONNECTION;
     s->pub.Dispatch = wsk_provider_table_for(s->category);
+    if (openwsk_verifying(OPENWSK_VERIFY_WSK))
+        wsk_verify_socket_created(s);
     s->family = family;
     s->type = SOCK_STREAM;
     s->protocol = IPPROTO_TCP;
@@ -196,7 +202,9 @@ void wsk_socket_destroy(wsk_socket *s)
     wsk_dgram_free(s);
     s->magic = 0;
     pthread_mutex_destroy(&s->lock);
-    openwsk_pool_free(s);
+    /* The verifier keeps a closed socket a while to recognise later calls. */
+    if (!openwsk_verifying(OPENWSK_VERIFY_WSK) || !wsk_verify_keep_closed(s))
+        openwsk_pool_free(s);
     /* Complete before the client stops counting the socket, so that
      * WskDeregister returns only after the close routine ran. */
     if (close_irp != NULL)
@@ -209,6 +217,12 @@ static NTSTATUS WSKAPI wsk_close_socket(PWSK_SOCKET Socket, PIRP Irp)
     if (Irp == NULL)
         return STATUS_INVALID_PARAMETER;
     wsk_socket *s = wsk_socket_from(Socket);
+    if (openwsk_verifying(OPENWSK_VERIFY_WSK)) {
+        if (s == NULL)
+            wsk_verify_op(Socket, ~0u, "WskCloseSocket");
+        else
+            wsk_verify_close(s);
+    }
     if (s == NULL || s->closing)
         return wsk_irp_complete_now(Irp, STATUS_INVALID_HANDLE, 0);
     pthread_mutex_lock(&s->lock);

@@ -1,0 +1,315 @@
+/*
+ * test_verifier_wsk.c - the driver verifier's WSK rules (OPENWSK_VERIFY=wsk,
+ * docs/verifier.md), each with a buggy client fragment the rule catches
+ * and, where there is one, the fixed fragment, which runs clean.
+ *
+ * Each fragment runs in a fork()ed child that registers its own client
+ * (the parent never starts the provider).
+ */
+#include <ntddk.h>
+#include <openwsk_runtime.h>
+#include <wsk.h>
+
+#include <pthread.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "linux_peer.h"
+#include "wt.h"
+#include "wt_wsk.h"
+
+/* Runs fn in a child with stderr captured: whether it aborted, and what it
+ * wrote (out, NUL-terminated). */
+static int aborts(void (*fn)(void *), char *out, size_t cap)
+{
+    int fds[2];
+    if (pipe(fds) != 0)
+        return 0;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(fds[1], 2);
+        close(fds[0]);
+        fn(NULL);
+        _exit(0);
+    }
+    close(fds[1]);
+    size_t used = 0;
+    ssize_t n;
+    while (used + 1 < cap && (n = read(fds[0], out + used, cap - 1 - used)) > 0)
+        used += (size_t)n;
+    out[used] = '\0';
+    close(fds[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT;
+}
+
+/* The rule's report and stop; `also` (or NULL) must be in it too. */
+static int caught_with(void (*fn)(void *), const char *rule, unsigned id, const char *also)
+{
+    static char out[16384];
+    char stop[64], head[96];
+    snprintf(stop, sizeof(stop), "STOP: 0x000000C4 (0x%016X", id);
+    snprintf(head, sizeof(head), "openwsk verifier: %s (rule 0x%05X)", rule, id);
+    int ok = aborts(fn, out, sizeof(out)) && strstr(out, head) != NULL && strstr(out, stop) != NULL &&
+             (also == NULL || strstr(out, also) != NULL);
+    if (!ok)
+        fprintf(stderr, "  child output: %s\n", out);
+    return ok;
+}
+
+static int caught(void (*fn)(void *), const char *rule, unsigned id)
+{
+    return caught_with(fn, rule, id, NULL);
+}
+
+static int runs_clean(void (*fn)(void *))
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        fn(NULL);
+        _exit(wt_case_failed ? 3 : 0);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+        fprintf(stderr, "  child status 0x%x\n", status);
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+static wt_wsk t;
+
+/* ---- calls after close ---- */
+
+static void bind_after_close(void *unused)
+{
+    (void)unused;
+    USHORT port;
+    wt_wsk_open(&t);
+    PWSK_SOCKET s = wt_datagram_socket(&t, AF_INET, "127.0.0.1", &port);
+    CHECK_EQ(wt_close(&t, s), STATUS_SUCCESS);
+    SOCKADDR_IN a = wt_in4("127.0.0.1", 0);
+    (void)wt_bind(&t, s, &a); /* BUG: s is gone */
+}
+
+static void close_twice(void *unused)
+{
+    (void)unused;
+    USHORT port;
+    wt_wsk_open(&t);
+    PWSK_SOCKET s = wt_datagram_socket(&t, AF_INET, "127.0.0.1", &port);
+    CHECK_EQ(wt_close(&t, s), STATUS_SUCCESS);
+    (void)wt_close(&t, s); /* BUG */
+}
+
+static void control_after_close(void *unused)
+{
+    (void)unused;
+    USHORT port;
+    wt_wsk_open(&t);
+    PWSK_SOCKET s = wt_datagram_socket(&t, AF_INET, "127.0.0.1", &port);
+    CHECK_EQ(wt_close(&t, s), STATUS_SUCCESS);
+    (void)wt_set_ulong(&t, s, SOL_SOCKET, SO_RCVBUF, 4096); /* BUG */
+}
+
+static void close_once(void *unused)
+{
+    (void)unused;
+    USHORT port;
+    wt_wsk_open(&t);
+    PWSK_SOCKET s = wt_datagram_socket(&t, AF_INET, "127.0.0.1", &port);
+    CHECK_EQ(wt_set_ulong(&t, s, SOL_SOCKET, SO_RCVBUF, 4096), STATUS_SUCCESS);
+    CHECK_EQ(wt_close(&t, s), STATUS_SUCCESS);
+    wt_wsk_close(&t);
+}
+
+/* ---- a listener's table used for another socket ---- */
+
+static void accept_on_a_datagram_socket(void *unused)
+{
+    (void)unused;
+    USHORT port;
+    NTSTATUS st;
+    wt_wsk_open(&t);
+    PWSK_SOCKET listener = wt_socket(&t, AF_INET, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_LISTEN_SOCKET, &st);
+    PWSK_SOCKET s = wt_datagram_socket(&t, AF_INET, "127.0.0.1", &port);
+    const WSK_PROVIDER_LISTEN_DISPATCH *listen = listener->Dispatch;
+    (void)listen->WskAccept(s, 0, NULL, NULL, NULL, NULL, wt_irp_arm(&t.irp)); /* BUG: s is no listener */
+}
+
+/* ---- indications retained at close, released twice ---- */
+
+typedef struct retained {
+    KEVENT got;
+    PWSK_DATA_INDICATION held;
+} retained;
+
+static NTSTATUS WSKAPI keep_indication(PVOID SocketContext, ULONG Flags, PWSK_DATA_INDICATION DataIndication,
+                                       SIZE_T BytesIndicated, SIZE_T *BytesAccepted)
+{
+    (void)Flags;
+    (void)BytesIndicated;
+    (void)BytesAccepted;
+    retained *r = SocketContext;
+    if (DataIndication == NULL || r->held != NULL)
+        return STATUS_SUCCESS;
+    r->held = DataIndication;
+    KeSetEvent(&r->got, IO_NO_INCREMENT, FALSE);
+    return STATUS_PENDING;
+}
+
+static const WSK_CLIENT_CONNECTION_DISPATCH keeping_events = {keep_indication, NULL, NULL};
+
+/* A connection whose receive event retains the first indication. */
+static PWSK_SOCKET connection_with_retained(retained *r, int *peer)
+{
+    KeInitializeEvent(&r->got, NotificationEvent, FALSE);
+    r->held = NULL;
+    wt_wsk_open(&t);
+    int lfd = peer_tcp_listen(4, "127.0.0.1", 0);
+    NTSTATUS st;
+    PWSK_SOCKET s = wt_socket_with(&t, AF_INET, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_CONNECTION_SOCKET, r,
+                                   &keeping_events, &st);
+    const WSK_PROVIDER_CONNECTION_DISPATCH *d = s->Dispatch;
+    SOCKADDR_IN any = wt_in4("127.0.0.1", 0), remote = wt_in4("127.0.0.1", peer_local_port(lfd));
+    CHECK_EQ(wt_bind(&t, s, &any), STATUS_SUCCESS);
+    CHECK_EQ(wt_irp_result(&t.irp, d->WskConnect(s, (PSOCKADDR)&remote, 0, wt_irp_arm(&t.irp))), STATUS_SUCCESS);
+    WSK_EVENT_CALLBACK_CONTROL control = {&NPI_WSK_INTERFACE_ID, WSK_EVENT_RECEIVE};
+    CHECK_EQ(d->WskControlSocket(s, WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET, sizeof(control), &control, 0,
+                                 NULL, NULL, NULL),
+             STATUS_SUCCESS);
+    *peer = peer_accept(lfd, 2000);
+    peer_close(lfd);
+    CHECK_EQ(peer_send_all(*peer, "hello", 5), 5);
+    LARGE_INTEGER timeout = {.QuadPart = -5000LL * 10000};
+    CHECK_EQ(KeWaitForSingleObject(&r->got, Executive, KernelMode, FALSE, &timeout), STATUS_SUCCESS);
+    return s;
+}
+
+static void close_with_retained_indication(void *unused)
+{
+    (void)unused;
+    static retained r;
+    int peer;
+    PWSK_SOCKET s = connection_with_retained(&r, &peer);
+    (void)wt_close(&t, s); /* BUG: r.held was never given back */
+}
+
+static void release_then_close(void *unused)
+{
+    (void)unused;
+    static retained r;
+    int peer;
+    PWSK_SOCKET s = connection_with_retained(&r, &peer);
+    const WSK_PROVIDER_CONNECTION_DISPATCH *d = s->Dispatch;
+    CHECK_EQ(d->WskRelease(s, r.held), STATUS_SUCCESS);
+    CHECK_EQ(wt_close(&t, s), STATUS_SUCCESS);
+    peer_close(peer);
+    wt_wsk_close(&t);
+}
+
+static void release_twice(void *unused)
+{
+    (void)unused;
+    static retained r;
+    int peer;
+    PWSK_SOCKET s = connection_with_retained(&r, &peer);
+    const WSK_PROVIDER_CONNECTION_DISPATCH *d = s->Dispatch;
+    CHECK_EQ(d->WskRelease(s, r.held), STATUS_SUCCESS);
+    (void)d->WskRelease(s, r.held); /* BUG */
+}
+
+/* ---- the provider NPI ---- */
+
+static const WSK_CLIENT_DISPATCH client_dispatch = {MAKE_WSK_VERSION(1, 0), 0, NULL};
+
+static void deregister_holding_capture(void *unused)
+{
+    (void)unused;
+    static WSK_REGISTRATION reg;
+    WSK_PROVIDER_NPI npi;
+    WSK_CLIENT_NPI client = {NULL, &client_dispatch};
+    CHECK_EQ(WskRegister(&client, &reg), STATUS_SUCCESS);
+    CHECK_EQ(WskCaptureProviderNPI(&reg, WSK_INFINITE_WAIT, &npi), STATUS_SUCCESS);
+    WskDeregister(&reg); /* BUG: this thread still holds the capture: it would wait forever */
+}
+
+static WSK_REGISTRATION forgotten_reg;
+
+static void *capture_and_forget(void *unused)
+{
+    (void)unused;
+    WSK_PROVIDER_NPI npi;
+    CHECK_EQ(WskCaptureProviderNPI(&forgotten_reg, WSK_INFINITE_WAIT, &npi), STATUS_SUCCESS);
+    return NULL; /* BUG: never WskReleaseProviderNPI */
+}
+
+static void capture_never_released(void *unused)
+{
+    (void)unused;
+    WSK_CLIENT_NPI client = {NULL, &client_dispatch};
+    CHECK_EQ(WskRegister(&client, &forgotten_reg), STATUS_SUCCESS);
+    pthread_t worker;
+    pthread_create(&worker, NULL, capture_and_forget, NULL);
+    pthread_join(worker, NULL);
+    WskDeregister(&forgotten_reg);
+}
+
+static void capture_released(void *unused)
+{
+    (void)unused;
+    static WSK_REGISTRATION reg;
+    WSK_PROVIDER_NPI npi;
+    WSK_CLIENT_NPI client = {NULL, &client_dispatch};
+    CHECK_EQ(WskRegister(&client, &reg), STATUS_SUCCESS);
+    CHECK_EQ(WskCaptureProviderNPI(&reg, WSK_INFINITE_WAIT, &npi), STATUS_SUCCESS);
+    WskReleaseProviderNPI(&reg);
+    WskDeregister(&reg);
+}
+
+/* ---- cases ---- */
+
+static void call_after_close(void)
+{
+    CHECK(caught_with(bind_after_close, "WskCallAfterClose", 0xA0301, "the close completed: the pointer is dangling"));
+    CHECK(caught_with(bind_after_close, "WskCallAfterClose", 0xA0301, "WskCloseSocket called at:"));
+    CHECK(caught(close_twice, "WskCallAfterClose", 0xA0301));
+    CHECK(caught(control_after_close, "WskCallAfterClose", 0xA0301));
+    CHECK(runs_clean(close_once));
+}
+
+static void wrong_category(void)
+{
+    CHECK(caught(accept_on_a_datagram_socket, "WskWrongDispatchCategory", 0xA0304));
+}
+
+static void indications(void)
+{
+    CHECK(caught(close_with_retained_indication, "WskIndicationNotReleasedBeforeClose", 0xA0303));
+    CHECK(caught(release_twice, "WskReleaseNotRetained", 0xA0306));
+    CHECK(runs_clean(release_then_close));
+}
+
+static void provider_npi(void)
+{
+    CHECK(caught(deregister_holding_capture, "WskDeregisterHoldingNpi", 0xA0305));
+    CHECK(caught(capture_never_released, "WskNpiNeverReleased", 0xA0307));
+    CHECK(runs_clean(capture_released));
+}
+
+int main(void)
+{
+    if (openwsk_verify_configure("wsk") != 0)
+        return 1;
+    WT_RUN(call_after_close);
+    WT_RUN(wrong_category);
+    WT_RUN(indications);
+    WT_RUN(provider_npi);
+    openwsk_verify_configure("");
+    return wt_finish();
+}
