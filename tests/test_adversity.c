@@ -260,6 +260,51 @@ static void short_indications_lose_nothing(void)
     CHECK_EQ(openwsk_adversity_configure(""), 0);
 }
 
+/* Slow sends: a 256 KiB send to a peer that does not read stays pending
+ * (without the option it fits in the socket buffers at once), then
+ * completes whole once the peer reads. */
+static void slow_sends_wait_for_the_peer(void)
+{
+    CHECK_EQ(openwsk_adversity_configure("3,slowsend"), 0);
+    wt_wsk t;
+    wt_wsk_open(&t);
+    int lfd = peer_tcp_listen(4, "127.0.0.1", 0);
+    NTSTATUS st;
+    PWSK_SOCKET s = wt_socket(&t, AF_INET, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_CONNECTION_SOCKET, &st);
+    const WSK_PROVIDER_CONNECTION_DISPATCH *d = s->Dispatch;
+    SOCKADDR_IN any = wt_in4("127.0.0.1", 0), remote = wt_in4("127.0.0.1", peer_local_port(lfd));
+    CHECK_EQ(wt_bind(&t, s, &any), STATUS_SUCCESS);
+    CHECK_EQ(wt_irp_result(&t.irp, d->WskConnect(s, (PSOCKADDR)&remote, 0, wt_irp_arm(&t.irp))), STATUS_SUCCESS);
+    int peer = peer_accept(lfd, 2000);
+    static unsigned char data[256 * 1024], got[256 * 1024];
+    for (size_t i = 0; i < sizeof(data); i++)
+        data[i] = (unsigned char)(i * 5 + 1);
+    PMDL m = IoAllocateMdl(data, sizeof(data), FALSE, FALSE, NULL);
+    MmBuildMdlForNonPagedPool(m);
+    WSK_BUF b = {m, 0, sizeof(data)};
+    NTSTATUS r = d->WskSend(s, &b, 0, wt_irp_arm(&t.irp));
+    CHECK_EQ(r, STATUS_PENDING);
+    LARGE_INTEGER brief = {.QuadPart = -200LL * 10000};
+    CHECK_EQ(KeWaitForSingleObject(&t.irp.done, Executive, KernelMode, FALSE, &brief), STATUS_TIMEOUT);
+    size_t have = 0;
+    while (have < sizeof(got)) {
+        long n = peer_recv(peer, got + have, sizeof(got) - have, 2000);
+        if (n <= 0)
+            break;
+        have += (size_t)n;
+    }
+    CHECK_EQ(have, sizeof(got));
+    CHECK(memcmp(data, got, sizeof(got)) == 0);
+    CHECK_EQ(wt_irp_result(&t.irp, r), STATUS_SUCCESS);
+    CHECK_EQ(t.irp.irp->IoStatus.Information, sizeof(data));
+    IoFreeMdl(m);
+    peer_close(peer);
+    peer_close(lfd);
+    CHECK_EQ(wt_close(&t, s), STATUS_SUCCESS);
+    wt_wsk_close(&t);
+    CHECK_EQ(openwsk_adversity_configure(""), 0);
+}
+
 int main(void)
 {
     WT_RUN(specification);
@@ -267,5 +312,6 @@ int main(void)
     WT_RUN(low_resources);
     WT_RUN(short_receives_lose_nothing);
     WT_RUN(short_indications_lose_nothing);
+    WT_RUN(slow_sends_wait_for_the_peer);
     return wt_finish();
 }

@@ -3,7 +3,7 @@
  * --adversity): behaviours Windows is allowed to show and drivers often
  * mishandle, made frequent, seeded and logged.
  *
- *   OPENWSK_ADVERSITY=<seed>[,short][,events][,lowres=N][,log=FILE]
+ *   OPENWSK_ADVERSITY=<seed>[,short][,events][,slowsend][,lowres=N][,log=FILE]
  *
  * A seed alone turns on every behaviour below; naming some turns on only
  * those.  The mode is built on schedule perturbation (perturb.h): it turns
@@ -14,6 +14,9 @@
  *             fewer bytes than were available (any TCP segmentation may
  *             do this on Windows);
  *   events    WskReceiveEvent indicates fewer bytes at a time;
+ *   slowsend  a connection's send buffer is made small at its first send,
+ *             so sends stay pending until the peer reads, as they do
+ *             towards a slow peer;
  *   lowres=N  the driver's allocations (ExAllocatePool*, IoAllocateIrp,
  *             IoAllocateMdl) fail one time in N, as Driver Verifier's
  *             low resources simulation does (default 100);
@@ -29,6 +32,7 @@
 #define OPENWSK_ADVERSE_SHORT_RECEIVE 0x01u
 #define OPENWSK_ADVERSE_SHORT_INDICATION 0x02u
 #define OPENWSK_ADVERSE_LOW_RESOURCES 0x04u
+#define OPENWSK_ADVERSE_SLOW_SEND 0x08u
 
 extern unsigned openwsk_adversity_flags;
 
@@ -50,6 +54,7 @@ typedef struct openwsk_adversity_stream {
     uint64_t state;
     unsigned ordinal; /* 0: assigned at the first draw (tests may preset it) */
     unsigned char seeded;
+    unsigned char send_slowed; /* slowsend: the socket's send buffer was made small */
 } openwsk_adversity_stream;
 int openwsk_adversity_stream_one_in(openwsk_adversity_stream *st, unsigned n);
 uint32_t openwsk_adversity_stream_pick(openwsk_adversity_stream *st, uint32_t max);

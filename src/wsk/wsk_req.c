@@ -8,7 +8,7 @@
  * then.
  */
 #include "wsk_internal.h"
-
+#include "wsk_linux.h"
 
 #include <errno.h>
 
@@ -249,8 +249,24 @@ BOOLEAN wsk_req_submit_receive_locked(wsk_socket *s, wsk_req *r)
     return FALSE;
 }
 
+/* Legal adversity ("slowsend"): the smallest send buffer Linux allows,
+ * so that sends wait for the peer to read, as towards a slow peer. */
+static void adverse_slow_sender(wsk_socket *s)
+{
+    ULONG small = 4096;
+    s->adversity.send_slowed = 1;
+    if (lx_set_option(s->fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small), 0) == 0)
+        openwsk_adversity_event(OPENWSK_ADVERSE_SLOW_SEND, "socket #%u: its send buffer is made small",
+                                s->adversity.ordinal);
+}
+
 void wsk_req_submit_send_locked(wsk_socket *s, wsk_req *r)
 {
+    if (openwsk_adverse(OPENWSK_ADVERSE_SLOW_SEND) && !s->adversity.send_slowed &&
+        (s->category == WSK_CATEGORY_CONNECTION || s->category == WSK_CATEGORY_STREAM)) {
+        (void)openwsk_adversity_stream_one_in(&s->adversity, 1); /* gives the socket its ordinal */
+        adverse_slow_sender(s);
+    }
     r->ordered_send = TRUE;
     s->sends_active++;
     wsk_io_send(&r->io, s->fd, r->seg, r->seg_count, wsk_req_io_done, r);
