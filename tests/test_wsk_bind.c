@@ -11,6 +11,8 @@
 
 #include <errno.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -433,6 +435,238 @@ static void ports_are_exclusive_across_processes(void)
     wt_wsk_close(&t);
 }
 
+/* ---- two openwsk processes ---- */
+
+/* A child process forked before this one starts engine threads; it waits
+ * for a port, runs `fn` on it in its own openwsk instance and exits with
+ * its result (0: as expected).  `ready`, if not NULL, receives the read end
+ * of a pipe the child may write to while it still runs. */
+typedef struct child {
+    pid_t pid;
+    int port_pipe;   /* parent writes the port */
+    int ready_pipe;  /* parent reads the child's progress */
+} child;
+
+static child child_start(int (*fn)(USHORT port, int ready))
+{
+    int to_child[2], from_child[2];
+    CHECK_EQ(pipe(to_child), 0);
+    CHECK_EQ(pipe(from_child), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlives a failed test */
+        close(to_child[1]);
+        close(from_child[0]);
+        USHORT port = 0;
+        if (read(to_child[0], &port, sizeof(port)) != sizeof(port))
+            _exit(10);
+        _exit(fn(port, from_child[1]));
+    }
+    close(to_child[0]);
+    close(from_child[1]);
+    return (child){pid, to_child[1], from_child[0]};
+}
+
+static void child_go(child *c, USHORT port)
+{
+    CHECK_EQ(write(c->port_pipe, &port, sizeof(port)), sizeof(port));
+}
+
+static int child_wait(child *c)
+{
+    int status = -1;
+    waitpid(c->pid, &status, 0);
+    close(c->port_pipe);
+    close(c->ready_pipe);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 100 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+}
+
+static USHORT bound_port(wt_wsk *t, PWSK_SOCKET s)
+{
+    SOCKADDR_STORAGE local;
+    CHECK_EQ(wt_local_address(t, s, &local), STATUS_SUCCESS);
+    return port_of(&local);
+}
+
+static const ULONG cross_categories[] = {WSK_FLAG_DATAGRAM_SOCKET, WSK_FLAG_CONNECTION_SOCKET,
+                                         WSK_FLAG_LISTEN_SOCKET};
+
+/* The child half of different_addresses_across_processes: for each
+ * category, a socket of every option on 127.0.0.2 binds beside the
+ * parent's 127.0.0.1; the wildcard and 127.0.0.1 itself are in use. */
+static int bind_beside_parent(USHORT first_port, int ready)
+{
+    (void)ready;
+    int failures = 0;
+    wt_wsk t;
+    wt_wsk_open(&t);
+    for (size_t ci = 0; ci < sizeof(cross_categories) / sizeof(cross_categories[0]); ci++) {
+        USHORT port = (USHORT)(first_port + ci);
+        SOCKADDR_IN other = wt_in4("127.0.0.2", port), same = wt_in4("127.0.0.1", port),
+                    wild = wt_in4("0.0.0.0", port);
+        for (int option = NONE; option <= EXCL; option++) {
+            PWSK_SOCKET s = open_with(&t, cross_categories[ci], option, FALSE);
+            NTSTATUS got = wt_bind(&t, s, &other);
+            if (got != STATUS_SUCCESS) {
+                fprintf(stderr, "  child: category %lu option %d on 127.0.0.2:%u: 0x%x\n",
+                        (unsigned long)cross_categories[ci], option, port, (unsigned)got);
+                failures++;
+            }
+            wt_close(&t, s);
+            for (int w = 0; w < 2; w++) {
+                s = open_with(&t, cross_categories[ci], option, FALSE);
+                got = wt_bind(&t, s, w ? &wild : &same);
+                if (got != STATUS_ADDRESS_ALREADY_EXISTS) {
+                    fprintf(stderr, "  child: category %lu option %d on %s:%u: 0x%x\n",
+                            (unsigned long)cross_categories[ci], option, w ? "0.0.0.0" : "127.0.0.1", port,
+                            (unsigned)got);
+                    failures++;
+                }
+                wt_close(&t, s);
+            }
+        }
+    }
+    wt_wsk_close(&t);
+    return failures == 0 ? 0 : 1;
+}
+
+/* Different specific addresses never interact, inside one process, with
+ * an outsider, and between two openwsk processes; an overlapping address
+ * is in use across processes whatever the options. */
+static void different_addresses_across_processes(void)
+{
+    child c = child_start(bind_beside_parent);
+    wt_wsk t;
+    wt_wsk_open(&t);
+    PWSK_SOCKET held[3];
+    USHORT first_port = 0;
+    /* Three consecutive ports, one per category, all free. */
+    for (int attempt = 0; attempt < 50 && first_port == 0; attempt++) {
+        USHORT p = peer_free_port();
+        int ok = p < 65530;
+        for (size_t ci = 0; ci < 3 && ok; ci++) {
+            SOCKADDR_IN one = wt_in4("127.0.0.1", (USHORT)(p + ci));
+            held[ci] = open_with(&t, cross_categories[ci], REUSE, FALSE);
+            if (wt_bind(&t, held[ci], &one) != STATUS_SUCCESS) {
+                for (size_t j = 0; j <= ci; j++)
+                    wt_close(&t, held[j]);
+                ok = 0;
+            }
+        }
+        if (ok)
+            first_port = p;
+    }
+    CHECK(first_port != 0);
+    child_go(&c, first_port);
+    CHECK_EQ(child_wait(&c), 0);
+    for (size_t ci = 0; ci < 3; ci++)
+        wt_close(&t, held[ci]);
+    wt_wsk_close(&t);
+}
+
+/* Two SO_REUSEADDR sockets of the category on 127.0.0.2:port (a share the
+ * matrix allows); writes the outcome of the second bind to `ready`, then
+ * waits to be killed when `hold` says so. */
+static int share_in_child(USHORT port, int ready, ULONG category, BOOLEAN hold)
+{
+    wt_wsk t;
+    wt_wsk_open(&t);
+    SOCKADDR_IN two = wt_in4("127.0.0.2", port);
+    PWSK_SOCKET a = open_with(&t, category, REUSE, FALSE), b = open_with(&t, category, REUSE, FALSE);
+    NTSTATUS first = wt_bind(&t, a, &two);
+    NTSTATUS second = wt_bind(&t, b, &two);
+    NTSTATUS report[2] = {first, second};
+    if (write(ready, report, sizeof(report)) != sizeof(report))
+        return 11;
+    if (hold)
+        for (;;)
+            pause(); /* killed: the claim dies with the process */
+    wt_close(&t, b);
+    wt_close(&t, a);
+    wt_wsk_close(&t);
+    return 0;
+}
+
+static int share_udp_in_child(USHORT port, int ready)
+{
+    return share_in_child(port, ready, WSK_FLAG_DATAGRAM_SOCKET, FALSE);
+}
+
+static int share_udp_and_die(USHORT port, int ready)
+{
+    return share_in_child(port, ready, WSK_FLAG_DATAGRAM_SOCKET, TRUE);
+}
+
+static void child_report(child *c, NTSTATUS report[2])
+{
+    CHECK_EQ(read(c->ready_pipe, report, 2 * sizeof(NTSTATUS)), (long)(2 * sizeof(NTSTATUS)));
+}
+
+/* A process that shares a port with itself holds it among openwsk
+ * processes: another one binds beside it on a different address, but
+ * cannot make a share of its own on the port meanwhile (Linux could not
+ * keep the two apart while both sets of reuse options are on).  The hold
+ * ends with the process, even a killed one. */
+static void shares_stay_inside_one_process(void)
+{
+    child c = child_start(share_udp_in_child);
+    child dying = child_start(share_udp_and_die);
+    child after = child_start(share_udp_in_child);
+    wt_wsk t;
+    wt_wsk_open(&t);
+    USHORT port = 0;
+    PWSK_SOCKET a = NULL, b = NULL;
+    for (int attempt = 0; attempt < 20 && port == 0; attempt++) {
+        SOCKADDR_IN one = wt_in4("127.0.0.1", 0);
+        a = open_with(&t, WSK_FLAG_DATAGRAM_SOCKET, REUSE, FALSE);
+        CHECK_EQ(wt_bind(&t, a, &one), STATUS_SUCCESS);
+        USHORT p = bound_port(&t, a);
+        SOCKADDR_IN same = wt_in4("127.0.0.1", p);
+        b = open_with(&t, WSK_FLAG_DATAGRAM_SOCKET, REUSE, FALSE);
+        if (wt_bind(&t, b, &same) == STATUS_SUCCESS) {
+            port = p;
+        } else {
+            wt_close(&t, b);
+            wt_close(&t, a);
+        }
+    }
+    CHECK(port != 0);
+    NTSTATUS report[2];
+    child_go(&c, port);
+    child_report(&c, report);
+    CHECK_EQ(report[0], STATUS_SUCCESS);                /* a different address */
+    CHECK_EQ(report[1], STATUS_ADDRESS_ALREADY_EXISTS); /* its own share: refused */
+    CHECK_EQ(child_wait(&c), 0);
+    wt_close(&t, b);
+    wt_close(&t, a);
+
+    /* The other way round, with a holder that is killed: the port opens. */
+    child_go(&dying, port);
+    child_report(&dying, report);
+    CHECK_EQ(report[0], STATUS_SUCCESS);
+    CHECK_EQ(report[1], STATUS_SUCCESS);
+    SOCKADDR_IN one = wt_in4("127.0.0.1", port);
+    a = open_with(&t, WSK_FLAG_DATAGRAM_SOCKET, REUSE, FALSE);
+    b = open_with(&t, WSK_FLAG_DATAGRAM_SOCKET, REUSE, FALSE);
+    CHECK_EQ(wt_bind(&t, a, &one), STATUS_SUCCESS);
+    CHECK_EQ(wt_bind(&t, b, &one), STATUS_ADDRESS_ALREADY_EXISTS); /* the child's share holds it */
+    wt_close(&t, b);
+    kill(dying.pid, SIGKILL);
+    CHECK_EQ(child_wait(&dying), 100 + SIGKILL);
+    b = open_with(&t, WSK_FLAG_DATAGRAM_SOCKET, REUSE, FALSE);
+    CHECK_EQ(wt_bind(&t, b, &one), STATUS_SUCCESS); /* no stale hold */
+    wt_close(&t, b);
+    wt_close(&t, a);
+    /* Closing the sockets ends the hold too. */
+    child_go(&after, port);
+    child_report(&after, report);
+    CHECK_EQ(report[0], STATUS_SUCCESS);
+    CHECK_EQ(report[1], STATUS_SUCCESS);
+    CHECK_EQ(child_wait(&after), 0);
+    wt_wsk_close(&t);
+}
+
 static void port_zero_gives_distinct_ports(void)
 {
     wt_wsk t;
@@ -510,6 +744,8 @@ int main(void)
     WT_RUN(port_zero_gives_distinct_ports);
     WT_RUN(port_zero_escapes_a_long_run_of_busy_ports);
     WT_RUN(ports_are_exclusive_across_processes);
+    WT_RUN(different_addresses_across_processes);
+    WT_RUN(shares_stay_inside_one_process);
     CHECK_EQ(openwsk_pool_outstanding_count(0), 0);
     return wt_finish();
 }

@@ -14,6 +14,13 @@
  * SO_REUSEADDR any process at all on UDP ("Sharing Transport Addresses":
  * Windows lets a second socket in only if the first one allowed it; the
  * isolation rules are in docs/decisions.md, "Port isolation").
+ *
+ * Outside those moments a socket carries no reuse option while it can be
+ * joined, so Linux's own bind refuses every overlapping bind from another
+ * process: that bind is the machine-wide claim.  Only a process about to
+ * set a reuse option on a port also claims the port among openwsk
+ * processes (an abstract AF_UNIX name, lx_port_claim), so that two of them
+ * never open the same port to each other at once.
  */
 #include "wsk_internal.h"
 
@@ -45,9 +52,11 @@ static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static wsk_bind_entry *registry[BIND_BUCKETS];
 static USHORT port_cursor;
 
-/* Ports this process holds, each with its machine-wide claim (another
- * openwsk process cannot share them: the sharing rules apply within one
- * process; across processes a held port is in use). */
+/* Ports on which this process made a share (set reuse options), each with
+ * its claim among openwsk processes, kept while the process binds the
+ * port: another openwsk process cannot make a share there meanwhile (the
+ * sharing rules apply within one process; across processes a held port is
+ * in use). */
 typedef struct port_claim {
     struct port_claim *next;
     ULONG transport;
@@ -208,31 +217,33 @@ static NTSTATUS registry_check_all_locked(wsk_bind_entry *cand, int n)
     return worst;
 }
 
-/* Makes sure this process holds the machine-wide claim on the port. */
-static NTSTATUS claim_port_locked(ULONG transport, USHORT port)
+/* Makes sure this process holds the claim on the port among openwsk
+ * processes, before it sets a reuse option there; 0, -EADDRINUSE when
+ * another openwsk process holds it, or -errno. */
+static int claim_port_locked(ULONG transport, USHORT port)
 {
     for (port_claim *c = claims; c != NULL; c = c->next)
         if (c->transport == transport && c->port == port)
-            return STATUS_SUCCESS;
+            return 0;
     port_claim *c = openwsk_pool_alloc(sizeof(*c), WSK_TAG_BIND, FALSE);
     if (c == NULL)
-        return STATUS_INSUFFICIENT_RESOURCES;
+        return -ENOMEM;
     int fd = lx_port_claim(transport, port);
     if (fd < 0) {
         openwsk_pool_free(c);
-        return fd == -EADDRINUSE ? STATUS_ADDRESS_ALREADY_EXISTS : wsk_status_from_errno(-fd);
+        return fd;
     }
     c->transport = transport;
     c->port = port;
     c->fd = fd;
     c->next = claims;
     claims = c;
-    return STATUS_SUCCESS;
+    return 0;
 }
 
 static void unclaim_port_locked(ULONG transport, USHORT port)
 {
-    if (!registry_port_unused_locked(transport, port))
+    if (claims == NULL || !registry_port_unused_locked(transport, port))
         return;
     for (port_claim **link = &claims; *link != NULL; link = &(*link)->next) {
         port_claim *c = *link;
@@ -247,16 +258,12 @@ static void unclaim_port_locked(ULONG transport, USHORT port)
 
 static NTSTATUS registry_insert_locked(wsk_socket *s, wsk_bind_entry *cand, int n)
 {
-    NTSTATUS claimed = claim_port_locked(cand[0].transport, cand[0].port);
-    if (!NT_SUCCESS(claimed))
-        return claimed;
     wsk_bind_entry *made[2] = {NULL, NULL};
     for (int i = 0; i < n; i++) {
         made[i] = openwsk_pool_alloc(sizeof(wsk_bind_entry), WSK_TAG_BIND, FALSE);
         if (made[i] == NULL) {
             if (i == 1)
                 openwsk_pool_free(made[0]);
-            unclaim_port_locked(cand[0].transport, cand[0].port);
             return STATUS_INSUFFICIENT_RESOURCES;
         }
     }
@@ -297,9 +304,7 @@ static NTSTATUS reserve_locked(wsk_socket *s, wsk_bind_entry cand[2], int n)
             continue;
         for (int i = 0; i < n; i++)
             cand[i].port = p;
-        NTSTATUS status = registry_insert_locked(s, cand, n);
-        if (status != STATUS_ADDRESS_ALREADY_EXISTS)
-            return status; /* else another openwsk process holds it: next port */
+        return registry_insert_locked(s, cand, n);
     }
     return STATUS_ADDRESS_ALREADY_EXISTS;
 }
@@ -321,6 +326,17 @@ static BOOLEAN share_overlapping_locked(wsk_socket *s, int on)
     return any;
 }
 
+/* Whether another socket of this process overlaps one of s's bindings,
+ * so that the Linux bind or listen needs SO_REUSEPORT. */
+static BOOLEAN share_wanted_locked(const wsk_socket *s)
+{
+    for (const wsk_bind_entry *mine = s->bindings; mine != NULL; mine = mine->next_of_socket)
+        for (const wsk_bind_entry *e = registry[bucket_of(mine->transport, mine->port)]; e != NULL; e = e->next)
+            if (e->owner != s && entries_overlap(mine, e))
+                return TRUE;
+    return FALSE;
+}
+
 /* Takes back what a share told Linux: SO_REUSEPORT everywhere, and
  * SO_REUSEADDR on s unless it listens; then the TCP port's cache of them. */
 static void end_share_locked(wsk_socket *s, USHORT port, BOOLEAN listening)
@@ -333,12 +349,14 @@ static void end_share_locked(wsk_socket *s, USHORT port, BOOLEAN listening)
         lx_tcp_port_forget_sharing(port);
 }
 
-/* listen(2) with SO_REUSEADDR on, which the listener's connections
- * inherit: their TIME_WAIT states can then be bound over later. */
+/* listen(2), then SO_REUSEADDR on, which the listener's connections
+ * inherit: their TIME_WAIT states can then be bound over later.  In that
+ * order no other socket can bind beside it meanwhile: Linux lets two
+ * SO_REUSEADDR sockets share an address unless one of them listens. */
 static int listen_keeping_reuse(int fd, int backlog)
 {
-    int r = lx_reuse_address(fd, 1);
-    return r == 0 ? lx_listen(fd, backlog) : r;
+    int r = lx_listen(fd, backlog);
+    return r == 0 ? lx_reuse_address(fd, 1) : r;
 }
 
 /* The Linux bind, and listen when backlog > 0.  A listener binds without
@@ -348,8 +366,12 @@ static int listen_keeping_reuse(int fd, int backlog)
  * SO_REUSEADDR and SO_EXCLUSIVEADDRUSE") is the bind retried with it. */
 static int linux_bind_locked(wsk_socket *s, const SOCKADDR *addr, USHORT port, int backlog)
 {
-    BOOLEAN shared = share_overlapping_locked(s, 1);
-    int r = lx_prepare_bind(s->fd, s->family, s->v6only);
+    BOOLEAN sharing = share_wanted_locked(s);
+    int r = sharing ? claim_port_locked(s->protocol, port) : 0;
+    if (r != 0)
+        return r;
+    BOOLEAN shared = sharing && share_overlapping_locked(s, 1);
+    r = lx_prepare_bind(s->fd, s->family, s->v6only);
     if (r == 0 && shared) {
         r = lx_share_port(s->fd, 1);
         if (r == 0) /* for the overlapped listeners' connections */
@@ -358,7 +380,9 @@ static int linux_bind_locked(wsk_socket *s, const SOCKADDR *addr, USHORT port, i
     if (r == 0)
         r = lx_bind(s->fd, addr);
     if (r == -EADDRINUSE && backlog > 0 && !shared && !s->exclusive_addr && lx_port_held_only_by_connections(port) == 1) {
-        r = lx_reuse_address(s->fd, 1);
+        r = claim_port_locked(s->protocol, port);
+        if (r == 0)
+            r = lx_reuse_address(s->fd, 1);
         if (r == 0)
             r = lx_bind(s->fd, addr);
     }
@@ -407,8 +431,11 @@ NTSTATUS wsk_bind_registry_bind(wsk_socket *s, SOCKADDR *addr, int backlog)
 NTSTATUS wsk_bind_registry_listen(wsk_socket *s, int backlog)
 {
     pthread_mutex_lock(&registry_lock);
-    BOOLEAN shared = share_overlapping_locked(s, 1);
-    int r = shared ? lx_share_port(s->fd, 1) : 0;
+    BOOLEAN sharing = share_wanted_locked(s);
+    int r = sharing ? claim_port_locked(s->protocol, s->bindings->port) : 0;
+    BOOLEAN shared = r == 0 && sharing && share_overlapping_locked(s, 1);
+    if (r == 0 && shared)
+        r = lx_share_port(s->fd, 1);
     if (r == 0)
         r = listen_keeping_reuse(s->fd, backlog);
     if (shared)

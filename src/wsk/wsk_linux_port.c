@@ -6,8 +6,8 @@
  * carries SO_REUSEPORT can be joined by any process of the same uid, and a
  * UDP socket with SO_REUSEADDR by any process at all.  So the provider sets
  * these options only for the moment a permitted share is made
- * (wsk_bind_registry.c), and keeps a claim per port so that other openwsk
- * processes see the port in use.
+ * (wsk_bind_registry.c), and claims the port among openwsk processes
+ * first, so that two of them never open one port to each other at once.
  */
 #include "wsk_linux.h"
 
