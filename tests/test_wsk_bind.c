@@ -152,6 +152,18 @@ static void bad_bind_inputs(void)
     CHECK_EQ(wt_irp_result(&t.irp, r), STATUS_INVALID_PARAMETER);
     CHECK_EQ(wt_bind(&t, s, &any6), STATUS_INVALID_ADDRESS);
     CHECK_EQ(wt_bind(&t, s, &foreign), STATUS_INVALID_ADDRESS_COMPONENT);
+    /* Not local beside a port the process holds: the address is what is
+     * wrong, not the sharing (a listener holds the wildcard). */
+    PWSK_SOCKET holder = wt_socket(&t, AF_INET, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_LISTEN_SOCKET, &st);
+    CHECK_EQ(wt_bind(&t, holder, &any), STATUS_SUCCESS);
+    SOCKADDR_IN held;
+    CHECK_EQ(wt_local_address(&t, holder, &held), STATUS_SUCCESS);
+    SOCKADDR_IN foreign_on_held = wt_in4("192.0.2.1", port_of(&held));
+    PWSK_SOCKET udp = wt_socket(&t, AF_INET, SOCK_DGRAM, IPPROTO_UDP, WSK_FLAG_DATAGRAM_SOCKET, &st);
+    CHECK_EQ(wt_bind(&t, udp, &foreign), STATUS_INVALID_ADDRESS_COMPONENT);
+    wt_close(&t, udp);
+    CHECK_EQ(wt_bind(&t, s, &foreign_on_held), STATUS_INVALID_ADDRESS_COMPONENT);
+    wt_close(&t, holder);
     /* Every failure left the socket unbound: the bind can be retried. */
     CHECK_EQ(wt_bind(&t, s, &any), STATUS_SUCCESS);
     CHECK_EQ(wt_bind(&t, s, &any), STATUS_ADDRESS_ALREADY_ASSOCIATED);

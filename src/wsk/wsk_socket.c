@@ -292,11 +292,9 @@ static NTSTATUS bind_socket(wsk_socket *s, PSOCKADDR LocalAddress)
     SIZE_T size = wsk_sockaddr_size(s->family);
     __builtin_memcpy(&addr, LocalAddress, size);
 
-    if (!address_is_wildcard_or_multicast((SOCKADDR *)&addr)) {
-        int local = lx_address_is_local(&addr);
-        if (local == 0)
-            return STATUS_INVALID_ADDRESS_COMPONENT;
-    }
+    /* An address that is not local fails Linux's bind with EADDRNOTAVAIL
+     * (STATUS_INVALID_ADDRESS_COMPONENT); only when the sharing rules
+     * refuse first is it probed, so that it still reports itself. */
     if (s->type == SOCK_RAW) { /* no ports, no sharing rules */
         int r = lx_bind(s->fd, &addr);
         return r == 0 ? STATUS_SUCCESS : status_from_lx(r);
@@ -309,6 +307,9 @@ static NTSTATUS bind_socket(wsk_socket *s, PSOCKADDR LocalAddress)
     }
     int backlog = s->category == WSK_CATEGORY_LISTEN ? WSK_LISTEN_BACKLOG : 0;
     NTSTATUS status = wsk_bind_registry_bind(s, (SOCKADDR *)&addr, backlog);
+    if (!NT_SUCCESS(status) && status != STATUS_INVALID_ADDRESS_COMPONENT &&
+        !address_is_wildcard_or_multicast((SOCKADDR *)&addr) && lx_address_is_local(&addr) == 0)
+        return STATUS_INVALID_ADDRESS_COMPONENT;
     if (!NT_SUCCESS(status))
         return status;
     s->bound_specific = !address_is_wildcard_or_multicast((SOCKADDR *)&addr);
