@@ -228,7 +228,8 @@ static NTSTATUS WSKAPI wsk_close_socket(PWSK_SOCKET Socket, PIRP Irp)
     pthread_mutex_lock(&s->lock);
     s->closing = TRUE; /* nothing new starts from here on */
     pthread_mutex_unlock(&s->lock);
-    wsk_accept_drop_unclaimed(s);
+    if (s->category == WSK_CATEGORY_LISTEN || s->category == WSK_CATEGORY_STREAM)
+        wsk_accept_drop_unclaimed(s); /* only sockets that can listen hold unclaimed connections */
     BOOLEAN deliver_cancelled = FALSE;
     if (!wsk_req_begin_close(s, Irp, &deliver_cancelled)) {
         /* The last pending request's delivery finishes the close; queued
