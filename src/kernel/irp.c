@@ -136,7 +136,9 @@ static NTSTATUS irp_call_completion_verified(PIO_COMPLETION_ROUTINE routine, PDE
 void IofCompleteRequest(PIRP Irp, CCHAR PriorityBoost)
 {
     (void)PriorityBoost;
-    if (openwsk_verifying(OPENWSK_VERIFY_IRP))
+    /* One load of the verifier's switch for the whole completion. */
+    unsigned verify = openwsk_verify_groups_now();
+    if (verify & OPENWSK_VERIFY_IRP)
         openwsk_verify_irp_completing(Irp);
     if (Irp->CurrentLocation > Irp->StackCount + 1 || Irp->Type != IO_TYPE_IRP)
         KeBugCheckEx(MULTIPLE_IRP_COMPLETE_REQUESTS, (ULONG_PTR)Irp, 0, 0, 0);
@@ -161,7 +163,7 @@ void IofCompleteRequest(PIRP Irp, CCHAR PriorityBoost)
                                         ? NULL
                                         : IoGetCurrentIrpStackLocation(Irp)->DeviceObject;
             NTSTATUS returned;
-            if (openwsk_verifying(OPENWSK_VERIFY_IRQL))
+            if (verify & OPENWSK_VERIFY_IRQL)
                 returned = irp_call_completion_verified(routine, device, Irp, context);
             else
                 returned = routine(device, Irp, context);
@@ -175,7 +177,7 @@ void IofCompleteRequest(PIRP Irp, CCHAR PriorityBoost)
     }
 
     /* The packet reached the I/O manager: report to whoever waits on it. */
-    if (openwsk_verifying(OPENWSK_VERIFY_IRP))
+    if (verify & OPENWSK_VERIFY_IRP)
         openwsk_verify_irp_reached_io_manager(Irp);
     if (Irp->UserIosb != NULL)
         *Irp->UserIosb = Irp->IoStatus;

@@ -34,6 +34,11 @@
  * openwsk_verify_configure). */
 extern unsigned openwsk_verify_groups;
 
+static inline unsigned openwsk_verify_groups_now(void)
+{
+    return __atomic_load_n(&openwsk_verify_groups, __ATOMIC_RELAXED);
+}
+
 static inline int openwsk_verifying(unsigned group)
 {
     return __builtin_expect((__atomic_load_n(&openwsk_verify_groups, __ATOMIC_RELAXED) & group) != 0, 0);

@@ -335,8 +335,7 @@ NTSTATUS wsk_conn_socket_connect(wsk_socket *s, PSOCKADDR remote, PIRP irp);
  * if it is none, STATUS_INVALID_DEVICE_REQUEST if its category (not in the
  * `categories` mask) lacks the call — a client used another category's
  * table — or STATUS_FILE_FORCED_CLOSED once its close has begun. */
-wsk_socket *wsk_op_socket_named(PWSK_SOCKET Socket, ULONG categories, NTSTATUS *refusal, const char *call);
-#define wsk_op_socket(Socket, categories, refusal) wsk_op_socket_named((Socket), (categories), (refusal), __func__)
+wsk_socket *wsk_op_socket(PWSK_SOCKET Socket, ULONG categories, NTSTATUS *refusal);
 /* Validates a PWSK_SOCKET; NULL if it is not a live socket. */
 wsk_socket *wsk_socket_from(PWSK_SOCKET socket);
 

@@ -23,10 +23,10 @@ wsk_socket *wsk_socket_from(PWSK_SOCKET socket)
     return (s != NULL && s->magic == WSK_SOCKET_MAGIC) ? s : NULL;
 }
 
-wsk_socket *wsk_op_socket_named(PWSK_SOCKET Socket, ULONG categories, NTSTATUS *refusal, const char *call)
+wsk_socket *wsk_op_socket(PWSK_SOCKET Socket, ULONG categories, NTSTATUS *refusal)
 {
     if (openwsk_verifying(OPENWSK_VERIFY_WSK))
-        wsk_verify_op(Socket, categories, call);
+        wsk_verify_op(Socket, categories, "a WSK call on the socket (its frame is the stack's second)");
     wsk_socket *s = wsk_socket_from(Socket);
     *refusal = s == NULL                                 ? STATUS_INVALID_HANDLE
                : !(categories & WSK_CAT(s->category))    ? STATUS_INVALID_DEVICE_REQUEST
