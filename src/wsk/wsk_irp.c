@@ -7,15 +7,29 @@
 
 #include "kernel/verifier.h"
 
-static void wsk_irp_push(PIRP irp)
+static inline void wsk_irp_take(PIRP irp)
 {
     /* The client left us one location (IoSetCompletionRoutine wrote the
      * next one); with none left, Windows' IoCallDriver would bug-check. */
-    if (openwsk_verifying(OPENWSK_VERIFY_IRP))
-        openwsk_verify_irp_handed(irp);
     if (irp->CurrentLocation <= 1)
         KeBugCheckEx(0x35 /* NO_MORE_IRP_STACK_LOCATIONS */, (ULONG_PTR)irp, 0, 0, 0);
     IoSetNextIrpStackLocation(irp);
+}
+
+/* A tail call: the fast path saves no register for the verifier. */
+static __attribute__((noinline, cold)) void wsk_irp_take_verified(PIRP irp)
+{
+    openwsk_verify_irp_handed(irp);
+    wsk_irp_take(irp);
+}
+
+static inline void wsk_irp_push(PIRP irp)
+{
+    if (openwsk_verifying(OPENWSK_VERIFY_IRP)) {
+        wsk_irp_take_verified(irp);
+        return;
+    }
+    wsk_irp_take(irp);
 }
 
 NTSTATUS wsk_irp_complete_pended(PIRP irp, NTSTATUS status, ULONG_PTR information)
@@ -37,9 +51,22 @@ NTSTATUS wsk_irp_complete_now(PIRP irp, NTSTATUS status, ULONG_PTR information)
     return status;
 }
 
+static __attribute__((noinline, cold)) void wsk_irp_begin_pending_verified(PIRP irp)
+{
+    openwsk_verify_irp_handed(irp);
+    wsk_irp_take(irp);
+    IoMarkIrpPending(irp);
+}
+
+/* The data path's entry: the verifier's path is a tail call, so this one
+ * needs no stack frame. */
 void wsk_irp_begin_pending(PIRP irp)
 {
-    wsk_irp_push(irp);
+    if (openwsk_verifying(OPENWSK_VERIFY_IRP)) {
+        wsk_irp_begin_pending_verified(irp);
+        return;
+    }
+    wsk_irp_take(irp);
     IoMarkIrpPending(irp);
 }
 

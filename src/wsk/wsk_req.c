@@ -238,13 +238,24 @@ static ULONG adverse_receive_segments(wsk_socket *s, wsk_req *r)
     return i + 1;
 }
 
+/* The adversity paths are whole functions reached by a tail call, so
+ * that the fast path pays one test for them. */
+static __attribute__((noinline, cold)) BOOLEAN submit_receive_adverse(wsk_socket *s, wsk_req *r)
+{
+    ULONG count = adverse_receive_segments(s, r);
+    wsk_io_recv(&r->io, s->fd, r->seg, count, wsk_req_io_done, r);
+    wsk_req_after_submit_locked(r);
+    return FALSE;
+}
+
 BOOLEAN wsk_req_submit_receive_locked(wsk_socket *s, wsk_req *r)
 {
     if (s->recv_active != NULL)
         return wsk_req_queue_locked(s, r, &s->recv_wait);
     s->recv_active = r;
-    ULONG count = openwsk_adverse(OPENWSK_ADVERSE_SHORT_RECEIVE) ? adverse_receive_segments(s, r) : r->seg_count;
-    wsk_io_recv(&r->io, s->fd, r->seg, count, wsk_req_io_done, r);
+    if (openwsk_adverse(OPENWSK_ADVERSE_SHORT_RECEIVE))
+        return submit_receive_adverse(s, r);
+    wsk_io_recv(&r->io, s->fd, r->seg, r->seg_count, wsk_req_io_done, r);
     wsk_req_after_submit_locked(r);
     return FALSE;
 }
@@ -260,17 +271,30 @@ static void adverse_slow_sender(wsk_socket *s)
                                 s->adversity.ordinal);
 }
 
-void wsk_req_submit_send_locked(wsk_socket *s, wsk_req *r)
+static inline void submit_send(wsk_socket *s, wsk_req *r)
 {
-    if (openwsk_adverse(OPENWSK_ADVERSE_SLOW_SEND) && !s->adversity.send_slowed &&
-        (s->category == WSK_CATEGORY_CONNECTION || s->category == WSK_CATEGORY_STREAM)) {
-        (void)openwsk_adversity_stream_one_in(&s->adversity, 1); /* gives the socket its ordinal */
-        adverse_slow_sender(s);
-    }
     r->ordered_send = TRUE;
     s->sends_active++;
     wsk_io_send(&r->io, s->fd, r->seg, r->seg_count, wsk_req_io_done, r);
     wsk_req_after_submit_locked(r);
+}
+
+static __attribute__((noinline, cold)) void submit_send_adverse(wsk_socket *s, wsk_req *r)
+{
+    if (!s->adversity.send_slowed && (s->category == WSK_CATEGORY_CONNECTION || s->category == WSK_CATEGORY_STREAM)) {
+        (void)openwsk_adversity_stream_one_in(&s->adversity, 1); /* gives the socket its ordinal */
+        adverse_slow_sender(s);
+    }
+    submit_send(s, r);
+}
+
+void wsk_req_submit_send_locked(wsk_socket *s, wsk_req *r)
+{
+    if (openwsk_adverse(OPENWSK_ADVERSE_SLOW_SEND)) {
+        submit_send_adverse(s, r);
+        return;
+    }
+    submit_send(s, r);
 }
 
 BOOLEAN wsk_req_submit_disconnect_locked(wsk_socket *s, wsk_req *r)
