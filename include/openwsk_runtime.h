@@ -123,6 +123,20 @@ OPENWSK_API void openwsk_etw_configure(BOOLEAN Enabled, UCHAR Level, ULONGLONG M
                                        ULONGLONG MatchAllKeyword);
 OPENWSK_API LONG openwsk_etw_event_count(void);
 
+/* The IRP and socket timeline (docs/timeline.md): a Chrome trace-event JSON
+ * file of the driver's IRPs, sockets, event callbacks, DPCs, work items and
+ * pool use.  OPENWSK_TRACE=FILE.json starts it when the runtime loads and
+ * writes the file at exit; openwsk_trace_start does the same from a host
+ * (returns 0, or -1 if Path is unusable), openwsk_trace_flush writes the
+ * file now (0 on success; -1 when tracing is off or the file cannot be
+ * written).  Writing again rewrites the whole file.  openwsk_trace_stop
+ * writes the file and stops tracing: a host calls it before unmapping the
+ * driver, whose routines the file names by module and offset. */
+OPENWSK_API int openwsk_trace_start(const char *Path);
+OPENWSK_API int openwsk_trace_flush(void);
+OPENWSK_API int openwsk_trace_stop(void);
+OPENWSK_API BOOLEAN openwsk_trace_active(void);
+
 EXTERN_C_END
 
 #endif /* OPENWSK_RUNTIME_H */

@@ -19,6 +19,7 @@
 #include "timer_internal.h"
 
 #include "perturb.h"
+#include "timeline.h"
 
 #include <signal.h>
 
@@ -77,6 +78,7 @@ static void dpc_unlink(PKDPC dpc)
 static void *dpc_thread(void *arg)
 {
     (void)arg;
+    pthread_setname_np(pthread_self(), "openwsk-dpc"); /* the timeline's track name */
     pthread_mutex_lock(&dpc_lock);
     for (;;) {
         while (dpc_head == NULL)
@@ -97,8 +99,11 @@ static void *dpc_thread(void *arg)
         openwsk_perturb_point();
         KIRQL old;
         KeRaiseIrql(DISPATCH_LEVEL, &old);
+        uint64_t t0 = openwsk_trace_enabled() ? openwsk_trace_now() + 1 : 0;
         routine(dpc, context, arg1, arg2);
         /* dpc may be gone now. */
+        if (t0 != 0)
+            openwsk_trace_slice("dpc", "DPC", t0 - 1, "routine", TL_ARG_SYM, (uint64_t)(uintptr_t) * (void **)&routine);
         if (KeGetCurrentIrql() != DISPATCH_LEVEL)
             openwsk_log("DPC routine %p returned at IRQL %u instead of DISPATCH_LEVEL", *(void **)&routine,
                         (unsigned)KeGetCurrentIrql());

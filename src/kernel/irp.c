@@ -11,6 +11,7 @@
 #include "ke_internal.h"
 #include "verifier.h"
 #include "adversity.h"
+#include "timeline.h"
 
 #include <stdint.h>
 
@@ -150,9 +151,10 @@ static NTSTATUS irp_call_completion_verified(PIO_COMPLETION_ROUTINE routine, PDE
     return returned;
 }
 
-/* The completion; `verify` is a constant 0 in the fast copy, where every
- * verifier branch folds away. */
-static inline __attribute__((always_inline)) void irp_complete(PIRP Irp, CCHAR PriorityBoost, unsigned verify)
+/* The completion; `verify` and `trace` are constant 0 in the fast copy,
+ * where every branch of the debugging tools folds away. */
+static inline __attribute__((always_inline)) void irp_complete(PIRP Irp, CCHAR PriorityBoost, unsigned verify,
+                                                              int trace)
 {
     if (verify & OPENWSK_VERIFY_IRP)
         openwsk_verify_irp_completing(Irp);
@@ -160,6 +162,11 @@ static inline __attribute__((always_inline)) void irp_complete(PIRP Irp, CCHAR P
         KeBugCheckEx(MULTIPLE_IRP_COMPLETE_REQUESTS, (ULONG_PTR)Irp, 0, 0, 0);
     if (Irp->IoStatus.Status == STATUS_PENDING)
         openwsk_log("IoCompleteRequest: IRP %p completed with STATUS_PENDING", (void *)Irp);
+
+    /* Timeline: the end of the IRP's span, and its routines as slices. */
+    const char *traced = NULL;
+    if (trace)
+        traced = openwsk_trace_irp_completing(Irp, Irp->IoStatus.Status, Irp->IoStatus.Information);
 
     PIO_STACK_LOCATION sl = IoGetCurrentIrpStackLocation(Irp);
     Irp->CurrentLocation++;
@@ -178,11 +185,14 @@ static inline __attribute__((always_inline)) void irp_complete(PIRP Irp, CCHAR P
             PDEVICE_OBJECT device = Irp->CurrentLocation == Irp->StackCount + 1
                                         ? NULL
                                         : IoGetCurrentIrpStackLocation(Irp)->DeviceObject;
+            uint64_t t0 = trace ? openwsk_trace_now() + 1 : 0;
             NTSTATUS returned;
             if (verify & OPENWSK_VERIFY_IRQL)
                 returned = irp_call_completion_verified(routine, device, Irp, context);
             else
                 returned = routine(device, Irp, context);
+            if (t0 != 0) /* Irp may be gone now */
+                openwsk_trace_completion_routine(traced, *(void **)&routine, t0 - 1, returned);
             if (returned == STATUS_MORE_PROCESSING_REQUIRED)
                 return;
         } else {
@@ -201,19 +211,21 @@ static inline __attribute__((always_inline)) void irp_complete(PIRP Irp, CCHAR P
         KeSetEvent(Irp->UserEvent, PriorityBoost, FALSE);
 }
 
-static __attribute__((noinline, cold)) void irp_complete_verified(PIRP Irp, CCHAR PriorityBoost, unsigned verify)
+static __attribute__((noinline, cold)) void irp_complete_observed(PIRP Irp, CCHAR PriorityBoost, unsigned verify,
+                                                                   int trace)
 {
-    irp_complete(Irp, PriorityBoost, verify);
+    irp_complete(Irp, PriorityBoost, verify, trace);
 }
 
 void IofCompleteRequest(PIRP Irp, CCHAR PriorityBoost)
 {
     unsigned verify = openwsk_verify_groups_now();
-    if (__builtin_expect(verify != 0, 0)) {
-        irp_complete_verified(Irp, PriorityBoost, verify);
+    int trace = openwsk_trace_enabled();
+    if (__builtin_expect((verify | (unsigned)trace) != 0, 0)) {
+        irp_complete_observed(Irp, PriorityBoost, verify, trace);
         return;
     }
-    irp_complete(Irp, PriorityBoost, 0);
+    irp_complete(Irp, PriorityBoost, 0, 0);
 }
 
 NTSTATUS IofCallDriver(PDEVICE_OBJECT DeviceObject, PIRP Irp)

@@ -10,6 +10,9 @@
 #include "ke_internal.h"
 #include "verifier.h"
 #include "adversity.h"
+#include "timeline.h"
+
+#include <pthread.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,6 +94,7 @@ static void *pool_alloc_aligned(SIZE_T bytes, ULONG tag, BOOLEAN zero, SIZE_T al
         pool_tag_stats *s = pool_stats_for(tag);
         __atomic_add_fetch(&s->count, 1, __ATOMIC_RELAXED);
         __atomic_add_fetch(&s->bytes, (LONGLONG)bytes, __ATOMIC_RELAXED);
+        openwsk_trace_pool_changed();
         return user;
     }
     unsigned char *base;
@@ -113,6 +117,7 @@ static void *pool_alloc_aligned(SIZE_T bytes, ULONG tag, BOOLEAN zero, SIZE_T al
     pool_tag_stats *s = pool_stats_for(tag);
     __atomic_add_fetch(&s->count, 1, __ATOMIC_RELAXED);
     __atomic_add_fetch(&s->bytes, (LONGLONG)bytes, __ATOMIC_RELAXED);
+    openwsk_trace_pool_changed();
     return user;
 }
 
@@ -147,6 +152,7 @@ __attribute__((optimize("no-optimize-sibling-calls"))) static void pool_free_che
     pool_tag_stats *s = pool_stats_for(h->tag);
     __atomic_sub_fetch(&s->count, 1, __ATOMIC_RELAXED);
     __atomic_sub_fetch(&s->bytes, (LONGLONG)h->size, __ATOMIC_RELAXED);
+    openwsk_trace_pool_changed();
     if (h->magic == POOL_MAGIC_SPECIAL) {
         openwsk_verify_pool_unmap(p, "ExFreePool*");
         return;
@@ -166,6 +172,7 @@ void openwsk_pool_forget(void *p)
     pool_tag_stats *s = pool_stats_for(h->tag);
     __atomic_sub_fetch(&s->count, 1, __ATOMIC_RELAXED);
     __atomic_sub_fetch(&s->bytes, (LONGLONG)h->size, __ATOMIC_RELAXED);
+    openwsk_trace_pool_changed();
     h->magic = POOL_MAGIC_FORGOTTEN;
 }
 
@@ -373,4 +380,35 @@ void openwsk_fault_fail_allocation(LONG Nth)
 ULONGLONG openwsk_allocation_count(void)
 {
     return __atomic_load_n(&pool_allocations, __ATOMIC_RELAXED);
+}
+
+/* ---- timeline counters (timeline.h) ---- */
+
+static LONGLONG pool_trace_sampled[POOL_TAG_SLOTS]; /* under pool_trace_lock */
+static pthread_mutex_t pool_trace_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void openwsk_pool_trace_sample(int all)
+{
+    if (!openwsk_trace_enabled())
+        return;
+    /* One sampler at a time; a periodic sample finding another running skips. */
+    if (pthread_mutex_trylock(&pool_trace_lock) != 0) {
+        if (!all)
+            return;
+        pthread_mutex_lock(&pool_trace_lock);
+    }
+    uint64_t now = openwsk_trace_now();
+    for (ULONG i = 0; i < POOL_TAG_SLOTS; i++) {
+        ULONG t = __atomic_load_n(&pool_tags[i].tag, __ATOMIC_ACQUIRE);
+        if (t == 0)
+            continue;
+        LONGLONG bytes = __atomic_load_n(&pool_tags[i].bytes, __ATOMIC_RELAXED);
+        if (!all && bytes == pool_trace_sampled[i])
+            continue;
+        pool_trace_sampled[i] = bytes;
+        tl_rec r = {.ts = now, .id = t == POOL_TAG_ZERO ? 0 : t, .ph = 'C', .cat = "pool"};
+        tl_arg(&r, "bytes", TL_ARG_I64, (uint64_t)bytes);
+        openwsk_trace_put(&r);
+    }
+    pthread_mutex_unlock(&pool_trace_lock);
 }

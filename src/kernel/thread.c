@@ -99,6 +99,7 @@ static void *thread_main(void *arg)
 {
     struct _ETHREAD *t = arg;
     jmp_buf exit_jump;
+    pthread_setname_np(pthread_self(), "driver-thread"); /* the timeline's track name */
     thread_current = t;
     thread_exit_status = STATUS_SUCCESS;
     if (setjmp(exit_jump) == 0) {

@@ -24,6 +24,7 @@
  */
 #include "ke_internal.h"
 #include "perturb.h"
+#include "timeline.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -108,6 +109,7 @@ static void *wq_worker(void *arg)
     sigaddset(&stop, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     ((struct _ETHREAD *)PsGetCurrentThread())->SystemThread = TRUE;
+    pthread_setname_np(pthread_self(), "openwsk-worker"); /* the timeline's track name */
 
     pthread_mutex_lock(&wq_lock);
     for (;;) {
@@ -127,8 +129,18 @@ static void *wq_worker(void *arg)
         item->List.Flink = NULL; /* no longer queued: may be queued again */
         pthread_mutex_unlock(&wq_lock);
 
+        /* Timeline: the driver's routine, also behind an IO_WORKITEM. */
+        uint64_t t0 = 0;
+        PVOID traced = NULL;
+        if (openwsk_trace_enabled()) {
+            t0 = openwsk_trace_now() + 1;
+            traced = routine == io_item_run ? ((PIO_WORKITEM)parameter)->Routine : *(PVOID *)&routine;
+        }
         openwsk_perturb_point();
         routine(parameter);
+        if (t0 != 0)
+            openwsk_trace_slice("workitem", routine == io_item_run ? "IoWorkItem" : "WorkItem", t0 - 1, "routine",
+                                TL_ARG_SYM, (uint64_t)(uintptr_t)traced);
         KIRQL irql = KeGetCurrentIrql();
         if (irql != PASSIVE_LEVEL)
             KeBugCheckEx(WORKER_THREAD_RETURNED_AT_BAD_IRQL, (ULONG_PTR)(void *)routine, irql,
