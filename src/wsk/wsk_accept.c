@@ -9,6 +9,7 @@
  * queued WskAccept or to WskAcceptEvent.
  */
 #include "wsk_internal.h"
+#include "kernel/timeline.h"
 
 #include <errno.h>
 
@@ -136,7 +137,9 @@ static void listener_failed(wsk_socket *s)
     /* The return value has no meaning here (Microsoft's sample returns
      * STATUS_REQUEST_NOT_ACCEPTED); nothing was accepted either way. */
     openwsk_perturb_point(); /* schedule perturbation: the lock was just dropped */
-    (void)events->WskAcceptEvent(s->context, WSK_FLAG_AT_DISPATCH_LEVEL, NULL, NULL, NULL, &context, &dispatch);
+    (void)OPENWSK_TRACE_CALLBACK("WskAcceptEvent", &s->pub,
+                                 events->WskAcceptEvent(s->context, WSK_FLAG_AT_DISPATCH_LEVEL, NULL, NULL, NULL,
+                                                        &context, &dispatch));
     accept_event_leave(s);
     pthread_mutex_lock(&s->lock);
     s->callbacks--; /* the caller still holds the accept request: no close can finish here */
@@ -171,8 +174,10 @@ static void accept_event_offer(wsk_socket *s, wsk_socket *child, const SOCKADDR_
     PVOID context = NULL;
     const WSK_CLIENT_CONNECTION_DISPATCH *dispatch = NULL;
     openwsk_perturb_point(); /* schedule perturbation: the lock was just dropped */
-    NTSTATUS st = events->WskAcceptEvent(s->context, WSK_FLAG_AT_DISPATCH_LEVEL, (PSOCKADDR)&local,
-                                         (PSOCKADDR)remote, &child->pub, &context, &dispatch);
+    NTSTATUS st = OPENWSK_TRACE_CALLBACK("WskAcceptEvent", &s->pub,
+                                         events->WskAcceptEvent(s->context, WSK_FLAG_AT_DISPATCH_LEVEL,
+                                                                (PSOCKADDR)&local, (PSOCKADDR)remote, &child->pub,
+                                                                &context, &dispatch));
     accept_event_leave(s);
     pthread_mutex_lock(&child->lock);
     BOOLEAN keep = NT_SUCCESS(st) && !child->closing;
@@ -274,7 +279,8 @@ static void conditional_abort(wsk_socket *s, wsk_socket *child)
     const WSK_CLIENT_LISTEN_DISPATCH *events = s->client_dispatch;
     if (s->conditional_accept && events != NULL && events->WskAbortEvent != NULL) {
         openwsk_perturb_point(); /* schedule perturbation: the lock was just dropped */
-        (void)events->WskAbortEvent(s->context, &child->inspect_id); /* must return STATUS_SUCCESS */
+        /* must return STATUS_SUCCESS */
+        (void)OPENWSK_TRACE_CALLBACK("WskAbortEvent", &s->pub, events->WskAbortEvent(s->context, &child->inspect_id));
     }
     conditional_drop(child);
 }
@@ -367,7 +373,9 @@ static BOOLEAN conditional_inspect(wsk_socket *s, wsk_socket *child, wsk_req *fe
     pthread_mutex_unlock(&s->lock);
     openwsk_perturb_point(); /* schedule perturbation: the lock was just dropped */
     WSK_INSPECT_ACTION action =
-        events->WskInspectEvent(s->context, (PSOCKADDR)&local, (PSOCKADDR)&remote, &child->inspect_id);
+        OPENWSK_TRACE_CALLBACK("WskInspectEvent", &s->pub,
+                               events->WskInspectEvent(s->context, (PSOCKADDR)&local, (PSOCKADDR)&remote,
+                                                       &child->inspect_id));
     pthread_mutex_lock(&s->lock);
     child->inspect_in_callback = FALSE;
     /* WskInspectComplete or the listener's close may have decided while the

@@ -5,6 +5,7 @@
  * WskSendBacklogEvent (§6.4).
  */
 #include "wsk_internal.h"
+#include "kernel/timeline.h"
 
 #include "wsk_linux.h"
 
@@ -78,7 +79,8 @@ static void backlog_check(wsk_io *io, void *context, long result, size_t transfe
         wsk_event_enter_locked(s, WSK_EVENT_SEND_BACKLOG);
         pthread_mutex_unlock(&s->lock);
         openwsk_perturb_point(); /* schedule perturbation: the lock was just dropped */
-        d->WskSendBacklogEvent(s->context, ideal); /* must return STATUS_SUCCESS; nothing to act on */
+        /* must return STATUS_SUCCESS; nothing to act on */
+        (void)OPENWSK_TRACE_CALLBACK("WskSendBacklogEvent", &s->pub, d->WskSendBacklogEvent(s->context, ideal));
         pthread_mutex_lock(&s->lock);
         LIST_ENTRY finished;
         wsk_event_leave_locked(s, WSK_EVENT_SEND_BACKLOG, &finished);

@@ -9,6 +9,7 @@
  * released, every socket closed and every provider call returned.
  */
 #include "wsk_internal.h"
+#include "wsk_trace.h"
 
 #include <openwsk_runtime.h>
 
@@ -192,7 +193,7 @@ NTSTATUS WskCaptureProviderNPI(PWSK_REGISTRATION WskRegistration, ULONG WaitTime
         wsk_verify_npi_captured(WskRegistration);
     if (NT_SUCCESS(status)) {
         WskProviderNpi->Client = c;
-        WskProviderNpi->Dispatch = &wsk_provider_dispatch;
+        WskProviderNpi->Dispatch = wsk_provider_dispatch_for_capture(); /* traced or not */
     }
     wsk_client_call_end(c);
     return status;

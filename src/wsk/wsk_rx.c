@@ -7,6 +7,7 @@
  * the decided requests of any socket (wsk_req.h).
  */
 #include "wsk_internal.h"
+#include "kernel/timeline.h"
 
 
 #include <errno.h>
@@ -258,7 +259,9 @@ void wsk_rx_kick_held(wsk_socket *s)
             b->indication.Buffer.Offset = (ULONG)b->head;
             b->indication.Buffer.Length = n;
             openwsk_perturb_point(); /* schedule perturbation: the lock was just dropped */
-            NTSTATUS st = d->WskReceiveEvent(s->context, WSK_FLAG_AT_DISPATCH_LEVEL, &b->indication, n, &accepted);
+            NTSTATUS st = OPENWSK_TRACE_CALLBACK(
+                "WskReceiveEvent", &s->pub,
+                d->WskReceiveEvent(s->context, WSK_FLAG_AT_DISPATCH_LEVEL, &b->indication, n, &accepted));
             pthread_mutex_lock(&s->lock);
             LIST_ENTRY finished;
             wsk_event_leave_locked(s, WSK_EVENT_RECEIVE, &finished);
@@ -297,7 +300,7 @@ void wsk_rx_kick_held(wsk_socket *s)
             wsk_event_enter_locked(s, WSK_EVENT_DISCONNECT);
             pthread_mutex_unlock(&s->lock);
             openwsk_perturb_point(); /* schedule perturbation: the lock was just dropped */
-            d->WskDisconnectEvent(s->context, flags);
+            (void)OPENWSK_TRACE_CALLBACK("WskDisconnectEvent", &s->pub, d->WskDisconnectEvent(s->context, flags));
             pthread_mutex_lock(&s->lock);
             LIST_ENTRY finished;
             wsk_event_leave_locked(s, WSK_EVENT_DISCONNECT, &finished);

@@ -4,6 +4,7 @@
  * tables (wsk-part-a.md §3–§5, wsk-part-b.md §10).
  */
 #include "wsk_internal.h"
+#include "wsk_trace.h"
 
 #include <errno.h>
 
@@ -139,6 +140,7 @@ static NTSTATUS wsk_socket_create(wsk_client *c, ADDRESS_FAMILY family, USHORT t
     wsk_dgram_init_socket(s);
     wsk_client_apply_static_events(c, s);
     wsk_client_socket_opened(c);
+    openwsk_trace_socket_created(&s->pub, wsk_trace_category_name(s->category));
     *out = s;
     return STATUS_SUCCESS;
 }
@@ -192,6 +194,7 @@ NTSTATUS wsk_socket_adopt(wsk_client *c, ADDRESS_FAMILY family, int fd, PVOID co
     wsk_dgram_init_socket(s);
     wsk_client_apply_static_events(c, s);
     wsk_client_socket_opened(c);
+    openwsk_trace_socket_created(&s->pub, "accepted");
     *out = s;
     return STATUS_SUCCESS;
 }
@@ -202,6 +205,7 @@ void wsk_socket_destroy(wsk_socket *s)
 {
     wsk_client *c = s->client;
     PIRP close_irp = s->close_irp;
+    uint64_t trace_id = openwsk_trace_socket_take(&s->pub); /* timeline: the socket's span */
     /* Close is abortive unless the client disconnected gracefully first
      * (PFN_WSK_CLOSE_SOCKET; docs/decisions.md): a completed WskDisconnect
      * has covered every byte sent, which Linux still delivers after close. */
@@ -222,6 +226,7 @@ void wsk_socket_destroy(wsk_socket *s)
      * WskDeregister returns only after the close routine ran. */
     if (close_irp != NULL)
         wsk_irp_finish(close_irp, STATUS_SUCCESS, 0);
+    openwsk_trace_socket_end(trace_id);
     wsk_client_socket_closed(c);
 }
 
@@ -534,7 +539,7 @@ static const WSK_PROVIDER_STREAM_DISPATCH stream_dispatch = {
     .WskReceiveEx = wsk_conn_receive_ex,
 };
 
-const VOID *wsk_provider_table_for(wsk_category category)
+const VOID *wsk_provider_table_plain(wsk_category category) /* traced or not: wsk_trace_dispatch.c */
 {
     switch (category) {
     case WSK_CATEGORY_LISTEN: return &listen_dispatch;

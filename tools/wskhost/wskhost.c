@@ -47,6 +47,7 @@ typedef struct host_options {
     char name[64];
     double stop_after; /* seconds; 0: wait for a signal */
     int quiet;
+    const char *trace_path; /* --trace: the timeline's JSON file */
     char **params;
     int param_count;
 } host_options;
@@ -72,11 +73,17 @@ static void usage(FILE *to)
           "  -n, --name NAME        service name (default: the file name without lib and .so)\n"
           "  -t, --stop-after SECS  unload after SECS seconds instead of waiting for SIGINT/SIGTERM\n"
           "  -q, --quiet            print only the driver's output and problems\n"
-          "  --verify GROUPS        driver verifier rule groups, comma-separated (irql, irp, all);\n"
+          "      --verify GROUPS    driver verifier rule groups, comma-separated\n"
+          "                         (irql, irp, pool, wsk, all);\n"
           "                         a violation prints a report and stops with 0xC4\n"
           "                         (same as OPENWSK_VERIFY=GROUPS; docs/verifier.md)\n"
-          "  --adversity SPEC       legal-adversity mode: SEED[,short][,events][,lowres=N][,log=FILE]\n"
+          "      --adversity SPEC   legal-adversity mode:\n"
+          "                         SEED[,short][,events][,slowsend][,lowres=N][,log=FILE]\n"
           "                         (same as OPENWSK_ADVERSITY=SPEC; docs/adversity.md)\n"
+          "      --trace FILE.json  write a timeline of the driver's IRPs, sockets, event callbacks,\n"
+          "                         DPCs, work items and pool use (Chrome trace-event JSON: open it\n"
+          "                         in ui.perfetto.dev or chrome://tracing); OPENWSK_TRACE=FILE.json\n"
+          "                         does the same\n"
           "  -h, --help             this text\n"
           "Each Name=Value becomes a value of the service key's Parameters subkey\n"
           "(read with ZwOpenKey/ZwQueryValueKey or RtlQueryRegistryValues): numbers\n"
@@ -117,6 +124,10 @@ static int parse_options(int argc, char **argv, host_options *o)
             o->stop_after = strtod(argv[++i], &end);
             if (*end != '\0' || o->stop_after <= 0)
                 return -1;
+        } else if (strcmp(a, "--trace") == 0 && i + 1 < argc) {
+            o->trace_path = argv[++i];
+        } else if (strncmp(a, "--trace=", 8) == 0 && a[8] != '\0') {
+            o->trace_path = a + 8;
         } else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
             o->quiet = 1;
         } else if (strcmp(a, "--verify") == 0 && i + 1 < argc) {
@@ -357,6 +368,10 @@ int main(int argc, char **argv)
     snprintf(service_path, sizeof(service_path), SERVICES "%s", o.name);
     openwsk_registry_set_dword(service_path, "Type", 1 /* SERVICE_KERNEL_DRIVER */);
 
+    if (o.trace_path != NULL && openwsk_trace_start(o.trace_path) != 0) {
+        fprintf(stderr, "wskhost: cannot trace to %s\n", o.trace_path);
+        return EXIT_USAGE;
+    }
     /* Devices the driver names become reachable from other processes. */
     if (device_bridge_start() != 0)
         return EXIT_USAGE;
@@ -399,6 +414,10 @@ int main(int argc, char **argv)
     LONG timers = openwsk_timer_cancel_all_for_unload();
     openwsk_io_wait_for_work_items(&driver);
     device_bridge_finish();
+    /* The timeline names the driver's routines by module and offset: written
+     * while the image is still mapped. */
+    if (openwsk_trace_active() && openwsk_trace_stop() == 0)
+        say("timeline written to %s", o.trace_path != NULL ? o.trace_path : getenv("OPENWSK_TRACE"));
     dlclose(image);
     RtlFreeUnicodeString(&driver.DriverName);
     RtlFreeUnicodeString(&service_key);
