@@ -4,9 +4,8 @@
  *
  * Each wrapper opens the IRP's span (name = the WSK function), calls the
  * real function and records what it returned; IofCompleteRequest closes
- * the span.  A socket's traced table sits in a traced_table right after
- * the real functions of its category, so a wrapper finds them from
- * Socket->Dispatch - the pointer the client itself just called through.
+ * the span.  Sockets created while tracing get these tables; the real
+ * ones stay as they are.
  */
 #include "wsk_trace.h"
 
@@ -37,29 +36,21 @@ typedef struct wsk_real_fns {
     PFN_WSK_SEND_MESSAGES send_messages;
 } wsk_real_fns;
 
-typedef struct traced_table {
-    wsk_real_fns real;
-    union {
-        WSK_PROVIDER_BASIC_DISPATCH basic;
-        WSK_PROVIDER_LISTEN_DISPATCH listen;
-        WSK_PROVIDER_DATAGRAM_DISPATCH datagram;
-        WSK_PROVIDER_CONNECTION_DISPATCH connection;
-        WSK_PROVIDER_STREAM_DISPATCH stream;
-    } d;
+typedef union traced_table {
+    WSK_PROVIDER_BASIC_DISPATCH basic;
+    WSK_PROVIDER_LISTEN_DISPATCH listen;
+    WSK_PROVIDER_DATAGRAM_DISPATCH datagram;
+    WSK_PROVIDER_CONNECTION_DISPATCH connection;
+    WSK_PROVIDER_STREAM_DISPATCH stream;
 } traced_table;
 
-static const wsk_real_fns *real_of(PWSK_SOCKET Socket)
-{
-    return &((const traced_table *)((const char *)Socket->Dispatch - offsetof(traced_table, d)))->real;
-}
-
-#define TRACED_CALL(name, socket, irp, length, call)                                                         \
+#define TRACED_CALL(name, socket, irp, length, call)                                                                \
     do {                                                                                                     \
-        tl_irp_call c_;                                                                                      \
-        openwsk_trace_irp_call_begin(&c_, (name), (socket), (irp), (length));                                \
-        NTSTATUS st_ = (call);                                                                               \
-        openwsk_trace_irp_call_end(&c_, st_);                                                                \
-        return st_;                                                                                          \
+        tl_irp_call c_;                                                                                             \
+        openwsk_trace_irp_call_begin(&c_, (name), (socket), (irp), (length));                                       \
+        NTSTATUS st_ = (call);                                                                                      \
+        openwsk_trace_irp_call_end(&c_, st_);                                                                       \
+        return st_;                                                                                                 \
     } while (0)
 
 static ULONG buf_length(PWSK_BUF Buffer)
@@ -67,148 +58,228 @@ static ULONG buf_length(PWSK_BUF Buffer)
     return Buffer != NULL ? (ULONG)Buffer->Length : 0;
 }
 
-/* ---- socket level ---- */
-
-static NTSTATUS WSKAPI tr_control_socket(PWSK_SOCKET Socket, WSK_CONTROL_SOCKET_TYPE RequestType, ULONG ControlCode,
-                                         ULONG Level, SIZE_T InputSize, PVOID InputBuffer, SIZE_T OutputSize,
-                                         PVOID OutputBuffer, SIZE_T *OutputSizeReturned, PIRP Irp)
-{
-    TRACED_CALL("WskControlSocket", Socket, Irp, ControlCode,
-                real_of(Socket)->control(Socket, RequestType, ControlCode, Level, InputSize, InputBuffer, OutputSize,
-                                         OutputBuffer, OutputSizeReturned, Irp));
-}
-
-static NTSTATUS WSKAPI tr_close_socket(PWSK_SOCKET Socket, PIRP Irp)
-{
-    TRACED_CALL("WskCloseSocket", Socket, Irp, 0, real_of(Socket)->close(Socket, Irp));
-}
-
-static NTSTATUS WSKAPI tr_bind(PWSK_SOCKET Socket, PSOCKADDR LocalAddress, ULONG Flags, PIRP Irp)
-{
-    TRACED_CALL("WskBind", Socket, Irp, 0, real_of(Socket)->bind(Socket, LocalAddress, Flags, Irp));
-}
-
-static NTSTATUS WSKAPI tr_connect(PWSK_SOCKET Socket, PSOCKADDR RemoteAddress, ULONG Flags, PIRP Irp)
-{
-    TRACED_CALL("WskConnect", Socket, Irp, 0, real_of(Socket)->connect(Socket, RemoteAddress, Flags, Irp));
-}
-
-static NTSTATUS WSKAPI tr_connect_ex(PWSK_SOCKET Socket, PSOCKADDR RemoteAddress, PWSK_BUF Buffer, ULONG Flags,
-                                     PIRP Irp)
-{
-    TRACED_CALL("WskConnectEx", Socket, Irp, buf_length(Buffer),
-                real_of(Socket)->connect_ex(Socket, RemoteAddress, Buffer, Flags, Irp));
-}
-
-static NTSTATUS WSKAPI tr_local_address(PWSK_SOCKET Socket, PSOCKADDR LocalAddress, PIRP Irp)
-{
-    TRACED_CALL("WskGetLocalAddress", Socket, Irp, 0, real_of(Socket)->local_address(Socket, LocalAddress, Irp));
-}
-
-static NTSTATUS WSKAPI tr_remote_address(PWSK_SOCKET Socket, PSOCKADDR RemoteAddress, PIRP Irp)
-{
-    TRACED_CALL("WskGetRemoteAddress", Socket, Irp, 0, real_of(Socket)->remote_address(Socket, RemoteAddress, Irp));
-}
-
-static NTSTATUS WSKAPI tr_send(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, PIRP Irp)
-{
-    TRACED_CALL("WskSend", Socket, Irp, buf_length(Buffer), real_of(Socket)->send(Socket, Buffer, Flags, Irp));
-}
-
-static NTSTATUS WSKAPI tr_send_ex(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, ULONG ControlInfoLength,
-                                  PCMSGHDR ControlInfo, PIRP Irp)
-{
-    TRACED_CALL("WskSendEx", Socket, Irp, buf_length(Buffer),
-                real_of(Socket)->send_ex(Socket, Buffer, Flags, ControlInfoLength, ControlInfo, Irp));
-}
-
-static NTSTATUS WSKAPI tr_receive(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, PIRP Irp)
-{
-    TRACED_CALL("WskReceive", Socket, Irp, buf_length(Buffer), real_of(Socket)->receive(Socket, Buffer, Flags, Irp));
-}
-
-static NTSTATUS WSKAPI tr_receive_ex(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, PULONG ControlInfoLength,
-                                     PCMSGHDR ControlInfo, PULONG ControlFlags, PIRP Irp)
-{
-    TRACED_CALL("WskReceiveEx", Socket, Irp, buf_length(Buffer),
-                real_of(Socket)->receive_ex(Socket, Buffer, Flags, ControlInfoLength, ControlInfo, ControlFlags, Irp));
-}
-
-static NTSTATUS WSKAPI tr_disconnect(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, PIRP Irp)
-{
-    TRACED_CALL("WskDisconnect", Socket, Irp, buf_length(Buffer),
-                real_of(Socket)->disconnect(Socket, Buffer, Flags, Irp));
-}
-
-static NTSTATUS WSKAPI tr_release(PWSK_SOCKET Socket, PWSK_DATA_INDICATION DataIndication)
-{
-    TRACED_CALL("WskRelease", Socket, NULL, 0, real_of(Socket)->release(Socket, DataIndication));
-}
-
-static NTSTATUS WSKAPI tr_release_datagrams(PWSK_SOCKET Socket, PWSK_DATAGRAM_INDICATION DatagramIndication)
-{
-    TRACED_CALL("WskRelease", Socket, NULL, 0, real_of(Socket)->release_datagrams(Socket, DatagramIndication));
-}
-
-static NTSTATUS WSKAPI tr_accept(PWSK_SOCKET ListenSocket, ULONG Flags, PVOID AcceptSocketContext,
-                                 const WSK_CLIENT_CONNECTION_DISPATCH *AcceptSocketDispatch, PSOCKADDR LocalAddress,
-                                 PSOCKADDR RemoteAddress, PIRP Irp)
-{
-    TRACED_CALL("WskAccept", ListenSocket, Irp, 0,
-                real_of(ListenSocket)->accept(ListenSocket, Flags, AcceptSocketContext, AcceptSocketDispatch,
-                                              LocalAddress, RemoteAddress, Irp));
-}
-
-static NTSTATUS WSKAPI tr_listen(PWSK_SOCKET Socket, PIRP Irp)
-{
-    TRACED_CALL("WskListen", Socket, Irp, 0, real_of(Socket)->listen(Socket, Irp));
-}
-
-static NTSTATUS WSKAPI tr_inspect_complete(PWSK_SOCKET ListenSocket, PWSK_INSPECT_ID InspectID,
-                                           WSK_INSPECT_ACTION Action, PIRP Irp)
-{
-    TRACED_CALL("WskInspectComplete", ListenSocket, Irp, (ULONG)Action,
-                real_of(ListenSocket)->inspect_complete(ListenSocket, InspectID, Action, Irp));
-}
-
-static NTSTATUS WSKAPI tr_send_to(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, PSOCKADDR RemoteAddress,
-                                  ULONG ControlInfoLength, PCMSGHDR ControlInfo, PIRP Irp)
-{
-    TRACED_CALL("WskSendTo", Socket, Irp, buf_length(Buffer),
-                real_of(Socket)->send_to(Socket, Buffer, Flags, RemoteAddress, ControlInfoLength, ControlInfo, Irp));
-}
-
-static NTSTATUS WSKAPI tr_receive_from(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, PSOCKADDR RemoteAddress,
-                                       PULONG ControlLength, PCMSGHDR ControlInfo, PULONG ControlFlags, PIRP Irp)
-{
-    TRACED_CALL("WskReceiveFrom", Socket, Irp, buf_length(Buffer),
-                real_of(Socket)->receive_from(Socket, Buffer, Flags, RemoteAddress, ControlLength, ControlInfo,
-                                              ControlFlags, Irp));
-}
-
-static NTSTATUS WSKAPI tr_send_messages(PWSK_SOCKET Socket, PWSK_BUF_LIST BufferList, ULONG Flags,
-                                        PSOCKADDR RemoteAddress, ULONG ControlInfoLength, PCMSGHDR ControlInfo,
-                                        PIRP Irp)
+static ULONG buf_list_count(PWSK_BUF_LIST List)
 {
     ULONG count = 0;
-    for (PWSK_BUF_LIST b = BufferList; b != NULL && count < 1u << 20; b = b->Next)
+    for (; List != NULL && count < 1u << 20; List = List->Next)
         count++;
-    TRACED_CALL("WskSendMessages", Socket, Irp, count,
-                real_of(Socket)->send_messages(Socket, BufferList, Flags, RemoteAddress, ControlInfoLength, ControlInfo,
-                                               Irp));
+    return count;
 }
+
+#define TR_FN(cat, name) static __attribute__((unused)) NTSTATUS WSKAPI tr_##cat##_##name
+
+/* ---- socket level ----
+ * Each wrapper is made once per category (DEFINE_WRAPPERS below) and calls
+ * that category's real function: nothing is read from the socket, which may
+ * be NULL or closed when a client gets it wrong. */
+
+#define DEFINE_TR_control_socket(cat)                                                                               \
+    TR_FN(cat, control_socket)(PWSK_SOCKET Socket, WSK_CONTROL_SOCKET_TYPE RequestType,                             \
+        ULONG ControlCode, ULONG Level, SIZE_T InputSize, PVOID InputBuffer, SIZE_T OutputSize,                     \
+        PVOID OutputBuffer, SIZE_T *OutputSizeReturned, PIRP Irp)                                                   \
+    {                                                                                                               \
+        TRACED_CALL("WskControlSocket", Socket, Irp, ControlCode,                                                   \
+                    real_##cat.control(Socket, RequestType, ControlCode, Level, InputSize, InputBuffer,             \
+                        OutputSize, OutputBuffer, OutputSizeReturned, Irp));                                        \
+    }
+
+#define DEFINE_TR_close_socket(cat)                                                                                 \
+    TR_FN(cat, close_socket)(PWSK_SOCKET Socket, PIRP Irp)                                                          \
+    {                                                                                                               \
+        TRACED_CALL("WskCloseSocket", Socket, Irp, 0, real_##cat.close(Socket, Irp));                               \
+    }
+
+#define DEFINE_TR_bind(cat)                                                                                         \
+    TR_FN(cat, bind)(PWSK_SOCKET Socket, PSOCKADDR LocalAddress, ULONG Flags, PIRP Irp)                             \
+    {                                                                                                               \
+        TRACED_CALL("WskBind", Socket, Irp, 0, real_##cat.bind(Socket, LocalAddress, Flags, Irp));                  \
+    }
+
+#define DEFINE_TR_connect(cat)                                                                                      \
+    TR_FN(cat, connect)(PWSK_SOCKET Socket, PSOCKADDR RemoteAddress, ULONG Flags, PIRP Irp)                         \
+    {                                                                                                               \
+        TRACED_CALL("WskConnect", Socket, Irp, 0, real_##cat.connect(Socket, RemoteAddress, Flags, Irp));           \
+    }
+
+#define DEFINE_TR_connect_ex(cat)                                                                                   \
+    TR_FN(cat, connect_ex)(PWSK_SOCKET Socket, PSOCKADDR RemoteAddress, PWSK_BUF Buffer,                            \
+        ULONG Flags, PIRP Irp)                                                                                      \
+    {                                                                                                               \
+        TRACED_CALL("WskConnectEx", Socket, Irp, buf_length(Buffer),                                                \
+                    real_##cat.connect_ex(Socket, RemoteAddress, Buffer, Flags, Irp));                              \
+    }
+
+#define DEFINE_TR_local_address(cat)                                                                                \
+    TR_FN(cat, local_address)(PWSK_SOCKET Socket, PSOCKADDR LocalAddress, PIRP Irp)                                 \
+    {                                                                                                               \
+        TRACED_CALL("WskGetLocalAddress", Socket, Irp, 0, real_##cat.local_address(Socket, LocalAddress, Irp));     \
+    }
+
+#define DEFINE_TR_remote_address(cat)                                                                               \
+    TR_FN(cat, remote_address)(PWSK_SOCKET Socket, PSOCKADDR RemoteAddress, PIRP Irp)                               \
+    {                                                                                                               \
+        TRACED_CALL("WskGetRemoteAddress", Socket, Irp, 0, real_##cat.remote_address(Socket, RemoteAddress, Irp));  \
+    }
+
+#define DEFINE_TR_send(cat)                                                                                         \
+    TR_FN(cat, send)(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, PIRP Irp)                                    \
+    {                                                                                                               \
+        TRACED_CALL("WskSend", Socket, Irp, buf_length(Buffer), real_##cat.send(Socket, Buffer, Flags, Irp));       \
+    }
+
+#define DEFINE_TR_send_ex(cat)                                                                                      \
+    TR_FN(cat, send_ex)(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags,                                           \
+        ULONG ControlInfoLength, PCMSGHDR ControlInfo, PIRP Irp)                                                    \
+    {                                                                                                               \
+        TRACED_CALL("WskSendEx", Socket, Irp, buf_length(Buffer),                                                   \
+                    real_##cat.send_ex(Socket, Buffer, Flags, ControlInfoLength, ControlInfo, Irp));                \
+    }
+
+#define DEFINE_TR_receive(cat)                                                                                      \
+    TR_FN(cat, receive)(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, PIRP Irp)                                 \
+    {                                                                                                               \
+        TRACED_CALL("WskReceive", Socket, Irp, buf_length(Buffer), real_##cat.receive(Socket, Buffer, Flags, Irp)); \
+    }
+
+#define DEFINE_TR_receive_ex(cat)                                                                                   \
+    TR_FN(cat, receive_ex)(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags,                                        \
+        PULONG ControlInfoLength, PCMSGHDR ControlInfo, PULONG ControlFlags, PIRP Irp)                              \
+    {                                                                                                               \
+        TRACED_CALL("WskReceiveEx", Socket, Irp, buf_length(Buffer),                                                \
+                    real_##cat.receive_ex(Socket, Buffer, Flags, ControlInfoLength, ControlInfo, ControlFlags, Irp)); \
+    }
+
+#define DEFINE_TR_disconnect(cat)                                                                                   \
+    TR_FN(cat, disconnect)(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, PIRP Irp)                              \
+    {                                                                                                               \
+        TRACED_CALL("WskDisconnect", Socket, Irp, buf_length(Buffer),                                               \
+                    real_##cat.disconnect(Socket, Buffer, Flags, Irp));                                             \
+    }
+
+#define DEFINE_TR_release(cat)                                                                                      \
+    TR_FN(cat, release)(PWSK_SOCKET Socket, PWSK_DATA_INDICATION DataIndication)                                    \
+    {                                                                                                               \
+        TRACED_CALL("WskRelease", Socket, NULL, 0, real_##cat.release(Socket, DataIndication));                     \
+    }
+
+#define DEFINE_TR_release_datagrams(cat)                                                                            \
+    TR_FN(cat, release_datagrams)(PWSK_SOCKET Socket,                                                               \
+        PWSK_DATAGRAM_INDICATION DatagramIndication)                                                                \
+    {                                                                                                               \
+        TRACED_CALL("WskRelease", Socket, NULL, 0, real_##cat.release_datagrams(Socket, DatagramIndication));       \
+    }
+
+#define DEFINE_TR_accept(cat)                                                                                       \
+    TR_FN(cat, accept)(PWSK_SOCKET ListenSocket, ULONG Flags, PVOID AcceptSocketContext,                            \
+        const WSK_CLIENT_CONNECTION_DISPATCH *AcceptSocketDispatch, PSOCKADDR LocalAddress,                         \
+        PSOCKADDR RemoteAddress, PIRP Irp)                                                                          \
+    {                                                                                                               \
+        TRACED_CALL("WskAccept", ListenSocket, Irp, 0,                                                              \
+                    real_##cat.accept(ListenSocket, Flags, AcceptSocketContext, AcceptSocketDispatch,               \
+                        LocalAddress, RemoteAddress, Irp));                                                         \
+    }
+
+#define DEFINE_TR_listen(cat)                                                                                       \
+    TR_FN(cat, listen)(PWSK_SOCKET Socket, PIRP Irp)                                                                \
+    {                                                                                                               \
+        TRACED_CALL("WskListen", Socket, Irp, 0, real_##cat.listen(Socket, Irp));                                   \
+    }
+
+#define DEFINE_TR_inspect_complete(cat)                                                                             \
+    TR_FN(cat, inspect_complete)(PWSK_SOCKET ListenSocket, PWSK_INSPECT_ID InspectID,                               \
+        WSK_INSPECT_ACTION Action, PIRP Irp)                                                                        \
+    {                                                                                                               \
+        TRACED_CALL("WskInspectComplete", ListenSocket, Irp, (ULONG)Action,                                         \
+                    real_##cat.inspect_complete(ListenSocket, InspectID, Action, Irp));                             \
+    }
+
+#define DEFINE_TR_send_to(cat)                                                                                      \
+    TR_FN(cat, send_to)(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags,                                           \
+        PSOCKADDR RemoteAddress, ULONG ControlInfoLength, PCMSGHDR ControlInfo, PIRP Irp)                           \
+    {                                                                                                               \
+        TRACED_CALL("WskSendTo", Socket, Irp, buf_length(Buffer),                                                   \
+                    real_##cat.send_to(Socket, Buffer, Flags, RemoteAddress, ControlInfoLength, ControlInfo, Irp)); \
+    }
+
+#define DEFINE_TR_receive_from(cat)                                                                                 \
+    TR_FN(cat, receive_from)(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags,                                      \
+        PSOCKADDR RemoteAddress, PULONG ControlLength, PCMSGHDR ControlInfo, PULONG ControlFlags, PIRP Irp)         \
+    {                                                                                                               \
+        TRACED_CALL("WskReceiveFrom", Socket, Irp, buf_length(Buffer),                                              \
+                    real_##cat.receive_from(Socket, Buffer, Flags, RemoteAddress, ControlLength, ControlInfo,       \
+                        ControlFlags, Irp));                                                                        \
+    }
+
+#define DEFINE_TR_send_messages(cat)                                                                                \
+    TR_FN(cat, send_messages)(PWSK_SOCKET Socket, PWSK_BUF_LIST BufferList, ULONG Flags,                            \
+        PSOCKADDR RemoteAddress, ULONG ControlInfoLength, PCMSGHDR ControlInfo, PIRP Irp)                           \
+    {                                                                                                               \
+        TRACED_CALL("WskSendMessages", Socket, Irp, buf_list_count(BufferList),                                     \
+                    real_##cat.send_messages(Socket, BufferList, Flags, RemoteAddress, ControlInfoLength,           \
+                        ControlInfo, Irp));                                                                         \
+    }
+
+#define DEFINE_WRAPPERS(cat)                                                                                        \
+    static wsk_real_fns real_##cat;                                                                                 \
+    DEFINE_TR_control_socket(cat)                                                                                   \
+    DEFINE_TR_close_socket(cat)                                                                                     \
+    DEFINE_TR_bind(cat)                                                                                             \
+    DEFINE_TR_connect(cat)                                                                                          \
+    DEFINE_TR_connect_ex(cat)                                                                                       \
+    DEFINE_TR_local_address(cat)                                                                                    \
+    DEFINE_TR_remote_address(cat)                                                                                   \
+    DEFINE_TR_send(cat)                                                                                             \
+    DEFINE_TR_send_ex(cat)                                                                                          \
+    DEFINE_TR_receive(cat)                                                                                          \
+    DEFINE_TR_receive_ex(cat)                                                                                       \
+    DEFINE_TR_disconnect(cat)                                                                                       \
+    DEFINE_TR_release(cat)                                                                                          \
+    DEFINE_TR_release_datagrams(cat)                                                                                \
+    DEFINE_TR_accept(cat)                                                                                           \
+    DEFINE_TR_listen(cat)                                                                                           \
+    DEFINE_TR_inspect_complete(cat)                                                                                 \
+    DEFINE_TR_send_to(cat)                                                                                          \
+    DEFINE_TR_receive_from(cat)                                                                                     \
+    DEFINE_TR_send_messages(cat)
+
+DEFINE_WRAPPERS(basic)
+DEFINE_WRAPPERS(listen)
+DEFINE_WRAPPERS(datagram)
+DEFINE_WRAPPERS(connection)
+DEFINE_WRAPPERS(stream)
 
 /* ---- the traced socket tables ---- */
 
 static traced_table traced_basic, traced_listen, traced_datagram, traced_connection, traced_stream;
 static pthread_once_t traced_once = PTHREAD_ONCE_INIT;
 
+/* One wrapper per real function: where categories share a function
+ * (WskBind, WskControlSocket...), their traced tables share its wrapper,
+ * as the real tables do.  Called under traced_once only. */
+static struct {
+    void *real, *wrapper;
+} shared[64];
+
+static void *share(void *real, void *wrapper)
+{
+    for (unsigned i = 0; i < sizeof shared / sizeof shared[0]; i++) {
+        if (shared[i].real == real)
+            return shared[i].wrapper;
+        if (shared[i].real == NULL) {
+            shared[i].real = real;
+            shared[i].wrapper = wrapper;
+            break;
+        }
+    }
+    return wrapper;
+}
+
 /* Wraps a slot the real table fills; an empty slot stays empty. */
-#define WRAP(table, slot, field, wrapper)                                                                     \
+#define WRAP(cat, slot, field, wrapper)                                                                       \
     do {                                                                                                     \
-        (table)->real.field = real->slot;                                                                    \
+        real_##cat.field = real->slot;                                                                       \
         if (real->slot != NULL)                                                                              \
-            d->slot = wrapper;                                                                               \
+            d->slot = (__typeof__(d->slot))share((void *)real->slot, (void *)tr_##cat##_##wrapper);          \
     } while (0)
 
 static void build_traced_tables(void)
@@ -216,78 +287,78 @@ static void build_traced_tables(void)
     {
         /* Basic sockets have a table of the connection layout (wsk_socket.c). */
         const WSK_PROVIDER_CONNECTION_DISPATCH *real = wsk_provider_table_plain(WSK_CATEGORY_BASIC);
-        WSK_PROVIDER_CONNECTION_DISPATCH *d = &traced_basic.d.connection;
-        WRAP(&traced_basic, WskControlSocket, control, tr_control_socket);
-        WRAP(&traced_basic, WskCloseSocket, close, tr_close_socket);
-        WRAP(&traced_basic, WskBind, bind, tr_bind);
-        WRAP(&traced_basic, WskConnect, connect, tr_connect);
-        WRAP(&traced_basic, WskGetLocalAddress, local_address, tr_local_address);
-        WRAP(&traced_basic, WskGetRemoteAddress, remote_address, tr_remote_address);
-        WRAP(&traced_basic, WskSend, send, tr_send);
-        WRAP(&traced_basic, WskReceive, receive, tr_receive);
-        WRAP(&traced_basic, WskDisconnect, disconnect, tr_disconnect);
-        WRAP(&traced_basic, WskRelease, release, tr_release);
-        WRAP(&traced_basic, WskConnectEx, connect_ex, tr_connect_ex);
-        WRAP(&traced_basic, WskSendEx, send_ex, tr_send_ex);
-        WRAP(&traced_basic, WskReceiveEx, receive_ex, tr_receive_ex);
+        WSK_PROVIDER_CONNECTION_DISPATCH *d = &traced_basic.connection;
+        WRAP(basic, WskControlSocket, control, control_socket);
+        WRAP(basic, WskCloseSocket, close, close_socket);
+        WRAP(basic, WskBind, bind, bind);
+        WRAP(basic, WskConnect, connect, connect);
+        WRAP(basic, WskGetLocalAddress, local_address, local_address);
+        WRAP(basic, WskGetRemoteAddress, remote_address, remote_address);
+        WRAP(basic, WskSend, send, send);
+        WRAP(basic, WskReceive, receive, receive);
+        WRAP(basic, WskDisconnect, disconnect, disconnect);
+        WRAP(basic, WskRelease, release, release);
+        WRAP(basic, WskConnectEx, connect_ex, connect_ex);
+        WRAP(basic, WskSendEx, send_ex, send_ex);
+        WRAP(basic, WskReceiveEx, receive_ex, receive_ex);
     }
     {
         const WSK_PROVIDER_LISTEN_DISPATCH *real = wsk_provider_table_plain(WSK_CATEGORY_LISTEN);
-        WSK_PROVIDER_LISTEN_DISPATCH *d = &traced_listen.d.listen;
-        WRAP(&traced_listen, WskControlSocket, control, tr_control_socket);
-        WRAP(&traced_listen, WskCloseSocket, close, tr_close_socket);
-        WRAP(&traced_listen, WskBind, bind, tr_bind);
-        WRAP(&traced_listen, WskAccept, accept, tr_accept);
-        WRAP(&traced_listen, WskInspectComplete, inspect_complete, tr_inspect_complete);
-        WRAP(&traced_listen, WskGetLocalAddress, local_address, tr_local_address);
+        WSK_PROVIDER_LISTEN_DISPATCH *d = &traced_listen.listen;
+        WRAP(listen, WskControlSocket, control, control_socket);
+        WRAP(listen, WskCloseSocket, close, close_socket);
+        WRAP(listen, WskBind, bind, bind);
+        WRAP(listen, WskAccept, accept, accept);
+        WRAP(listen, WskInspectComplete, inspect_complete, inspect_complete);
+        WRAP(listen, WskGetLocalAddress, local_address, local_address);
     }
     {
         const WSK_PROVIDER_DATAGRAM_DISPATCH *real = wsk_provider_table_plain(WSK_CATEGORY_DATAGRAM);
-        WSK_PROVIDER_DATAGRAM_DISPATCH *d = &traced_datagram.d.datagram;
-        WRAP(&traced_datagram, WskControlSocket, control, tr_control_socket);
-        WRAP(&traced_datagram, WskCloseSocket, close, tr_close_socket);
-        WRAP(&traced_datagram, WskBind, bind, tr_bind);
-        WRAP(&traced_datagram, WskSendTo, send_to, tr_send_to);
-        WRAP(&traced_datagram, WskReceiveFrom, receive_from, tr_receive_from);
-        WRAP(&traced_datagram, WskRelease, release_datagrams, tr_release_datagrams);
-        WRAP(&traced_datagram, WskGetLocalAddress, local_address, tr_local_address);
-        WRAP(&traced_datagram, WskSendMessages, send_messages, tr_send_messages);
+        WSK_PROVIDER_DATAGRAM_DISPATCH *d = &traced_datagram.datagram;
+        WRAP(datagram, WskControlSocket, control, control_socket);
+        WRAP(datagram, WskCloseSocket, close, close_socket);
+        WRAP(datagram, WskBind, bind, bind);
+        WRAP(datagram, WskSendTo, send_to, send_to);
+        WRAP(datagram, WskReceiveFrom, receive_from, receive_from);
+        WRAP(datagram, WskRelease, release_datagrams, release_datagrams);
+        WRAP(datagram, WskGetLocalAddress, local_address, local_address);
+        WRAP(datagram, WskSendMessages, send_messages, send_messages);
     }
     {
         const WSK_PROVIDER_CONNECTION_DISPATCH *real = wsk_provider_table_plain(WSK_CATEGORY_CONNECTION);
-        WSK_PROVIDER_CONNECTION_DISPATCH *d = &traced_connection.d.connection;
-        WRAP(&traced_connection, WskControlSocket, control, tr_control_socket);
-        WRAP(&traced_connection, WskCloseSocket, close, tr_close_socket);
-        WRAP(&traced_connection, WskBind, bind, tr_bind);
-        WRAP(&traced_connection, WskConnect, connect, tr_connect);
-        WRAP(&traced_connection, WskGetLocalAddress, local_address, tr_local_address);
-        WRAP(&traced_connection, WskGetRemoteAddress, remote_address, tr_remote_address);
-        WRAP(&traced_connection, WskSend, send, tr_send);
-        WRAP(&traced_connection, WskReceive, receive, tr_receive);
-        WRAP(&traced_connection, WskDisconnect, disconnect, tr_disconnect);
-        WRAP(&traced_connection, WskRelease, release, tr_release);
-        WRAP(&traced_connection, WskConnectEx, connect_ex, tr_connect_ex);
-        WRAP(&traced_connection, WskSendEx, send_ex, tr_send_ex);
-        WRAP(&traced_connection, WskReceiveEx, receive_ex, tr_receive_ex);
+        WSK_PROVIDER_CONNECTION_DISPATCH *d = &traced_connection.connection;
+        WRAP(connection, WskControlSocket, control, control_socket);
+        WRAP(connection, WskCloseSocket, close, close_socket);
+        WRAP(connection, WskBind, bind, bind);
+        WRAP(connection, WskConnect, connect, connect);
+        WRAP(connection, WskGetLocalAddress, local_address, local_address);
+        WRAP(connection, WskGetRemoteAddress, remote_address, remote_address);
+        WRAP(connection, WskSend, send, send);
+        WRAP(connection, WskReceive, receive, receive);
+        WRAP(connection, WskDisconnect, disconnect, disconnect);
+        WRAP(connection, WskRelease, release, release);
+        WRAP(connection, WskConnectEx, connect_ex, connect_ex);
+        WRAP(connection, WskSendEx, send_ex, send_ex);
+        WRAP(connection, WskReceiveEx, receive_ex, receive_ex);
     }
     {
         const WSK_PROVIDER_STREAM_DISPATCH *real = wsk_provider_table_plain(WSK_CATEGORY_STREAM);
-        WSK_PROVIDER_STREAM_DISPATCH *d = &traced_stream.d.stream;
-        WRAP(&traced_stream, WskControlSocket, control, tr_control_socket);
-        WRAP(&traced_stream, WskCloseSocket, close, tr_close_socket);
-        WRAP(&traced_stream, WskBind, bind, tr_bind);
-        WRAP(&traced_stream, WskAccept, accept, tr_accept);
-        WRAP(&traced_stream, WskConnect, connect, tr_connect);
-        WRAP(&traced_stream, WskListen, listen, tr_listen);
-        WRAP(&traced_stream, WskSend, send, tr_send);
-        WRAP(&traced_stream, WskReceive, receive, tr_receive);
-        WRAP(&traced_stream, WskDisconnect, disconnect, tr_disconnect);
-        WRAP(&traced_stream, WskRelease, release, tr_release);
-        WRAP(&traced_stream, WskGetLocalAddress, local_address, tr_local_address);
-        WRAP(&traced_stream, WskGetRemoteAddress, remote_address, tr_remote_address);
-        WRAP(&traced_stream, WskConnectEx, connect_ex, tr_connect_ex);
-        WRAP(&traced_stream, WskSendEx, send_ex, tr_send_ex);
-        WRAP(&traced_stream, WskReceiveEx, receive_ex, tr_receive_ex);
+        WSK_PROVIDER_STREAM_DISPATCH *d = &traced_stream.stream;
+        WRAP(stream, WskControlSocket, control, control_socket);
+        WRAP(stream, WskCloseSocket, close, close_socket);
+        WRAP(stream, WskBind, bind, bind);
+        WRAP(stream, WskAccept, accept, accept);
+        WRAP(stream, WskConnect, connect, connect);
+        WRAP(stream, WskListen, listen, listen);
+        WRAP(stream, WskSend, send, send);
+        WRAP(stream, WskReceive, receive, receive);
+        WRAP(stream, WskDisconnect, disconnect, disconnect);
+        WRAP(stream, WskRelease, release, release);
+        WRAP(stream, WskGetLocalAddress, local_address, local_address);
+        WRAP(stream, WskGetRemoteAddress, remote_address, remote_address);
+        WRAP(stream, WskConnectEx, connect_ex, connect_ex);
+        WRAP(stream, WskSendEx, send_ex, send_ex);
+        WRAP(stream, WskReceiveEx, receive_ex, receive_ex);
     }
 }
 
@@ -297,11 +368,11 @@ const VOID *wsk_provider_table_for(wsk_category category)
         return wsk_provider_table_plain(category);
     pthread_once(&traced_once, build_traced_tables);
     switch (category) {
-    case WSK_CATEGORY_LISTEN: return &traced_listen.d;
-    case WSK_CATEGORY_DATAGRAM: return &traced_datagram.d;
-    case WSK_CATEGORY_CONNECTION: return &traced_connection.d;
-    case WSK_CATEGORY_STREAM: return &traced_stream.d;
-    default: return &traced_basic.d;
+    case WSK_CATEGORY_LISTEN: return &traced_listen;
+    case WSK_CATEGORY_DATAGRAM: return &traced_datagram;
+    case WSK_CATEGORY_CONNECTION: return &traced_connection;
+    case WSK_CATEGORY_STREAM: return &traced_stream;
+    default: return &traced_basic;
     }
 }
 
