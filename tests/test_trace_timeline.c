@@ -469,7 +469,7 @@ static int has_event(const jval *events, const char *ph, const char *cat, const 
     return 0;
 }
 
-static void check_trace(const char *path)
+static void check_trace(const char *path, int capped)
 {
     size_t len = 0;
     char *text = read_file(path, &len);
@@ -494,7 +494,8 @@ static void check_trace(const char *path)
         free(text);
         return;
     }
-    CHECK(jis(jget(root, "otherData"), "openwsk_dropped_events", "0"));
+    const char *dropped = jstr(jget(root, "otherData"), "openwsk_dropped_events");
+    CHECK(dropped != NULL && (capped ? strcmp(dropped, "0") != 0 : strcmp(dropped, "0") == 0));
 
     /* Every event: a phase, a name, pid and tid; a timestamp except metadata. */
     int spans = 0, bad = 0;
@@ -530,6 +531,12 @@ static void check_trace(const char *path)
         }
     }
     CHECK_EQ(bad, 0);
+    if (capped) {
+        /* Past the cap: fewer events, but every span still whole. */
+        jfree(root);
+        free(text);
+        return;
+    }
     CHECK(spans >= 8);
 
     /* The client's calls, with what Windows reports for each. */
@@ -567,10 +574,14 @@ static void check_trace(const char *path)
     free(text);
 }
 
-static int run_child(const char *self, const char *mode, const char *trace, const char *cwd)
+static int run_child(const char *self, const char *mode, const char *trace, const char *cwd, const char *max)
 {
     pid_t pid = fork();
     if (pid == 0) {
+        if (max != NULL)
+            setenv("OPENWSK_TRACE_MAX_EVENTS", max, 1);
+        else
+            unsetenv("OPENWSK_TRACE_MAX_EVENTS");
         if (trace != NULL)
             setenv("OPENWSK_TRACE", trace, 1);
         else
@@ -592,8 +603,19 @@ static void traced_run_writes_a_valid_timeline(void)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/trace.json", scratch);
-    CHECK_EQ(run_child(self_path, "child-traced", path, NULL), 0);
-    check_trace(path);
+    CHECK_EQ(run_child(self_path, "child-traced", path, NULL, NULL), 0);
+    check_trace(path, 0);
+    unlink(path);
+}
+
+/* OPENWSK_TRACE_MAX_EVENTS=1: one chunk of records, the rest dropped and
+ * counted; the spans already open still end. */
+static void capped_run_drops_but_keeps_spans_whole(void)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/capped.json", scratch);
+    CHECK_EQ(run_child(self_path, "child-traced", path, NULL, "1"), 0);
+    check_trace(path, 1);
     unlink(path);
 }
 
@@ -602,7 +624,7 @@ static void untraced_run_writes_nothing(void)
     char dir[4200];
     snprintf(dir, sizeof dir, "%s/off", scratch);
     CHECK_EQ(mkdir(dir, 0700), 0);
-    CHECK_EQ(run_child(self_path, "child-off", NULL, dir), 0);
+    CHECK_EQ(run_child(self_path, "child-off", NULL, dir, NULL), 0);
     /* Nothing appeared where the child ran. */
     DIR *d = opendir(dir);
     int entries = 0;
@@ -628,6 +650,7 @@ int main(int argc, char **argv)
     }
     self_path[n] = '\0';
     WT_RUN(traced_run_writes_a_valid_timeline);
+    WT_RUN(capped_run_drops_but_keeps_spans_whole);
     WT_RUN(untraced_run_writes_nothing);
     rmdir(scratch);
     return wt_finish();

@@ -66,9 +66,11 @@ uint64_t openwsk_trace_new_id(void)
     return __atomic_add_fetch(&tl_next_id, 1, __ATOMIC_RELAXED);
 }
 
-static tl_chunk *tl_new_chunk(void)
+/* Past the cap, only the ends of spans already open are still recorded
+ * (from a reserve of an eighth more), so that every 'b' keeps its 'e'. */
+static tl_chunk *tl_new_chunk(int span_end)
 {
-    if (__atomic_load_n(&tl_full, __ATOMIC_RELAXED))
+    if (__atomic_load_n(&tl_full, __ATOMIC_RELAXED) && !span_end)
         return NULL;
     tl_chunk *c = malloc(sizeof *c);
     if (c == NULL)
@@ -78,8 +80,9 @@ static tl_chunk *tl_new_chunk(void)
     memset(c->thread_name, 0, sizeof c->thread_name);
     pthread_getname_np(pthread_self(), c->thread_name, sizeof c->thread_name);
     pthread_mutex_lock(&tl_lock);
-    if (tl_chunk_count >= tl_chunk_cap) {
+    if (tl_chunk_count >= tl_chunk_cap)
         __atomic_store_n(&tl_full, 1, __ATOMIC_RELAXED);
+    if (tl_chunk_count >= tl_chunk_cap + (span_end ? tl_chunk_cap / 8 + 2 : 0)) {
         pthread_mutex_unlock(&tl_lock);
         free(c);
         return NULL;
@@ -93,10 +96,14 @@ static tl_chunk *tl_new_chunk(void)
 
 void openwsk_trace_put(const tl_rec *r)
 {
+    if (r->ph != 'e' && __atomic_load_n(&tl_full, __ATOMIC_RELAXED)) {
+        __atomic_add_fetch(&tl_dropped_events, 1, __ATOMIC_RELAXED);
+        return;
+    }
     tl_chunk *c = tl_current;
     uint32_t n = c != NULL ? c->count : TL_CHUNK_RECS; /* only this thread writes it */
     if (n == TL_CHUNK_RECS) {
-        c = tl_new_chunk();
+        c = tl_new_chunk(r->ph == 'e');
         if (c == NULL) {
             __atomic_add_fetch(&tl_dropped_events, 1, __ATOMIC_RELAXED);
             return;
@@ -125,6 +132,7 @@ typedef struct tl_entry {
     const void *key; /* the IRP or the socket */
     uint64_t id;
     const char *name;
+    const char *completion_name; /* IRPs: the completion routine's slice */
     int in_call;   /* IRPs: the provider function has not returned yet */
     int completed; /* IRPs: IoCompleteRequest came while in_call */
     int32_t status;
@@ -180,36 +188,48 @@ static void tl_async(char ph, const char *cat, const char *name, uint64_t id, ui
 /* ---- IRPs ---- */
 
 /* "WskReceive" -> "WskReceive completion": names are static strings, so
- * the few distinct ones are made once and kept. */
+ * the few distinct ones are made once and kept.  Looked up without a lock
+ * (entries are only ever added, each published by a release store). */
+#define TL_NAMES 48u
+static struct {
+    const char *function; /* atomic */
+    char *name;
+} tl_names[TL_NAMES];
+static pthread_mutex_t tl_names_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static const char *tl_completion_name(const char *function)
 {
-    static struct {
-        const char *function;
-        char *name;
-    } names[48];
-    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
     if (function == NULL)
         return "completion routine";
+    unsigned i = 0;
+    for (; i < TL_NAMES; i++) {
+        const char *f = __atomic_load_n(&tl_names[i].function, __ATOMIC_ACQUIRE);
+        if (f == function)
+            return tl_names[i].name;
+        if (f == NULL)
+            break;
+    }
     const char *found = "completion routine";
-    pthread_mutex_lock(&lock);
-    for (unsigned i = 0; i < sizeof names / sizeof names[0]; i++) {
-        if (names[i].function == function) {
-            found = names[i].name;
+    pthread_mutex_lock(&tl_names_lock);
+    for (; i < TL_NAMES; i++) {
+        const char *f = __atomic_load_n(&tl_names[i].function, __ATOMIC_ACQUIRE);
+        if (f == function) {
+            found = tl_names[i].name;
             break;
         }
-        if (names[i].function == NULL) {
+        if (f == NULL) {
             size_t n = strlen(function) + sizeof " completion";
             char *s = malloc(n);
             if (s != NULL) {
                 snprintf(s, n, "%s completion", function);
-                names[i].function = function;
-                names[i].name = s;
+                tl_names[i].name = s;
+                __atomic_store_n(&tl_names[i].function, function, __ATOMIC_RELEASE);
                 found = s;
             }
             break;
         }
     }
-    pthread_mutex_unlock(&lock);
+    pthread_mutex_unlock(&tl_names_lock);
     return found;
 }
 
@@ -222,8 +242,8 @@ void openwsk_trace_irp_call_begin(tl_irp_call *c, const char *name, const void *
     if (!openwsk_trace_enabled())
         return;
     c->t0 = openwsk_trace_now() + 1;
-    if (irp == NULL)
-        return; /* a call without an IRP: the slice alone */
+    if (irp == NULL || __atomic_load_n(&tl_full, __ATOMIC_RELAXED))
+        return; /* a call without an IRP, or past the cap: the slice alone */
     tl_entry *e = calloc(1, sizeof *e);
     if (e == NULL)
         return;
@@ -231,7 +251,7 @@ void openwsk_trace_irp_call_begin(tl_irp_call *c, const char *name, const void *
     e->id = openwsk_trace_new_id();
     e->name = name;
     e->in_call = 1;
-    (void)tl_completion_name(name); /* made here, not at completion time */
+    e->completion_name = tl_completion_name(name);
     unsigned b = tl_bucket(irp);
     pthread_mutex_lock(tl_stripe(&tl_irps, b));
     e->next = tl_irps.buckets[b];
@@ -297,7 +317,7 @@ const char *openwsk_trace_irp_completing(const void *irp, int32_t status, uint64
     for (tl_entry *e = tl_irps.buckets[b]; e != NULL; e = e->next) {
         if (e->key != irp || e->completed)
             continue;
-        name = e->name;
+        name = e->completion_name;
         e->status = status;
         e->information = information;
         if (e->in_call) {
@@ -317,7 +337,11 @@ const char *openwsk_trace_irp_completing(const void *irp, int32_t status, uint64
 void openwsk_trace_completion_routine(const char *function, const void *routine, uint64_t t0, int32_t returned)
 {
     uint64_t now = openwsk_trace_now();
-    tl_rec r = {.ts = t0, .dur = now - t0, .name = tl_completion_name(function), .cat = "completion", .ph = 'X'};
+    tl_rec r = {.ts = t0,
+                .dur = now - t0,
+                .name = function != NULL ? function : "completion routine",
+                .cat = "completion",
+                .ph = 'X'};
     tl_arg(&r, "routine", TL_ARG_SYM, (uint64_t)(uintptr_t)routine);
     tl_arg(&r, "returned", TL_ARG_STATUS, (uint64_t)(uint32_t)returned);
     openwsk_trace_put(&r);
@@ -338,6 +362,8 @@ void openwsk_trace_callback_done(const char *name, const void *socket, uint64_t 
 
 void openwsk_trace_socket_created_slow(const void *socket, const char *kind)
 {
+    if (__atomic_load_n(&tl_full, __ATOMIC_RELAXED))
+        return; /* past the cap: no new span */
     tl_entry *e = calloc(1, sizeof *e);
     if (e == NULL)
         return;

@@ -125,9 +125,10 @@ void openwsk_trace_irp_call_begin(tl_irp_call *c, const char *name, const void *
 void openwsk_trace_irp_call_end(tl_irp_call *c, int32_t returned);
 
 /* IofCompleteRequest: the IRP reached its completion; returns the name of
- * the WSK function it was handed to, or NULL if it was not traced. */
+ * its completion routine's slice ("WskReceive completion"), or NULL if it
+ * was not traced. */
 const char *openwsk_trace_irp_completing(const void *irp, int32_t status, uint64_t information);
-/* A completion routine ran from t0 to now. */
+/* A completion routine ran from t0 to now; `name` from irp_completing. */
 void openwsk_trace_completion_routine(const char *function, const void *routine, uint64_t t0, int32_t returned);
 
 /* Pool: called after each allocation and free; samples bytes by tag at
