@@ -126,6 +126,21 @@ expect "found: called at DISPATCH_LEVEL for paged pool, 48 bytes, tag 'Prob'"
 expect 'STOP: 0x000000C4 (0x0000000000020004'
 run 2 -t 0.2 --verify nonsense "$probe"
 
+# --trace writes the run's timeline (docs/timeline.md) before the driver is
+# unmapped: the probe's datagram IRPs are spans named after their function.
+trace=$(mktemp)
+run 0 -t 0.2 --trace "$trace" "$probe"
+expect 'wskhost: timeline written to'
+for want in '"traceEvents"' '"ph":"b","name":"WskSendTo","cat":"irp"' '"ph":"e","name":"WskSendTo","cat":"irp"' \
+    '"ph":"b","name":"socket","cat":"socket"'; do
+    if ! grep -qF -- "$want" "$trace"; then
+        echo "FAIL: wskhost --trace: $want not in the timeline"
+        failures=$((failures + 1))
+    fi
+done
+rm -f "$trace"
+run 2 -t 0.2 --trace "$probe"
+
 run 2 -t 0.2 /nonexistent/driver.so
 expect 'cannot load'
 run 2 "$probe" -- NotAPair
