@@ -144,6 +144,7 @@ typedef struct tl_entry {
 
 typedef struct tl_table {
     pthread_mutex_t locks[TL_STRIPES];
+    tl_entry *spares[TL_STRIPES]; /* entries of ended spans, for reuse (under the stripe's lock) */
     tl_entry *buckets[TL_BUCKETS];
 } tl_table;
 
@@ -163,6 +164,23 @@ static unsigned tl_bucket(const void *key)
 static pthread_mutex_t *tl_stripe(tl_table *t, unsigned b)
 {
     return &t->locks[b % TL_STRIPES];
+}
+
+/* An entry from the stripe's spares, or a new one; zeroed. */
+static tl_entry *tl_entry_get_locked(tl_table *t, unsigned b)
+{
+    tl_entry *e = t->spares[b % TL_STRIPES];
+    if (e == NULL)
+        return calloc(1, sizeof *e);
+    t->spares[b % TL_STRIPES] = e->next;
+    memset(e, 0, sizeof *e);
+    return e;
+}
+
+static void tl_entry_put_locked(tl_table *t, unsigned b, tl_entry *e)
+{
+    e->next = t->spares[b % TL_STRIPES];
+    t->spares[b % TL_STRIPES] = e;
 }
 
 static void tl_unlink_locked(tl_table *t, unsigned b, tl_entry *e)
@@ -244,16 +262,20 @@ void openwsk_trace_irp_call_begin(tl_irp_call *c, const char *name, const void *
     c->t0 = openwsk_trace_now() + 1;
     if (irp == NULL || __atomic_load_n(&tl_full, __ATOMIC_RELAXED))
         return; /* a call without an IRP, or past the cap: the slice alone */
-    tl_entry *e = calloc(1, sizeof *e);
-    if (e == NULL)
-        return;
-    e->key = irp;
-    e->id = openwsk_trace_new_id();
-    e->name = name;
-    e->in_call = 1;
-    e->completion_name = tl_completion_name(name);
+    const char *completion_name = tl_completion_name(name);
+    uint64_t id = openwsk_trace_new_id();
     unsigned b = tl_bucket(irp);
     pthread_mutex_lock(tl_stripe(&tl_irps, b));
+    tl_entry *e = tl_entry_get_locked(&tl_irps, b);
+    if (e == NULL) {
+        pthread_mutex_unlock(tl_stripe(&tl_irps, b));
+        return;
+    }
+    e->key = irp;
+    e->id = id;
+    e->name = name;
+    e->in_call = 1;
+    e->completion_name = completion_name;
     e->next = tl_irps.buckets[b];
     tl_irps.buckets[b] = e;
     pthread_mutex_unlock(tl_stripe(&tl_irps, b));
@@ -262,7 +284,7 @@ void openwsk_trace_irp_call_begin(tl_irp_call *c, const char *name, const void *
     tl_arg(&r, "socket", TL_ARG_HEX, (uint64_t)(uintptr_t)socket);
     tl_arg(&r, "irp", TL_ARG_HEX, (uint64_t)(uintptr_t)irp);
     tl_arg(&r, "length", TL_ARG_U64, length);
-    tl_async('b', "irp", name, e->id, c->t0 - 1, &r);
+    tl_async('b', "irp", name, id, c->t0 - 1, &r);
 }
 
 static void tl_irp_end(const tl_entry *e, uint64_t ts, int completed)
@@ -280,14 +302,16 @@ void openwsk_trace_irp_call_end(tl_irp_call *c, int32_t returned)
     if (c->t0 == 0)
         return;
     uint64_t t0 = c->t0 - 1;
-    openwsk_trace_slice("wsk_call", c->name, t0, "returned", TL_ARG_STATUS, (uint64_t)(uint32_t)returned);
+    uint64_t now = openwsk_trace_now(); /* the call's end, and the span's if it ends here */
+    tl_rec x = {.ts = t0, .dur = now - t0, .name = c->name, .cat = "wsk_call", .ph = 'X'};
+    tl_arg(&x, "returned", TL_ARG_STATUS, (uint64_t)(uint32_t)returned);
+    openwsk_trace_put(&x);
     tl_entry *e = c->entry;
     if (e == NULL)
         return;
     unsigned b = tl_bucket(e->key);
     pthread_mutex_lock(tl_stripe(&tl_irps, b));
     e->in_call = 0;
-    uint64_t now = openwsk_trace_now();
     if (returned == TL_STATUS_PENDING) {
         tl_rec r = {0};
         tl_async('n', "irp", "pending", e->id, now, &r);
@@ -302,17 +326,15 @@ void openwsk_trace_irp_call_end(tl_irp_call *c, int32_t returned)
         }
         tl_irp_end(e, now, e->completed);
         tl_unlink_locked(&tl_irps, b, e);
+        tl_entry_put_locked(&tl_irps, b, e);
     }
     pthread_mutex_unlock(tl_stripe(&tl_irps, b));
-    if (finished)
-        free(e);
 }
 
 const char *openwsk_trace_irp_completing(const void *irp, int32_t status, uint64_t information)
 {
     unsigned b = tl_bucket(irp);
     const char *name = NULL;
-    tl_entry *done = NULL;
     pthread_mutex_lock(tl_stripe(&tl_irps, b));
     for (tl_entry *e = tl_irps.buckets[b]; e != NULL; e = e->next) {
         if (e->key != irp || e->completed)
@@ -325,12 +347,11 @@ const char *openwsk_trace_irp_completing(const void *irp, int32_t status, uint64
         } else {
             tl_irp_end(e, openwsk_trace_now(), 1);
             tl_unlink_locked(&tl_irps, b, e);
-            done = e;
+            tl_entry_put_locked(&tl_irps, b, e);
         }
         break;
     }
     pthread_mutex_unlock(tl_stripe(&tl_irps, b));
-    free(done);
     return name;
 }
 
