@@ -294,6 +294,11 @@ NTSTATUS WSKAPI wsk_dgram_send_messages(PWSK_SOCKET Socket, PWSK_BUF_LIST Buffer
                                         PIRP Irp);
 /* Frees the datagram blocks of a socket being destroyed. */
 void wsk_dgram_free(wsk_socket *s);
+/* The control objects (WSK_IO_CONTROL_*) the client asked for on receive. */
+unsigned wsk_dgram_control_wanted(const wsk_socket *s);
+/* WskReceiveFrom while datagrams read for a disabled event wait: the
+ * oldest is copied out at once.  Lock held on entry, dropped. */
+NTSTATUS wsk_dgram_receive_stashed(wsk_socket *s, wsk_req *r, PIRP irp);
 /* Starts WskReceiveFromEvent indications if enabled and bound (lock held). */
 void wsk_dgram_events_arm_locked(wsk_socket *s);
 /* Stops them: the read in flight is cancelled (lock held). */
