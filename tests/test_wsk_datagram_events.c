@@ -4,7 +4,8 @@
  * (retain the indication, send it back from the provider's buffer, release
  * it when the send completes) serving Linux clients on IPv4 and IPv6;
  * retention released in any order with Next rewritten by the client;
- * STATUS_DATA_NOT_ACCEPTED disabling the event; static enabling; bad input.
+ * STATUS_DATA_NOT_ACCEPTED disabling the event and keeping the datagram;
+ * static enabling; bad input.
  */
 #include <ntddk.h>
 #include <wsk.h>
@@ -324,8 +325,9 @@ static void retention_released_in_any_order(void)
     wt_wsk_close(&t);
 }
 
-/* STATUS_DATA_NOT_ACCEPTED disables an event enabled per socket: the next
- * datagram waits for a WskReceiveFrom; enabling again resumes indications. */
+/* STATUS_DATA_NOT_ACCEPTED disables an event enabled per socket; the
+ * refused datagram is kept and goes to the next WskReceiveFrom; enabling
+ * again resumes indications with what waited. */
 static void not_accepted_disables_the_event(void)
 {
     wt_wsk t;
@@ -347,14 +349,19 @@ static void not_accepted_disables_the_event(void)
     const WSK_PROVIDER_DATAGRAM_DISPATCH *d = s->Dispatch;
     NTSTATUS r = d->WskReceiveFrom(s, &b, 0, NULL, NULL, NULL, NULL, wt_irp_arm(&t.irp));
     CHECK_EQ(wt_irp_result(&t.irp, r), STATUS_SUCCESS);
-    CHECK_EQ(t.irp.irp->IoStatus.Information, 6);
-    CHECK_MEM(in, "second", 6);
+    CHECK_EQ(t.irp.irp->IoStatus.Information, 5);
+    CHECK_MEM(in, "first", 5);
     CHECK_EQ(log.indications, 1);
-    /* Enabled again: indications resume. */
+    /* Enabled again: indications resume, with the datagram that waited. */
     pthread_mutex_lock(&log.mu);
     log.answer = STATUS_SUCCESS;
     pthread_mutex_unlock(&log.mu);
     CHECK_EQ(set_events(s, WSK_EVENT_RECEIVE_FROM), STATUS_SUCCESS);
+    CHECK(arrived(&log));
+    pthread_mutex_lock(&log.mu);
+    CHECK_EQ(log.last_len, 6);
+    CHECK_MEM(log.last, "second", 6);
+    pthread_mutex_unlock(&log.mu);
     CHECK_EQ(peer_udp_sendto(4, "127.0.0.1", port, "third", 5), 0);
     CHECK(arrived(&log));
     pthread_mutex_lock(&log.mu);
@@ -369,7 +376,7 @@ static void not_accepted_disables_the_event(void)
     r = d->WskReceiveFrom(s, &b, 0, NULL, NULL, NULL, NULL, wt_irp_arm(&t.irp));
     CHECK_EQ(wt_irp_result(&t.irp, r), STATUS_SUCCESS);
     CHECK_MEM(in, "fourth", 6);
-    CHECK_EQ(log.indications, 2);
+    CHECK_EQ(log.indications, 3);
     IoFreeMdl(m);
     CHECK_EQ(wt_close(&t, s), STATUS_SUCCESS);
     wt_wsk_close(&t);

@@ -10,7 +10,7 @@
 
 #define WSK_DG_BLOCK_MAGIC 0x4B4C4244u /* "DBLK" */
 #define WSK_DG_BLOCK_DATA 65536        /* the largest UDP payload fits */
-#define WSK_DG_MAX_SPARE 4
+#define WSK_DG_MAX_SPARE WSK_IO_BATCH_MAX /* a whole batch without allocating */
 
 /* One received datagram; the indication comes first so that WskRelease
  * finds the block from the list head the client hands back. */
@@ -23,7 +23,7 @@ typedef struct wsk_dg_block {
     BOOLEAN retained;
     BOOLEAN in_callback;    /* its WskReceiveFromEvent is running */
     BOOLEAN released_early; /* WskRelease came before the callback returned STATUS_PENDING */
-    SIZE_T length;          /* a stashed datagram's size */
+    SIZE_T length;          /* the datagram's size */
     ULONG control_len;      /* its control data, Windows layout */
     BOOLEAN control_cut;
     unsigned destination_flags; /* MSG_MCAST / MSG_BCAST */
@@ -95,7 +95,7 @@ void wsk_dgram_free(wsk_socket *s)
         dg_block_free(CONTAINING_RECORD(RemoveHeadList(&s->dg_stash), wsk_dg_block, link));
 }
 
-static void dg_read_done(wsk_io *io, void *context, long result, size_t transferred);
+static void dg_poll_done(wsk_io *io, void *context, long result, size_t transferred);
 static BOOLEAN dg_event_on(const wsk_socket *s);
 static SIZE_T dg_copy_to_request(wsk_socket *s, const wsk_dg_block *b, SIZE_T length, wsk_req *r);
 static void dg_stash_done(wsk_io *io, void *context, long result, size_t transferred);
@@ -111,32 +111,22 @@ void wsk_dgram_events_arm_locked(wsk_socket *s)
     /* Out of memory: datagrams wait in Linux's receive buffer (or are
      * dropped there, as UDP may be) and the reader is tried again shortly
      * (wsk_retry.c). */
-    wsk_req *r = wsk_req_take_locked(s, WSK_REQ_DGRAM_READ, NULL, 1);
+    wsk_req *r = wsk_req_take_locked(s, WSK_REQ_DGRAM_READ, NULL, 0);
     if (r == NULL) {
         wsk_retry_schedule_locked(s);
         return;
     }
+    wsk_req_track_locked(s, r);
+    s->dg_reader = r;
     if (!IsListEmpty(&s->dg_stash)) {
-        /* A datagram read before the event was last disabled goes first,
-         * from an engine thread (never inside the client's call). */
-        r->u.read.block = CONTAINING_RECORD(RemoveHeadList(&s->dg_stash), wsk_dg_block, link);
-        wsk_req_track_locked(s, r);
-        s->dg_reader = r;
+        /* Datagrams read before the event was last disabled (or refused
+         * with STATUS_DATA_NOT_ACCEPTED) go first, from an engine thread
+         * (never inside the client's call). */
         wsk_io_post(&r->io, dg_stash_done, r);
         return;
     }
-    wsk_dg_block *b = dg_block_get_locked(s);
-    if (b == NULL) {
-        wsk_req_release_locked(s, r);
-        wsk_retry_schedule_locked(s);
-        return;
-    }
-    r->u.read.block = b; /* the block being filled */
-    r->seg[0].base = b->data;
-    r->seg[0].length = WSK_DG_BLOCK_DATA;
-    wsk_req_track_locked(s, r);
-    s->dg_reader = r;
-    wsk_io_recv_from(&r->io, s->fd, r->seg, 1, dg_read_done, r);
+    /* Readable first, then one recvmmsg takes what is waiting. */
+    wsk_io_poll_readable(&r->io, s->fd, dg_poll_done, r);
 }
 
 void wsk_dgram_events_stop_locked(wsk_socket *s)
@@ -166,102 +156,224 @@ static BOOLEAN dg_event_on(const wsk_socket *s)
     return (s->events & WSK_EVENT_RECEIVE_FROM) && d != NULL && d->WskReceiveFromEvent != NULL;
 }
 
-/* Indicates one datagram (b, `length` bytes, b->from set) to the client;
- * the reader request r is recycled first.  Lock held on entry, dropped. */
-static void dg_deliver(wsk_socket *s, wsk_req *r, wsk_dg_block *b, long result)
+/* Moves every block of `list` to the head of the stash, in order: they
+ * are older than anything there. */
+static void dg_stash_in_front_locked(wsk_socket *s, PLIST_ENTRY list)
+{
+    while (!IsListEmpty(list))
+        InsertHeadList(&s->dg_stash, RemoveTailList(list));
+}
+
+/* The reader's round is over: its request is recycled and the next read
+ * armed (unless reading can never succeed); a close waiting for the
+ * reader may finish.  Lock held on entry, dropped. */
+static void dg_reader_finish(wsk_socket *s, wsk_req *r, BOOLEAN fatal)
 {
     s->dg_reader = NULL;
     RemoveEntryList(&r->link);
     wsk_req_release_locked(s, r);
-    if (result >= 0 && !s->closing && !IsListEmpty(&s->dg_irps)) {
-        /* A queued WskReceiveFrom takes precedence over the event. */
-        wsk_req *q = CONTAINING_RECORD(RemoveHeadList(&s->dg_irps), wsk_req, queue_link);
-        wsk_req_decide_queued_locked(s, q, (long)dg_copy_to_request(s, b, (SIZE_T)result, q));
-        dg_block_put_locked(s, b);
+    if (!fatal)
         wsk_dgram_events_arm_locked(s);
-        s->callbacks++;
-        pthread_mutex_unlock(&s->lock);
-        wsk_rx_kick_held(s); /* completes what decided holds; drops the reference */
-        return;
-    }
-    if (result >= 0 && !s->closing && !dg_event_on(s)) {
-        /* Nobody takes it now (the event was disabled while it was read):
-         * it waits for a WskReceiveFrom or the event's return. */
-        b->length = (SIZE_T)result;
-        InsertTailList(&s->dg_stash, &b->link);
-        result = -ECANCELED;
-        b = NULL;
-    }
-    if (result < 0 || s->closing) {
-        if (b != NULL)
-            dg_block_put_locked(s, b);
-        /* A cancelled read may have left a queued receive waiting. */
-        if (!dg_error_is_fatal(result))
-            wsk_dgram_events_arm_locked(s);
-        BOOLEAN destroy = wsk_close_may_finish_locked(s);
-        pthread_mutex_unlock(&s->lock);
-        if (destroy)
-            wsk_socket_destroy(s);
-        return;
-    }
+    BOOLEAN destroy = wsk_close_may_finish_locked(s);
+    pthread_mutex_unlock(&s->lock);
+    if (destroy)
+        wsk_socket_destroy(s);
+}
+
+/* Indicates blocks[0..n) to the client as one list (lock held on entry,
+ * and again on return); returns what the callback returned. */
+static NTSTATUS dg_indicate(wsk_socket *s, wsk_dg_block **blocks, ULONG n, unsigned flags)
+{
     const WSK_CLIENT_DATAGRAM_DISPATCH *d = s->client_dispatch;
     s->callbacks++;
     wsk_event_enter_locked(s, WSK_EVENT_RECEIVE_FROM);
-    b->in_callback = TRUE;
+    for (ULONG i = 0; i < n; i++) {
+        wsk_dg_block *b = blocks[i];
+        b->in_callback = TRUE;
+        b->indication.Next = i + 1 < n ? &blocks[i + 1]->indication : NULL;
+        b->indication.Buffer.Mdl = b->mdl;
+        b->indication.Buffer.Offset = 0;
+        b->indication.Buffer.Length = b->length;
+        b->indication.ControlInfo = b->control_len > 0 ? (PCMSGHDR)b->control : NULL;
+        b->indication.ControlInfoLength = b->control_len;
+        b->indication.RemoteAddress = (PSOCKADDR)&b->from;
+    }
     pthread_mutex_unlock(&s->lock);
-    b->indication.Next = NULL;
-    b->indication.Buffer.Mdl = b->mdl;
-    b->indication.Buffer.Offset = 0;
-    b->indication.Buffer.Length = (SIZE_T)result;
-    b->indication.ControlInfo = b->control_len > 0 ? (PCMSGHDR)b->control : NULL;
-    b->indication.ControlInfoLength = b->control_len;
-    b->indication.RemoteAddress = (PSOCKADDR)&b->from;
     openwsk_perturb_point(); /* schedule perturbation: the lock was just dropped */
-    NTSTATUS st =
-        d->WskReceiveFromEvent(s->context, WSK_FLAG_AT_DISPATCH_LEVEL | b->destination_flags, &b->indication);
+    NTSTATUS st = d->WskReceiveFromEvent(s->context, WSK_FLAG_AT_DISPATCH_LEVEL | flags, &blocks[0]->indication);
     pthread_mutex_lock(&s->lock);
-    b->in_callback = FALSE;
     LIST_ENTRY finished;
     wsk_event_leave_locked(s, WSK_EVENT_RECEIVE_FROM, &finished);
-    if (st == STATUS_PENDING && !b->released_early) {
-        b->retained = TRUE; /* until WskRelease */
-        s->dg_retained++;
-        InsertTailList(&s->dg_held, &b->link);
-    } else {
-        /* STATUS_SUCCESS, a retained datagram already released from another
-         * thread, or STATUS_DATA_NOT_ACCEPTED: the datagram is not kept
-         * (docs/decisions.md); an event enabled per socket is then disabled
-         * until the client enables it again (wsk-part-b.md §7.4). */
-        dg_block_put_locked(s, b);
-        if (st == STATUS_DATA_NOT_ACCEPTED && !(s->static_events & WSK_EVENT_RECEIVE_FROM))
-            s->events &= ~(ULONG)WSK_EVENT_RECEIVE_FROM;
+    for (ULONG i = 0; i < n; i++)
+        blocks[i]->in_callback = FALSE;
+    if (!IsListEmpty(&finished)) {
+        /* Disables waiting for this callback complete now (the socket is
+         * held by the reader's pending request). */
+        pthread_mutex_unlock(&s->lock);
+        wsk_event_finish_disables(&finished);
+        pthread_mutex_lock(&s->lock);
     }
-    /* One indication at a time per socket: the next read starts now. */
-    wsk_dgram_events_arm_locked(s);
-    pthread_mutex_unlock(&s->lock);
-    /* Disables waiting for this callback complete before the reference
-     * goes: a close must not complete ahead of them. */
-    wsk_event_finish_disables(&finished);
-    wsk_socket_unhold(s);
+    s->callbacks--;
+    return st;
 }
 
-static void dg_read_done(wsk_io *io, void *context, long result, size_t transferred)
+/* Hands the datagrams of `batch` (blocks, oldest first) on, each to the
+ * first of: a queued WskReceiveFrom (their precedence, §7.3), the event —
+ * as lists of consecutive datagrams with the same MSG_BCAST / MSG_MCAST
+ * flags, since the flags describe the whole list — or the stash when
+ * neither can take it.  The reader r stays pending meanwhile (a close
+ * waits for it, and no second reader starts).  Lock held on entry,
+ * dropped. */
+static void dg_deliver(wsk_socket *s, wsk_req *r, PLIST_ENTRY batch)
 {
+    BOOLEAN kick = FALSE;
+    while (!IsListEmpty(batch)) {
+        if (s->closing) {
+            while (!IsListEmpty(batch))
+                dg_block_put_locked(s, CONTAINING_RECORD(RemoveHeadList(batch), wsk_dg_block, link));
+            break;
+        }
+        if (!IsListEmpty(&s->dg_irps)) {
+            wsk_dg_block *b = CONTAINING_RECORD(RemoveHeadList(batch), wsk_dg_block, link);
+            wsk_req *q = CONTAINING_RECORD(RemoveHeadList(&s->dg_irps), wsk_req, queue_link);
+            wsk_req_decide_queued_locked(s, q, (long)dg_copy_to_request(s, b, b->length, q));
+            dg_block_put_locked(s, b);
+            if (!kick)
+                s->callbacks++; /* dropped by wsk_rx_kick_held */
+            kick = TRUE;
+            continue;
+        }
+        if (!dg_event_on(s)) {
+            /* Nobody takes them now (the event was disabled meanwhile):
+             * they wait for a WskReceiveFrom or the event's return. */
+            dg_stash_in_front_locked(s, batch);
+            break;
+        }
+        if (kick) {
+            /* Receives served from earlier datagrams complete before later ones are indicated. */
+            pthread_mutex_unlock(&s->lock);
+            wsk_rx_kick_held(s);
+            pthread_mutex_lock(&s->lock);
+            kick = FALSE;
+            continue;
+        }
+        wsk_dg_block *list[WSK_IO_BATCH_MAX];
+        ULONG n = 0;
+        unsigned flags = CONTAINING_RECORD(batch->Flink, wsk_dg_block, link)->destination_flags;
+        while (n < WSK_IO_BATCH_MAX && !IsListEmpty(batch) &&
+               CONTAINING_RECORD(batch->Flink, wsk_dg_block, link)->destination_flags == flags)
+            list[n++] = CONTAINING_RECORD(RemoveHeadList(batch), wsk_dg_block, link);
+        NTSTATUS st = dg_indicate(s, list, n, flags);
+        if (st == STATUS_DATA_NOT_ACCEPTED && !(s->static_events & WSK_EVENT_RECEIVE_FROM)) {
+            /* An event enabled per socket is disabled until the client
+             * enables it again (wsk-part-b.md §7.4); the list it refused
+             * is kept, ahead of the rest, for the next WskReceiveFrom or
+             * the event's return (docs/decisions.md). */
+            s->events &= ~(ULONG)WSK_EVENT_RECEIVE_FROM;
+            LIST_ENTRY kept;
+            InitializeListHead(&kept);
+            for (ULONG i = 0; i < n; i++) {
+                if (list[i]->released_early)
+                    dg_block_put_locked(s, list[i]); /* the client gave it back already */
+                else
+                    InsertTailList(&kept, &list[i]->link);
+            }
+            dg_stash_in_front_locked(s, batch);
+            dg_stash_in_front_locked(s, &kept);
+            continue; /* the loop ends: the batch is empty */
+        }
+        for (ULONG i = 0; i < n; i++) {
+            wsk_dg_block *b = list[i];
+            if (st == STATUS_PENDING && !b->released_early) {
+                b->retained = TRUE; /* until WskRelease */
+                s->dg_retained++;
+                InsertTailList(&s->dg_held, &b->link);
+            } else {
+                /* STATUS_SUCCESS, a retained datagram already released from
+                 * another thread, or STATUS_DATA_NOT_ACCEPTED of a static
+                 * event, which keeps indicating: not kept. */
+                dg_block_put_locked(s, b);
+            }
+        }
+    }
+    if (kick) {
+        pthread_mutex_unlock(&s->lock);
+        wsk_rx_kick_held(s); /* completes what was decided; drops the reference */
+        pthread_mutex_lock(&s->lock);
+    }
+    dg_reader_finish(s, r, FALSE);
+}
+
+/* The socket is readable: one recvmmsg takes the datagrams waiting, as many
+ * as the event (a batch) or the queued receives (one each) can take. */
+static void dg_poll_done(wsk_io *io, void *context, long result, size_t transferred)
+{
+    (void)io;
     (void)transferred;
     wsk_req *r = context;
     wsk_socket *s = r->socket;
-    wsk_dg_block *b = r->u.read.block;
-    int truncated = 0, cut = 0;
-    if (result >= 0) { /* before the request is reused */
-        wsk_io_received_from(io, &b->from, &truncated);
-        b->control_len = (ULONG)wsk_io_received_control(io, wsk_dgram_control_wanted(s), b->control, sizeof(b->control), &cut,
-                                                        &b->destination_flags);
-        b->control_cut = cut != 0;
-    }
     pthread_mutex_lock(&s->lock);
-    dg_deliver(s, r, b, result);
+    r->io_finished = TRUE;
+    r->cancel_claimed = TRUE; /* nothing of it is left in the engine to cancel */
+    if (result < 0 || s->closing) {
+        dg_reader_finish(s, r, dg_error_is_fatal(result));
+        return;
+    }
+    ULONG want = 1;
+    if (dg_event_on(s)) {
+        want = WSK_IO_BATCH_MAX;
+    } else {
+        for (PLIST_ENTRY e = s->dg_irps.Flink->Flink; e != &s->dg_irps && want < WSK_IO_BATCH_MAX; e = e->Flink)
+            want++;
+    }
+    wsk_dg_block *blocks[WSK_IO_BATCH_MAX];
+    ULONG n = 0;
+    while (n < want && (blocks[n] = dg_block_get_locked(s)) != NULL)
+        n++;
+    if (n == 0) {
+        /* Out of memory: the datagrams wait in Linux (wsk_retry.c). */
+        s->dg_reader = NULL;
+        RemoveEntryList(&r->link);
+        wsk_req_release_locked(s, r);
+        wsk_retry_schedule_locked(s);
+        pthread_mutex_unlock(&s->lock);
+        return;
+    }
+    unsigned wanted = wsk_dgram_control_wanted(s);
+    pthread_mutex_unlock(&s->lock);
+    wsk_io_dgram_in in[WSK_IO_BATCH_MAX];
+    for (ULONG i = 0; i < n; i++) {
+        in[i].data = blocks[i]->data;
+        in[i].capacity = WSK_DG_BLOCK_DATA;
+        in[i].win_from = &blocks[i]->from;
+        in[i].win_control = blocks[i]->control;
+        in[i].control_capacity = sizeof(blocks[i]->control);
+    }
+    long got = wsk_io_recv_batch(s->fd, in, n, wanted);
+    pthread_mutex_lock(&s->lock);
+    LIST_ENTRY batch;
+    InitializeListHead(&batch);
+    for (ULONG i = 0; i < n; i++) {
+        wsk_dg_block *b = blocks[i];
+        if ((long)i >= got) {
+            dg_block_put_locked(s, b);
+            continue;
+        }
+        b->length = in[i].length;
+        b->control_len = (ULONG)in[i].control_length;
+        b->control_cut = in[i].control_cut != 0;
+        b->destination_flags = in[i].destination_flags;
+        InsertTailList(&batch, &b->link);
+    }
+    if (got < 0) {
+        /* -EAGAIN: another reader of the same datagrams was first. */
+        dg_reader_finish(s, r, dg_error_is_fatal(got));
+        return;
+    }
+    dg_deliver(s, r, &batch);
 }
 
+/* Datagrams kept in the stash go first, as one batch. */
 static void dg_stash_done(wsk_io *io, void *context, long result, size_t transferred)
 {
     (void)io;
@@ -269,14 +381,14 @@ static void dg_stash_done(wsk_io *io, void *context, long result, size_t transfe
     (void)transferred;
     wsk_req *r = context;
     wsk_socket *s = r->socket;
-    wsk_dg_block *b = r->u.read.block;
     pthread_mutex_lock(&s->lock);
-    if (s->closing) {
-        InsertHeadList(&s->dg_stash, &b->link); /* freed with the socket */
-        dg_deliver(s, r, NULL, -ECANCELED);
-        return;
-    }
-    dg_deliver(s, r, b, (long)b->length);
+    r->io_finished = TRUE;
+    r->cancel_claimed = TRUE;
+    LIST_ENTRY batch;
+    InitializeListHead(&batch);
+    for (ULONG n = 0; n < WSK_IO_BATCH_MAX && !IsListEmpty(&s->dg_stash); n++)
+        InsertTailList(&batch, RemoveHeadList(&s->dg_stash));
+    dg_deliver(s, r, &batch);
 }
 
 /* How much of Windows-layout control data (whole CMSGHDR objects, 8-byte

@@ -9,6 +9,7 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <time.h>
 #include <stdlib.h>
@@ -233,17 +234,16 @@ size_t wsk_io_accepted_peer(const wsk_io *io, void *win_addr)
     return addr_to_windows(&impl->addr, win_addr);
 }
 
-void wsk_io_send_to(wsk_io *io, int fd, const wsk_io_segment *seg, size_t count, const void *win_addr,
-                    int with_control, wsk_io_done done, void *context)
+/* Fills the op's message for one datagram; -ENOMEM if the bounce copy
+ * could not be made. */
+static int send_to_fill(wsk_io_impl *impl, const wsk_io_segment *seg, size_t count, const void *win_addr,
+                        int with_control)
 {
-    wsk_io_impl *impl = io_prepare(io, IO_OP_SENDMSG, fd, done, context);
     memset(&impl->msg, 0, sizeof(impl->msg));
     impl->msg.msg_iov = (struct iovec *)(void *)seg;
     impl->msg.msg_iovlen = count;
-    if (bounce_prepare(impl, seg, count, 0) != 0) {
-        complete_with(impl, -ENOMEM);
-        return;
-    }
+    if (bounce_prepare(impl, seg, count, 0) != 0)
+        return -ENOMEM;
     if (win_addr != NULL) {
         /* Copied: the caller's address need not outlive the call. */
         impl->msg.msg_name = &impl->addr;
@@ -254,6 +254,17 @@ void wsk_io_send_to(wsk_io *io, int fd, const wsk_io_segment *seg, size_t count,
         impl->msg.msg_controllen = impl->send_control_len;
     }
     impl->op.msg = &impl->msg;
+    return 0;
+}
+
+void wsk_io_send_to(wsk_io *io, int fd, const wsk_io_segment *seg, size_t count, const void *win_addr,
+                    int with_control, wsk_io_done done, void *context)
+{
+    wsk_io_impl *impl = io_prepare(io, IO_OP_SENDMSG, fd, done, context);
+    if (send_to_fill(impl, seg, count, win_addr, with_control) != 0) {
+        complete_with(impl, -ENOMEM);
+        return;
+    }
     io_submit(&impl->op);
 }
 
@@ -487,12 +498,12 @@ static unsigned destination_flags4(const struct in_addr *a, const struct in_addr
     return wsk_io_is_broadcast4(a->s_addr) ? WIN_MSG_BCAST : 0;
 }
 
-size_t wsk_io_received_control(const wsk_io *io, unsigned wanted, void *win_out, size_t win_cap, int *truncated,
-                               unsigned *destination_flags)
+/* wsk_io_received_control for one received message. */
+static size_t received_control_of(const struct msghdr *received, unsigned wanted, void *win_out, size_t win_cap,
+                                  int *truncated, unsigned *destination_flags)
 {
     int keep_pktinfo = (wanted & WSK_IO_CONTROL_PKTINFO) != 0;
-    const wsk_io_impl *impl = (const wsk_io_impl *)(const void *)io->opaque;
-    struct msghdr msg = impl->msg; /* the CMSG macros want a non-const header */
+    struct msghdr msg = *received; /* the CMSG macros want a non-const header */
     int cut = 0; /* something did not fit in win_out (Linux's own MSG_CTRUNC is separate) */
     *destination_flags = 0;
     unsigned char *out = win_out;
@@ -564,8 +575,67 @@ size_t wsk_io_received_control(const wsk_io *io, unsigned wanted, void *win_out,
         if (!cut)
             used = at; /* whole objects only: after the first that did not fit, nothing more */
     }
-    *truncated = cut || (impl->msg.msg_flags & MSG_CTRUNC) != 0;
+    *truncated = cut || (received->msg_flags & MSG_CTRUNC) != 0;
     return used;
+}
+
+size_t wsk_io_received_control(const wsk_io *io, unsigned wanted, void *win_out, size_t win_cap, int *truncated,
+                               unsigned *destination_flags)
+{
+    const wsk_io_impl *impl = (const wsk_io_impl *)(const void *)io->opaque;
+    return received_control_of(&impl->msg, wanted, win_out, win_cap, truncated, destination_flags);
+}
+
+void wsk_io_poll_readable(wsk_io *io, int fd, wsk_io_done done, void *context)
+{
+    wsk_io_impl *impl = io_prepare(io, IO_OP_POLL, fd, done, context);
+    impl->op.poll_events = POLLIN;
+    io_submit(&impl->op);
+}
+
+/* The Linux side of a batch receive: per engine thread, used only inside
+ * one wsk_io_recv_batch call. */
+typedef struct recv_batch_scratch {
+    struct mmsghdr m[WSK_IO_BATCH_MAX];
+    struct iovec iov[WSK_IO_BATCH_MAX];
+    struct sockaddr_storage from[WSK_IO_BATCH_MAX];
+    _Alignas(8) unsigned char control[WSK_IO_BATCH_MAX][160];
+} recv_batch_scratch;
+
+static _Thread_local recv_batch_scratch batch_scratch;
+
+long wsk_io_recv_batch(int fd, wsk_io_dgram_in *d, size_t n, unsigned wanted)
+{
+    recv_batch_scratch *x = &batch_scratch;
+    if (n > WSK_IO_BATCH_MAX)
+        n = WSK_IO_BATCH_MAX;
+    for (size_t i = 0; i < n; i++) {
+        x->iov[i].iov_base = d[i].data;
+        x->iov[i].iov_len = d[i].capacity;
+        memset(&x->m[i], 0, sizeof(x->m[i]));
+        x->m[i].msg_hdr.msg_iov = &x->iov[i];
+        x->m[i].msg_hdr.msg_iovlen = 1;
+        x->m[i].msg_hdr.msg_name = &x->from[i];
+        x->m[i].msg_hdr.msg_namelen = sizeof(x->from[i]);
+        x->m[i].msg_hdr.msg_control = x->control[i];
+        x->m[i].msg_hdr.msg_controllen = sizeof(x->control[i]);
+    }
+    int got;
+    do
+        got = recvmmsg(fd, x->m, (unsigned)n, MSG_DONTWAIT, NULL);
+    while (got < 0 && errno == EINTR);
+    if (got < 0)
+        return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+    for (int i = 0; i < got; i++) {
+        const struct msghdr *h = &x->m[i].msg_hdr;
+        d[i].length = x->m[i].msg_len;
+        d[i].truncated = (h->msg_flags & MSG_TRUNC) != 0;
+        if (d[i].win_from != NULL)
+            addr_to_windows(&x->from[i], d[i].win_from);
+        d[i].control_length = received_control_of(h, wanted, d[i].win_control, d[i].control_capacity,
+                                                  &d[i].control_cut, &d[i].destination_flags);
+    }
+    return got;
 }
 
 size_t wsk_io_received_from(const wsk_io *io, void *win_addr, int *truncated)

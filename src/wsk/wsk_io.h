@@ -75,6 +75,30 @@ size_t wsk_io_received_control(const wsk_io *io, unsigned wanted, void *win_out,
 /* Whether an IPv4 address (network order) is the limited broadcast or the
  * broadcast address of a local interface. */
 int wsk_io_is_broadcast4(uint32_t address);
+/* ---- batches of datagrams (the engine thread calls these in a
+ * completion, without waiting: the socket is non-blocking) ---- */
+
+#define WSK_IO_BATCH_MAX 32 /* datagrams per recvmmsg */
+
+/* Completes (result = the revents, or -errno) once fd is readable. */
+void wsk_io_poll_readable(wsk_io *io, int fd, wsk_io_done done, void *context);
+/* One datagram of a batch receive: the caller's buffers in, what came out. */
+typedef struct wsk_io_dgram_in {
+    void *data;                 /* in: room for the datagram */
+    size_t capacity;
+    void *win_from;             /* in: the source, Windows layout */
+    void *win_control;          /* in: control data, Windows layout (wsk_io_received_control) */
+    size_t control_capacity;
+    size_t length;              /* out: bytes received (at most capacity) */
+    int truncated;              /* out: the datagram was longer */
+    size_t control_length;      /* out */
+    int control_cut;            /* out */
+    unsigned destination_flags; /* out: MSG_MCAST / MSG_BCAST (Windows values) */
+} wsk_io_dgram_in;
+/* Reads up to n (<= WSK_IO_BATCH_MAX) datagrams already waiting on fd with
+ * one recvmmsg; returns how many (>= 1), or -errno (-EAGAIN: none waits). */
+long wsk_io_recv_batch(int fd, wsk_io_dgram_in *d, size_t n, unsigned wanted);
+
 /* Connects to a Windows-layout address. */
 void wsk_io_connect(wsk_io *io, int fd, const void *win_addr, wsk_io_done done, void *context);
 /* Runs done(io, context, 0, 0) on an engine thread. */
