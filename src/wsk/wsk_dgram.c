@@ -177,6 +177,93 @@ static void dgram_submit_send_locked(wsk_socket *s, wsk_req *r)
                    r->u.to.has_control, wsk_req_io_done, r);
 }
 
+/* ---- sends of an indication round ---- */
+
+/* The socket whose WskReceiveFromEvent runs on this thread (NULL: none). */
+static _Thread_local wsk_socket *dg_round;
+
+wsk_socket *wsk_dgram_round_begin(wsk_socket *s)
+{
+    wsk_socket *outer = dg_round;
+    dg_round = s;
+    return outer;
+}
+
+/* The round's sends still waiting go to the engine, in order (lock held):
+ * a send that cannot join them must not pass them. */
+static void dg_batch_to_engine_locked(wsk_socket *s)
+{
+    while (!IsListEmpty(&s->dg_send_batch)) {
+        wsk_req *r = CONTAINING_RECORD(RemoveHeadList(&s->dg_send_batch), wsk_req, queue_link);
+        InitializeListHead(&r->queue_link);
+        r->queued = FALSE;
+        wsk_io_submit_prepared(&r->io);
+        wsk_req_after_submit_locked(r);
+    }
+}
+
+void wsk_dgram_round_end(wsk_socket *s, wsk_socket *outer)
+{
+    dg_round = outer;
+    pthread_mutex_lock(&s->lock);
+    BOOLEAN decided = FALSE;
+    while (!IsListEmpty(&s->dg_send_batch)) {
+        wsk_req *rs[WSK_IO_BATCH_MAX];
+        wsk_io *ios[WSK_IO_BATCH_MAX];
+        size_t lengths[WSK_IO_BATCH_MAX];
+        size_t n = 0;
+        for (PLIST_ENTRY e = s->dg_send_batch.Flink; e != &s->dg_send_batch && n < WSK_IO_BATCH_MAX; e = e->Flink) {
+            rs[n] = CONTAINING_RECORD(e, wsk_req, queue_link);
+            ios[n] = &rs[n]->io;
+            n++;
+        }
+        /* Under the lock: one non-blocking call, and nothing else may
+         * touch these requests meanwhile (their cancel routines wait). */
+        size_t sent = wsk_io_send_batch(s->fd, ios, n, lengths);
+        for (size_t i = 0; i < sent; i++) {
+            /* Decided in issue order; completed below, each with its own
+             * byte count.  It stays `queued` for a cancel routine that is
+             * already on its way (wsk_req.c). */
+            RemoveEntryList(&rs[i]->queue_link);
+            rs[i]->transferred = lengths[i];
+            wsk_req_decide_queued_locked(s, rs[i], (long)lengths[i]);
+            decided = TRUE;
+        }
+        if (sent < n) {
+            /* The kernel took part (or none: full, or an error for the
+             * next one): the rest go on in order through the engine, which
+             * waits for room and reports each one's own error. */
+            dg_batch_to_engine_locked(s);
+        }
+    }
+    if (decided)
+        s->callbacks++; /* dropped by wsk_rx_kick_held */
+    pthread_mutex_unlock(&s->lock);
+    if (decided)
+        wsk_rx_kick_held(s); /* completes them */
+}
+
+/* WskSendTo from inside the socket's own indication round: prepared now,
+ * sent with the round's others when the callback returns.  FALSE: it
+ * cannot wait (too many segments for one call), and those before it went
+ * to the engine so that it does not pass them. */
+static BOOLEAN dg_round_take_locked(wsk_socket *s, wsk_req *r)
+{
+    if (wsk_io_send_to_prepare(&r->io, s->fd, r->seg, r->seg_count,
+                               r->u.to.has_to ? (const void *)&r->u.to.to : NULL, r->u.to.has_control,
+                               wsk_req_io_done, r) != 0) {
+        dg_batch_to_engine_locked(s);
+        return FALSE;
+    }
+    BOOLEAN cancelled = wsk_req_queue_locked(s, r, &s->dg_send_batch);
+    if (cancelled)
+        s->callbacks++;
+    pthread_mutex_unlock(&s->lock);
+    if (cancelled)
+        wsk_rx_kick_held(s); /* completes it cancelled; drops the reference */
+    return TRUE;
+}
+
 NTSTATUS WSKAPI wsk_dgram_send_to(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, PSOCKADDR RemoteAddress,
                                   ULONG ControlInfoLength, PCMSGHDR ControlInfo, PIRP Irp)
 {
@@ -201,6 +288,8 @@ NTSTATUS WSKAPI wsk_dgram_send_to(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Fla
         return result;
     dgram_set_destination_locked(s, r, RemoteAddress);
     wsk_req_pend_locked(s, r, Irp);
+    if (dg_round == s && dg_round_take_locked(s, r))
+        return STATUS_PENDING; /* unlocked */
     dgram_submit_send_locked(s, r);
     wsk_req_after_submit_locked(r);
     pthread_mutex_unlock(&s->lock);
@@ -258,6 +347,8 @@ NTSTATUS WSKAPI wsk_dgram_send_messages(PWSK_SOCKET Socket, PWSK_BUF_LIST Buffer
     }
     r->flags = 0;
     r->u.to.next = BufferList;
+    if (dg_round == s)
+        dg_batch_to_engine_locked(s); /* WskSendTo calls of this round before it go first */
     if (!dgram_take_control_locked(s, r, ControlInfoLength, ControlInfo, Irp, &result))
         return result;
     dgram_set_destination_locked(s, r, RemoteAddress);

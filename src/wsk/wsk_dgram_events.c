@@ -38,6 +38,7 @@ void wsk_dgram_init_socket(wsk_socket *s)
     InitializeListHead(&s->dg_held);
     InitializeListHead(&s->dg_stash);
     InitializeListHead(&s->dg_irps);
+    InitializeListHead(&s->dg_send_batch);
 }
 
 static wsk_dg_block *dg_block_get_locked(wsk_socket *s)
@@ -181,7 +182,9 @@ static void dg_reader_finish(wsk_socket *s, wsk_req *r, BOOLEAN fatal)
 }
 
 /* Indicates blocks[0..n) to the client as one list (lock held on entry,
- * and again on return); returns what the callback returned. */
+ * and again on return); returns what the callback returned.  The send
+ * calls the client makes on this socket meanwhile go out together once it
+ * returned (wsk_dgram_round_*). */
 static NTSTATUS dg_indicate(wsk_socket *s, wsk_dg_block **blocks, ULONG n, unsigned flags)
 {
     const WSK_CLIENT_DATAGRAM_DISPATCH *d = s->client_dispatch;
@@ -200,7 +203,9 @@ static NTSTATUS dg_indicate(wsk_socket *s, wsk_dg_block **blocks, ULONG n, unsig
     }
     pthread_mutex_unlock(&s->lock);
     openwsk_perturb_point(); /* schedule perturbation: the lock was just dropped */
+    wsk_socket *outer = wsk_dgram_round_begin(s);
     NTSTATUS st = d->WskReceiveFromEvent(s->context, WSK_FLAG_AT_DISPATCH_LEVEL | flags, &blocks[0]->indication);
+    wsk_dgram_round_end(s, outer);
     pthread_mutex_lock(&s->lock);
     LIST_ENTRY finished;
     wsk_event_leave_locked(s, WSK_EVENT_RECEIVE_FROM, &finished);

@@ -201,6 +201,7 @@ typedef struct wsk_socket {
     LIST_ENTRY dg_stash;          /* datagrams read while nobody could take them */
     LIST_ENTRY dg_irps;           /* WskReceiveFrom calls queued once events were used (queue_link) */
     BOOLEAN dg_mode;              /* receive-from events were enabled: the reader serves receives too */
+    LIST_ENTRY dg_send_batch;     /* WskSendTo calls of an indication round, sent when it ends (queue_link) */
 } wsk_socket;
 
 /* Creates a socket object around a Linux fd (accepted connections). */
@@ -303,6 +304,12 @@ NTSTATUS wsk_dgram_receive_stashed(wsk_socket *s, wsk_req *r, PIRP irp);
 void wsk_dgram_events_arm_locked(wsk_socket *s);
 /* Stops them: the read in flight is cancelled (lock held). */
 void wsk_dgram_events_stop_locked(wsk_socket *s);
+/* A WskReceiveFromEvent call on s runs on this thread: the WskSendTo calls
+ * the client makes on s meanwhile wait in s->dg_send_batch and leave in
+ * one sendmmsg when it returned (round_end, lock not held).  begin returns
+ * the round it interrupts, which end restores. */
+wsk_socket *wsk_dgram_round_begin(wsk_socket *s);
+void wsk_dgram_round_end(wsk_socket *s, wsk_socket *outer);
 /* SIO_WSK_SET_REMOTE_ADDRESS / SIO_WSK_SET_SENDTO_ADDRESS (lock held). */
 NTSTATUS wsk_dgram_set_fixed_address(wsk_socket *s, ULONG code, SIZE_T size, PVOID address);
 

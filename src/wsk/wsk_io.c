@@ -268,6 +268,40 @@ void wsk_io_send_to(wsk_io *io, int fd, const wsk_io_segment *seg, size_t count,
     io_submit(&impl->op);
 }
 
+int wsk_io_send_to_prepare(wsk_io *io, int fd, const wsk_io_segment *seg, size_t count, const void *win_addr,
+                           int with_control, wsk_io_done done, void *context)
+{
+    if (count > IO_MAX_IOV)
+        return -1; /* needs the bounce copy: the engine path sends it */
+    wsk_io_impl *impl = io_prepare(io, IO_OP_SENDMSG, fd, done, context);
+    return send_to_fill(impl, seg, count, win_addr, with_control);
+}
+
+void wsk_io_submit_prepared(wsk_io *io)
+{
+    io_submit(&impl_of(io)->op);
+}
+
+size_t wsk_io_send_batch(int fd, wsk_io *const *ios, size_t n, size_t *lengths)
+{
+    struct mmsghdr m[WSK_IO_BATCH_MAX];
+    if (n > WSK_IO_BATCH_MAX)
+        n = WSK_IO_BATCH_MAX;
+    for (size_t i = 0; i < n; i++) {
+        m[i].msg_hdr = impl_of(ios[i])->msg;
+        m[i].msg_len = 0;
+    }
+    int sent;
+    do
+        sent = sendmmsg(fd, m, (unsigned)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+    while (sent < 0 && errno == EINTR);
+    if (sent <= 0)
+        return 0; /* the engine sends them and reports the error (or waits for room) */
+    for (int i = 0; i < sent; i++)
+        lengths[i] = m[i].msg_len;
+    return (size_t)sent;
+}
+
 void wsk_io_recv_from(wsk_io *io, int fd, const wsk_io_segment *seg, size_t count, wsk_io_done done, void *context)
 {
     wsk_io_impl *impl = io_prepare(io, IO_OP_RECVMSG, fd, done, context);

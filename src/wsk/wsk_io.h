@@ -78,7 +78,7 @@ int wsk_io_is_broadcast4(uint32_t address);
 /* ---- batches of datagrams (the engine thread calls these in a
  * completion, without waiting: the socket is non-blocking) ---- */
 
-#define WSK_IO_BATCH_MAX 32 /* datagrams per recvmmsg */
+#define WSK_IO_BATCH_MAX 32 /* datagrams per recvmmsg / sendmmsg */
 
 /* Completes (result = the revents, or -errno) once fd is readable. */
 void wsk_io_poll_readable(wsk_io *io, int fd, wsk_io_done done, void *context);
@@ -98,6 +98,18 @@ typedef struct wsk_io_dgram_in {
 /* Reads up to n (<= WSK_IO_BATCH_MAX) datagrams already waiting on fd with
  * one recvmmsg; returns how many (>= 1), or -errno (-EAGAIN: none waits). */
 long wsk_io_recv_batch(int fd, wsk_io_dgram_in *d, size_t n, unsigned wanted);
+/* wsk_io_send_to in two steps: prepare (0; or -1 when this datagram cannot
+ * go in a batch, and nothing was prepared), then either start it in the
+ * engine with wsk_io_submit_prepared or send it with others in one
+ * wsk_io_send_batch. */
+int wsk_io_send_to_prepare(wsk_io *io, int fd, const wsk_io_segment *seg, size_t count, const void *win_addr,
+                           int with_control, wsk_io_done done, void *context);
+void wsk_io_submit_prepared(wsk_io *io);
+/* Sends prepared datagrams ios[0..n) (n <= WSK_IO_BATCH_MAX) with one
+ * sendmmsg: returns how many the kernel took, in order; those after were
+ * not sent (they go to the engine) and their done is not called.  The
+ * sizes sent are in *lengths. */
+size_t wsk_io_send_batch(int fd, wsk_io *const *ios, size_t n, size_t *lengths);
 
 /* Connects to a Windows-layout address. */
 void wsk_io_connect(wsk_io *io, int fd, const void *win_addr, wsk_io_done done, void *context);
