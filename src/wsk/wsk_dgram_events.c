@@ -184,8 +184,10 @@ static void dg_reader_finish(wsk_socket *s, wsk_req *r, BOOLEAN fatal)
 /* Indicates blocks[0..n) to the client as one list (lock held on entry,
  * and again on return); returns what the callback returned.  The send
  * calls the client makes on this socket meanwhile go out together once it
- * returned (wsk_dgram_round_*). */
-static NTSTATUS dg_indicate(wsk_socket *s, wsk_dg_block **blocks, ULONG n, unsigned flags)
+ * returned (wsk_dgram_round_*).  Disables that waited for the callback
+ * are left in *finished for the caller to complete once it has acted on
+ * the answer. */
+static NTSTATUS dg_indicate(wsk_socket *s, wsk_dg_block **blocks, ULONG n, unsigned flags, PLIST_ENTRY finished)
 {
     const WSK_CLIENT_DATAGRAM_DISPATCH *d = s->client_dispatch;
     s->callbacks++;
@@ -207,17 +209,9 @@ static NTSTATUS dg_indicate(wsk_socket *s, wsk_dg_block **blocks, ULONG n, unsig
     NTSTATUS st = d->WskReceiveFromEvent(s->context, WSK_FLAG_AT_DISPATCH_LEVEL | flags, &blocks[0]->indication);
     wsk_dgram_round_end(s, outer);
     pthread_mutex_lock(&s->lock);
-    LIST_ENTRY finished;
-    wsk_event_leave_locked(s, WSK_EVENT_RECEIVE_FROM, &finished);
+    wsk_event_leave_locked(s, WSK_EVENT_RECEIVE_FROM, finished);
     for (ULONG i = 0; i < n; i++)
         blocks[i]->in_callback = FALSE;
-    if (!IsListEmpty(&finished)) {
-        /* Disables waiting for this callback complete now (the socket is
-         * held by the reader's pending request). */
-        pthread_mutex_unlock(&s->lock);
-        wsk_event_finish_disables(&finished);
-        pthread_mutex_lock(&s->lock);
-    }
     s->callbacks--;
     return st;
 }
@@ -268,8 +262,10 @@ static void dg_deliver(wsk_socket *s, wsk_req *r, PLIST_ENTRY batch)
         while (n < WSK_IO_BATCH_MAX && !IsListEmpty(batch) &&
                CONTAINING_RECORD(batch->Flink, wsk_dg_block, link)->destination_flags == flags)
             list[n++] = CONTAINING_RECORD(RemoveHeadList(batch), wsk_dg_block, link);
-        NTSTATUS st = dg_indicate(s, list, n, flags);
-        if (st == STATUS_DATA_NOT_ACCEPTED && !(s->static_events & WSK_EVENT_RECEIVE_FROM)) {
+        LIST_ENTRY finished;
+        NTSTATUS st = dg_indicate(s, list, n, flags, &finished);
+        BOOLEAN refused = st == STATUS_DATA_NOT_ACCEPTED && !(s->static_events & WSK_EVENT_RECEIVE_FROM);
+        if (refused) {
             /* An event enabled per socket is disabled until the client
              * enables it again (wsk-part-b.md §7.4); the list it refused
              * is kept, ahead of the rest, for the next WskReceiveFrom or
@@ -285,9 +281,8 @@ static void dg_deliver(wsk_socket *s, wsk_req *r, PLIST_ENTRY batch)
             }
             dg_stash_in_front_locked(s, batch);
             dg_stash_in_front_locked(s, &kept);
-            continue; /* the loop ends: the batch is empty */
         }
-        for (ULONG i = 0; i < n; i++) {
+        for (ULONG i = 0; i < n && !refused; i++) {
             wsk_dg_block *b = list[i];
             if (st == STATUS_PENDING && !b->released_early) {
                 b->retained = TRUE; /* until WskRelease */
@@ -299,6 +294,15 @@ static void dg_deliver(wsk_socket *s, wsk_req *r, PLIST_ENTRY batch)
                  * event, which keeps indicating: not kept. */
                 dg_block_put_locked(s, b);
             }
+        }
+        if (!IsListEmpty(&finished)) {
+            /* Disables that waited for this callback complete now, after
+             * its answer took effect: a client that enables the event
+             * again from their completion keeps it enabled.  The socket
+             * is held by the reader's pending request. */
+            pthread_mutex_unlock(&s->lock);
+            wsk_event_finish_disables(&finished);
+            pthread_mutex_lock(&s->lock);
         }
     }
     if (kick) {
