@@ -31,8 +31,8 @@ static void send_to_finish(wsk_socket *s, wsk_req *r, wsk_req_outcome *out)
 
 static BOOLEAN send_to_progress(wsk_socket *s, wsk_req *r, long result, size_t transferred)
 {
-    (void)s;
     (void)result;
+    s->dg_sends_in_engine--;
     r->transferred += transferred;
     return FALSE;
 }
@@ -42,6 +42,7 @@ static void send_messages_submit_locked(wsk_socket *s, wsk_req *r);
 /* WskSendMessages: after one datagram went out, the next. */
 static BOOLEAN send_messages_progress(wsk_socket *s, wsk_req *r, long result, size_t transferred)
 {
+    s->dg_sends_in_engine--;
     r->transferred += transferred;
     if (result < 0 || r->cancel_claimed || s->closing || r->u.to.next == NULL)
         return FALSE;
@@ -173,6 +174,7 @@ static void dgram_set_destination_locked(wsk_socket *s, wsk_req *r, PSOCKADDR re
 /* Sends the datagram the request's segments describe. */
 static void dgram_submit_send_locked(wsk_socket *s, wsk_req *r)
 {
+    s->dg_sends_in_engine++;
     wsk_io_send_to(&r->io, s->fd, r->seg, r->seg_count, r->u.to.has_to ? (const void *)&r->u.to.to : NULL,
                    r->u.to.has_control, wsk_req_io_done, r);
 }
@@ -197,6 +199,7 @@ static void dg_batch_to_engine_locked(wsk_socket *s)
         wsk_req *r = CONTAINING_RECORD(RemoveHeadList(&s->dg_send_batch), wsk_req, queue_link);
         InitializeListHead(&r->queue_link);
         r->queued = FALSE;
+        s->dg_sends_in_engine++;
         wsk_io_submit_prepared(&r->io);
         wsk_req_after_submit_locked(r);
     }
@@ -309,6 +312,43 @@ static void send_messages_submit_locked(wsk_socket *s, wsk_req *r)
     dgram_submit_send_locked(s, r);
 }
 
+#define DG_LIST_SEGMENTS 8 /* per datagram sent directly; more: the engine path */
+
+/* WskSendMessages' datagrams from r->u.to.next on, WSK_IO_BATCH_MAX per
+ * non-blocking sendmmsg, while the kernel takes them all (lock held; no
+ * send of the socket is in the engine, so none is passed).  TRUE: all
+ * went; FALSE: r->u.to.next is the first left for the engine. */
+static BOOLEAN dg_send_messages_now_locked(wsk_socket *s, wsk_req *r)
+{
+    while (r->u.to.next != NULL) {
+        wsk_io_segment segs[WSK_IO_BATCH_MAX][DG_LIST_SEGMENTS];
+        wsk_io_segment *dgrams[WSK_IO_BATCH_MAX];
+        size_t counts[WSK_IO_BATCH_MAX], lengths[WSK_IO_BATCH_MAX];
+        size_t n = 0;
+        for (PWSK_BUF_LIST e = r->u.to.next; e != NULL && n < WSK_IO_BATCH_MAX; e = e->Next) {
+            ULONG count = 0;
+            wsk_buf_count_segments(&e->Buffer, &count); /* validated at the call */
+            if (count > DG_LIST_SEGMENTS)
+                break;
+            if (count > 0)
+                wsk_buf_fill_segments(&e->Buffer, (wsk_segment *)segs[n], count);
+            dgrams[n] = segs[n];
+            counts[n++] = count;
+        }
+        size_t sent = n == 0 ? 0
+                             : wsk_io_send_list(&r->io, s->fd, dgrams, counts, n,
+                                                r->u.to.has_to ? (const void *)&r->u.to.to : NULL,
+                                                r->u.to.has_control, lengths);
+        for (size_t i = 0; i < sent; i++) {
+            r->transferred += lengths[i];
+            r->u.to.next = r->u.to.next->Next;
+        }
+        if (sent < n || n == 0)
+            return FALSE;
+    }
+    return TRUE;
+}
+
 NTSTATUS WSKAPI wsk_dgram_send_messages(PWSK_SOCKET Socket, PWSK_BUF_LIST BufferList, ULONG Flags,
                                         PSOCKADDR RemoteAddress, ULONG ControlInfoLength, PCMSGHDR ControlInfo,
                                         PIRP Irp)
@@ -352,6 +392,15 @@ NTSTATUS WSKAPI wsk_dgram_send_messages(PWSK_SOCKET Socket, PWSK_BUF_LIST Buffer
     if (!dgram_take_control_locked(s, r, ControlInfoLength, ControlInfo, Irp, &result))
         return result;
     dgram_set_destination_locked(s, r, RemoteAddress);
+    if (s->dg_sends_in_engine == 0 && IsListEmpty(&s->dg_send_batch) && dg_send_messages_now_locked(s, r)) {
+        /* The kernel took every datagram at once. */
+        SIZE_T total = r->transferred;
+        wsk_req_release_locked(s, r);
+        pthread_mutex_unlock(&s->lock);
+        return wsk_irp_complete_pended(Irp, STATUS_SUCCESS, total);
+    }
+    /* The rest (full, an error to report, a datagram in many pieces, or
+     * sends ahead of it in the engine) one by one through the engine. */
     wsk_req_pend_locked(s, r, Irp);
     send_messages_submit_locked(s, r);
     wsk_req_after_submit_locked(r);

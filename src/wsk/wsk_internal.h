@@ -202,6 +202,7 @@ typedef struct wsk_socket {
     LIST_ENTRY dg_irps;           /* WskReceiveFrom calls queued once events were used (queue_link) */
     BOOLEAN dg_mode;              /* receive-from events were enabled: the reader serves receives too */
     LIST_ENTRY dg_send_batch;     /* WskSendTo calls of an indication round, sent when it ends (queue_link) */
+    ULONG dg_sends_in_engine;     /* datagram sends the engine holds: a direct send must not pass them */
 } wsk_socket;
 
 /* Creates a socket object around a Linux fd (accepted connections). */

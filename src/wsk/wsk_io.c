@@ -282,6 +282,39 @@ void wsk_io_submit_prepared(wsk_io *io)
     io_submit(&impl_of(io)->op);
 }
 
+size_t wsk_io_send_list(wsk_io *io, int fd, wsk_io_segment *const *dgrams, const size_t *counts, size_t n,
+                        const void *win_addr, int with_control, size_t *lengths)
+{
+    wsk_io_impl *impl = impl_of(io);
+    struct sockaddr_storage to;
+    socklen_t to_len = win_addr != NULL ? addr_from_windows(win_addr, &to) : 0;
+    struct mmsghdr m[WSK_IO_BATCH_MAX];
+    if (n > WSK_IO_BATCH_MAX)
+        n = WSK_IO_BATCH_MAX;
+    for (size_t i = 0; i < n; i++) {
+        memset(&m[i], 0, sizeof(m[i]));
+        m[i].msg_hdr.msg_iov = (struct iovec *)(void *)dgrams[i];
+        m[i].msg_hdr.msg_iovlen = counts[i];
+        if (win_addr != NULL) {
+            m[i].msg_hdr.msg_name = &to;
+            m[i].msg_hdr.msg_namelen = to_len;
+        }
+        if (with_control && impl->send_control_len > 0) {
+            m[i].msg_hdr.msg_control = impl->control;
+            m[i].msg_hdr.msg_controllen = impl->send_control_len;
+        }
+    }
+    int sent;
+    do
+        sent = sendmmsg(fd, m, (unsigned)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+    while (sent < 0 && errno == EINTR);
+    if (sent <= 0)
+        return 0;
+    for (int i = 0; i < sent; i++)
+        lengths[i] = m[i].msg_len;
+    return (size_t)sent;
+}
+
 size_t wsk_io_send_batch(int fd, wsk_io *const *ios, size_t n, size_t *lengths)
 {
     struct mmsghdr m[WSK_IO_BATCH_MAX];

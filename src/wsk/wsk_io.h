@@ -111,6 +111,14 @@ void wsk_io_submit_prepared(wsk_io *io);
  * sizes sent are in *lengths. */
 size_t wsk_io_send_batch(int fd, wsk_io *const *ios, size_t n, size_t *lengths);
 
+/* Sends n (<= WSK_IO_BATCH_MAX) datagrams, datagram i made of counts[i]
+ * segments at dgrams[i], to one Windows-layout address (NULL: the connected
+ * peer) with io's control data (wsk_io_set_send_control) when with_control,
+ * in one non-blocking sendmmsg; returns how many the kernel took (0: none,
+ * full or an error for the first), their sizes in *lengths. */
+size_t wsk_io_send_list(wsk_io *io, int fd, wsk_io_segment *const *dgrams, const size_t *counts, size_t n,
+                        const void *win_addr, int with_control, size_t *lengths);
+
 /* Connects to a Windows-layout address. */
 void wsk_io_connect(wsk_io *io, int fd, const void *win_addr, wsk_io_done done, void *context);
 /* Runs done(io, context, 0, 0) on an engine thread. */
