@@ -58,6 +58,7 @@ static wsk_dg_block *dg_block_get_locked(wsk_socket *s)
     MmBuildMdlForNonPagedPool(b->mdl);
     b->magic = WSK_DG_BLOCK_MAGIC;
     b->socket = s;
+    s->dg_blocks++;
     b->retained = FALSE; /* a reused block gets these from dg_block_put_locked */
     b->in_callback = FALSE;
     b->released_early = FALSE;
@@ -66,6 +67,7 @@ static wsk_dg_block *dg_block_get_locked(wsk_socket *s)
 
 static void dg_block_free(wsk_dg_block *b)
 {
+    b->socket->dg_blocks--;
     b->magic = 0;
     IoFreeMdl(b->mdl);
     openwsk_pool_free(b);
@@ -337,8 +339,17 @@ static void dg_poll_done(wsk_io *io, void *context, long result, size_t transfer
     }
     wsk_dg_block *blocks[WSK_IO_BATCH_MAX];
     ULONG n = 0;
-    while (n < want && (blocks[n] = dg_block_get_locked(s)) != NULL)
+    /* Blocks beyond a batch's worth are made only one at a time (while the
+     * client holds the others): the spare list then never overflows, so a
+     * block given back stays a block, and a second WskRelease of it is
+     * still recognised as one. */
+    while (n < want) {
+        if (n > 0 && IsListEmpty(&s->dg_spare) && s->dg_blocks >= WSK_DG_MAX_SPARE)
+            break;
+        if ((blocks[n] = dg_block_get_locked(s)) == NULL)
+            break;
         n++;
+    }
     if (n == 0) {
         /* Out of memory: the datagrams wait in Linux (wsk_retry.c). */
         s->dg_reader = NULL;

@@ -197,6 +197,7 @@ typedef struct wsk_socket {
     LIST_ENTRY dg_spare;          /* datagram blocks for reuse */
     LIST_ENTRY dg_held;           /* blocks the client retained (STATUS_PENDING) until WskRelease */
     ULONG dg_spare_count;
+    ULONG dg_blocks;              /* datagram blocks allocated (spare, held, being filled, stashed) */
     LONG dg_retained;
     LIST_ENTRY dg_stash;          /* datagrams read while nobody could take them */
     LIST_ENTRY dg_irps;           /* WskReceiveFrom calls queued once events were used (queue_link) */
