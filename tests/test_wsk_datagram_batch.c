@@ -28,8 +28,8 @@ typedef struct batch_log {
     NTSTATUS answer;         /* what the callback returns (echo: STATUS_PENDING) */
     BOOLEAN refuse_once;     /* STATUS_DATA_NOT_ACCEPTED for the first list only */
     BOOLEAN echo;            /* WskSendTo of each datagram from inside the callback */
-    LONG lists;              /* callbacks */
-    LONG seen;               /* datagrams */
+    volatile LONG lists;     /* callbacks */
+    volatile LONG seen;      /* datagrams */
     LONG list_size[MAX_SEEN];
     SIZE_T len[MAX_SEEN];
     UCHAR first[MAX_SEEN];   /* each datagram's first byte: its index */
@@ -38,7 +38,8 @@ typedef struct batch_log {
     PWSK_DATAGRAM_INDICATION held[MAX_SEEN]; /* list heads kept with STATUS_PENDING */
     int nheld;
     /* echo */
-    LONG completions, completion_failures;
+    volatile LONG completions, completion_failures;
+    LONG recorded;
     LONG completed_index[MAX_SEEN]; /* the datagram index of each completion, in completion order */
 } batch_log;
 
@@ -80,14 +81,17 @@ static NTSTATUS echo_sent(PDEVICE_OBJECT device, PIRP irp, PVOID context)
     batch_log *log = e->log;
     if (irp->IoStatus.Status != STATUS_SUCCESS || irp->IoStatus.Information != e->length)
         InterlockedIncrement(&log->completion_failures);
-    LONG at = InterlockedIncrement(&log->completions) - 1;
+    pthread_mutex_lock(&log->mu);
+    LONG at = log->recorded++;
     if (at < MAX_SEEN)
         log->completed_index[at] = e->index;
+    pthread_mutex_unlock(&log->mu);
     const WSK_PROVIDER_DATAGRAM_DISPATCH *d = log->socket->Dispatch;
     if (d->WskRelease(log->socket, e->indication) != STATUS_SUCCESS)
         InterlockedIncrement(&log->completion_failures);
     IoFreeIrp(irp);
     ExFreePool(e);
+    InterlockedIncrement(&log->completions);
     KeSetEvent(&log->arrived, IO_NO_INCREMENT, FALSE);
     return STATUS_MORE_PROCESSING_REQUIRED;
 }
@@ -101,9 +105,10 @@ static NTSTATUS WSKAPI on_list(PVOID SocketContext, ULONG Flags, PWSK_DATAGRAM_I
     LONG count = 0;
     for (PWSK_DATAGRAM_INDICATION i = DataIndication; i != NULL; i = i->Next)
         count++;
-    if (log->lists < MAX_SEEN)
-        log->list_size[log->lists] = count;
-    log->lists++;
+    LONG li = InterlockedCompareExchange(&log->lists, 0, 0);
+    if (li < MAX_SEEN)
+        log->list_size[li] = count;
+    InterlockedIncrement(&log->lists);
     NTSTATUS answer = log->answer;
     if (log->refuse_once) {
         log->refuse_once = FALSE;
@@ -113,7 +118,7 @@ static NTSTATUS WSKAPI on_list(PVOID SocketContext, ULONG Flags, PWSK_DATAGRAM_I
     for (PWSK_DATAGRAM_INDICATION i = DataIndication; i != NULL; i = next) {
         next = i->Next;
         PUCHAR va = MmGetSystemAddressForMdlSafe(i->Buffer.Mdl, NormalPagePriority) + i->Buffer.Offset;
-        LONG at = log->seen;
+        LONG at = InterlockedCompareExchange(&log->seen, 0, 0);
         if (answer != STATUS_DATA_NOT_ACCEPTED && at < MAX_SEEN) {
             log->len[at] = i->Buffer.Length;
             log->first[at] = i->Buffer.Length > 0 ? va[0] : 0xFF;
@@ -122,7 +127,7 @@ static NTSTATUS WSKAPI on_list(PVOID SocketContext, ULONG Flags, PWSK_DATAGRAM_I
             CHECK_EQ(i->RemoteAddress->sa_family, AF_INET);
             log->from_port[at] = RtlUshortByteSwap(((PSOCKADDR_IN)i->RemoteAddress)->sin_port);
             CHECK(i->ControlInfo == NULL && i->ControlInfoLength == 0);
-            log->seen++;
+            InterlockedIncrement(&log->seen);
         }
         if (log->echo) {
             /* Each datagram goes back from the provider's buffer, released
@@ -265,8 +270,8 @@ static void retained_list_released_whole_or_in_pieces(void)
     pthread_mutex_lock(&log.mu);
     int nheld = log.nheld;
     PWSK_DATAGRAM_INDICATION first = log.held[0];
-    pthread_mutex_unlock(&log.mu);
     CHECK_EQ(log.list_size[0], 6);
+    pthread_mutex_unlock(&log.mu);
     /* The held list still reads back intact, in order. */
     unsigned k = 0;
     PWSK_DATAGRAM_INDICATION cut = NULL, last_of_first = NULL;
@@ -316,7 +321,7 @@ static void refused_list_loses_nothing(void)
     CHECK(wait_for(&log, &log.lists, 1)); /* refused */
     wait_callback_returned(&t, s);
     peer_send_range(peer, port, 10, 5); /* waits in Linux: the event is off */
-    CHECK_EQ(log.seen, 0);
+    CHECK_EQ(InterlockedCompareExchange(&log.seen, 0, 0), 0);
     CHECK_EQ(set_events(s, WSK_EVENT_RECEIVE_FROM), STATUS_SUCCESS);
     CHECK(wait_for(&log, &log.seen, 15));
     pthread_mutex_lock(&log.mu);
@@ -363,7 +368,7 @@ static void refused_list_goes_to_receive_from(void)
         CHECK_EQ(RtlUshortByteSwap(from.sin_port), peer_local_port(peer));
     }
     IoFreeMdl(m);
-    CHECK_EQ(log.seen, 0);
+    CHECK_EQ(InterlockedCompareExchange(&log.seen, 0, 0), 0);
     CHECK_EQ(wt_close(&t, s), STATUS_SUCCESS);
     peer_close(peer);
     wt_wsk_close(&t);
@@ -403,8 +408,10 @@ static void queued_receives_come_before_the_list(void)
         wt_irp_free(&irps[i]);
     }
     CHECK(wait_for(&log, &log.seen, 5));
+    pthread_mutex_lock(&log.mu);
     for (unsigned i = 0; i < 5; i++)
         CHECK_EQ(log.first[i], 3 + i);
+    pthread_mutex_unlock(&log.mu);
     CHECK_EQ(wt_close(&t, s), STATUS_SUCCESS);
     peer_close(peer);
     wt_wsk_close(&t);
@@ -439,8 +446,10 @@ static void sends_from_the_indication_all_arrive(void)
     CHECK(wait_for(&log, &log.completions, (LONG)n));
     CHECK_EQ(log.completions, (LONG)n);
     CHECK_EQ(log.completion_failures, 0);
+    pthread_mutex_lock(&log.mu);
     for (unsigned i = 0; i < n; i++)
         CHECK_EQ(log.completed_index[i], (LONG)i);
+    pthread_mutex_unlock(&log.mu);
     CHECK_EQ(wt_close(&t, s), STATUS_SUCCESS);
     CHECK_EQ(log.completions, (LONG)n); /* none twice */
     peer_close(peer);
