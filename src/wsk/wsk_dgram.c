@@ -210,6 +210,8 @@ void wsk_dgram_round_end(wsk_socket *s, wsk_socket *outer)
     dg_round = outer;
     pthread_mutex_lock(&s->lock);
     BOOLEAN decided = FALSE;
+    if (s->dg_sends_in_engine > 0)
+        dg_batch_to_engine_locked(s); /* earlier sends wait in the engine (full buffer): no passing them */
     while (!IsListEmpty(&s->dg_send_batch)) {
         wsk_req *rs[WSK_IO_BATCH_MAX];
         wsk_io *ios[WSK_IO_BATCH_MAX];
