@@ -224,6 +224,93 @@ static void release_twice(void *unused)
     (void)d->WskRelease(s, r.held); /* BUG */
 }
 
+/* ---- what event callbacks return, and how ---- */
+
+typedef struct misbehaving {
+    KEVENT got;
+    int how; /* 0: a status the page does not allow, 1: keeps a spin lock, 2: lowers the IRQL */
+} misbehaving;
+
+static KSPIN_LOCK callback_lock;
+
+static NTSTATUS WSKAPI misbehaving_receive(PVOID SocketContext, ULONG Flags, PWSK_DATA_INDICATION DataIndication,
+                                           SIZE_T BytesIndicated, SIZE_T *BytesAccepted)
+{
+    (void)Flags;
+    (void)BytesIndicated;
+    (void)BytesAccepted;
+    misbehaving *m = SocketContext;
+    if (DataIndication == NULL)
+        return STATUS_SUCCESS;
+    KeSetEvent(&m->got, IO_NO_INCREMENT, FALSE);
+    if (m->how == 1)
+        KeAcquireSpinLockAtDpcLevel(&callback_lock); /* BUG: never released */
+    if (m->how == 2)
+        KeLowerIrql(PASSIVE_LEVEL); /* BUG: the provider called it at DISPATCH_LEVEL */
+    if (m->how == 0)
+        return STATUS_INVALID_PARAMETER; /* BUG: not a value WskReceiveEvent may return */
+    return STATUS_SUCCESS;
+}
+
+static const WSK_CLIENT_CONNECTION_DISPATCH misbehaving_events = {misbehaving_receive, NULL, NULL};
+
+static void receive_event_that(int how)
+{
+    static misbehaving m;
+    KeInitializeSpinLock(&callback_lock);
+    KeInitializeEvent(&m.got, NotificationEvent, FALSE);
+    m.how = how;
+    wt_wsk_open(&t);
+    int lfd = peer_tcp_listen(4, "127.0.0.1", 0);
+    NTSTATUS st;
+    PWSK_SOCKET s = wt_socket_with(&t, AF_INET, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_CONNECTION_SOCKET, &m,
+                                   &misbehaving_events, &st);
+    const WSK_PROVIDER_CONNECTION_DISPATCH *d = s->Dispatch;
+    SOCKADDR_IN any = wt_in4("127.0.0.1", 0), remote = wt_in4("127.0.0.1", peer_local_port(lfd));
+    CHECK_EQ(wt_bind(&t, s, &any), STATUS_SUCCESS);
+    CHECK_EQ(wt_irp_result(&t.irp, d->WskConnect(s, (PSOCKADDR)&remote, 0, wt_irp_arm(&t.irp))), STATUS_SUCCESS);
+    WSK_EVENT_CALLBACK_CONTROL control = {&NPI_WSK_INTERFACE_ID, WSK_EVENT_RECEIVE};
+    CHECK_EQ(d->WskControlSocket(s, WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET, sizeof(control), &control, 0,
+                                 NULL, NULL, NULL),
+             STATUS_SUCCESS);
+    int peer = peer_accept(lfd, 2000);
+    CHECK_EQ(peer_send_all(peer, "hello", 5), 5);
+    LARGE_INTEGER timeout = {.QuadPart = -5000LL * 10000};
+    CHECK_EQ(KeWaitForSingleObject(&m.got, Executive, KernelMode, FALSE, &timeout), STATUS_SUCCESS);
+    LARGE_INTEGER pause = {.QuadPart = -200LL * 10000}; /* the verdict comes as the callback returns */
+    KeDelayExecutionThread(KernelMode, FALSE, &pause);
+    if (how == 3) { /* the well-behaved one: close cleanly */
+        CHECK_EQ(wt_close(&t, s), STATUS_SUCCESS);
+        peer_close(peer);
+        peer_close(lfd);
+        wt_wsk_close(&t);
+    }
+}
+
+static void returns_invalid_status(void *unused)
+{
+    (void)unused;
+    receive_event_that(0);
+}
+
+static void keeps_spin_lock(void *unused)
+{
+    (void)unused;
+    receive_event_that(1);
+}
+
+static void lowers_irql(void *unused)
+{
+    (void)unused;
+    receive_event_that(2);
+}
+
+static void behaves(void *unused)
+{
+    (void)unused;
+    receive_event_that(3);
+}
+
 /* ---- the provider NPI ---- */
 
 static const WSK_CLIENT_DISPATCH client_dispatch = {MAKE_WSK_VERSION(1, 0), 0, NULL};
@@ -295,6 +382,14 @@ static void indications(void)
     CHECK(runs_clean(release_then_close));
 }
 
+static void event_callbacks(void)
+{
+    CHECK(caught_with(returns_invalid_status, "WskEventCallbackStatus", 0xA0308, "returned 0xC000000D"));
+    CHECK(caught(keeps_spin_lock, "EventCallbackSpinLock", 0xA0007));
+    CHECK(caught_with(lowers_irql, "EventCallbackIrql", 0xA0006, "called at DISPATCH_LEVEL and returned at PASSIVE_LEVEL"));
+    CHECK(runs_clean(behaves));
+}
+
 static void provider_npi(void)
 {
     CHECK(caught(deregister_holding_capture, "WskDeregisterHoldingNpi", 0xA0305));
@@ -304,11 +399,12 @@ static void provider_npi(void)
 
 int main(void)
 {
-    if (openwsk_verify_configure("wsk") != 0)
+    if (openwsk_verify_configure("wsk,irql") != 0)
         return 1;
     WT_RUN(call_after_close);
     WT_RUN(wrong_category);
     WT_RUN(indications);
+    WT_RUN(event_callbacks);
     WT_RUN(provider_npi);
     openwsk_verify_configure("");
     return wt_finish();

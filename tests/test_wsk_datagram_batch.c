@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "kernel/verifier.h"
 #include "linux_peer.h"
 #include "wt_wsk.h"
 
@@ -288,10 +289,14 @@ static void retained_list_released_whole_or_in_pieces(void)
     if (k == 6) {
         /* Cut after the third: the second half goes first, then the first. */
         last_of_first->Next = NULL;
+        /* A second release is refused (the verifier's wsk group stops it instead). */
+        BOOLEAN again = !(openwsk_verify_enabled_groups() & OPENWSK_VERIFY_WSK);
         CHECK_EQ(d->WskRelease(s, cut), STATUS_SUCCESS);
-        CHECK_EQ(d->WskRelease(s, cut), STATUS_INVALID_PARAMETER); /* released already */
+        if (again)
+            CHECK_EQ(d->WskRelease(s, cut), STATUS_INVALID_PARAMETER); /* released already */
         CHECK_EQ(d->WskRelease(s, first), STATUS_SUCCESS);
-        CHECK_EQ(d->WskRelease(s, first), STATUS_INVALID_PARAMETER);
+        if (again)
+            CHECK_EQ(d->WskRelease(s, first), STATUS_INVALID_PARAMETER);
     } else {
         CHECK_EQ(d->WskRelease(s, first), STATUS_SUCCESS);
     }

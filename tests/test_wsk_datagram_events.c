@@ -16,6 +16,7 @@
 #include <ws2ipdef.h>
 #include <unistd.h>
 
+#include "kernel/verifier.h"
 #include "linux_peer.h"
 #include "wt_wsk.h"
 
@@ -313,13 +314,17 @@ static void retention_released_in_any_order(void)
     /* Released one by one, out of order... */
     CHECK_EQ(d->WskRelease(s, held[2]), STATUS_SUCCESS);
     CHECK_EQ(d->WskRelease(s, held[0]), STATUS_SUCCESS);
-    CHECK_EQ(d->WskRelease(s, held[0]), STATUS_INVALID_PARAMETER); /* released already */
+    /* A second release is refused (the verifier's wsk group stops it instead). */
+    BOOLEAN again = !(openwsk_verify_enabled_groups() & OPENWSK_VERIFY_WSK);
+    if (again)
+        CHECK_EQ(d->WskRelease(s, held[0]), STATUS_INVALID_PARAMETER); /* released already */
     /* ...and the rest as one list the client linked its own way: WskRelease
      * takes back every element of the list it is given. */
     held[3]->Next = held[1];
     held[1]->Next = NULL;
     CHECK_EQ(d->WskRelease(s, held[3]), STATUS_SUCCESS);
-    CHECK_EQ(d->WskRelease(s, held[1]), STATUS_INVALID_PARAMETER);
+    if (again)
+        CHECK_EQ(d->WskRelease(s, held[1]), STATUS_INVALID_PARAMETER);
     CHECK_EQ(d->WskRelease(s, NULL), STATUS_INVALID_PARAMETER);
     CHECK_EQ(wt_close(&t, s), STATUS_SUCCESS);
     wt_wsk_close(&t);

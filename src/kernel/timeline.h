@@ -79,14 +79,32 @@ void openwsk_trace_slice(const char *cat, const char *name, uint64_t t0, const c
 
 /* Event callbacks: wraps the call expression `call` (the callback's
  * invocation) in a slice named `name` with the socket and the returned
- * value.  Off: the call alone, behind one branch. */
+ * value, and lets the driver verifier check what the callback returned
+ * and the IRQL and spin locks it returned with (callback_watch.c).  Off
+ * (no tracing, no verifier): the call alone, behind one branch. */
 void openwsk_trace_callback_done(const char *name, const void *socket, uint64_t t0, int64_t returned);
+typedef struct openwsk_callback_watch {
+    uint64_t t0;       /* trace start + 1, or 0 */
+    unsigned verify;   /* the verifier's groups at the call */
+    unsigned spins;    /* spin locks the thread held */
+    unsigned char irql;
+} openwsk_callback_watch;
+extern unsigned openwsk_verify_groups;
+void openwsk_callback_enter(openwsk_callback_watch *w);
+void openwsk_callback_leave(const openwsk_callback_watch *w, const char *name, const void *socket, int64_t returned);
 #define OPENWSK_TRACE_CALLBACK(name, socket, call)                                                            \
     __extension__({                                                                                         \
-        uint64_t tl_t0_ = openwsk_trace_enabled() ? openwsk_trace_now() + 1 : 0;                            \
-        __typeof__(call) tl_r_ = (call);                                                                    \
-        if (tl_t0_ != 0)                                                                                    \
-            openwsk_trace_callback_done((name), (socket), tl_t0_ - 1, (int64_t)tl_r_);                      \
+        __typeof__(call) tl_r_;                                                                             \
+        if (__builtin_expect((__atomic_load_n(&openwsk_trace_on, __ATOMIC_RELAXED) |                        \
+                              (int)__atomic_load_n(&openwsk_verify_groups, __ATOMIC_RELAXED)) != 0,         \
+                             0)) {                                                                          \
+            openwsk_callback_watch tl_w_;                                                                   \
+            openwsk_callback_enter(&tl_w_);                                                                 \
+            tl_r_ = (call);                                                                                 \
+            openwsk_callback_leave(&tl_w_, (name), (socket), (int64_t)tl_r_);                               \
+        } else {                                                                                            \
+            tl_r_ = (call);                                                                                 \
+        }                                                                                                   \
         tl_r_;                                                                                              \
     })
 

@@ -6,6 +6,8 @@
  */
 #include "wsk_internal.h"
 
+#include "kernel/timeline.h"
+
 #include <errno.h>
 
 #define WSK_DG_BLOCK_MAGIC 0x4B4C4244u /* "DBLK" */
@@ -208,7 +210,9 @@ static NTSTATUS dg_indicate(wsk_socket *s, wsk_dg_block **blocks, ULONG n, unsig
     pthread_mutex_unlock(&s->lock);
     openwsk_perturb_point(); /* schedule perturbation: the lock was just dropped */
     wsk_socket *outer = wsk_dgram_round_begin(s);
-    NTSTATUS st = d->WskReceiveFromEvent(s->context, WSK_FLAG_AT_DISPATCH_LEVEL | flags, &blocks[0]->indication);
+    NTSTATUS st = OPENWSK_TRACE_CALLBACK(
+        "WskReceiveFromEvent", &s->pub,
+        d->WskReceiveFromEvent(s->context, WSK_FLAG_AT_DISPATCH_LEVEL | flags, &blocks[0]->indication));
     wsk_dgram_round_end(s, outer);
     pthread_mutex_lock(&s->lock);
     wsk_event_leave_locked(s, WSK_EVENT_RECEIVE_FROM, finished);
@@ -489,8 +493,11 @@ NTSTATUS WSKAPI wsk_dgram_release(PWSK_SOCKET Socket, PWSK_DATAGRAM_INDICATION D
     wsk_list_guard_init(&guard, DatagramIndication, offsetof(WSK_DATAGRAM_INDICATION, Next));
     for (PWSK_DATAGRAM_INDICATION i = DatagramIndication; i != NULL; i = i->Next) {
         wsk_dg_block *b = CONTAINING_RECORD(i, wsk_dg_block, indication);
-        if (!dg_block_held_locked(s, b) || wsk_list_guard_revisits(&guard, i)) {
+        BOOLEAN held = dg_block_held_locked(s, b);
+        if (!held || wsk_list_guard_revisits(&guard, i)) {
             pthread_mutex_unlock(&s->lock);
+            if (!held && openwsk_verifying(OPENWSK_VERIFY_WSK))
+                wsk_verify_release_refused(Socket, i);
             return STATUS_INVALID_PARAMETER; /* not ours, released already, or a cycle */
         }
     }
