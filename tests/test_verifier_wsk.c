@@ -128,6 +128,81 @@ static void close_once(void *unused)
     wt_wsk_close(&t);
 }
 
+/* ---- a close racing a call that still runs ---- */
+
+typedef struct racing {
+    KEVENT inside, go;
+    PWSK_SOCKET socket;
+    BOOLEAN close_inside; /* the fix: the close comes from the routine itself, on the call's thread */
+    PIRP close_irp;
+} racing;
+
+static IO_COMPLETION_ROUTINE set_option_done;
+static NTSTATUS set_option_done(PDEVICE_OBJECT device, PIRP irp, PVOID context)
+{
+    (void)device;
+    (void)irp;
+    racing *r = context;
+    KeSetEvent(&r->inside, IO_NO_INCREMENT, FALSE);
+    if (r->close_inside) {
+        const WSK_PROVIDER_BASIC_DISPATCH *b = r->socket->Dispatch;
+        (void)b->WskCloseSocket(r->socket, r->close_irp);
+    } else {
+        /* The routine runs inside WskControlSocket (completed inline): the
+         * call is still running while it waits here. */
+        KeWaitForSingleObject(&r->go, Executive, KernelMode, FALSE, NULL);
+    }
+    return STATUS_MORE_PROCESSING_REQUIRED;
+}
+
+static void *set_option_thread(void *arg)
+{
+    racing *r = arg;
+    PIRP irp = IoAllocateIrp(1, FALSE);
+    IoSetCompletionRoutine(irp, set_option_done, r, TRUE, TRUE, TRUE);
+    ULONG value = 1;
+    const WSK_PROVIDER_BASIC_DISPATCH *b = r->socket->Dispatch;
+    (void)b->WskControlSocket(r->socket, WskSetOption, SO_REUSEADDR, SOL_SOCKET, sizeof(value), &value, 0, NULL,
+                              NULL, irp);
+    IoFreeIrp(irp);
+    return NULL;
+}
+
+static void race(BOOLEAN close_inside)
+{
+    static racing r;
+    NTSTATUS st;
+    wt_wsk_open(&t);
+    KeInitializeEvent(&r.inside, NotificationEvent, FALSE);
+    KeInitializeEvent(&r.go, NotificationEvent, FALSE);
+    r.socket = wt_socket(&t, AF_INET, SOCK_DGRAM, IPPROTO_UDP, WSK_FLAG_DATAGRAM_SOCKET, &st);
+    r.close_inside = close_inside;
+    r.close_irp = wt_irp_arm(&t.irp);
+    pthread_t other;
+    pthread_create(&other, NULL, set_option_thread, &r);
+    KeWaitForSingleObject(&r.inside, Executive, KernelMode, FALSE, NULL);
+    if (!close_inside) {
+        const WSK_PROVIDER_BASIC_DISPATCH *b = r.socket->Dispatch;
+        (void)b->WskCloseSocket(r.socket, r.close_irp); /* BUG: WskControlSocket still runs in the other thread */
+        KeSetEvent(&r.go, IO_NO_INCREMENT, FALSE);
+    }
+    pthread_join(other, NULL);
+    CHECK_EQ(wt_irp_result(&t.irp, STATUS_PENDING), STATUS_SUCCESS);
+    wt_wsk_close(&t);
+}
+
+static void close_racing_a_call(void *unused)
+{
+    (void)unused;
+    race(FALSE);
+}
+
+static void close_from_the_calls_own_routine(void *unused)
+{
+    (void)unused;
+    race(TRUE);
+}
+
 /* ---- a listener's table used for another socket ---- */
 
 static void accept_on_a_datagram_socket(void *unused)
@@ -370,6 +445,12 @@ static void call_after_close(void)
     CHECK(runs_clean(close_once));
 }
 
+static void close_while_call_running(void)
+{
+    CHECK(caught_with(close_racing_a_call, "WskCloseWhileCallRunning", 0xA0302, "(the latest: WskControlSocket)"));
+    CHECK(runs_clean(close_from_the_calls_own_routine));
+}
+
 static void wrong_category(void)
 {
     CHECK(caught(accept_on_a_datagram_socket, "WskWrongDispatchCategory", 0xA0304));
@@ -402,6 +483,7 @@ int main(void)
     if (openwsk_verify_configure("wsk,irql") != 0)
         return 1;
     WT_RUN(call_after_close);
+    WT_RUN(close_while_call_running);
     WT_RUN(wrong_category);
     WT_RUN(indications);
     WT_RUN(event_callbacks);

@@ -51,9 +51,17 @@ NTSTATUS wsk_irp_complete_now(PIRP irp, NTSTATUS status, ULONG_PTR information)
     return status;
 }
 
+/* For the wsk group a call that pends its IRP has committed: its
+ * completion may come on another thread before the call returns, and a
+ * close from that completion routine does not race the call (the IRP is
+ * the provider's; the driver cannot know the call has not returned). */
 static __attribute__((noinline, cold)) void wsk_irp_begin_pending_verified(PIRP irp)
 {
-    openwsk_verify_irp_handed(irp);
+    unsigned groups = openwsk_verify_groups_now();
+    if (groups & OPENWSK_VERIFY_IRP)
+        openwsk_verify_irp_handed(irp);
+    if (groups & OPENWSK_VERIFY_WSK)
+        wsk_verify_call_committed();
     wsk_irp_take(irp);
     IoMarkIrpPending(irp);
 }
@@ -62,7 +70,7 @@ static __attribute__((noinline, cold)) void wsk_irp_begin_pending_verified(PIRP 
  * needs no stack frame. */
 void wsk_irp_begin_pending(PIRP irp)
 {
-    if (openwsk_verifying(OPENWSK_VERIFY_IRP)) {
+    if (openwsk_verifying(OPENWSK_VERIFY_IRP | OPENWSK_VERIFY_WSK)) {
         wsk_irp_begin_pending_verified(irp);
         return;
     }

@@ -8,8 +8,10 @@
  * ones stay as they are.
  */
 #include "wsk_trace.h"
+#include "wsk_internal.h"
 
 #include "kernel/timeline.h"
+#include "kernel/verifier.h"
 
 #include <stddef.h>
 
@@ -44,12 +46,19 @@ typedef union traced_table {
     WSK_PROVIDER_STREAM_DISPATCH stream;
 } traced_table;
 
+/* The verifier's wsk group uses these tables too: it counts the calls
+ * running on each socket (WskCloseWhileCallRunning). */
 #define TRACED_CALL(name, socket, irp, length, call)                                                                \
-    do {                                                                                                     \
+    do {                                                                                                            \
         tl_irp_call c_;                                                                                             \
+        int v_ = openwsk_verifying(OPENWSK_VERIFY_WSK);                                                             \
+        if (v_)                                                                                                     \
+            wsk_verify_call_begin((socket), (name));                                                                \
         openwsk_trace_irp_call_begin(&c_, (name), (socket), (irp), (length));                                       \
         NTSTATUS st_ = (call);                                                                                      \
         openwsk_trace_irp_call_end(&c_, st_);                                                                       \
+        if (v_)                                                                                                     \
+            wsk_verify_call_end((socket));                                                                          \
         return st_;                                                                                                 \
     } while (0)
 
@@ -86,6 +95,8 @@ static ULONG buf_list_count(PWSK_BUF_LIST List)
 #define DEFINE_TR_close_socket(cat)                                                                                 \
     TR_FN(cat, close_socket)(PWSK_SOCKET Socket, PIRP Irp)                                                          \
     {                                                                                                               \
+        if (openwsk_verifying(OPENWSK_VERIFY_WSK))                                                                  \
+            wsk_verify_close_while_running(Socket);                                                                 \
         TRACED_CALL("WskCloseSocket", Socket, Irp, 0, real_##cat.close(Socket, Irp));                               \
     }
 
@@ -364,7 +375,7 @@ static void build_traced_tables(void)
 
 const VOID *wsk_provider_table_for(wsk_category category)
 {
-    if (!openwsk_trace_enabled())
+    if (!openwsk_trace_enabled() && !openwsk_verifying(OPENWSK_VERIFY_WSK))
         return wsk_provider_table_plain(category);
     pthread_once(&traced_once, build_traced_tables);
     switch (category) {

@@ -23,6 +23,10 @@
 const openwsk_verify_rule openwsk_rule_wsk_call_after_close = {
     0xA0301, "WskCallAfterClose", OPENWSK_VERIFY_WSK,
     "no call on a socket once WskCloseSocket was called on it (PFN_WSK_CLOSE_SOCKET, Remarks)"};
+const openwsk_verify_rule openwsk_rule_wsk_close_while_running = {
+    0xA0302, "WskCloseWhileCallRunning", OPENWSK_VERIFY_WSK,
+    "no other call on the socket is still running in another thread when WskCloseSocket is called "
+    "(PFN_WSK_CLOSE_SOCKET, Remarks; pending IRPs are fine)"};
 const openwsk_verify_rule openwsk_rule_wsk_indication_at_close = {
     0xA0303, "WskIndicationNotReleasedBeforeClose", OPENWSK_VERIFY_WSK,
     "every indication retained with STATUS_PENDING is given back with WskRelease before WskCloseSocket"};
@@ -48,6 +52,8 @@ typedef struct socket_record {
     struct socket_record *next;
     const void *socket;
     BOOLEAN closed;
+    int running;              /* WSK calls executing on it now, in any thread */
+    const char *running_call; /* the name of the latest of them */
     void *created[FRAMES];
     int created_count;
     void *closed_at[FRAMES];
@@ -226,6 +232,89 @@ void wsk_verify_release_refused(PWSK_SOCKET socket, const void *indication)
     fail_with_history(&openwsk_rule_wsk_release_not_retained, "WskRelease", socket,
                       "indication %p was not retained by the client on socket %p, or was given back already",
                       indication, (void *)socket);
+}
+
+/* ---- calls running on a socket (counted by the observed dispatch tables,
+ * wsk_trace_dispatch.c) ---- */
+
+#define NEST_DEPTH 16
+
+/* The calls this thread is inside: a close from a completion routine that
+ * the call runs inline is not a close racing another thread.  A call
+ * stops counting as running once the provider took its IRP (committed). */
+static __thread struct {
+    const void *socket;
+    unsigned char committed;
+} nested[NEST_DEPTH];
+static __thread unsigned nested_count;
+
+static void running_add_locked(const void *socket, int delta)
+{
+    socket_record *r = find_locked(socket, 0);
+    if (r != NULL && (delta > 0 || r->running > 0))
+        r->running += delta;
+}
+
+void wsk_verify_call_begin(PWSK_SOCKET socket, const char *name)
+{
+    if (nested_count < NEST_DEPTH) {
+        nested[nested_count].socket = socket;
+        nested[nested_count].committed = socket == NULL;
+    }
+    nested_count++;
+    if (socket == NULL)
+        return;
+    pthread_mutex_lock(&verify_lock);
+    running_add_locked(socket, 1);
+    socket_record *r = find_locked(socket, 0);
+    if (r != NULL)
+        r->running_call = name;
+    pthread_mutex_unlock(&verify_lock);
+}
+
+void wsk_verify_call_committed(void)
+{
+    if (nested_count == 0 || nested_count > NEST_DEPTH)
+        return;
+    unsigned top = nested_count - 1;
+    if (nested[top].committed)
+        return;
+    nested[top].committed = 1;
+    pthread_mutex_lock(&verify_lock);
+    running_add_locked(nested[top].socket, -1);
+    pthread_mutex_unlock(&verify_lock);
+}
+
+void wsk_verify_call_end(PWSK_SOCKET socket)
+{
+    if (nested_count == 0)
+        return;
+    unsigned top = --nested_count;
+    BOOLEAN committed = top < NEST_DEPTH ? nested[top].committed : TRUE;
+    if (socket == NULL || committed)
+        return;
+    pthread_mutex_lock(&verify_lock);
+    running_add_locked(socket, -1);
+    pthread_mutex_unlock(&verify_lock);
+}
+
+void wsk_verify_close_while_running(PWSK_SOCKET socket)
+{
+    if (socket == NULL)
+        return;
+    int mine = 0;
+    for (unsigned i = 0; i < nested_count && i < NEST_DEPTH; i++)
+        if (nested[i].socket == socket && !nested[i].committed)
+            mine++;
+    pthread_mutex_lock(&verify_lock);
+    socket_record *r = find_locked(socket, 0);
+    int others = r != NULL ? r->running - mine : 0;
+    const char *call = r != NULL ? r->running_call : NULL;
+    pthread_mutex_unlock(&verify_lock);
+    if (others > 0)
+        fail_with_history(&openwsk_rule_wsk_close_while_running, "WskCloseSocket", socket,
+                          "%d call(s) on socket %p still running in another thread (the latest: %s)", others,
+                          (void *)socket, call != NULL ? call : "?");
 }
 
 /* ---- captured NPIs, per thread ---- */
