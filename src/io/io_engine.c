@@ -4,6 +4,7 @@
  * DISPATCH_LEVEL, partial-send bookkeeping).
  */
 #include "io_engine.h"
+#include "io_shard.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -22,7 +23,7 @@
 
 static pthread_mutex_t io_engine_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned io_engine_refs;             /* under io_engine_lock */
-static const io_backend *io_engine_active;  /* atomic: read by every submit */
+static const io_shard_hooks *io_engine_active;  /* atomic: read by every submit */
 
 static __thread void *io_tls_shard;
 
@@ -352,9 +353,9 @@ static unsigned io_default_threads(void)
     return n > 4 ? 4u : (unsigned)n;
 }
 
-static int io_try_start(const io_backend *b, unsigned threads, const io_backend **chosen)
+static int io_try_start(const io_shard_hooks *b, unsigned threads, const io_shard_hooks **chosen)
 {
-    int rc = b->start(threads);
+    int rc = io_shards_start(b, threads);
     if (rc == 0)
         *chosen = b;
     return rc;
@@ -376,7 +377,7 @@ int io_engine_start(unsigned threads)
     openwsk_perturb_init_from_env();
 
     const char *want = getenv("OPENWSK_IO_BACKEND");
-    const io_backend *chosen = NULL;
+    const io_shard_hooks *chosen = NULL;
     int rc;
     if (!want || !*want || strcmp(want, "auto") == 0) {
 #ifdef OPENWSK_HAVE_LIBURING
@@ -422,8 +423,7 @@ void io_engine_stop(void)
     if (io_engine_refs == 0) {
         openwsk_log("io_engine_stop without a matching io_engine_start");
     } else if (--io_engine_refs == 0) {
-        const io_backend *b = __atomic_load_n(&io_engine_active, __ATOMIC_ACQUIRE);
-        b->stop();
+        io_shards_stop();
         __atomic_store_n(&io_engine_active, NULL, __ATOMIC_RELEASE);
     }
     pthread_mutex_unlock(&io_engine_lock);
@@ -431,38 +431,40 @@ void io_engine_stop(void)
 
 const char *io_engine_backend(void)
 {
-    const io_backend *b = __atomic_load_n(&io_engine_active, __ATOMIC_ACQUIRE);
+    const io_shard_hooks *b = __atomic_load_n(&io_engine_active, __ATOMIC_ACQUIRE);
     return b ? b->name : NULL;
 }
 
-static const io_backend *io_running(const char *what)
+static void io_running(const char *what)
 {
-    const io_backend *b = __atomic_load_n(&io_engine_active, __ATOMIC_ACQUIRE);
+    const io_shard_hooks *b = __atomic_load_n(&io_engine_active, __ATOMIC_ACQUIRE);
     if (!b) {
         openwsk_log("%s: the I/O engine is not running", what);
         abort();
     }
-    return b;
 }
 
 void io_submit(io_op *op)
 {
-    io_running("io_submit")->submit(op);
+    io_running("io_submit");
+    io_shard_submit(op);
 }
 
 int io_cancel(io_op *op)
 {
-    return io_running("io_cancel")->cancel(op);
+    io_running("io_cancel");
+    return io_shard_cancel(op);
 }
 
 void io_engine_post(io_op *op)
 {
-    io_running("io_engine_post")->post(op);
+    io_running("io_engine_post");
+    io_shard_post(op);
 }
 
 void io_engine_forget_fd(int fd)
 {
-    const io_backend *b = __atomic_load_n(&io_engine_active, __ATOMIC_ACQUIRE);
+    const io_shard_hooks *b = __atomic_load_n(&io_engine_active, __ATOMIC_ACQUIRE);
     if (b && fd >= 0)
-        b->forget_fd(fd);
+        io_shard_forget_fd(fd);
 }

@@ -2,7 +2,8 @@
  * io_engine.h - openwsk's I/O engine: the one interface the WSK provider
  * uses for every asynchronous socket operation.
  *
- * Two backends sit behind it (one file each, like Redis's ae):
+ Two backends sit behind it (one file each, like Redis's ae), on one shard
+ * core (io_shard.c: engine threads, wake-ups, delivery):
  *   io_uring  (io_uring_backend.c) - the default;
  *   epoll     (io_epoll_backend.c) - the fallback when io_uring is missing
  *                                    (io_uring_queue_init fails, e.g. in a
@@ -233,20 +234,8 @@ io_fd_state *io_fdmap_get(io_fdmap *m, int fd, int create);
 void io_fdmap_remove(io_fdmap *m, int fd); /* frees the record */
 size_t io_fdmap_destroy(io_fdmap *m);      /* frees every record; returns how many there were */
 
-typedef struct io_backend {
-    const char *name;
-    int (*start)(unsigned threads); /* 0 or -errno; on failure nothing is left running */
-    void (*stop)(void);
-    void (*submit)(io_op *op);
-    int (*cancel)(io_op *op);
-    void (*post)(io_op *op);
-    void (*forget_fd)(int fd);
-} io_backend;
-
-extern const io_backend io_backend_epoll;
-#ifdef OPENWSK_HAVE_LIBURING
-extern const io_backend io_backend_io_uring;
-#endif
+/* The backends themselves (their hooks for the shard core) are declared
+ * in io_shard.h. */
 
 /* Runs op->complete(op, result) at DISPATCH_LEVEL; the op is not touched
  * afterwards. */

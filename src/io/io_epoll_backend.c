@@ -1,12 +1,11 @@
 /*
  * io_epoll_backend.c - the readiness-based fallback backend.
  *
- * One shard per engine thread: an epoll set, an eventfd that wakes the
- * thread, a ready list of decided completions and the per-fd records of the
- * fds that map to it (fd % shards).  One mutex per shard guards all of it,
- * including the non-blocking syscalls themselves, so that "try, and park on
- * EAGAIN" is atomic with respect to the engine thread and to other
- * submitters.
+ The shard core (io_shard.c) gives every engine thread its lock, eventfd
+ * wake-up, ready list and per-fd records; this backend adds one epoll set
+ * per shard.  The shard lock guards the non-blocking syscalls too, so that
+ * "try, and park on EAGAIN" is atomic with respect to the engine thread and
+ * to other submitters.
  *
  * io_submit tries the syscall at once, on the caller's thread, unless an
  * earlier op of the same direction is already waiting (order is kept); on
@@ -35,7 +34,7 @@
  * put on the ready list with -ECANCELED; an op whose result is already
  * decided is left alone.
  */
-#include "io_engine.h"
+#include "io_shard.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -50,53 +49,17 @@
 #include "kernel/ke_internal.h"
 #include "kernel/perturb.h"
 
-enum { EP_IDLE = 0, EP_PARKED, EP_READY, EP_DONE };
+enum { EP_PARKED = IO_ST_BACKEND };
 
 #define EP_BATCH 64
 #define EP_DELIVERY_ROUNDS 4
 
 typedef struct epoll_shard {
-    pthread_mutex_t lock;
-    int epfd, evfd;
-    pthread_t thread;
-    unsigned index;
-    unsigned char started, stopping, wake_pending;
-    io_list ready;
-    io_fdmap fds;
-    size_t inflight;
-} __attribute__((aligned(64))) epoll_shard;
-
-static epoll_shard *epoll_shards;
-static unsigned epoll_nshards;
-
-static void epoll_wake(epoll_shard *s)
-{
-    uint64_t one = 1;
-    ssize_t r;
-    do
-        r = write(s->evfd, &one, sizeof one);
-    while (r < 0 && errno == EINTR);
-}
-
-/* Under the lock: does the caller have to write the eventfd after
- * unlocking?  Not on the shard's own thread (its loop looks at the ready
- * list before sleeping), nor when a wake-up is already on its way. */
-static int epoll_need_wake_locked(epoll_shard *s)
-{
-    if (io_engine_current_shard() == s || s->wake_pending)
-        return 0;
-    s->wake_pending = 1;
-    return 1;
-}
-
-static void epoll_ready_locked(epoll_shard *s, io_op *op, long result)
-{
-    if (op->kind == IO_OP_SENDMSG)
-        io_send_finish(op);
-    op->priv.state = EP_READY;
-    op->priv.result = result;
-    io_list_push(&s->ready, op);
-}
+    io_shard core;
+    int epfd;
+    int nevents, woken; /* what the last epoll_wait collected */
+    struct epoll_event events[EP_BATCH];
+} epoll_shard;
 
 static io_list *epoll_list_of(io_fd_state *f, io_op *op)
 {
@@ -263,52 +226,19 @@ static void epoll_fail_all_locked(epoll_shard *s, io_fd_state *f, long result)
     for (int i = 0; i < 3; i++) {
         io_op *op;
         while ((op = io_list_pop(lists[i])))
-            epoll_ready_locked(s, op, result);
+            io_shard_ready_locked(&s->core, op, result);
     }
 }
 
-static epoll_shard *epoll_shard_for(io_op *op)
+static int epoll_submit_locked(io_shard *core, io_op *op)
 {
-    unsigned i = io_shard_of_fd(op->fd, epoll_nshards);
-    return &epoll_shards[i];
-}
-
-static void epoll_post(io_op *op)
-{
-    epoll_shard *s = epoll_shard_for(op);
-    op->priv.flags = 0;
-    __atomic_store_n(&op->priv.shard, s, __ATOMIC_RELEASE);
-    pthread_mutex_lock(&s->lock);
-    s->inflight++;
-    op->priv.state = EP_READY;
-    op->priv.result = 0;
-    io_list_push(&s->ready, op);
-    int wake = epoll_need_wake_locked(s);
-    pthread_mutex_unlock(&s->lock);
-    if (wake)
-        epoll_wake(s);
-}
-
-static void epoll_submit(io_op *op)
-{
-    if (op->kind == IO_OP_CALL) {
-        epoll_post(op);
-        return;
-    }
-    epoll_shard *s = epoll_shard_for(op);
-    op->priv.flags = 0;
-    op->priv.phase = 0;
-    io_op_begin(op);
-    __atomic_store_n(&op->priv.shard, s, __ATOMIC_RELEASE);
-
-    pthread_mutex_lock(&s->lock);
-    s->inflight++;
-    io_fd_state *f = op->fd >= 0 ? io_fdmap_get(&s->fds, op->fd, 1) : NULL;
+    epoll_shard *s = (epoll_shard *)core;
+    io_fd_state *f = op->fd >= 0 ? io_fdmap_get(&core->fds, op->fd, 1) : NULL;
     long result;
     if (op->fd < 0) {
-        epoll_ready_locked(s, op, -EBADF);
+        io_shard_ready_locked(core, op, -EBADF);
     } else if (!f) {
-        epoll_ready_locked(s, op, -ENOMEM);
+        io_shard_ready_locked(core, op, -ENOMEM);
     } else {
         if ((op->kind == IO_OP_ACCEPT || op->kind == IO_OP_CONNECT) && !f->nonblock_checked) {
             f->nonblock_checked = 1;
@@ -329,7 +259,7 @@ static void epoll_submit(io_op *op)
             attempt = io_perturb_attempt_now();
         if (attempt && epoll_try_fd(f, op, &result)) {
             f->unwanted = 0; /* the readiness an earlier event reported was used after all */
-            epoll_ready_locked(s, op, result);
+            io_shard_ready_locked(core, op, result);
         } else {
             io_list_push(q, op);
             op->priv.state = EP_PARKED;
@@ -340,65 +270,41 @@ static void epoll_submit(io_op *op)
                  * the syscall's own answer if the attempt was skipped. */
                 if (attempt || !may || !epoll_try_fd(f, op, &result))
                     result = rc;
-                epoll_ready_locked(s, op, result);
+                io_shard_ready_locked(core, op, result);
             }
         }
     }
-    int wake = s->ready.head ? epoll_need_wake_locked(s) : 0;
-    pthread_mutex_unlock(&s->lock);
-    if (wake)
-        epoll_wake(s);
+    return core->ready.head != NULL;
 }
 
-static int epoll_cancel(io_op *op)
+static int epoll_cancel_locked(io_shard *core, io_op *op, int *wake)
 {
-    epoll_shard *s = __atomic_load_n(&op->priv.shard, __ATOMIC_ACQUIRE);
-    if (!s)
-        return -ENOENT;
-    int rc, wake = 0;
-    pthread_mutex_lock(&s->lock);
-    if (op->priv.state == EP_PARKED && !(op->priv.flags & IO_PF_CANCEL)) {
-        io_fd_state *f = io_fdmap_get(&s->fds, op->fd, 0);
-        io_list_remove(epoll_list_of(f, op), op);
-        op->priv.flags |= IO_PF_CANCEL;
-        /* The fd stays in the set; an event that finds nobody waiting
-         * narrows the interest then. */
-        epoll_ready_locked(s, op, -ECANCELED);
-        wake = epoll_need_wake_locked(s);
-        rc = 0;
-    } else {
-        rc = op->priv.state == EP_IDLE ? -ENOENT : -EALREADY;
-    }
-    pthread_mutex_unlock(&s->lock);
-    if (wake)
-        epoll_wake(s);
-    return rc;
+    /* EP_PARKED is the only backend state. */
+    io_fd_state *f = io_fdmap_get(&core->fds, op->fd, 0);
+    io_list_remove(epoll_list_of(f, op), op);
+    op->priv.flags |= IO_PF_CANCEL;
+    /* The fd stays in the set; an event that finds nobody waiting narrows
+     * the interest then. */
+    io_shard_ready_locked(core, op, -ECANCELED);
+    *wake = 1;
+    return 0;
 }
 
-static void epoll_forget_fd(int fd)
+static int epoll_forget_fd_locked(io_shard *core, io_fd_state *f, int *wake)
 {
-    epoll_shard *s = &epoll_shards[io_shard_of_fd(fd, epoll_nshards)];
-    pthread_mutex_lock(&s->lock);
-    io_fd_state *f = io_fdmap_get(&s->fds, fd, 0);
-    int wake = 0;
-    if (f) {
-        if (f->rq.head || f->wq.head || f->pq.head) {
-            openwsk_log("io_engine_forget_fd(%d) while operations are pending: cancelling them", fd);
-            epoll_fail_all_locked(s, f, -ECANCELED);
-            wake = epoll_need_wake_locked(s);
-        }
-        /* Out of the set while the fd still names this socket: its close
-         * would not do it if the socket lives on elsewhere (a fork, a
-         * descriptor passed on), and a stale registration reports readiness
-         * under a number that may name another socket by then. */
-        if (f->registered)
-            epoll_ctl(s->epfd, EPOLL_CTL_DEL, fd, NULL);
-        io_fdmap_remove(&s->fds, fd);
+    epoll_shard *s = (epoll_shard *)core;
+    if (f->rq.head || f->wq.head || f->pq.head) {
+        openwsk_log("io_engine_forget_fd(%d) while operations are pending: cancelling them", f->fd);
+        epoll_fail_all_locked(s, f, -ECANCELED);
+        *wake = 1;
     }
-    pthread_mutex_unlock(&s->lock);
-    io_shard_release_fd(fd); /* the number's next fd gets a shard afresh */
-    if (wake)
-        epoll_wake(s);
+    /* Out of the set while the fd still names this socket: its close would
+     * not do it if the socket lives on elsewhere (a fork, a descriptor
+     * passed on), and a stale registration reports readiness under a
+     * number that may name another socket by then. */
+    if (f->registered)
+        epoll_ctl(s->epfd, EPOLL_CTL_DEL, f->fd, NULL);
+    return 0;
 }
 
 /* Serves the ops of one list in order until one has to wait. */
@@ -408,13 +314,13 @@ static void epoll_serve_locked(epoll_shard *s, io_fd_state *f, io_list *q)
     long result;
     while ((op = q->head) && epoll_try_fd(f, op, &result)) {
         io_list_remove(q, op);
-        epoll_ready_locked(s, op, result);
+        io_shard_ready_locked(&s->core, op, result);
     }
 }
 
 static void epoll_event_locked(epoll_shard *s, int fd, unsigned revents)
 {
-    io_fd_state *f = io_fdmap_get(&s->fds, fd, 0);
+    io_fd_state *f = io_fdmap_get(&s->core.fds, fd, 0);
     if (!f)
         return; /* forgotten since (forget took it out of the set) */
     unsigned waited = epoll_wanted(f); /* before serving: who this event was for */
@@ -429,7 +335,7 @@ static void epoll_event_locked(epoll_shard *s, int fd, unsigned revents)
         unsigned hit = revents & ((unsigned)op->poll_events | EPOLLERR | EPOLLHUP);
         if (hit) {
             io_list_remove(&f->pq, op);
-            epoll_ready_locked(s, op, (long)hit);
+            io_shard_ready_locked(&s->core, op, (long)hit);
         }
     }
     /* Readiness nobody waited for keeps being reported (level-triggered):
@@ -451,150 +357,74 @@ static void epoll_event_locked(epoll_shard *s, int fd, unsigned revents)
         epoll_fail_all_locked(s, f, rc);
 }
 
-static void *epoll_thread(void *arg)
+static void epoll_wait_events(io_shard *core, int busy)
 {
-    epoll_shard *s = arg;
-    io_engine_thread_enter(s, s->index);
-    struct epoll_event evs[EP_BATCH];
-    for (;;) {
-        pthread_mutex_lock(&s->lock);
-        int busy = s->ready.head != NULL;
-        int stop = s->stopping;
-        pthread_mutex_unlock(&s->lock);
-        if (stop && !busy)
-            break;
-
-        int n = epoll_wait(s->epfd, evs, EP_BATCH, busy ? 0 : -1);
-        if (n < 0) {
-            if (errno != EINTR)
-                openwsk_log("epoll_wait: %s", strerror(errno));
-            n = 0;
-        }
-        int woken = 0;
-        for (int i = 0; i < n; i++) {
-            if (evs[i].data.fd == s->evfd) {
-                /* Drain before clearing wake_pending (below, under the
-                 * lock): a wake-up written after this read is not lost. */
-                uint64_t v;
-                ssize_t r = read(s->evfd, &v, sizeof v);
-                (void)r;
-                woken = 1;
-            }
-        }
-
-        pthread_mutex_lock(&s->lock);
-        if (woken)
-            s->wake_pending = 0;
-        for (int i = 0; i < n; i++) {
-            if (evs[i].data.fd != s->evfd)
-                epoll_event_locked(s, evs[i].data.fd, evs[i].events);
-        }
-        /* Deliver, and deliver again what the completions themselves
-         * finished at once (a reply sent right after a read, the next read
-         * after the reply): a few rounds before polling again save an
-         * epoll_wait per step of a request/response exchange, while a
-         * bound keeps events of other fds from waiting long. */
-        for (int round = 0; round < EP_DELIVERY_ROUNDS; round++) {
-            io_list batch = s->ready;
-            s->ready.head = s->ready.tail = NULL;
-            int held = 0;
-            if (openwsk_perturb_enabled()) {
-                io_perturb_batch(&batch, &s->ready); /* held ones stay ready, for after an epoll_wait */
-                held = s->ready.head != NULL;
-            }
-            for (io_op *op = batch.head; op; op = op->priv.next) {
-                op->priv.state = EP_DONE;
-                s->inflight--;
-            }
-            pthread_mutex_unlock(&s->lock);
-
-            for (io_op *op = batch.head, *next; op; op = next) {
-                next = op->priv.next; /* read before complete() may free op */
-                io_deliver(op, op->priv.result);
-            }
-            pthread_mutex_lock(&s->lock);
-            if (!s->ready.head || held)
-                break;
-        }
-        pthread_mutex_unlock(&s->lock);
+    epoll_shard *s = (epoll_shard *)core;
+    int n = epoll_wait(s->epfd, s->events, EP_BATCH, busy ? 0 : -1);
+    if (n < 0) {
+        if (errno != EINTR)
+            openwsk_log("epoll_wait: %s", strerror(errno));
+        n = 0;
     }
-    return NULL;
+    s->nevents = n;
+    s->woken = 0;
+    for (int i = 0; i < n; i++) {
+        if (s->events[i].data.fd == core->evfd) {
+            /* Drained before wake_pending is cleared (process, under the
+             * lock): a wake-up written after this read is not lost. */
+            uint64_t v;
+            ssize_t r = read(core->evfd, &v, sizeof v);
+            (void)r;
+            s->woken = 1;
+        }
+    }
 }
 
-static void epoll_destroy_shard(epoll_shard *s)
+static void epoll_process_locked(io_shard *core)
 {
-    if (s->epfd >= 0)
+    epoll_shard *s = (epoll_shard *)core;
+    if (s->woken)
+        io_shard_woken_locked(core);
+    for (int i = 0; i < s->nevents; i++) {
+        if (s->events[i].data.fd != core->evfd)
+            epoll_event_locked(s, s->events[i].data.fd, s->events[i].events);
+    }
+    s->nevents = 0;
+}
+
+static int epoll_init(io_shard *core)
+{
+    epoll_shard *s = (epoll_shard *)core;
+    s->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (s->epfd < 0)
+        return -errno;
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = core->evfd};
+    if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, core->evfd, &ev) < 0) {
+        int rc = -errno;
         close(s->epfd);
-    if (s->evfd >= 0)
-        close(s->evfd);
-    size_t left = io_fdmap_destroy(&s->fds);
-    if (left)
-        openwsk_log("I/O engine stopped with %zu fd record(s) not released by io_engine_forget_fd", left);
-    if (s->inflight)
-        openwsk_log("I/O engine stopped with %zu operation(s) not completed", s->inflight);
-    pthread_mutex_destroy(&s->lock);
+        s->epfd = -1;
+        return rc;
+    }
+    return 0;
 }
 
-static void epoll_stop(void)
+static void epoll_fini(io_shard *core)
 {
-    for (unsigned i = 0; i < epoll_nshards; i++) {
-        epoll_shard *s = &epoll_shards[i];
-        if (!s->started)
-            continue;
-        pthread_mutex_lock(&s->lock);
-        s->stopping = 1;
-        pthread_mutex_unlock(&s->lock);
-        epoll_wake(s);
-    }
-    for (unsigned i = 0; i < epoll_nshards; i++) {
-        if (epoll_shards[i].started)
-            pthread_join(epoll_shards[i].thread, NULL);
-        epoll_destroy_shard(&epoll_shards[i]);
-    }
-    free(epoll_shards);
-    epoll_shards = NULL;
-    epoll_nshards = 0;
+    epoll_shard *s = (epoll_shard *)core;
+    close(s->epfd);
+    s->epfd = -1;
 }
 
-static int epoll_start(unsigned threads)
-{
-    epoll_shards = aligned_alloc(64, threads * sizeof *epoll_shards);
-    if (!epoll_shards)
-        return -ENOMEM;
-    memset(epoll_shards, 0, threads * sizeof *epoll_shards);
-    epoll_nshards = threads;
-    int rc = 0;
-    for (unsigned i = 0; i < threads; i++) {
-        epoll_shard *s = &epoll_shards[i];
-        pthread_mutex_init(&s->lock, NULL);
-        s->index = i;
-        s->fds.stride = 1; /* fds are placed by io_shard_of_fd, not by number */
-        s->epfd = epoll_create1(EPOLL_CLOEXEC);
-        s->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-        if (s->epfd < 0 || s->evfd < 0) {
-            rc = -errno;
-            continue;
-        }
-        struct epoll_event ev = {.events = EPOLLIN, .data.fd = s->evfd};
-        if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->evfd, &ev) < 0)
-            rc = -errno;
-    }
-    for (unsigned i = 0; i < threads && rc == 0; i++) {
-        rc = io_engine_spawn(&epoll_shards[i].thread, epoll_thread, &epoll_shards[i]);
-        if (rc == 0)
-            epoll_shards[i].started = 1;
-    }
-    if (rc < 0)
-        epoll_stop();
-    return rc;
-}
-
-const io_backend io_backend_epoll = {
+const io_shard_hooks io_backend_epoll = {
     .name = "epoll",
-    .start = epoll_start,
-    .stop = epoll_stop,
-    .submit = epoll_submit,
-    .cancel = epoll_cancel,
-    .post = epoll_post,
-    .forget_fd = epoll_forget_fd,
+    .shard_size = sizeof(epoll_shard),
+    .evfd_flags = EFD_NONBLOCK,
+    .delivery_rounds = EP_DELIVERY_ROUNDS,
+    .init = epoll_init,
+    .fini = epoll_fini,
+    .submit_locked = epoll_submit_locked,
+    .cancel_locked = epoll_cancel_locked,
+    .forget_fd_locked = epoll_forget_fd_locked,
+    .wait = epoll_wait_events,
+    .process_locked = epoll_process_locked,
 };

@@ -5,9 +5,9 @@
  * thread: it alone fills the SQ and reaps the CQ, so the ring needs no lock,
  * io_uring's per-task work always runs on a thread that outlives the ops,
  * and IORING_SETUP_SINGLE_ISSUER can be used where the kernel has it.
- * Other threads hand ops to a shard through its inbox (a list under the
- * shard mutex) and wake it with an eventfd that the ring always has an
- * IORING_OP_READ pending on.  user_data is the op pointer: no per-op
+ Other threads hand ops to a shard through its inbox (a list under the
+ * shard lock of the shard core, io_shard.c) and wake it with the core's
+ * eventfd, which the ring always has an IORING_OP_READ pending on.  user_data is the op pointer: no per-op
  * allocation.
  *
  * Ordering: RECVMSG and ACCEPT (reads), SENDMSG and CONNECT (writes) of one
@@ -35,7 +35,7 @@
  */
 #ifdef OPENWSK_HAVE_LIBURING
 
-#include "io_engine.h"
+#include "io_shard.h"
 
 #include <errno.h>
 #include <liburing.h>
@@ -50,7 +50,7 @@
 #include "kernel/ke_internal.h"
 #include "kernel/perturb.h"
 
-enum { U_IDLE = 0, U_INBOX, U_FDQ, U_RING, U_CANCELQ, U_DEFERRED, U_READY, U_DONE };
+enum { U_INBOX = IO_ST_BACKEND, U_FDQ, U_RING, U_CANCELQ, U_DEFERRED };
 enum { PH_MAIN = 0, PH_POLL, PH_CONNECT_WAIT };
 
 #define URING_ENTRIES 256
@@ -59,25 +59,20 @@ enum { PH_MAIN = 0, PH_POLL, PH_CONNECT_WAIT };
 #define URING_TAG_CANCEL 2ull /* user_data of ASYNC_CANCEL requests */
 
 typedef struct uring_shard {
-    pthread_mutex_t lock;
-    pthread_cond_t init_cond;
+    io_shard core;
     struct io_uring ring;
-    int evfd;
     uint64_t evbuf;
-    pthread_t thread;
-    unsigned index;
-    int init_rc;
-    unsigned char started, init_done, stopping, wake_pending, wake_armed;
+    unsigned char wake_armed;
     io_list inbox;    /* submitted, not yet admitted (U_INBOX) */
     io_list cancels;  /* in the ring, ASYNC_CANCEL to be issued (U_CANCELQ) */
     io_list deferred; /* waiting for a free SQE (U_DEFERRED) */
-    io_list ready;    /* result decided, to be delivered (U_READY) */
-    io_fdmap fds;
-    size_t inflight;
-} __attribute__((aligned(64))) uring_shard;
+    unsigned ncqes;   /* what the last reap collected */
+    struct {
+        uint64_t user_data;
+        int res;
+    } cqes[URING_BATCH];
+} uring_shard;
 
-static uring_shard *uring_shards;
-static unsigned uring_nshards;
 /* OPENWSK_IO_URING_COMPAT=1 (a debugging knob, read at start): behave the
  * way older kernels make us behave - wait with POLL_ADD before every
  * recv/send/accept and start connects with connect(2) then wait for
@@ -85,26 +80,10 @@ static unsigned uring_nshards;
  * be non-blocking then. */
 static int uring_compat;
 
-static void uring_wake(uring_shard *s)
+static int uring_pending_locked(io_shard *core)
 {
-    uint64_t one = 1;
-    ssize_t r;
-    do
-        r = write(s->evfd, &one, sizeof one);
-    while (r < 0 && errno == EINTR);
-}
-
-static int uring_need_wake_locked(uring_shard *s)
-{
-    if (io_engine_current_shard() == s || s->wake_pending)
-        return 0;
-    s->wake_pending = 1;
-    return 1;
-}
-
-static int uring_has_work_locked(uring_shard *s)
-{
-    return s->inbox.head || s->cancels.head || s->deferred.head || s->ready.head || !s->wake_armed;
+    uring_shard *s = (uring_shard *)core;
+    return s->inbox.head || s->cancels.head || s->deferred.head || !s->wake_armed;
 }
 
 /* Shard thread only.  NULL if the SQ stays full even after submitting. */
@@ -123,7 +102,7 @@ static void uring_arm_wake_locked(uring_shard *s)
     struct io_uring_sqe *sqe = uring_get_sqe(s);
     if (!sqe)
         return; /* retried next round */
-    io_uring_prep_read(sqe, s->evfd, &s->evbuf, sizeof s->evbuf, 0);
+    io_uring_prep_read(sqe, s->core.evfd, &s->evbuf, sizeof s->evbuf, 0);
     io_uring_sqe_set_data64(sqe, URING_TAG_WAKE);
     s->wake_armed = 1;
 }
@@ -185,14 +164,10 @@ static void uring_activate_locked(uring_shard *s, io_op *op);
  * finish at once, and must be delivered after this one). */
 static void uring_finish_locked(uring_shard *s, io_op *op, long result)
 {
-    if (op->kind == IO_OP_SENDMSG)
-        io_send_finish(op);
-    op->priv.state = U_READY;
-    op->priv.result = result;
-    io_list_push(&s->ready, op);
+    io_shard_ready_locked(&s->core, op, result);
     if (op->priv.flags & IO_PF_OWNER) {
         op->priv.flags &= (unsigned char)~IO_PF_OWNER;
-        io_fd_state *f = io_fdmap_get(&s->fds, op->fd, 0);
+        io_fd_state *f = io_fdmap_get(&s->core.fds, op->fd, 0);
         io_op **owner = uring_is_read(op) ? &f->rowner : &f->wowner;
         io_op *next = io_list_pop(uring_is_read(op) ? &f->rq : &f->wq);
         *owner = next;
@@ -233,7 +208,7 @@ static void uring_admit_locked(uring_shard *s, io_op *op)
         uring_activate_locked(s, op);
         return;
     }
-    io_fd_state *f = io_fdmap_get(&s->fds, op->fd, 1);
+    io_fd_state *f = io_fdmap_get(&s->core.fds, op->fd, 1);
     if (!f) {
         uring_finish_locked(s, op, -ENOMEM);
         return;
@@ -266,7 +241,7 @@ static void uring_cqe_locked(uring_shard *s, uint64_t user_data, int res)
         /* The read drained the eventfd; wake-ups written from now on are
          * seen by the next read (armed again this round). */
         s->wake_armed = 0;
-        s->wake_pending = 0;
+        io_shard_woken_locked(&s->core);
         return;
     }
     if (user_data == URING_TAG_CANCEL)
@@ -352,7 +327,7 @@ static void uring_drain_locked(uring_shard *s)
     }
 
     while ((op = io_list_pop(&s->inbox))) {
-        op->priv.state = U_IDLE;
+        op->priv.state = IO_ST_IDLE;
         uring_admit_locked(s, op);
     }
 
@@ -367,8 +342,9 @@ static void uring_drain_locked(uring_shard *s)
     }
 }
 
-static int uring_ring_init(uring_shard *s)
+static int uring_init(io_shard *core)
 {
+    uring_shard *s = (uring_shard *)core;
     /* Newest flags first; older kernels reject them with -EINVAL. */
     static const unsigned flag_sets[] = {
 #if defined(IORING_SETUP_SINGLE_ISSUER) && defined(IORING_SETUP_COOP_TASKRUN)
@@ -401,13 +377,6 @@ static int uring_ring_init(uring_shard *s)
     }
     if (probe)
         io_uring_free_probe(probe);
-    if (rc == 0) {
-        /* Blocking eventfd on purpose: io_uring would hand -EAGAIN back for
-         * a read on an O_NONBLOCK file instead of waiting. */
-        s->evfd = eventfd(0, EFD_CLOEXEC);
-        if (s->evfd < 0)
-            rc = -errno;
-    }
     if (rc < 0) {
         io_uring_queue_exit(&s->ring);
         return rc;
@@ -416,261 +385,114 @@ static int uring_ring_init(uring_shard *s)
     return 0;
 }
 
-static void *uring_thread(void *arg)
+static void uring_fini(io_shard *core)
 {
-    uring_shard *s = arg;
-    io_engine_thread_enter(s, s->index);
-    int rc = uring_ring_init(s);
-    pthread_mutex_lock(&s->lock);
-    s->init_rc = rc;
-    s->init_done = 1;
-    pthread_cond_broadcast(&s->init_cond);
-    pthread_mutex_unlock(&s->lock);
-    if (rc < 0)
-        return NULL;
+    io_uring_queue_exit(&((uring_shard *)core)->ring);
+}
 
-    struct {
-        uint64_t user_data;
-        int res;
-    } cqes[URING_BATCH];
-    for (;;) {
-        pthread_mutex_lock(&s->lock);
-        int busy = uring_has_work_locked(s);
-        int stop = s->stopping && !s->inbox.head && !s->ready.head && !s->deferred.head && !s->cancels.head;
-        pthread_mutex_unlock(&s->lock);
-        if (stop)
+static void uring_wait(io_shard *core, int busy)
+{
+    uring_shard *s = (uring_shard *)core;
+    int ret = busy ? io_uring_submit(&s->ring) : io_uring_submit_and_wait(&s->ring, 1);
+    if (ret < 0 && ret != -EINTR && ret != -EBUSY && ret != -EAGAIN && ret != -ETIME)
+        openwsk_log("io_uring_submit: %s", strerror(-ret));
+
+    unsigned n = 0, head;
+    struct io_uring_cqe *cqe;
+    io_uring_for_each_cqe(&s->ring, head, cqe)
+    {
+        s->cqes[n].user_data = cqe->user_data;
+        s->cqes[n].res = cqe->res;
+        if (++n == URING_BATCH)
             break;
-
-        int ret = busy ? io_uring_submit(&s->ring) : io_uring_submit_and_wait(&s->ring, 1);
-        if (ret < 0 && ret != -EINTR && ret != -EBUSY && ret != -EAGAIN && ret != -ETIME)
-            openwsk_log("io_uring_submit: %s", strerror(-ret));
-
-        unsigned n = 0, head;
-        struct io_uring_cqe *cqe;
-        io_uring_for_each_cqe(&s->ring, head, cqe)
-        {
-            cqes[n].user_data = cqe->user_data;
-            cqes[n].res = cqe->res;
-            if (++n == URING_BATCH)
-                break;
-        }
-        io_uring_cq_advance(&s->ring, n);
-
-        pthread_mutex_lock(&s->lock);
-        for (unsigned i = 0; i < n; i++)
-            uring_cqe_locked(s, cqes[i].user_data, cqes[i].res);
-        uring_drain_locked(s);
-        io_list batch = s->ready;
-        s->ready.head = s->ready.tail = NULL;
-        if (openwsk_perturb_enabled())
-            io_perturb_batch(&batch, &s->ready); /* held ones stay ready, for after the next reap */
-        for (io_op *op = batch.head; op; op = op->priv.next) {
-            op->priv.state = U_DONE;
-            s->inflight--;
-        }
-        pthread_mutex_unlock(&s->lock);
-
-        for (io_op *op = batch.head, *next; op; op = next) {
-            next = op->priv.next; /* read before complete() may free op */
-            io_deliver(op, op->priv.result);
-        }
     }
-    io_uring_queue_exit(&s->ring);
-    return NULL; /* uring_stop closes the eventfd after joining: it may still write to it */
+    io_uring_cq_advance(&s->ring, n);
+    s->ncqes = n;
 }
 
-static uring_shard *uring_shard_for(io_op *op)
+static void uring_process_locked(io_shard *core)
 {
-    unsigned i = io_shard_of_fd(op->fd, uring_nshards);
-    return &uring_shards[i];
+    uring_shard *s = (uring_shard *)core;
+    for (unsigned i = 0; i < s->ncqes; i++)
+        uring_cqe_locked(s, s->cqes[i].user_data, s->cqes[i].res);
+    s->ncqes = 0;
+    uring_drain_locked(s);
 }
 
-static void uring_post(io_op *op)
+static int uring_submit_locked(io_shard *core, io_op *op)
 {
-    uring_shard *s = uring_shard_for(op);
-    op->priv.flags = 0;
-    __atomic_store_n(&op->priv.shard, s, __ATOMIC_RELEASE);
-    pthread_mutex_lock(&s->lock);
-    s->inflight++;
-    op->priv.state = U_READY;
-    op->priv.result = 0;
-    io_list_push(&s->ready, op);
-    int wake = uring_need_wake_locked(s);
-    pthread_mutex_unlock(&s->lock);
-    if (wake)
-        uring_wake(s);
-}
-
-static void uring_submit(io_op *op)
-{
-    if (op->kind == IO_OP_CALL) {
-        uring_post(op);
-        return;
-    }
-    uring_shard *s = uring_shard_for(op);
-    op->priv.flags = 0;
+    uring_shard *s = (uring_shard *)core;
     op->priv.phase = uring_compat && op->kind != IO_OP_POLL && op->kind != IO_OP_CONNECT ? PH_POLL : PH_MAIN;
     /* Perturbation: the operation at once or after readiness, by a coin
      * (the compat mode's path, which every kernel supports). */
     if (!uring_compat && op->kind != IO_OP_POLL && op->kind != IO_OP_CONNECT && openwsk_perturb_enabled())
         op->priv.phase = io_perturb_attempt_now() ? PH_MAIN : PH_POLL;
-    io_op_begin(op);
-    __atomic_store_n(&op->priv.shard, s, __ATOMIC_RELEASE);
-
-    pthread_mutex_lock(&s->lock);
-    s->inflight++;
     op->priv.state = U_INBOX;
     io_list_push(&s->inbox, op);
-    int wake = uring_need_wake_locked(s);
-    pthread_mutex_unlock(&s->lock);
-    if (wake)
-        uring_wake(s);
+    return 1;
 }
 
-static int uring_cancel(io_op *op)
+static int uring_cancel_locked(io_shard *core, io_op *op, int *wake)
 {
-    uring_shard *s = __atomic_load_n(&op->priv.shard, __ATOMIC_ACQUIRE);
-    if (!s)
-        return -ENOENT;
-    int rc = 0, wake = 0;
-    pthread_mutex_lock(&s->lock);
-    if (op->priv.flags & IO_PF_CANCEL) {
-        rc = -EALREADY;
-    } else {
-        switch (op->priv.state) {
-        case U_INBOX:
-            io_list_remove(&s->inbox, op);
-            op->priv.flags |= IO_PF_CANCEL;
-            uring_finish_locked(s, op, -ECANCELED); /* not an owner yet: nothing to admit */
-            wake = uring_need_wake_locked(s);
-            break;
-        case U_FDQ: {
-            io_fd_state *f = io_fdmap_get(&s->fds, op->fd, 0);
-            io_list_remove(uring_is_read(op) ? &f->rq : &f->wq, op);
-            op->priv.flags |= IO_PF_CANCEL;
-            uring_finish_locked(s, op, -ECANCELED); /* not the owner */
-            wake = uring_need_wake_locked(s);
-            break;
-        }
-        case U_DEFERRED: /* the shard thread ends it on its next round */
-            op->priv.flags |= IO_PF_CANCEL;
-            wake = uring_need_wake_locked(s);
-            break;
-        case U_RING:
-            op->priv.flags |= IO_PF_CANCEL;
-            op->priv.state = U_CANCELQ;
-            io_list_push(&s->cancels, op);
-            wake = uring_need_wake_locked(s);
-            break;
-        case U_IDLE:
-            rc = -ENOENT;
-            break;
-        default: /* U_READY, U_DONE: the result is decided */
-            rc = -EALREADY;
-            break;
-        }
+    uring_shard *s = (uring_shard *)core;
+    switch (op->priv.state) {
+    case U_INBOX:
+        io_list_remove(&s->inbox, op);
+        op->priv.flags |= IO_PF_CANCEL;
+        uring_finish_locked(s, op, -ECANCELED); /* not an owner yet: nothing to admit */
+        break;
+    case U_FDQ: {
+        io_fd_state *f = io_fdmap_get(&core->fds, op->fd, 0);
+        io_list_remove(uring_is_read(op) ? &f->rq : &f->wq, op);
+        op->priv.flags |= IO_PF_CANCEL;
+        uring_finish_locked(s, op, -ECANCELED); /* not the owner */
+        break;
     }
-    pthread_mutex_unlock(&s->lock);
-    if (wake)
-        uring_wake(s);
-    return rc;
+    case U_DEFERRED: /* the shard thread ends it on its next round */
+        op->priv.flags |= IO_PF_CANCEL;
+        break;
+    default: /* U_RING */
+        op->priv.flags |= IO_PF_CANCEL;
+        op->priv.state = U_CANCELQ;
+        io_list_push(&s->cancels, op);
+        break;
+    }
+    *wake = 1;
+    return 0;
 }
 
-static void uring_forget_fd(int fd)
+static int uring_forget_fd_locked(io_shard *core, io_fd_state *f, int *wake)
 {
-    int keep_shard = 0;
-    uring_shard *s = &uring_shards[io_shard_of_fd(fd, uring_nshards)];
-    pthread_mutex_lock(&s->lock);
-    io_fd_state *f = io_fdmap_get(&s->fds, fd, 0);
-    if (f) {
-        if (f->rowner || f->wowner || f->rq.head || f->wq.head) {
-            openwsk_log("io_engine_forget_fd(%d) while operations are pending: record kept", fd);
-            keep_shard = 1;
-        } else {
-            io_fdmap_remove(&s->fds, fd);
-        }
+    (void)core;
+    (void)wake;
+    if (f->rowner || f->wowner || f->rq.head || f->wq.head) {
+        openwsk_log("io_engine_forget_fd(%d) while operations are pending: record kept", f->fd);
+        return 1;
     }
-    pthread_mutex_unlock(&s->lock);
-    if (!keep_shard)
-        io_shard_release_fd(fd); /* the number's next fd gets a shard afresh */
+    return 0;
 }
 
-static void uring_stop(void)
-{
-    for (unsigned i = 0; i < uring_nshards; i++) {
-        uring_shard *s = &uring_shards[i];
-        if (!s->started)
-            continue;
-        pthread_mutex_lock(&s->lock);
-        s->stopping = 1;
-        int ok = s->init_rc == 0;
-        pthread_mutex_unlock(&s->lock);
-        if (ok)
-            uring_wake(s);
-    }
-    for (unsigned i = 0; i < uring_nshards; i++) {
-        uring_shard *s = &uring_shards[i];
-        if (s->started)
-            pthread_join(s->thread, NULL);
-        if (s->evfd >= 0)
-            close(s->evfd);
-        size_t left = io_fdmap_destroy(&s->fds);
-        if (left)
-            openwsk_log("I/O engine stopped with %zu fd record(s) not released by io_engine_forget_fd", left);
-        if (s->inflight)
-            openwsk_log("I/O engine stopped with %zu operation(s) not completed", s->inflight);
-        pthread_cond_destroy(&s->init_cond);
-        pthread_mutex_destroy(&s->lock);
-    }
-    free(uring_shards);
-    uring_shards = NULL;
-    uring_nshards = 0;
-}
-
-static int uring_start(unsigned threads)
+static int uring_configure(void)
 {
     const char *compat = getenv("OPENWSK_IO_URING_COMPAT");
     uring_compat = compat && *compat && strcmp(compat, "0") != 0;
-    uring_shards = aligned_alloc(64, threads * sizeof *uring_shards);
-    if (!uring_shards)
-        return -ENOMEM;
-    memset(uring_shards, 0, threads * sizeof *uring_shards);
-    uring_nshards = threads;
-    int rc = 0;
-    for (unsigned i = 0; i < threads; i++) {
-        uring_shard *s = &uring_shards[i];
-        pthread_mutex_init(&s->lock, NULL);
-        pthread_cond_init(&s->init_cond, NULL);
-        s->index = i;
-        s->evfd = -1;
-        s->fds.stride = 1; /* fds are placed by io_shard_of_fd, not by number */
-    }
-    /* Each thread creates its own ring; wait for every one to report. */
-    for (unsigned i = 0; i < threads && rc == 0; i++) {
-        uring_shard *s = &uring_shards[i];
-        rc = io_engine_spawn(&s->thread, uring_thread, s);
-        if (rc < 0)
-            break;
-        s->started = 1;
-        pthread_mutex_lock(&s->lock);
-        while (!s->init_done)
-            pthread_cond_wait(&s->init_cond, &s->lock);
-        rc = s->init_rc;
-        pthread_mutex_unlock(&s->lock);
-    }
-    if (rc < 0)
-        uring_stop();
-    return rc;
+    return 0;
 }
 
-const io_backend io_backend_io_uring = {
+const io_shard_hooks io_backend_io_uring = {
     .name = "io_uring",
-    .start = uring_start,
-    .stop = uring_stop,
-    .submit = uring_submit,
-    .cancel = uring_cancel,
-    .post = uring_post,
-    .forget_fd = uring_forget_fd,
+    .shard_size = sizeof(uring_shard),
+    .evfd_flags = 0, /* blocking on purpose: io_uring hands -EAGAIN back for a read on an O_NONBLOCK file */
+    .delivery_rounds = 1,
+    .configure = uring_configure,
+    .init = uring_init,
+    .fini = uring_fini,
+    .submit_locked = uring_submit_locked,
+    .cancel_locked = uring_cancel_locked,
+    .forget_fd_locked = uring_forget_fd_locked,
+    .pending_locked = uring_pending_locked,
+    .wait = uring_wait,
+    .process_locked = uring_process_locked,
 };
 
 #else /* !OPENWSK_HAVE_LIBURING */
