@@ -371,6 +371,118 @@ static void t_accept(void)
     close_engine_fd(l);
 }
 
+/* ---- which engine thread serves an accepted socket ---- */
+
+typedef struct tshard {
+    top t; /* first: top_complete takes the context as a top */
+    void *shard;
+} tshard;
+
+static void shard_complete(io_op *op, long result)
+{
+    tshard *ts = op->context;
+    __atomic_store_n(&ts->shard, io_engine_current_shard(), __ATOMIC_RELEASE);
+    top_complete(op, result);
+}
+
+/* The shard whose thread completes operations on fd (a POLL for POLLOUT,
+ * which a connected socket answers at once). */
+static void *shard_serving(int fd)
+{
+    tshard ts;
+    top_init(&ts.t, IO_OP_POLL, fd);
+    ts.shard = NULL;
+    ts.t.op.complete = shard_complete;
+    ts.t.op.poll_events = POLLOUT;
+    io_submit(&ts.t.op);
+    CHECK_EQ(top_wait(&ts.t), 1);
+    return __atomic_load_n(&ts.shard, __ATOMIC_ACQUIRE);
+}
+
+/* Accepts one connection on listener l (address addr); *client gets the
+ * connecting side, *accept_shard the thread that completed the ACCEPT.
+ * Returns the accepted fd, or -1. */
+static int accept_one(int l, const struct sockaddr_in *addr, int *client, void **accept_shard)
+{
+    tshard ts;
+    top_init(&ts.t, IO_OP_ACCEPT, l);
+    ts.shard = NULL;
+    ts.t.op.complete = shard_complete;
+    ts.t.op.accept_flags = SOCK_NONBLOCK | SOCK_CLOEXEC;
+    io_submit(&ts.t.op);
+    *client = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    CHECK_EQ(connect(*client, (const struct sockaddr *)addr, sizeof *addr), 0);
+    CHECK_EQ(top_wait(&ts.t), 1);
+    CHECK(ts.t.result >= 0);
+    *accept_shard = __atomic_load_n(&ts.shard, __ATOMIC_ACQUIRE);
+    return (int)ts.t.result;
+}
+
+/* Two listeners (each on the shard serving the fewest fds, so one per
+ * thread): every connection each accepts is served by the thread that
+ * accepted it, where the accept's completion routine submits its first
+ * operations, with no hand-off to another thread. */
+static void t_accept_keeps_shard(void)
+{
+    enum { L = 2, PER = 4 };
+    struct sockaddr_in addr[L];
+    int l[L], c[L][PER], s[L][PER];
+    void *listener_shard[L];
+    for (int i = 0; i < L; i++) {
+        l[i] = make_listener(SOCK_NONBLOCK, &addr[i], 0);
+        listener_shard[i] = NULL;
+    }
+    for (int k = 0; k < PER; k++) {
+        for (int i = 0; i < L; i++) {
+            void *accepted_on = NULL;
+            s[i][k] = accept_one(l[i], &addr[i], &c[i][k], &accepted_on);
+            if (k == 0)
+                listener_shard[i] = accepted_on;
+            CHECK(accepted_on != NULL);
+            CHECK(accepted_on == listener_shard[i]);
+            if (s[i][k] >= 0)
+                CHECK(shard_serving(s[i][k]) == accepted_on);
+        }
+    }
+    CHECK(listener_shard[0] != listener_shard[1]);
+    for (int i = 0; i < L; i++) {
+        for (int k = 0; k < PER; k++) {
+            if (s[i][k] >= 0)
+                close_engine_fd(s[i][k]);
+            close(c[i][k]);
+        }
+        close_engine_fd(l[i]);
+    }
+}
+
+/* One listener: its connections do not all stay on its thread; once that
+ * thread serves clearly more fds than the other, they go to the other. */
+static void t_accept_spreads(void)
+{
+    enum { N = 12 };
+    struct sockaddr_in addr;
+    int l = make_listener(SOCK_NONBLOCK, &addr, 0);
+    int c[N], s[N], on_listener = 0, elsewhere = 0;
+    for (int k = 0; k < N; k++) {
+        void *accepted_on = NULL;
+        s[k] = accept_one(l, &addr, &c[k], &accepted_on);
+        if (s[k] < 0)
+            continue;
+        if (shard_serving(s[k]) == accepted_on)
+            on_listener++;
+        else
+            elsewhere++;
+    }
+    CHECK(on_listener > 0);
+    CHECK(elsewhere > 0);
+    for (int k = 0; k < N; k++) {
+        if (s[k] >= 0)
+            close_engine_fd(s[k]);
+        close(c[k]);
+    }
+    close_engine_fd(l);
+}
+
 static void t_accept_blocking_listener(void)
 {
     /* A blocking listener must not hang the engine (epoll switches it to
@@ -875,6 +987,8 @@ static void run_all(void)
     WT_RUN(t_send_order);
     WT_RUN(t_accept);
     WT_RUN(t_accept_blocking_listener);
+    WT_RUN(t_accept_keeps_shard);
+    WT_RUN(t_accept_spreads);
     WT_RUN(t_connect_ok);
     WT_RUN(t_connect_refused);
     WT_RUN(t_poll);

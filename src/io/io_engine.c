@@ -170,15 +170,23 @@ unsigned io_next_shard(unsigned shards)
     return __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED) % shards;
 }
 
-/* fd -> shard + 1 (0: not assigned yet).  An fd goes, at its first
+/* fd -> shard + 1 (0: not assigned yet; IO_FD_PREFERRED | shard + 1: not
+ * assigned yet, but accepted on that shard).  An fd goes, at its first
  * operation, to the shard serving the fewest fds, not to fd % shards: the
  * provider opens its sockets in patterns (a socket, then its port claim,
  * then the next socket...) that would put every socket of a kind on one
- * thread.  Fds beyond the table fall back to fd % shards. */
+ * thread.  An accepted fd goes to the shard that accepted it (its
+ * listener's), where its first operations are usually submitted from (the
+ * accept's completion routine), unless that shard serves clearly more fds
+ * than the least loaded one: several listeners sharing a port then each
+ * keep their connections on their own thread, with no hand-off, while the
+ * connections of a single listener still spread.  Fds beyond the table
+ * fall back to fd % shards. */
 #define IO_FD_TABLE_MAX (1u << 20)
+#define IO_FD_PREFERRED 0x80u
 static unsigned char *io_fd_shards;
 static size_t io_fd_shards_count;
-static unsigned io_shard_fds[256]; /* fds assigned to each shard */
+static unsigned io_shard_fds[IO_FD_PREFERRED]; /* fds assigned to each shard */
 
 static void io_fd_shards_reset(void)
 {
@@ -196,7 +204,7 @@ static void io_fd_shards_reset(void)
     memset(io_shard_fds, 0, sizeof(io_shard_fds));
 }
 
-static unsigned io_least_loaded_shard(unsigned shards)
+static unsigned io_least_loaded_shard(unsigned shards, unsigned *count)
 {
     unsigned best = io_next_shard(shards), best_count = __atomic_load_n(&io_shard_fds[best], __ATOMIC_RELAXED);
     for (unsigned i = 0; i < shards; i++) {
@@ -206,18 +214,31 @@ static unsigned io_least_loaded_shard(unsigned shards)
             best_count = c;
         }
     }
+    *count = best_count;
     return best;
+}
+
+/* The shard for an fd at its first operation; `preferred` is the shard
+ * that accepted it, or -1. */
+static unsigned io_choose_shard(unsigned shards, int preferred)
+{
+    unsigned least_count, least = io_least_loaded_shard(shards, &least_count);
+    if (preferred < 0 || (unsigned)preferred >= shards)
+        return least;
+    /* "Clearly more": a quarter more than the least loaded, plus two. */
+    unsigned count = __atomic_load_n(&io_shard_fds[preferred], __ATOMIC_RELAXED);
+    return count <= least_count + least_count / 4 + 2 ? (unsigned)preferred : least;
 }
 
 unsigned io_shard_of_fd(int fd, unsigned shards)
 {
     if (fd < 0)
         return io_next_shard(shards);
-    if ((size_t)fd >= io_fd_shards_count || shards > 255)
+    if ((size_t)fd >= io_fd_shards_count || shards >= IO_FD_PREFERRED)
         return (unsigned)fd % shards;
     unsigned char v = __atomic_load_n(&io_fd_shards[fd], __ATOMIC_ACQUIRE);
-    if (v == 0) {
-        unsigned chosen = io_least_loaded_shard(shards);
+    while (v == 0 || (v & IO_FD_PREFERRED)) {
+        unsigned chosen = io_choose_shard(shards, v ? (int)(v & ~IO_FD_PREFERRED) - 1 : -1);
         unsigned char mine = (unsigned char)(chosen + 1);
         if (__atomic_compare_exchange_n(&io_fd_shards[fd], &v, mine, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
             v = mine;
@@ -227,12 +248,23 @@ unsigned io_shard_of_fd(int fd, unsigned shards)
     return (unsigned)v - 1;
 }
 
+void io_shard_prefer_fd(int fd, unsigned shard)
+{
+    if (fd < 0 || (size_t)fd >= io_fd_shards_count || shard + 1 >= IO_FD_PREFERRED)
+        return;
+    /* Only an fd with no shard yet; an assigned one keeps its shard. */
+    unsigned char v = __atomic_load_n(&io_fd_shards[fd], __ATOMIC_ACQUIRE);
+    if (v == 0 || (v & IO_FD_PREFERRED))
+        __atomic_compare_exchange_n(&io_fd_shards[fd], &v, (unsigned char)(IO_FD_PREFERRED | (shard + 1)), 0,
+                                    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+}
+
 void io_shard_release_fd(int fd)
 {
     if (fd < 0 || (size_t)fd >= io_fd_shards_count)
         return;
     unsigned char v = __atomic_exchange_n(&io_fd_shards[fd], 0, __ATOMIC_ACQ_REL);
-    if (v != 0)
+    if (v != 0 && !(v & IO_FD_PREFERRED))
         __atomic_sub_fetch(&io_shard_fds[v - 1], 1, __ATOMIC_RELAXED);
 }
 

@@ -32,9 +32,13 @@
  *                        failing seed reproduces often, not always.
  *
  * Engine threads are openwsk's "DISPATCH_LEVEL" context.  Each runs one
- * shard: every operation on a given fd goes to shard (fd % threads), so
- * the completions of one socket run on one thread, in completion order
- * (under OPENWSK_PERTURB, in completion order per direction only).
+ * shard: every operation on a given fd goes to the fd's shard, so the
+ * completions of one socket run on one thread, in completion order (under
+ * OPENWSK_PERTURB, in completion order per direction only).  An fd gets its
+ * shard at its first operation and keeps it until io_engine_forget_fd: a
+ * socket returned by an ACCEPT gets the shard that accepted it (its
+ * listener's) unless that shard serves clearly more fds than the least
+ * loaded one; any other fd gets the least loaded shard.
  *
  * Contract, for every operation handed to io_submit()/io_engine_post():
  *  - complete() runs exactly once, on an engine thread, with that thread's
@@ -279,10 +283,13 @@ int io_perturb_attempt_now(void);
 
 /* Round-robin shard index for ops without an fd. */
 unsigned io_next_shard(unsigned shards);
-/* The shard serving fd (at its first use, the shard serving the fewest
- * fds; a negative fd gets the next shard in turn), and its release by
- * io_engine_forget_fd. */
+/* The shard serving fd (at its first use, the shard that accepted it if
+ * that one is not clearly busier than the least loaded, else the shard
+ * serving the fewest fds; a negative fd gets the next shard in turn), and
+ * its release by io_engine_forget_fd. */
 unsigned io_shard_of_fd(int fd, unsigned shards);
 void io_shard_release_fd(int fd);
+/* An ACCEPT on `shard` returned fd: its first use prefers that shard. */
+void io_shard_prefer_fd(int fd, unsigned shard);
 
 #endif /* OPENWSK_IO_ENGINE_H */

@@ -83,6 +83,9 @@ static void io_shard_deliver_locked(io_shard *s)
         for (io_op *op = batch.head; op; op = op->priv.next) {
             op->priv.state = IO_ST_DONE;
             s->inflight--;
+            /* Before its completion routine can submit on it. */
+            if (op->kind == IO_OP_ACCEPT && op->priv.result >= 0)
+                io_shard_prefer_fd((int)op->priv.result, s->index);
         }
         pthread_mutex_unlock(&s->lock);
 
