@@ -1,7 +1,7 @@
 /*
  * io_epoll_backend.c - the readiness-based fallback backend.
  *
- The shard core (io_shard.c) gives every engine thread its lock, eventfd
+ * The shard core (io_shard.c) gives every engine thread its lock, eventfd
  * wake-up, ready list and per-fd records; this backend adds one epoll set
  * per shard.  The shard lock guards the non-blocking syscalls too, so that
  * "try, and park on EAGAIN" is atomic with respect to the engine thread and

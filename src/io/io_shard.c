@@ -48,15 +48,6 @@ int io_shard_need_wake_locked(io_shard *s)
     return 1;
 }
 
-void io_shard_ready_locked(io_shard *s, io_op *op, long result)
-{
-    if (op->kind == IO_OP_SENDMSG)
-        io_send_finish(op);
-    op->priv.state = IO_ST_READY;
-    op->priv.result = result;
-    io_list_push(&s->ready, op);
-}
-
 static int io_shard_pending_locked(io_shard *s)
 {
     return io_hooks->pending_locked ? io_hooks->pending_locked(s) : 0;
@@ -112,21 +103,22 @@ static void *io_shard_thread(void *arg)
     if (rc < 0)
         return NULL;
 
+    /* One lock round per turn besides delivery: the look for work before
+     * waiting is done while still holding the lock of the previous turn. */
+    pthread_mutex_lock(&s->lock);
     for (;;) {
-        pthread_mutex_lock(&s->lock);
         int busy = s->ready.head != NULL || io_shard_pending_locked(s);
-        int stop = s->stopping && !busy;
-        pthread_mutex_unlock(&s->lock);
-        if (stop)
+        if (s->stopping && !busy)
             break;
+        pthread_mutex_unlock(&s->lock);
 
         io_hooks->wait(s, busy);
 
         pthread_mutex_lock(&s->lock);
         io_hooks->process_locked(s);
         io_shard_deliver_locked(s);
-        pthread_mutex_unlock(&s->lock);
     }
+    pthread_mutex_unlock(&s->lock);
     io_hooks->fini(s);
     return NULL; /* io_shards_stop closes the eventfd after joining: it may still be written */
 }

@@ -90,8 +90,15 @@ void io_shard_forget_fd(int fd);
 io_shard *io_shard_for_fd(int fd);
 
 /* Decides an op's result: onto the ready list (a SENDMSG's iovec
- * restored first). */
-void io_shard_ready_locked(io_shard *s, io_op *op, long result);
+ * restored first).  Inline: every operation passes here. */
+static inline void io_shard_ready_locked(io_shard *s, io_op *op, long result)
+{
+    if (op->kind == IO_OP_SENDMSG)
+        io_send_finish(op);
+    op->priv.state = IO_ST_READY;
+    op->priv.result = result;
+    io_list_push(&s->ready, op);
+}
 
 /* Under the lock: does the caller have to call io_shard_wake after
  * unlocking?  Not on the shard's own thread (its loop looks for work
