@@ -5,10 +5,11 @@
  * thread: it alone fills the SQ and reaps the CQ, so the ring needs no lock,
  * io_uring's per-task work always runs on a thread that outlives the ops,
  * and IORING_SETUP_SINGLE_ISSUER can be used where the kernel has it.
- Other threads hand ops to a shard through its inbox (a list under the
+ * Other threads hand ops to a shard through its inbox (a list under the
  * shard lock of the shard core, io_shard.c) and wake it with the core's
- * eventfd, which the ring always has an IORING_OP_READ pending on.  user_data is the op pointer: no per-op
- * allocation.
+ * eventfd, which the ring always has an IORING_OP_READ pending on; the
+ * shard's own thread (completion routines) puts them in the SQ directly.
+ * user_data is the op pointer: no per-op allocation.
  *
  * Ordering: RECVMSG and ACCEPT (reads), SENDMSG and CONNECT (writes) of one
  * fd are admitted to the ring one at a time per direction; later ones wait
@@ -427,6 +428,14 @@ static int uring_submit_locked(io_shard *core, io_op *op)
      * (the compat mode's path, which every kernel supports). */
     if (!uring_compat && op->kind != IO_OP_POLL && op->kind != IO_OP_CONNECT && openwsk_perturb_enabled())
         op->priv.phase = io_perturb_attempt_now() ? PH_MAIN : PH_POLL;
+    /* On the shard's own thread (a completion routine submitting its next
+     * operation), the op goes straight to the SQ: no inbox, no extra loop
+     * turn before the ring sees it.  Not past ops other threads queued
+     * earlier, which keeps each direction in submission order. */
+    if (io_engine_current_shard() == core && !s->inbox.head) {
+        uring_admit_locked(s, op);
+        return 0;
+    }
     op->priv.state = U_INBOX;
     io_list_push(&s->inbox, op);
     return 1;
