@@ -329,6 +329,63 @@ static void t_send_order(void)
     close(b);
 }
 
+/* A send submitted by another thread while the fd's engine thread runs a
+ * completion routine, then a send submitted by that routine: they go out
+ * in submission order (the routine's, issued on the engine thread itself,
+ * does not overtake the one queued for that thread). */
+static struct {
+    top call, a, b;
+    struct iovec iov_a, iov_b;
+    struct msghdr msg_a, msg_b;
+    int in_routine, a_submitted;
+} t_ord;
+
+static void ord_call_complete(io_op *op, long result)
+{
+    __atomic_store_n(&t_ord.in_routine, 1, __ATOMIC_RELEASE);
+    for (int i = 0; i < 5000 && !__atomic_load_n(&t_ord.a_submitted, __ATOMIC_ACQUIRE); i++)
+        sleep_ms(1);
+    io_submit(&t_ord.b.op);
+    top_complete(op, result);
+}
+
+static void t_send_order_engine_thread(void)
+{
+    int a, b;
+    tcp_pair(&a, &b, 0);
+    memset(&t_ord, 0, sizeof t_ord);
+    top_init(&t_ord.call, IO_OP_CALL, a); /* runs on a's engine thread */
+    t_ord.call.op.complete = ord_call_complete;
+    top_init(&t_ord.a, IO_OP_SENDMSG, a);
+    top_init(&t_ord.b, IO_OP_SENDMSG, a);
+    t_ord.iov_a = (struct iovec){"A", 1};
+    t_ord.iov_b = (struct iovec){"B", 1};
+    t_ord.msg_a = (struct msghdr){.msg_iov = &t_ord.iov_a, .msg_iovlen = 1};
+    t_ord.msg_b = (struct msghdr){.msg_iov = &t_ord.iov_b, .msg_iovlen = 1};
+    t_ord.a.op.msg = &t_ord.msg_a;
+    t_ord.b.op.msg = &t_ord.msg_b;
+
+    io_engine_post(&t_ord.call.op);
+    for (int i = 0; i < 5000 && !__atomic_load_n(&t_ord.in_routine, __ATOMIC_ACQUIRE); i++)
+        sleep_ms(1);
+    CHECK(__atomic_load_n(&t_ord.in_routine, __ATOMIC_ACQUIRE));
+    io_submit(&t_ord.a.op); /* while a's engine thread is inside the routine */
+    __atomic_store_n(&t_ord.a_submitted, 1, __ATOMIC_RELEASE);
+
+    unsigned char in[2] = {0, 0};
+    read_all(b, in, 2);
+    CHECK_EQ(in[0], 'A');
+    CHECK_EQ(in[1], 'B');
+    CHECK_EQ(top_wait(&t_ord.call), 1);
+    CHECK_EQ(top_wait(&t_ord.a), 1);
+    CHECK_EQ(top_wait(&t_ord.b), 1);
+    CHECK_EQ(t_ord.a.result, 1);
+    CHECK_EQ(t_ord.b.result, 1);
+    CHECK(t_ord.b.seq > t_ord.a.seq);
+    close_engine_fd(a);
+    close(b);
+}
+
 static void t_accept(void)
 {
     struct sockaddr_in addr;
@@ -985,6 +1042,7 @@ static void run_all(void)
     WT_RUN(t_udp_recvmsg_from);
     WT_RUN(t_send_4mib);
     WT_RUN(t_send_order);
+    WT_RUN(t_send_order_engine_thread);
     WT_RUN(t_accept);
     WT_RUN(t_accept_blocking_listener);
     WT_RUN(t_accept_keeps_shard);
