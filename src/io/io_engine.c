@@ -232,6 +232,12 @@ static unsigned io_choose_shard(unsigned shards, int preferred)
 
 unsigned io_shard_of_fd(int fd, unsigned shards)
 {
+    if (fd >= 0 && (size_t)fd < io_fd_shards_count) {
+        /* Every operation asks: an fd that has its shard answers first. */
+        unsigned char v = __atomic_load_n(&io_fd_shards[fd], __ATOMIC_ACQUIRE);
+        if (v != 0 && !(v & IO_FD_PREFERRED))
+            return (unsigned)v - 1;
+    }
     if (fd < 0)
         return io_next_shard(shards);
     if ((size_t)fd >= io_fd_shards_count || shards >= IO_FD_PREFERRED)
