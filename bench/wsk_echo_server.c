@@ -35,10 +35,17 @@ typedef struct connection {
     UCHAR buffer[BUFFER_SIZE];
 } connection;
 
+/* One WskSendTo in flight, with its IRP; kept on spare_sends for the next
+ * datagram instead of freed, as a driver's lookaside would (the first
+ * version allocated both per datagram: 21 % of the server's user time). */
 typedef struct datagram_send {
+    SLIST_ENTRY link; /* first: 16-byte aligned, as the pool gives */
+    PIRP irp;
     PWSK_SOCKET socket;
     PWSK_DATAGRAM_INDICATION indication;
 } datagram_send;
+
+static SLIST_HEADER spare_sends;
 
 static WSK_REGISTRATION registration;
 static WSK_PROVIDER_NPI provider;
@@ -153,9 +160,9 @@ static NTSTATUS datagram_sent(PDEVICE_OBJECT device, PIRP irp, PVOID context)
 {
     datagram_send *d = context;
     (void)device;
+    (void)irp;
     ((const WSK_PROVIDER_DATAGRAM_DISPATCH *)d->socket->Dispatch)->WskRelease(d->socket, d->indication);
-    IoFreeIrp(irp);
-    ExFreePoolWithTag(d, BENCH_TAG);
+    InterlockedPushEntrySList(&spare_sends, &d->link);
     InterlockedDecrement(&live_sends);
     return STATUS_MORE_PROCESSING_REQUIRED;
 }
@@ -169,16 +176,22 @@ static NTSTATUS WSKAPI receive_from_event(PVOID SocketContext, ULONG Flags, PWSK
     if (indication == NULL)
         return STATUS_SUCCESS;
     for (; indication != NULL; indication = next) {
-        datagram_send *d = ExAllocatePoolWithTag(NonPagedPoolNx, sizeof(*d), BENCH_TAG);
-        PIRP irp = d != NULL ? IoAllocateIrp(1, FALSE) : NULL;
+        PSLIST_ENTRY spare = InterlockedPopEntrySList(&spare_sends);
+        datagram_send *d = spare != NULL ? CONTAINING_RECORD(spare, datagram_send, link)
+                                         : ExAllocatePoolWithTag(NonPagedPoolNx, sizeof(*d), BENCH_TAG);
         next = indication->Next;
         indication->Next = NULL;
-        if (irp == NULL) {
+        if (d != NULL && spare == NULL)
+            d->irp = IoAllocateIrp(1, FALSE);
+        if (d == NULL || d->irp == NULL) {
             if (d != NULL)
                 ExFreePoolWithTag(d, BENCH_TAG);
             dispatch->WskRelease(s, indication);
             continue;
         }
+        PIRP irp = d->irp;
+        if (spare != NULL)
+            IoReuseIrp(irp, STATUS_UNSUCCESSFUL);
         d->socket = s;
         d->indication = indication;
         InterlockedIncrement(&live_sends);
@@ -260,6 +273,7 @@ static PWSK_SOCKET open_shared(sync_call *c, USHORT type, ULONG protocol, ULONG 
 int main(int argc, char **argv)
 {
     int port = 0, threads = 1;
+    InitializeSListHead(&spare_sends);
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--port") == 0 && i + 1 < argc)
             port = atoi(argv[++i]);
@@ -353,6 +367,11 @@ int main(int argc, char **argv)
     for (int i = 0; i < threads; i++)
         if (udp[i] != NULL)
             finish(&c, ((const WSK_PROVIDER_DATAGRAM_DISPATCH *)udp[i]->Dispatch)->WskCloseSocket(udp[i], arm(&c)));
+    for (PSLIST_ENTRY e; (e = InterlockedPopEntrySList(&spare_sends)) != NULL;) {
+        datagram_send *d = CONTAINING_RECORD(e, datagram_send, link);
+        IoFreeIrp(d->irp);
+        ExFreePoolWithTag(d, BENCH_TAG);
+    }
     IoFreeIrp(c.irp);
     WskReleaseProviderNPI(&registration);
     if (InterlockedCompareExchange(&live_connections, 0, 0) == 0)
