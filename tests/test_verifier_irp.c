@@ -137,6 +137,25 @@ static void free_twice(void *unused)
     IoFreeIrp(irp); /* BUG */
 }
 
+/* IrpNoStackLocation: an IRP allocated with one location, given a
+ * completion routine and then moved down by the driver itself, as code
+ * written for IoCallDriver does, leaves the provider none. */
+static void irp_without_location(void *unused)
+{
+    (void)unused;
+    static pending_receive p;
+    memset(&p, 0, sizeof(p));
+    wt_wsk_open(&p.t);
+    USHORT port;
+    p.s = wt_datagram_socket(&p.t, AF_INET, "127.0.0.1", &port);
+    PIRP irp = IoAllocateIrp(1, FALSE);
+    IoSetCompletionRoutine(irp, wt_irp_routine, &p.w, TRUE, TRUE, TRUE);
+    IoSetNextIrpStackLocation(irp); /* BUG: the location was the provider's */
+    SOCKADDR_IN local;
+    const WSK_PROVIDER_DATAGRAM_DISPATCH *d = p.s->Dispatch;
+    (void)d->WskGetLocalAddress(p.s, (PSOCKADDR)&local, irp);
+}
+
 /* IrpCompletedTwice. */
 static IO_COMPLETION_ROUTINE keep_irp;
 static NTSTATUS keep_irp(PDEVICE_OBJECT device, PIRP irp, PVOID context)
@@ -244,6 +263,11 @@ static void irp_use_after_free(void)
     CHECK(caught(free_twice, "IrpUseAfterFree", 0xA0103));
 }
 
+static void irp_no_stack_location(void)
+{
+    CHECK(caught(irp_without_location, "IrpNoStackLocation", 0xA0106));
+}
+
 static void irp_completed_twice(void)
 {
     CHECK(caught(complete_twice, "IrpCompletedTwice", 0xA0104));
@@ -263,6 +287,7 @@ int main(void)
     WT_RUN(irp_freed_in_flight);
     WT_RUN(irp_reused_in_flight);
     WT_RUN(irp_use_after_free);
+    WT_RUN(irp_no_stack_location);
     WT_RUN(irp_completed_twice);
     WT_RUN(allocated_irp_not_reclaimed);
     openwsk_verify_configure("");

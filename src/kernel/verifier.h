@@ -91,6 +91,7 @@ extern const openwsk_verify_rule openwsk_rule_irp_reused_in_flight;
 extern const openwsk_verify_rule openwsk_rule_irp_use_after_free;
 extern const openwsk_verify_rule openwsk_rule_irp_completed_twice;
 extern const openwsk_verify_rule openwsk_rule_irp_allocated_not_reclaimed;
+extern const openwsk_verify_rule openwsk_rule_irp_no_stack_location;
 void openwsk_verify_irp_allocated(PIRP irp);
 void openwsk_verify_irp_freeing(PIRP irp);
 void openwsk_verify_irp_touched(PIRP irp, const char *call, BOOLEAN reuse);

@@ -31,6 +31,10 @@ const openwsk_verify_rule openwsk_rule_irp_use_after_free = {
     "no IRP routine (IoFreeIrp, IoReuseIrp, IoCancelIrp, a WSK call) gets an IRP after IoFreeIrp freed it"};
 const openwsk_verify_rule openwsk_rule_irp_completed_twice = {
     0xA0104, "IrpCompletedTwice", OPENWSK_VERIFY_IRP, "IoCompleteRequest runs once per request"};
+const openwsk_verify_rule openwsk_rule_irp_no_stack_location = {
+    0xA0106, "IrpNoStackLocation", OPENWSK_VERIFY_IRP,
+    "an IRP handed to the provider has a stack location left for it: IoAllocateIrp with StackSize >= 1, "
+    "and IoSetCompletionRoutine (which fills the next location) not called twice without IoReuseIrp"};
 const openwsk_verify_rule openwsk_rule_irp_allocated_not_reclaimed = {
     0xA0105, "AllocatedIrpNotReclaimed", OPENWSK_VERIFY_IRP,
     "the completion routine of an IRP the driver allocated with IoAllocateIrp returns "
@@ -175,6 +179,9 @@ void openwsk_verify_irp_handed(PIRP irp)
         if (r->state == IRP_IN_FLIGHT)
             fail(&openwsk_rule_irp_reused_in_flight, "a WSK call", r,
                  "is handed to the provider again before its previous request completed");
+        if (irp->CurrentLocation <= 1)
+            fail(&openwsk_rule_irp_no_stack_location, "a WSK call", r,
+                 "has no stack location left for the provider (Windows: bug check 0x35 NO_MORE_IRP_STACK_LOCATIONS)");
         r->state = IRP_IN_FLIGHT;
         r->completed = FALSE;
         r->via_provider = TRUE;
