@@ -294,6 +294,8 @@ static void dg_deliver(wsk_socket *s, wsk_req *r, PLIST_ENTRY batch)
                 b->retained = TRUE; /* until WskRelease */
                 s->dg_retained++;
                 InsertTailList(&s->dg_held, &b->link);
+                if (s->closing && openwsk_verifying(OPENWSK_VERIFY_WSK))
+                    wsk_verify_retained_while_closing(s);
             } else {
                 /* STATUS_SUCCESS, a retained datagram already released from
                  * another thread, or STATUS_DATA_NOT_ACCEPTED of a static

@@ -364,6 +364,7 @@ void wsk_verify_call_begin(PWSK_SOCKET socket, const char *name);
 void wsk_verify_call_end(PWSK_SOCKET socket);
 void wsk_verify_close_while_running(PWSK_SOCKET socket);
 void wsk_verify_call_committed(void);
+void wsk_verify_retained_while_closing(wsk_socket *s);
 void wsk_verify_npi_captured(const void *registration);
 void wsk_verify_npi_released(const void *registration);
 void wsk_verify_deregister(const void *registration);

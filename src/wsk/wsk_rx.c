@@ -274,6 +274,8 @@ void wsk_rx_kick_held(wsk_socket *s)
                 b->retained = TRUE; /* until WskRelease */
                 s->rx_retained++;
                 InsertTailList(&s->rx_held, &b->link);
+                if (s->closing && openwsk_verifying(OPENWSK_VERIFY_WSK))
+                    wsk_verify_retained_while_closing(s);
             } else if (st == STATUS_SUCCESS && accepted >= n) {
                 rx_block_put_locked(s, b);
             } else {

@@ -209,6 +209,16 @@ void wsk_verify_close(wsk_socket *s)
     pthread_mutex_unlock(&verify_lock);
 }
 
+/* An event callback that ran while the socket's close was called returned
+ * STATUS_PENDING: the client kept an indication it can no longer give
+ * back (no call may follow WskCloseSocket). */
+void wsk_verify_retained_while_closing(wsk_socket *s)
+{
+    fail_with_history(&openwsk_rule_wsk_indication_at_close, "an event callback returning STATUS_PENDING", &s->pub,
+                      "socket %p: the callback retained an indication while WskCloseSocket was already called",
+                      (void *)&s->pub);
+}
+
 /* The socket's memory is about to be freed: keep it a while instead, its
  * magic changed, so that a later call is recognised.  TRUE if kept. */
 BOOLEAN wsk_verify_keep_closed(wsk_socket *s)

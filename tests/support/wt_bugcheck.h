@@ -32,11 +32,23 @@ static inline int wt_aborts_with(void (*fn)(void *), void *arg, const char *text
         _exit(0); /* returned: no bug check */
     }
     close(fds[1]);
-    char out[4096];
+    static char out[65536];
     size_t used = 0;
     ssize_t n;
-    while ((n = read(fds[0], out + used, sizeof(out) - 1 - used)) > 0)
-        used += (size_t)n;
+    /* Read to the end even past the buffer: a child whose report is longer
+     * (sanitizer builds print deeper stacks) would otherwise die of SIGPIPE
+     * instead of its bug check. */
+    char scratch[4096];
+    for (;;) {
+        if (used < sizeof(out) - 1)
+            n = read(fds[0], out + used, sizeof(out) - 1 - used);
+        else
+            n = read(fds[0], scratch, sizeof(scratch));
+        if (n <= 0)
+            break;
+        if (used < sizeof(out) - 1)
+            used += (size_t)n;
+    }
     out[used] = '\0';
     close(fds[0]);
     int status = 0;
