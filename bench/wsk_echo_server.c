@@ -10,9 +10,9 @@
  * which completion routines and events run.  Per thread, like the native
  * servers, one TCP listener and one UDP socket share the port
  * (SO_REUSEADDR); Linux spreads connections and datagrams across them.
- * TCP: WskAcceptEvent starts each connection's IRP chain right away
- * (receive -> send what came -> receive ...; disconnect and close when the
- * peer is done).  UDP: WskReceiveFromEvent -> WskSendTo from the
+ * TCP: WskAcceptEvent starts each connection's two IRP chains right away
+ * (receive -> send what came -> receive ..., two receives in flight;
+ * disconnect and close when the peer is done).  UDP: WskReceiveFromEvent -> WskSendTo from the
  * indication -> WskRelease when it completes.  Prints "READY port=N
  * threads=T" once everything is bound; exits on SIGTERM / SIGINT.
  */
@@ -28,11 +28,31 @@
 #define BUFFER_SIZE 65536
 #define MAX_THREADS 16
 
-typedef struct connection {
-    PWSK_SOCKET socket;
+/* Two receives in flight per connection, each with its own buffer and
+ * IRP (a slot: receive -> send what came -> receive again), so that data
+ * arriving while one slot sends goes straight into the other's posted
+ * receive, as Microsoft's echo sample does with its two receives.
+ * Receives complete in the order issued and each slot sends from its
+ * completion routine, so the sends go out in the order the bytes came. */
+#define SLOTS 2
+
+struct connection;
+
+typedef struct slot {
+    struct connection *conn;
     PIRP irp;
     PMDL mdl;
     UCHAR buffer[BUFFER_SIZE];
+} slot;
+
+typedef struct connection {
+    SLIST_ENTRY link;     /* first, 16-byte aligned: on spare_connections between uses */
+    PWSK_SOCKET socket;
+    PIRP irp;             /* disconnect and close */
+    volatile LONG busy;   /* slots with a receive or send in flight */
+    volatile LONG ended;  /* the peer finished, or a call failed: slots stop */
+    volatile LONG failed; /* ... by a failure: close without a disconnect */
+    slot slots[SLOTS];
 } connection;
 
 /* One WskSendTo in flight, with its IRP; kept on spare_sends for the next
@@ -55,11 +75,17 @@ static volatile LONG live_sends;
 
 static IO_COMPLETION_ROUTINE received, sent, closed, disconnected;
 
-static PIRP next_step(connection *c, PIO_COMPLETION_ROUTINE done)
+/* Closed connections, IRPs and MDLs included, kept for the next accept as
+ * a driver's lookaside list would: a connection is 128 KiB, which the C
+ * library maps and unmaps for each allocation (3x fewer connections per
+ * second when every accept allocated one). */
+static SLIST_HEADER spare_connections;
+
+static PIRP next_step(PIRP irp, PIO_COMPLETION_ROUTINE done, PVOID context)
 {
-    IoReuseIrp(c->irp, STATUS_UNSUCCESSFUL);
-    IoSetCompletionRoutine(c->irp, done, c, TRUE, TRUE, TRUE);
-    return c->irp;
+    IoReuseIrp(irp, STATUS_UNSUCCESSFUL);
+    IoSetCompletionRoutine(irp, done, context, TRUE, TRUE, TRUE);
+    return irp;
 }
 
 static const WSK_PROVIDER_CONNECTION_DISPATCH *connection_dispatch(connection *c)
@@ -67,48 +93,76 @@ static const WSK_PROVIDER_CONNECTION_DISPATCH *connection_dispatch(connection *c
     return c->socket->Dispatch;
 }
 
-static void start_receive(connection *c)
+static void start_receive(slot *sl)
 {
-    WSK_BUF b = {c->mdl, 0, BUFFER_SIZE};
-    connection_dispatch(c)->WskReceive(c->socket, &b, 0, next_step(c, received));
+    WSK_BUF b = {sl->mdl, 0, BUFFER_SIZE};
+    connection_dispatch(sl->conn)->WskReceive(sl->conn->socket, &b, 0, next_step(sl->irp, received, sl));
 }
 
-static void start_close(connection *c)
+/* A slot stops; the last one ends the connection: a graceful disconnect
+ * (the provider sends it after every send issued before it), then the
+ * close; after a failure, the close alone. */
+static void slot_done(slot *sl, BOOLEAN failure)
 {
-    connection_dispatch(c)->WskCloseSocket(c->socket, next_step(c, closed));
+    connection *c = sl->conn;
+    if (failure)
+        InterlockedExchange(&c->failed, 1);
+    InterlockedExchange(&c->ended, 1);
+    if (InterlockedDecrement(&c->busy) != 0)
+        return;
+    if (InterlockedCompareExchange(&c->failed, 0, 0))
+        connection_dispatch(c)->WskCloseSocket(c->socket, next_step(c->irp, closed, c));
+    else
+        connection_dispatch(c)->WskDisconnect(c->socket, NULL, 0, next_step(c->irp, disconnected, c));
 }
 
 static NTSTATUS received(PDEVICE_OBJECT device, PIRP irp, PVOID context)
 {
-    connection *c = context;
+    slot *sl = context;
     (void)device;
     if (NT_SUCCESS(irp->IoStatus.Status) && irp->IoStatus.Information > 0) {
-        WSK_BUF b = {c->mdl, 0, irp->IoStatus.Information};
-        connection_dispatch(c)->WskSend(c->socket, &b, 0, next_step(c, sent));
-    } else if (NT_SUCCESS(irp->IoStatus.Status)) {
-        connection_dispatch(c)->WskDisconnect(c->socket, NULL, 0, next_step(c, disconnected));
+        WSK_BUF b = {sl->mdl, 0, irp->IoStatus.Information};
+        connection_dispatch(sl->conn)->WskSend(sl->conn->socket, &b, 0, next_step(sl->irp, sent, sl));
     } else {
-        start_close(c);
+        slot_done(sl, !NT_SUCCESS(irp->IoStatus.Status)); /* 0 bytes: the peer is done */
     }
     return STATUS_MORE_PROCESSING_REQUIRED;
 }
 
 static NTSTATUS sent(PDEVICE_OBJECT device, PIRP irp, PVOID context)
 {
+    slot *sl = context;
     (void)device;
-    if (NT_SUCCESS(irp->IoStatus.Status))
-        start_receive(context);
+    if (!NT_SUCCESS(irp->IoStatus.Status))
+        slot_done(sl, TRUE);
+    else if (InterlockedCompareExchange(&sl->conn->ended, 0, 0))
+        slot_done(sl, FALSE);
     else
-        start_close(context);
+        start_receive(sl);
     return STATUS_MORE_PROCESSING_REQUIRED;
 }
 
 static NTSTATUS disconnected(PDEVICE_OBJECT device, PIRP irp, PVOID context)
 {
+    connection *c = context;
     (void)device;
     (void)irp;
-    start_close(context);
+    connection_dispatch(c)->WskCloseSocket(c->socket, next_step(c->irp, closed, c));
     return STATUS_MORE_PROCESSING_REQUIRED;
+}
+
+/* Only a connection whose accept failed halfway has NULL members. */
+static void connection_free(connection *c)
+{
+    for (int i = 0; i < SLOTS; i++) {
+        if (c->slots[i].mdl != NULL)
+            IoFreeMdl(c->slots[i].mdl);
+        if (c->slots[i].irp != NULL)
+            IoFreeIrp(c->slots[i].irp);
+    }
+    if (c->irp != NULL)
+        IoFreeIrp(c->irp);
+    ExFreePoolWithTag(c, BENCH_TAG);
 }
 
 static NTSTATUS closed(PDEVICE_OBJECT device, PIRP irp, PVOID context)
@@ -116,9 +170,7 @@ static NTSTATUS closed(PDEVICE_OBJECT device, PIRP irp, PVOID context)
     connection *c = context;
     (void)device;
     (void)irp;
-    IoFreeMdl(c->mdl);
-    IoFreeIrp(c->irp);
-    ExFreePoolWithTag(c, BENCH_TAG);
+    InterlockedPushEntrySList(&spare_connections, &c->link);
     InterlockedDecrement(&live_connections);
     return STATUS_MORE_PROCESSING_REQUIRED;
 }
@@ -133,24 +185,37 @@ static NTSTATUS WSKAPI accept_event(PVOID SocketContext, ULONG Flags, PSOCKADDR 
     (void)RemoteAddress;
     if (AcceptSocket == NULL)
         return STATUS_SUCCESS;
-    connection *c = ExAllocatePoolWithTag(NonPagedPoolNx, sizeof(*c), BENCH_TAG);
-    PIRP irp = c != NULL ? IoAllocateIrp(1, FALSE) : NULL;
-    PMDL mdl = irp != NULL ? IoAllocateMdl(c->buffer, BUFFER_SIZE, FALSE, FALSE, NULL) : NULL;
-    if (mdl == NULL) {
-        if (irp != NULL)
-            IoFreeIrp(irp);
-        if (c != NULL)
-            ExFreePoolWithTag(c, BENCH_TAG);
-        return STATUS_REQUEST_NOT_ACCEPTED;
+    PSLIST_ENTRY spare = InterlockedPopEntrySList(&spare_connections);
+    connection *c = spare != NULL ? CONTAINING_RECORD(spare, connection, link) : NULL;
+    if (c == NULL) {
+        c = ExAllocatePoolWithTag(NonPagedPoolNx, sizeof(*c), BENCH_TAG);
+        if (c == NULL)
+            return STATUS_REQUEST_NOT_ACCEPTED;
+        c->irp = IoAllocateIrp(1, FALSE);
+        BOOLEAN ok = c->irp != NULL;
+        for (int i = 0; i < SLOTS; i++) {
+            slot *sl = &c->slots[i];
+            sl->conn = c;
+            sl->irp = ok ? IoAllocateIrp(1, FALSE) : NULL;
+            sl->mdl = sl->irp != NULL ? IoAllocateMdl(sl->buffer, BUFFER_SIZE, FALSE, FALSE, NULL) : NULL;
+            ok = sl->mdl != NULL;
+            if (ok)
+                MmBuildMdlForNonPagedPool(sl->mdl);
+        }
+        if (!ok) {
+            connection_free(c);
+            return STATUS_REQUEST_NOT_ACCEPTED;
+        }
     }
-    MmBuildMdlForNonPagedPool(mdl);
     c->socket = AcceptSocket;
-    c->irp = irp;
-    c->mdl = mdl;
+    c->ended = 0;
+    c->failed = 0;
+    c->busy = SLOTS;
     InterlockedIncrement(&live_connections);
     *AcceptSocketContext = c;
     *AcceptSocketDispatch = NULL;
-    start_receive(c); /* WskReceive may be called at DISPATCH_LEVEL */
+    for (int i = 0; i < SLOTS; i++)
+        start_receive(&c->slots[i]); /* WskReceive may be called at DISPATCH_LEVEL */
     return STATUS_SUCCESS;
 }
 
@@ -274,6 +339,7 @@ int main(int argc, char **argv)
 {
     int port = 0, threads = 1;
     InitializeSListHead(&spare_sends);
+    InitializeSListHead(&spare_connections);
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--port") == 0 && i + 1 < argc)
             port = atoi(argv[++i]);
@@ -367,6 +433,8 @@ int main(int argc, char **argv)
     for (int i = 0; i < threads; i++)
         if (udp[i] != NULL)
             finish(&c, ((const WSK_PROVIDER_DATAGRAM_DISPATCH *)udp[i]->Dispatch)->WskCloseSocket(udp[i], arm(&c)));
+    for (PSLIST_ENTRY e; (e = InterlockedPopEntrySList(&spare_connections)) != NULL;)
+        connection_free(CONTAINING_RECORD(e, connection, link));
     for (PSLIST_ENTRY e; (e = InterlockedPopEntrySList(&spare_sends)) != NULL;) {
         datagram_send *d = CONTAINING_RECORD(e, datagram_send, link);
         IoFreeIrp(d->irp);
