@@ -146,6 +146,23 @@ void openwsk_verify_vreport(const openwsk_verify_rule *rule, const char *call, c
         backtrace_symbols_fd(frames + 2, n - 2, 2);
 }
 
+void openwsk_verify_report(const openwsk_verify_rule *rule, const char *call, const char *what_fmt, ...)
+{
+    va_list ap;
+    va_start(ap, what_fmt);
+    openwsk_verify_vreport(rule, call, what_fmt, ap);
+    va_end(ap);
+}
+
+void openwsk_verify_print_stack(const char *what, const openwsk_verify_stack *s)
+{
+    if (s->count <= 1)
+        return;
+    fprintf(stderr, "   %s:\n", what);
+    fflush(stderr);
+    backtrace_symbols_fd(s->frames + 1, s->count - 1, 2); /* frame 0 recorded it */
+}
+
 void openwsk_verify_stop(const openwsk_verify_rule *rule, ULONG_PTR p2, ULONG_PTR p3, ULONG_PTR p4)
 {
     fprintf(stderr, "==%d== stopping as Windows does with Bug Check 0xC4, parameter 1 = the rule id\n", (int)getpid());

@@ -23,6 +23,7 @@
 
 #include <ntddk.h>
 
+#include <execinfo.h>
 #include <stdarg.h>
 
 #define OPENWSK_VERIFY_IRQL 0x01u
@@ -71,7 +72,21 @@ _Noreturn void openwsk_verify_fail(const openwsk_verify_rule *rule, const char *
 /* The two halves of openwsk_verify_fail, for reports that add a history
  * between them. */
 void openwsk_verify_vreport(const openwsk_verify_rule *rule, const char *call, const char *what_fmt, va_list ap);
+void openwsk_verify_report(const openwsk_verify_rule *rule, const char *call, const char *what_fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 _Noreturn void openwsk_verify_stop(const openwsk_verify_rule *rule, ULONG_PTR p2, ULONG_PTR p3, ULONG_PTR p4);
+
+/* A stack kept with an object for its history (where it was allocated,
+ * handed over, freed...).  OPENWSK_VERIFY_CAPTURE is a macro so that the
+ * stack's frame 0 is the function recording it, which printing skips. */
+#define OPENWSK_VERIFY_FRAMES 12
+typedef struct openwsk_verify_stack {
+    void *frames[OPENWSK_VERIFY_FRAMES];
+    int count;
+} openwsk_verify_stack;
+#define OPENWSK_VERIFY_CAPTURE(s) ((s)->count = backtrace((s)->frames, OPENWSK_VERIFY_FRAMES))
+/* "   <what>:" and the frames, innermost first; nothing for an empty stack. */
+void openwsk_verify_print_stack(const char *what, const openwsk_verify_stack *s);
 
 /* "PASSIVE_LEVEL", "APC_LEVEL", "DISPATCH_LEVEL" or the number. */
 const char *openwsk_irql_name(KIRQL irql, char buf[8]);

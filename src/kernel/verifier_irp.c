@@ -42,13 +42,6 @@ const openwsk_verify_rule openwsk_rule_irp_allocated_not_reclaimed = {
 
 enum irp_state { IRP_IDLE, IRP_IN_FLIGHT, IRP_FREED };
 
-#define STACK_FRAMES 12
-
-typedef struct irp_stack {
-    void *frames[STACK_FRAMES];
-    int count;
-} irp_stack;
-
 typedef struct irp_record {
     struct irp_record *next;
     PIRP irp;
@@ -56,7 +49,7 @@ typedef struct irp_record {
     BOOLEAN allocated;        /* from IoAllocateIrp */
     BOOLEAN completed;        /* the current request reached IoCompleteRequest */
     BOOLEAN via_provider;     /* the current request went through the WSK provider */
-    irp_stack allocated_at, handed_at, completed_at, freed_at;
+    openwsk_verify_stack allocated_at, handed_at, completed_at, freed_at;
 } irp_record;
 
 #define BUCKETS 4096u
@@ -87,39 +80,17 @@ static irp_record *find_locked(PIRP irp, int create)
     return r;
 }
 
-static void capture(irp_stack *s)
-{
-    s->count = backtrace(s->frames, STACK_FRAMES);
-}
-
-static void print_stack(const char *what, const irp_stack *s)
-{
-    if (s->count <= 1)
-        return;
-    fprintf(stderr, "   %s:\n", what);
-    fflush(stderr);
-    backtrace_symbols_fd(s->frames + 1, s->count - 1, 2);
-}
-
-static void report(const openwsk_verify_rule *rule, const char *call, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    openwsk_verify_vreport(rule, call, fmt, ap);
-    va_end(ap);
-}
-
 /* The report, the IRP's history, the stop. */
 static _Noreturn void fail(const openwsk_verify_rule *rule, const char *call, irp_record *r, const char *what)
 {
     irp_record copy = *r;
     pthread_mutex_unlock(&irp_table_lock);
-    report(rule, call, "IRP %p %s", (void *)copy.irp, what);
+    openwsk_verify_report(rule, call, "IRP %p %s", (void *)copy.irp, what);
     fprintf(stderr, "  the history of IRP %p (stacks innermost first):\n", (void *)copy.irp);
-    print_stack("allocated by IoAllocateIrp at", &copy.allocated_at);
-    print_stack("last handed to the WSK provider at", &copy.handed_at);
-    print_stack("last completed (IoCompleteRequest) at", &copy.completed_at);
-    print_stack("freed (IoFreeIrp) at", &copy.freed_at);
+    openwsk_verify_print_stack("allocated by IoAllocateIrp at", &copy.allocated_at);
+    openwsk_verify_print_stack("last handed to the WSK provider at", &copy.handed_at);
+    openwsk_verify_print_stack("last completed (IoCompleteRequest) at", &copy.completed_at);
+    openwsk_verify_print_stack("freed (IoFreeIrp) at", &copy.freed_at);
     openwsk_verify_stop(rule, (ULONG_PTR)copy.irp, copy.state, 0);
 }
 
@@ -130,7 +101,7 @@ void openwsk_verify_irp_allocated(PIRP irp)
     if (r != NULL) {
         memset(&r->state, 0, sizeof(*r) - offsetof(irp_record, state));
         r->allocated = TRUE;
-        capture(&r->allocated_at);
+        OPENWSK_VERIFY_CAPTURE(&r->allocated_at);
     }
     pthread_mutex_unlock(&irp_table_lock);
 }
@@ -146,7 +117,7 @@ void openwsk_verify_irp_freeing(PIRP irp)
              "is freed while the provider still holds it (its completion routine has not run)");
     if (r != NULL) {
         r->state = IRP_FREED;
-        capture(&r->freed_at);
+        OPENWSK_VERIFY_CAPTURE(&r->freed_at);
     }
     pthread_mutex_unlock(&irp_table_lock);
 }
@@ -185,7 +156,7 @@ void openwsk_verify_irp_handed(PIRP irp)
         r->state = IRP_IN_FLIGHT;
         r->completed = FALSE;
         r->via_provider = TRUE;
-        capture(&r->handed_at);
+        OPENWSK_VERIFY_CAPTURE(&r->handed_at);
     }
     pthread_mutex_unlock(&irp_table_lock);
 }
@@ -203,7 +174,7 @@ void openwsk_verify_irp_completing(PIRP irp)
         /* From here the completion routines own it: one may free it. */
         r->state = IRP_IDLE;
         r->completed = TRUE;
-        capture(&r->completed_at);
+        OPENWSK_VERIFY_CAPTURE(&r->completed_at);
     }
     pthread_mutex_unlock(&irp_table_lock);
 }

@@ -47,7 +47,6 @@ const openwsk_verify_rule openwsk_rule_pool_slack = {
 #define PAGE 4096u
 #define SLACK_BYTE 0xB5u
 #define QUARANTINE 1024u
-#define FRAMES 12
 
 typedef struct special_block {
     struct special_block *next; /* hash chain by user pointer */
@@ -57,10 +56,7 @@ typedef struct special_block {
     size_t size;
     ULONG tag;
     BOOLEAN freed;
-    void *alloc_frames[FRAMES];
-    int alloc_count;
-    void *free_frames[FRAMES];
-    int free_count;
+    openwsk_verify_stack allocated_at, freed_at;
 } special_block;
 
 #define BUCKETS 8192u
@@ -94,33 +90,14 @@ static void unlink_locked(special_block *gone)
         }
 }
 
-static void print_frames(const char *what, void *const *frames, int count)
-{
-    if (count <= 1)
-        return;
-    fprintf(stderr, "   %s:\n", what);
-    fflush(stderr);
-    backtrace_symbols_fd(frames + 1, count - 1, 2); /* frame 0 is ours */
-}
-
 static void print_history(const special_block *b)
 {
     char t[5];
     openwsk_format_tag(b->tag, t);
     fprintf(stderr, "  the block: %p, %zu bytes, tag '%s' (stacks innermost first):\n", (void *)b->user, b->size, t);
-    print_frames("allocated at", b->alloc_frames, b->alloc_count);
+    openwsk_verify_print_stack("allocated at", &b->allocated_at);
     if (b->freed)
-        print_frames("freed at", b->free_frames, b->free_count);
-}
-
-static void report(const openwsk_verify_rule *rule, const char *call, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void report(const openwsk_verify_rule *rule, const char *call, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    openwsk_verify_vreport(rule, call, fmt, ap);
-    va_end(ap);
+        openwsk_verify_print_stack("freed at", &b->freed_at);
 }
 
 static _Noreturn void stop_with(ULONG code, ULONG_PTR p1, ULONG_PTR p2, ULONG_PTR p3, ULONG_PTR p4)
@@ -152,12 +129,12 @@ static void special_pool_fault(int sig, siginfo_t *info, void *uctx)
     special_block *b = block_containing_locked(addr);
     if (b != NULL) {
         if (b->freed) {
-            report(&openwsk_rule_pool_use_after_free, "an access to freed pool",
+            openwsk_verify_report(&openwsk_rule_pool_use_after_free, "an access to freed pool",
                    "address %p is %td bytes into a block freed earlier", (const void *)addr, addr - b->user);
             print_history(b);
             stop_with(0xCC /* PAGE_FAULT_IN_FREED_SPECIAL_POOL */, (ULONG_PTR)addr, 0, 0, 0);
         }
-        report(&openwsk_rule_pool_overrun, "an access past a pool block",
+        openwsk_verify_report(&openwsk_rule_pool_overrun, "an access past a pool block",
                "address %p is %td bytes past the end of the block", (const void *)addr, addr - (b->user + b->size));
         print_history(b);
         stop_with(0xD6 /* DRIVER_PAGE_FAULT_BEYOND_END_OF_ALLOCATION */, (ULONG_PTR)addr, 0, 0, 0);
@@ -211,7 +188,7 @@ void *openwsk_verify_pool_map(size_t bytes, size_t align, ULONG tag)
     b->user = user;
     b->size = bytes;
     b->tag = tag;
-    b->alloc_count = backtrace(b->alloc_frames, FRAMES);
+    OPENWSK_VERIFY_CAPTURE(&b->allocated_at);
     pthread_mutex_lock(&special_lock);
     install_fault_handler_locked();
     b->next = blocks[bucket_of(user)];
@@ -228,7 +205,7 @@ void openwsk_verify_pool_check_free(const void *user, const char *call)
     if (b != NULL && b->freed) {
         special_block copy = *b;
         pthread_mutex_unlock(&special_lock);
-        report(&openwsk_rule_pool_double_free, call, "block %p was already freed", user);
+        openwsk_verify_report(&openwsk_rule_pool_double_free, call, "block %p was already freed", user);
         print_history(&copy);
         stop_with(BAD_POOL_CALLER, 0x07, 0, 0, (ULONG_PTR)user);
     }
@@ -246,7 +223,7 @@ void openwsk_verify_pool_wrong_tag(const void *user, ULONG allocated, ULONG give
     char a[5], g[5];
     openwsk_format_tag(allocated, a);
     openwsk_format_tag(given, g);
-    report(&openwsk_rule_pool_wrong_tag, call, "block %p has tag '%s', freed with tag '%s'", user, a, g);
+    openwsk_verify_report(&openwsk_rule_pool_wrong_tag, call, "block %p has tag '%s', freed with tag '%s'", user, a, g);
     if (b != NULL)
         print_history(&copy);
     stop_with(BAD_POOL_CALLER, 0x0A, (ULONG_PTR)user, allocated, given);
@@ -267,14 +244,14 @@ void openwsk_verify_pool_unmap(void *user, const char *call)
         if (*q != SLACK_BYTE) {
             special_block copy = *b;
             pthread_mutex_unlock(&special_lock);
-            report(&openwsk_rule_pool_slack, call, "byte %td past the end of block %p was overwritten",
+            openwsk_verify_report(&openwsk_rule_pool_slack, call, "byte %td past the end of block %p was overwritten",
                    q - (copy.user + copy.size), user);
             print_history(&copy);
             stop_with(0xC1 /* SPECIAL_POOL_DETECTED_MEMORY_CORRUPTION */, (ULONG_PTR)user, copy.size, 0, 0x24);
         }
     }
     b->freed = TRUE;
-    b->free_count = backtrace(b->free_frames, FRAMES);
+    OPENWSK_VERIFY_CAPTURE(&b->freed_at);
     mprotect(b->base, b->map_len, PROT_NONE);
     special_block *old = quarantine[quarantine_next];
     quarantine[quarantine_next] = b;
@@ -301,8 +278,8 @@ void openwsk_verify_pool_report_leaks(unsigned limit)
                 fprintf(stderr, "openwsk: leak: %p, %zu bytes, tag '%s', allocated at:\n", (void *)b->user, b->size,
                         t);
                 fflush(stderr);
-                if (b->alloc_count > 1)
-                    backtrace_symbols_fd(b->alloc_frames + 1, b->alloc_count - 1, 2);
+                if (b->allocated_at.count > 1)
+                    backtrace_symbols_fd(b->allocated_at.frames + 1, b->allocated_at.count - 1, 2);
                 shown++;
             }
     pthread_mutex_unlock(&special_lock);

@@ -44,7 +44,6 @@ const openwsk_verify_rule openwsk_rule_wsk_npi_never_released = {
     0xA0307, "WskNpiNeverReleased", OPENWSK_VERIFY_WSK,
     "every WskCaptureProviderNPI is matched by a WskReleaseProviderNPI before WskDeregister can return"};
 
-#define FRAMES 12
 #define BUCKETS 4096u
 #define QUARANTINE 256u
 
@@ -54,10 +53,7 @@ typedef struct socket_record {
     BOOLEAN closed;
     int running;              /* WSK calls executing on it now, in any thread */
     const char *running_call; /* the name of the latest of them */
-    void *created[FRAMES];
-    int created_count;
-    void *closed_at[FRAMES];
-    int closed_count;
+    openwsk_verify_stack created, closed_at;
 } socket_record;
 
 static pthread_mutex_t verify_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -99,15 +95,6 @@ static void forget_locked(const void *socket)
         }
 }
 
-static void print_frames(const char *what, void *const *frames, int count)
-{
-    if (count <= 1)
-        return;
-    fprintf(stderr, "   %s:\n", what);
-    fflush(stderr);
-    backtrace_symbols_fd(frames + 1, count - 1, 2);
-}
-
 static _Noreturn void fail_with_history(const openwsk_verify_rule *rule, const char *call, const void *socket,
                                         const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 static _Noreturn void fail_with_history(const openwsk_verify_rule *rule, const char *call, const void *socket,
@@ -128,8 +115,8 @@ static _Noreturn void fail_with_history(const openwsk_verify_rule *rule, const c
     va_end(ap);
     if (have) {
         fprintf(stderr, "  the history of socket %p (stacks innermost first):\n", socket);
-        print_frames("created at", copy.created, copy.created_count);
-        print_frames("WskCloseSocket called at", copy.closed_at, copy.closed_count);
+        openwsk_verify_print_stack("created at", &copy.created);
+        openwsk_verify_print_stack("WskCloseSocket called at", &copy.closed_at);
     }
     openwsk_verify_stop(rule, (ULONG_PTR)socket, 0, 0);
 }
@@ -140,8 +127,8 @@ void wsk_verify_socket_created(wsk_socket *s)
     socket_record *r = find_locked(&s->pub, 1);
     if (r != NULL) {
         r->closed = FALSE;
-        r->closed_count = 0;
-        r->created_count = backtrace(r->created, FRAMES);
+        r->closed_at.count = 0;
+        OPENWSK_VERIFY_CAPTURE(&r->created);
     }
     pthread_mutex_unlock(&verify_lock);
 }
@@ -204,7 +191,7 @@ void wsk_verify_close(wsk_socket *s)
     r = find_locked(&s->pub, 1);
     if (r != NULL) {
         r->closed = TRUE;
-        r->closed_count = backtrace(r->closed_at, FRAMES);
+        OPENWSK_VERIFY_CAPTURE(&r->closed_at);
     }
     pthread_mutex_unlock(&verify_lock);
 }
