@@ -16,31 +16,18 @@
 #include <string.h>
 
 #include "wt.h"
-#include "wt_bugcheck.h"
+#include "wt_verifier.h"
 #include "wt_wsk.h"
 
+/* The report of `rule` with the IRP's history, and the stop 0xC4. */
 static int caught(void (*fn)(void *), const char *rule, unsigned id)
 {
-    char stop[64], head[96];
-    snprintf(stop, sizeof(stop), "STOP: 0x000000C4 (0x%016X", id);
-    snprintf(head, sizeof(head), "openwsk verifier: %s (rule 0x%05X)", rule, id);
-    return wt_aborts_with(fn, NULL, head) && wt_aborts_with(fn, NULL, stop) &&
-           wt_aborts_with(fn, NULL, "the history of IRP");
+    return wt_verifier_caught(fn, rule, id, 0xC4, "the history of IRP");
 }
 
 static int runs_clean(void (*fn)(void *))
 {
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid == 0) {
-        fn(NULL);
-        _exit(wt_case_failed ? 3 : 0);
-    }
-    int status = 0;
-    waitpid(pid, &status, 0);
-    if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0))
-        fprintf(stderr, "  child status 0x%x\n", status);
-    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    return wt_runs_clean(fn, NULL);
 }
 
 /* A client with one UDP socket and a receive that stays pending. */

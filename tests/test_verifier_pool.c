@@ -13,32 +13,20 @@
 #include <string.h>
 
 #include "wt.h"
-#include "wt_bugcheck.h"
+#include "wt_verifier.h"
 
 #define TAG_POOL TAG_FROM_CHARS('V', 'r', 'f', '3')
 
+/* The report of `rule` with the block's allocation stack, and special
+ * pool's own stop code. */
 static int caught(void (*fn)(void *), const char *rule, unsigned stop_code)
 {
-    char head[96], stop[48];
-    snprintf(head, sizeof(head), "openwsk verifier: %s (rule 0x", rule);
-    snprintf(stop, sizeof(stop), "STOP: 0x%08X", stop_code);
-    return wt_aborts_with(fn, NULL, head) && wt_aborts_with(fn, NULL, stop) &&
-           wt_aborts_with(fn, NULL, "allocated at:");
+    return wt_verifier_caught(fn, rule, 0, stop_code, "allocated at:");
 }
 
 static int runs_clean(void (*fn)(void *))
 {
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid == 0) {
-        fn(NULL);
-        _exit(0);
-    }
-    int status = 0;
-    waitpid(pid, &status, 0);
-    if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0))
-        fprintf(stderr, "  child status 0x%x\n", status);
-    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    return wt_runs_clean(fn, NULL);
 }
 
 /* Kept in a volatile pointer so the compiler cannot see the bug. */
@@ -125,25 +113,9 @@ static void double_free_and_wrong_tag_caught(void)
 
 static void leaks_name_their_allocation(void)
 {
-    int fds[2];
-    CHECK(pipe(fds) == 0);
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(fds[1], 2);
-        leak_one(NULL);
-    }
-    close(fds[1]);
-    char out[8192];
-    size_t used = 0;
-    ssize_t n;
-    while ((n = read(fds[0], out + used, sizeof(out) - 1 - used)) > 0)
-        used += (size_t)n;
-    out[used] = '\0';
-    close(fds[0]);
-    int status = 0;
-    waitpid(pid, &status, 0);
-    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    static char out[8192];
+    int status = wt_child_output(leak_one, NULL, out, sizeof(out));
+    CHECK(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0);
     const char *at = strstr(out, "48 bytes, tag 'Vrf3', allocated at:\n");
     CHECK(at != NULL);
     /* Frames follow (named where the symbols are dynamic: the test links

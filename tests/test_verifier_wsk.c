@@ -11,61 +11,18 @@
 #include <wsk.h>
 
 #include <pthread.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "linux_peer.h"
 #include "wt.h"
+#include "wt_verifier.h"
 #include "wt_wsk.h"
 
-/* Runs fn in a child with stderr captured: whether it aborted, and what it
- * wrote (out, NUL-terminated). */
-static int aborts(void (*fn)(void *), char *out, size_t cap)
-{
-    int fds[2];
-    if (pipe(fds) != 0)
-        return 0;
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(fds[1], 2);
-        close(fds[0]);
-        fn(NULL);
-        _exit(0);
-    }
-    close(fds[1]);
-    size_t used = 0;
-    ssize_t n;
-    char scratch[4096];
-    for (;;) { /* to the end, even past cap: a child writing into a closed pipe dies of SIGPIPE */
-        n = used + 1 < cap ? read(fds[0], out + used, cap - 1 - used) : read(fds[0], scratch, sizeof(scratch));
-        if (n <= 0)
-            break;
-        if (used + 1 < cap)
-            used += (size_t)n;
-    }
-    out[used] = '\0';
-    close(fds[0]);
-    int status = 0;
-    waitpid(pid, &status, 0);
-    return WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT;
-}
-
-/* The rule's report and stop; `also` (or NULL) must be in it too. */
+/* The report of `rule` and the stop 0xC4; `also` (or NULL) must be in it too. */
 static int caught_with(void (*fn)(void *), const char *rule, unsigned id, const char *also)
 {
-    static char out[16384];
-    char stop[64], head[96];
-    snprintf(stop, sizeof(stop), "STOP: 0x000000C4 (0x%016X", id);
-    snprintf(head, sizeof(head), "openwsk verifier: %s (rule 0x%05X)", rule, id);
-    int ok = aborts(fn, out, sizeof(out)) && strstr(out, head) != NULL && strstr(out, stop) != NULL &&
-             (also == NULL || strstr(out, also) != NULL);
-    if (!ok)
-        fprintf(stderr, "  child output: %s\n", out);
-    return ok;
+    return wt_verifier_caught(fn, rule, id, 0xC4, also);
 }
 
 static int caught(void (*fn)(void *), const char *rule, unsigned id)
@@ -75,19 +32,7 @@ static int caught(void (*fn)(void *), const char *rule, unsigned id)
 
 static int runs_clean(void (*fn)(void *))
 {
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid == 0) {
-        fn(NULL);
-        if (wt_case_failed)
-            fprintf(stderr, "  (a check in the child failed: see above)\n");
-        _exit(wt_case_failed ? 3 : 0);
-    }
-    int status = 0;
-    waitpid(pid, &status, 0);
-    if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0))
-        fprintf(stderr, "  child status 0x%x\n", status);
-    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    return wt_runs_clean(fn, NULL);
 }
 
 static wt_wsk t;

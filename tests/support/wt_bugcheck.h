@@ -16,15 +16,20 @@
 
 #include "wt.h"
 
-/* Runs fn(arg) in a child; returns 1 if it aborted after writing `text`
- * to stderr (a bug check, or an assertion failure). */
-static inline int wt_aborts_with(void (*fn)(void *), void *arg, const char *text)
+/* Runs fn(arg) in a fork()ed child with its stderr captured in out (cap
+ * bytes, NUL-terminated; what does not fit is read and dropped, so that a
+ * long report does not kill the child with SIGPIPE before its bug check).
+ * Returns the child's wait status, or -1 if no child could be started. */
+static inline int wt_child_output(void (*fn)(void *), void *arg, char *out, size_t cap)
 {
     int fds[2];
+    out[0] = '\0';
     if (pipe(fds) != 0)
-        return 0;
+        return -1;
     fflush(NULL);
     pid_t pid = fork();
+    if (pid < 0)
+        return -1;
     if (pid == 0) {
         dup2(fds[1], 2);
         close(fds[0]);
@@ -32,31 +37,53 @@ static inline int wt_aborts_with(void (*fn)(void *), void *arg, const char *text
         _exit(0); /* returned: no bug check */
     }
     close(fds[1]);
-    static char out[65536];
     size_t used = 0;
-    ssize_t n;
-    /* Read to the end even past the buffer: a child whose report is longer
-     * (sanitizer builds print deeper stacks) would otherwise die of SIGPIPE
-     * instead of its bug check. */
     char scratch[4096];
     for (;;) {
-        if (used < sizeof(out) - 1)
-            n = read(fds[0], out + used, sizeof(out) - 1 - used);
-        else
-            n = read(fds[0], scratch, sizeof(scratch));
+        ssize_t n = used + 1 < cap ? read(fds[0], out + used, cap - 1 - used) : read(fds[0], scratch, sizeof(scratch));
         if (n <= 0)
             break;
-        if (used < sizeof(out) - 1)
+        if (used + 1 < cap)
             used += (size_t)n;
     }
     out[used] = '\0';
     close(fds[0]);
     int status = 0;
     waitpid(pid, &status, 0);
-    int ok = WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT && strstr(out, text) != NULL;
+    return status;
+}
+
+/* Runs fn(arg) in a child; returns 1 if it aborted after writing `text`
+ * to stderr (a bug check, or an assertion failure). */
+static inline int wt_aborts_with(void (*fn)(void *), void *arg, const char *text)
+{
+    static char out[65536];
+    int status = wt_child_output(fn, arg, out, sizeof(out));
+    int ok = status != -1 && WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT && strstr(out, text) != NULL;
     if (!ok)
         fprintf(stderr, "  child status 0x%x, output: %s\n", status, out);
     return ok;
+}
+
+/* Runs fn(arg) in a child; returns 1 if it returned with no failed CHECK
+ * (its stderr is left alone). */
+static inline int wt_runs_clean(void (*fn)(void *), void *arg)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0)
+        return 0;
+    if (pid == 0) {
+        fn(arg);
+        if (wt_case_failed)
+            fprintf(stderr, "  (a check in the child failed: see above)\n");
+        _exit(wt_case_failed ? 3 : 0);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+        fprintf(stderr, "  child status 0x%x\n", status);
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
 /* Runs fn(arg) in a child; returns 1 if it bug-checked with `code`. */
