@@ -139,16 +139,9 @@ static void short_receives_lose_nothing(void)
     CHECK_EQ(openwsk_adversity_configure("5,short"), 0);
     wt_wsk t;
     wt_wsk_open(&t);
-    int lfd = peer_tcp_listen(4, "127.0.0.1", 0);
-    NTSTATUS st;
-    PWSK_SOCKET s = wt_socket(&t, AF_INET, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_CONNECTION_SOCKET, &st);
-    CHECK_EQ(st, STATUS_SUCCESS);
+    int peer;
+    PWSK_SOCKET s = wt_connect_to_linux(&t, NULL, NULL, 0, &peer);
     const WSK_PROVIDER_CONNECTION_DISPATCH *d = s->Dispatch;
-    SOCKADDR_IN any = wt_in4("127.0.0.1", 0), remote = wt_in4("127.0.0.1", peer_local_port(lfd));
-    CHECK_EQ(wt_bind(&t, s, &any), STATUS_SUCCESS);
-    CHECK_EQ(wt_irp_result(&t.irp, d->WskConnect(s, (PSOCKADDR)&remote, 0, wt_irp_arm(&t.irp))), STATUS_SUCCESS);
-    int peer = peer_accept(lfd, 2000);
-    CHECK(peer >= 0);
     static unsigned char sent[65536], got[65536];
     for (size_t i = 0; i < sizeof(sent); i++)
         sent[i] = (unsigned char)(i * 13 + (i >> 8));
@@ -174,7 +167,6 @@ static void short_receives_lose_nothing(void)
     CHECK(short_ones > 10); /* the adversity really happened */
     IoFreeMdl(m);
     peer_close(peer);
-    peer_close(lfd);
     CHECK_EQ(wt_close(&t, s), STATUS_SUCCESS);
     wt_wsk_close(&t);
     CHECK_EQ(openwsk_adversity_configure(""), 0);
@@ -227,21 +219,8 @@ static void short_indications_lose_nothing(void)
     x.want = sizeof(x.got);
     wt_wsk t;
     wt_wsk_open(&t);
-    int lfd = peer_tcp_listen(4, "127.0.0.1", 0);
-    NTSTATUS st;
-    PWSK_SOCKET s = wt_socket_with(&t, AF_INET, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_CONNECTION_SOCKET, &x,
-                                   &indication_events, &st);
-    CHECK_EQ(st, STATUS_SUCCESS);
-    const WSK_PROVIDER_CONNECTION_DISPATCH *d = s->Dispatch;
-    SOCKADDR_IN any = wt_in4("127.0.0.1", 0), remote = wt_in4("127.0.0.1", peer_local_port(lfd));
-    CHECK_EQ(wt_bind(&t, s, &any), STATUS_SUCCESS);
-    CHECK_EQ(wt_irp_result(&t.irp, d->WskConnect(s, (PSOCKADDR)&remote, 0, wt_irp_arm(&t.irp))), STATUS_SUCCESS);
-    WSK_EVENT_CALLBACK_CONTROL control = {&NPI_WSK_INTERFACE_ID, WSK_EVENT_RECEIVE};
-    CHECK_EQ(d->WskControlSocket(s, WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET, sizeof(control), &control, 0,
-                                 NULL, NULL, NULL),
-             STATUS_SUCCESS);
-    int peer = peer_accept(lfd, 2000);
-    CHECK(peer >= 0);
+    int peer;
+    PWSK_SOCKET s = wt_connect_to_linux(&t, &x, &indication_events, WSK_EVENT_RECEIVE, &peer);
     static unsigned char sent[8192];
     for (size_t i = 0; i < sizeof(sent); i++)
         sent[i] = (unsigned char)(i * 7 + 3);
@@ -254,7 +233,6 @@ static void short_indications_lose_nothing(void)
     CHECK(x.calls >= 8 && x.small >= 1); /* the adversity really happened */
     pthread_mutex_unlock(&x.mu);
     peer_close(peer);
-    peer_close(lfd);
     CHECK_EQ(wt_close(&t, s), STATUS_SUCCESS);
     wt_wsk_close(&t);
     CHECK_EQ(openwsk_adversity_configure(""), 0);
@@ -268,14 +246,9 @@ static void slow_sends_wait_for_the_peer(void)
     CHECK_EQ(openwsk_adversity_configure("3,slowsend"), 0);
     wt_wsk t;
     wt_wsk_open(&t);
-    int lfd = peer_tcp_listen(4, "127.0.0.1", 0);
-    NTSTATUS st;
-    PWSK_SOCKET s = wt_socket(&t, AF_INET, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_CONNECTION_SOCKET, &st);
+    int peer;
+    PWSK_SOCKET s = wt_connect_to_linux(&t, NULL, NULL, 0, &peer);
     const WSK_PROVIDER_CONNECTION_DISPATCH *d = s->Dispatch;
-    SOCKADDR_IN any = wt_in4("127.0.0.1", 0), remote = wt_in4("127.0.0.1", peer_local_port(lfd));
-    CHECK_EQ(wt_bind(&t, s, &any), STATUS_SUCCESS);
-    CHECK_EQ(wt_irp_result(&t.irp, d->WskConnect(s, (PSOCKADDR)&remote, 0, wt_irp_arm(&t.irp))), STATUS_SUCCESS);
-    int peer = peer_accept(lfd, 2000);
     static unsigned char data[256 * 1024], got[256 * 1024];
     for (size_t i = 0; i < sizeof(data); i++)
         data[i] = (unsigned char)(i * 5 + 1);
@@ -299,7 +272,6 @@ static void slow_sends_wait_for_the_peer(void)
     CHECK_EQ(t.irp.irp->IoStatus.Information, sizeof(data));
     IoFreeMdl(m);
     peer_close(peer);
-    peer_close(lfd);
     CHECK_EQ(wt_close(&t, s), STATUS_SUCCESS);
     wt_wsk_close(&t);
     CHECK_EQ(openwsk_adversity_configure(""), 0);

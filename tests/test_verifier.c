@@ -123,32 +123,32 @@ static void poll_at_dispatch(void *unused)
     KeReleaseSpinLock(&lock, old);
 }
 
-static void zw_at_dispatch(void *unused)
+/* ZwCreateKey (and ZwClose at PASSIVE_LEVEL) with the IRQL raised to irql. */
+static void create_key_at(KIRQL irql)
 {
-    (void)unused;
     UNICODE_STRING name;
     RtlInitUnicodeString(&name, L"\\Registry\\Machine\\System\\CurrentControlSet\\Services\\VerifierTest");
     OBJECT_ATTRIBUTES oa;
     InitializeObjectAttributes(&oa, &name, OBJ_CASE_INSENSITIVE | OBJ_KERNEL_HANDLE, NULL, NULL);
     HANDLE key = NULL;
     KIRQL old;
-    KeRaiseIrql(DISPATCH_LEVEL, &old);
+    KeRaiseIrql(irql, &old);
     NTSTATUS st = ZwCreateKey(&key, KEY_ALL_ACCESS, &oa, 0, NULL, REG_OPTION_VOLATILE, NULL);
     KeLowerIrql(old);
     if (NT_SUCCESS(st))
         ZwClose(key);
 }
 
+static void zw_at_dispatch(void *unused)
+{
+    (void)unused;
+    create_key_at(DISPATCH_LEVEL);
+}
+
 static void zw_at_passive(void *unused)
 {
     (void)unused;
-    UNICODE_STRING name;
-    RtlInitUnicodeString(&name, L"\\Registry\\Machine\\System\\CurrentControlSet\\Services\\VerifierTest");
-    OBJECT_ATTRIBUTES oa;
-    InitializeObjectAttributes(&oa, &name, OBJ_CASE_INSENSITIVE | OBJ_KERNEL_HANDLE, NULL, NULL);
-    HANDLE key = NULL;
-    if (NT_SUCCESS(ZwCreateKey(&key, KEY_ALL_ACCESS, &oa, 0, NULL, REG_OPTION_VOLATILE, NULL)))
-        ZwClose(key);
+    create_key_at(PASSIVE_LEVEL);
 }
 
 static VOID thread_body(PVOID context)

@@ -203,20 +203,8 @@ static PWSK_SOCKET connection_with_retained(retained *r, int *peer)
     KeInitializeEvent(&r->got, NotificationEvent, FALSE);
     r->held = NULL;
     wt_wsk_open(&t);
-    int lfd = peer_tcp_listen(4, "127.0.0.1", 0);
-    NTSTATUS st;
-    PWSK_SOCKET s = wt_socket_with(&t, AF_INET, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_CONNECTION_SOCKET, r,
-                                   &keeping_events, &st);
+    PWSK_SOCKET s = wt_connect_to_linux(&t, r, &keeping_events, WSK_EVENT_RECEIVE, peer);
     const WSK_PROVIDER_CONNECTION_DISPATCH *d = s->Dispatch;
-    SOCKADDR_IN any = wt_in4("127.0.0.1", 0), remote = wt_in4("127.0.0.1", peer_local_port(lfd));
-    CHECK_EQ(wt_bind(&t, s, &any), STATUS_SUCCESS);
-    CHECK_EQ(wt_irp_result(&t.irp, d->WskConnect(s, (PSOCKADDR)&remote, 0, wt_irp_arm(&t.irp))), STATUS_SUCCESS);
-    WSK_EVENT_CALLBACK_CONTROL control = {&NPI_WSK_INTERFACE_ID, WSK_EVENT_RECEIVE};
-    CHECK_EQ(d->WskControlSocket(s, WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET, sizeof(control), &control, 0,
-                                 NULL, NULL, NULL),
-             STATUS_SUCCESS);
-    *peer = peer_accept(lfd, 2000);
-    peer_close(lfd);
     CHECK_EQ(peer_send_all(*peer, "hello", 5), 5);
     LARGE_INTEGER timeout = {.QuadPart = -5000LL * 10000};
     CHECK_EQ(KeWaitForSingleObject(&r->got, Executive, KernelMode, FALSE, &timeout), STATUS_SUCCESS);
@@ -247,19 +235,8 @@ static void close_while_callback_retains(void *unused)
     KeInitializeEvent(&r.got, NotificationEvent, FALSE);
     r.held = NULL;
     wt_wsk_open(&t);
-    int lfd = peer_tcp_listen(4, "127.0.0.1", 0);
-    NTSTATUS st;
-    PWSK_SOCKET s = wt_socket_with(&t, AF_INET, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_CONNECTION_SOCKET, &r,
-                                   &keeping_events, &st);
-    const WSK_PROVIDER_CONNECTION_DISPATCH *d = s->Dispatch;
-    SOCKADDR_IN any = wt_in4("127.0.0.1", 0), remote = wt_in4("127.0.0.1", peer_local_port(lfd));
-    CHECK_EQ(wt_bind(&t, s, &any), STATUS_SUCCESS);
-    CHECK_EQ(wt_irp_result(&t.irp, d->WskConnect(s, (PSOCKADDR)&remote, 0, wt_irp_arm(&t.irp))), STATUS_SUCCESS);
-    WSK_EVENT_CALLBACK_CONTROL control = {&NPI_WSK_INTERFACE_ID, WSK_EVENT_RECEIVE};
-    CHECK_EQ(d->WskControlSocket(s, WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET, sizeof(control), &control, 0,
-                                 NULL, NULL, NULL),
-             STATUS_SUCCESS);
-    int peer = peer_accept(lfd, 2000);
+    int peer;
+    PWSK_SOCKET s = wt_connect_to_linux(&t, &r, &keeping_events, WSK_EVENT_RECEIVE, &peer);
     CHECK_EQ(peer_send_all(peer, "hello", 5), 5);
     LARGE_INTEGER timeout = {.QuadPart = -5000LL * 10000};
     CHECK_EQ(KeWaitForSingleObject(&r.got, Executive, KernelMode, FALSE, &timeout), STATUS_SUCCESS);
@@ -327,19 +304,8 @@ static void receive_event_that(int how)
     KeInitializeEvent(&m.got, NotificationEvent, FALSE);
     m.how = how;
     wt_wsk_open(&t);
-    int lfd = peer_tcp_listen(4, "127.0.0.1", 0);
-    NTSTATUS st;
-    PWSK_SOCKET s = wt_socket_with(&t, AF_INET, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_CONNECTION_SOCKET, &m,
-                                   &misbehaving_events, &st);
-    const WSK_PROVIDER_CONNECTION_DISPATCH *d = s->Dispatch;
-    SOCKADDR_IN any = wt_in4("127.0.0.1", 0), remote = wt_in4("127.0.0.1", peer_local_port(lfd));
-    CHECK_EQ(wt_bind(&t, s, &any), STATUS_SUCCESS);
-    CHECK_EQ(wt_irp_result(&t.irp, d->WskConnect(s, (PSOCKADDR)&remote, 0, wt_irp_arm(&t.irp))), STATUS_SUCCESS);
-    WSK_EVENT_CALLBACK_CONTROL control = {&NPI_WSK_INTERFACE_ID, WSK_EVENT_RECEIVE};
-    CHECK_EQ(d->WskControlSocket(s, WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET, sizeof(control), &control, 0,
-                                 NULL, NULL, NULL),
-             STATUS_SUCCESS);
-    int peer = peer_accept(lfd, 2000);
+    int peer;
+    PWSK_SOCKET s = wt_connect_to_linux(&t, &m, &misbehaving_events, WSK_EVENT_RECEIVE, &peer);
     CHECK_EQ(peer_send_all(peer, "hello", 5), 5);
     LARGE_INTEGER timeout = {.QuadPart = -5000LL * 10000};
     CHECK_EQ(KeWaitForSingleObject(&m.got, Executive, KernelMode, FALSE, &timeout), STATUS_SUCCESS);
@@ -348,7 +314,6 @@ static void receive_event_that(int how)
     if (how == 3) { /* the well-behaved one: close cleanly */
         CHECK_EQ(wt_close(&t, s), STATUS_SUCCESS);
         peer_close(peer);
-        peer_close(lfd);
         wt_wsk_close(&t);
     }
 }

@@ -642,21 +642,7 @@ static void keepalive_values(void)
 static PWSK_SOCKET connect_to_linux_with(wt_wsk *t, PVOID context, const WSK_CLIENT_CONNECTION_DISPATCH *dispatch,
                                          int *peer)
 {
-    int lfd = peer_tcp_listen(4, "127.0.0.1", 0);
-    CHECK(lfd >= 0);
-    NTSTATUS st;
-    PWSK_SOCKET s = wt_socket_with(t, AF_INET, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_CONNECTION_SOCKET, context, dispatch,
-                                   &st);
-    CHECK_EQ(st, STATUS_SUCCESS);
-    const WSK_PROVIDER_CONNECTION_DISPATCH *d = s->Dispatch;
-    SOCKADDR_IN any = wt_in4("127.0.0.1", 0), remote = wt_in4("127.0.0.1", peer_local_port(lfd));
-    CHECK_EQ(wt_bind(t, s, &any), STATUS_SUCCESS);
-    NTSTATUS r = d->WskConnect(s, (PSOCKADDR)&remote, 0, wt_irp_arm(&t->irp));
-    CHECK_EQ(wt_irp_result(&t->irp, r), STATUS_SUCCESS);
-    *peer = peer_accept(lfd, 2000);
-    CHECK(*peer >= 0);
-    peer_close(lfd);
-    return s;
+    return wt_connect_to_linux(t, context, dispatch, 0, peer);
 }
 
 static PWSK_SOCKET connect_to_linux(wt_wsk *t, int *peer)

@@ -13,6 +13,7 @@
 #include <ntddk.h>
 #include <wsk.h>
 
+#include "linux_peer.h"
 #include "wt.h"
 
 typedef struct wt_irp {
@@ -243,6 +244,34 @@ static inline SOCKADDR_IN6 wt_in6(const char *text, USHORT port)
         __builtin_memcpy(&a.sin6_addr.u.Byte[12], &v4.sin_addr, 4);
     }
     return a;
+}
+
+/* A connection socket (with this context and event dispatch table, either
+ * may be NULL) connected to a Linux listener on 127.0.0.1; `events`
+ * (WSK_EVENT_RECEIVE...; 0 for none) are enabled before the Linux side
+ * accepts.  *peer receives the Linux end; the listener is closed. */
+static inline PWSK_SOCKET wt_connect_to_linux(wt_wsk *t, PVOID context, const VOID *dispatch, ULONG events, int *peer)
+{
+    int lfd = peer_tcp_listen(4, "127.0.0.1", 0);
+    CHECK(lfd >= 0);
+    NTSTATUS st;
+    PWSK_SOCKET s = wt_socket_with(t, AF_INET, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_CONNECTION_SOCKET, context, dispatch,
+                                   &st);
+    CHECK_EQ(st, STATUS_SUCCESS);
+    const WSK_PROVIDER_CONNECTION_DISPATCH *d = s->Dispatch;
+    SOCKADDR_IN any = wt_in4("127.0.0.1", 0), remote = wt_in4("127.0.0.1", peer_local_port(lfd));
+    CHECK_EQ(wt_bind(t, s, &any), STATUS_SUCCESS);
+    CHECK_EQ(wt_irp_result(&t->irp, d->WskConnect(s, (PSOCKADDR)&remote, 0, wt_irp_arm(&t->irp))), STATUS_SUCCESS);
+    if (events != 0) {
+        WSK_EVENT_CALLBACK_CONTROL control = {&NPI_WSK_INTERFACE_ID, events};
+        CHECK_EQ(d->WskControlSocket(s, WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET, sizeof(control), &control, 0,
+                                     NULL, NULL, NULL),
+                 STATUS_SUCCESS);
+    }
+    *peer = peer_accept(lfd, 2000);
+    CHECK(*peer >= 0);
+    peer_close(lfd);
+    return s;
 }
 
 #endif /* OPENWSK_TEST_WT_WSK_H */
