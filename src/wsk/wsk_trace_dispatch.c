@@ -293,25 +293,31 @@ static void *share(void *real, void *wrapper)
             d->slot = (__typeof__(d->slot))share((void *)real->slot, (void *)tr_##cat##_##wrapper);          \
     } while (0)
 
+/* Every slot of a table of the connection layout (basic and connection sockets). */
+#define WRAP_CONNECTION_LAYOUT(cat)                                                                           \
+    do {                                                                                                     \
+        WRAP(cat, WskControlSocket, control, control_socket);                                                \
+        WRAP(cat, WskCloseSocket, close, close_socket);                                                      \
+        WRAP(cat, WskBind, bind, bind);                                                                      \
+        WRAP(cat, WskConnect, connect, connect);                                                             \
+        WRAP(cat, WskGetLocalAddress, local_address, local_address);                                         \
+        WRAP(cat, WskGetRemoteAddress, remote_address, remote_address);                                      \
+        WRAP(cat, WskSend, send, send);                                                                      \
+        WRAP(cat, WskReceive, receive, receive);                                                             \
+        WRAP(cat, WskDisconnect, disconnect, disconnect);                                                    \
+        WRAP(cat, WskRelease, release, release);                                                             \
+        WRAP(cat, WskConnectEx, connect_ex, connect_ex);                                                     \
+        WRAP(cat, WskSendEx, send_ex, send_ex);                                                              \
+        WRAP(cat, WskReceiveEx, receive_ex, receive_ex);                                                     \
+    } while (0)
+
 static void build_traced_tables(void)
 {
     {
         /* Basic sockets have a table of the connection layout (wsk_socket.c). */
         const WSK_PROVIDER_CONNECTION_DISPATCH *real = wsk_provider_table_plain(WSK_CATEGORY_BASIC);
         WSK_PROVIDER_CONNECTION_DISPATCH *d = &traced_basic.connection;
-        WRAP(basic, WskControlSocket, control, control_socket);
-        WRAP(basic, WskCloseSocket, close, close_socket);
-        WRAP(basic, WskBind, bind, bind);
-        WRAP(basic, WskConnect, connect, connect);
-        WRAP(basic, WskGetLocalAddress, local_address, local_address);
-        WRAP(basic, WskGetRemoteAddress, remote_address, remote_address);
-        WRAP(basic, WskSend, send, send);
-        WRAP(basic, WskReceive, receive, receive);
-        WRAP(basic, WskDisconnect, disconnect, disconnect);
-        WRAP(basic, WskRelease, release, release);
-        WRAP(basic, WskConnectEx, connect_ex, connect_ex);
-        WRAP(basic, WskSendEx, send_ex, send_ex);
-        WRAP(basic, WskReceiveEx, receive_ex, receive_ex);
+        WRAP_CONNECTION_LAYOUT(basic);
     }
     {
         const WSK_PROVIDER_LISTEN_DISPATCH *real = wsk_provider_table_plain(WSK_CATEGORY_LISTEN);
@@ -338,19 +344,7 @@ static void build_traced_tables(void)
     {
         const WSK_PROVIDER_CONNECTION_DISPATCH *real = wsk_provider_table_plain(WSK_CATEGORY_CONNECTION);
         WSK_PROVIDER_CONNECTION_DISPATCH *d = &traced_connection.connection;
-        WRAP(connection, WskControlSocket, control, control_socket);
-        WRAP(connection, WskCloseSocket, close, close_socket);
-        WRAP(connection, WskBind, bind, bind);
-        WRAP(connection, WskConnect, connect, connect);
-        WRAP(connection, WskGetLocalAddress, local_address, local_address);
-        WRAP(connection, WskGetRemoteAddress, remote_address, remote_address);
-        WRAP(connection, WskSend, send, send);
-        WRAP(connection, WskReceive, receive, receive);
-        WRAP(connection, WskDisconnect, disconnect, disconnect);
-        WRAP(connection, WskRelease, release, release);
-        WRAP(connection, WskConnectEx, connect_ex, connect_ex);
-        WRAP(connection, WskSendEx, send_ex, send_ex);
-        WRAP(connection, WskReceiveEx, receive_ex, receive_ex);
+        WRAP_CONNECTION_LAYOUT(connection);
     }
     {
         const WSK_PROVIDER_STREAM_DISPATCH *real = wsk_provider_table_plain(WSK_CATEGORY_STREAM);
