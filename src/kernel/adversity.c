@@ -172,11 +172,6 @@ int openwsk_adversity_one_in(unsigned n)
     return openwsk_perturb_one_in(n);
 }
 
-uint32_t openwsk_adversity_pick(uint32_t max)
-{
-    return max <= 1 ? 1 : 1 + openwsk_perturb_rand() % max;
-}
-
 void openwsk_adversity_event(unsigned what, const char *fmt, ...)
 {
     unsigned long n = __atomic_add_fetch(&adversity_events, 1, __ATOMIC_RELAXED);

@@ -60,10 +60,8 @@ int openwsk_adversity_stream_one_in(openwsk_adversity_stream *st, unsigned n);
 uint32_t openwsk_adversity_stream_pick(openwsk_adversity_stream *st, uint32_t max);
 
 /* One decision: non-zero with probability 1/n, from the calling thread's
- * seeded generator. */
+ * seeded generator (allocation failures, which have no socket). */
 int openwsk_adversity_one_in(unsigned n);
-/* A value in [1, max] (max >= 1). */
-uint32_t openwsk_adversity_pick(uint32_t max);
 
 /* Records one injected event (counted, logged as configured). */
 void openwsk_adversity_event(unsigned what, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
