@@ -277,6 +277,191 @@ static void slow_sends_wait_for_the_peer(void)
     CHECK_EQ(openwsk_adversity_configure(""), 0);
 }
 
+/* ---- pending: completions moved (PFN_WSK_BIND, Return value: the call
+ * may complete at once or return STATUS_PENDING and complete later) ---- */
+
+typedef struct moved_call {
+    KEVENT done;
+    volatile LONG completions;
+    volatile LONG sequence; /* the order in which completions ran */
+    pthread_t thread;
+    BOOLEAN pending_returned;
+} moved_call;
+
+static volatile LONG moved_sequence;
+
+static NTSTATUS moved_routine(PDEVICE_OBJECT device, PIRP irp, PVOID context)
+{
+    (void)device;
+    moved_call *m = context;
+    m->pending_returned = irp->PendingReturned;
+    m->thread = pthread_self();
+    m->sequence = InterlockedIncrement(&moved_sequence);
+    InterlockedIncrement(&m->completions);
+    KeSetEvent(&m->done, IO_NO_INCREMENT, FALSE);
+    return STATUS_MORE_PROCESSING_REQUIRED;
+}
+
+static PIRP moved_arm(PIRP irp, moved_call *m)
+{
+    IoReuseIrp(irp, STATUS_UNSUCCESSFUL);
+    KeInitializeEvent(&m->done, NotificationEvent, FALSE);
+    m->completions = 0;
+    m->sequence = 0;
+    m->pending_returned = 0xFF;
+    IoSetCompletionRoutine(irp, moved_routine, m, TRUE, TRUE, TRUE);
+    return irp;
+}
+
+static void moved_wait(moved_call *m)
+{
+    LARGE_INTEGER timeout = {.QuadPart = -5000LL * 10000};
+    CHECK_EQ(KeWaitForSingleObject(&m->done, Executive, KernelMode, FALSE, &timeout), STATUS_SUCCESS);
+    CHECK_EQ(m->completions, 1);
+}
+
+/* Every call still completes exactly once with the right result; seen
+ * over many calls: completed before returning STATUS_PENDING (openwsk's
+ * habit), the status returned without pending, and STATUS_PENDING
+ * returned first with the routine run later on another thread. */
+static void pending_moves_completions(void)
+{
+    CHECK_EQ(openwsk_adversity_configure("21,pending"), 0);
+    wt_wsk t;
+    wt_wsk_open(&t);
+    USHORT port;
+    PWSK_SOCKET s = wt_datagram_socket(&t, AF_INET, "127.0.0.1", &port);
+    const WSK_PROVIDER_DATAGRAM_DISPATCH *d = s->Dispatch;
+    PIRP irp = IoAllocateIrp(1, FALSE);
+    moved_call m;
+    int inline_pending = 0, synchronous = 0, later = 0;
+    for (int i = 0; i < 60; i++) {
+        SOCKADDR_IN local;
+        memset(&local, 0, sizeof(local));
+        NTSTATUS r = d->WskGetLocalAddress(s, (PSOCKADDR)&local, moved_arm(irp, &m));
+        LONG done_at_return = __atomic_load_n(&m.completions, __ATOMIC_ACQUIRE);
+        moved_wait(&m);
+        CHECK_EQ(irp->IoStatus.Status, STATUS_SUCCESS);
+        CHECK_EQ(RtlUshortByteSwap(local.sin_port), port);
+        if (r == STATUS_PENDING) {
+            CHECK_EQ(m.pending_returned, TRUE);
+            if (done_at_return)
+                inline_pending++;
+            else
+                later++;
+            if (!done_at_return)
+                CHECK(!pthread_equal(m.thread, pthread_self()));
+        } else {
+            CHECK_EQ(r, STATUS_SUCCESS);
+            CHECK_EQ(m.pending_returned, FALSE);
+            CHECK(done_at_return);
+            synchronous++;
+        }
+    }
+    CHECK(inline_pending > 5 && synchronous > 5 && later > 5);
+    IoFreeIrp(irp);
+    CHECK_EQ(wt_close(&t, s), STATUS_SUCCESS);
+    wt_wsk_close(&t);
+    CHECK_EQ(openwsk_adversity_configure(""), 0);
+}
+
+/* A call not waited for, then WskCloseSocket: the close completes after
+ * the call did, also when the call's completion was moved to later
+ * (PFN_WSK_CLOSE_SOCKET: nothing of the socket completes after its
+ * close). */
+static void pending_close_comes_last(void)
+{
+    CHECK_EQ(openwsk_adversity_configure("22,pending"), 0);
+    wt_wsk t;
+    wt_wsk_open(&t);
+    PIRP irp = IoAllocateIrp(1, FALSE), close_irp = IoAllocateIrp(1, FALSE);
+    int moved = 0;
+    for (int i = 0; i < 30; i++) {
+        USHORT port;
+        PWSK_SOCKET s = wt_datagram_socket(&t, AF_INET, "127.0.0.1", &port);
+        const WSK_PROVIDER_DATAGRAM_DISPATCH *d = s->Dispatch;
+        for (int k = 0; k < 64; k++)
+            if (t.made[k].socket == s)
+                t.made[k].socket = NULL;
+        moved_call call, close;
+        SOCKADDR_IN local;
+        NTSTATUS r = d->WskGetLocalAddress(s, (PSOCKADDR)&local, moved_arm(irp, &call));
+        if (r == STATUS_PENDING && __atomic_load_n(&call.completions, __ATOMIC_ACQUIRE) == 0)
+            moved++;
+        (void)d->WskCloseSocket(s, moved_arm(close_irp, &close));
+        moved_wait(&call);
+        moved_wait(&close);
+        CHECK_EQ(close_irp->IoStatus.Status, STATUS_SUCCESS);
+        CHECK(close.sequence > call.sequence);
+    }
+    CHECK(moved > 3);
+    IoFreeIrp(irp);
+    IoFreeIrp(close_irp);
+    wt_wsk_close(&t);
+    CHECK_EQ(openwsk_adversity_configure(""), 0);
+}
+
+/* The driver bug the option exists for: a fragment that takes WskBind's
+ * result from its completion routine right after the call returned,
+ * without waiting on STATUS_PENDING.  Without adversity openwsk always
+ * completed the bind first and the bug never shows; with "pending" it
+ * does, and the fixed fragment (wait when STATUS_PENDING) never fails. */
+typedef struct bind_context {
+    volatile LONG bound;
+    KEVENT done;
+} bind_context;
+
+static NTSTATUS bind_routine(PDEVICE_OBJECT device, PIRP irp, PVOID context)
+{
+    (void)device;
+    bind_context *b = context;
+    __atomic_store_n(&b->bound, NT_SUCCESS(irp->IoStatus.Status), __ATOMIC_RELEASE);
+    KeSetEvent(&b->done, IO_NO_INCREMENT, FALSE);
+    return STATUS_MORE_PROCESSING_REQUIRED;
+}
+
+static int bind_without_waiting(wt_wsk *t, BOOLEAN fixed)
+{
+    NTSTATUS st;
+    PWSK_SOCKET s = wt_socket(t, AF_INET, SOCK_DGRAM, IPPROTO_UDP, WSK_FLAG_DATAGRAM_SOCKET, &st);
+    CHECK_EQ(st, STATUS_SUCCESS);
+    const WSK_PROVIDER_DATAGRAM_DISPATCH *d = s->Dispatch;
+    bind_context b = {0};
+    KeInitializeEvent(&b.done, NotificationEvent, FALSE);
+    PIRP irp = IoAllocateIrp(1, FALSE);
+    IoSetCompletionRoutine(irp, bind_routine, &b, TRUE, TRUE, TRUE);
+    SOCKADDR_IN a = wt_in4("127.0.0.1", 0);
+    NTSTATUS r = d->WskBind(s, (PSOCKADDR)&a, 0, irp);
+    if (fixed && r == STATUS_PENDING)
+        KeWaitForSingleObject(&b.done, Executive, KernelMode, FALSE, NULL);
+    /* The buggy fragment's conclusion ("bind failed"); atomic only so that
+     * TSan reports nothing of the test itself. */
+    int wrong = !__atomic_load_n(&b.bound, __ATOMIC_ACQUIRE);
+    KeWaitForSingleObject(&b.done, Executive, KernelMode, FALSE, NULL); /* the test's own cleanup */
+    IoFreeIrp(irp);
+    CHECK_EQ(wt_close(t, s), STATUS_SUCCESS);
+    return wrong;
+}
+
+static void pending_finds_a_driver_that_does_not_wait(void)
+{
+    wt_wsk t;
+    wt_wsk_open(&t);
+    int plain = 0, adverse = 0, fixed = 0;
+    for (int i = 0; i < 20; i++)
+        plain += bind_without_waiting(&t, FALSE);
+    CHECK_EQ(openwsk_adversity_configure("23,pending"), 0);
+    for (int i = 0; i < 20; i++)
+        adverse += bind_without_waiting(&t, FALSE);
+    for (int i = 0; i < 20; i++)
+        fixed += bind_without_waiting(&t, TRUE);
+    CHECK_EQ(openwsk_adversity_configure(""), 0);
+    wt_wsk_close(&t);
+    CHECK_EQ(plain, 0);
+    CHECK(adverse > 0);
+    CHECK_EQ(fixed, 0);
+}
+
 int main(void)
 {
     WT_RUN(specification);
@@ -285,5 +470,8 @@ int main(void)
     WT_RUN(short_receives_lose_nothing);
     WT_RUN(short_indications_lose_nothing);
     WT_RUN(slow_sends_wait_for_the_peer);
+    WT_RUN(pending_moves_completions);
+    WT_RUN(pending_close_comes_last);
+    WT_RUN(pending_finds_a_driver_that_does_not_wait);
     return wt_finish();
 }

@@ -22,7 +22,7 @@ static uint64_t adversity_seed;
 static FILE *adversity_log; /* log=FILE, or NULL */
 static pthread_mutex_t adversity_log_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned long adversity_events;      /* atomic */
-static unsigned long adversity_by_kind[4]; /* atomic: short receives, short indications, failed allocations, slowed sends */
+static unsigned long adversity_by_kind[5]; /* atomic: short receives, short indications, failed allocations, slowed sends, completions moved */
 static int adversity_summary_registered;
 
 #define STDERR_EVENTS 20
@@ -32,7 +32,8 @@ static unsigned kind_index(unsigned what)
     return what == OPENWSK_ADVERSE_SHORT_RECEIVE        ? 0
            : what == OPENWSK_ADVERSE_SHORT_INDICATION ? 1
            : what == OPENWSK_ADVERSE_LOW_RESOURCES    ? 2
-                                                      : 3;
+           : what == OPENWSK_ADVERSE_SLOW_SEND        ? 3
+                                                      : 4;
 }
 
 static void adversity_summary(void)
@@ -40,12 +41,13 @@ static void adversity_summary(void)
     if (adversity_seed == 0 && __atomic_load_n(&adversity_events, __ATOMIC_RELAXED) == 0)
         return;
     openwsk_log("adversity: seed %llu: %lu events injected (%lu short receives, %lu short indications, "
-                "%lu failed allocations, %lu slowed senders)%s",
+                "%lu failed allocations, %lu slowed senders, %lu completions moved)%s",
                 (unsigned long long)adversity_seed, __atomic_load_n(&adversity_events, __ATOMIC_RELAXED),
                 __atomic_load_n(&adversity_by_kind[0], __ATOMIC_RELAXED),
                 __atomic_load_n(&adversity_by_kind[1], __ATOMIC_RELAXED),
                 __atomic_load_n(&adversity_by_kind[2], __ATOMIC_RELAXED),
-                __atomic_load_n(&adversity_by_kind[3], __ATOMIC_RELAXED), adversity_log != NULL ? "; every event is in the log file" : "");
+                __atomic_load_n(&adversity_by_kind[3], __ATOMIC_RELAXED),
+                __atomic_load_n(&adversity_by_kind[4], __ATOMIC_RELAXED), adversity_log != NULL ? "; every event is in the log file" : "");
     if (adversity_log != NULL)
         fflush(adversity_log);
 }
@@ -61,7 +63,7 @@ int openwsk_adversity_configure(const char *spec)
     errno = 0;
     unsigned long long seed = strtoull(spec, &end, 10);
     if (errno != 0 || end == spec || (*end != '\0' && *end != ',')) {
-        openwsk_log("OPENWSK_ADVERSITY=\"%s\": expected <seed>[,short][,events][,slowsend][,lowres=N][,log=FILE]", spec);
+        openwsk_log("OPENWSK_ADVERSITY=\"%s\": expected <seed>[,short][,events][,slowsend][,pending][,lowres=N][,log=FILE]", spec);
         return -1;
     }
     unsigned flags = 0;
@@ -78,6 +80,8 @@ int openwsk_adversity_configure(const char *spec)
             flags |= OPENWSK_ADVERSE_SHORT_INDICATION;
         } else if (n == 8 && strncmp(p, "slowsend", 8) == 0) {
             flags |= OPENWSK_ADVERSE_SLOW_SEND;
+        } else if (n == 7 && strncmp(p, "pending", 7) == 0) {
+            flags |= OPENWSK_ADVERSE_PENDING;
         } else if (n > 7 && strncmp(p, "lowres=", 7) == 0) {
             char *e;
             unsigned long v = strtoul(p + 7, &e, 10);
@@ -92,14 +96,14 @@ int openwsk_adversity_configure(const char *spec)
             path[n - 4] = '\0';
             log_path = path;
         } else {
-            openwsk_log("OPENWSK_ADVERSITY: unknown option \"%.*s\" (short, events, slowsend, lowres=N, log=FILE)", (int)n, p);
+            openwsk_log("OPENWSK_ADVERSITY: unknown option \"%.*s\" (short, events, slowsend, pending, lowres=N, log=FILE)", (int)n, p);
             return -1;
         }
         p += n;
     }
     if (flags == 0)
         flags = OPENWSK_ADVERSE_SHORT_RECEIVE | OPENWSK_ADVERSE_SHORT_INDICATION | OPENWSK_ADVERSE_LOW_RESOURCES |
-                OPENWSK_ADVERSE_SLOW_SEND;
+                OPENWSK_ADVERSE_SLOW_SEND | OPENWSK_ADVERSE_PENDING;
     if (adversity_log != NULL) {
         fclose(adversity_log);
         adversity_log = NULL;
@@ -122,10 +126,11 @@ int openwsk_adversity_configure(const char *spec)
         adversity_summary_registered = 1;
         atexit(adversity_summary);
     }
-    openwsk_log("adversity on, seed %llu:%s%s%s%s, with schedule perturbation (replay: the same OPENWSK_ADVERSITY)",
+    openwsk_log("adversity on, seed %llu:%s%s%s%s%s, with schedule perturbation (replay: the same OPENWSK_ADVERSITY)",
                 seed, (flags & OPENWSK_ADVERSE_SHORT_RECEIVE) ? " short-receives" : "",
                 (flags & OPENWSK_ADVERSE_SHORT_INDICATION) ? " short-indications" : "",
                 (flags & OPENWSK_ADVERSE_SLOW_SEND) ? " slow-sends" : "",
+                (flags & OPENWSK_ADVERSE_PENDING) ? " moved-completions" : "",
                 (flags & OPENWSK_ADVERSE_LOW_RESOURCES) ? " low-resources" : "");
     if (flags & OPENWSK_ADVERSE_LOW_RESOURCES)
         openwsk_log("adversity: the driver's allocations fail 1 in %u", lowres);

@@ -3,7 +3,7 @@
  * --adversity): behaviours Windows is allowed to show and drivers often
  * mishandle, made frequent, seeded and logged.
  *
- *   OPENWSK_ADVERSITY=<seed>[,short][,events][,slowsend][,lowres=N][,log=FILE]
+ *   OPENWSK_ADVERSITY=<seed>[,short][,events][,slowsend][,pending][,lowres=N][,log=FILE]
  *
  * A seed alone turns on every behaviour below; naming some turns on only
  * those.  The mode is built on schedule perturbation (perturb.h): it turns
@@ -17,6 +17,10 @@
  *   slowsend  a connection's send buffer is made small at its first send,
  *             so sends stay pending until the peer reads, as they do
  *             towards a slow peer;
+ *   pending   a call the provider finishes at once either returns its
+ *             status without pending the IRP, or completes it later on
+ *             another thread after returning STATUS_PENDING (both legal:
+ *             a WSK call may do either);
  *   lowres=N  the driver's allocations (ExAllocatePool*, IoAllocateIrp,
  *             IoAllocateMdl) fail one time in N, as Driver Verifier's
  *             low resources simulation does (default 100);
@@ -33,6 +37,7 @@
 #define OPENWSK_ADVERSE_SHORT_INDICATION 0x02u
 #define OPENWSK_ADVERSE_LOW_RESOURCES 0x04u
 #define OPENWSK_ADVERSE_SLOW_SEND 0x08u
+#define OPENWSK_ADVERSE_PENDING 0x10u
 
 extern unsigned openwsk_adversity_flags;
 

@@ -496,7 +496,7 @@ NTSTATUS WSKAPI wsk_conn_listen(PWSK_SOCKET Socket, PIRP Irp)
         s->listening = NT_SUCCESS(status);
     }
     pthread_mutex_unlock(&s->lock);
-    return wsk_irp_complete_pended(Irp, status, 0);
+    return wsk_irp_complete_call(s->client, Irp, status, 0, "WskListen");
 }
 
 #define WSK_CONNECT_EX_MAX_BUFFER 65535

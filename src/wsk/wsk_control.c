@@ -386,5 +386,5 @@ NTSTATUS WSKAPI wsk_control_socket(PWSK_SOCKET Socket, WSK_CONTROL_SOCKET_TYPE R
             *OutputSizeReturned = res.bytes;
         return res.status;
     }
-    return wsk_irp_complete_pended(Irp, res.status, res.bytes);
+    return wsk_irp_complete_call(s != NULL ? s->client : NULL, Irp, res.status, res.bytes, "WskControlSocket");
 }

@@ -387,6 +387,22 @@ NTSTATUS WSKAPI wsk_control_socket(PWSK_SOCKET Socket, WSK_CONTROL_SOCKET_TYPE R
  * the status itself. */
 NTSTATUS wsk_irp_complete_pended(PIRP irp, NTSTATUS status, ULONG_PTR information);
 NTSTATUS wsk_irp_complete_now(PIRP irp, NTSTATUS status, ULONG_PTR information);
+/* _pended for a call whose completion is ordered with nothing else on its
+ * socket (WskSocket, WskBind, WskListen, WskControlSocket, ...): legal
+ * adversity may complete it later on another thread.  `call` names it in
+ * the adversity log; the client's WskDeregister waits for it. */
+NTSTATUS wsk_irp_complete_call(wsk_client *client, PIRP irp, NTSTATUS status, ULONG_PTR information,
+                               const char *call);
+/* _pended without the adversity hook. */
+NTSTATUS wsk_irp_complete_pended_plain(PIRP irp, NTSTATUS status, ULONG_PTR information);
+/* Legal adversity "pending" (wsk_adverse_completion.c): completes at once,
+ * returns the status without pending, or (with a client) completes later
+ * on another thread.  And a close's completion: TRUE if it was queued
+ * behind those later completions (the queue then releases the socket's
+ * count in the client). */
+NTSTATUS wsk_irp_complete_adverse(wsk_client *client, PIRP irp, NTSTATUS status, ULONG_PTR information,
+                                  const char *call);
+BOOLEAN wsk_irp_finish_close_adverse(wsk_client *client, PIRP close_irp);
 /* For IRPs that will complete later: push our location and mark pending. */
 void wsk_irp_begin_pending(PIRP irp);
 /* Completes an IRP begun with wsk_irp_begin_pending. */

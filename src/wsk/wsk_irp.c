@@ -32,7 +32,7 @@ static inline void wsk_irp_push(PIRP irp)
     wsk_irp_take(irp);
 }
 
-NTSTATUS wsk_irp_complete_pended(PIRP irp, NTSTATUS status, ULONG_PTR information)
+NTSTATUS wsk_irp_complete_pended_plain(PIRP irp, NTSTATUS status, ULONG_PTR information)
 {
     wsk_irp_push(irp);
     IoMarkIrpPending(irp);
@@ -40,6 +40,21 @@ NTSTATUS wsk_irp_complete_pended(PIRP irp, NTSTATUS status, ULONG_PTR informatio
     irp->IoStatus.Information = information;
     IoCompleteRequest(irp, IO_NETWORK_INCREMENT);
     return STATUS_PENDING;
+}
+
+NTSTATUS wsk_irp_complete_pended(PIRP irp, NTSTATUS status, ULONG_PTR information)
+{
+    if (openwsk_adverse(OPENWSK_ADVERSE_PENDING))
+        return wsk_irp_complete_adverse(NULL, irp, status, information, "an immediate completion");
+    return wsk_irp_complete_pended_plain(irp, status, information);
+}
+
+NTSTATUS wsk_irp_complete_call(wsk_client *client, PIRP irp, NTSTATUS status, ULONG_PTR information,
+                               const char *call)
+{
+    if (openwsk_adverse(OPENWSK_ADVERSE_PENDING))
+        return wsk_irp_complete_adverse(client, irp, status, information, call);
+    return wsk_irp_complete_pended_plain(irp, status, information);
 }
 
 NTSTATUS wsk_irp_complete_now(PIRP irp, NTSTATUS status, ULONG_PTR information)

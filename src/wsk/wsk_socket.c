@@ -161,7 +161,7 @@ static NTSTATUS WSKAPI wsk_socket_call(PWSK_CLIENT Client, ADDRESS_FAMILY Addres
     wsk_socket *s = NULL;
     NTSTATUS status = wsk_socket_create(c, AddressFamily, SocketType, Protocol, Flags, SocketContext, Dispatch,
                                         SecurityDescriptor, &s);
-    NTSTATUS r = wsk_irp_complete_pended(Irp, status, NT_SUCCESS(status) ? (ULONG_PTR)&s->pub : 0);
+    NTSTATUS r = wsk_irp_complete_call(c, Irp, status, NT_SUCCESS(status) ? (ULONG_PTR)&s->pub : 0, "WskSocket");
     wsk_client_call_end(c);
     return r;
 }
@@ -224,9 +224,13 @@ void wsk_socket_destroy(wsk_socket *s)
         openwsk_pool_free(s);
     /* Complete before the client stops counting the socket, so that
      * WskDeregister returns only after the close routine ran. */
+    openwsk_trace_socket_end(trace_id);
+    /* Legal adversity may complete the close later, behind completions it
+     * moved to another thread; it then releases the socket's count. */
+    if (close_irp != NULL && openwsk_adverse(OPENWSK_ADVERSE_PENDING) && wsk_irp_finish_close_adverse(c, close_irp))
+        return;
     if (close_irp != NULL)
         wsk_irp_finish(close_irp, STATUS_SUCCESS, 0);
-    openwsk_trace_socket_end(trace_id);
     wsk_client_socket_closed(c);
 }
 
@@ -368,7 +372,7 @@ static NTSTATUS WSKAPI wsk_bind(PWSK_SOCKET Socket, PSOCKADDR LocalAddress, ULON
     pthread_mutex_unlock(&s->lock);
     if (NT_SUCCESS(status) && s->category == WSK_CATEGORY_LISTEN)
         wsk_accept_events_start(s); /* static WSK_EVENT_ACCEPT, conditional accept */
-    return wsk_irp_complete_pended(Irp, status, 0);
+    return wsk_irp_complete_call(s->client, Irp, status, 0, "WskBind");
 }
 
 /* ---- addresses ---- */
@@ -395,7 +399,7 @@ static NTSTATUS address_query(PWSK_SOCKET Socket, PSOCKADDR Address, PIRP Irp, B
             __builtin_memcpy(Address, &addr, len);
     }
     pthread_mutex_unlock(&s->lock);
-    return wsk_irp_complete_pended(Irp, status, 0);
+    return wsk_irp_complete_call(s->client, Irp, status, 0, remote ? "WskGetRemoteAddress" : "WskGetLocalAddress");
 }
 
 static NTSTATUS WSKAPI wsk_get_local_address(PWSK_SOCKET Socket, PSOCKADDR LocalAddress, PIRP Irp)
@@ -591,7 +595,7 @@ static NTSTATUS WSKAPI wsk_socket_connect(PWSK_CLIENT Client, USHORT SocketType,
             s->closing = TRUE;
             wsk_socket_destroy(s);
         }
-        r = wsk_irp_complete_pended(Irp, status, 0);
+        r = wsk_irp_complete_call(c, Irp, status, 0, "WskSocketConnect");
     }
     wsk_client_call_end(c);
     return r;
