@@ -9,6 +9,7 @@
 #include <openwsk_runtime.h>
 #include <wsk.h>
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,15 @@ static void specification(void)
     CHECK(!openwsk_adverse(OPENWSK_ADVERSE_LOW_RESOURCES));
     CHECK_EQ(openwsk_adversity_configure("x"), -1);
     CHECK_EQ(openwsk_adversity_configure("7,nonsense"), -1);
+    CHECK_EQ(openwsk_adversity_configure("7,reset=0"), -1);
+    CHECK_EQ(openwsk_adversity_configure("7,reset="), -1);
+    CHECK_EQ(openwsk_adversity_configure("7,resets"), -1);
+    CHECK_EQ(openwsk_adversity_configure("7"), 0);
+    CHECK(!openwsk_adverse(OPENWSK_ADVERSE_RESET)); /* only when named */
+    CHECK(openwsk_adverse(OPENWSK_ADVERSE_PENDING));
+    CHECK_EQ(openwsk_adversity_configure("7,reset"), 0);
+    CHECK(openwsk_adverse(OPENWSK_ADVERSE_RESET));
+    CHECK(!openwsk_adverse(OPENWSK_ADVERSE_SHORT_RECEIVE));
     CHECK_EQ(openwsk_adversity_configure("7,lowres=0"), -1);
     CHECK_EQ(openwsk_adversity_configure(""), 0);
     CHECK(!openwsk_adverse(OPENWSK_ADVERSE_SHORT_RECEIVE));
@@ -462,6 +472,147 @@ static void pending_finds_a_driver_that_does_not_wait(void)
     CHECK_EQ(fixed, 0);
 }
 
+/* ---- reset: connections reset in the middle of a transfer ---- */
+
+/* IRP path: a stream of receives sees a prefix of the peer's bytes, in
+ * order, then STATUS_CONNECTION_RESET, and every later receive and send
+ * fails the same way; the peer sees the reset too. */
+static void reset_fails_pending_and_later_calls(void)
+{
+    CHECK_EQ(openwsk_adversity_configure("31,reset=20"), 0);
+    wt_wsk t;
+    wt_wsk_open(&t);
+    int peer;
+    PWSK_SOCKET s = wt_connect_to_linux(&t, NULL, NULL, 0, &peer);
+    const WSK_PROVIDER_CONNECTION_DISPATCH *d = s->Dispatch;
+    static unsigned char sent[256 * 1024], got[256 * 1024];
+    for (size_t i = 0; i < sizeof(sent); i++)
+        sent[i] = peer_pattern(i);
+    (void)peer_send_all(peer, sent, 64 * 1024); /* all of it fits in the socket buffers */
+    PMDL m = IoAllocateMdl(got, sizeof(got), FALSE, FALSE, NULL);
+    MmBuildMdlForNonPagedPool(m);
+    size_t have = 0;
+    NTSTATUS st = STATUS_SUCCESS;
+    for (int i = 0; i < 1000 && st == STATUS_SUCCESS; i++) {
+        WSK_BUF b = {m, have, 512};
+        st = wt_irp_result(&t.irp, d->WskReceive(s, &b, 0, wt_irp_arm(&t.irp)));
+        if (st == STATUS_SUCCESS) {
+            CHECK(t.irp.irp->IoStatus.Information > 0);
+            have += t.irp.irp->IoStatus.Information;
+        }
+    }
+    CHECK_EQ(st, STATUS_CONNECTION_RESET);
+    CHECK(have < 64 * 1024); /* reset in the middle: about one receive in 20 */
+    CHECK(memcmp(sent, got, have) == 0);
+    WSK_BUF more = {m, 0, 100};
+    CHECK_EQ(wt_irp_result(&t.irp, d->WskReceive(s, &more, 0, wt_irp_arm(&t.irp))), STATUS_CONNECTION_RESET);
+    CHECK_EQ(wt_irp_result(&t.irp, d->WskSend(s, &more, 0, wt_irp_arm(&t.irp))), STATUS_CONNECTION_RESET);
+    CHECK_EQ(wt_irp_result(&t.irp, d->WskSend(s, &more, 0, wt_irp_arm(&t.irp))), STATUS_CONNECTION_RESET);
+    unsigned char c;
+    long n;
+    while ((n = peer_recv(peer, &c, 1, 2000)) > 0)
+        ;
+    CHECK_EQ(n, -ECONNRESET);
+    IoFreeMdl(m);
+    peer_close(peer);
+    CHECK_EQ(wt_close(&t, s), STATUS_SUCCESS);
+    wt_wsk_close(&t);
+    CHECK_EQ(openwsk_adversity_configure(""), 0);
+}
+
+/* Event path: each reset connection is reported once, by
+ * WskDisconnectEvent with WSK_FLAG_ABORTIVE or by a NULL WskReceiveEvent
+ * indication (the socket no longer works), never both; the bytes
+ * indicated before are a prefix of the peer's, in order. */
+typedef struct reset_events {
+    pthread_mutex_t mu;
+    KEVENT told;
+    unsigned char got[16384];
+    size_t have;
+    int null_indications, abortive, graceful;
+} reset_events;
+
+static NTSTATUS WSKAPI reset_receive_event(PVOID SocketContext, ULONG Flags, PWSK_DATA_INDICATION DataIndication,
+                                           SIZE_T BytesIndicated, SIZE_T *BytesAccepted)
+{
+    (void)Flags;
+    (void)BytesIndicated;
+    (void)BytesAccepted;
+    reset_events *x = SocketContext;
+    pthread_mutex_lock(&x->mu);
+    if (DataIndication == NULL) {
+        x->null_indications++;
+        KeSetEvent(&x->told, IO_NO_INCREMENT, FALSE);
+    }
+    for (PWSK_DATA_INDICATION i = DataIndication; i != NULL; i = i->Next) {
+        PUCHAR va = MmGetSystemAddressForMdlSafe(i->Buffer.Mdl, NormalPagePriority);
+        size_t len = i->Buffer.Length;
+        if (x->have + len <= sizeof(x->got))
+            memcpy(x->got + x->have, va + i->Buffer.Offset, len);
+        x->have += len;
+    }
+    pthread_mutex_unlock(&x->mu);
+    return STATUS_SUCCESS;
+}
+
+static NTSTATUS WSKAPI reset_disconnect_event(PVOID SocketContext, ULONG Flags)
+{
+    reset_events *x = SocketContext;
+    pthread_mutex_lock(&x->mu);
+    if (Flags & WSK_FLAG_ABORTIVE)
+        x->abortive++;
+    else
+        x->graceful++;
+    KeSetEvent(&x->told, IO_NO_INCREMENT, FALSE);
+    pthread_mutex_unlock(&x->mu);
+    return STATUS_SUCCESS;
+}
+
+static const WSK_CLIENT_CONNECTION_DISPATCH reset_dispatch = {reset_receive_event, reset_disconnect_event, NULL};
+
+static void reset_reported_once_to_events(void)
+{
+    CHECK_EQ(openwsk_adversity_configure("32,reset=4"), 0);
+    wt_wsk t;
+    wt_wsk_open(&t);
+    int nulls = 0, aborts = 0;
+    for (int k = 0; k < 8; k++) {
+        static reset_events x;
+        memset(&x, 0, sizeof(x));
+        pthread_mutex_init(&x.mu, NULL);
+        KeInitializeEvent(&x.told, NotificationEvent, FALSE);
+        int peer;
+        PWSK_SOCKET s =
+            wt_connect_to_linux(&t, &x, &reset_dispatch, WSK_EVENT_RECEIVE | WSK_EVENT_DISCONNECT, &peer);
+        static unsigned char sent[16384];
+        for (size_t i = 0; i < sizeof(sent); i++)
+            sent[i] = peer_pattern(i + (size_t)k);
+        /* Small pieces, so that the reader arms often; the peer's sends
+         * may fail once the reset reached it. */
+        for (size_t off = 0; off < sizeof(sent); off += 256) {
+            if (peer_send_all(peer, sent + off, 256) < 0)
+                break;
+            usleep(200);
+        }
+        LARGE_INTEGER timeout = {.QuadPart = -5000LL * 10000};
+        CHECK_EQ(KeWaitForSingleObject(&x.told, Executive, KernelMode, FALSE, &timeout), STATUS_SUCCESS);
+        usleep(20000); /* a second notice would come now */
+        pthread_mutex_lock(&x.mu);
+        CHECK_EQ(x.null_indications + x.abortive, 1);
+        CHECK_EQ(x.graceful, 0);
+        CHECK(x.have < sizeof(sent) && memcmp(x.got, sent, x.have) == 0);
+        nulls += x.null_indications;
+        aborts += x.abortive;
+        pthread_mutex_unlock(&x.mu);
+        peer_close(peer);
+        CHECK_EQ(wt_close(&t, s), STATUS_SUCCESS);
+        pthread_mutex_destroy(&x.mu);
+    }
+    CHECK(nulls > 0 && aborts > 0);
+    wt_wsk_close(&t);
+    CHECK_EQ(openwsk_adversity_configure(""), 0);
+}
+
 int main(void)
 {
     WT_RUN(specification);
@@ -473,5 +624,7 @@ int main(void)
     WT_RUN(pending_moves_completions);
     WT_RUN(pending_close_comes_last);
     WT_RUN(pending_finds_a_driver_that_does_not_wait);
+    WT_RUN(reset_fails_pending_and_later_calls);
+    WT_RUN(reset_reported_once_to_events);
     return wt_finish();
 }

@@ -18,11 +18,12 @@
 unsigned openwsk_adversity_flags;
 
 static unsigned adversity_lowres = 100;
+static unsigned adversity_reset = 200;
 static uint64_t adversity_seed;
 static FILE *adversity_log; /* log=FILE, or NULL */
 static pthread_mutex_t adversity_log_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned long adversity_events;      /* atomic */
-static unsigned long adversity_by_kind[5]; /* atomic: short receives, short indications, failed allocations, slowed sends, completions moved */
+static unsigned long adversity_by_kind[6]; /* atomic: short receives, short indications, failed allocations, slowed sends, completions moved, resets */
 static int adversity_summary_registered;
 
 #define STDERR_EVENTS 20
@@ -33,7 +34,8 @@ static unsigned kind_index(unsigned what)
            : what == OPENWSK_ADVERSE_SHORT_INDICATION ? 1
            : what == OPENWSK_ADVERSE_LOW_RESOURCES    ? 2
            : what == OPENWSK_ADVERSE_SLOW_SEND        ? 3
-                                                      : 4;
+           : what == OPENWSK_ADVERSE_PENDING          ? 4
+                                                      : 5;
 }
 
 static void adversity_summary(void)
@@ -41,13 +43,14 @@ static void adversity_summary(void)
     if (adversity_seed == 0 && __atomic_load_n(&adversity_events, __ATOMIC_RELAXED) == 0)
         return;
     openwsk_log("adversity: seed %llu: %lu events injected (%lu short receives, %lu short indications, "
-                "%lu failed allocations, %lu slowed senders, %lu completions moved)%s",
+                "%lu failed allocations, %lu slowed senders, %lu completions moved, %lu resets)%s",
                 (unsigned long long)adversity_seed, __atomic_load_n(&adversity_events, __ATOMIC_RELAXED),
                 __atomic_load_n(&adversity_by_kind[0], __ATOMIC_RELAXED),
                 __atomic_load_n(&adversity_by_kind[1], __ATOMIC_RELAXED),
                 __atomic_load_n(&adversity_by_kind[2], __ATOMIC_RELAXED),
                 __atomic_load_n(&adversity_by_kind[3], __ATOMIC_RELAXED),
-                __atomic_load_n(&adversity_by_kind[4], __ATOMIC_RELAXED), adversity_log != NULL ? "; every event is in the log file" : "");
+                __atomic_load_n(&adversity_by_kind[4], __ATOMIC_RELAXED),
+                __atomic_load_n(&adversity_by_kind[5], __ATOMIC_RELAXED), adversity_log != NULL ? "; every event is in the log file" : "");
     if (adversity_log != NULL)
         fflush(adversity_log);
 }
@@ -63,11 +66,11 @@ int openwsk_adversity_configure(const char *spec)
     errno = 0;
     unsigned long long seed = strtoull(spec, &end, 10);
     if (errno != 0 || end == spec || (*end != '\0' && *end != ',')) {
-        openwsk_log("OPENWSK_ADVERSITY=\"%s\": expected <seed>[,short][,events][,slowsend][,pending][,lowres=N][,log=FILE]", spec);
+        openwsk_log("OPENWSK_ADVERSITY=\"%s\": expected <seed>[,short][,events][,slowsend][,pending][,lowres=N][,reset=N][,log=FILE]", spec);
         return -1;
     }
     unsigned flags = 0;
-    unsigned lowres = 100;
+    unsigned lowres = 100, reset = 200;
     const char *log_path = NULL;
     char path[512];
     const char *p = end;
@@ -91,12 +94,26 @@ int openwsk_adversity_configure(const char *spec)
             }
             lowres = (unsigned)v;
             flags |= OPENWSK_ADVERSE_LOW_RESOURCES;
+        } else if (n >= 5 && strncmp(p, "reset", 5) == 0 && (n == 5 || p[5] == '=')) {
+            if (n > 6) {
+                char *e;
+                unsigned long v = strtoul(p + 6, &e, 10);
+                if (e != p + n || v < 1 || v > 1000000) {
+                    openwsk_log("OPENWSK_ADVERSITY: reset=N needs 1 <= N <= 1000000");
+                    return -1;
+                }
+                reset = (unsigned)v;
+            } else if (n == 6) {
+                openwsk_log("OPENWSK_ADVERSITY: reset=N needs 1 <= N <= 1000000");
+                return -1;
+            }
+            flags |= OPENWSK_ADVERSE_RESET;
         } else if (n > 4 && n - 4 < sizeof(path) && strncmp(p, "log=", 4) == 0) {
             memcpy(path, p + 4, n - 4);
             path[n - 4] = '\0';
             log_path = path;
         } else {
-            openwsk_log("OPENWSK_ADVERSITY: unknown option \"%.*s\" (short, events, slowsend, pending, lowres=N, log=FILE)", (int)n, p);
+            openwsk_log("OPENWSK_ADVERSITY: unknown option \"%.*s\" (short, events, slowsend, pending, lowres=N, reset=N, log=FILE)", (int)n, p);
             return -1;
         }
         p += n;
@@ -119,6 +136,7 @@ int openwsk_adversity_configure(const char *spec)
     }
     adversity_seed = seed;
     adversity_lowres = lowres;
+    adversity_reset = reset;
     /* One mechanism: the schedule perturbation of the same seed. */
     openwsk_perturb_configure(1, seed);
     __atomic_store_n(&openwsk_adversity_flags, flags, __ATOMIC_RELEASE);
@@ -126,14 +144,17 @@ int openwsk_adversity_configure(const char *spec)
         adversity_summary_registered = 1;
         atexit(adversity_summary);
     }
-    openwsk_log("adversity on, seed %llu:%s%s%s%s%s, with schedule perturbation (replay: the same OPENWSK_ADVERSITY)",
+    openwsk_log("adversity on, seed %llu:%s%s%s%s%s%s, with schedule perturbation (replay: the same OPENWSK_ADVERSITY)",
                 seed, (flags & OPENWSK_ADVERSE_SHORT_RECEIVE) ? " short-receives" : "",
                 (flags & OPENWSK_ADVERSE_SHORT_INDICATION) ? " short-indications" : "",
                 (flags & OPENWSK_ADVERSE_SLOW_SEND) ? " slow-sends" : "",
                 (flags & OPENWSK_ADVERSE_PENDING) ? " moved-completions" : "",
+                (flags & OPENWSK_ADVERSE_RESET) ? " resets" : "",
                 (flags & OPENWSK_ADVERSE_LOW_RESOURCES) ? " low-resources" : "");
     if (flags & OPENWSK_ADVERSE_LOW_RESOURCES)
         openwsk_log("adversity: the driver's allocations fail 1 in %u", lowres);
+    if (flags & OPENWSK_ADVERSE_RESET)
+        openwsk_log("adversity: 1 data operation in %u resets its connection", reset);
     return 0;
 }
 
@@ -196,6 +217,11 @@ void openwsk_adversity_event(unsigned what, const char *fmt, ...)
         openwsk_log("adversity #%lu: %s%s", n, text,
                     n == STDERR_EVENTS ? " (later events: counted only; log=FILE keeps them all)" : "");
     }
+}
+
+int openwsk_adversity_reset_now(openwsk_adversity_stream *st)
+{
+    return !st->reset && openwsk_adversity_stream_one_in(st, adversity_reset);
 }
 
 int openwsk_adversity_fail_allocation(const char *call, uint64_t bytes)

@@ -3,10 +3,11 @@
  * --adversity): behaviours Windows is allowed to show and drivers often
  * mishandle, made frequent, seeded and logged.
  *
- *   OPENWSK_ADVERSITY=<seed>[,short][,events][,slowsend][,pending][,lowres=N][,log=FILE]
+ *   OPENWSK_ADVERSITY=<seed>[,short][,events][,slowsend][,pending][,lowres=N][,reset=N][,log=FILE]
  *
- * A seed alone turns on every behaviour below; naming some turns on only
- * those.  The mode is built on schedule perturbation (perturb.h): it turns
+ * A seed alone turns on every behaviour below but reset, which a correct
+ * driver survives only by losing the connection; naming some turns on
+ * only those.  The mode is built on schedule perturbation (perturb.h): it turns
  * it on with the same seed (delayed and reordered completions, inline
  * versus deferred attempts), and every adversity decision is drawn from
  * the same per-thread generators, so a seed fixes each thread's decisions.
@@ -24,6 +25,12 @@
  *   lowres=N  the driver's allocations (ExAllocatePool*, IoAllocateIrp,
  *             IoAllocateMdl) fail one time in N, as Driver Verifier's
  *             low resources simulation does (default 100);
+ *   reset=N   one data operation in N on a connection (default 200) finds
+ *             it reset, as by the peer or the network: pending and later
+ *             calls fail with STATUS_CONNECTION_RESET, and the client's
+ *             events learn it from WskDisconnectEvent (WSK_FLAG_ABORTIVE)
+ *             or, one time in two, from a NULL WskReceiveEvent indication
+ *             (the socket no longer works);
  *   log=FILE  every injected event goes to FILE; otherwise the first 20
  *             go to stderr, and a summary at exit.
  * Off: each hook is one load and a branch not taken.
@@ -38,6 +45,7 @@
 #define OPENWSK_ADVERSE_LOW_RESOURCES 0x04u
 #define OPENWSK_ADVERSE_SLOW_SEND 0x08u
 #define OPENWSK_ADVERSE_PENDING 0x10u
+#define OPENWSK_ADVERSE_RESET 0x20u
 
 extern unsigned openwsk_adversity_flags;
 
@@ -60,6 +68,8 @@ typedef struct openwsk_adversity_stream {
     unsigned ordinal; /* 0: assigned at the first draw (tests may preset it) */
     unsigned char seeded;
     unsigned char send_slowed; /* slowsend: the socket's send buffer was made small */
+    unsigned char reset;       /* reset: the connection was reset by adversity */
+    unsigned char reset_null;  /* ... and events learn it from a NULL receive indication */
 } openwsk_adversity_stream;
 int openwsk_adversity_stream_one_in(openwsk_adversity_stream *st, unsigned n);
 uint32_t openwsk_adversity_stream_pick(openwsk_adversity_stream *st, uint32_t max);
@@ -70,6 +80,9 @@ int openwsk_adversity_one_in(unsigned n);
 
 /* Records one injected event (counted, logged as configured). */
 void openwsk_adversity_event(unsigned what, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* reset: whether this data operation finds its connection reset. */
+int openwsk_adversity_reset_now(openwsk_adversity_stream *st);
 
 /* lowres: whether this allocation of the driver's fails (logs it). */
 int openwsk_adversity_fail_allocation(const char *call, uint64_t bytes);

@@ -90,6 +90,8 @@ static void data_finish(wsk_socket *s, wsk_req *r, wsk_req_outcome *out)
         s->reset_seen = TRUE;
     else if (s->reset_seen && r->kind == WSK_REQ_RECEIVE && r->result == 0 && r->transferred == 0 && r->wanted > 0)
         out->status = STATUS_CONNECTION_RESET;
+    else if (s->reset_seen && (r->result == -EPIPE || r->result == -ENOTCONN))
+        out->status = STATUS_CONNECTION_RESET; /* after our own reset (adversity) Linux says not connected */
     if (r->u.recv.control_length_out != NULL)
         *r->u.recv.control_length_out = 0; /* TCP delivers no control data */
     if (r->u.recv.control_flags_out != NULL)
@@ -202,6 +204,7 @@ static NTSTATUS data_start_ex(wsk_socket *s, PWSK_BUF Buffer, ULONG Flags, PIRP 
         pthread_mutex_unlock(&s->lock);
         return wsk_fail_now(Irp, STATUS_INVALID_CONNECTION);
     }
+    wsk_rx_maybe_reset_locked(s, kind == WSK_REQ_RECEIVE ? "WskReceive" : kind == WSK_REQ_SEND ? "WskSend" : "WskDisconnect");
     if (kind == WSK_REQ_SEND && (s->send_shut || s->disconnect_issued)) {
         /* After a graceful WskDisconnect no more sends (PFN_WSK_DISCONNECT). */
         pthread_mutex_unlock(&s->lock);

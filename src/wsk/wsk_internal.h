@@ -241,6 +241,14 @@ void wsk_accept_drop_unclaimed(wsk_socket *s);
  * waiting close); wsk_rx_kick takes one itself. */
 void wsk_rx_kick_held(wsk_socket *s);
 void wsk_rx_kick(wsk_socket *s);
+/* Legal adversity "reset" (adversity.h), before a data operation on a
+ * connection: now and then resets it as the peer could have. */
+void wsk_rx_adverse_reset_locked(wsk_socket *s, const char *call);
+static inline void wsk_rx_maybe_reset_locked(wsk_socket *s, const char *call)
+{
+    if (openwsk_adverse(OPENWSK_ADVERSE_RESET))
+        wsk_rx_adverse_reset_locked(s, call);
+}
 /* Gives accepted connections the events their listener enabled for them. */
 void wsk_conn_inherit_events(wsk_socket *listener, wsk_socket *child);
 NTSTATUS WSKAPI wsk_conn_release(PWSK_SOCKET Socket, PWSK_DATA_INDICATION DataIndication);

@@ -140,6 +140,7 @@ static void rx_arm_locked(wsk_socket *s)
         openwsk_adversity_event(OPENWSK_ADVERSE_SHORT_INDICATION, "socket #%u: WskReceiveEvent gets at most %zu bytes",
                                 s->adversity.ordinal, r->seg[0].length);
     }
+    wsk_rx_maybe_reset_locked(s, "the receive-event reader");
     wsk_req_track_locked(s, r);
     s->rx_reader = r;
     wsk_io_recv(&r->io, s->fd, r->seg, 1, rx_read_done, r);
@@ -163,10 +164,15 @@ static void rx_read_done(wsk_io *io, void *context, long result, size_t transfer
         s->rx_data_blocks++;
     } else {
         rx_block_put_locked(s, b);
-        if (result == 0)
+        /* Linux reports a reset once, then end of file (data_finish). */
+        if (result == -ECONNRESET || (s->reset_seen && (result == 0 || result == -ENOTCONN))) {
+            s->reset_seen = TRUE;
+            s->rx_error = -ECONNRESET;
+        } else if (result == 0) {
             s->receive_shut = TRUE; /* the peer's FIN */
-        else if (result != -ECANCELED)
+        } else if (result != -ECANCELED) {
             s->rx_error = result;
+        }
     }
     s->callbacks++; /* taken while the reader still kept the socket alive */
     pthread_mutex_unlock(&s->lock);
@@ -222,6 +228,45 @@ static BOOLEAN rx_serve_one_locked(wsk_socket *s)
                                  : s->receive_shut                                    ? 0
                                                                                       : s->rx_error);
     return TRUE;
+}
+
+/* Legal adversity "reset": the connection is reset now, as a peer's RST
+ * or a middlebox would (connect(AF_UNSPEC) sends one and leaves the local
+ * error ECONNRESET for the next operation). */
+void wsk_rx_adverse_reset_locked(wsk_socket *s, const char *call)
+{
+    if (!s->connected || s->closing || !openwsk_adversity_reset_now(&s->adversity))
+        return;
+    s->adversity.reset = 1;
+    s->reset_seen = TRUE;
+    (void)lx_abort(s->fd);
+    /* Half the time a client with receive events learns it from a NULL
+     * indication: the socket no longer works (PFN_WSK_RECEIVE_EVENT). */
+    s->adversity.reset_null = (s->events & WSK_EVENT_RECEIVE) && openwsk_adversity_stream_one_in(&s->adversity, 2);
+    openwsk_adversity_event(OPENWSK_ADVERSE_RESET, "socket #%u: the connection is reset before %s%s",
+                            s->adversity.ordinal, call,
+                            s->adversity.reset_null ? " (WskReceiveEvent will get a NULL indication)" : "");
+}
+
+/* The reset's notice as a NULL indication: the socket no longer works and
+ * no WskDisconnectEvent follows (docs/decisions.md).  Called and returns
+ * with the lock dropped. */
+static void rx_indicate_dead_locked(wsk_socket *s, const WSK_CLIENT_CONNECTION_DISPATCH *d)
+{
+    s->disconnect_indicated = TRUE;
+    s->callbacks++;
+    wsk_event_enter_locked(s, WSK_EVENT_RECEIVE);
+    pthread_mutex_unlock(&s->lock);
+    openwsk_perturb_point(); /* schedule perturbation: the lock was just dropped */
+    SIZE_T accepted = 0;
+    (void)OPENWSK_TRACE_CALLBACK("WskReceiveEvent", &s->pub,
+                                 d->WskReceiveEvent(s->context, WSK_FLAG_AT_DISPATCH_LEVEL, NULL, 0, &accepted));
+    pthread_mutex_lock(&s->lock);
+    LIST_ENTRY finished;
+    wsk_event_leave_locked(s, WSK_EVENT_RECEIVE, &finished);
+    s->callbacks--;
+    pthread_mutex_unlock(&s->lock);
+    wsk_event_finish_disables(&finished);
 }
 
 /* Runs the receive path until nothing is left to do: completes decided
@@ -289,6 +334,12 @@ void wsk_rx_kick_held(wsk_socket *s)
             }
             pthread_mutex_unlock(&s->lock);
             wsk_event_finish_disables(&finished);
+            continue;
+        }
+        if (s->adversity.reset_null && d != NULL && d->WskReceiveEvent != NULL && (s->events & WSK_EVENT_RECEIVE) &&
+            !s->disconnect_indicated && !s->closing && receives_done && !s->rx_indicating && IsListEmpty(&s->rx_data) &&
+            s->rx_error != 0) {
+            rx_indicate_dead_locked(s, d); /* drops the lock */
             continue;
         }
         if (d != NULL && d->WskDisconnectEvent != NULL && (s->events & WSK_EVENT_DISCONNECT) &&
