@@ -37,9 +37,14 @@ static void specification(void)
     CHECK_EQ(openwsk_adversity_configure("7,reset=0"), -1);
     CHECK_EQ(openwsk_adversity_configure("7,reset="), -1);
     CHECK_EQ(openwsk_adversity_configure("7,resets"), -1);
+    CHECK_EQ(openwsk_adversity_configure("7,short=3"), -1);
+    CHECK_EQ(openwsk_adversity_configure("7,deadlisten=x"), -1);
     CHECK_EQ(openwsk_adversity_configure("7"), 0);
     CHECK(!openwsk_adverse(OPENWSK_ADVERSE_RESET)); /* only when named */
     CHECK(openwsk_adverse(OPENWSK_ADVERSE_PENDING));
+    CHECK(!openwsk_adverse(OPENWSK_ADVERSE_DEAD_LISTENER));
+    CHECK_EQ(openwsk_adversity_configure("7,lowres"), 0);
+    CHECK(openwsk_adverse(OPENWSK_ADVERSE_LOW_RESOURCES));
     CHECK_EQ(openwsk_adversity_configure("7,reset"), 0);
     CHECK(openwsk_adverse(OPENWSK_ADVERSE_RESET));
     CHECK(!openwsk_adverse(OPENWSK_ADVERSE_SHORT_RECEIVE));
@@ -613,6 +618,131 @@ static void reset_reported_once_to_events(void)
     CHECK_EQ(openwsk_adversity_configure(""), 0);
 }
 
+/* ---- deadlisten: a listener stops working (PFN_WSK_ACCEPT_EVENT,
+ * AcceptSocket NULL) ---- */
+
+typedef struct dead_listener {
+    pthread_mutex_t mu;
+    KEVENT died;
+    int nulls, accepted;
+} dead_listener;
+
+static NTSTATUS WSKAPI dead_accept_event(PVOID SocketContext, ULONG Flags, PSOCKADDR LocalAddress,
+                                         PSOCKADDR RemoteAddress, PWSK_SOCKET AcceptSocket,
+                                         PVOID *AcceptSocketContext,
+                                         const WSK_CLIENT_CONNECTION_DISPATCH **AcceptSocketDispatch)
+{
+    (void)Flags;
+    (void)LocalAddress;
+    (void)RemoteAddress;
+    dead_listener *x = SocketContext;
+    pthread_mutex_lock(&x->mu);
+    if (AcceptSocket == NULL) {
+        x->nulls++;
+        KeSetEvent(&x->died, IO_NO_INCREMENT, FALSE);
+    } else {
+        x->accepted++;
+    }
+    pthread_mutex_unlock(&x->mu);
+    *AcceptSocketContext = NULL;
+    *AcceptSocketDispatch = NULL;
+    /* Declined: the provider resets and frees the connection. */
+    return AcceptSocket == NULL ? STATUS_SUCCESS : STATUS_REQUEST_NOT_ACCEPTED;
+}
+
+static const WSK_CLIENT_LISTEN_DISPATCH dead_listen_dispatch = {dead_accept_event, NULL, NULL};
+
+static PWSK_SOCKET listener_on_loopback(wt_wsk *t, PVOID context, const VOID *dispatch, USHORT *port)
+{
+    NTSTATUS st;
+    PWSK_SOCKET l = wt_socket_with(t, AF_INET, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_LISTEN_SOCKET, context, dispatch, &st);
+    CHECK_EQ(st, STATUS_SUCCESS);
+    SOCKADDR_IN a = wt_in4("127.0.0.1", 0), local;
+    CHECK_EQ(wt_bind(t, l, &a), STATUS_SUCCESS);
+    CHECK_EQ(wt_local_address(t, l, &local), STATUS_SUCCESS);
+    *port = RtlUshortByteSwap(local.sin_port);
+    return l;
+}
+
+/* Accept events: connections are offered until the listener dies, which
+ * WskAcceptEvent hears once (NULL AcceptSocket); then WskAccept fails with
+ * STATUS_FILE_FORCED_CLOSED and Linux peers can no longer connect. */
+static void dead_listener_told_once(void)
+{
+    CHECK_EQ(openwsk_adversity_configure("41,deadlisten=4"), 0);
+    wt_wsk t;
+    wt_wsk_open(&t);
+    static dead_listener x;
+    memset(&x, 0, sizeof(x));
+    pthread_mutex_init(&x.mu, NULL);
+    KeInitializeEvent(&x.died, NotificationEvent, FALSE);
+    USHORT port;
+    PWSK_SOCKET l = listener_on_loopback(&t, &x, &dead_listen_dispatch, &port);
+    const WSK_PROVIDER_LISTEN_DISPATCH *d = l->Dispatch;
+    WSK_EVENT_CALLBACK_CONTROL control = {&NPI_WSK_INTERFACE_ID, WSK_EVENT_ACCEPT};
+    CHECK_EQ(d->WskControlSocket(l, WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET, sizeof(control), &control, 0,
+                                 NULL, NULL, NULL),
+             STATUS_SUCCESS);
+    int connects = 0;
+    LARGE_INTEGER none = {.QuadPart = 0};
+    while (connects < 200 && KeWaitForSingleObject(&x.died, Executive, KernelMode, FALSE, &none) != STATUS_SUCCESS) {
+        int c = peer_tcp_connect(4, "127.0.0.1", port);
+        if (c >= 0)
+            peer_close(c);
+        connects++;
+        usleep(2000);
+    }
+    LARGE_INTEGER timeout = {.QuadPart = -5000LL * 10000};
+    CHECK_EQ(KeWaitForSingleObject(&x.died, Executive, KernelMode, FALSE, &timeout), STATUS_SUCCESS);
+    CHECK(connects < 200);
+    CHECK_EQ(peer_tcp_connect(4, "127.0.0.1", port), -ECONNREFUSED); /* nobody listens any more */
+    usleep(20000);
+    pthread_mutex_lock(&x.mu);
+    CHECK_EQ(x.nulls, 1);
+    pthread_mutex_unlock(&x.mu);
+    CHECK_EQ(wt_irp_result(&t.irp, d->WskAccept(l, 0, NULL, NULL, NULL, NULL, wt_irp_arm(&t.irp))),
+             STATUS_FILE_FORCED_CLOSED);
+    CHECK_EQ(wt_close(&t, l), STATUS_SUCCESS);
+    wt_wsk_close(&t);
+    pthread_mutex_destroy(&x.mu);
+    CHECK_EQ(openwsk_adversity_configure(""), 0);
+}
+
+/* WskAccept IRPs: they accept until one finds the listener dead and
+ * fails with STATUS_FILE_FORCED_CLOSED, as every later one does. */
+static void dead_listener_fails_accepts(void)
+{
+    CHECK_EQ(openwsk_adversity_configure("42,deadlisten=3"), 0);
+    wt_wsk t;
+    wt_wsk_open(&t);
+    USHORT port;
+    PWSK_SOCKET l = listener_on_loopback(&t, NULL, NULL, &port);
+    const WSK_PROVIDER_LISTEN_DISPATCH *d = l->Dispatch;
+    NTSTATUS st = STATUS_SUCCESS;
+    int accepted = 0;
+    for (int i = 0; i < 100 && st == STATUS_SUCCESS; i++) {
+        NTSTATUS r = d->WskAccept(l, 0, NULL, NULL, NULL, NULL, wt_irp_arm(&t.irp));
+        int c = peer_tcp_connect(4, "127.0.0.1", port);
+        st = wt_irp_result(&t.irp, r);
+        if (st == STATUS_SUCCESS) {
+            accepted++;
+            PWSK_SOCKET a = (PWSK_SOCKET)t.irp.irp->IoStatus.Information;
+            CHECK(a != NULL);
+            const WSK_PROVIDER_CONNECTION_DISPATCH *ad = a->Dispatch;
+            CHECK_EQ(wt_irp_result(&t.irp, ad->WskCloseSocket(a, wt_irp_arm(&t.irp))), STATUS_SUCCESS);
+        }
+        if (c >= 0)
+            peer_close(c);
+    }
+    CHECK_EQ(st, STATUS_FILE_FORCED_CLOSED);
+    CHECK(accepted < 100);
+    CHECK_EQ(wt_irp_result(&t.irp, d->WskAccept(l, 0, NULL, NULL, NULL, NULL, wt_irp_arm(&t.irp))),
+             STATUS_FILE_FORCED_CLOSED);
+    CHECK_EQ(wt_close(&t, l), STATUS_SUCCESS);
+    wt_wsk_close(&t);
+    CHECK_EQ(openwsk_adversity_configure(""), 0);
+}
+
 int main(void)
 {
     WT_RUN(specification);
@@ -626,5 +756,7 @@ int main(void)
     WT_RUN(pending_finds_a_driver_that_does_not_wait);
     WT_RUN(reset_fails_pending_and_later_calls);
     WT_RUN(reset_reported_once_to_events);
+    WT_RUN(dead_listener_told_once);
+    WT_RUN(dead_listener_fails_accepts);
     return wt_finish();
 }

@@ -17,42 +17,86 @@
 
 unsigned openwsk_adversity_flags;
 
-static unsigned adversity_lowres = 100;
-static unsigned adversity_reset = 200;
+/* The behaviours, in the order of the specification; `odds` is the "one in
+ * N" of those that take =N. */
+typedef struct adversity_kind {
+    const char *option;
+    unsigned flag;
+    const char *label;   /* in the start line and the summary */
+    unsigned odds;       /* 0: the option takes no =N */
+    const char *meaning; /* with the odds: "the driver's allocations fail 1 in %u" */
+    unsigned char bare;  /* turned on by a seed alone */
+} adversity_kind;
+
+static adversity_kind adversity_kinds[] = {
+    {"short", OPENWSK_ADVERSE_SHORT_RECEIVE, "short receives", 0, NULL, 1},
+    {"events", OPENWSK_ADVERSE_SHORT_INDICATION, "short indications", 0, NULL, 1},
+    {"slowsend", OPENWSK_ADVERSE_SLOW_SEND, "slowed senders", 0, NULL, 1},
+    {"pending", OPENWSK_ADVERSE_PENDING, "completions moved", 0, NULL, 1},
+    {"lowres", OPENWSK_ADVERSE_LOW_RESOURCES, "failed allocations", 100, "the driver's allocations fail 1 in %u", 1},
+    {"reset", OPENWSK_ADVERSE_RESET, "resets", 200, "1 data operation in %u resets its connection", 0},
+    {"deadlisten", OPENWSK_ADVERSE_DEAD_LISTENER, "dead listeners", 50,
+     "1 accept in %u finds its listener dead", 0},
+};
+#define ADVERSITY_KINDS (sizeof(adversity_kinds) / sizeof(adversity_kinds[0]))
+#define ADVERSITY_SPEC "<seed>[,short][,events][,slowsend][,pending][,lowres[=N]][,reset[=N]][,deadlisten[=N]][,log=FILE]"
+
 static uint64_t adversity_seed;
 static FILE *adversity_log; /* log=FILE, or NULL */
 static pthread_mutex_t adversity_log_lock = PTHREAD_MUTEX_INITIALIZER;
-static unsigned long adversity_events;      /* atomic */
-static unsigned long adversity_by_kind[6]; /* atomic: short receives, short indications, failed allocations, slowed sends, completions moved, resets */
+static unsigned long adversity_events;                    /* atomic */
+static unsigned long adversity_by_kind[ADVERSITY_KINDS]; /* atomic */
 static int adversity_summary_registered;
 
 #define STDERR_EVENTS 20
 
-static unsigned kind_index(unsigned what)
+static adversity_kind *kind_of(unsigned what)
 {
-    return what == OPENWSK_ADVERSE_SHORT_RECEIVE        ? 0
-           : what == OPENWSK_ADVERSE_SHORT_INDICATION ? 1
-           : what == OPENWSK_ADVERSE_LOW_RESOURCES    ? 2
-           : what == OPENWSK_ADVERSE_SLOW_SEND        ? 3
-           : what == OPENWSK_ADVERSE_PENDING          ? 4
-                                                      : 5;
+    for (size_t i = 0; i < ADVERSITY_KINDS; i++)
+        if (adversity_kinds[i].flag == what)
+            return &adversity_kinds[i];
+    return &adversity_kinds[0];
 }
 
 static void adversity_summary(void)
 {
     if (adversity_seed == 0 && __atomic_load_n(&adversity_events, __ATOMIC_RELAXED) == 0)
         return;
-    openwsk_log("adversity: seed %llu: %lu events injected (%lu short receives, %lu short indications, "
-                "%lu failed allocations, %lu slowed senders, %lu completions moved, %lu resets)%s",
-                (unsigned long long)adversity_seed, __atomic_load_n(&adversity_events, __ATOMIC_RELAXED),
-                __atomic_load_n(&adversity_by_kind[0], __ATOMIC_RELAXED),
-                __atomic_load_n(&adversity_by_kind[1], __ATOMIC_RELAXED),
-                __atomic_load_n(&adversity_by_kind[2], __ATOMIC_RELAXED),
-                __atomic_load_n(&adversity_by_kind[3], __ATOMIC_RELAXED),
-                __atomic_load_n(&adversity_by_kind[4], __ATOMIC_RELAXED),
-                __atomic_load_n(&adversity_by_kind[5], __ATOMIC_RELAXED), adversity_log != NULL ? "; every event is in the log file" : "");
+    char counts[512];
+    size_t used = 0;
+    for (size_t i = 0; i < ADVERSITY_KINDS && used < sizeof(counts); i++)
+        used += (size_t)snprintf(counts + used, sizeof(counts) - used, "%s%lu %s", i ? ", " : "",
+                                 __atomic_load_n(&adversity_by_kind[i], __ATOMIC_RELAXED), adversity_kinds[i].label);
+    openwsk_log("adversity: seed %llu: %lu events injected (%s)%s", (unsigned long long)adversity_seed,
+                __atomic_load_n(&adversity_events, __ATOMIC_RELAXED), counts,
+                adversity_log != NULL ? "; every event is in the log file" : "");
     if (adversity_log != NULL)
         fflush(adversity_log);
+}
+
+/* One "name" or "name=N" option; 1 if it is one of the behaviours, -1 if
+ * its N is bad, 0 if it is something else. */
+static int parse_kind(const char *p, size_t n, unsigned *flags, unsigned odds[ADVERSITY_KINDS])
+{
+    for (size_t i = 0; i < ADVERSITY_KINDS; i++) {
+        const adversity_kind *k = &adversity_kinds[i];
+        size_t len = strlen(k->option);
+        if (n < len || strncmp(p, k->option, len) != 0 || (n > len && p[len] != '='))
+            continue;
+        if (n > len) {
+            char *e;
+            unsigned long v = strtoul(p + len + 1, &e, 10);
+            if (k->odds == 0 || n == len + 1 || e != p + n || v < 1 || v > 1000000) {
+                openwsk_log("OPENWSK_ADVERSITY: %.*s: %s", (int)n, p,
+                            k->odds == 0 ? "takes no =N" : "=N needs 1 <= N <= 1000000");
+                return -1;
+            }
+            odds[i] = (unsigned)v;
+        }
+        *flags |= k->flag;
+        return 1;
+    }
+    return 0;
 }
 
 int openwsk_adversity_configure(const char *spec)
@@ -66,61 +110,34 @@ int openwsk_adversity_configure(const char *spec)
     errno = 0;
     unsigned long long seed = strtoull(spec, &end, 10);
     if (errno != 0 || end == spec || (*end != '\0' && *end != ',')) {
-        openwsk_log("OPENWSK_ADVERSITY=\"%s\": expected <seed>[,short][,events][,slowsend][,pending][,lowres=N][,reset=N][,log=FILE]", spec);
+        openwsk_log("OPENWSK_ADVERSITY=\"%s\": expected " ADVERSITY_SPEC, spec);
         return -1;
     }
     unsigned flags = 0;
-    unsigned lowres = 100, reset = 200;
+    unsigned odds[ADVERSITY_KINDS] = {0};
     const char *log_path = NULL;
     char path[512];
     const char *p = end;
     while (*p == ',') {
         p++;
         size_t n = strcspn(p, ",");
-        if (n == 5 && strncmp(p, "short", 5) == 0) {
-            flags |= OPENWSK_ADVERSE_SHORT_RECEIVE;
-        } else if (n == 6 && strncmp(p, "events", 6) == 0) {
-            flags |= OPENWSK_ADVERSE_SHORT_INDICATION;
-        } else if (n == 8 && strncmp(p, "slowsend", 8) == 0) {
-            flags |= OPENWSK_ADVERSE_SLOW_SEND;
-        } else if (n == 7 && strncmp(p, "pending", 7) == 0) {
-            flags |= OPENWSK_ADVERSE_PENDING;
-        } else if (n > 7 && strncmp(p, "lowres=", 7) == 0) {
-            char *e;
-            unsigned long v = strtoul(p + 7, &e, 10);
-            if (e != p + n || v < 1 || v > 1000000) {
-                openwsk_log("OPENWSK_ADVERSITY: lowres=N needs 1 <= N <= 1000000");
-                return -1;
-            }
-            lowres = (unsigned)v;
-            flags |= OPENWSK_ADVERSE_LOW_RESOURCES;
-        } else if (n >= 5 && strncmp(p, "reset", 5) == 0 && (n == 5 || p[5] == '=')) {
-            if (n > 6) {
-                char *e;
-                unsigned long v = strtoul(p + 6, &e, 10);
-                if (e != p + n || v < 1 || v > 1000000) {
-                    openwsk_log("OPENWSK_ADVERSITY: reset=N needs 1 <= N <= 1000000");
-                    return -1;
-                }
-                reset = (unsigned)v;
-            } else if (n == 6) {
-                openwsk_log("OPENWSK_ADVERSITY: reset=N needs 1 <= N <= 1000000");
-                return -1;
-            }
-            flags |= OPENWSK_ADVERSE_RESET;
-        } else if (n > 4 && n - 4 < sizeof(path) && strncmp(p, "log=", 4) == 0) {
+        int kind = parse_kind(p, n, &flags, odds);
+        if (kind < 0)
+            return -1;
+        if (kind == 0 && n > 4 && n - 4 < sizeof(path) && strncmp(p, "log=", 4) == 0) {
             memcpy(path, p + 4, n - 4);
             path[n - 4] = '\0';
             log_path = path;
-        } else {
-            openwsk_log("OPENWSK_ADVERSITY: unknown option \"%.*s\" (short, events, slowsend, pending, lowres=N, reset=N, log=FILE)", (int)n, p);
+        } else if (kind == 0) {
+            openwsk_log("OPENWSK_ADVERSITY: unknown option \"%.*s\" (expected " ADVERSITY_SPEC ")", (int)n, p);
             return -1;
         }
         p += n;
     }
     if (flags == 0)
-        flags = OPENWSK_ADVERSE_SHORT_RECEIVE | OPENWSK_ADVERSE_SHORT_INDICATION | OPENWSK_ADVERSE_LOW_RESOURCES |
-                OPENWSK_ADVERSE_SLOW_SEND | OPENWSK_ADVERSE_PENDING;
+        for (size_t i = 0; i < ADVERSITY_KINDS; i++)
+            if (adversity_kinds[i].bare)
+                flags |= adversity_kinds[i].flag;
     if (adversity_log != NULL) {
         fclose(adversity_log);
         adversity_log = NULL;
@@ -135,8 +152,9 @@ int openwsk_adversity_configure(const char *spec)
         adversity_log = f;
     }
     adversity_seed = seed;
-    adversity_lowres = lowres;
-    adversity_reset = reset;
+    static const unsigned default_odds[ADVERSITY_KINDS] = {0, 0, 0, 0, 100, 200, 50};
+    for (size_t i = 0; i < ADVERSITY_KINDS; i++)
+        adversity_kinds[i].odds = odds[i] != 0 ? odds[i] : default_odds[i];
     /* One mechanism: the schedule perturbation of the same seed. */
     openwsk_perturb_configure(1, seed);
     __atomic_store_n(&openwsk_adversity_flags, flags, __ATOMIC_RELEASE);
@@ -144,17 +162,18 @@ int openwsk_adversity_configure(const char *spec)
         adversity_summary_registered = 1;
         atexit(adversity_summary);
     }
-    openwsk_log("adversity on, seed %llu:%s%s%s%s%s%s, with schedule perturbation (replay: the same OPENWSK_ADVERSITY)",
-                seed, (flags & OPENWSK_ADVERSE_SHORT_RECEIVE) ? " short-receives" : "",
-                (flags & OPENWSK_ADVERSE_SHORT_INDICATION) ? " short-indications" : "",
-                (flags & OPENWSK_ADVERSE_SLOW_SEND) ? " slow-sends" : "",
-                (flags & OPENWSK_ADVERSE_PENDING) ? " moved-completions" : "",
-                (flags & OPENWSK_ADVERSE_RESET) ? " resets" : "",
-                (flags & OPENWSK_ADVERSE_LOW_RESOURCES) ? " low-resources" : "");
-    if (flags & OPENWSK_ADVERSE_LOW_RESOURCES)
-        openwsk_log("adversity: the driver's allocations fail 1 in %u", lowres);
-    if (flags & OPENWSK_ADVERSE_RESET)
-        openwsk_log("adversity: 1 data operation in %u resets its connection", reset);
+    char on[256];
+    size_t used = 0;
+    for (size_t i = 0; i < ADVERSITY_KINDS && used < sizeof(on); i++)
+        if (flags & adversity_kinds[i].flag)
+            used += (size_t)snprintf(on + used, sizeof(on) - used, "%s %s", used ? "," : "", adversity_kinds[i].label);
+    openwsk_log("adversity on, seed %llu:%s, with schedule perturbation (replay: the same OPENWSK_ADVERSITY)", seed, on);
+    for (size_t i = 0; i < ADVERSITY_KINDS; i++)
+        if ((flags & adversity_kinds[i].flag) && adversity_kinds[i].meaning != NULL) {
+            char line[128];
+            snprintf(line, sizeof(line), adversity_kinds[i].meaning, adversity_kinds[i].odds);
+            openwsk_log("adversity: %s", line);
+        }
     return 0;
 }
 
@@ -201,7 +220,7 @@ int openwsk_adversity_one_in(unsigned n)
 void openwsk_adversity_event(unsigned what, const char *fmt, ...)
 {
     unsigned long n = __atomic_add_fetch(&adversity_events, 1, __ATOMIC_RELAXED);
-    __atomic_add_fetch(&adversity_by_kind[kind_index(what)], 1, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&adversity_by_kind[kind_of(what) - adversity_kinds], 1, __ATOMIC_RELAXED);
     if (adversity_log == NULL && n > STDERR_EVENTS)
         return;
     char text[256];
@@ -221,12 +240,17 @@ void openwsk_adversity_event(unsigned what, const char *fmt, ...)
 
 int openwsk_adversity_reset_now(openwsk_adversity_stream *st)
 {
-    return !st->reset && openwsk_adversity_stream_one_in(st, adversity_reset);
+    return !st->reset && openwsk_adversity_stream_one_in(st, kind_of(OPENWSK_ADVERSE_RESET)->odds);
+}
+
+int openwsk_adversity_listener_dies_now(openwsk_adversity_stream *st)
+{
+    return !st->reset && openwsk_adversity_stream_one_in(st, kind_of(OPENWSK_ADVERSE_DEAD_LISTENER)->odds);
 }
 
 int openwsk_adversity_fail_allocation(const char *call, uint64_t bytes)
 {
-    if (!openwsk_adversity_one_in(adversity_lowres))
+    if (!openwsk_adversity_one_in(kind_of(OPENWSK_ADVERSE_LOW_RESOURCES)->odds))
         return 0;
     openwsk_adversity_event(OPENWSK_ADVERSE_LOW_RESOURCES, "%s(%llu bytes) fails (low resources)", call,
                             (unsigned long long)bytes);

@@ -3,10 +3,12 @@
  * --adversity): behaviours Windows is allowed to show and drivers often
  * mishandle, made frequent, seeded and logged.
  *
- *   OPENWSK_ADVERSITY=<seed>[,short][,events][,slowsend][,pending][,lowres=N][,reset=N][,log=FILE]
+ *   OPENWSK_ADVERSITY=<seed>[,short][,events][,slowsend][,pending][,lowres[=N]][,reset[=N]]
+ *                     [,deadlisten[=N]][,log=FILE]
  *
- * A seed alone turns on every behaviour below but reset, which a correct
- * driver survives only by losing the connection; naming some turns on
+ * A seed alone turns on every behaviour below but reset and deadlisten,
+ * which a correct driver survives only by losing a connection or a
+ * listener; naming some turns on
  * only those.  The mode is built on schedule perturbation (perturb.h): it turns
  * it on with the same seed (delayed and reordered completions, inline
  * versus deferred attempts), and every adversity decision is drawn from
@@ -31,6 +33,10 @@
  *             events learn it from WskDisconnectEvent (WSK_FLAG_ABORTIVE)
  *             or, one time in two, from a NULL WskReceiveEvent indication
  *             (the socket no longer works);
+ *   deadlisten=N  one accept in N on a listener (default 50: the arming of
+ *             the WskAcceptEvent feeder, or a WskAccept) finds the listener
+ *             dead: WskAcceptEvent gets a NULL AcceptSocket once, and
+ *             WskAccept calls fail with STATUS_FILE_FORCED_CLOSED;
  *   log=FILE  every injected event goes to FILE; otherwise the first 20
  *             go to stderr, and a summary at exit.
  * Off: each hook is one load and a branch not taken.
@@ -46,6 +52,7 @@
 #define OPENWSK_ADVERSE_SLOW_SEND 0x08u
 #define OPENWSK_ADVERSE_PENDING 0x10u
 #define OPENWSK_ADVERSE_RESET 0x20u
+#define OPENWSK_ADVERSE_DEAD_LISTENER 0x40u
 
 extern unsigned openwsk_adversity_flags;
 
@@ -83,6 +90,8 @@ void openwsk_adversity_event(unsigned what, const char *fmt, ...) __attribute__(
 
 /* reset: whether this data operation finds its connection reset. */
 int openwsk_adversity_reset_now(openwsk_adversity_stream *st);
+/* deadlisten: whether this accept finds its listener dead. */
+int openwsk_adversity_listener_dies_now(openwsk_adversity_stream *st);
 
 /* lowres: whether this allocation of the driver's fails (logs it). */
 int openwsk_adversity_fail_allocation(const char *call, uint64_t bytes);

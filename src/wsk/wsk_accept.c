@@ -531,6 +531,19 @@ void wsk_accept_drop_unclaimed(wsk_socket *s)
 }
 
 
+/* Legal adversity "deadlisten": the listener dies before this accept, as
+ * Windows' may (PFN_WSK_ACCEPT_EVENT: AcceptSocket NULL).  Its Linux
+ * socket is shut down, so the accept fails as a dead Linux listener's
+ * does and the provider's own path reports it (listener_failed). */
+static __attribute__((noinline, cold)) void accept_adverse_kill_locked(wsk_socket *s, const char *call)
+{
+    if (!openwsk_adversity_listener_dies_now(&s->adversity))
+        return;
+    s->adversity.reset = 1;
+    (void)lx_shutdown_both(s->fd);
+    openwsk_adversity_event(OPENWSK_ADVERSE_DEAD_LISTENER, "listener #%u: dies before %s", s->adversity.ordinal, call);
+}
+
 NTSTATUS WSKAPI wsk_conn_accept(PWSK_SOCKET ListenSocket, ULONG Flags, PVOID AcceptSocketContext,
                                 const WSK_CLIENT_CONNECTION_DISPATCH *AcceptSocketDispatch, PSOCKADDR LocalAddress,
                                 PSOCKADDR RemoteAddress, PIRP Irp)
@@ -566,6 +579,8 @@ NTSTATUS WSKAPI wsk_conn_accept(PWSK_SOCKET ListenSocket, ULONG Flags, PVOID Acc
      * were disabled, are handed out from the provider's queue. */
     if (s->conditional_accept || !IsListEmpty(&s->ready))
         return conditional_accept_irp(s, r, Irp); /* unlocks */
+    if (openwsk_adverse(OPENWSK_ADVERSE_DEAD_LISTENER))
+        accept_adverse_kill_locked(s, "WskAccept");
     wsk_req_pend_locked(s, r, Irp);
     wsk_io_accept(&r->io, s->fd, wsk_req_io_done, r);
     wsk_req_after_submit_locked(r);
@@ -586,6 +601,8 @@ void wsk_accept_events_arm_locked(wsk_socket *s)
         wsk_retry_schedule_locked(s);
         return;
     }
+    if (openwsk_adverse(OPENWSK_ADVERSE_DEAD_LISTENER))
+        accept_adverse_kill_locked(s, "WskAcceptEvent's next connection");
     wsk_req_track_locked(s, r);
     wsk_io_accept(&r->io, s->fd, accept_event_io_done, r);
 }

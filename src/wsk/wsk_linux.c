@@ -209,6 +209,11 @@ int lx_listen(int fd, int backlog)
     return listen(fd, backlog) == 0 ? 0 : -errno;
 }
 
+int lx_shutdown_both(int fd)
+{
+    return shutdown(fd, SHUT_RDWR) == 0 ? 0 : -errno;
+}
+
 int lx_shutdown_send(int fd)
 {
     return shutdown(fd, SHUT_WR) == 0 ? 0 : -errno;

@@ -33,6 +33,8 @@ int lx_listen(int fd, int backlog);
 
 /* Half-close: no more sends (FIN). */
 int lx_shutdown_send(int fd);
+/* Shuts both directions; on a listener: it accepts no more (accept fails with EINVAL). */
+int lx_shutdown_both(int fd);
 /* Abortive disconnect: the peer gets a reset, the socket stays open. */
 int lx_abort(int fd);
 /* 1 if the peer has already closed or reset the connection (checked
