@@ -26,6 +26,7 @@ command -v npm >/dev/null 2>&1 || need="$need nodejs npm"   # npm may come with 
 if [ -n "$need" ]; then
     if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
     $SUDO apt-get update -qq
+    # shellcheck disable=SC2086 # package names are single words
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $need >/dev/null
 fi
 
