@@ -159,7 +159,7 @@ static void *worker(void *arg)
             CHECK(put(h, key, value, 0, NULL));
         }
         for (int i = 0; i < SHORT; i++) {
-            KV_RECORD stored;
+            KV_RECORD stored = {0}; /* -O3 cannot see that put() fills it when it succeeds */
             key_of(key, sizeof(key), t, "short", i);
             value_of(value, sizeof(value), t, round, i);
             CHECK(put(h, key, value, SHORT_TTL_MS, &stored));
