@@ -75,6 +75,17 @@ static io_list *epoll_list_of(io_fd_state *f, io_op *op)
     }
 }
 
+/* The fd's record: every submit and event looks one up, so the common
+ * case (the record exists) is answered here without a call.  io_fdmap_get
+ * creates records and handles everything else. */
+static inline io_fd_state *epoll_fd_record(io_shard *core, int fd, int create)
+{
+    const io_fdmap *m = &core->fds;
+    if (fd >= 0 && m->stride == 1 && (size_t)fd < m->count && m->slots[fd] != NULL)
+        return m->slots[fd];
+    return io_fdmap_get(&core->fds, fd, create);
+}
+
 /* One buffer, no address, no control data: recv(2) / send(2) do the same
  * work without the kernel copying in a msghdr and an iovec array (perf on
  * the 16-connection echo: copy_msghdr_from_user, import_iovec and the
@@ -234,8 +245,11 @@ static int epoll_try_fd(io_fd_state *f, io_op *op, long *result)
     int done = epoll_try(op, result);
     if (op->kind == IO_OP_RECVMSG) {
         int drained = !done;
-        if (done && *result >= 0 && op->msg->msg_name == NULL)
-            drained = (size_t)*result < io_msg_length(op->msg);
+        if (done && *result >= 0 && op->msg->msg_name == NULL) {
+            const struct msghdr *m = op->msg;
+            size_t asked = m->msg_iovlen == 1 ? m->msg_iov[0].iov_len : io_msg_length(m);
+            drained = (size_t)*result < asked;
+        }
         f->drained = (unsigned char)drained;
     } else if (op->kind == IO_OP_ACCEPT) {
         f->drained = (unsigned char)!done;
@@ -256,7 +270,7 @@ static void epoll_fail_all_locked(epoll_shard *s, io_fd_state *f, long result)
 static int epoll_submit_locked(io_shard *core, io_op *op)
 {
     epoll_shard *s = (epoll_shard *)core;
-    io_fd_state *f = op->fd >= 0 ? io_fdmap_get(&core->fds, op->fd, 1) : NULL;
+    io_fd_state *f = op->fd >= 0 ? epoll_fd_record(core, op->fd, 1) : NULL;
     long result;
     if (op->fd < 0) {
         io_shard_ready_locked(core, op, -EBADF);
@@ -303,7 +317,7 @@ static int epoll_submit_locked(io_shard *core, io_op *op)
 static int epoll_cancel_locked(io_shard *core, io_op *op, int *wake)
 {
     /* EP_PARKED is the only backend state. */
-    io_fd_state *f = io_fdmap_get(&core->fds, op->fd, 0);
+    io_fd_state *f = epoll_fd_record(core, op->fd, 0);
     io_list_remove(epoll_list_of(f, op), op);
     op->priv.flags |= IO_PF_CANCEL;
     /* The fd stays in the set; an event that finds nobody waiting narrows
@@ -343,7 +357,7 @@ static void epoll_serve_locked(epoll_shard *s, io_fd_state *f, io_list *q)
 
 static void epoll_event_locked(epoll_shard *s, int fd, unsigned revents)
 {
-    io_fd_state *f = io_fdmap_get(&s->core.fds, fd, 0);
+    io_fd_state *f = epoll_fd_record(&s->core, fd, 0);
     if (!f)
         return; /* forgotten since (forget took it out of the set) */
     unsigned waited = epoll_wanted(f); /* before serving: who this event was for */
