@@ -215,6 +215,60 @@ static void t_recv_after_send(void)
     close_engine_fd(a);
 }
 
+/* The engine's first operation on an fd is a receive, and the peer's data
+ * (or its close) is already there: the epoll backend does not try a new
+ * fd's first read at once but waits for readiness, which its registration
+ * must report (also for an accepted fd whose connection queued before the
+ * engine's first ACCEPT on the listener). */
+static void t_first_op_finds_data(void)
+{
+    int a, b;
+    tcp_pair(&a, &b, 0);
+    CHECK_EQ(send(b, "early", 5, 0), 5);
+    sleep_ms(5);
+    trecv r;
+    trecv_init(&r, a, sizeof r.buf);
+    io_submit(&r.t.op);
+    CHECK_EQ(top_wait(&r.t), 1);
+    CHECK_EQ(r.t.result, 5);
+    CHECK_MEM(r.buf, "early", 5);
+    close_engine_fd(a);
+
+    int c, d;
+    tcp_pair(&c, &d, 0);
+    close(d);
+    sleep_ms(5);
+    trecv_init(&r, c, sizeof r.buf);
+    io_submit(&r.t.op);
+    CHECK_EQ(top_wait(&r.t), 1);
+    CHECK_EQ(r.t.result, 0);
+    close_engine_fd(c);
+
+    struct sockaddr_in addr;
+    int l = make_listener(SOCK_NONBLOCK, &addr, 0);
+    int e = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    CHECK_EQ(connect(e, (struct sockaddr *)&addr, sizeof addr), 0);
+    sleep_ms(5);
+    top t;
+    top_init(&t, IO_OP_ACCEPT, l);
+    t.op.accept_flags = SOCK_NONBLOCK | SOCK_CLOEXEC;
+    io_submit(&t.op);
+    CHECK_EQ(top_wait(&t), 1);
+    CHECK(t.result >= 0);
+    if (t.result >= 0) {
+        int s = (int)t.result;
+        CHECK_EQ(send(e, "z", 1, 0), 1);
+        sleep_ms(5);
+        trecv_init(&r, s, sizeof r.buf);
+        io_submit(&r.t.op);
+        CHECK_EQ(top_wait(&r.t), 1);
+        CHECK_EQ(r.t.result, 1);
+        close_engine_fd(s);
+    }
+    close(e);
+    close_engine_fd(l);
+}
+
 static void t_udp_recvmsg_from(void)
 {
     int u = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -1039,6 +1093,7 @@ static void t_final_context_check(void)
 static void run_all(void)
 {
     WT_RUN(t_recv_after_send);
+    WT_RUN(t_first_op_finds_data);
     WT_RUN(t_udp_recvmsg_from);
     WT_RUN(t_send_4mib);
     WT_RUN(t_send_order);

@@ -28,7 +28,12 @@
  * Reads are tried at once only while the fd may have data: a read that
  * found nothing (EAGAIN), or a stream read that returned less than it asked
  * for, marks the fd drained, and the next read waits for EPOLLIN instead of
- * spending a syscall on a certain EAGAIN.
+ * spending a syscall on a certain EAGAIN.  So does the first read of an
+ * fd the backend has not seen yet (a socket just accepted or connected):
+ * its peer's data seldom arrives before the first receive is posted (the
+ * connect + echo + close benchmark: 88 % of those attempts were EAGAIN),
+ * and the registration that the fd needs anyway reports data already
+ * there at once.
  *
  * Cancellation is immediate under the lock: a parked op is unlinked and
  * put on the ready list with -ECANCELED; an op whose result is already
@@ -270,8 +275,10 @@ static void epoll_fail_all_locked(epoll_shard *s, io_fd_state *f, long result)
 static int epoll_submit_locked(io_shard *core, io_op *op)
 {
     epoll_shard *s = (epoll_shard *)core;
-    io_fd_state *f = op->fd >= 0 ? epoll_fd_record(core, op->fd, 1) : NULL;
+    io_fd_state *f = op->fd >= 0 ? epoll_fd_record(core, op->fd, 0) : NULL;
     long result;
+    if (op->fd >= 0 && !f && (f = io_fdmap_get(&core->fds, op->fd, 1)) != NULL)
+        f->drained = 1; /* a new fd's first read waits for EPOLLIN (see the top comment) */
     if (op->fd < 0) {
         io_shard_ready_locked(core, op, -EBADF);
     } else if (!f) {
