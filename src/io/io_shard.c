@@ -53,6 +53,40 @@ static int io_shard_pending_locked(io_shard *s)
     return io_hooks->pending_locked ? io_hooks->pending_locked(s) : 0;
 }
 
+/* ---- submission ---- */
+
+/* Hands a submitted op to the backend (or, if it was cancelled while
+ * queued, decides it); returns non-zero if the shard's thread has work. */
+static int io_shard_admit_locked(io_shard *s, io_op *op)
+{
+    s->inflight++;
+    if (op->priv.flags & IO_PF_CANCEL) {
+        io_shard_ready_locked(s, op, -ECANCELED);
+        return 1;
+    }
+    return io_hooks->submit_locked(s, op);
+}
+
+/* On the shard's thread: the ops its completion routines submitted, then
+ * those other threads queued behind them, in that order. */
+static void io_shard_drain_locked(io_shard *s)
+{
+    if (!s->local.head)
+        return;
+    io_list *lists[2] = {&s->local, &s->behind};
+    for (int i = 0; i < 2; i++) {
+        io_op *op = lists[i]->head;
+        lists[i]->head = lists[i]->tail = NULL;
+        for (io_op *next; op; op = next) {
+            next = op->priv.next; /* before the backend links op elsewhere */
+            op->priv.next = op->priv.prev = NULL;
+            (void)io_shard_admit_locked(s, op);
+        }
+    }
+    __atomic_store_n(&s->local_pending, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&s->behind_pending, 0, __ATOMIC_RELAXED);
+}
+
 /* ---- the engine thread ---- */
 
 /* Delivers the ready list, and again what the completions themselves
@@ -85,6 +119,7 @@ static void io_shard_deliver_locked(io_shard *s)
             io_deliver(op, op->priv.result);
         }
         pthread_mutex_lock(&s->lock);
+        io_shard_drain_locked(s);
         if (!s->ready.head || held)
             break;
     }
@@ -107,6 +142,7 @@ static void *io_shard_thread(void *arg)
      * waiting is done while still holding the lock of the previous turn. */
     pthread_mutex_lock(&s->lock);
     for (;;) {
+        io_shard_drain_locked(s); /* nothing is left there before waiting */
         int busy = s->ready.head != NULL || io_shard_pending_locked(s);
         if (s->stopping && !busy)
             break;
@@ -231,9 +267,27 @@ void io_shard_submit(io_op *op)
     io_op_begin(op);
     __atomic_store_n(&op->priv.shard, s, __ATOMIC_RELEASE);
 
+    if (io_engine_current_shard() == s && !__atomic_load_n(&s->behind_pending, __ATOMIC_RELAXED)) {
+        /* A completion routine on the shard's own thread: no lock; the
+         * thread hands it to the backend once this delivery round is over. */
+        op->priv.state = IO_ST_QUEUED;
+        io_list_push(&s->local, op);
+        __atomic_store_n(&s->local_pending, 1, __ATOMIC_RELAXED);
+        return;
+    }
     pthread_mutex_lock(&s->lock);
-    s->inflight++;
-    int wake = io_hooks->submit_locked(s, op) ? io_shard_need_wake_locked(s) : 0;
+    if (__atomic_load_n(&s->local_pending, __ATOMIC_RELAXED)) {
+        /* Behind the thread's own submissions, which may be earlier ones
+         * of the same direction; the thread drains both before it waits.
+         * From now on the thread's own submissions queue here too, behind
+         * this one. */
+        op->priv.state = IO_ST_QUEUED;
+        io_list_push(&s->behind, op);
+        __atomic_store_n(&s->behind_pending, 1, __ATOMIC_RELAXED);
+        pthread_mutex_unlock(&s->lock);
+        return;
+    }
+    int wake = io_shard_admit_locked(s, op) ? io_shard_need_wake_locked(s) : 0;
     pthread_mutex_unlock(&s->lock);
     if (wake)
         io_shard_wake(s);
@@ -250,6 +304,12 @@ int io_shard_cancel(io_op *op)
         rc = -EALREADY;
     else if (op->priv.state == IO_ST_IDLE)
         rc = -ENOENT;
+    else if (op->priv.state == IO_ST_QUEUED) {
+        /* Not in the backend yet: decided when the shard's thread (which
+         * drains its queues before it waits) takes it. */
+        op->priv.flags |= IO_PF_CANCEL;
+        rc = 0;
+    }
     else if (op->priv.state < IO_ST_BACKEND)
         rc = -EALREADY; /* ready or delivered: the result is decided */
     else

@@ -23,8 +23,9 @@
 #include "io_engine.h"
 
 /* io_op_private.state values the core uses; a backend numbers its own
- * states from IO_ST_BACKEND. */
-enum { IO_ST_IDLE = 0, IO_ST_READY, IO_ST_DONE, IO_ST_BACKEND };
+ * states from IO_ST_BACKEND.  IO_ST_QUEUED: submitted, on the shard's
+ * `local` or `behind` list, not handed to the backend yet. */
+enum { IO_ST_IDLE = 0, IO_ST_READY, IO_ST_DONE, IO_ST_QUEUED, IO_ST_BACKEND };
 
 typedef struct io_shard {
     pthread_mutex_t lock;
@@ -37,6 +38,19 @@ typedef struct io_shard {
     io_list ready; /* result decided, to be delivered (IO_ST_READY) */
     io_fdmap fds;
     size_t inflight;
+    /* Submissions the shard's own thread made while delivering (its
+     * completion routines starting their next operation): no lock, only
+     * that thread touches the list.  It hands them to the backend, under
+     * the lock it takes back after the delivery, before anything else. */
+    io_list local;
+    /* Set (atomically) while `local` holds ops.  Another thread that
+     * submits to the shard meanwhile queues its op on `behind` (locked),
+     * handed to the backend after `local`, and sets behind_pending: the
+     * thread's own later submissions then queue on `behind` too.  So an op
+     * submitted after another (in happens-before order: the provider
+     * submits under the socket lock) is never served before it. */
+    unsigned char local_pending, behind_pending;
+    io_list behind;
 } io_shard;
 
 typedef struct io_shard_hooks {
