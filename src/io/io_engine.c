@@ -27,43 +27,9 @@ static const io_shard_hooks *io_engine_active;  /* atomic: read by every submit 
 
 static __thread void *io_tls_shard;
 
-/* ---- lists ---- */
-
-void io_list_push(io_list *l, io_op *op)
-{
-    op->priv.next = NULL;
-    op->priv.prev = l->tail;
-    if (l->tail)
-        l->tail->priv.next = op;
-    else
-        l->head = op;
-    l->tail = op;
-}
-
-io_op *io_list_pop(io_list *l)
-{
-    io_op *op = l->head;
-    if (op)
-        io_list_remove(l, op);
-    return op;
-}
-
-void io_list_remove(io_list *l, io_op *op)
-{
-    if (op->priv.prev)
-        op->priv.prev->priv.next = op->priv.next;
-    else
-        l->head = op->priv.next;
-    if (op->priv.next)
-        op->priv.next->priv.prev = op->priv.prev;
-    else
-        l->tail = op->priv.prev;
-    op->priv.next = op->priv.prev = NULL;
-}
-
 /* ---- per-fd map ---- */
 
-io_fd_state *io_fdmap_get(io_fdmap *m, int fd, int create)
+io_fd_state *io_fdmap_get_slow(io_fdmap *m, int fd, int create)
 {
     if (fd < 0)
         return NULL;

@@ -209,9 +209,38 @@ typedef struct io_list {
     io_op *head, *tail;
 } io_list;
 
-void io_list_push(io_list *l, io_op *op);
-io_op *io_list_pop(io_list *l);
-void io_list_remove(io_list *l, io_op *op);
+/* Inline: every operation passes through a few of them. */
+static inline void io_list_push(io_list *l, io_op *op)
+{
+    op->priv.next = NULL;
+    op->priv.prev = l->tail;
+    if (l->tail)
+        l->tail->priv.next = op;
+    else
+        l->head = op;
+    l->tail = op;
+}
+
+static inline void io_list_remove(io_list *l, io_op *op)
+{
+    if (op->priv.prev)
+        op->priv.prev->priv.next = op->priv.next;
+    else
+        l->head = op->priv.next;
+    if (op->priv.next)
+        op->priv.next->priv.prev = op->priv.prev;
+    else
+        l->tail = op->priv.prev;
+    op->priv.next = op->priv.prev = NULL;
+}
+
+static inline io_op *io_list_pop(io_list *l)
+{
+    io_op *op = l->head;
+    if (op)
+        io_list_remove(l, op);
+    return op;
+}
 
 /* Per-fd record, created on the first operation that needs it and released
  * by io_engine_forget_fd (or at stop). */
@@ -234,7 +263,16 @@ typedef struct io_fdmap {
     unsigned stride;
 } io_fdmap;
 
-io_fd_state *io_fdmap_get(io_fdmap *m, int fd, int create);
+io_fd_state *io_fdmap_get_slow(io_fdmap *m, int fd, int create);
+/* The fd's record (created if `create`), or NULL; inline for a record
+ * that exists, the common case. */
+static inline io_fd_state *io_fdmap_get(io_fdmap *m, int fd, int create)
+{
+    size_t idx = (size_t)fd / m->stride;
+    if (fd >= 0 && idx < m->count && m->slots[idx] != NULL)
+        return m->slots[idx];
+    return io_fdmap_get_slow(m, fd, create);
+}
 void io_fdmap_remove(io_fdmap *m, int fd); /* frees the record */
 size_t io_fdmap_destroy(io_fdmap *m);      /* frees every record; returns how many there were */
 
