@@ -25,7 +25,7 @@ static pthread_mutex_t io_engine_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned io_engine_refs;             /* under io_engine_lock */
 static const io_shard_hooks *io_engine_active;  /* atomic: read by every submit */
 
-static __thread void *io_tls_shard;
+_Thread_local void *io_engine_tls_shard;
 
 /* ---- per-fd map ---- */
 
@@ -87,21 +87,16 @@ size_t io_fdmap_destroy(io_fdmap *m)
 
 void io_engine_thread_enter(void *shard, unsigned index)
 {
-    io_tls_shard = shard;
+    io_engine_tls_shard = shard;
     openwsk_perturb_thread_index(index); /* a seed gives shard i the same decisions in every run */
     char name[16];
     snprintf(name, sizeof name, "openwsk-io%u", index);
     pthread_setname_np(pthread_self(), name);
 }
 
-void *io_engine_current_shard(void)
-{
-    return io_tls_shard;
-}
-
 int io_engine_on_engine_thread(void)
 {
-    return io_tls_shard != NULL;
+    return io_engine_tls_shard != NULL;
 }
 
 int io_engine_spawn(pthread_t *thread, void *(*fn)(void *), void *arg)
@@ -149,9 +144,8 @@ unsigned io_next_shard(unsigned shards)
  * connections of a single listener still spread.  Fds beyond the table
  * fall back to fd % shards. */
 #define IO_FD_TABLE_MAX (1u << 20)
-#define IO_FD_PREFERRED 0x80u
-static unsigned char *io_fd_shards;
-static size_t io_fd_shards_count;
+unsigned char *io_fd_shards;
+size_t io_fd_shards_count;
 static unsigned io_shard_fds[IO_FD_PREFERRED]; /* fds assigned to each shard */
 
 static void io_fd_shards_reset(void)
@@ -196,14 +190,8 @@ static unsigned io_choose_shard(unsigned shards, int preferred)
     return count <= least_count + least_count / 4 + 2 ? (unsigned)preferred : least;
 }
 
-unsigned io_shard_of_fd(int fd, unsigned shards)
+unsigned io_shard_of_fd_slow(int fd, unsigned shards)
 {
-    if (fd >= 0 && (size_t)fd < io_fd_shards_count) {
-        /* Every operation asks: an fd that has its shard answers first. */
-        unsigned char v = __atomic_load_n(&io_fd_shards[fd], __ATOMIC_ACQUIRE);
-        if (v != 0 && !(v & IO_FD_PREFERRED))
-            return (unsigned)v - 1;
-    }
     if (fd < 0)
         return io_next_shard(shards);
     if ((size_t)fd >= io_fd_shards_count || shards >= IO_FD_PREFERRED)

@@ -286,7 +286,11 @@ void io_deliver(io_op *op, long result);
 /* Engine threads call this first: marks the thread (io_engine_on_engine_thread,
  * io_engine_current_shard) and names it "openwsk-io<index>". */
 void io_engine_thread_enter(void *shard, unsigned index);
-void *io_engine_current_shard(void);
+extern _Thread_local void *io_engine_tls_shard; /* io_engine.c's; read it through: */
+static inline void *io_engine_current_shard(void)
+{
+    return io_engine_tls_shard;
+}
 
 /* Spawns a thread with all signals blocked. 0 or -errno. */
 int io_engine_spawn(pthread_t *thread, void *(*fn)(void *), void *arg);
@@ -325,7 +329,22 @@ unsigned io_next_shard(unsigned shards);
  * that one is not clearly busier than the least loaded, else the shard
  * serving the fewest fds; a negative fd gets the next shard in turn), and
  * its release by io_engine_forget_fd. */
-unsigned io_shard_of_fd(int fd, unsigned shards);
+unsigned io_shard_of_fd_slow(int fd, unsigned shards);
+/* fd -> shard + 1 (0: none yet; IO_FD_PREFERRED set: none yet, but
+ * accepted on that shard), io_engine.c's; inline for an fd that has its
+ * shard, which every operation asks about. */
+#define IO_FD_PREFERRED 0x80u
+extern unsigned char *io_fd_shards;
+extern size_t io_fd_shards_count;
+static inline unsigned io_shard_of_fd(int fd, unsigned shards)
+{
+    if (fd >= 0 && (size_t)fd < io_fd_shards_count) {
+        unsigned char v = __atomic_load_n(&io_fd_shards[fd], __ATOMIC_ACQUIRE);
+        if (v != 0 && !(v & IO_FD_PREFERRED))
+            return (unsigned)v - 1;
+    }
+    return io_shard_of_fd_slow(fd, shards);
+}
 void io_shard_release_fd(int fd);
 /* An ACCEPT on `shard` returned fd: its first use prefers that shard. */
 void io_shard_prefer_fd(int fd, unsigned shard);
