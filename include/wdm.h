@@ -864,7 +864,15 @@ NTKERNELAPI PVOID MmMapLockedPagesSpecifyCache(PMDL MemoryDescriptorList, KPROCE
 NTKERNELAPI PVOID MmMapLockedPages(PMDL MemoryDescriptorList, KPROCESSOR_MODE AccessMode);
 NTKERNELAPI void MmUnmapLockedPages(PVOID BaseAddress, PMDL MemoryDescriptorList);
 NTKERNELAPI PVOID openwsk_mdl_system_address(PMDL Mdl, ULONG Priority);
-#define MmGetSystemAddressForMdlSafe(Mdl, Priority) openwsk_mdl_system_address((Mdl), (ULONG)(Priority))
+/* As in Windows' header, a mapped MDL (or one for nonpaged pool) gives its
+ * address without a call; any other is mapped, NULL when that fails. */
+FORCEINLINE PVOID openwsk_mdl_system_address_inline(PMDL Mdl, ULONG Priority)
+{
+    if (Mdl->MdlFlags & (MDL_MAPPED_TO_SYSTEM_VA | MDL_SOURCE_IS_NONPAGED_POOL))
+        return Mdl->MappedSystemVa;
+    return openwsk_mdl_system_address(Mdl, Priority);
+}
+#define MmGetSystemAddressForMdlSafe(Mdl, Priority) openwsk_mdl_system_address_inline((Mdl), (ULONG)(Priority))
 #define MmGetSystemAddressForMdl(Mdl) openwsk_mdl_system_address((Mdl), NormalPagePriority)
 NTKERNELAPI BOOLEAN MmIsAddressValid(PVOID VirtualAddress);
 NTKERNELAPI void ProbeForRead(const volatile void *Address, SIZE_T Length, ULONG Alignment);

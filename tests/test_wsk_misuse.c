@@ -158,6 +158,8 @@ typedef enum shape {
     OFFSET_MAX,       /* Offset 0xFFFFFFFF */
     LENGTH_MAX,       /* Length SIZE_T max */
     OFFSET_END,       /* Offset == the first MDL's ByteCount, Length 1 */
+    PAST_ONE_MDL,     /* A alone: Length 17 of its 16 bytes */
+    PAST_ONE_OFFSET,  /* A alone: Offset 8, Length 9 of the 8 bytes left */
     ZERO_FIRST,       /* Z -> A: a first MDL describing nothing, Offset 0 */
     ZERO_GARBAGE_MDL, /* Length 0 with a Mdl no provider may touch */
 } shape;
@@ -176,6 +178,8 @@ static PWSK_BUF shape_buf(shape s)
     case OFFSET_MAX: w->Offset = 0xFFFFFFFFu; w->Length = 1; break;
     case LENGTH_MAX: E.a->Next = E.b; w->Length = ~(SIZE_T)0; break;
     case OFFSET_END: w->Offset = 16; w->Length = 1; break;
+    case PAST_ONE_MDL: w->Length = 17; break;
+    case PAST_ONE_OFFSET: w->Offset = 8; w->Length = 9; break;
     case ZERO_FIRST: w->Mdl = E.z; E.z->Next = E.a; break;
     case ZERO_GARBAGE_MDL: w->Mdl = (PMDL)(ULONG_PTR)0x10; w->Offset = 12345; w->Length = 0; break;
     }
@@ -263,6 +267,9 @@ static const misuse_case limit_cases[] = {
     EACH_BUF_CALL(OFFSET_MAX), BAD(connect_ex, OFFSET_MAX),
     EACH_BUF_CALL(LENGTH_MAX), CONNECT_EX_TOO_BIG(LENGTH_MAX),
     EACH_BUF_CALL(OFFSET_END), BAD(connect_ex, OFFSET_END),
+    /* One MDL, no chain: a Length beyond it is refused like one beyond a chain. */
+    EACH_BUF_CALL(PAST_ONE_MDL), BAD(connect_ex, PAST_ONE_MDL),
+    EACH_BUF_CALL(PAST_ONE_OFFSET), BAD(connect_ex, PAST_ONE_OFFSET),
     /* A zero-length first MDL: Offset 0 is not inside it (wsk-part-b.md §3.1). */
     EACH_BUF_CALL(ZERO_FIRST), BAD(connect_ex, ZERO_FIRST),
     /* Length 0: the Mdl is not looked at ("WSK_BUF", Mdl may be NULL when

@@ -41,17 +41,10 @@ BOOLEAN wsk_list_is_cyclic(const void *first, size_t next_offset)
     return FALSE;
 }
 
-NTSTATUS wsk_buf_count_segments(const WSK_BUF *buf, ULONG *count)
+/* A chain of MDLs (a first one that holds data past Offset is checked by
+ * the caller). */
+static __attribute__((noinline)) NTSTATUS count_chain(const WSK_BUF *buf, ULONG *count)
 {
-    *count = 0;
-    if (buf == NULL)
-        return STATUS_INVALID_PARAMETER;
-    if (buf->Length == 0)
-        return STATUS_SUCCESS;
-    if (buf->Mdl == NULL)
-        return STATUS_INVALID_PARAMETER; /* data without an MDL */
-    if (buf->Offset >= MmGetMdlByteCount(buf->Mdl))
-        return STATUS_INVALID_PARAMETER;
     /* A cycle (through zero-length MDLs, or longer than Length allows)
      * would keep this walk and the fill going; the whole chain must end in
      * NULL, as every MDL chain does.  Windows' behaviour is undocumented
@@ -76,7 +69,29 @@ NTSTATUS wsk_buf_count_segments(const WSK_BUF *buf, ULONG *count)
     return STATUS_SUCCESS;
 }
 
-NTSTATUS wsk_buf_fill_segments(const WSK_BUF *buf, wsk_segment *seg, ULONG count)
+NTSTATUS wsk_buf_count_segments(const WSK_BUF *buf, ULONG *count)
+{
+    *count = 0;
+    if (buf == NULL)
+        return STATUS_INVALID_PARAMETER;
+    if (buf->Length == 0)
+        return STATUS_SUCCESS;
+    PMDL first = buf->Mdl;
+    if (first == NULL)
+        return STATUS_INVALID_PARAMETER; /* data without an MDL */
+    ULONG first_bytes = MmGetMdlByteCount(first);
+    if (buf->Offset >= first_bytes)
+        return STATUS_INVALID_PARAMETER;
+    /* The common WSK_BUF, one MDL: no chain to walk or check for a cycle. */
+    if (first->Next != NULL)
+        return count_chain(buf, count);
+    if (buf->Length > first_bytes - buf->Offset)
+        return STATUS_INVALID_PARAMETER; /* beyond the MDL, as beyond a chain */
+    *count = 1;
+    return STATUS_SUCCESS;
+}
+
+static __attribute__((noinline)) NTSTATUS fill_chain(const WSK_BUF *buf, wsk_segment *seg, ULONG count)
 {
     SIZE_T left = buf->Length;
     ULONG skip = buf->Offset, i = 0;
@@ -95,5 +110,23 @@ NTSTATUS wsk_buf_fill_segments(const WSK_BUF *buf, wsk_segment *seg, ULONG count
         skip = 0;
         i++;
     }
+    return STATUS_SUCCESS;
+}
+
+NTSTATUS wsk_buf_fill_segments(const WSK_BUF *buf, wsk_segment *seg, ULONG count)
+{
+    /* One segment (as wsk_buf_count_segments counted it) lies in the first
+     * MDL, which holds data past Offset, and is all of Length.  Its mapped
+     * address is read here (MmGetSystemAddressForMdlSafe's first case), so
+     * this path makes no call; the walk maps an MDL not mapped yet. */
+    PMDL m = buf->Mdl;
+    if (count != 1 || !(m->MdlFlags & (MDL_MAPPED_TO_SYSTEM_VA | MDL_SOURCE_IS_NONPAGED_POOL)))
+        return fill_chain(buf, seg, count);
+    PUCHAR va = m->MappedSystemVa;
+    if (va == NULL)
+        return STATUS_INSUFFICIENT_RESOURCES;
+    SIZE_T here = MmGetMdlByteCount(m) - buf->Offset;
+    seg[0].base = va + buf->Offset;
+    seg[0].length = here < buf->Length ? here : buf->Length;
     return STATUS_SUCCESS;
 }
