@@ -5,6 +5,8 @@
  * §1 and §11.2 (the NT I/O manager's rules).
  */
 #include <ntddk.h>
+#include <stddef.h>
+#include <string.h>
 #include <openwsk_runtime.h>
 
 #include "wt.h"
@@ -209,6 +211,59 @@ static void reuse_reinitializes_and_sets_status(void)
     IoFreeIrp(irp); /* still recognised as an IoAllocateIrp packet */
 }
 
+/* The packet as IoInitializeIrp leaves it: all zero but the header
+ * (Type, Size, StackCount, CurrentLocation, ThreadListEntry, the stack
+ * pointer); IoReuseIrp also keeps AllocationFlags and sets the status. */
+static void expected_packet(PIRP expect, PIRP at, USHORT size, CCHAR stack, UCHAR flags, NTSTATUS status)
+{
+    memset(expect, 0, size);
+    expect->Type = IO_TYPE_IRP;
+    expect->Size = size;
+    expect->StackCount = stack;
+    expect->CurrentLocation = (CHAR)(stack + 1);
+    expect->AllocationFlags = flags;
+    expect->IoStatus.Status = status;
+    expect->ThreadListEntry.Flink = expect->ThreadListEntry.Blink = &at->ThreadListEntry;
+    expect->Tail.Overlay.CurrentStackLocation = (PIO_STACK_LOCATION)(at + 1) + stack;
+}
+
+/* Every byte of a used packet, stack locations included, is cleared again
+ * on reuse, whatever the stack count (the fast sizes and the others). */
+static void reuse_clears_every_byte(void)
+{
+    for (CCHAR stack = 1; stack <= 4; stack++) {
+        PIRP irp = IoAllocateIrp(stack, FALSE);
+        USHORT size = irp->Size;
+        UCHAR flags = irp->AllocationFlags;
+        _Alignas(16) UCHAR expect[IoSizeOfIrp(4)];
+        expected_packet((PIRP)expect, irp, size, stack, flags, STATUS_SUCCESS);
+        CHECK(memcmp(irp, expect, size) == 0); /* IoAllocateIrp's packet */
+        for (int round = 0; round < 2; round++) {
+            /* A driver used it all, but for what the packet keeps about itself. */
+            memset(&irp->MdlAddress, 0xA5, size - offsetof(IRP, MdlAddress));
+            irp->StackCount = stack;
+            irp->AllocationFlags = flags;
+            IoReuseIrp(irp, STATUS_NOT_SUPPORTED);
+            expected_packet((PIRP)expect, irp, size, stack, flags, STATUS_NOT_SUPPORTED);
+            CHECK(memcmp(irp, expect, size) == 0);
+        }
+        IoFreeIrp(irp);
+    }
+    /* IoInitializeIrp on dirty storage, with room past the stack locations. */
+    _Alignas(16) UCHAR storage[IoSizeOfIrp(3)], expect[IoSizeOfIrp(3)];
+    for (CCHAR stack = 1; stack <= 2; stack++) {
+        memset(storage, 0x5A, sizeof(storage));
+        IoInitializeIrp((PIRP)storage, IoSizeOfIrp(stack), stack);
+        expected_packet((PIRP)expect, (PIRP)storage, IoSizeOfIrp(stack), stack, 0, STATUS_SUCCESS);
+        CHECK(memcmp(storage, expect, IoSizeOfIrp(stack)) == 0);
+        CHECK_EQ(storage[IoSizeOfIrp(stack)], 0x5A); /* nothing past PacketSize */
+    }
+    memset(storage, 0x5A, sizeof(storage));
+    IoInitializeIrp((PIRP)storage, IoSizeOfIrp(3), 1); /* a packet larger than its stack needs */
+    expected_packet((PIRP)expect, (PIRP)storage, IoSizeOfIrp(3), 1, 0, STATUS_SUCCESS);
+    CHECK(memcmp(storage, expect, IoSizeOfIrp(3)) == 0);
+}
+
 static void embedded_irp_with_initialize(void)
 {
     _Alignas(16) UCHAR storage[sizeof(IRP) + sizeof(IO_STACK_LOCATION)];
@@ -351,6 +406,7 @@ int main(void)
     WT_RUN(success_continues_upward_in_order);
     WT_RUN(pending_propagates_past_locations_without_routine);
     WT_RUN(reuse_reinitializes_and_sets_status);
+    WT_RUN(reuse_clears_every_byte);
     WT_RUN(embedded_irp_with_initialize);
     WT_RUN(ioFreeIrp_refuses_packets_it_did_not_allocate);
     WT_RUN(cancel_calls_the_routine_exactly_once);
