@@ -9,7 +9,12 @@
  */
 #include "ke_internal.h"
 
-static __thread KIRQL current_irql = PASSIVE_LEVEL;
+/* initial-exec: the library is position-independent code, whose default
+ * model reaches a thread variable through a __tls_get_addr call (relaxed
+ * away only when linked into an executable, after the compiler already
+ * saved registers around it); this model reads it at a fixed offset from
+ * the thread pointer, in the shared library too. */
+static __thread KIRQL current_irql __attribute__((tls_model("initial-exec"))) = PASSIVE_LEVEL;
 
 KIRQL KeGetCurrentIrql(void)
 {
