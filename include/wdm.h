@@ -2043,6 +2043,41 @@ NTKERNELAPI void openwsk_paged_code_violation(PCSTR File, ULONG Line, PCSTR Func
 #define DRIVER_VERIFIER_DETECTED_VIOLATION 0x000000C4
 #define SPIN_LOCK_ALREADY_OWNED 0x0000000F
 #define SPIN_LOCK_NOT_OWNED 0x00000010
+
+/* The thread's IRQL (irql.c).  As in Windows' x64 header, reading, raising
+ * and lowering it are inline (KeGetCurrentIrql and KeLowerIrql are inline
+ * functions there, KeRaiseIrql a macro over an inline KfRaiseIrql); a raise
+ * that would lower or a lower that would raise still stops with Windows' bug
+ * check.  The exported functions remain for callers that want them. */
+OPENWSK_API extern __thread KIRQL openwsk_thread_irql __attribute__((tls_model("initial-exec")));
+
+FORCEINLINE KIRQL openwsk_get_irql_inline(void)
+{
+    return openwsk_thread_irql;
+}
+
+FORCEINLINE void openwsk_raise_irql_inline(KIRQL NewIrql, PKIRQL OldIrql)
+{
+    KIRQL old = openwsk_thread_irql;
+    if (NewIrql < old)
+        KeBugCheckEx(IRQL_NOT_GREATER_OR_EQUAL, old, NewIrql, 0, 0);
+    openwsk_thread_irql = NewIrql;
+    *OldIrql = old;
+}
+
+FORCEINLINE void openwsk_lower_irql_inline(KIRQL NewIrql)
+{
+    KIRQL old = openwsk_thread_irql;
+    if (NewIrql > old)
+        KeBugCheckEx(IRQL_NOT_LESS_OR_EQUAL, old, NewIrql, 0, 0);
+    openwsk_thread_irql = NewIrql;
+}
+
+#ifndef OPENWSK_IRQL_EXPORTS
+#define KeGetCurrentIrql() openwsk_get_irql_inline()
+#define KeRaiseIrql(NewIrql, OldIrql) openwsk_raise_irql_inline((NewIrql), (OldIrql))
+#define KeLowerIrql(NewIrql) openwsk_lower_irql_inline(NewIrql)
+#endif
 #define MUTEX_ALREADY_OWNED 0x000000BF
 
 /* Error log entries (IoAllocateErrorLogEntry, IoWriteErrorLogEntry,

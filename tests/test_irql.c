@@ -23,6 +23,45 @@ static void raise_and_lower(void)
     CHECK_EQ(KeGetCurrentIrql(), PASSIVE_LEVEL);
 }
 
+/* wdm.h makes these inline, as Windows' x64 header does; a name in
+ * parentheses calls the exported function, which must share the state and
+ * the rules with the inline forms. */
+static void exported_functions_share_the_state(void)
+{
+    KIRQL old;
+    (KeRaiseIrql)(APC_LEVEL, &old);
+    CHECK_EQ(old, PASSIVE_LEVEL);
+    CHECK_EQ(KeGetCurrentIrql(), APC_LEVEL);
+    KeRaiseIrql(DISPATCH_LEVEL, &old);
+    CHECK_EQ(old, APC_LEVEL);
+    CHECK_EQ((KeGetCurrentIrql)(), DISPATCH_LEVEL);
+    (KeLowerIrql)(APC_LEVEL);
+    CHECK_EQ(KeGetCurrentIrql(), APC_LEVEL);
+    CHECK_EQ(KfRaiseIrql(DISPATCH_LEVEL), APC_LEVEL);
+    (KeLowerIrql)(PASSIVE_LEVEL);
+    CHECK_EQ((KeGetCurrentIrql)(), PASSIVE_LEVEL);
+}
+
+static void exported_raise_below_current(void *arg)
+{
+    (void)arg;
+    KIRQL old;
+    (KeRaiseIrql)(DISPATCH_LEVEL, &old);
+    (KeRaiseIrql)(PASSIVE_LEVEL, &old);
+}
+
+static void exported_lower_above_current(void *arg)
+{
+    (void)arg;
+    (KeLowerIrql)(DISPATCH_LEVEL);
+}
+
+static void exported_misuse_bugchecks(void)
+{
+    CHECK(wt_bugchecks(exported_raise_below_current, NULL, IRQL_NOT_GREATER_OR_EQUAL));
+    CHECK(wt_bugchecks(exported_lower_above_current, NULL, IRQL_NOT_LESS_OR_EQUAL));
+}
+
 static void *other_thread_irql(void *p)
 {
     *(KIRQL *)p = KeGetCurrentIrql();
@@ -97,6 +136,8 @@ int main(void)
     WT_RUN(raise_and_lower);
     WT_RUN(irql_is_per_thread);
     WT_RUN(misuse_bugchecks);
+    WT_RUN(exported_functions_share_the_state);
+    WT_RUN(exported_misuse_bugchecks);
     WT_RUN(paged_code_checks_irql);
     return wt_finish();
 }
