@@ -39,6 +39,9 @@ static void specification(void)
     CHECK_EQ(openwsk_adversity_configure("7,resets"), -1);
     CHECK_EQ(openwsk_adversity_configure("7,short=3"), -1);
     CHECK_EQ(openwsk_adversity_configure("7,deadlisten=x"), -1);
+    CHECK_EQ(openwsk_adversity_configure("7,reset=+5"), -1);
+    CHECK_EQ(openwsk_adversity_configure("7,reset= 5"), -1);
+    CHECK_EQ(openwsk_adversity_configure("7,reset=5"), 0);
     CHECK_EQ(openwsk_adversity_configure("7"), 0);
     CHECK(!openwsk_adverse(OPENWSK_ADVERSE_RESET)); /* only when named */
     CHECK(openwsk_adverse(OPENWSK_ADVERSE_PENDING));
@@ -410,6 +413,31 @@ static void pending_close_comes_last(void)
         CHECK(close.sequence > call.sequence);
     }
     CHECK(moved > 3);
+    /* Switched off while a completion is still queued: the close still
+     * follows it. */
+    int queued_at_switch = 0;
+    for (int i = 0; i < 30 && queued_at_switch < 3; i++) {
+        char spec[32];
+        snprintf(spec, sizeof(spec), "%d,pending", 100 + i); /* each seed draws anew */
+        CHECK_EQ(openwsk_adversity_configure(spec), 0);
+        USHORT port;
+        PWSK_SOCKET s = wt_datagram_socket(&t, AF_INET, "127.0.0.1", &port);
+        const WSK_PROVIDER_DATAGRAM_DISPATCH *d = s->Dispatch;
+        for (int k = 0; k < 64; k++)
+            if (t.made[k].socket == s)
+                t.made[k].socket = NULL;
+        moved_call call, close;
+        SOCKADDR_IN local;
+        NTSTATUS r = d->WskGetLocalAddress(s, (PSOCKADDR)&local, moved_arm(irp, &call));
+        CHECK_EQ(openwsk_adversity_configure(""), 0);
+        if (r == STATUS_PENDING && __atomic_load_n(&call.completions, __ATOMIC_ACQUIRE) == 0)
+            queued_at_switch++;
+        (void)d->WskCloseSocket(s, moved_arm(close_irp, &close));
+        moved_wait(&call);
+        moved_wait(&close);
+        CHECK(close.sequence > call.sequence);
+    }
+    CHECK(queued_at_switch > 0);
     IoFreeIrp(irp);
     IoFreeIrp(close_irp);
     wt_wsk_close(&t);
@@ -513,6 +541,9 @@ static void reset_fails_pending_and_later_calls(void)
     CHECK_EQ(wt_irp_result(&t.irp, d->WskReceive(s, &more, 0, wt_irp_arm(&t.irp))), STATUS_CONNECTION_RESET);
     CHECK_EQ(wt_irp_result(&t.irp, d->WskSend(s, &more, 0, wt_irp_arm(&t.irp))), STATUS_CONNECTION_RESET);
     CHECK_EQ(wt_irp_result(&t.irp, d->WskSend(s, &more, 0, wt_irp_arm(&t.irp))), STATUS_CONNECTION_RESET);
+    CHECK_EQ(wt_irp_result(&t.irp, d->WskDisconnect(s, NULL, 0, wt_irp_arm(&t.irp))), STATUS_CONNECTION_RESET);
+    WSK_BUF nothing = {m, 0, 0}; /* a zero-byte receive moves nothing: still no error */
+    CHECK_EQ(wt_irp_result(&t.irp, d->WskReceive(s, &nothing, 0, wt_irp_arm(&t.irp))), STATUS_SUCCESS);
     unsigned char c;
     long n;
     while ((n = peer_recv(peer, &c, 1, 2000)) > 0)
@@ -532,7 +563,7 @@ static void reset_fails_pending_and_later_calls(void)
 typedef struct reset_events {
     pthread_mutex_t mu;
     KEVENT told;
-    unsigned char got[16384];
+    unsigned char got[65536];
     size_t have;
     int null_indications, abortive, graceful;
 } reset_events;
@@ -589,15 +620,26 @@ static void reset_reported_once_to_events(void)
         int peer;
         PWSK_SOCKET s =
             wt_connect_to_linux(&t, &x, &reset_dispatch, WSK_EVENT_RECEIVE | WSK_EVENT_DISCONNECT, &peer);
-        static unsigned char sent[16384];
+        static unsigned char sent[65536];
         for (size_t i = 0; i < sizeof(sent); i++)
             sent[i] = peer_pattern(i + (size_t)k);
-        /* Small pieces, so that the reader arms often; the peer's sends
-         * may fail once the reset reached it. */
-        for (size_t off = 0; off < sizeof(sent); off += 256) {
+        /* Piece by piece, each indicated before the next is sent, so that
+         * the reader arms (and draws) once a piece, until the notice
+         * comes; the peer's sends may fail once the reset reached it. */
+        LARGE_INTEGER now = {.QuadPart = 0};
+        size_t off = 0;
+        while (off < sizeof(sent) && KeWaitForSingleObject(&x.told, Executive, KernelMode, FALSE, &now) != STATUS_SUCCESS) {
             if (peer_send_all(peer, sent + off, 256) < 0)
                 break;
-            usleep(200);
+            off += 256;
+            for (int w = 0; w < 1000; w++) {
+                pthread_mutex_lock(&x.mu);
+                BOOLEAN done = x.have >= off || x.null_indications + x.abortive > 0;
+                pthread_mutex_unlock(&x.mu);
+                if (done)
+                    break;
+                usleep(1000);
+            }
         }
         LARGE_INTEGER timeout = {.QuadPart = -5000LL * 10000};
         CHECK_EQ(KeWaitForSingleObject(&x.told, Executive, KernelMode, FALSE, &timeout), STATUS_SUCCESS);
@@ -605,7 +647,8 @@ static void reset_reported_once_to_events(void)
         pthread_mutex_lock(&x.mu);
         CHECK_EQ(x.null_indications + x.abortive, 1);
         CHECK_EQ(x.graceful, 0);
-        CHECK(x.have < sizeof(sent) && memcmp(x.got, sent, x.have) == 0);
+        CHECK(off < sizeof(sent)); /* the reset came in the middle */
+        CHECK(x.have <= off && memcmp(x.got, sent, x.have) == 0);
         nulls += x.null_indications;
         aborts += x.abortive;
         pthread_mutex_unlock(&x.mu);

@@ -23,12 +23,12 @@ typedef struct adversity_kind {
     const char *option;
     unsigned flag;
     const char *label;   /* in the start line and the summary */
-    unsigned odds;       /* 0: the option takes no =N */
+    unsigned odds;       /* the default "one in N"; 0: the option takes no =N */
     const char *meaning; /* with the odds: "the driver's allocations fail 1 in %u" */
     unsigned char bare;  /* turned on by a seed alone */
 } adversity_kind;
 
-static adversity_kind adversity_kinds[] = {
+static const adversity_kind adversity_kinds[] = {
     {"short", OPENWSK_ADVERSE_SHORT_RECEIVE, "short receives", 0, NULL, 1},
     {"events", OPENWSK_ADVERSE_SHORT_INDICATION, "short indications", 0, NULL, 1},
     {"slowsend", OPENWSK_ADVERSE_SLOW_SEND, "slowed senders", 0, NULL, 1},
@@ -39,6 +39,8 @@ static adversity_kind adversity_kinds[] = {
      "1 accept in %u finds its listener dead", 0},
 };
 #define ADVERSITY_KINDS (sizeof(adversity_kinds) / sizeof(adversity_kinds[0]))
+/* The odds in force, per kind (set by configure, while traffic is off). */
+static unsigned adversity_odds[ADVERSITY_KINDS];
 #define ADVERSITY_SPEC "<seed>[,short][,events][,slowsend][,pending][,lowres[=N]][,reset[=N]][,deadlisten[=N]][,log=FILE]"
 
 static uint64_t adversity_seed;
@@ -50,12 +52,17 @@ static int adversity_summary_registered;
 
 #define STDERR_EVENTS 20
 
-static adversity_kind *kind_of(unsigned what)
+static const adversity_kind *kind_of(unsigned what)
 {
     for (size_t i = 0; i < ADVERSITY_KINDS; i++)
         if (adversity_kinds[i].flag == what)
             return &adversity_kinds[i];
     return &adversity_kinds[0];
+}
+
+static unsigned odds_of(unsigned what)
+{
+    return adversity_odds[kind_of(what) - adversity_kinds];
 }
 
 static void adversity_summary(void)
@@ -84,9 +91,9 @@ static int parse_kind(const char *p, size_t n, unsigned *flags, unsigned odds[AD
         if (n < len || strncmp(p, k->option, len) != 0 || (n > len && p[len] != '='))
             continue;
         if (n > len) {
-            char *e;
-            unsigned long v = strtoul(p + len + 1, &e, 10);
-            if (k->odds == 0 || n == len + 1 || e != p + n || v < 1 || v > 1000000) {
+            char *e = NULL;
+            unsigned long v = p[len + 1] >= '0' && p[len + 1] <= '9' ? strtoul(p + len + 1, &e, 10) : 0;
+            if (k->odds == 0 || e != p + n || v < 1 || v > 1000000) {
                 openwsk_log("OPENWSK_ADVERSITY: %.*s: %s", (int)n, p,
                             k->odds == 0 ? "takes no =N" : "=N needs 1 <= N <= 1000000");
                 return -1;
@@ -152,9 +159,8 @@ int openwsk_adversity_configure(const char *spec)
         adversity_log = f;
     }
     adversity_seed = seed;
-    static const unsigned default_odds[ADVERSITY_KINDS] = {0, 0, 0, 0, 100, 200, 50};
     for (size_t i = 0; i < ADVERSITY_KINDS; i++)
-        adversity_kinds[i].odds = odds[i] != 0 ? odds[i] : default_odds[i];
+        adversity_odds[i] = odds[i] != 0 ? odds[i] : adversity_kinds[i].odds;
     /* One mechanism: the schedule perturbation of the same seed. */
     openwsk_perturb_configure(1, seed);
     __atomic_store_n(&openwsk_adversity_flags, flags, __ATOMIC_RELEASE);
@@ -171,7 +177,7 @@ int openwsk_adversity_configure(const char *spec)
     for (size_t i = 0; i < ADVERSITY_KINDS; i++)
         if ((flags & adversity_kinds[i].flag) && adversity_kinds[i].meaning != NULL) {
             char line[128];
-            snprintf(line, sizeof(line), adversity_kinds[i].meaning, adversity_kinds[i].odds);
+            snprintf(line, sizeof(line), adversity_kinds[i].meaning, adversity_odds[i]);
             openwsk_log("adversity: %s", line);
         }
     return 0;
@@ -240,17 +246,17 @@ void openwsk_adversity_event(unsigned what, const char *fmt, ...)
 
 int openwsk_adversity_reset_now(openwsk_adversity_stream *st)
 {
-    return !st->reset && openwsk_adversity_stream_one_in(st, kind_of(OPENWSK_ADVERSE_RESET)->odds);
+    return !st->reset && openwsk_adversity_stream_one_in(st, odds_of(OPENWSK_ADVERSE_RESET));
 }
 
 int openwsk_adversity_listener_dies_now(openwsk_adversity_stream *st)
 {
-    return !st->reset && openwsk_adversity_stream_one_in(st, kind_of(OPENWSK_ADVERSE_DEAD_LISTENER)->odds);
+    return !st->reset && openwsk_adversity_stream_one_in(st, odds_of(OPENWSK_ADVERSE_DEAD_LISTENER));
 }
 
 int openwsk_adversity_fail_allocation(const char *call, uint64_t bytes)
 {
-    if (!openwsk_adversity_one_in(kind_of(OPENWSK_ADVERSE_LOW_RESOURCES)->odds))
+    if (!openwsk_adversity_one_in(odds_of(OPENWSK_ADVERSE_LOW_RESOURCES)))
         return 0;
     openwsk_adversity_event(OPENWSK_ADVERSE_LOW_RESOURCES, "%s(%llu bytes) fails (low resources)", call,
                             (unsigned long long)bytes);

@@ -30,6 +30,9 @@ static pthread_mutex_t later_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t later_ready = PTHREAD_COND_INITIALIZER;
 static adverse_completion *later_head, *later_tail;
 static BOOLEAN later_thread_started;
+/* Entries queued and not yet completed; read without the lock by every
+ * close, so that one still follows them after adversity was switched off. */
+LONG wsk_later_queued;
 
 /* Up to 2 ms, so that a driver that went on without waiting runs ahead. */
 static void later_pause(void)
@@ -63,6 +66,7 @@ static void *later_thread(void *arg)
         later_head = c->next;
         if (later_head == NULL)
             later_tail = NULL;
+        __atomic_sub_fetch(&wsk_later_queued, 1, __ATOMIC_RELEASE);
         free(c);
     }
     return NULL;
@@ -86,6 +90,7 @@ static void later_child_after_fork(void)
     pthread_cond_init(&later_ready, NULL);
     later_head = later_tail = NULL;
     later_thread_started = FALSE;
+    wsk_later_queued = 0;
 }
 
 static pthread_once_t later_fork_once = PTHREAD_ONCE_INIT;
@@ -130,6 +135,7 @@ static BOOLEAN later_queue(PIRP irp, wsk_client *client, BOOLEAN close, BOOLEAN 
     c->irp = irp;
     c->client = client;
     c->close = close;
+    __atomic_add_fetch(&wsk_later_queued, 1, __ATOMIC_RELEASE);
     if (later_tail != NULL)
         later_tail->next = c;
     else
@@ -170,15 +176,17 @@ BOOLEAN wsk_irp_finish_close_adverse(wsk_client *client, PIRP close_irp)
 {
     close_irp->IoStatus.Status = STATUS_SUCCESS;
     close_irp->IoStatus.Information = 0;
-    /* Behind completions still queued (they may be this socket's); else,
-     * one time in two, later as well. */
+    /* Behind completions still queued (they may be this socket's), also
+     * when adversity was switched off since; else, with adversity on, one
+     * time in two later as well. */
     if (later_queue(close_irp, client, TRUE, TRUE)) {
         openwsk_adversity_event(OPENWSK_ADVERSE_PENDING,
                                 "WskCloseSocket: IRP %p completes after the completions queued before it",
                                 (void *)close_irp);
         return TRUE;
     }
-    if (openwsk_perturb_one_in(2) && later_queue(close_irp, client, TRUE, FALSE)) {
+    if (openwsk_adverse(OPENWSK_ADVERSE_PENDING) && openwsk_perturb_one_in(2) &&
+        later_queue(close_irp, client, TRUE, FALSE)) {
         openwsk_adversity_event(OPENWSK_ADVERSE_PENDING, "WskCloseSocket: IRP %p completes later on another thread",
                                 (void *)close_irp);
         return TRUE;

@@ -135,6 +135,9 @@ static void disconnect_finish(wsk_socket *s, wsk_req *r, wsk_req_outcome *out)
         if (e == 0)
             s->send_shut = TRUE;
     }
+    /* After a reset Linux says not connected; the connection was reset. */
+    if (s->reset_seen && (r->result == -ENOTCONN || r->result == -EPIPE || out->status == STATUS_INVALID_CONNECTION))
+        out->status = STATUS_CONNECTION_RESET;
     /* A disconnect that was cancelled or failed sent no FIN: sends work
      * again (docs/decisions.md, "Ordering and close", rule 4). */
     if (!s->send_shut)
@@ -204,7 +207,6 @@ static NTSTATUS data_start_ex(wsk_socket *s, PWSK_BUF Buffer, ULONG Flags, PIRP 
         pthread_mutex_unlock(&s->lock);
         return wsk_fail_now(Irp, STATUS_INVALID_CONNECTION);
     }
-    wsk_rx_maybe_reset_locked(s, kind == WSK_REQ_RECEIVE ? "WskReceive" : kind == WSK_REQ_SEND ? "WskSend" : "WskDisconnect");
     if (kind == WSK_REQ_SEND && (s->send_shut || s->disconnect_issued)) {
         /* After a graceful WskDisconnect no more sends (PFN_WSK_DISCONNECT). */
         pthread_mutex_unlock(&s->lock);
@@ -231,6 +233,9 @@ static NTSTATUS data_start_ex(wsk_socket *s, PWSK_BUF Buffer, ULONG Flags, PIRP 
         return r;
     }
     const wsk_req_ops *ops = kind == WSK_REQ_RECEIVE ? &receive_ops : kind == WSK_REQ_SEND ? &send_ops : &disconnect_ops;
+    /* After the refusals and the zero-byte shortcuts: an operation that
+     * finds the connection reset is one that goes to the network. */
+    wsk_rx_maybe_reset_locked(s, kind == WSK_REQ_RECEIVE ? "WskReceive" : kind == WSK_REQ_SEND ? "WskSend" : "WskDisconnect");
     wsk_req *r = wsk_req_take_locked(s, kind, ops, drain ? 1 : segments);
     if (r == NULL) {
         pthread_mutex_unlock(&s->lock);

@@ -411,6 +411,12 @@ NTSTATUS wsk_irp_complete_pended_plain(PIRP irp, NTSTATUS status, ULONG_PTR info
 NTSTATUS wsk_irp_complete_adverse(wsk_client *client, PIRP irp, NTSTATUS status, ULONG_PTR information,
                                   const char *call);
 BOOLEAN wsk_irp_finish_close_adverse(wsk_client *client, PIRP close_irp);
+/* Completions legal adversity moved and not yet delivered. */
+extern LONG wsk_later_queued;
+static inline BOOLEAN wsk_close_may_be_moved(void)
+{
+    return openwsk_adverse(OPENWSK_ADVERSE_PENDING) || __atomic_load_n(&wsk_later_queued, __ATOMIC_ACQUIRE) != 0;
+}
 /* For IRPs that will complete later: push our location and mark pending. */
 void wsk_irp_begin_pending(PIRP irp);
 /* Completes an IRP begun with wsk_irp_begin_pending. */

@@ -227,7 +227,7 @@ void wsk_socket_destroy(wsk_socket *s)
     openwsk_trace_socket_end(trace_id);
     /* Legal adversity may complete the close later, behind completions it
      * moved to another thread; it then releases the socket's count. */
-    if (close_irp != NULL && openwsk_adverse(OPENWSK_ADVERSE_PENDING) && wsk_irp_finish_close_adverse(c, close_irp))
+    if (close_irp != NULL && wsk_close_may_be_moved() && wsk_irp_finish_close_adverse(c, close_irp))
         return;
     if (close_irp != NULL)
         wsk_irp_finish(close_irp, STATUS_SUCCESS, 0);
