@@ -454,6 +454,14 @@ void io_engine_post(io_op *op)
     io_shard_post(op);
 }
 
+int io_engine_with_fd_quiet(int fd, int (*fn)(int fd, const void *arg), const void *arg)
+{
+    const io_shard_hooks *b = __atomic_load_n(&io_engine_active, __ATOMIC_ACQUIRE);
+    if (b == NULL || fd < 0)
+        return fn(fd, arg);
+    return io_shard_with_fd_quiet(fd, fn, arg);
+}
+
 void io_engine_forget_fd(int fd)
 {
     const io_shard_hooks *b = __atomic_load_n(&io_engine_active, __ATOMIC_ACQUIRE);

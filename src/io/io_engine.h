@@ -195,6 +195,13 @@ int io_engine_on_engine_thread(void);
  * close(fd), after every operation on fd has completed. */
 void io_engine_forget_fd(int fd);
 
+/* Runs fn(arg) while no engine thread uses fd's registration (its shard's
+ * lock held) and returns what fn returned.  For a connect() on a socket
+ * the engine may be polling: ThreadSanitizer models connect as making the
+ * descriptor anew, so it must not overlap the engine's epoll_ctl on it.
+ * Callers may hold a socket lock (socket before shard, as every submit). */
+int io_engine_with_fd_quiet(int fd, int (*fn)(int fd, const void *arg), const void *arg);
+
 /* ------------------------------------------------------------------------
  * Backend-private: shared by io_engine.c and the io_*_backend.c files.
  * ------------------------------------------------------------------------ */

@@ -31,6 +31,15 @@ io_shard *io_shard_for_fd(int fd)
     return io_shard_at(io_shard_of_fd(fd, io_nshards));
 }
 
+int io_shard_with_fd_quiet(int fd, int (*fn)(int fd, const void *arg), const void *arg)
+{
+    io_shard *s = io_shard_for_fd(fd);
+    pthread_mutex_lock(&s->lock);
+    int r = fn(fd, arg);
+    pthread_mutex_unlock(&s->lock);
+    return r;
+}
+
 void io_shard_wake(io_shard *s)
 {
     uint64_t one = 1;

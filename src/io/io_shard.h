@@ -102,6 +102,8 @@ void io_shard_forget_fd(int fd);
 
 /* The shard serving fd (or the next one in turn for fd < 0). */
 io_shard *io_shard_for_fd(int fd);
+/* io_engine_with_fd_quiet: fn(fd, arg) under fd's shard lock. */
+int io_shard_with_fd_quiet(int fd, int (*fn)(int fd, const void *arg), const void *arg);
 
 /* Decides an op's result: onto the ready list (a SENDMSG's iovec
  * restored first).  Inline: every operation passes here. */

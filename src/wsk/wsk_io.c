@@ -149,6 +149,11 @@ int wsk_io_engine_start(void)
     return io_engine_start(0);
 }
 
+int wsk_io_with_fd_quiet(int fd, int (*fn)(int fd, const void *arg), const void *arg)
+{
+    return io_engine_with_fd_quiet(fd, fn, arg);
+}
+
 void wsk_io_engine_stop(void)
 {
     io_engine_stop();

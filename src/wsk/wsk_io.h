@@ -31,6 +31,9 @@ typedef struct wsk_io_segment {
 } wsk_io_segment;
 
 int wsk_io_engine_start(void);
+/* Runs fn(fd, arg) while the engine does not touch fd (io_engine.h,
+ * io_engine_with_fd_quiet): for connect() on a socket it may be polling. */
+int wsk_io_with_fd_quiet(int fd, int (*fn)(int fd, const void *arg), const void *arg);
 void wsk_io_engine_stop(void);
 const char *wsk_io_engine_backend(void);
 

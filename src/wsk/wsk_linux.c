@@ -7,6 +7,7 @@
  * family value (23 vs 10).
  */
 #include "wsk_linux.h"
+#include "wsk_io.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -225,7 +226,7 @@ int lx_reset_on_close(int fd)
     return setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l)) == 0 ? 0 : -errno;
 }
 
-int lx_datagram_connect(int fd, const void *win_addr)
+static int datagram_connect_now(int fd, const void *win_addr)
 {
     struct sockaddr_storage ss;
     socklen_t len;
@@ -243,6 +244,11 @@ int lx_datagram_connect(int fd, const void *win_addr)
     return connect(fd, (struct sockaddr *)&ss, len) == 0 ? 0 : -errno;
 }
 
+int lx_datagram_connect(int fd, const void *win_addr)
+{
+    return wsk_io_with_fd_quiet(fd, datagram_connect_now, win_addr); /* connect: not while the engine polls fd */
+}
+
 int lx_connection_gone(int fd)
 {
     /* Peeking leaves any data for the client; 0 is the peer's FIN. */
@@ -253,8 +259,9 @@ int lx_connection_gone(int fd)
     return n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
 }
 
-int lx_abort(int fd)
+static int abort_now(int fd, const void *unused)
 {
+    (void)unused;
     /* connect(AF_UNSPEC) disconnects a TCP socket with a reset while the
      * descriptor stays valid (tcp_disconnect). */
     lx_reset_on_close(fd);
@@ -262,6 +269,11 @@ int lx_abort(int fd)
     memset(&sa, 0, sizeof(sa));
     sa.sa_family = AF_UNSPEC;
     return connect(fd, &sa, sizeof(sa)) == 0 ? 0 : -errno;
+}
+
+int lx_abort(int fd)
+{
+    return wsk_io_with_fd_quiet(fd, abort_now, NULL); /* connect: not while the engine polls fd */
 }
 
 int lx_ideal_send_backlog(int fd, size_t *bytes)
