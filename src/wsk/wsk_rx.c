@@ -248,27 +248,6 @@ void wsk_rx_adverse_reset_locked(wsk_socket *s, const char *call)
                             s->adversity.reset_null ? " (WskReceiveEvent will get a NULL indication)" : "");
 }
 
-/* The reset's notice as a NULL indication: the socket no longer works and
- * no WskDisconnectEvent follows (docs/decisions.md).  Called and returns
- * with the lock dropped. */
-static void rx_indicate_dead_locked(wsk_socket *s, const WSK_CLIENT_CONNECTION_DISPATCH *d)
-{
-    s->disconnect_indicated = TRUE;
-    s->callbacks++;
-    wsk_event_enter_locked(s, WSK_EVENT_RECEIVE);
-    pthread_mutex_unlock(&s->lock);
-    openwsk_perturb_point(); /* schedule perturbation: the lock was just dropped */
-    SIZE_T accepted = 0;
-    (void)OPENWSK_TRACE_CALLBACK("WskReceiveEvent", &s->pub,
-                                 d->WskReceiveEvent(s->context, WSK_FLAG_AT_DISPATCH_LEVEL, NULL, 0, &accepted));
-    pthread_mutex_lock(&s->lock);
-    LIST_ENTRY finished;
-    wsk_event_leave_locked(s, WSK_EVENT_RECEIVE, &finished);
-    s->callbacks--;
-    pthread_mutex_unlock(&s->lock);
-    wsk_event_finish_disables(&finished);
-}
-
 /* Runs the receive path until nothing is left to do: completes decided
  * receives, serves queued ones, indicates data, reports a disconnect,
  * re-arms the reader.  The caller holds a callbacks reference (taken under
@@ -336,27 +315,37 @@ void wsk_rx_kick_held(wsk_socket *s)
             wsk_event_finish_disables(&finished);
             continue;
         }
-        if (s->adversity.reset_null && d != NULL && d->WskReceiveEvent != NULL && (s->events & WSK_EVENT_RECEIVE) &&
-            !s->disconnect_indicated && !s->closing && receives_done && !s->rx_indicating && IsListEmpty(&s->rx_data) &&
-            s->rx_error != 0) {
-            rx_indicate_dead_locked(s, d); /* drops the lock */
-            continue;
-        }
-        if (d != NULL && d->WskDisconnectEvent != NULL && (s->events & WSK_EVENT_DISCONNECT) &&
-            !s->disconnect_indicated && !s->closing && receives_done && !s->rx_indicating &&
-            IsListEmpty(&s->rx_data) && (s->receive_shut || s->rx_error != 0)) {
+        /* The connection's end is told once: by WskDisconnectEvent or, for
+         * a reset legal adversity chose so, by a NULL WskReceiveEvent
+         * indication (the socket no longer works; PFN_WSK_RECEIVE_EVENT),
+         * which no WskDisconnectEvent follows (docs/decisions.md). */
+        BOOLEAN ended = d != NULL && !s->disconnect_indicated && !s->closing && receives_done && !s->rx_indicating &&
+                        IsListEmpty(&s->rx_data) && (s->receive_shut || s->rx_error != 0);
+        BOOLEAN tell_null = ended && s->adversity.reset_null && s->rx_error != 0 && d->WskReceiveEvent != NULL &&
+                            (s->events & WSK_EVENT_RECEIVE);
+        BOOLEAN tell_disconnect =
+            ended && !tell_null && d->WskDisconnectEvent != NULL && (s->events & WSK_EVENT_DISCONNECT);
+        if (tell_null || tell_disconnect) {
+            ULONG event = tell_null ? WSK_EVENT_RECEIVE : WSK_EVENT_DISCONNECT;
             ULONG flags = WSK_FLAG_AT_DISPATCH_LEVEL;
             if (!s->receive_shut)
                 flags |= WSK_FLAG_ABORTIVE; /* the connection was reset */
             s->disconnect_indicated = TRUE;
             s->callbacks++;
-            wsk_event_enter_locked(s, WSK_EVENT_DISCONNECT);
+            wsk_event_enter_locked(s, event);
             pthread_mutex_unlock(&s->lock);
             openwsk_perturb_point(); /* schedule perturbation: the lock was just dropped */
-            (void)OPENWSK_TRACE_CALLBACK("WskDisconnectEvent", &s->pub, d->WskDisconnectEvent(s->context, flags));
+            if (tell_null) {
+                SIZE_T accepted = 0;
+                (void)OPENWSK_TRACE_CALLBACK(
+                    "WskReceiveEvent", &s->pub,
+                    d->WskReceiveEvent(s->context, WSK_FLAG_AT_DISPATCH_LEVEL, NULL, 0, &accepted));
+            } else {
+                (void)OPENWSK_TRACE_CALLBACK("WskDisconnectEvent", &s->pub, d->WskDisconnectEvent(s->context, flags));
+            }
             pthread_mutex_lock(&s->lock);
             LIST_ENTRY finished;
-            wsk_event_leave_locked(s, WSK_EVENT_DISCONNECT, &finished);
+            wsk_event_leave_locked(s, event, &finished);
             s->callbacks--;
             pthread_mutex_unlock(&s->lock);
             wsk_event_finish_disables(&finished);
