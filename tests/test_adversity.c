@@ -383,10 +383,35 @@ static void pending_moves_completions(void)
     CHECK_EQ(openwsk_adversity_configure(""), 0);
 }
 
-/* A call not waited for, then WskCloseSocket: the close completes after
- * the call did, also when the call's completion was moved to later
+/* On a new datagram socket: WskGetLocalAddress, not waited for, then
+ * WskCloseSocket; the close must complete after the call did
  * (PFN_WSK_CLOSE_SOCKET: nothing of the socket completes after its
- * close). */
+ * close).  `between` (if not NULL) is configured between the two calls.
+ * TRUE if the call's completion had been moved to later. */
+static BOOLEAN close_after_an_unwaited_call(wt_wsk *t, PIRP irp, PIRP close_irp, const char *between)
+{
+    USHORT port;
+    PWSK_SOCKET s = wt_datagram_socket(t, AF_INET, "127.0.0.1", &port);
+    const WSK_PROVIDER_DATAGRAM_DISPATCH *d = s->Dispatch;
+    for (int k = 0; k < 64; k++)
+        if (t->made[k].socket == s)
+            t->made[k].socket = NULL;
+    moved_call call, close;
+    SOCKADDR_IN local;
+    NTSTATUS r = d->WskGetLocalAddress(s, (PSOCKADDR)&local, moved_arm(irp, &call));
+    if (between != NULL)
+        CHECK_EQ(openwsk_adversity_configure(between), 0);
+    BOOLEAN moved = r == STATUS_PENDING && __atomic_load_n(&call.completions, __ATOMIC_ACQUIRE) == 0;
+    (void)d->WskCloseSocket(s, moved_arm(close_irp, &close));
+    moved_wait(&call);
+    moved_wait(&close);
+    CHECK_EQ(close_irp->IoStatus.Status, STATUS_SUCCESS);
+    CHECK(close.sequence > call.sequence);
+    return moved;
+}
+
+/* The close comes last, also when the call's completion was moved, and
+ * also when adversity was switched off while it was still queued. */
 static void pending_close_comes_last(void)
 {
     CHECK_EQ(openwsk_adversity_configure("22,pending"), 0);
@@ -394,48 +419,15 @@ static void pending_close_comes_last(void)
     wt_wsk_open(&t);
     PIRP irp = IoAllocateIrp(1, FALSE), close_irp = IoAllocateIrp(1, FALSE);
     int moved = 0;
-    for (int i = 0; i < 30; i++) {
-        USHORT port;
-        PWSK_SOCKET s = wt_datagram_socket(&t, AF_INET, "127.0.0.1", &port);
-        const WSK_PROVIDER_DATAGRAM_DISPATCH *d = s->Dispatch;
-        for (int k = 0; k < 64; k++)
-            if (t.made[k].socket == s)
-                t.made[k].socket = NULL;
-        moved_call call, close;
-        SOCKADDR_IN local;
-        NTSTATUS r = d->WskGetLocalAddress(s, (PSOCKADDR)&local, moved_arm(irp, &call));
-        if (r == STATUS_PENDING && __atomic_load_n(&call.completions, __ATOMIC_ACQUIRE) == 0)
-            moved++;
-        (void)d->WskCloseSocket(s, moved_arm(close_irp, &close));
-        moved_wait(&call);
-        moved_wait(&close);
-        CHECK_EQ(close_irp->IoStatus.Status, STATUS_SUCCESS);
-        CHECK(close.sequence > call.sequence);
-    }
+    for (int i = 0; i < 30; i++)
+        moved += close_after_an_unwaited_call(&t, irp, close_irp, NULL);
     CHECK(moved > 3);
-    /* Switched off while a completion is still queued: the close still
-     * follows it. */
     int queued_at_switch = 0;
     for (int i = 0; i < 30 && queued_at_switch < 3; i++) {
         char spec[32];
         snprintf(spec, sizeof(spec), "%d,pending", 100 + i); /* each seed draws anew */
         CHECK_EQ(openwsk_adversity_configure(spec), 0);
-        USHORT port;
-        PWSK_SOCKET s = wt_datagram_socket(&t, AF_INET, "127.0.0.1", &port);
-        const WSK_PROVIDER_DATAGRAM_DISPATCH *d = s->Dispatch;
-        for (int k = 0; k < 64; k++)
-            if (t.made[k].socket == s)
-                t.made[k].socket = NULL;
-        moved_call call, close;
-        SOCKADDR_IN local;
-        NTSTATUS r = d->WskGetLocalAddress(s, (PSOCKADDR)&local, moved_arm(irp, &call));
-        CHECK_EQ(openwsk_adversity_configure(""), 0);
-        if (r == STATUS_PENDING && __atomic_load_n(&call.completions, __ATOMIC_ACQUIRE) == 0)
-            queued_at_switch++;
-        (void)d->WskCloseSocket(s, moved_arm(close_irp, &close));
-        moved_wait(&call);
-        moved_wait(&close);
-        CHECK(close.sequence > call.sequence);
+        queued_at_switch += close_after_an_unwaited_call(&t, irp, close_irp, "");
     }
     CHECK(queued_at_switch > 0);
     IoFreeIrp(irp);
