@@ -2,7 +2,7 @@
 # run.sh - the WSK echo server against the best native epoll and io_uring
 # servers (issue 13's rows).
 #
-#   bench/run.sh [--rounds 3] [--seconds 3] [--backends "io_uring epoll"]
+#   bench/run.sh [--rounds 5] [--seconds 2] [--backends "io_uring epoll"]
 #   OPENWSK_BENCH_ROWS="echo-1c-1t udp-16s-1t"   runs only these rows
 #   OPENWSK_BENCH_WORKLOADS="tcp_echo ..."      runs only the rows of these workloads
 #   (either: a quick A/B check; `bench/run.sh --list` prints the rows)
@@ -43,8 +43,8 @@ echo-256c-2t:tcp_echo:256:2
 connect-16-1t:tcp_connect:16:1
 socket_cycles:socket_cycles:1:1"
 
-rounds=3
-seconds=3
+rounds=5
+seconds=2
 backends="io_uring epoll"
 usage() {
     echo "usage: bench/run.sh [--rounds R] [--seconds S] [--backends \"io_uring epoll\"] | --list" >&2
