@@ -204,6 +204,21 @@ static void req_finish_and_deliver(wsk_socket *s, wsk_req *r)
     req_finish_and_deliver_kick(s, r, FALSE);
 }
 
+/* r found the end of the stream (hold_at_end_locked): its IRP completes
+ * first, then the decided list is let go and the kick completes the
+ * receives decided behind it, in order. */
+static void req_finish_and_deliver_at_end(wsk_socket *s, wsk_req *r)
+{
+    wsk_req_outcome out;
+    req_finish_locked(s, r, &out); /* a receive: it holds the delivery's reference */
+    pthread_mutex_unlock(&s->lock);
+    req_deliver_held(&out);
+    pthread_mutex_lock(&s->lock);
+    s->decided_busy = FALSE;
+    pthread_mutex_unlock(&s->lock);
+    wsk_rx_kick_held(s); /* drops the delivery's reference */
+}
+
 /* ---- provider wait lists, and the per-socket order (rules 3 and 4) ---- */
 
 BOOLEAN wsk_req_queue_locked(wsk_socket *s, wsk_req *r, PLIST_ENTRY queue)
@@ -260,6 +275,14 @@ BOOLEAN wsk_req_submit_receive_locked(wsk_socket *s, wsk_req *r)
 {
     if (s->recv_active != NULL)
         return wsk_req_queue_locked(s, r, &s->recv_wait);
+    if (s->rx_at_end && !r->cancel_claimed) {
+        /* After the peer's FIN Linux answers every recv with 0 bytes at
+         * once: so does this, without the call.  `queued` as a decided
+         * request, for a cancel routine already on its way. */
+        r->queued = TRUE;
+        wsk_req_decide_queued_locked(s, r, 0);
+        return TRUE;
+    }
     s->recv_active = r;
     if (openwsk_adverse(OPENWSK_ADVERSE_SHORT_RECEIVE))
         return submit_receive_adverse(s, r);
@@ -314,15 +337,42 @@ BOOLEAN wsk_req_submit_disconnect_locked(wsk_socket *s, wsk_req *r)
     return FALSE;
 }
 
+/* r found the end of the stream (the peer's FIN or reset).  Every later
+ * receive would get 0 bytes from Linux at once: from now on they are
+ * decided with that answer without a call (wsk_req_submit_receive_locked), those
+ * waiting behind r here.  A driver that keeps two receives posted, as
+ * Microsoft's echo sample does, otherwise makes one more recv per
+ * connection.  They complete after r, in their order: the decided list
+ * stays busy until r's IRP has completed (req_finish_and_deliver_at_end).
+ * FALSE, and nothing changed, if another thread is completing decided
+ * requests (the engine then answers the next receives, in order). */
+static BOOLEAN hold_at_end_locked(wsk_socket *s)
+{
+    if (s->decided_busy)
+        return FALSE;
+    s->rx_at_end = TRUE;
+    while (!IsListEmpty(&s->recv_wait)) {
+        /* It stays `queued` for a cancel routine already on its way. */
+        wsk_req *next = CONTAINING_RECORD(RemoveHeadList(&s->recv_wait), wsk_req, queue_link);
+        wsk_req_decide_queued_locked(s, next, 0);
+    }
+    s->decided_busy = TRUE;
+    return TRUE;
+}
+
 /* r's engine work is over: the next receive or a waiting disconnect goes
  * in.  TRUE when the engine receives are all done on a socket whose event
- * reader must now take over. */
-static BOOLEAN order_release_locked(wsk_socket *s, wsk_req *r)
+ * reader must now take over.  *held: r found the end of the stream and
+ * hold_at_end_locked took over the receives behind it. */
+static BOOLEAN order_release_locked(wsk_socket *s, wsk_req *r, BOOLEAN at_end, BOOLEAN *held)
 {
     BOOLEAN reader = FALSE;
+    *held = FALSE;
     if (r == s->recv_active) {
         s->recv_active = NULL;
-        if (!IsListEmpty(&s->recv_wait) && !s->closing) {
+        if (at_end && !s->closing && !s->rx_mode && hold_at_end_locked(s)) {
+            *held = TRUE;
+        } else if (!IsListEmpty(&s->recv_wait) && !s->closing) {
             wsk_req *next = CONTAINING_RECORD(RemoveHeadList(&s->recv_wait), wsk_req, queue_link);
             next->queued = FALSE;
             (void)wsk_req_submit_receive_locked(s, next); /* queued: never cancelled before */
@@ -357,8 +407,18 @@ void wsk_req_io_done(wsk_io *io, void *context, long result, size_t transferred)
     }
     r->result = result;
     r->io_finished = TRUE;
-    BOOLEAN kick = order_release_locked(s, r);
     BOOLEAN ours = IoSetCancelRoutine(r->irp, NULL) != NULL || r->cancel_claimed;
+    /* The end of the stream: the peer's FIN (a receive that asked for
+     * bytes got none) or its reset (Linux then answers 0, which data_finish
+     * reports as the reset, as Windows keeps doing). */
+    BOOLEAN at_end = ours && !r->cancel_claimed && r->kind == WSK_REQ_RECEIVE &&
+                     ((result == 0 && r->wanted > 0 && r->transferred < r->wanted) || result == -ECONNRESET);
+    BOOLEAN held;
+    BOOLEAN kick = order_release_locked(s, r, at_end, &held);
+    if (held) {
+        req_finish_and_deliver_at_end(s, r);
+        return;
+    }
     if (!ours) {
         /* A cancel routine is on its way; it completes the IRP, after which
          * a close may finish: the kick needs a reference of its own. */
