@@ -14,6 +14,8 @@
 
 #define WSK_TAG_REQUEST TAG_FROM_CHARS('W', 's', 'k', 'R')
 
+_Static_assert(sizeof(wsk_req) + 16 <= 1032, "a request should stay a small allocation (wsk_req.h)");
+
 /* ---- taking and giving back ---- */
 
 wsk_req *wsk_req_take_locked(wsk_socket *s, wsk_req_kind kind, const wsk_req_ops *ops, ULONG segments)
