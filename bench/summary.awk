@@ -15,7 +15,9 @@
 # tens of seconds run about a third slower for every program alike; a
 # ratio of medians taken over different rounds mixes those stretches, a
 # same-round ratio cancels them. The ratio of the medians is kept in the
-# ROW lines (rate_mx, cpu_mx, p99_mx).
+# ROW lines (rate_mx, cpu_mx, p99_mx), and so are the paired ratios against
+# the native server of the same mechanism (rate_same, cpu_same, p99_same:
+# wsk-io_uring against native-io_uring, wsk-epoll against native-epoll).
 
 function sort_n(a, n,    i, j, v) { # insertion sort of a[1..n]
     for (i = 2; i <= n; i++) {
@@ -133,6 +135,9 @@ END {
             rmx = ratio(rate, best_rate); cmx = ratio(cpu, best_cpu); pmx = lat ? ratio(p99, best_p99) : "-"
             rx = paired(r, impl, best, "rate"); cx = paired(r, impl, best, "cpu")
             px = lat ? paired(r, impl, best, "p99") : "-"
+            same = cyc ? "native" : impl ~ /io_uring$/ ? "native-io_uring" : "native-epoll"
+            rs = paired(r, impl, same, "rate"); cs = paired(r, impl, same, "cpu")
+            ps = lat ? paired(r, impl, same, "p99") : "-"
             if (impl ~ /^native/)
                 target = impl == best ? "(best native)" : ""
             else
@@ -143,9 +148,10 @@ END {
             print line
             machine = machine sprintf("ROW row=%s workload=%s conns=%s threads=%s pinned=%s impl=%s runs=%d failed=%d " \
                 "unit=%s rate=%.1f rate_min=%.1f rate_max=%.1f p50_us=%.1f p99_us=%.1f cpu_us=%.3f best_native=%s " \
-                "rate_x=%s cpu_x=%s p99_x=%s rate_mx=%s cpu_mx=%s p99_mx=%s rate_target=%s cpu_target=%s p99_target=%s\n",
+                "rate_x=%s cpu_x=%s p99_x=%s rate_mx=%s cpu_mx=%s p99_mx=%s rate_same=%s cpu_same=%s p99_same=%s " \
+                "rate_target=%s cpu_target=%s p99_target=%s\n",
                 r, w, conns, threads, cyc ? "no" : pinned[r], impl, runs[r, impl], nf, unit[r], rate, rlo, rhi,
-                p50, p99, cpu, best == "" ? "none" : best, rx, cx, px, rmx, cmx, pmx,
+                p50, p99, cpu, best == "" ? "none" : best, rx, cx, px, rmx, cmx, pmx, rs, cs, ps,
                 impl ~ /^native/ ? "-" : judge(rx, rate_limit, 1), impl ~ /^native/ ? "-" : judge(cx, 1.1, 0),
                 impl ~ /^native/ || !lat ? "-" : judge(px, 1.2, 0))
         }
