@@ -306,6 +306,51 @@ static void no_lost_wakeups(void)
     CHECK_EQ(done, pp.rounds);
 }
 
+/* The waiter frees its event the moment the wait returns, while the setter
+ * may still be inside KeSetEvent (KeSetEvent, Remarks: the caller must not
+ * touch the event after a waiter could free it; the dispatcher must not
+ * either).  Under ASan a touch after the free is a use-after-free report. */
+typedef struct handoff {
+    PKEVENT volatile event;
+    volatile LONG stop;
+} handoff;
+
+static void *late_setter(void *p)
+{
+    handoff *h = p;
+    for (;;) {
+        PKEVENT e;
+        while ((e = __atomic_load_n(&h->event, __ATOMIC_ACQUIRE)) == NULL)
+            if (__atomic_load_n(&h->stop, __ATOMIC_ACQUIRE))
+                return NULL;
+        __atomic_store_n(&h->event, NULL, __ATOMIC_RELAXED);
+        KeSetEvent(e, 0, FALSE);
+    }
+}
+
+static void event_freed_as_soon_as_the_wait_returns(void)
+{
+    handoff h = {NULL, 0};
+    pthread_t t;
+    pthread_create(&t, NULL, late_setter, &h);
+    int done = 0;
+    for (int i = 0; i < 20000; i++) {
+        PKEVENT e = ExAllocatePoolWithTag(NonPagedPoolNx, sizeof(*e), 'tvEF');
+        KeInitializeEvent(e, (i & 1) ? SynchronizationEvent : NotificationEvent, FALSE);
+        __atomic_store_n(&h.event, e, __ATOMIC_RELEASE);
+        if ((i & 3) == 0) { /* sometimes the waiter goes to sleep first */
+            for (volatile int k = 0; k < 2000; k++)
+                ;
+        }
+        if (KeWaitForSingleObject(e, Executive, KernelMode, FALSE, NULL) == STATUS_SUCCESS)
+            done++;
+        ExFreePoolWithTag(e, 'tvEF');
+    }
+    __atomic_store_n(&h.stop, 1, __ATOMIC_RELEASE);
+    pthread_join(t, NULL);
+    CHECK_EQ(done, 20000);
+}
+
 int main(void)
 {
     WT_RUN(event_state_calls);
@@ -322,5 +367,6 @@ int main(void)
     WT_RUN(delay_execution_sleeps);
     WT_RUN(blocking_wait_at_dispatch_level_bugchecks);
     WT_RUN(no_lost_wakeups);
+    WT_RUN(event_freed_as_soon_as_the_wait_returns);
     return wt_finish();
 }

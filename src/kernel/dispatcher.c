@@ -9,6 +9,13 @@
  * Ordering argument: a waiter publishes itself (seq_cst increment) before
  * re-checking the state; a signaller publishes the state (seq_cst RMW)
  * before reading the waiter count; so one of them always sees the other.
+ *
+ * Events are signalled without the dispatcher lock (KeSetEvent is on
+ * every IRP a driver waits for; one process-wide lock there serialised
+ * every engine thread): a signaller counts itself in the object's second
+ * WaitListHead word while it touches the object, and a satisfied waiter
+ * returns once that count is zero, which gives the lock's guarantee below
+ * for events.
  */
 #include "ke_internal.h"
 #include "verifier.h"
@@ -62,6 +69,28 @@ typedef struct wait_deadline {
 static LONG *disp_waiter_count(PDISPATCHER_HEADER h)
 {
     return (LONG *)(void *)&h->WaitListHead;
+}
+
+/* Signallers touching an event now (second word; see the top comment). */
+static LONG *disp_event_signallers(PDISPATCHER_HEADER h)
+{
+    return (LONG *)(void *)&h->WaitListHead.Blink;
+}
+
+static BOOLEAN disp_is_event(PDISPATCHER_HEADER h)
+{
+    return h->Type == EventNotificationObject || h->Type == EventSynchronizationObject;
+}
+
+/* A satisfied waiter of h returns once h's signallers are done with it:
+ * the waiter may free or reuse h (a KEVENT on its stack) at once. */
+static NTSTATUS disp_return_from(PDISPATCHER_HEADER h, NTSTATUS status)
+{
+    if (!disp_is_event(h))
+        return disp_return(status);
+    while (__atomic_load_n(disp_event_signallers(h), __ATOMIC_ACQUIRE) != 0)
+        sched_yield(); /* a signaller between its state change and its futex wake */
+    return status;
 }
 
 static void disp_init_header(PDISPATCHER_HEADER h, UCHAR type, UCHAR size_in_longs, LONG state)
@@ -158,6 +187,9 @@ static void disp_undo_acquire(PDISPATCHER_HEADER h)
 {
     if (h->Type != EventSynchronizationObject && h->Type != TimerSynchronizationObject && h->Type != SemaphoreObject)
         return;
+    BOOLEAN event = disp_is_event(h);
+    if (event)
+        __atomic_add_fetch(disp_event_signallers(h), 1, __ATOMIC_SEQ_CST);
     pthread_mutex_lock(&disp_lock);
     if (h->Type != SemaphoreObject)
         __atomic_store_n(&h->SignalState, 1, __ATOMIC_SEQ_CST);
@@ -165,9 +197,12 @@ static void disp_undo_acquire(PDISPATCHER_HEADER h)
         __atomic_add_fetch(&h->SignalState, 1, __ATOMIC_SEQ_CST);
     openwsk_dispatcher_wake(h, 1);
     pthread_mutex_unlock(&disp_lock);
+    if (event)
+        __atomic_sub_fetch(disp_event_signallers(h), 1, __ATOMIC_RELEASE);
 }
 
-/* Called with the dispatcher lock held, after the state change. */
+/* Called after the state change, with the dispatcher lock held or, for an
+ * event, counted among its signallers. */
 void openwsk_dispatcher_wake(PDISPATCHER_HEADER h, int count)
 {
     if (__atomic_load_n(disp_waiter_count(h), __ATOMIC_SEQ_CST) > 0)
@@ -200,13 +235,13 @@ NTSTATUS KeWaitForSingleObject(PVOID Object, KWAIT_REASON WaitReason, KPROCESSOR
     check_wait_irql(&d);
     for (;;) {
         if (disp_try_acquire(h))
-            return disp_return(STATUS_SUCCESS);
+            return disp_return_from(h, STATUS_SUCCESS);
         if (d.poll)
             return STATUS_TIMEOUT;
         __atomic_add_fetch(disp_waiter_count(h), 1, __ATOMIC_SEQ_CST);
         if (disp_try_acquire(h)) {
             __atomic_sub_fetch(disp_waiter_count(h), 1, __ATOMIC_SEQ_CST);
-            return disp_return(STATUS_SUCCESS);
+            return disp_return_from(h, STATUS_SUCCESS);
         }
         LONG seen = __atomic_load_n(&h->SignalState, __ATOMIC_SEQ_CST);
         /* Sleep only while the object looks unsignalled; otherwise retry. */
@@ -214,7 +249,7 @@ NTSTATUS KeWaitForSingleObject(PVOID Object, KWAIT_REASON WaitReason, KPROCESSOR
         int err = r < 0 ? errno : 0;
         __atomic_sub_fetch(disp_waiter_count(h), 1, __ATOMIC_SEQ_CST);
         if (err == ETIMEDOUT)
-            return disp_try_acquire(h) ? disp_return(STATUS_SUCCESS) : STATUS_TIMEOUT;
+            return disp_try_acquire(h) ? disp_return_from(h, STATUS_SUCCESS) : STATUS_TIMEOUT;
     }
 }
 
@@ -264,7 +299,12 @@ NTSTATUS KeWaitForMultipleObjects(ULONG Count, PVOID Object[], WAIT_TYPE WaitTyp
             result = STATUS_TIMEOUT;
         if (result != STATUS_PENDING) {
             __atomic_sub_fetch(&multi_waiters, 1, __ATOMIC_SEQ_CST);
-            return result == STATUS_TIMEOUT ? result : disp_return(result);
+            if (result == STATUS_TIMEOUT)
+                return result;
+            for (ULONG i = 0; i < Count; i++) /* the signallers of its events, then the lock's */
+                if (disp_is_event(Object[i]))
+                    (void)disp_return_from(Object[i], result);
+            return disp_return(result);
         }
         long r = futex_wait_until((volatile LONG *)&multi_seq, seq, &d);
         int err = r < 0 ? errno : 0;
@@ -307,10 +347,11 @@ LONG KeSetEvent(PRKEVENT Event, KPRIORITY Increment, BOOLEAN Wait)
     (void)Increment;
     (void)Wait;
     int wake = Event->Header.Type == EventSynchronizationObject ? 1 : INT_MAX;
-    pthread_mutex_lock(&disp_lock);
+    LONG *signallers = disp_event_signallers(&Event->Header);
+    __atomic_add_fetch(signallers, 1, __ATOMIC_SEQ_CST);
     LONG old = __atomic_exchange_n(&Event->Header.SignalState, 1, __ATOMIC_SEQ_CST);
     openwsk_dispatcher_wake(&Event->Header, wake);
-    pthread_mutex_unlock(&disp_lock);
+    __atomic_sub_fetch(signallers, 1, __ATOMIC_RELEASE); /* the last touch: a waiter may free it now */
     return old;
 }
 

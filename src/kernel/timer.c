@@ -122,19 +122,22 @@ static void timer_expire(PKTIMER t, LONGLONG now)
         timer_link(t);
     }
     int wake = t->Header.Type == TimerSynchronizationObject ? 1 : INT_MAX;
-    /* The DPC is queued under the dispatcher lock too: a waiter may free or
-     * reuse its KTIMER as soon as it passed through the lock after the
-     * signal, so the signal must be the last touch (see dispatcher.c). */
+    /* Under the dispatcher lock: a waiter of the timer may free or reuse
+     * its KTIMER as soon as it passed through the lock after the signal.
+     * The DPC goes in last: its routine may set an event whose waiter
+     * (events do not pass through the lock, see dispatcher.c) frees the
+     * KTIMER at once, so the timer is not touched after the insertion. */
     openwsk_dispatcher_lock();
     __atomic_store_n(&t->Header.SignalState, 1, __ATOMIC_SEQ_CST);
-    if (t->Dpc != NULL) {
+    PKDPC dpc = t->Dpc;
+    openwsk_dispatcher_wake(&t->Header, wake);
+    if (dpc != NULL) {
         LARGE_INTEGER system_time;
         system_time.QuadPart = openwsk_system_time_now();
-        if (KeInsertQueueDpc(t->Dpc, (PVOID)(ULONG_PTR)system_time.LowPart, (PVOID)(LONG_PTR)system_time.HighPart) &&
+        if (KeInsertQueueDpc(dpc, (PVOID)(ULONG_PTR)system_time.LowPart, (PVOID)(LONG_PTR)system_time.HighPart) &&
             x != NULL)
-            x->Runs++;
+            x->Runs++; /* x is the provider's: freed only under timer_lock, which the caller holds */
     }
-    openwsk_dispatcher_wake(&t->Header, wake);
     openwsk_dispatcher_unlock();
 }
 
