@@ -1001,9 +1001,10 @@ static void close_while_a_retry_waits(void)
             WT_FAIL("%s: setup failed at %s", r->flow, r->step);
             break;
         }
-        /* The reader's first allocation fails: a retry is scheduled. */
+        /* The reader's first allocation fails: a retry is scheduled.  (The
+         * enable's own allocation, the socket's post blocks, comes first.) */
         ULONGLONG before = openwsk_allocation_count();
-        openwsk_fault_fail_allocation(1);
+        openwsk_fault_fail_allocation(2);
         CHECK(set_events(r, s, kind == 0 ? WSK_EVENT_ACCEPT
                                : kind == 1 ? WSK_EVENT_RECEIVE | WSK_EVENT_DISCONNECT
                                            : WSK_EVENT_RECEIVE_FROM));

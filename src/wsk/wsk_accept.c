@@ -212,6 +212,13 @@ static void accept_event_done(wsk_socket *s, wsk_req *r, long result)
             lx_reset_on_close(fd);
             wsk_io_forget_fd(fd);
             lx_close(fd);
+        } else if ((s->conditional_accept || (s->events & (WSK_EVENT_RECEIVE | WSK_EVENT_DISCONNECT |
+                                                            WSK_EVENT_SEND_BACKLOG))) &&
+                   !wsk_socket_posts_ensure(child)) {
+            /* It will inherit events or be offered by a post: it needs its
+             * post blocks, and nobody has seen it yet. */
+            wsk_socket_destroy(child); /* resets the connection */
+            child = NULL;
         }
     }
     if (child != NULL && s->conditional_accept && !conditional_inspect(s, child, r))
@@ -499,7 +506,7 @@ NTSTATUS WSKAPI wsk_conn_inspect_complete(PWSK_SOCKET ListenSocket, PWSK_INSPECT
             /* WskAcceptEvent runs on an engine thread, never inside the client's call. */
             s->callbacks++;
             child->cond_listener = s;
-            wsk_io_post(&child->backlog_io, conditional_offer_posted, child);
+            wsk_io_post(&child->posts->backlog_io, conditional_offer_posted, child); /* ensured at accept */
         }
         pthread_mutex_unlock(&s->lock);
         if (!via_event)

@@ -417,6 +417,8 @@ NTSTATUS wsk_conn_set_event_callbacks(wsk_socket *s, const WSK_EVENT_CALLBACK_CO
         if (dd == NULL || dd->WskReceiveFromEvent == NULL)
             return STATUS_INVALID_PARAMETER;
     }
+    if (!disable && !wsk_socket_posts_ensure(s))
+        return STATUS_INSUFFICIENT_RESOURCES; /* what its events will post (wsk_internal.h) */
     if (s->category == WSK_CATEGORY_DATAGRAM) {
         pthread_mutex_lock(&s->lock);
         NTSTATUS status = STATUS_SUCCESS;

@@ -160,6 +160,8 @@ static control_result set_option(wsk_socket *s, ULONG level, ULONG code, SIZE_T 
                 return (control_result){STATUS_INVALID_PARAMETER, 0};
             if (!read_bool(in, in_size, &v))
                 return (control_result){STATUS_INVALID_PARAMETER, 0};
+            if (v != 0 && !wsk_socket_posts_ensure_locked(s)) /* its feeder may need a retry (wsk_internal.h) */
+                return (control_result){STATUS_INSUFFICIENT_RESOURCES, 0};
             s->conditional_accept = v != 0;
             return (control_result){STATUS_SUCCESS, 0};
         case SO_REUSE_UNICASTPORT:

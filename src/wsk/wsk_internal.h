@@ -181,14 +181,13 @@ typedef struct wsk_socket {
     BOOLEAN backlog_recheck;   /* a check found the callback running: check again when it returns */
     BOOLEAN listener_failed;   /* accept hit a fatal error: the listener no longer works */
     BOOLEAN null_accept_indicated; /* WskAcceptEvent(AcceptSocket = NULL) was delivered */
-    wsk_io backlog_io;
+    struct wsk_socket_posts *posts; /* engine posts of its own: NULL until events need them (below) */
 
     /* A reader that feeds events could not allocate: tried again shortly
      * (wsk_retry.c). */
     BOOLEAN retry_scheduled;
     ULONGLONG retry_due;       /* ms, CLOCK_MONOTONIC; under the retry timer's lock */
     LIST_ENTRY retry_link;     /* on the retry timer's list */
-    wsk_io retry_io;
 
     /* Datagram sockets (wsk_dgram.c). */
     SOCKADDR_STORAGE sendto_addr; /* SIO_WSK_SET_SENDTO_ADDRESS / SET_REMOTE_ADDRESS destination */
@@ -206,6 +205,23 @@ typedef struct wsk_socket {
     LIST_ENTRY dg_send_batch;     /* WskSendTo calls of an indication round, sent when it ends (queue_link) */
     ULONG dg_sends_in_engine;     /* datagram sends the engine holds: a direct send must not pass them */
 } wsk_socket;
+
+/* The engine posts a socket makes for itself: WskSendBacklogEvent's check
+ * and a conditional offer (backlog_io, wsk_events.c, wsk_accept.c) and the
+ * retry of a reader that could not allocate (retry_io, wsk_retry.c).  Only
+ * sockets with events or conditional accept post, so the blocks live apart
+ * and the socket stays a small allocation.  They exist before anything can
+ * post: wsk_socket_posts_ensure runs where events are enabled (static,
+ * SO_WSK_EVENT_CALLBACK, inherited from a listener) and where conditional
+ * accept is set, and fails the call there when memory is short. */
+typedef struct wsk_socket_posts {
+    wsk_io backlog_io;
+    wsk_io retry_io;
+} wsk_socket_posts;
+
+/* FALSE only when the blocks are missing and cannot be allocated. */
+BOOLEAN wsk_socket_posts_ensure(wsk_socket *s);
+BOOLEAN wsk_socket_posts_ensure_locked(wsk_socket *s);
 
 /* Creates a socket object around a Linux fd (accepted connections). */
 NTSTATUS wsk_socket_adopt(wsk_client *c, ADDRESS_FAMILY family, int fd, PVOID context, const VOID *dispatch,

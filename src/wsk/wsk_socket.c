@@ -98,6 +98,26 @@ static void wsk_socket_init_lists(wsk_socket *s)
     InitializeListHead(&s->disable_irps);
 }
 
+/* With the pool's 16-byte header a socket stays within glibc's per-thread
+ * cache (allocations up to 1032 bytes): WskSocket and every accepted
+ * connection then cost no heap search.  Hence the posts apart. */
+_Static_assert(sizeof(wsk_socket) + 16 <= 1032, "a socket should stay a small allocation");
+
+BOOLEAN wsk_socket_posts_ensure_locked(wsk_socket *s)
+{
+    if (s->posts == NULL)
+        s->posts = openwsk_pool_alloc(sizeof(*s->posts), WSK_TAG_SOCKET, TRUE);
+    return s->posts != NULL;
+}
+
+BOOLEAN wsk_socket_posts_ensure(wsk_socket *s)
+{
+    pthread_mutex_lock(&s->lock);
+    BOOLEAN ok = wsk_socket_posts_ensure_locked(s);
+    pthread_mutex_unlock(&s->lock);
+    return ok;
+}
+
 static NTSTATUS wsk_socket_create(wsk_client *c, ADDRESS_FAMILY family, USHORT type, ULONG protocol, ULONG flags,
                            PVOID context, const VOID *dispatch, PSECURITY_DESCRIPTOR sd, wsk_socket **out)
 {
@@ -125,8 +145,6 @@ static NTSTATUS wsk_socket_create(wsk_client *c, ADDRESS_FAMILY family, USHORT t
     s->client = c;
     s->category = (wsk_category)flags;
     s->pub.Dispatch = wsk_provider_table_for(s->category);
-    if (openwsk_verifying(OPENWSK_VERIFY_WSK))
-        wsk_verify_socket_created(s);
     s->family = family;
     s->type = type;
     s->protocol = protocol;
@@ -139,6 +157,14 @@ static NTSTATUS wsk_socket_create(wsk_client *c, ADDRESS_FAMILY family, USHORT t
     wsk_socket_init_lists(s);
     wsk_dgram_init_socket(s);
     wsk_client_apply_static_events(c, s);
+    if (s->events != 0 && !wsk_socket_posts_ensure(s)) {
+        lx_close(fd);
+        pthread_mutex_destroy(&s->lock);
+        openwsk_pool_free(s);
+        return STATUS_INSUFFICIENT_RESOURCES;
+    }
+    if (openwsk_verifying(OPENWSK_VERIFY_WSK))
+        wsk_verify_socket_created(s);
     wsk_client_socket_opened(c);
     openwsk_trace_socket_created(&s->pub, wsk_trace_category_name(s->category));
     *out = s;
@@ -178,8 +204,6 @@ NTSTATUS wsk_socket_adopt(wsk_client *c, ADDRESS_FAMILY family, int fd, PVOID co
     s->client = c;
     s->category = WSK_CATEGORY_CONNECTION;
     s->pub.Dispatch = wsk_provider_table_for(s->category);
-    if (openwsk_verifying(OPENWSK_VERIFY_WSK))
-        wsk_verify_socket_created(s);
     s->family = family;
     s->type = SOCK_STREAM;
     s->protocol = IPPROTO_TCP;
@@ -193,6 +217,13 @@ NTSTATUS wsk_socket_adopt(wsk_client *c, ADDRESS_FAMILY family, int fd, PVOID co
     wsk_socket_init_lists(s);
     wsk_dgram_init_socket(s);
     wsk_client_apply_static_events(c, s);
+    if (s->events != 0 && !wsk_socket_posts_ensure(s)) {
+        pthread_mutex_destroy(&s->lock);
+        openwsk_pool_free(s);
+        return STATUS_INSUFFICIENT_RESOURCES; /* the caller resets and closes fd */
+    }
+    if (openwsk_verifying(OPENWSK_VERIFY_WSK))
+        wsk_verify_socket_created(s);
     wsk_client_socket_opened(c);
     openwsk_trace_socket_created(&s->pub, "accepted");
     *out = s;
@@ -217,6 +248,9 @@ void wsk_socket_destroy(wsk_socket *s)
     wsk_req_free_all(s);
     wsk_rx_free(s);
     wsk_dgram_free(s);
+    if (s->posts != NULL)
+        openwsk_pool_free(s->posts);
+    s->posts = NULL;
     s->magic = 0;
     pthread_mutex_destroy(&s->lock);
     /* The verifier keeps a closed socket a while to recognise later calls. */
