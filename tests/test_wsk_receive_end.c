@@ -9,7 +9,8 @@
  * after its reset every receive fails with STATUS_CONNECTION_RESET; the
  * receives complete in the order they were posted, each exactly once; a
  * receive cancelled while the end arrives completes once, cancelled or
- * with the end.  (The provider answers receives behind a known end without
+ * with the end; a receive waiting behind a cancelled one completes without
+ * waiting for the close.  (The provider answers receives behind a known end without
  * a Linux call: wsk_req.c, hold_at_end_locked.)
  */
 #include <ntddk.h>
@@ -179,6 +180,45 @@ static void reset_fails_queued_and_later_receives(void)
     wt_wsk_close(&t);
 }
 
+/* After the end is known, a receive whose IRP was cancelled before the
+ * call still goes to the engine, and a receive posted behind it waits for
+ * it there.  Both complete (the second with the end) while the socket is
+ * open: the second must not wait for the close. */
+static void receive_behind_a_cancelled_one_after_the_end(void)
+{
+    int lfd = peer_tcp_listen(4, "127.0.0.1", 0);
+    wt_wsk t;
+    wt_wsk_open(&t);
+    for (int round = 0; round < 5; round++) {
+        int peer;
+        PWSK_SOCKET s = connected(&t, lfd, &peer);
+        end_receive rx[3];
+        completed_so_far = 0;
+        end_receive_init(&rx[0], 64);
+        CHECK_EQ(post_receive(s, &rx[0], 64, 0), STATUS_PENDING);
+        CHECK_EQ(peer_shutdown_write(peer), 0);
+        CHECK_EQ(wait_receive(&rx[0]), STATUS_SUCCESS); /* found the end */
+        end_receive_init(&rx[1], 64);
+        end_receive_init(&rx[2], 64);
+        IoCancelIrp(rx[1].irp); /* cancelled before the call */
+        (void)post_receive(s, &rx[1], 64, 0);
+        (void)post_receive(s, &rx[2], 64, 0);
+        NTSTATUS second = wait_receive(&rx[1]);
+        CHECK(second == STATUS_CANCELLED || second == STATUS_SUCCESS);
+        CHECK_EQ(wait_receive(&rx[2]), STATUS_SUCCESS); /* before the close */
+        CHECK_EQ(rx[2].irp->IoStatus.Information, 0);
+        CHECK_EQ(rx[2].order, 3);
+        wt_close(&t, s);
+        for (int i = 0; i < 3; i++) {
+            CHECK_EQ(rx[i].completions, 1);
+            end_receive_free(&rx[i]);
+        }
+        peer_close(peer);
+    }
+    peer_close(lfd);
+    wt_wsk_close(&t);
+}
+
 typedef struct cancel_job {
     PIRP irp;
     volatile LONG go;
@@ -248,6 +288,7 @@ int main(void)
 {
     WT_RUN(fin_ends_queued_and_later_receives);
     WT_RUN(reset_fails_queued_and_later_receives);
+    WT_RUN(receive_behind_a_cancelled_one_after_the_end);
     WT_RUN(cancel_races_the_end);
     CHECK_EQ(openwsk_pool_outstanding_count(0), 0);
     return wt_finish();

@@ -273,6 +273,18 @@ static __attribute__((noinline, cold)) BOOLEAN submit_receive_adverse(wsk_socket
     return FALSE;
 }
 
+/* Hands r to the engine as the socket's active receive. */
+static void submit_receive_to_engine_locked(wsk_socket *s, wsk_req *r)
+{
+    s->recv_active = r;
+    if (openwsk_adverse(OPENWSK_ADVERSE_SHORT_RECEIVE)) {
+        (void)submit_receive_adverse(s, r);
+        return;
+    }
+    wsk_io_recv(&r->io, s->fd, r->seg, r->seg_count, wsk_req_io_done, r);
+    wsk_req_after_submit_locked(r);
+}
+
 BOOLEAN wsk_req_submit_receive_locked(wsk_socket *s, wsk_req *r)
 {
     if (s->recv_active != NULL)
@@ -285,11 +297,7 @@ BOOLEAN wsk_req_submit_receive_locked(wsk_socket *s, wsk_req *r)
         wsk_req_decide_queued_locked(s, r, 0);
         return TRUE;
     }
-    s->recv_active = r;
-    if (openwsk_adverse(OPENWSK_ADVERSE_SHORT_RECEIVE))
-        return submit_receive_adverse(s, r);
-    wsk_io_recv(&r->io, s->fd, r->seg, r->seg_count, wsk_req_io_done, r);
-    wsk_req_after_submit_locked(r);
+    submit_receive_to_engine_locked(s, r);
     return FALSE;
 }
 
@@ -377,7 +385,11 @@ static BOOLEAN order_release_locked(wsk_socket *s, wsk_req *r, BOOLEAN at_end, B
         } else if (!IsListEmpty(&s->recv_wait) && !s->closing) {
             wsk_req *next = CONTAINING_RECORD(RemoveHeadList(&s->recv_wait), wsk_req, queue_link);
             next->queued = FALSE;
-            (void)wsk_req_submit_receive_locked(s, next); /* queued: never cancelled before */
+            /* To the engine even after a known end (a receive cancelled
+             * before its call went there, and this one waited behind it):
+             * nothing here would complete a decided one, and the engine
+             * keeps it behind the one just finished. */
+            submit_receive_to_engine_locked(s, next);
         } else {
             reader = s->rx_mode;
         }
