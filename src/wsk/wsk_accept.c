@@ -212,11 +212,11 @@ static void accept_event_done(wsk_socket *s, wsk_req *r, long result)
             lx_reset_on_close(fd);
             wsk_io_forget_fd(fd);
             lx_close(fd);
-        } else if ((s->conditional_accept || (s->events & (WSK_EVENT_RECEIVE | WSK_EVENT_DISCONNECT |
-                                                            WSK_EVENT_SEND_BACKLOG))) &&
-                   !wsk_socket_posts_ensure(child)) {
-            /* It will inherit events or be offered by a post: it needs its
-             * post blocks, and nobody has seen it yet. */
+        } else if (!wsk_socket_posts_ensure(child)) {
+            /* Offered by a post (conditional accept) or given the events
+             * the listener has when WskAcceptEvent returns (which the
+             * client may enable meanwhile, even from inside the callback):
+             * it needs its post blocks, and nobody has seen it yet. */
             wsk_socket_destroy(child); /* resets the connection */
             child = NULL;
         }

@@ -413,6 +413,8 @@ void wsk_conn_inherit_events(wsk_socket *listener, wsk_socket *child)
             inherited &= ~(ULONG)WSK_EVENT_SEND_BACKLOG;
     }
     pthread_mutex_lock(&child->lock);
+    /* Its post blocks exist: every socket the accept feeder offers gets
+     * them before the offer (accept_event_done). */
     child->events |= inherited;
     if (inherited & (WSK_EVENT_RECEIVE | WSK_EVENT_DISCONNECT))
         child->rx_mode = TRUE;
