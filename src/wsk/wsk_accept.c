@@ -506,7 +506,7 @@ NTSTATUS WSKAPI wsk_conn_inspect_complete(PWSK_SOCKET ListenSocket, PWSK_INSPECT
             /* WskAcceptEvent runs on an engine thread, never inside the client's call. */
             s->callbacks++;
             child->cond_listener = s;
-            wsk_io_post(&child->posts->backlog_io, conditional_offer_posted, child); /* ensured at accept */
+            wsk_io_post_block(&child->posts->backlog_io, conditional_offer_posted, child); /* ensured at accept */
         }
         pthread_mutex_unlock(&s->lock);
         if (!via_event)

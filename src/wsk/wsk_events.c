@@ -106,5 +106,5 @@ void wsk_backlog_schedule_locked(wsk_socket *s)
         return;
     s->backlog_posted = TRUE;
     s->callbacks++; /* keeps the socket alive until the check ran */
-    wsk_io_post(&s->posts->backlog_io, backlog_check, s); /* events on: posts exist */
+    wsk_io_post_block(&s->posts->backlog_io, backlog_check, s); /* events on: posts exist */
 }

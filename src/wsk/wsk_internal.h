@@ -215,8 +215,8 @@ typedef struct wsk_socket {
  * SO_WSK_EVENT_CALLBACK, inherited from a listener) and where conditional
  * accept is set, and fails the call there when memory is short. */
 typedef struct wsk_socket_posts {
-    wsk_io backlog_io;
-    wsk_io retry_io;
+    wsk_post backlog_io;
+    wsk_post retry_io;
 } wsk_socket_posts;
 
 /* FALSE only when the blocks are missing and cannot be allocated. */

@@ -731,6 +731,36 @@ void wsk_io_post(wsk_io *io, wsk_io_done done, void *context)
     io_engine_post(&impl->op);
 }
 
+typedef struct wsk_post_impl {
+    io_op op;
+    wsk_io_done done;
+    void *context;
+} wsk_post_impl;
+
+_Static_assert(sizeof(wsk_post_impl) <= WSK_POST_STORAGE_SIZE, "wsk_post storage too small");
+
+static void post_block_trampoline(io_op *op, long result)
+{
+    (void)result;
+    wsk_post_impl *p = (wsk_post_impl *)op;
+    /* p may be reused by the callee: read everything first. */
+    wsk_io_done done = p->done;
+    void *context = p->context;
+    done(NULL, context, 0, 0);
+}
+
+void wsk_io_post_block(wsk_post *post, wsk_io_done done, void *context)
+{
+    wsk_post_impl *p = (wsk_post_impl *)(void *)post->opaque;
+    memset(&p->op, 0, sizeof(p->op));
+    p->op.kind = IO_OP_CALL;
+    p->op.fd = -1;
+    p->op.complete = post_block_trampoline;
+    p->done = done;
+    p->context = context;
+    io_engine_post(&p->op);
+}
+
 int wsk_io_cancel(wsk_io *io)
 {
     return io_cancel(&impl_of(io)->op);

@@ -126,6 +126,16 @@ size_t wsk_io_send_list(wsk_io *io, int fd, wsk_io_segment *const *dgrams, const
 void wsk_io_connect(wsk_io *io, int fd, const void *win_addr, wsk_io_done done, void *context);
 /* Runs done(io, context, 0, 0) on an engine thread. */
 void wsk_io_post(wsk_io *io, wsk_io_done done, void *context);
+
+/* A block for posts alone (no I/O), far smaller than a wsk_io: for objects
+ * that keep one for good.  wsk_io_post_block runs done(NULL, context, 0,
+ * 0) on an engine thread, as wsk_io_post does; one post at a time per
+ * block. */
+#define WSK_POST_STORAGE_SIZE 240
+typedef struct wsk_post {
+    _Alignas(16) unsigned char opaque[WSK_POST_STORAGE_SIZE];
+} wsk_post;
+void wsk_io_post_block(wsk_post *post, wsk_io_done done, void *context);
 /* Requests cancellation; done still runs exactly once.  The caller keeps io
  * valid during the call (its done takes the same lock before freeing). */
 int wsk_io_cancel(wsk_io *io);

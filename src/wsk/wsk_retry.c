@@ -94,7 +94,7 @@ static void *retry_thread(void *arg)
          * this thread holds the engine itself across the call (the
          * socket's reference keeps it running until here). */
         (void)wsk_io_engine_start();
-        wsk_io_post(&s->posts->retry_io, retry_fire, s);
+        wsk_io_post_block(&s->posts->retry_io, retry_fire, s);
         wsk_io_engine_stop();
         pthread_mutex_lock(&retry_lock);
         idle_since = retry_now_ms();
@@ -141,5 +141,5 @@ void wsk_retry_schedule_locked(wsk_socket *s)
     }
     pthread_mutex_unlock(&retry_lock);
     if (posted)
-        wsk_io_post(&s->posts->retry_io, retry_fire, s);
+        wsk_io_post_block(&s->posts->retry_io, retry_fire, s);
 }

@@ -102,6 +102,7 @@ static void wsk_socket_init_lists(wsk_socket *s)
  * cache (allocations up to 1032 bytes): WskSocket and every accepted
  * connection then cost no heap search.  Hence the posts apart. */
 _Static_assert(sizeof(wsk_socket) + 16 <= 1032, "a socket should stay a small allocation");
+_Static_assert(sizeof(wsk_socket_posts) + 16 <= 1032, "so should its post blocks");
 
 BOOLEAN wsk_socket_posts_ensure_locked(wsk_socket *s)
 {
