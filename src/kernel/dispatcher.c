@@ -88,7 +88,10 @@ static NTSTATUS disp_return_from(PDISPATCHER_HEADER h, NTSTATUS status)
 {
     if (!disp_is_event(h))
         return disp_return(status);
-    while (__atomic_load_n(disp_event_signallers(h), __ATOMIC_ACQUIRE) != 0)
+    /* > 0, not != 0: a driver that re-initialises an event while another
+     * thread signals it (its own race) leaves -1, which must not make
+     * every later wait spin for good. */
+    while (__atomic_load_n(disp_event_signallers(h), __ATOMIC_ACQUIRE) > 0)
         sched_yield(); /* a signaller between its state change and its futex wake */
     return status;
 }
