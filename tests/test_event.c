@@ -8,6 +8,7 @@
 #include <openwsk_runtime.h>
 
 #include <pthread.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -351,6 +352,27 @@ static void event_freed_as_soon_as_the_wait_returns(void)
     CHECK_EQ(done, 20000);
 }
 
+/* What a driver leaves when it re-initialises an event while another
+ * thread is inside KeSetEvent on it: the event's signaller count (its
+ * second WaitListHead word) one below zero.  The next satisfied wait stops
+ * the system instead of spinning for good or letting the waiter free the
+ * event under a later signaller. */
+static void wait_on_a_corrupted_event(void *arg)
+{
+    (void)arg;
+    KEVENT e;
+    KeInitializeEvent(&e, NotificationEvent, FALSE);
+    KeSetEvent(&e, 0, FALSE);
+    LONG minus_one = -1;
+    memcpy((void *)&e.Header.WaitListHead.Blink, &minus_one, sizeof(minus_one));
+    KeWaitForSingleObject(&e, Executive, KernelMode, FALSE, NULL);
+}
+
+static void event_reinitialised_while_signalled_bugchecks(void)
+{
+    CHECK(wt_bugchecks(wait_on_a_corrupted_event, NULL, IRQL_NOT_LESS_OR_EQUAL));
+}
+
 int main(void)
 {
     WT_RUN(event_state_calls);
@@ -368,5 +390,6 @@ int main(void)
     WT_RUN(blocking_wait_at_dispatch_level_bugchecks);
     WT_RUN(no_lost_wakeups);
     WT_RUN(event_freed_as_soon_as_the_wait_returns);
+    WT_RUN(event_reinitialised_while_signalled_bugchecks);
     return wt_finish();
 }

@@ -88,11 +88,16 @@ static NTSTATUS disp_return_from(PDISPATCHER_HEADER h, NTSTATUS status)
 {
     if (!disp_is_event(h))
         return disp_return(status);
-    /* > 0, not != 0: a driver that re-initialises an event while another
-     * thread signals it (its own race) leaves -1, which must not make
-     * every later wait spin for good. */
-    while (__atomic_load_n(disp_event_signallers(h), __ATOMIC_ACQUIRE) > 0)
+    LONG n;
+    while ((n = __atomic_load_n(disp_event_signallers(h), __ATOMIC_ACQUIRE)) != 0) {
+        /* Below zero only when the driver re-initialised the event while
+         * another thread signalled it: its own race, which would make every
+         * later wait spin (or, ignored, free the event under a signaller).
+         * Stop at once, as for any other corrupt dispatcher object. */
+        if (n < 0)
+            KeBugCheckEx(0x0000000A, (ULONG_PTR)h, (ULONG_PTR)n, 0, 0);
         sched_yield(); /* a signaller between its state change and its futex wake */
+    }
     return status;
 }
 
