@@ -9,8 +9,8 @@
  * after its reset every receive fails with STATUS_CONNECTION_RESET; the
  * receives complete in the order they were posted, each exactly once; a
  * receive cancelled while the end arrives completes once, cancelled or
- * with the end; a receive waiting behind a cancelled one completes without
- * waiting for the close.  (The provider answers receives behind a known end without
+ * with the end; receives posted after the end complete in post order and
+ * without waiting for the close.  (The provider answers receives behind a known end without
  * a Linux call: wsk_req.c, hold_at_end_locked.)
  */
 #include <ntddk.h>
@@ -181,9 +181,9 @@ static void reset_fails_queued_and_later_receives(void)
 }
 
 /* After the end is known, a receive whose IRP was cancelled before the
- * call still goes to the engine, and a receive posted behind it waits for
- * it there.  Both complete (the second with the end) while the socket is
- * open: the second must not wait for the close. */
+ * call, then another: both complete while the socket is open, the second
+ * with the end and after the first (the first may still be on its way to
+ * its completion routine when the second is posted). */
 static void receive_behind_a_cancelled_one_after_the_end(void)
 {
     int lfd = peer_tcp_listen(4, "127.0.0.1", 0);

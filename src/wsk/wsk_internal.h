@@ -135,7 +135,6 @@ typedef struct wsk_socket {
     ULONG sends_active;        /* sends in the engine (rule 4) */
     LIST_ENTRY disconnect_wait; /* a graceful disconnect waiting for them (queue_link) */
     BOOLEAN receive_shut;      /* FIN received */
-    BOOLEAN rx_at_end;         /* FIN received by an engine receive: later receives get 0 at once (wsk_req.c) */
     BOOLEAN reset_seen;        /* a call took the peer's reset (Linux reports it once) */
     openwsk_adversity_stream adversity; /* legal adversity: this socket's own decisions */
     ULONG events;              /* WSK_EVENT_* enabled (SO_WSK_EVENT_CALLBACK) */

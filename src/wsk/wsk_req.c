@@ -289,14 +289,6 @@ BOOLEAN wsk_req_submit_receive_locked(wsk_socket *s, wsk_req *r)
 {
     if (s->recv_active != NULL)
         return wsk_req_queue_locked(s, r, &s->recv_wait);
-    if (s->rx_at_end && !r->cancel_claimed) {
-        /* After the peer's FIN Linux answers every recv with 0 bytes at
-         * once: so does this, without the call.  `queued` as a decided
-         * request, for a cancel routine already on its way. */
-        r->queued = TRUE;
-        wsk_req_decide_queued_locked(s, r, 0);
-        return TRUE;
-    }
     submit_receive_to_engine_locked(s, r);
     return FALSE;
 }
@@ -347,20 +339,21 @@ BOOLEAN wsk_req_submit_disconnect_locked(wsk_socket *s, wsk_req *r)
     return FALSE;
 }
 
-/* r found the end of the stream (the peer's FIN or reset).  Every later
- * receive would get 0 bytes from Linux at once: from now on they are
- * decided with that answer without a call (wsk_req_submit_receive_locked), those
- * waiting behind r here.  A driver that keeps two receives posted, as
- * Microsoft's echo sample does, otherwise makes one more recv per
- * connection.  They complete after r, in their order: the decided list
- * stays busy until r's IRP has completed (req_finish_and_deliver_at_end).
- * FALSE, and nothing changed, if another thread is completing decided
- * requests (the engine then answers the next receives, in order). */
+/* r found the end of the stream (the peer's FIN or reset).  The receives
+ * waiting behind it would get 0 bytes from Linux at once: they are decided
+ * with that answer here, without a call each (a driver that keeps two
+ * receives posted, as Microsoft's echo sample does, otherwise makes one
+ * more recv per connection).  They complete after r, in their order: the
+ * decided list stays busy until r's IRP has completed
+ * (req_finish_and_deliver_at_end).  Receives posted later still go to the
+ * engine: one decided at its call could complete before r's IRP, which
+ * another thread may be about to complete.  FALSE, and nothing changed, if
+ * another thread is completing decided requests (the engine then answers
+ * the next receives, in order). */
 static BOOLEAN hold_at_end_locked(wsk_socket *s)
 {
     if (s->decided_busy)
         return FALSE;
-    s->rx_at_end = TRUE;
     while (!IsListEmpty(&s->recv_wait)) {
         /* It stays `queued` for a cancel routine already on its way. */
         wsk_req *next = CONTAINING_RECORD(RemoveHeadList(&s->recv_wait), wsk_req, queue_link);
@@ -385,11 +378,7 @@ static BOOLEAN order_release_locked(wsk_socket *s, wsk_req *r, BOOLEAN at_end, B
         } else if (!IsListEmpty(&s->recv_wait) && !s->closing) {
             wsk_req *next = CONTAINING_RECORD(RemoveHeadList(&s->recv_wait), wsk_req, queue_link);
             next->queued = FALSE;
-            /* To the engine even after a known end (a receive cancelled
-             * before its call went there, and this one waited behind it):
-             * nothing here would complete a decided one, and the engine
-             * keeps it behind the one just finished. */
-            submit_receive_to_engine_locked(s, next);
+            submit_receive_to_engine_locked(s, next); /* queued: never cancelled before */
         } else {
             reader = s->rx_mode;
         }

@@ -172,9 +172,8 @@ void wsk_req_io_done(wsk_io *io, void *context, long result, size_t transferred)
  * lock is dropped. */
 BOOLEAN wsk_req_queue_locked(struct wsk_socket *s, wsk_req *r, PLIST_ENTRY queue);
 /* Rule 3: starts a receive in the engine, or queues it behind the one
- * that is there.  TRUE: it is decided - cancelled before it could wait,
- * or answered at once after a known end of stream (wsk_req.c) - and the
- * caller completes it (wsk_rx_kick) once the lock is dropped. */
+ * that is there.  TRUE: it was cancelled before it could wait and is now
+ * decided; the caller completes it (wsk_rx_kick) once the lock is dropped. */
 BOOLEAN wsk_req_submit_receive_locked(struct wsk_socket *s, wsk_req *r);
 /* Rule 4: starts a send (segments in r->seg) counted against a later
  * disconnect; a graceful disconnect without data is posted once no send
