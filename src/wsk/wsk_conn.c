@@ -96,8 +96,8 @@ static void data_finish(wsk_socket *s, wsk_req *r, wsk_req_outcome *out)
         *r->u.recv.control_length_out = 0; /* TCP delivers no control data */
     if (r->u.recv.control_flags_out != NULL)
         *r->u.recv.control_flags_out = 0;
-    if (r->kind == WSK_REQ_RECEIVE && r->result == 0 && r->wanted > 0 && r->transferred < r->wanted)
-        s->receive_shut = TRUE; /* the peer's FIN */
+    if (wsk_req_found_fin(r))
+        s->receive_shut = TRUE;
     if (r->kind == WSK_REQ_SEND && (r->flags & WSK_FLAG_NODELAY) && NT_SUCCESS(out->status))
         (void)lx_push_pending(s->fd); /* "without delay" (PFN_WSK_SEND): Nagle does not hold it back */
     if (r->kind == WSK_REQ_SEND && (s->events & WSK_EVENT_SEND_BACKLOG))

@@ -210,9 +210,10 @@ typedef struct wsk_socket {
  * retry of a reader that could not allocate (retry_io, wsk_retry.c).  Only
  * sockets with events or conditional accept post, so the blocks live apart
  * and the socket stays a small allocation.  They exist before anything can
- * post: wsk_socket_posts_ensure runs where events are enabled (static,
- * SO_WSK_EVENT_CALLBACK, inherited from a listener) and where conditional
- * accept is set, and fails the call there when memory is short. */
+ * post: wsk_socket_posts_ensure runs where events are enabled (static
+ * events, SO_WSK_EVENT_CALLBACK), for every socket the accept feeder offers
+ * (it inherits the listener's events) and where conditional accept is set,
+ * and fails the call there when memory is short. */
 typedef struct wsk_socket_posts {
     wsk_post backlog_io;
     wsk_post retry_io;

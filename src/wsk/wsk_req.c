@@ -414,8 +414,8 @@ void wsk_req_io_done(wsk_io *io, void *context, long result, size_t transferred)
     /* The end of the stream: the peer's FIN (a receive that asked for
      * bytes got none) or its reset (Linux then answers 0, which data_finish
      * reports as the reset, as Windows keeps doing). */
-    BOOLEAN at_end = ours && !r->cancel_claimed && r->kind == WSK_REQ_RECEIVE &&
-                     ((result == 0 && r->wanted > 0 && r->transferred < r->wanted) || result == -ECONNRESET);
+    BOOLEAN at_end = ours && !r->cancel_claimed &&
+                     (wsk_req_found_fin(r) || (r->kind == WSK_REQ_RECEIVE && result == -ECONNRESET));
     BOOLEAN held;
     BOOLEAN kick = order_release_locked(s, r, at_end, &held);
     if (held) {

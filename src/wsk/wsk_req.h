@@ -148,6 +148,12 @@ typedef struct wsk_req {
     wsk_io io;
 } wsk_req;
 
+/* A receive that asked for bytes and got none at its end: the peer's FIN. */
+static inline BOOLEAN wsk_req_found_fin(const wsk_req *r)
+{
+    return r->kind == WSK_REQ_RECEIVE && r->result == 0 && r->wanted > 0 && r->transferred < r->wanted;
+}
+
 /* A free request with room for `segments`, cleared; NULL when out of memory. */
 wsk_req *wsk_req_take_locked(struct wsk_socket *s, wsk_req_kind kind, const wsk_req_ops *ops, ULONG segments);
 /* Gives back a request that was never pended. */

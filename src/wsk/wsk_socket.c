@@ -119,6 +119,27 @@ BOOLEAN wsk_socket_posts_ensure(wsk_socket *s)
     return ok;
 }
 
+/* The part of a new socket's set-up that WskSocket and an accepted
+ * connection share, once its fields are filled: lists, static events and
+ * the post blocks they need, then the socket is counted and visible.  On
+ * failure nothing is counted; the caller frees s (and its fd). */
+static NTSTATUS wsk_socket_start(wsk_client *c, wsk_socket *s, const char *trace_kind)
+{
+    pthread_mutex_init(&s->lock, NULL);
+    wsk_socket_init_lists(s);
+    wsk_dgram_init_socket(s);
+    wsk_client_apply_static_events(c, s);
+    if (s->events != 0 && !wsk_socket_posts_ensure(s)) {
+        pthread_mutex_destroy(&s->lock);
+        return STATUS_INSUFFICIENT_RESOURCES;
+    }
+    if (openwsk_verifying(OPENWSK_VERIFY_WSK))
+        wsk_verify_socket_created(s);
+    wsk_client_socket_opened(c);
+    openwsk_trace_socket_created(&s->pub, trace_kind);
+    return STATUS_SUCCESS;
+}
+
 static NTSTATUS wsk_socket_create(wsk_client *c, ADDRESS_FAMILY family, USHORT type, ULONG protocol, ULONG flags,
                            PVOID context, const VOID *dispatch, PSECURITY_DESCRIPTOR sd, wsk_socket **out)
 {
@@ -154,20 +175,12 @@ static NTSTATUS wsk_socket_create(wsk_client *c, ADDRESS_FAMILY family, USHORT t
     s->fd = fd;
     s->v6only = family == AF_INET6; /* Windows sockets start v6-only */
     s->security = sd;
-    pthread_mutex_init(&s->lock, NULL);
-    wsk_socket_init_lists(s);
-    wsk_dgram_init_socket(s);
-    wsk_client_apply_static_events(c, s);
-    if (s->events != 0 && !wsk_socket_posts_ensure(s)) {
+    NTSTATUS status = wsk_socket_start(c, s, wsk_trace_category_name(s->category));
+    if (!NT_SUCCESS(status)) {
         lx_close(fd);
-        pthread_mutex_destroy(&s->lock);
         openwsk_pool_free(s);
-        return STATUS_INSUFFICIENT_RESOURCES;
+        return status;
     }
-    if (openwsk_verifying(OPENWSK_VERIFY_WSK))
-        wsk_verify_socket_created(s);
-    wsk_client_socket_opened(c);
-    openwsk_trace_socket_created(&s->pub, wsk_trace_category_name(s->category));
     *out = s;
     return STATUS_SUCCESS;
 }
@@ -214,19 +227,11 @@ NTSTATUS wsk_socket_adopt(wsk_client *c, ADDRESS_FAMILY family, int fd, PVOID co
     s->bound = TRUE;
     s->connected = TRUE;
     s->v6only = family == AF_INET6;
-    pthread_mutex_init(&s->lock, NULL);
-    wsk_socket_init_lists(s);
-    wsk_dgram_init_socket(s);
-    wsk_client_apply_static_events(c, s);
-    if (s->events != 0 && !wsk_socket_posts_ensure(s)) {
-        pthread_mutex_destroy(&s->lock);
+    NTSTATUS status = wsk_socket_start(c, s, "accepted");
+    if (!NT_SUCCESS(status)) {
         openwsk_pool_free(s);
-        return STATUS_INSUFFICIENT_RESOURCES; /* the caller resets and closes fd */
+        return status; /* the caller resets and closes fd */
     }
-    if (openwsk_verifying(OPENWSK_VERIFY_WSK))
-        wsk_verify_socket_created(s);
-    wsk_client_socket_opened(c);
-    openwsk_trace_socket_created(&s->pub, "accepted");
     *out = s;
     return STATUS_SUCCESS;
 }
