@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include "linux_peer.h"
-#include "wt_wsk.h"
+#include "wt_pattern.h"
 
 typedef struct inherit_state {
     PWSK_SOCKET listener;
@@ -32,14 +32,6 @@ typedef struct inherit_state {
 } inherit_state;
 
 static inherit_state st;
-
-static NTSTATUS set_listener_events(PWSK_SOCKET s, ULONG mask)
-{
-    WSK_EVENT_CALLBACK_CONTROL control = {(PNPIID)&NPI_WSK_INTERFACE_ID, mask};
-    const WSK_PROVIDER_BASIC_DISPATCH *d = s->Dispatch;
-    return d->WskControlSocket(s, WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET, sizeof(control), &control, 0,
-                               NULL, NULL, NULL);
-}
 
 static NTSTATUS WSKAPI on_send_backlog(PVOID SocketContext, SIZE_T IdealBacklogSize)
 {
@@ -76,7 +68,7 @@ static NTSTATUS WSKAPI on_accept(PVOID SocketContext, ULONG Flags, PSOCKADDR Loc
         return STATUS_REQUEST_NOT_ACCEPTED;
     if (st.accepted != NULL)
         return STATUS_REQUEST_NOT_ACCEPTED; /* one connection per case */
-    st.enable_status = set_listener_events(st.listener, st.enable_inside);
+    st.enable_status = wp_events(st.listener, st.enable_inside);
     st.accepted = AcceptSocket;
     *AcceptSocketContext = NULL;
     *AcceptSocketDispatch = &connection_events;
@@ -105,7 +97,7 @@ static void accept_while_enabling(ULONG inside, BOOLEAN expect_backlog, BOOLEAN 
     SOCKADDR_IN any = wt_in4("127.0.0.1", 0), local;
     CHECK_EQ(wt_bind(&t, l, &any), STATUS_SUCCESS);
     CHECK_EQ(wt_local_address(&t, l, &local), STATUS_SUCCESS);
-    CHECK_EQ(set_listener_events(l, WSK_EVENT_ACCEPT), STATUS_SUCCESS);
+    CHECK_EQ(wp_events(l, WSK_EVENT_ACCEPT), STATUS_SUCCESS);
 
     int peer = peer_tcp_connect(4, "127.0.0.1", RtlUshortByteSwap(local.sin_port));
     CHECK(peer >= 0);

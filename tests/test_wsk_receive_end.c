@@ -21,7 +21,7 @@
 #include <string.h>
 
 #include "linux_peer.h"
-#include "wt_wsk.h"
+#include "wt_pattern.h"
 
 #define TAG_END TAG_FROM_CHARS('T', 'e', 'n', 'd')
 #define MAX_RECEIVES 8
@@ -53,8 +53,7 @@ static void end_receive_init(end_receive *e, SIZE_T length)
 {
     memset(e, 0, sizeof(*e));
     e->buffer = ExAllocatePoolWithTag(NonPagedPoolNx, length, TAG_END);
-    e->mdl = IoAllocateMdl(e->buffer, (ULONG)length, FALSE, FALSE, NULL);
-    MmBuildMdlForNonPagedPool(e->mdl);
+    e->mdl = wp_mdl(e->buffer, length);
     e->irp = IoAllocateIrp(1, FALSE);
     KeInitializeEvent(&e->done, NotificationEvent, FALSE);
     IoSetCompletionRoutine(e->irp, end_receive_done, e, TRUE, TRUE, TRUE);
@@ -76,25 +75,7 @@ static NTSTATUS post_receive(PWSK_SOCKET s, end_receive *e, SIZE_T length, ULONG
 /* Waits for e's completion; returns its status (STATUS_PENDING: never). */
 static NTSTATUS wait_receive(end_receive *e)
 {
-    LARGE_INTEGER timeout = {.QuadPart = -5000LL * 10000};
-    if (KeWaitForSingleObject(&e->done, Executive, KernelMode, FALSE, &timeout) != STATUS_SUCCESS)
-        return STATUS_PENDING;
-    return e->irp->IoStatus.Status;
-}
-
-/* A connection socket connected to a Linux peer; *peer is the peer's fd. */
-static PWSK_SOCKET connected(wt_wsk *t, int lfd, int *peer)
-{
-    NTSTATUS st;
-    PWSK_SOCKET s = wt_socket(t, AF_INET, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_CONNECTION_SOCKET, &st);
-    SOCKADDR_IN any = wt_in4("0.0.0.0", 0), remote = wt_in4("127.0.0.1", peer_local_port(lfd));
-    CHECK_EQ(wt_bind(t, s, &any), STATUS_SUCCESS);
-    NTSTATUS r = ((const WSK_PROVIDER_CONNECTION_DISPATCH *)s->Dispatch)
-                     ->WskConnect(s, (PSOCKADDR)&remote, 0, wt_irp_arm(&t->irp));
-    CHECK_EQ(wt_irp_result(&t->irp, r), STATUS_SUCCESS);
-    *peer = peer_accept(lfd, 2000);
-    CHECK(*peer >= 0);
-    return s;
+    return wp_wait(&e->done, 5000) ? e->irp->IoStatus.Status : STATUS_PENDING;
 }
 
 /* Six receives wait (two with WSK_FLAG_WAITALL); the peer sends 10 bytes
@@ -102,11 +83,10 @@ static PWSK_SOCKET connected(wt_wsk *t, int lfd, int *peer)
  * end, in post order; receives posted afterwards get the end at once. */
 static void fin_ends_queued_and_later_receives(void)
 {
-    int lfd = peer_tcp_listen(4, "127.0.0.1", 0);
     wt_wsk t;
     wt_wsk_open(&t);
     int peer;
-    PWSK_SOCKET s = connected(&t, lfd, &peer);
+    PWSK_SOCKET s = wt_connect_to_linux(&t, NULL, NULL, 0, &peer);
     enum { N = 6 };
     end_receive rx[MAX_RECEIVES];
     completed_so_far = 0;
@@ -139,7 +119,6 @@ static void fin_ends_queued_and_later_receives(void)
     }
     wt_close(&t, s);
     peer_close(peer);
-    peer_close(lfd);
     wt_wsk_close(&t);
 }
 
@@ -147,11 +126,10 @@ static void fin_ends_queued_and_later_receives(void)
  * STATUS_CONNECTION_RESET in post order, and so does a later one. */
 static void reset_fails_queued_and_later_receives(void)
 {
-    int lfd = peer_tcp_listen(4, "127.0.0.1", 0);
     wt_wsk t;
     wt_wsk_open(&t);
     int peer;
-    PWSK_SOCKET s = connected(&t, lfd, &peer);
+    PWSK_SOCKET s = wt_connect_to_linux(&t, NULL, NULL, 0, &peer);
     enum { N = 4 };
     end_receive rx[N + 1];
     completed_so_far = 0;
@@ -176,7 +154,6 @@ static void reset_fails_queued_and_later_receives(void)
         end_receive_free(&rx[i]);
     }
     wt_close(&t, s);
-    peer_close(lfd);
     wt_wsk_close(&t);
 }
 
@@ -186,12 +163,11 @@ static void reset_fails_queued_and_later_receives(void)
  * its completion routine when the second is posted). */
 static void receive_behind_a_cancelled_one_after_the_end(void)
 {
-    int lfd = peer_tcp_listen(4, "127.0.0.1", 0);
     wt_wsk t;
     wt_wsk_open(&t);
     for (int round = 0; round < 5; round++) {
         int peer;
-        PWSK_SOCKET s = connected(&t, lfd, &peer);
+        PWSK_SOCKET s = wt_connect_to_linux(&t, NULL, NULL, 0, &peer);
         end_receive rx[3];
         completed_so_far = 0;
         end_receive_init(&rx[0], 64);
@@ -215,7 +191,6 @@ static void receive_behind_a_cancelled_one_after_the_end(void)
         }
         peer_close(peer);
     }
-    peer_close(lfd);
     wt_wsk_close(&t);
 }
 
@@ -242,13 +217,12 @@ static void *cancel_when_told(void *arg)
  * completes after both. */
 static void cancel_races_the_end(void)
 {
-    int lfd = peer_tcp_listen(4, "127.0.0.1", 0);
     wt_wsk t;
     wt_wsk_open(&t);
     int cancelled = 0, ended = 0;
     for (int round = 0; round < 40; round++) {
         int peer;
-        PWSK_SOCKET s = connected(&t, lfd, &peer);
+        PWSK_SOCKET s = wt_connect_to_linux(&t, NULL, NULL, 0, &peer);
         end_receive rx[2];
         completed_so_far = 0;
         for (int i = 0; i < 2; i++) {
@@ -280,7 +254,6 @@ static void cancel_races_the_end(void)
         peer_close(peer);
     }
     printf("  cancel_races_the_end: %d cancelled, %d ended\n", cancelled, ended);
-    peer_close(lfd);
     wt_wsk_close(&t);
 }
 
