@@ -482,6 +482,173 @@ static void t_accept(void)
     close_engine_fd(l);
 }
 
+/* ---- accepting ahead (io_op.accept_ahead) ---- */
+
+/* A listener with room for every client these cases make (the engine may
+ * not take them ahead: epoll, the compat pass). */
+static int make_roomy_listener(struct sockaddr_in *addr)
+{
+    int l = make_listener(SOCK_NONBLOCK, addr, 0);
+    CHECK_EQ(listen(l, 64), 0);
+    return l;
+}
+
+static void ahead_init(top *t, int l, struct sockaddr_in *peer, socklen_t *peerlen, unsigned char ahead)
+{
+    top_init(t, IO_OP_ACCEPT, l);
+    t->op.addr = (struct sockaddr *)peer;
+    t->op.addrlen = peerlen;
+    t->op.addr_len_in = sizeof *peer;
+    t->op.accept_flags = SOCK_NONBLOCK | SOCK_CLOEXEC;
+    t->op.accept_ahead = ahead;
+}
+
+static int connect_to(const struct sockaddr_in *addr)
+{
+    int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    CHECK_EQ(connect(c, (const struct sockaddr *)addr, sizeof *addr), 0);
+    return c;
+}
+
+static unsigned short local_port_of(int fd)
+{
+    struct sockaddr_in a;
+    socklen_t len = sizeof a;
+    memset(&a, 0, sizeof a);
+    getsockname(fd, (struct sockaddr *)&a, &len);
+    return a.sin_port;
+}
+
+/* Nothing listens on addr any more: a connect is refused at once. */
+static void expect_refused(const struct sockaddr_in *addr)
+{
+    int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int rc = connect(c, (const struct sockaddr *)addr, sizeof *addr);
+    int e = errno;
+    CHECK_EQ(rc, -1);
+    CHECK_EQ(e, ECONNREFUSED);
+    close(c);
+}
+
+/* The first accept-ahead ACCEPT takes one connection and its caller does
+ * not submit another: the 20 connections that come next wait (in the
+ * engine or in Linux's backlog) for plain ACCEPTs, which get them in the
+ * order they connected, each with its own peer's address - more than the
+ * engine holds before it stops taking them. */
+static void t_accept_ahead_serves_later_accepts(void)
+{
+    enum { N = 20 };
+    struct sockaddr_in addr;
+    int l = make_roomy_listener(&addr);
+    struct sockaddr_in peer;
+    socklen_t peerlen = 0;
+    top first;
+    ahead_init(&first, l, &peer, &peerlen, 1);
+    io_submit(&first.op);
+    int c0 = connect_to(&addr);
+    CHECK_EQ(top_wait(&first), 1);
+    CHECK(first.result >= 0);
+    CHECK_EQ(peer.sin_port, local_port_of(c0));
+    int c[N];
+    for (int i = 0; i < N; i++)
+        c[i] = connect_to(&addr);
+    sleep_ms(50); /* let the engine take them */
+    for (int i = 0; i < N; i++) {
+        top t;
+        memset(&peer, 0, sizeof peer);
+        ahead_init(&t, l, &peer, &peerlen, 0);
+        io_submit(&t.op);
+        CHECK_EQ(top_wait(&t), 1);
+        CHECK(t.result >= 0);
+        CHECK_EQ(peerlen, sizeof peer);
+        CHECK_EQ(peer.sin_family, AF_INET);
+        CHECK_EQ(ntohs(peer.sin_port), ntohs(local_port_of(c[i])));
+        if (t.result >= 0)
+            close((int)t.result);
+        close(c[i]);
+    }
+    /* A cancelled accept-ahead ACCEPT ends accepting ahead. */
+    top last;
+    ahead_init(&last, l, &peer, &peerlen, 1);
+    io_submit(&last.op);
+    sleep_ms(10);
+    CHECK_EQ(io_cancel(&last.op), 0);
+    CHECK_EQ(top_wait(&last), 1);
+    CHECK_EQ(last.result, -ECANCELED);
+    if (first.result >= 0)
+        close((int)first.result);
+    close(c0);
+    close_engine_fd(l);
+    expect_refused(&addr);
+}
+
+/* Connections taken ahead that nobody accepts are reset when the listener
+ * is forgotten and closed, like those in a Linux listener's backlog; the
+ * end is requested from a thread other than the engine's. */
+static void t_accept_ahead_forget_resets(void)
+{
+    enum { N = 3 };
+    struct sockaddr_in addr;
+    int l = make_roomy_listener(&addr);
+    struct sockaddr_in peer;
+    socklen_t peerlen = 0;
+    top first;
+    ahead_init(&first, l, &peer, &peerlen, 1);
+    io_submit(&first.op);
+    int c0 = connect_to(&addr);
+    CHECK_EQ(top_wait(&first), 1);
+    int c[N];
+    for (int i = 0; i < N; i++)
+        c[i] = connect_to(&addr);
+    sleep_ms(50);
+    io_engine_accept_ahead_end(l); /* not on the engine thread: requested */
+    sleep_ms(20);
+    close_engine_fd(l);
+    expect_refused(&addr);
+    for (int i = 0; i < N; i++) {
+        struct pollfd p = {c[i], POLLIN, 0};
+        CHECK_EQ(poll(&p, 1, 2000), 1);
+        char ch;
+        CHECK_EQ(recv(c[i], &ch, 1, 0), -1);
+        CHECK_EQ(errno, ECONNRESET);
+        close(c[i]);
+    }
+    if (first.result >= 0)
+        close((int)first.result);
+    close(c0);
+}
+
+/* The completion of the last accept-ahead ACCEPT ends accepting ahead on
+ * the engine thread; the listener's port is free the moment it is closed
+ * after that (the ring no longer holds the listening socket). */
+static void ahead_end_complete(io_op *op, long result)
+{
+    io_engine_accept_ahead_end(op->fd);
+    top_complete(op, result);
+}
+
+static void t_accept_ahead_end_frees_port(void)
+{
+    for (int round = 0; round < 20; round++) {
+        struct sockaddr_in addr;
+        int l = make_roomy_listener(&addr);
+        struct sockaddr_in peer;
+        socklen_t peerlen = 0;
+        top t;
+        ahead_init(&t, l, &peer, &peerlen, 1);
+        t.op.complete = ahead_end_complete;
+        io_submit(&t.op);
+        int c0 = connect_to(&addr);
+        CHECK_EQ(top_wait(&t), 1);
+        CHECK(t.result >= 0);
+        close_engine_fd(l);
+        expect_refused(&addr);
+        if (t.result >= 0)
+            close((int)t.result);
+        close(c0);
+    }
+}
+
 /* ---- which engine thread serves an accepted socket ---- */
 
 typedef struct tshard {
@@ -1101,6 +1268,9 @@ static void run_all(void)
     WT_RUN(t_accept);
     WT_RUN(t_accept_blocking_listener);
     WT_RUN(t_accept_keeps_shard);
+    WT_RUN(t_accept_ahead_serves_later_accepts);
+    WT_RUN(t_accept_ahead_forget_resets);
+    WT_RUN(t_accept_ahead_end_frees_port);
     WT_RUN(t_accept_spreads);
     WT_RUN(t_connect_ok);
     WT_RUN(t_connect_refused);

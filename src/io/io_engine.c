@@ -468,3 +468,10 @@ void io_engine_forget_fd(int fd)
     if (b && fd >= 0)
         io_shard_forget_fd(fd);
 }
+
+void io_engine_accept_ahead_end(int fd)
+{
+    const io_shard_hooks *b = __atomic_load_n(&io_engine_active, __ATOMIC_ACQUIRE);
+    if (b && fd >= 0)
+        io_shard_accept_ahead_end(fd);
+}

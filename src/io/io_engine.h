@@ -140,6 +140,18 @@ struct io_op {
     socklen_t *addrlen;
     socklen_t addr_len_in;
     int accept_flags;       /* ACCEPT: SOCK_NONBLOCK | SOCK_CLOEXEC */
+    /* ACCEPT: non-zero when the caller keeps an ACCEPT pending on fd as
+     * long as it wants connections (an accept-event feeder), so that the
+     * backend may accept ahead of the next one (io_uring: one multishot
+     * accept instead of an accept and a poll per connection).  Connections
+     * taken ahead wait, up to a small bound, for the next ACCEPT of any
+     * kind on fd, in arrival order; the op's addr receives the peer's
+     * address as usual.  Accepting ahead ends when such an op is
+     * cancelled, when the bound is reached, and at io_engine_accept_ahead_end
+     * and io_engine_forget_fd; connections still waiting at forget are
+     * reset and closed, like a Linux listener's backlog at close.  The
+     * epoll backend ignores it. */
+    unsigned char accept_ahead;
 
     short poll_events;      /* POLL: POLLIN / POLLOUT / POLLPRI...; POLLERR and POLLHUP are always reported */
 
@@ -192,8 +204,18 @@ void io_engine_post(io_op *op);
 int io_engine_on_engine_thread(void);
 
 /* Releases the engine's per-fd record.  The provider calls it before
- * close(fd), after every operation on fd has completed. */
+ * close(fd), after every operation on fd has completed.  Nothing of the
+ * engine holds the file open once it returns (accepting ahead has ended
+ * and its connections are closed), so that close(fd) frees the port at
+ * once. */
 void io_engine_forget_fd(int fd);
+
+/* The caller will not submit another accept_ahead ACCEPT on fd for now:
+ * stop accepting ahead (connections already taken stay for later ACCEPTs).
+ * Call it from the complete() of fd's last accept_ahead ACCEPT, that is
+ * on fd's engine thread, where it takes effect before returning; from any
+ * other thread it is only requested. */
+void io_engine_accept_ahead_end(int fd);
 
 /* Runs fn(arg) while no engine thread uses fd's registration (its shard's
  * lock held) and returns what fn returned.  For a connect() on a socket
@@ -260,6 +282,7 @@ typedef struct io_fd_state {
     unsigned char nonblock_checked; /* epoll: O_NONBLOCK verified for accept/connect */
     unsigned char drained;      /* epoll: the last read found nothing more to read; wait for EPOLLIN */
     unsigned char unwanted;     /* epoll: events in a row that found nobody waiting */
+    void *ahead;                /* io_uring: accepting ahead on a listener (io_op.accept_ahead) */
 } io_fd_state;
 
 /* fd -> record map of one shard (fds with fd % stride == shard index);

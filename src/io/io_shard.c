@@ -350,3 +350,20 @@ void io_shard_forget_fd(int fd)
     if (wake)
         io_shard_wake(s);
 }
+
+void io_shard_accept_ahead_end(int fd)
+{
+    if (io_hooks->accept_ahead_end_locked == NULL)
+        return;
+    io_shard *s = io_shard_for_fd(fd);
+    int wake = 0;
+    pthread_mutex_lock(&s->lock);
+    io_fd_state *f = io_fdmap_get(&s->fds, fd, 0);
+    if (f)
+        io_hooks->accept_ahead_end_locked(s, f, &wake);
+    if (wake)
+        wake = io_shard_need_wake_locked(s);
+    pthread_mutex_unlock(&s->lock);
+    if (wake)
+        io_shard_wake(s);
+}

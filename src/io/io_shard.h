@@ -76,6 +76,9 @@ typedef struct io_shard_hooks {
     /* The provider forgets an fd that has a record.  Returns non-zero to
      * keep the record (and the fd's shard); sets *wake as above. */
     int (*forget_fd_locked)(io_shard *s, io_fd_state *f, int *wake);
+    /* io_engine_accept_ahead_end for an fd that has a record; sets *wake
+     * as above.  May be NULL (a backend that never accepts ahead). */
+    void (*accept_ahead_end_locked)(io_shard *s, io_fd_state *f, int *wake);
     /* Work queued for the thread that is not on the ready list yet (the
      * thread must not block, nor stop, while there is some).  May be NULL. */
     int (*pending_locked)(io_shard *s);
@@ -99,6 +102,7 @@ void io_shard_submit(io_op *op);
 int io_shard_cancel(io_op *op);
 void io_shard_post(io_op *op);
 void io_shard_forget_fd(int fd);
+void io_shard_accept_ahead_end(int fd);
 
 /* The shard serving fd (or the next one in turn for fd < 0). */
 io_shard *io_shard_for_fd(int fd);
