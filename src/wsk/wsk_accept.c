@@ -232,14 +232,20 @@ static void accept_event_done(wsk_socket *s, wsk_req *r, long result)
     if (result < 0 && accept_error_is_fatal(result))
         listener_failed(s);
     pthread_mutex_lock(&s->lock);
-    RemoveEntryList(&r->link);
-    wsk_req_release_locked(s, r);
+    BOOLEAN next = FALSE;
     if (!s->closing && !s->listener_failed && ((s->events & WSK_EVENT_ACCEPT) || s->conditional_accept)) {
         if (accept_error_is_shortage(result))
             wsk_retry_schedule_locked(s); /* the retry timer tries again */
         else
-            wsk_accept_events_arm_locked(s);
+            next = wsk_accept_events_arm_locked(s);
     }
+    /* No next accept from here: the engine stops taking connections ahead
+     * (on this, the listener's engine thread, before a close can finish:
+     * the close waits for r). */
+    if (!next)
+        wsk_io_accept_ahead_end(s->fd);
+    RemoveEntryList(&r->link);
+    wsk_req_release_locked(s, r);
     BOOLEAN destroy = wsk_close_may_finish_locked(s);
     pthread_mutex_unlock(&s->lock);
     if (destroy)
@@ -597,21 +603,24 @@ NTSTATUS WSKAPI wsk_conn_accept(PWSK_SOCKET ListenSocket, ULONG Flags, PVOID Acc
 
 /* ---- accept events ---- */
 
-void wsk_accept_events_arm_locked(wsk_socket *s)
+BOOLEAN wsk_accept_events_arm_locked(wsk_socket *s)
 {
     if (s->closing)
-        return; /* a close is waiting for the last accept: never arm another */
+        return FALSE; /* a close is waiting for the last accept: never arm another */
     wsk_req *r = wsk_req_take_locked(s, WSK_REQ_ACCEPT_EVENT, NULL, 0);
     if (r == NULL) {
         /* Out of memory: connections wait in Linux's backlog and the
          * feeder is tried again shortly (wsk_retry.c). */
         wsk_retry_schedule_locked(s);
-        return;
+        return FALSE;
     }
     if (openwsk_adverse(OPENWSK_ADVERSE_DEAD_LISTENER))
         accept_adverse_kill_locked(s, "WskAcceptEvent's next connection");
     wsk_req_track_locked(s, r);
-    wsk_io_accept(&r->io, s->fd, accept_event_io_done, r);
+    /* The feeder keeps one accept pending while it wants connections: the
+     * engine may take them ahead (accept_event_done ends that). */
+    wsk_io_accept_ahead(&r->io, s->fd, accept_event_io_done, r);
+    return TRUE;
 }
 
 void wsk_accept_events_retry_locked(wsk_socket *s)

@@ -243,7 +243,7 @@ NTSTATUS WSKAPI wsk_conn_inspect_complete(PWSK_SOCKET ListenSocket, PWSK_INSPECT
 /* Starts accept events on a listener that has WSK_EVENT_ACCEPT (statically). */
 void wsk_accept_events_start(wsk_socket *s);
 /* Arms the accept that feeds WskAcceptEvent, or cancels it (lock held). */
-void wsk_accept_events_arm_locked(wsk_socket *s);
+BOOLEAN wsk_accept_events_arm_locked(wsk_socket *s);
 void wsk_accept_events_stop_locked(wsk_socket *s);
 /* Arms the feeder again after an allocation failed, unless one is in
  * flight or accept events went off (lock held; wsk_retry.c). */

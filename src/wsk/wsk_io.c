@@ -189,7 +189,7 @@ void wsk_io_send(wsk_io *io, int fd, const wsk_io_segment *seg, size_t count, ws
     io_data(io, IO_OP_SENDMSG, fd, seg, count, done, context);
 }
 
-void wsk_io_accept(wsk_io *io, int fd, wsk_io_done done, void *context)
+static void accept_submit(wsk_io *io, int fd, unsigned char ahead, wsk_io_done done, void *context)
 {
     wsk_io_impl *impl = io_prepare(io, IO_OP_ACCEPT, fd, done, context);
     impl->addr_len = sizeof(impl->addr);
@@ -197,7 +197,23 @@ void wsk_io_accept(wsk_io *io, int fd, wsk_io_done done, void *context)
     impl->op.addrlen = &impl->addr_len;
     impl->op.addr_len_in = sizeof(impl->addr);
     impl->op.accept_flags = SOCK_NONBLOCK | SOCK_CLOEXEC;
+    impl->op.accept_ahead = ahead;
     io_submit(&impl->op);
+}
+
+void wsk_io_accept(wsk_io *io, int fd, wsk_io_done done, void *context)
+{
+    accept_submit(io, fd, 0, done, context);
+}
+
+void wsk_io_accept_ahead(wsk_io *io, int fd, wsk_io_done done, void *context)
+{
+    accept_submit(io, fd, 1, done, context);
+}
+
+void wsk_io_accept_ahead_end(int fd)
+{
+    io_engine_accept_ahead_end(fd);
 }
 
 /* Linux address -> Windows layout (the family value differs for IPv6). */

@@ -44,6 +44,12 @@ void wsk_io_send(wsk_io *io, int fd, const wsk_io_segment *seg, size_t count, ws
 /* Accepts one connection; the result is the new (non-blocking) fd and the
  * peer address is kept for wsk_io_accepted_peer. */
 void wsk_io_accept(wsk_io *io, int fd, wsk_io_done done, void *context);
+/* The same for a caller that keeps one accept pending as long as it wants
+ * connections (the accept-event feeder): the engine may take connections
+ * ahead of the next one (io_engine.h, io_op.accept_ahead).  The caller's
+ * done() calls wsk_io_accept_ahead_end when it does not submit the next. */
+void wsk_io_accept_ahead(wsk_io *io, int fd, wsk_io_done done, void *context);
+void wsk_io_accept_ahead_end(int fd);
 /* Copies the peer address of a completed accept in Windows layout; returns its size. */
 size_t wsk_io_accepted_peer(const wsk_io *io, void *win_addr);
 /* Sends one datagram to a Windows-layout address (NULL: the connected
