@@ -37,23 +37,12 @@
  * the op's CQE can be reaped, it can never hit a later op reusing the same
  * memory.
  *
- * Accepting ahead (io_op.accept_ahead, an accept-event feeder): the first
- * such ACCEPT on a listener arms one multishot accept, whose user_data is
- * the listener's uring_ahead record with the low bit set.  Each connection
- * it takes completes the waiting ACCEPT, or waits in the record (with the
- * peer address read at once) for the next ACCEPT on the fd.  Measured,
- * tcp_connect 16 at a time: 4 -> 3 SQEs and 2.9 -> 2.0 poll arms per
- * connection, server CPU per connection -9 %.  The ring holds the
- * listener's file while the multishot is armed, so it is ended with a
- * synchronous cancel (IORING_REGISTER_SYNC_CANCEL, then running the
- * deferred completion work that drops the file) on the shard thread: when
- * a waiting ACCEPT is cancelled, at io_engine_accept_ahead_end, when the
- * record is full, and at forget.  The record outlives a forget until the
- * multishot's last CQE (connections still arriving then are reset).
+ * Accepting ahead on listeners (io_op.accept_ahead, one multishot accept)
+ * is io_uring_accept_ahead.c; both files share io_uring_internal.h.
  */
 #ifdef OPENWSK_HAVE_LIBURING
 
-#include "io_shard.h"
+#include "io_uring_internal.h"
 
 #include <errno.h>
 #include <liburing.h>
@@ -68,67 +57,12 @@
 #include "kernel/ke_internal.h"
 #include "kernel/perturb.h"
 
-enum { U_INBOX = IO_ST_BACKEND, U_FDQ, U_RING, U_CANCELQ, U_DEFERRED };
-enum { PH_MAIN = 0, PH_POLL, PH_CONNECT_WAIT, PH_AHEAD_WAIT };
-
-#define URING_ENTRIES 256
-#define URING_BATCH 64
-#define URING_TAG_WAKE 1ull   /* user_data of the eventfd read */
-#define URING_TAG_CANCEL 2ull /* user_data of ASYNC_CANCEL requests */
-
-#define URING_AHEAD_MAX 16 /* connections a listener may have taken ahead */
-
-typedef struct uring_ahead uring_ahead;
-
-typedef struct uring_shard {
-    io_shard core;
-    struct io_uring ring;
-    uint64_t evbuf;
-    unsigned char wake_armed;
-    io_list inbox;    /* submitted, not yet admitted (U_INBOX) */
-    io_list cancels;  /* in the ring, ASYNC_CANCEL to be issued (U_CANCELQ) */
-    io_list deferred; /* waiting for a free SQE (U_DEFERRED) */
-    uring_ahead *aheads;     /* every accept-ahead record of the shard */
-    unsigned char ahead_end_pending; /* some record has end_requested */
-    unsigned ncqes;          /* what the last reap collected */
-    struct {
-        uint64_t user_data;
-        int res;
-        unsigned flags;
-    } cqes[URING_BATCH];
-} uring_shard;
-
-/* A listener's accepting ahead (shard lock; the ring: shard thread only). */
-struct uring_ahead {
-    uring_ahead *next, *prev;  /* uring_shard.aheads */
-    io_fd_state *f;            /* NULL once the fd was forgotten */
-    int fd;
-    int accept_flags;
-    unsigned char armed;       /* the multishot's last CQE (no F_MORE) is still to come */
-    unsigned char cancelled;   /* ... and it was cancelled */
-    unsigned char off;         /* the kernel refused the multishot: single accepts */
-    unsigned char took_one;    /* the multishot has accepted a connection */
-    unsigned char end_requested; /* by another thread: the shard thread ends it */
-    /* Connections taken, oldest at head: a ring of cap entries.  Ending
-     * the multishot at URING_AHEAD_MAX can still leave CQEs to come (taken
-     * before the cancel), so the ring grows rather than drop them. */
-    unsigned head, count, cap;
-    struct uring_ahead_conn {
-        int fd;
-        socklen_t len;
-        struct sockaddr_storage addr;
-    } *q;
-};
-
 /* OPENWSK_IO_URING_COMPAT=1 (a debugging knob, read at start): behave the
  * way older kernels make us behave - wait with POLL_ADD before every
  * recv/send/accept and start connects with connect(2) then wait for
  * POLLOUT - so that those paths can be tested on any kernel.  Sockets must
  * be non-blocking then. */
-static int uring_compat;
-/* IORING_REGISTER_SYNC_CANCEL works (6.0+): without it the multishot could
- * not be ended synchronously, and no ACCEPT is taken ahead. */
-static int uring_sync_cancel;
+int uring_compat;
 
 static int uring_pending_locked(io_shard *core)
 {
@@ -137,7 +71,7 @@ static int uring_pending_locked(io_shard *core)
 }
 
 /* Shard thread only.  NULL if the SQ stays full even after submitting. */
-static struct io_uring_sqe *uring_get_sqe(uring_shard *s)
+struct io_uring_sqe *uring_get_sqe(uring_shard *s)
 {
     struct io_uring_sqe *sqe = io_uring_get_sqe(&s->ring);
     if (!sqe) {
@@ -170,226 +104,9 @@ static int uring_plain_msg(const struct msghdr *m)
            m->msg_iov[0].iov_len <= 0x7FFFFFFFu;
 }
 
-static void uring_finish_locked(uring_shard *s, io_op *op, long result);
-static void uring_issue_locked(uring_shard *s, io_op *op);
-
-/* ---- accepting ahead ---- */
-
-static uint64_t ahead_user_data(const uring_ahead *a)
+void uring_issue_locked(uring_shard *s, io_op *op)
 {
-    return (uint64_t)(uintptr_t)a | 1u;
-}
-
-static int ahead_is_user_data(uint64_t user_data)
-{
-    return (user_data & 1u) && user_data > URING_TAG_CANCEL;
-}
-
-/* A connection nobody will take: reset, as Linux resets a listener's
- * backlog when the listener closes. */
-static void ahead_drop_connection(int fd)
-{
-    struct linger l = {.l_onoff = 1, .l_linger = 0};
-    (void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
-    close(fd);
-}
-
-/* The peer's address, read as soon as the connection is taken.  A peer
- * that reset it already took its address along: AF_UNSPEC, length 0. */
-static void ahead_peer(int fd, struct sockaddr *addr, socklen_t *len)
-{
-    if (getpeername(fd, addr, len) != 0) {
-        if (*len >= sizeof(sa_family_t))
-            addr->sa_family = AF_UNSPEC;
-        *len = 0;
-    }
-}
-
-/* Shard thread: arms the multishot; 0 if no SQE is free now. */
-static int ahead_arm(uring_shard *s, uring_ahead *a)
-{
-    struct io_uring_sqe *sqe = uring_get_sqe(s);
-    if (!sqe)
-        return 0;
-    io_uring_prep_multishot_accept(sqe, a->fd, NULL, NULL, a->accept_flags);
-    io_uring_sqe_set_data64(sqe, ahead_user_data(a));
-    a->armed = 1;
-    a->cancelled = 0;
-    return 1;
-}
-
-/* Shard thread: the multishot takes no more connections, and the ring has
- * let go of the listener's file when this returns. */
-static void ahead_end(uring_shard *s, uring_ahead *a)
-{
-    a->end_requested = 0;
-    if (!a->armed || a->cancelled)
-        return;
-    a->cancelled = 1;
-    io_uring_submit(&s->ring); /* the multishot's SQE may still be in the SQ */
-    struct io_uring_sync_cancel_reg reg;
-    memset(&reg, 0, sizeof reg);
-    reg.addr = ahead_user_data(a);
-    reg.fd = -1;
-    reg.timeout.tv_sec = -1;
-    reg.timeout.tv_nsec = -1;
-    int rc = io_uring_register_sync_cancel(&s->ring, &reg);
-    if (rc < 0 && rc != -ENOENT && rc != -EALREADY)
-        openwsk_log("io_uring: ending accept-ahead on fd %d: %s", a->fd, strerror(-rc));
-    /* The cancelled request completes in the ring's deferred work, which
-     * also drops its file: run that now (its CQEs are reaped next turn). */
-    (void)io_uring_get_events(&s->ring);
-}
-
-/* Doubles the ring of connections taken; 0 if out of memory. */
-static int ahead_grow(uring_ahead *a)
-{
-    struct uring_ahead_conn *q = malloc(2 * a->cap * sizeof *q);
-    if (q == NULL)
-        return 0;
-    for (unsigned i = 0; i < a->count; i++)
-        q[i] = a->q[(a->head + i) % a->cap];
-    free(a->q);
-    a->q = q;
-    a->head = 0;
-    a->cap *= 2;
-    return 1;
-}
-
-static void ahead_free(uring_shard *s, uring_ahead *a)
-{
-    if (a->prev)
-        a->prev->next = a->next;
-    else
-        s->aheads = a->next;
-    if (a->next)
-        a->next->prev = a->prev;
-    while (a->count) {
-        ahead_drop_connection(a->q[a->head].fd);
-        a->head = (a->head + 1) % a->cap;
-        a->count--;
-    }
-    free(a->q);
-    free(a);
-}
-
-/* The ACCEPT waiting for the multishot (the fd's read owner), or NULL. */
-static io_op *ahead_waiter(const uring_ahead *a)
-{
-    io_op *w = a->f ? a->f->rowner : NULL;
-    return w && w->priv.phase == PH_AHEAD_WAIT ? w : NULL;
-}
-
-/* Shard thread, op an ACCEPT about to be issued: serves it a connection
- * taken ahead, or has it wait for the multishot.  0: the op goes the
- * single-shot way. */
-static int ahead_serve_locked(uring_shard *s, io_op *op)
-{
-    io_fd_state *f = io_fdmap_get(&s->core.fds, op->fd, 0);
-    uring_ahead *a = f ? f->ahead : NULL;
-    if (a && a->count) {
-        const struct uring_ahead_conn *c = &a->q[a->head];
-        a->head = (a->head + 1) % a->cap;
-        a->count--;
-        if (op->addr && op->addrlen) {
-            socklen_t room = *op->addrlen;
-            memcpy(op->addr, &c->addr, c->len < room ? c->len : room);
-            *op->addrlen = c->len;
-        }
-        uring_finish_locked(s, op, c->fd);
-        return 1;
-    }
-    if (a == NULL || !a->armed) {
-        if (!op->accept_ahead || !__atomic_load_n(&uring_sync_cancel, __ATOMIC_RELAXED) || uring_compat || f == NULL ||
-            (a && a->off))
-            return 0;
-        if (a == NULL) {
-            a = calloc(1, sizeof *a);
-            if (a != NULL)
-                a->q = malloc(URING_AHEAD_MAX * sizeof *a->q);
-            if (a == NULL || a->q == NULL) {
-                free(a);
-                return 0; /* single accepts, as before */
-            }
-            a->cap = URING_AHEAD_MAX;
-            a->f = f;
-            a->fd = op->fd;
-            a->next = s->aheads;
-            if (s->aheads)
-                s->aheads->prev = a;
-            s->aheads = a;
-            f->ahead = a;
-        }
-        a->accept_flags = op->accept_flags;
-        if (!ahead_arm(s, a))
-            return 0; /* the single-shot way finds no SQE either: deferred */
-    }
-    /* Armed (even while being ended): the next connection, or the end's
-     * last CQE, moves the op on. */
-    op->priv.phase = PH_AHEAD_WAIT;
-    op->priv.state = U_RING;
-    return 1;
-}
-
-/* Shard thread: a CQE of a listener's multishot. */
-static void ahead_cqe_locked(uring_shard *s, uring_ahead *a, int res, unsigned flags)
-{
-    if (!(flags & IORING_CQE_F_MORE))
-        a->armed = 0;
-    io_op *w = ahead_waiter(a);
-    if (res >= 0) {
-        a->took_one = 1;
-        if (w != NULL) {
-            if (w->priv.state == U_CANCELQ)
-                io_list_remove(&s->cancels, w); /* finished first: the real result */
-            w->priv.state = U_RING;
-            if (w->addr && w->addrlen)
-                ahead_peer(res, w->addr, w->addrlen);
-            uring_finish_locked(s, w, res);
-        } else if (a->f == NULL) {
-            ahead_drop_connection(res); /* the listener was forgotten meanwhile */
-        } else if (a->count == a->cap && !ahead_grow(a)) {
-            openwsk_log("io_uring: out of memory for a connection accepted ahead on fd %d: reset", a->fd);
-            ahead_drop_connection(res);
-        } else {
-            struct uring_ahead_conn *c = &a->q[(a->head + a->count) % a->cap];
-            c->fd = res;
-            c->len = sizeof c->addr;
-            ahead_peer(res, (struct sockaddr *)&c->addr, &c->len);
-            if (++a->count >= URING_AHEAD_MAX)
-                ahead_end(s, a); /* the rest wait in Linux's backlog */
-        }
-    } else if (w != NULL && w->priv.state != U_CANCELQ && !a->armed) {
-        if ((res == -EINVAL && !a->took_one) || res == -EAGAIN) {
-            /* No multishot accept here (or a kernel that honours
-             * O_NONBLOCK): this listener accepts one at a time. */
-            a->off = 1;
-            w->priv.phase = PH_MAIN;
-            uring_issue_locked(s, w);
-        } else if (res != -ECANCELED && res != -ECONNABORTED && res != -EINTR) {
-            uring_finish_locked(s, w, res);
-        } /* else: ended by us, or a connection died in the backlog: go on */
-    }
-    if (a->f == NULL && !a->armed) {
-        ahead_free(s, a);
-        return;
-    }
-    w = ahead_waiter(a);
-    if (w != NULL && w->priv.state != U_CANCELQ && !a->armed) {
-        /* The multishot ended with an op waiting: arm it again for an op
-         * that accepts ahead, else the op accepts alone. */
-        w->priv.phase = PH_MAIN;
-        if (!w->accept_ahead || a->off || !ahead_arm(s, a)) {
-            uring_issue_locked(s, w);
-            return;
-        }
-        w->priv.phase = PH_AHEAD_WAIT;
-    }
-}
-
-static void uring_issue_locked(uring_shard *s, io_op *op)
-{
-    if (op->kind == IO_OP_ACCEPT && op->priv.phase == PH_MAIN && ahead_serve_locked(s, op))
+    if (op->kind == IO_OP_ACCEPT && op->priv.phase == PH_MAIN && uring_ahead_serve_locked(s, op))
         return;
     struct io_uring_sqe *sqe = uring_get_sqe(s);
     if (!sqe) {
@@ -453,7 +170,7 @@ static void uring_activate_locked(uring_shard *s, io_op *op);
 /* The result is decided: queue the op for delivery, then release its fd
  * direction, admitting the next op (shard thread only; the next op may
  * finish at once, and must be delivered after this one). */
-static void uring_finish_locked(uring_shard *s, io_op *op, long result)
+void uring_finish_locked(uring_shard *s, io_op *op, long result)
 {
     io_shard_ready_locked(&s->core, op, result);
     if (op->priv.flags & IO_PF_OWNER) {
@@ -537,8 +254,8 @@ static void uring_cqe_locked(uring_shard *s, uint64_t user_data, int res, unsign
     }
     if (user_data == URING_TAG_CANCEL)
         return;
-    if (ahead_is_user_data(user_data)) {
-        ahead_cqe_locked(s, (uring_ahead *)(uintptr_t)(user_data & ~(uint64_t)1), res, flags);
+    if (uring_ahead_is_user_data(user_data)) {
+        uring_ahead_cqe_locked(s, (uring_ahead *)(uintptr_t)(user_data & ~(uint64_t)1), res, flags);
         return;
     }
     io_op *op = (io_op *)(uintptr_t)user_data;
@@ -626,12 +343,8 @@ static void uring_drain_locked(uring_shard *s)
         uring_admit_locked(s, op);
     }
 
-    if (s->ahead_end_pending) {
-        s->ahead_end_pending = 0;
-        for (uring_ahead *a = s->aheads; a; a = a->next)
-            if (a->end_requested)
-                ahead_end(s, a);
-    }
+    if (s->ahead_end_pending)
+        uring_ahead_end_requested(s);
 
     while ((op = s->cancels.head)) {
         if (op->priv.phase == PH_AHEAD_WAIT) {
@@ -641,7 +354,7 @@ static void uring_drain_locked(uring_shard *s)
             op->priv.state = U_RING;
             io_fd_state *f = io_fdmap_get(&s->core.fds, op->fd, 0);
             if (f != NULL && f->ahead != NULL)
-                ahead_end(s, f->ahead);
+                uring_ahead_end(s, f->ahead);
             uring_finish_locked(s, op, -ECANCELED);
             continue;
         }
@@ -698,15 +411,7 @@ static int uring_init(io_shard *core)
         io_uring_queue_exit(&s->ring);
         return rc;
     }
-    /* Cancelling a user_data nobody uses: -ENOENT where synchronous
-     * cancellation exists. */
-    struct io_uring_sync_cancel_reg reg;
-    memset(&reg, 0, sizeof reg);
-    reg.addr = URING_TAG_CANCEL;
-    reg.fd = -1;
-    reg.timeout.tv_sec = -1;
-    reg.timeout.tv_nsec = -1;
-    __atomic_store_n(&uring_sync_cancel, io_uring_register_sync_cancel(&s->ring, &reg) == -ENOENT, __ATOMIC_RELAXED);
+    uring_ahead_probe(s);
     uring_arm_wake_locked(s); /* nobody else can see the shard yet */
     return 0;
 }
@@ -714,11 +419,7 @@ static int uring_init(io_shard *core)
 static void uring_fini(io_shard *core)
 {
     uring_shard *s = (uring_shard *)core;
-    while (s->aheads) {
-        if (s->aheads->f)
-            s->aheads->f->ahead = NULL;
-        ahead_free(s, s->aheads);
-    }
+    uring_ahead_free_all(s);
     io_uring_queue_exit(&s->ring);
 }
 
@@ -802,21 +503,6 @@ static int uring_cancel_locked(io_shard *core, io_op *op, int *wake)
     return 0;
 }
 
-/* Ends accepting ahead: at once on the shard thread, else by the shard
- * thread's next round. */
-static void ahead_end_from(uring_shard *s, uring_ahead *a, int *wake)
-{
-    if (!a->armed || a->cancelled)
-        return;
-    if (io_engine_current_shard() == &s->core) {
-        ahead_end(s, a);
-        return;
-    }
-    a->end_requested = 1;
-    s->ahead_end_pending = 1;
-    *wake = 1;
-}
-
 static int uring_forget_fd_locked(io_shard *core, io_fd_state *f, int *wake)
 {
     uring_shard *s = (uring_shard *)core;
@@ -824,33 +510,15 @@ static int uring_forget_fd_locked(io_shard *core, io_fd_state *f, int *wake)
         openwsk_log("io_engine_forget_fd(%d) while operations are pending: record kept", f->fd);
         return 1;
     }
-    uring_ahead *a = f->ahead;
-    if (a != NULL) {
-        f->ahead = NULL;
-        a->f = NULL;
-        if (a->armed && !a->cancelled && io_engine_current_shard() != core)
-            openwsk_log("io_engine_forget_fd(%d) off its engine thread while accepting ahead: "
-                        "the port stays bound until that thread ends it",
-                        a->fd);
-        ahead_end_from(s, a, wake);
-        if (a->armed) {
-            /* Freed at the multishot's last CQE; reset what it holds now. */
-            while (a->count) {
-                ahead_drop_connection(a->q[a->head].fd);
-                a->head = (a->head + 1) % a->cap;
-                a->count--;
-            }
-        } else {
-            ahead_free(s, a);
-        }
-    }
+    if (f->ahead != NULL)
+        uring_ahead_forget_locked(s, f, wake);
     return 0;
 }
 
 static void uring_accept_ahead_end_locked(io_shard *core, io_fd_state *f, int *wake)
 {
     if (f->ahead != NULL)
-        ahead_end_from((uring_shard *)core, f->ahead, wake);
+        uring_ahead_end_from((uring_shard *)core, f->ahead, wake);
 }
 
 static int uring_configure(void)
