@@ -106,7 +106,10 @@ static int uring_plain_msg(const struct msghdr *m)
 
 void uring_issue_locked(uring_shard *s, io_op *op)
 {
-    if (op->kind == IO_OP_ACCEPT && op->priv.phase == PH_MAIN && uring_ahead_serve_locked(s, op))
+    /* An ACCEPT about to poll first (perturbation's coin) too: connections
+     * taken ahead never show as readiness on the listener. */
+    if (op->kind == IO_OP_ACCEPT && (op->priv.phase == PH_MAIN || op->priv.phase == PH_POLL) &&
+        uring_ahead_serve_locked(s, op))
         return;
     struct io_uring_sqe *sqe = uring_get_sqe(s);
     if (!sqe) {
