@@ -6,14 +6,14 @@
  *  - closed while connections keep arriving, from the driver's thread or
  *    from inside WskAcceptEvent: once the close IRP has completed nothing
  *    listens on the port any more (PFN_WSK_CLOSE_SOCKET: the socket is
- *    closed when the IRP completes) and a new listener can take the port;
+ *    closed when the IRP completes);
  *  - WSK_EVENT_ACCEPT disabled, then connections arrive: WskAccept gets
  *    every one, in the order they connected, each with its own peer's
  *    address (PFN_WSK_ACCEPT, RemoteAddress); enabled again, the events
  *    resume.
- * Every case passes on both backends; on io_uring it fails if the ring
- * still holds the listening socket after the close, or hands a connection
- * to the wrong accept.
+ * Every case passes on both backends.  (An end of the multishot that is
+ * not synchronous leaves too small a window for these; test_io_engine's
+ * accept-ahead cases catch it.)
  */
 #include <ntddk.h>
 #include <wsk.h>
@@ -31,7 +31,6 @@ typedef struct ahead_state {
     BOOLEAN close_inside;  /* the first WskAcceptEvent closes the listener */
     wt_irp close_irp;
     NTSTATUS close_returned;
-    KSPIN_LOCK lock;
     PWSK_SOCKET accepted[MAX_ACCEPTED];
     USHORT remote_port[MAX_ACCEPTED]; /* network order, as indicated */
     volatile LONG count;
@@ -49,22 +48,17 @@ static NTSTATUS WSKAPI on_accept(PVOID SocketContext, ULONG Flags, PSOCKADDR Loc
     (void)LocalAddress;
     if (AcceptSocket == NULL)
         return STATUS_REQUEST_NOT_ACCEPTED;
-    KIRQL irql;
-    KeAcquireSpinLock(&st.lock, &irql);
+    /* One feeder: the listener's indications never overlap. */
     LONG i = InterlockedCompareExchange(&st.count, 0, 0);
-    BOOLEAN room = i < MAX_ACCEPTED;
-    if (room) {
-        st.accepted[i] = AcceptSocket;
-        st.remote_port[i] = ((PSOCKADDR_IN)RemoteAddress)->sin_port;
-        InterlockedIncrement(&st.count);
-    }
-    KeReleaseSpinLock(&st.lock, irql);
-    if (!room)
+    if (i >= MAX_ACCEPTED)
         return STATUS_REQUEST_NOT_ACCEPTED;
+    st.accepted[i] = AcceptSocket;
+    st.remote_port[i] = ((PSOCKADDR_IN)RemoteAddress)->sin_port;
     if (i == 0 && st.close_inside) {
         const WSK_PROVIDER_LISTEN_DISPATCH *d = st.listener->Dispatch;
         st.close_returned = d->WskCloseSocket(st.listener, wt_irp_arm(&st.close_irp));
     }
+    InterlockedIncrement(&st.count); /* publishes the entry (and the close's status) */
     *AcceptSocketContext = NULL;
     *AcceptSocketDispatch = NULL;
     KeSetEvent(&st.accepted_event, IO_NO_INCREMENT, FALSE);
@@ -77,7 +71,6 @@ static void state_reset(void)
 {
     wt_irp_free(&st.close_irp);
     memset(&st, 0, sizeof(st));
-    KeInitializeSpinLock(&st.lock);
     KeInitializeEvent(&st.accepted_event, NotificationEvent, FALSE);
 }
 
@@ -104,20 +97,12 @@ static BOOLEAN wait_accepted(LONG n)
     return InterlockedCompareExchange(&st.count, 0, 0) >= n;
 }
 
-/* Nothing listens on the port any more. */
+/* Nothing listens on the port any more.  (Binding the port again is not
+ * checked: the suite runs in parallel, and another test's bind to port 0
+ * may take the number as soon as it is free.) */
 static void expect_refused(USHORT port)
 {
     CHECK_EQ(peer_tcp_connect(4, "127.0.0.1", port), -ECONNREFUSED);
-}
-
-/* With the connections it accepted closed (abortively), a new listener
- * takes the port. */
-static void expect_port_free(USHORT port)
-{
-    int again = peer_tcp_listen(4, "127.0.0.1", port);
-    CHECK(again >= 0);
-    if (again >= 0)
-        peer_close(again);
 }
 
 static void close_accepted(wt_wsk *t)
@@ -143,7 +128,6 @@ static void close_while_connections_arrive(void)
         CHECK_EQ(wt_close(&t, st.listener), STATUS_SUCCESS);
         expect_refused(port);
         close_accepted(&t);
-        expect_port_free(port);
         for (int i = 0; i < 4; i++)
             if (peers[i] >= 0)
                 peer_close(peers[i]);
@@ -168,7 +152,6 @@ static void close_inside_accept_event(void)
         CHECK_EQ(wt_irp_result(&st.close_irp, st.close_returned), STATUS_SUCCESS);
         expect_refused(port);
         close_accepted(&t);
-        expect_port_free(port);
         if (peer >= 0)
             peer_close(peer);
         wt_wsk_close(&t);
@@ -217,7 +200,6 @@ static void disabled_events_leave_connections_to_wsk_accept(void)
     CHECK_EQ(wt_close(&t, st.listener), STATUS_SUCCESS);
     expect_refused(port);
     close_accepted(&t);
-    expect_port_free(port);
     for (int i = 0; i < N; i++)
         if (peers[i] >= 0)
             peer_close(peers[i]);
