@@ -602,7 +602,7 @@ static void t_accept_ahead_forget_resets(void)
         c[i] = connect_to(&addr);
     sleep_ms(50);
     io_engine_accept_ahead_end(l); /* not on the engine thread: requested */
-    sleep_ms(20);
+    sleep_ms(200);
     close_engine_fd(l);
     expect_refused(&addr);
     for (int i = 0; i < N; i++) {
@@ -647,6 +647,122 @@ static void t_accept_ahead_end_frees_port(void)
             close((int)t.result);
         close(c0);
     }
+}
+
+/* Accepts one connection with an accept-ahead ACCEPT on a new listener
+ * (the multishot stays armed: the completion does not end it); returns
+ * the listener, *c0 the client, *first its accepted fd. */
+static int ahead_started(struct sockaddr_in *addr, int *c0, int *first)
+{
+    int l = make_roomy_listener(addr);
+    struct sockaddr_in peer;
+    socklen_t peerlen = 0;
+    top t;
+    ahead_init(&t, l, &peer, &peerlen, 1);
+    io_submit(&t.op);
+    *c0 = connect_to(addr);
+    CHECK_EQ(top_wait(&t), 1);
+    *first = (int)t.result;
+    return l;
+}
+
+static void ahead_finish(int l, int c0, int first)
+{
+    if (first >= 0)
+        close(first);
+    close(c0);
+    close_engine_fd(l);
+}
+
+/* A plain ACCEPT served a connection taken ahead gets its own flags, not
+ * the ones the multishot accepted with. */
+static void t_accept_ahead_keeps_each_accepts_flags(void)
+{
+    struct sockaddr_in addr;
+    int c0, first;
+    int l = ahead_started(&addr, &c0, &first);
+    int c1 = connect_to(&addr);
+    sleep_ms(50); /* taken ahead (io_uring) */
+    struct sockaddr_in peer;
+    socklen_t peerlen = 0;
+    top t;
+    ahead_init(&t, l, &peer, &peerlen, 0);
+    t.op.accept_flags = 0; /* blocking, inherited by exec */
+    io_submit(&t.op);
+    CHECK_EQ(top_wait(&t), 1);
+    CHECK(t.result >= 0);
+    if (t.result >= 0) {
+        CHECK(!(fcntl((int)t.result, F_GETFL) & O_NONBLOCK));
+        CHECK(!(fcntl((int)t.result, F_GETFD) & FD_CLOEXEC));
+        close((int)t.result);
+    }
+    io_engine_accept_ahead_end(l);
+    sleep_ms(200);
+    close(c1);
+    ahead_finish(l, c0, first);
+}
+
+/* A listener shut down while it holds a connection taken ahead: the next
+ * ACCEPT gets Linux's error, and the held connection is reset, as Linux
+ * resets the backlog of a listener it shuts down. */
+static void t_accept_ahead_dead_listener(void)
+{
+    struct sockaddr_in addr;
+    int c0, first;
+    int l = ahead_started(&addr, &c0, &first);
+    int c1 = connect_to(&addr);
+    sleep_ms(50);
+    CHECK_EQ(shutdown(l, SHUT_RDWR), 0);
+    struct sockaddr_in peer;
+    socklen_t peerlen = 0;
+    top t;
+    ahead_init(&t, l, &peer, &peerlen, 1);
+    t.op.complete = ahead_end_complete;
+    io_submit(&t.op);
+    CHECK_EQ(top_wait(&t), 1);
+    CHECK_EQ(t.result, -EINVAL);
+    if (t.result >= 0)
+        close((int)t.result);
+    struct pollfd p = {c1, POLLIN, 0};
+    CHECK_EQ(poll(&p, 1, 2000), 1);
+    char ch;
+    CHECK_EQ(recv(c1, &ch, 1, 0), -1);
+    CHECK_EQ(errno, ECONNRESET);
+    close(c1);
+    ahead_finish(l, c0, first);
+}
+
+/* An accept-ahead ACCEPT cancelled while queued behind another ACCEPT
+ * ends accepting ahead too: once the other ACCEPT has its connection, the
+ * listener can be forgotten and closed from any thread, and nothing
+ * listens any more. */
+static void t_accept_ahead_cancel_queued_ends(void)
+{
+    struct sockaddr_in addr;
+    int c0, first;
+    int l = ahead_started(&addr, &c0, &first);
+    struct sockaddr_in peer;
+    socklen_t peerlen = 0;
+    top plain, queued;
+    ahead_init(&plain, l, &peer, &peerlen, 0);
+    io_submit(&plain.op);
+    ahead_init(&queued, l, &peer, &peerlen, 1);
+    io_submit(&queued.op);
+    sleep_ms(20);
+    CHECK_EQ(io_cancel(&queued.op), 0);
+    CHECK_EQ(top_wait(&queued), 1);
+    CHECK_EQ(queued.result, -ECANCELED);
+    int c1 = connect_to(&addr);
+    CHECK_EQ(top_wait(&plain), 1);
+    CHECK(plain.result >= 0);
+    close_engine_fd(l);
+    expect_refused(&addr);
+    if (plain.result >= 0)
+        close((int)plain.result);
+    close(c1);
+    if (first >= 0)
+        close(first);
+    close(c0);
 }
 
 /* ---- which engine thread serves an accepted socket ---- */
@@ -1271,6 +1387,9 @@ static void run_all(void)
     WT_RUN(t_accept_ahead_serves_later_accepts);
     WT_RUN(t_accept_ahead_forget_resets);
     WT_RUN(t_accept_ahead_end_frees_port);
+    WT_RUN(t_accept_ahead_keeps_each_accepts_flags);
+    WT_RUN(t_accept_ahead_dead_listener);
+    WT_RUN(t_accept_ahead_cancel_queued_ends);
     WT_RUN(t_accept_spreads);
     WT_RUN(t_connect_ok);
     WT_RUN(t_connect_refused);

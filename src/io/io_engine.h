@@ -145,12 +145,18 @@ struct io_op {
      * backend may accept ahead of the next one (io_uring: one multishot
      * accept instead of an accept and a poll per connection).  Connections
      * taken ahead wait, up to a small bound, for the next ACCEPT of any
-     * kind on fd, in arrival order; the op's addr receives the peer's
-     * address as usual.  Accepting ahead ends when such an op is
-     * cancelled, when the bound is reached, and at io_engine_accept_ahead_end
-     * and io_engine_forget_fd; connections still waiting at forget are
-     * reset and closed, like a Linux listener's backlog at close.  The
-     * epoll backend ignores it. */
+     * kind on fd, in arrival order, with that op's accept_flags; the op's
+     * addr receives the peer's address as usual.  Accepting ahead ends
+     * when such an op is cancelled, when the bound is reached, when the
+     * listener dies (shut down: the held connections are reset, as Linux
+     * resets a listener's backlog, and the next ACCEPT gets Linux's
+     * error), and at io_engine_accept_ahead_end and io_engine_forget_fd;
+     * connections still waiting at forget are reset and closed, like a
+     * Linux listener's backlog at close.  The end is immediate on fd's
+     * engine thread; from another thread it is only requested, so a
+     * caller ends it from the complete() of its last accept_ahead ACCEPT
+     * (or cancels one that waits) before it forgets the fd.  The epoll
+     * backend ignores the field. */
     unsigned char accept_ahead;
 
     short poll_events;      /* POLL: POLLIN / POLLOUT / POLLPRI...; POLLERR and POLLHUP are always reported */
@@ -205,9 +211,10 @@ int io_engine_on_engine_thread(void);
 
 /* Releases the engine's per-fd record.  The provider calls it before
  * close(fd), after every operation on fd has completed.  Nothing of the
- * engine holds the file open once it returns (accepting ahead has ended
- * and its connections are closed), so that close(fd) frees the port at
- * once. */
+ * engine holds the file open once it returns, provided accepting ahead was
+ * ended on the engine thread first (io_op.accept_ahead; otherwise the end
+ * is logged and requested, and the port stays bound until that thread
+ * gets to it), so that close(fd) frees the port at once. */
 void io_engine_forget_fd(int fd);
 
 /* The caller will not submit another accept_ahead ACCEPT on fd for now:

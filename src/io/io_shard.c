@@ -70,6 +70,13 @@ static int io_shard_admit_locked(io_shard *s, io_op *op)
 {
     s->inflight++;
     if (op->priv.flags & IO_PF_CANCEL) {
+        if (op->kind == IO_OP_ACCEPT && op->accept_ahead && io_hooks->accept_ahead_end_locked) {
+            /* Its caller wants no more connections taken ahead. */
+            io_fd_state *f = io_fdmap_get(&s->fds, op->fd, 0);
+            int wake = 0;
+            if (f)
+                io_hooks->accept_ahead_end_locked(s, f, &wake);
+        }
         io_shard_ready_locked(s, op, -ECANCELED);
         return 1;
     }

@@ -20,6 +20,7 @@
 #include "io_uring_internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -75,7 +76,6 @@ void uring_ahead_end(uring_shard *s, uring_ahead *a)
     a->end_requested = 0;
     if (!a->armed || a->cancelled)
         return;
-    a->cancelled = 1;
     io_uring_submit(&s->ring); /* the multishot's SQE may still be in the SQ */
     struct io_uring_sync_cancel_reg reg;
     memset(&reg, 0, sizeof reg);
@@ -84,8 +84,12 @@ void uring_ahead_end(uring_shard *s, uring_ahead *a)
     reg.timeout.tv_sec = -1;
     reg.timeout.tv_nsec = -1;
     int rc = io_uring_register_sync_cancel(&s->ring, &reg);
-    if (rc < 0 && rc != -ENOENT && rc != -EALREADY)
+    if (rc < 0 && rc != -ENOENT && rc != -EALREADY) {
+        /* Still armed: the next end (at the latest the forget) tries again. */
         openwsk_log("io_uring: ending accept-ahead on fd %d: %s", a->fd, strerror(-rc));
+        return;
+    }
+    a->cancelled = 1;
     /* The cancelled request completes in the ring's deferred work, which
      * also drops its file: run that now (its CQEs are reaped next turn). */
     (void)io_uring_get_events(&s->ring);
@@ -129,6 +133,35 @@ static void ahead_free(uring_shard *s, uring_ahead *a)
     free(a);
 }
 
+/* A connection taken with the multishot's flags gets the op's own. */
+static void ahead_apply_flags(int fd, int taken_with, int wanted)
+{
+    if ((taken_with ^ wanted) & SOCK_NONBLOCK) {
+        int fl = fcntl(fd, F_GETFL);
+        if (fl >= 0)
+            (void)fcntl(fd, F_SETFL, (wanted & SOCK_NONBLOCK) ? fl | O_NONBLOCK : fl & ~O_NONBLOCK);
+    }
+    if ((taken_with ^ wanted) & SOCK_CLOEXEC)
+        (void)fcntl(fd, F_SETFD, (wanted & SOCK_CLOEXEC) ? FD_CLOEXEC : 0);
+}
+
+/* The listener died (shut down, or its fd is gone): Linux resets the
+ * connections in its backlog and fails later accepts, and the connections
+ * held here were still in the backlog as far as the caller knows.  Reset
+ * them and stop accepting ahead; the next ACCEPT asks Linux and hears the
+ * error. */
+static void ahead_listener_died(uring_shard *s, uring_ahead *a)
+{
+    ahead_drop_all(a);
+    a->off = 1;
+    uring_ahead_end(s, a);
+}
+
+static int ahead_error_is_fatal(int res)
+{
+    return res == -EINVAL || res == -EBADF || res == -ENOTSOCK || res == -EOPNOTSUPP;
+}
+
 /* The ACCEPT waiting for the multishot (the fd's read owner), or NULL. */
 static io_op *ahead_waiter(const uring_ahead *a)
 {
@@ -144,6 +177,14 @@ int uring_ahead_serve_locked(uring_shard *s, io_op *op)
     io_fd_state *f = io_fdmap_get(&s->core.fds, op->fd, 0);
     uring_ahead *a = f ? f->ahead : NULL;
     if (a && a->count) {
+        /* A listener shut down since: what Linux would answer, not a held
+         * connection (one getsockopt per connection served from here). */
+        int listening = 0;
+        socklen_t len = sizeof listening;
+        if (getsockopt(op->fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 || !listening) {
+            ahead_listener_died(s, a);
+            return 0;
+        }
         const struct uring_ahead_conn *c = &a->q[a->head];
         a->head = (a->head + 1) % a->cap;
         a->count--;
@@ -152,6 +193,7 @@ int uring_ahead_serve_locked(uring_shard *s, io_op *op)
             memcpy(op->addr, &c->addr, c->len < room ? c->len : room);
             *op->addrlen = c->len;
         }
+        ahead_apply_flags(c->fd, c->flags, op->accept_flags);
         uring_finish_locked(s, op, c->fd);
         return 1;
     }
@@ -192,6 +234,8 @@ void uring_ahead_cqe_locked(uring_shard *s, uring_ahead *a, int res, unsigned fl
 {
     if (!(flags & IORING_CQE_F_MORE))
         a->armed = 0;
+    if (res < 0 && !a->armed && a->took_one && ahead_error_is_fatal(res))
+        ahead_listener_died(s, a); /* its waiter, if any, gets the error below */
     io_op *w = ahead_waiter(a);
     if (res >= 0) {
         a->took_one = 1;
@@ -201,6 +245,7 @@ void uring_ahead_cqe_locked(uring_shard *s, uring_ahead *a, int res, unsigned fl
             w->priv.state = U_RING;
             if (w->addr && w->addrlen)
                 ahead_peer(res, w->addr, w->addrlen);
+            ahead_apply_flags(res, a->accept_flags, w->accept_flags);
             uring_finish_locked(s, w, res);
         } else if (a->f == NULL) {
             ahead_drop_connection(res); /* the listener was forgotten meanwhile */
@@ -210,6 +255,7 @@ void uring_ahead_cqe_locked(uring_shard *s, uring_ahead *a, int res, unsigned fl
         } else {
             struct uring_ahead_conn *c = &a->q[(a->head + a->count) % a->cap];
             c->fd = res;
+            c->flags = a->accept_flags;
             c->len = sizeof c->addr;
             ahead_peer(res, (struct sockaddr *)&c->addr, &c->len);
             if (++a->count >= URING_AHEAD_MAX)

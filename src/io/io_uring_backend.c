@@ -480,6 +480,12 @@ static int uring_submit_locked(io_shard *core, io_op *op)
 static int uring_cancel_locked(io_shard *core, io_op *op, int *wake)
 {
     uring_shard *s = (uring_shard *)core;
+    if (op->kind == IO_OP_ACCEPT && op->accept_ahead && (op->priv.state == U_INBOX || op->priv.state == U_FDQ)) {
+        /* Not waiting yet, but its caller wants no more connections ahead. */
+        io_fd_state *f = io_fdmap_get(&core->fds, op->fd, 0);
+        if (f != NULL && f->ahead != NULL)
+            uring_ahead_end_from(s, f->ahead, wake);
+    }
     switch (op->priv.state) {
     case U_INBOX:
         io_list_remove(&s->inbox, op);

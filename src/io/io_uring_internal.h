@@ -61,6 +61,7 @@ struct uring_ahead {
     unsigned head, count, cap;
     struct uring_ahead_conn {
         int fd;
+        int flags; /* the accept4 flags it was taken with */
         socklen_t len;
         struct sockaddr_storage addr;
     } *q;
