@@ -69,6 +69,19 @@ static int ahead_arm(uring_shard *s, uring_ahead *a)
     return 1;
 }
 
+/* Shard thread: IORING_REGISTER_SYNC_CANCEL of user_data, waiting as long
+ * as it takes; 0 or -errno (-ENOENT: nothing had that user_data). */
+static int ahead_sync_cancel(uring_shard *s, uint64_t user_data)
+{
+    struct io_uring_sync_cancel_reg reg;
+    memset(&reg, 0, sizeof reg);
+    reg.addr = user_data;
+    reg.fd = -1;
+    reg.timeout.tv_sec = -1;
+    reg.timeout.tv_nsec = -1;
+    return io_uring_register_sync_cancel(&s->ring, &reg);
+}
+
 /* Shard thread: the multishot takes no more connections, and the ring has
  * let go of the listener's file when this returns. */
 void uring_ahead_end(uring_shard *s, uring_ahead *a)
@@ -77,13 +90,7 @@ void uring_ahead_end(uring_shard *s, uring_ahead *a)
     if (!a->armed || a->cancelled)
         return;
     io_uring_submit(&s->ring); /* the multishot's SQE may still be in the SQ */
-    struct io_uring_sync_cancel_reg reg;
-    memset(&reg, 0, sizeof reg);
-    reg.addr = ahead_user_data(a);
-    reg.fd = -1;
-    reg.timeout.tv_sec = -1;
-    reg.timeout.tv_nsec = -1;
-    int rc = io_uring_register_sync_cancel(&s->ring, &reg);
+    int rc = ahead_sync_cancel(s, ahead_user_data(a));
     if (rc < 0 && rc != -ENOENT && rc != -EALREADY) {
         /* Still armed: the next end (at the latest the forget) tries again. */
         openwsk_log("io_uring: ending accept-ahead on fd %d: %s", a->fd, strerror(-rc));
@@ -345,13 +352,7 @@ void uring_ahead_free_all(uring_shard *s)
  * cancellation exists (6.0+). */
 void uring_ahead_probe(uring_shard *s)
 {
-    struct io_uring_sync_cancel_reg reg;
-    memset(&reg, 0, sizeof reg);
-    reg.addr = URING_TAG_CANCEL;
-    reg.fd = -1;
-    reg.timeout.tv_sec = -1;
-    reg.timeout.tv_nsec = -1;
-    __atomic_store_n(&uring_sync_cancel, io_uring_register_sync_cancel(&s->ring, &reg) == -ENOENT, __ATOMIC_RELAXED);
+    __atomic_store_n(&uring_sync_cancel, ahead_sync_cancel(s, URING_TAG_CANCEL) == -ENOENT, __ATOMIC_RELAXED);
 }
 
 #else /* !OPENWSK_HAVE_LIBURING */
