@@ -530,6 +530,44 @@ static void expect_refused(const struct sockaddr_in *addr)
     close(c);
 }
 
+/* Accepts one connection with an accept-ahead ACCEPT on a new listener
+ * (the multishot stays armed: the completion does not end it); returns
+ * the listener, *c0 the client, *first its accepted fd. */
+static int ahead_started(struct sockaddr_in *addr, int *c0, int *first)
+{
+    int l = make_roomy_listener(addr);
+    struct sockaddr_in peer;
+    socklen_t peerlen = 0;
+    top t;
+    ahead_init(&t, l, &peer, &peerlen, 1);
+    io_submit(&t.op);
+    *c0 = connect_to(addr);
+    CHECK_EQ(top_wait(&t), 1);
+    CHECK(t.result >= 0);
+    CHECK_EQ(peer.sin_port, local_port_of(*c0));
+    *first = (int)t.result;
+    return l;
+}
+
+static void ahead_finish(int l, int c0, int first)
+{
+    if (first >= 0)
+        close(first);
+    close(c0);
+    close_engine_fd(l);
+}
+
+/* The peer reset the connection c (a listener's backlog at close): its
+ * next recv says so within 2 s. */
+static void expect_reset(int c)
+{
+    struct pollfd p = {c, POLLIN, 0};
+    CHECK_EQ(poll(&p, 1, 2000), 1);
+    char ch;
+    CHECK_EQ(recv(c, &ch, 1, 0), -1);
+    CHECK_EQ(errno, ECONNRESET);
+}
+
 /* The first accept-ahead ACCEPT takes one connection and its caller does
  * not submit another: the 20 connections that come next wait (in the
  * engine or in Linux's backlog) for plain ACCEPTs, which get them in the
@@ -539,16 +577,10 @@ static void t_accept_ahead_serves_later_accepts(void)
 {
     enum { N = 20 };
     struct sockaddr_in addr;
-    int l = make_roomy_listener(&addr);
+    int c0, first;
+    int l = ahead_started(&addr, &c0, &first);
     struct sockaddr_in peer;
     socklen_t peerlen = 0;
-    top first;
-    ahead_init(&first, l, &peer, &peerlen, 1);
-    io_submit(&first.op);
-    int c0 = connect_to(&addr);
-    CHECK_EQ(top_wait(&first), 1);
-    CHECK(first.result >= 0);
-    CHECK_EQ(peer.sin_port, local_port_of(c0));
     int c[N];
     for (int i = 0; i < N; i++)
         c[i] = connect_to(&addr);
@@ -575,10 +607,7 @@ static void t_accept_ahead_serves_later_accepts(void)
     CHECK_EQ(io_cancel(&last.op), 0);
     CHECK_EQ(top_wait(&last), 1);
     CHECK_EQ(last.result, -ECANCELED);
-    if (first.result >= 0)
-        close((int)first.result);
-    close(c0);
-    close_engine_fd(l);
+    ahead_finish(l, c0, first);
     expect_refused(&addr);
 }
 
@@ -589,33 +618,20 @@ static void t_accept_ahead_forget_resets(void)
 {
     enum { N = 3 };
     struct sockaddr_in addr;
-    int l = make_roomy_listener(&addr);
-    struct sockaddr_in peer;
-    socklen_t peerlen = 0;
-    top first;
-    ahead_init(&first, l, &peer, &peerlen, 1);
-    io_submit(&first.op);
-    int c0 = connect_to(&addr);
-    CHECK_EQ(top_wait(&first), 1);
+    int c0, first;
+    int l = ahead_started(&addr, &c0, &first);
     int c[N];
     for (int i = 0; i < N; i++)
         c[i] = connect_to(&addr);
     sleep_ms(50);
     io_engine_accept_ahead_end(l); /* not on the engine thread: requested */
     sleep_ms(200);
-    close_engine_fd(l);
+    ahead_finish(l, c0, first);
     expect_refused(&addr);
     for (int i = 0; i < N; i++) {
-        struct pollfd p = {c[i], POLLIN, 0};
-        CHECK_EQ(poll(&p, 1, 2000), 1);
-        char ch;
-        CHECK_EQ(recv(c[i], &ch, 1, 0), -1);
-        CHECK_EQ(errno, ECONNRESET);
+        expect_reset(c[i]);
         close(c[i]);
     }
-    if (first.result >= 0)
-        close((int)first.result);
-    close(c0);
 }
 
 /* The completion of the last accept-ahead ACCEPT ends accepting ahead on
@@ -647,31 +663,6 @@ static void t_accept_ahead_end_frees_port(void)
             close((int)t.result);
         close(c0);
     }
-}
-
-/* Accepts one connection with an accept-ahead ACCEPT on a new listener
- * (the multishot stays armed: the completion does not end it); returns
- * the listener, *c0 the client, *first its accepted fd. */
-static int ahead_started(struct sockaddr_in *addr, int *c0, int *first)
-{
-    int l = make_roomy_listener(addr);
-    struct sockaddr_in peer;
-    socklen_t peerlen = 0;
-    top t;
-    ahead_init(&t, l, &peer, &peerlen, 1);
-    io_submit(&t.op);
-    *c0 = connect_to(addr);
-    CHECK_EQ(top_wait(&t), 1);
-    *first = (int)t.result;
-    return l;
-}
-
-static void ahead_finish(int l, int c0, int first)
-{
-    if (first >= 0)
-        close(first);
-    close(c0);
-    close_engine_fd(l);
 }
 
 /* A plain ACCEPT served a connection taken ahead gets its own flags, not
@@ -723,11 +714,7 @@ static void t_accept_ahead_dead_listener(void)
     CHECK_EQ(t.result, -EINVAL);
     if (t.result >= 0)
         close((int)t.result);
-    struct pollfd p = {c1, POLLIN, 0};
-    CHECK_EQ(poll(&p, 1, 2000), 1);
-    char ch;
-    CHECK_EQ(recv(c1, &ch, 1, 0), -1);
-    CHECK_EQ(errno, ECONNRESET);
+    expect_reset(c1);
     close(c1);
     ahead_finish(l, c0, first);
 }
@@ -755,14 +742,11 @@ static void t_accept_ahead_cancel_queued_ends(void)
     int c1 = connect_to(&addr);
     CHECK_EQ(top_wait(&plain), 1);
     CHECK(plain.result >= 0);
-    close_engine_fd(l);
+    ahead_finish(l, c0, first);
     expect_refused(&addr);
     if (plain.result >= 0)
         close((int)plain.result);
     close(c1);
-    if (first >= 0)
-        close(first);
-    close(c0);
 }
 
 /* ---- which engine thread serves an accepted socket ---- */
