@@ -245,8 +245,10 @@ void wsk_socket_destroy(wsk_socket *s)
     uint64_t trace_id = openwsk_trace_socket_take(&s->pub); /* timeline: the socket's span */
     /* Close is abortive unless the client disconnected gracefully first
      * (PFN_WSK_CLOSE_SOCKET; docs/decisions.md): a completed WskDisconnect
-     * has covered every byte sent, which Linux still delivers after close. */
-    if (s->connected && !s->send_shut)
+     * has covered every byte sent, which Linux still delivers after close.
+     * A connection already reset has nothing left to abort: Linux closed
+     * it when the reset came (a setsockopt per connection saved). */
+    if (s->connected && !s->send_shut && !s->reset_seen)
         lx_reset_on_close(s->fd);
     wsk_bind_registry_release(s);
     wsk_io_forget_fd(s->fd);
