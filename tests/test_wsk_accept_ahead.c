@@ -10,7 +10,12 @@
  *  - WSK_EVENT_ACCEPT disabled, then connections arrive: WskAccept gets
  *    every one, in the order they connected, each with its own peer's
  *    address (PFN_WSK_ACCEPT, RemoteAddress); enabled again, the events
- *    resume.
+ *    resume;
+ *  - bursts of connections while WskAcceptEvent is slow, so that the
+ *    engine takes several in one wait: each indication's RemoteAddress is
+ *    its own peer's, every peer's exactly once (PFN_WSK_ACCEPT_EVENT,
+ *    RemoteAddress; the io_uring backend reads it from the multishot's
+ *    one address buffer for the last connection of a wait).
  * Every case passes on both backends.  (An end of the multishot that is
  * not synchronous leaves too small a window for these; test_io_engine's
  * accept-ahead cases catch it.)
@@ -29,6 +34,7 @@ enum { MAX_ACCEPTED = 64 };
 typedef struct ahead_state {
     PWSK_SOCKET listener;
     BOOLEAN close_inside;  /* the first WskAcceptEvent closes the listener */
+    BOOLEAN slow;          /* every WskAcceptEvent takes a millisecond */
     wt_irp close_irp;
     NTSTATUS close_returned;
     PWSK_SOCKET accepted[MAX_ACCEPTED];
@@ -54,6 +60,8 @@ static NTSTATUS WSKAPI on_accept(PVOID SocketContext, ULONG Flags, PSOCKADDR Loc
         return STATUS_REQUEST_NOT_ACCEPTED;
     st.accepted[i] = AcceptSocket;
     st.remote_port[i] = ((PSOCKADDR_IN)RemoteAddress)->sin_port;
+    if (st.slow)
+        KeStallExecutionProcessor(1000); /* connections pile up meanwhile */
     if (i == 0 && st.close_inside) {
         const WSK_PROVIDER_LISTEN_DISPATCH *d = st.listener->Dispatch;
         st.close_returned = d->WskCloseSocket(st.listener, wt_irp_arm(&st.close_irp));
@@ -210,11 +218,54 @@ static void disabled_events_leave_connections_to_wsk_accept(void)
     wt_irp_free(&st.close_irp);
 }
 
+/* Peers connect in bursts while each indication takes a millisecond:
+ * the engine takes several connections per wait, and each indication
+ * still carries its own peer's address. */
+static void bursts_keep_each_remote_address(void)
+{
+    enum { BURSTS = 4, PER_BURST = 12, N = BURSTS * PER_BURST };
+    _Static_assert((int)N <= (int)MAX_ACCEPTED, "room for every connection");
+    wt_wsk t;
+    wt_wsk_open(&t);
+    state_reset();
+    st.slow = TRUE;
+    USHORT port = listen_with_events(&t);
+    int peers[N];
+    for (int b = 0; b < BURSTS; b++) {
+        for (int i = 0; i < PER_BURST; i++) {
+            peers[b * PER_BURST + i] = peer_tcp_connect(4, "127.0.0.1", port);
+            CHECK(peers[b * PER_BURST + i] >= 0);
+        }
+        CHECK(wait_accepted((b + 1) * PER_BURST));
+    }
+    LONG got = InterlockedCompareExchange(&st.count, 0, 0);
+    CHECK_EQ(got, N);
+    int matched = 0;
+    for (int p = 0; p < N; p++) {
+        if (peers[p] < 0)
+            continue;
+        int seen = 0;
+        for (LONG i = 0; i < got; i++)
+            seen += RtlUshortByteSwap(st.remote_port[i]) == peer_local_port(peers[p]);
+        CHECK_EQ(seen, 1);
+        matched += seen == 1;
+    }
+    CHECK_EQ(matched, N);
+    CHECK_EQ(wt_close(&t, st.listener), STATUS_SUCCESS);
+    close_accepted(&t);
+    for (int p = 0; p < N; p++)
+        if (peers[p] >= 0)
+            peer_close(peers[p]);
+    wt_wsk_close(&t);
+    wt_irp_free(&st.close_irp);
+}
+
 int main(void)
 {
     WT_RUN(close_while_connections_arrive);
     WT_RUN(close_inside_accept_event);
     WT_RUN(disabled_events_leave_connections_to_wsk_accept);
+    WT_RUN(bursts_keep_each_remote_address);
     CHECK_EQ(openwsk_pool_outstanding_count(0), 0);
     return wt_finish();
 }

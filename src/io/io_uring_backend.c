@@ -450,6 +450,7 @@ static void uring_wait(io_shard *core, int busy)
 static void uring_process_locked(io_shard *core)
 {
     uring_shard *s = (uring_shard *)core;
+    uring_ahead_reaped(s);
     for (unsigned i = 0; i < s->ncqes; i++)
         uring_cqe_locked(s, s->cqes[i].user_data, s->cqes[i].res, s->cqes[i].flags);
     s->ncqes = 0;

@@ -37,6 +37,8 @@ typedef struct uring_shard {
     uring_ahead *aheads;     /* every accept-ahead record of the shard */
     unsigned char ahead_end_pending; /* some record has end_requested */
     unsigned ncqes;          /* what the last reap collected */
+    unsigned long long reaps; /* reaps so far (uring_ahead.fresh_reap) */
+    unsigned seen_overflow;  /* the CQ's dropped-CQE count at the last reap */
     struct {
         uint64_t user_data;
         int res;
@@ -55,6 +57,15 @@ struct uring_ahead {
     unsigned char off;         /* the kernel refused the multishot: single accepts */
     unsigned char took_one;    /* the multishot has accepted a connection */
     unsigned char end_requested; /* by another thread: the shard thread ends it */
+    /* The multishot's address buffer (the kernel rewrites it at each
+     * connection), and what it held at a reap for that reap's last
+     * connection of the multishot, fresh_fd (uring_ahead_reaped). */
+    socklen_t ms_len;
+    struct sockaddr_storage ms_addr;
+    int fresh_fd;
+    unsigned long long fresh_reap;
+    socklen_t fresh_len;
+    struct sockaddr_storage fresh_addr;
     /* Connections taken, oldest at head: a ring of cap entries.  Ending
      * the multishot at URING_AHEAD_MAX can still leave CQEs to come (taken
      * before the cancel), so the ring grows rather than drop them. */
@@ -89,6 +100,7 @@ void uring_ahead_end_from(uring_shard *s, uring_ahead *a, int *wake);
 void uring_ahead_end_requested(uring_shard *s);
 void uring_ahead_forget_locked(uring_shard *s, io_fd_state *f, int *wake);
 void uring_ahead_free_all(uring_shard *s);
+void uring_ahead_reaped(uring_shard *s);
 
 #endif /* OPENWSK_HAVE_LIBURING */
 #endif /* OPENWSK_IO_URING_INTERNAL_H */
