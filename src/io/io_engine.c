@@ -50,22 +50,38 @@ io_fd_state *io_fdmap_get_slow(io_fdmap *m, int fd, int create)
     io_fd_state *f = m->slots[idx];
     if (!f && create) {
         /* Per socket, not per operation: released by io_engine_forget_fd. */
-        f = calloc(1, sizeof *f);
-        if (!f)
-            return NULL;
+        if (m->spares != NULL) {
+            f = m->spares;
+            m->spares = f->next_spare;
+            m->nspares--;
+            memset(f, 0, sizeof *f);
+        } else {
+            f = calloc(1, sizeof *f);
+            if (!f)
+                return NULL;
+        }
         f->fd = fd;
         m->slots[idx] = f;
     }
     return f;
 }
 
+#define IO_FDMAP_SPARES 64
+
 void io_fdmap_remove(io_fdmap *m, int fd)
 {
     size_t idx = (size_t)fd / m->stride;
-    if (fd < 0 || idx >= m->count)
+    if (fd < 0 || idx >= m->count || m->slots[idx] == NULL)
         return;
-    free(m->slots[idx]);
+    io_fd_state *f = m->slots[idx];
     m->slots[idx] = NULL;
+    if (m->nspares < IO_FDMAP_SPARES) {
+        f->next_spare = m->spares;
+        m->spares = f;
+        m->nspares++;
+    } else {
+        free(f);
+    }
 }
 
 size_t io_fdmap_destroy(io_fdmap *m)
@@ -77,6 +93,12 @@ size_t io_fdmap_destroy(io_fdmap *m)
             free(m->slots[i]);
         }
     }
+    while (m->spares != NULL) {
+        io_fd_state *f = m->spares;
+        m->spares = f->next_spare;
+        free(f);
+    }
+    m->nspares = 0;
     free(m->slots);
     m->slots = NULL;
     m->count = 0;

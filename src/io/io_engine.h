@@ -290,6 +290,7 @@ typedef struct io_fd_state {
     unsigned char drained;      /* epoll: the last read found nothing more to read; wait for EPOLLIN */
     unsigned char unwanted;     /* epoll: events in a row that found nobody waiting */
     void *ahead;                /* io_uring: accepting ahead on a listener (io_op.accept_ahead) */
+    struct io_fd_state *next_spare; /* io_fdmap.spares */
 } io_fd_state;
 
 /* fd -> record map of one shard (fds with fd % stride == shard index);
@@ -298,6 +299,10 @@ typedef struct io_fdmap {
     io_fd_state **slots;
     size_t count;
     unsigned stride;
+    /* Released records kept for the next fds (a connection's record per
+     * connection otherwise costs a calloc and a free). */
+    io_fd_state *spares;
+    unsigned nspares;
 } io_fdmap;
 
 io_fd_state *io_fdmap_get_slow(io_fdmap *m, int fd, int create);
