@@ -465,6 +465,11 @@ static void release_locked(wsk_socket *s)
 
 void wsk_bind_registry_release(wsk_socket *s)
 {
+    /* Only the socket's own bind and listen add entries, and they are
+     * over when it is released: an accepted connection holds none, and
+     * takes no process-wide lock to say so. */
+    if (s->bindings == NULL)
+        return;
     pthread_mutex_lock(&registry_lock);
     release_locked(s);
     pthread_mutex_unlock(&registry_lock);
