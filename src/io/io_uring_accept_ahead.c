@@ -46,9 +46,10 @@ static void ahead_drop_connection(int fd)
 }
 
 /* The peer's address, read as soon as the connection is taken: from the
- * multishot's buffer for the connection uring_ahead_reaped saw it hold,
- * else with getpeername.  A peer that reset the connection already took
- * its address along: AF_UNSPEC, length 0. */
+ * multishot's buffer for the connection uring_ahead_reaped saw it hold
+ * (what Linux's accept wrote, even for a connection the peer has reset
+ * since), else with getpeername, which for a connection the peer reset
+ * answers AF_UNSPEC, length 0 (docs/decisions.md). */
 static void ahead_peer(const uring_shard *s, const uring_ahead *a, int fd, struct sockaddr *addr, socklen_t *len)
 {
     if (fd == a->fresh_fd && a->fresh_reap == s->reaps) {
@@ -381,6 +382,10 @@ void uring_ahead_reaped(uring_shard *s)
 
 void uring_ahead_free_all(uring_shard *s)
 {
+    /* The ring still exists: end each armed multishot first, so that the
+     * kernel holds no address buffer of a record when it is freed. */
+    for (uring_ahead *a = s->aheads; a; a = a->next)
+        uring_ahead_end(s, a);
     while (s->aheads) {
         if (s->aheads->f)
             s->aheads->f->ahead = NULL;
