@@ -19,11 +19,12 @@ static const struct {
     {SOCK_DGRAM, IPPROTO_UDP, AF_INET6},
 };
 
-void wsk_client_apply_static_events(wsk_client *c, wsk_socket *s)
+void wsk_client_socket_opening(wsk_client *c, wsk_socket *s)
 {
     pthread_mutex_lock(&c->lock);
     c->made_sockets = TRUE;
     ULONG mask = c->static_events & wsk_conn_events_allowed(s->category);
+    wsk_client_count_socket_locked(c);
     pthread_mutex_unlock(&c->lock);
     s->events = mask;
     s->static_events = mask;

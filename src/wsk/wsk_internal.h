@@ -55,12 +55,15 @@ NTSTATUS WSKAPI wsk_client_control(PWSK_CLIENT Client, ULONG ControlCode, SIZE_T
 PSECURITY_DESCRIPTOR wsk_cache_security(PSECURITY_DESCRIPTOR sd);
 /* WskDeregister cancels the WSK_TRANSPORT_LIST_CHANGE requests still queued. */
 void wsk_client_cancel_change_requests(wsk_client *c);
-/* Enables the client's static events that fit a new socket's category. */
+/* A new socket: enables the client's static events that fit its
+ * category and counts it against the client, for WskDeregister's wait
+ * (one acquisition of the client's lock for both); a socket whose set-up
+ * then fails is uncounted with wsk_client_socket_closed. */
 struct wsk_socket;
-void wsk_client_apply_static_events(wsk_client *c, struct wsk_socket *s);
-/* Counts a socket against its client, for WskDeregister's wait. */
-void wsk_client_socket_opened(wsk_client *c);
+void wsk_client_socket_opening(wsk_client *c, struct wsk_socket *s);
 void wsk_client_socket_closed(wsk_client *c);
+/* wsk_client_socket_opening's count, the client's lock held. */
+void wsk_client_count_socket_locked(wsk_client *c);
 /* Brackets a provider-dispatch call (WskDeregister waits for it). */
 void wsk_client_call_begin(wsk_client *c);
 void wsk_client_call_end(wsk_client *c);

@@ -78,10 +78,10 @@ LONG openwsk_wsk_socket_count(void)
     return __atomic_load_n(&live_sockets, __ATOMIC_ACQUIRE);
 }
 
-void wsk_client_socket_opened(wsk_client *c)
+void wsk_client_count_socket_locked(wsk_client *c)
 {
     __atomic_add_fetch(&live_sockets, 1, __ATOMIC_ACQ_REL);
-    client_adjust(c, &c->sockets, 1);
+    c->sockets++; /* a count going up never makes the client idle */
 }
 
 void wsk_client_socket_closed(wsk_client *c)

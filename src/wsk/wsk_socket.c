@@ -120,22 +120,23 @@ BOOLEAN wsk_socket_posts_ensure(wsk_socket *s)
 }
 
 /* The part of a new socket's set-up that WskSocket and an accepted
- * connection share, once its fields are filled: lists, static events and
- * the post blocks they need, then the socket is counted and visible.  On
- * failure nothing is counted; the caller frees s (and its fd). */
+ * connection share, once its fields are filled: lists, static events (the
+ * socket is counted against its client with them) and the post blocks
+ * they need, then it is visible.  On failure it is uncounted again; the
+ * caller frees s (and its fd). */
 static NTSTATUS wsk_socket_start(wsk_client *c, wsk_socket *s, const char *trace_kind)
 {
     pthread_mutex_init(&s->lock, NULL);
     wsk_socket_init_lists(s);
     wsk_dgram_init_socket(s);
-    wsk_client_apply_static_events(c, s);
+    wsk_client_socket_opening(c, s);
     if (s->events != 0 && !wsk_socket_posts_ensure(s)) {
+        wsk_client_socket_closed(c);
         pthread_mutex_destroy(&s->lock);
         return STATUS_INSUFFICIENT_RESOURCES;
     }
     if (openwsk_verifying(OPENWSK_VERIFY_WSK))
         wsk_verify_socket_created(s);
-    wsk_client_socket_opened(c);
     openwsk_trace_socket_created(&s->pub, trace_kind);
     return STATUS_SUCCESS;
 }
