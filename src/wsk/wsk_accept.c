@@ -212,11 +212,12 @@ static void accept_event_done(wsk_socket *s, wsk_req *r, long result)
             lx_reset_on_close(fd);
             wsk_io_forget_fd(fd);
             lx_close(fd);
-        } else if (!wsk_socket_posts_ensure(child)) {
+        } else if (!wsk_socket_posts_ensure_locked(child)) {
             /* Offered by a post (conditional accept) or given the events
              * the listener has when WskAcceptEvent returns (which the
              * client may enable meanwhile, even from inside the callback):
-             * it needs its post blocks, and nobody has seen it yet. */
+             * it needs its post blocks, and nobody has seen it yet (so
+             * its lock is not needed for them). */
             wsk_socket_destroy(child); /* resets the connection */
             child = NULL;
         }
