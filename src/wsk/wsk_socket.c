@@ -290,11 +290,12 @@ static NTSTATUS WSKAPI wsk_close_socket(PWSK_SOCKET Socket, PIRP Irp)
     }
     if (s == NULL || s->closing)
         return wsk_irp_complete_now(Irp, STATUS_INVALID_HANDLE, 0);
-    pthread_mutex_lock(&s->lock);
-    s->closing = TRUE; /* nothing new starts from here on */
-    pthread_mutex_unlock(&s->lock);
-    if (s->category == WSK_CATEGORY_LISTEN || s->category == WSK_CATEGORY_STREAM)
+    if (s->category == WSK_CATEGORY_LISTEN || s->category == WSK_CATEGORY_STREAM) {
+        pthread_mutex_lock(&s->lock);
+        s->closing = TRUE; /* nothing new starts from here on: no connection joins the unclaimed */
+        pthread_mutex_unlock(&s->lock);
         wsk_accept_drop_unclaimed(s); /* only sockets that can listen hold unclaimed connections */
+    } /* other sockets: wsk_req_begin_close sets closing first, under the lock */
     BOOLEAN deliver_cancelled = FALSE;
     if (!wsk_req_begin_close(s, Irp, &deliver_cancelled)) {
         /* The last pending request's delivery finishes the close; queued
