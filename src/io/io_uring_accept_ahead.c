@@ -138,6 +138,10 @@ static void ahead_drop_all(uring_ahead *a)
 
 static void ahead_free(uring_shard *s, uring_ahead *a)
 {
+    /* Never freed while the kernel may still write its address buffer
+     * (at engine stop a multishot can still be armed; elsewhere a record
+     * is freed only once its multishot is over, and this does nothing). */
+    uring_ahead_end(s, a);
     if (a->prev)
         a->prev->next = a->next;
     else
@@ -382,10 +386,6 @@ void uring_ahead_reaped(uring_shard *s)
 
 void uring_ahead_free_all(uring_shard *s)
 {
-    /* The ring still exists: end each armed multishot first, so that the
-     * kernel holds no address buffer of a record when it is freed. */
-    for (uring_ahead *a = s->aheads; a; a = a->next)
-        uring_ahead_end(s, a);
     while (s->aheads) {
         if (s->aheads->f)
             s->aheads->f->ahead = NULL;
