@@ -57,6 +57,17 @@ int io_shard_need_wake_locked(io_shard *s)
     return 1;
 }
 
+/* io_engine_accept_ahead_end's work on fd, the shard lock held; returns
+ * non-zero if the shard's thread has work now. */
+static int io_shard_accept_ahead_end_locked(io_shard *s, int fd)
+{
+    int wake = 0;
+    io_fd_state *f = io_hooks->accept_ahead_end_locked ? io_fdmap_get(&s->fds, fd, 0) : NULL;
+    if (f)
+        io_hooks->accept_ahead_end_locked(s, f, &wake);
+    return wake;
+}
+
 static int io_shard_pending_locked(io_shard *s)
 {
     return io_hooks->pending_locked ? io_hooks->pending_locked(s) : 0;
@@ -70,13 +81,8 @@ static int io_shard_admit_locked(io_shard *s, io_op *op)
 {
     s->inflight++;
     if (op->priv.flags & IO_PF_CANCEL) {
-        if (op->kind == IO_OP_ACCEPT && op->accept_ahead && io_hooks->accept_ahead_end_locked) {
-            /* Its caller wants no more connections taken ahead. */
-            io_fd_state *f = io_fdmap_get(&s->fds, op->fd, 0);
-            int wake = 0;
-            if (f)
-                io_hooks->accept_ahead_end_locked(s, f, &wake);
-        }
+        if (op->kind == IO_OP_ACCEPT && op->accept_ahead)
+            (void)io_shard_accept_ahead_end_locked(s, op->fd); /* its caller wants no more taken ahead */
         io_shard_ready_locked(s, op, -ECANCELED);
         return 1;
     }
@@ -363,11 +369,8 @@ void io_shard_accept_ahead_end(int fd)
     if (io_hooks->accept_ahead_end_locked == NULL)
         return;
     io_shard *s = io_shard_for_fd(fd);
-    int wake = 0;
     pthread_mutex_lock(&s->lock);
-    io_fd_state *f = io_fdmap_get(&s->fds, fd, 0);
-    if (f)
-        io_hooks->accept_ahead_end_locked(s, f, &wake);
+    int wake = io_shard_accept_ahead_end_locked(s, fd);
     if (wake)
         wake = io_shard_need_wake_locked(s);
     pthread_mutex_unlock(&s->lock);
