@@ -209,8 +209,9 @@ void io_engine_post(io_op *op);
 /* Non-zero inside an engine thread. */
 int io_engine_on_engine_thread(void);
 
-/* Releases the engine's per-fd record.  The provider calls it before
- * close(fd), after every operation on fd has completed.  Nothing of the
+/* Releases the engine's per-fd record.  The provider calls it right
+ * before close(fd), after every operation on fd has completed (the epoll
+ * backend leaves the fd's registration to that close).  Nothing of the
  * engine holds the file open once it returns, provided accepting ahead was
  * ended on the engine thread first (io_op.accept_ahead; otherwise the end
  * is logged and requested, and the port stays bound until that thread
@@ -289,6 +290,7 @@ typedef struct io_fd_state {
     unsigned char nonblock_checked; /* epoll: O_NONBLOCK verified for accept/connect */
     unsigned char drained;      /* epoll: the last read found nothing more to read; wait for EPOLLIN */
     unsigned char unwanted;     /* epoll: events in a row that found nobody waiting */
+    unsigned tag;               /* epoll: the registration's tag, carried by its events (stale ones differ) */
     void *ahead;                /* io_uring: accepting ahead on a listener (io_op.accept_ahead) */
     struct io_fd_state *next_spare; /* io_fdmap.spares */
 } io_fd_state;

@@ -22,8 +22,9 @@
  * any more, or an error/hang-up on an idle fd) trims the interest to what is
  * still needed, or takes the fd out of the set, so an idle readable or
  * writable socket does not wake the thread again.  The event carries the fd
- * number, not a pointer, and the record is looked up under the lock, so a
- * stale event after io_engine_forget_fd is harmless.
+ * number and the registration's tag, not a pointer, and the record is
+ * looked up under the lock, so a stale event after io_engine_forget_fd is
+ * harmless.
  *
  * Reads are tried at once only while the fd may have data: a read that
  * found nothing (EAGAIN), or a stream read that returned less than it asked
@@ -38,12 +39,33 @@
  * Cancellation is immediate under the lock: a parked op is unlinked and
  * put on the ready list with -ECANCELED; an op whose result is already
  * decided is left alone.
+ *
+ * Forgetting an fd on its own engine thread (a completion routine closing
+ * its socket) leaves the fd's registration to the close that follows
+ * (io_engine_forget_fd): closing a socket's last descriptor takes it out
+ * of every epoll set, so no epoll_ctl runs for it (as in a native epoll
+ * server; tcp_connect: 2 -> 1 epoll_ctl per connection).  That thread
+ * cannot wait for events between the forget and the close.  Elsewhere,
+ * the registration is taken out at forget, while the fd still names the
+ * socket: the engine thread could otherwise report readiness for an fd
+ * without a record until the close runs, and a syscall on that fd from
+ * it would race the close.
+ *
+ * A socket can outlive its close: a forked child, a descriptor passed on
+ * or dup'ed.  Its registration then stays, cannot be named by fd any more
+ * (the number may name another socket by then) and, level-triggered,
+ * would wake the thread for ever.  After a fork (pthread_atfork) every
+ * forget takes the registration out.  For the rest, every registration
+ * carries a tag in its events, an event is stale when no record has its
+ * fd and tag, and when stale events come in wait after wait the set is
+ * rebuilt from the records.
  */
 #include "io_shard.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,13 +80,47 @@ enum { EP_PARKED = IO_ST_BACKEND };
 
 #define EP_BATCH 64
 #define EP_DELIVERY_ROUNDS 4
+#define EP_STALE_REBUILD 8 /* waits in a row reporting a stale registration (top comment) */
 
 typedef struct epoll_shard {
     io_shard core;
     int epfd;
     int nevents, woken; /* what the last epoll_wait collected */
+    unsigned next_tag;  /* the next registration's tag (never 0: the eventfd's) */
+    int stale_waits;    /* waits in a row that reported a stale registration ... */
+    int stale_fd;       /* ... the last one's number (-1: none in this wait) */
     struct epoll_event events[EP_BATCH];
 } epoll_shard;
+
+/* An event's data: the fd in the low half, its registration's tag above. */
+static inline uint64_t epoll_data(int fd, unsigned tag)
+{
+    return (uint64_t)tag << 32 | (uint32_t)fd;
+}
+
+static inline int epoll_data_fd(uint64_t data)
+{
+    return (int)(uint32_t)data;
+}
+
+static inline unsigned epoll_data_tag(uint64_t data)
+{
+    return (unsigned)(data >> 32);
+}
+
+/* Set once the process forks: a child may hold any socket past our close. */
+static int epoll_forked;
+static pthread_once_t epoll_fork_watch_once = PTHREAD_ONCE_INIT;
+
+static void epoll_note_fork(void)
+{
+    __atomic_store_n(&epoll_forked, 1, __ATOMIC_RELAXED);
+}
+
+static void epoll_watch_forks(void)
+{
+    pthread_atfork(epoll_note_fork, NULL, NULL);
+}
 
 static io_list *epoll_list_of(io_fd_state *f, io_op *op)
 {
@@ -216,14 +272,19 @@ static int epoll_set_interest_locked(epoll_shard *s, io_fd_state *f, unsigned ev
         f->armed = 0;
         return rc;
     }
-    struct epoll_event ev = {.events = events, .data.fd = f->fd};
+    if (!f->registered) {
+        if (++s->next_tag == 0)
+            s->next_tag = 1;
+        f->tag = s->next_tag;
+    }
+    struct epoll_event ev = {.events = events, .data.u64 = epoll_data(f->fd, f->tag)};
     if (f->registered) {
         rc = epoll_ctl(s->epfd, EPOLL_CTL_MOD, f->fd, &ev);
         if (rc < 0 && errno == ENOENT) /* the fd was closed and reused without forget */
             rc = epoll_ctl(s->epfd, EPOLL_CTL_ADD, f->fd, &ev);
     } else {
         rc = epoll_ctl(s->epfd, EPOLL_CTL_ADD, f->fd, &ev);
-        if (rc < 0 && errno == EEXIST)
+        if (rc < 0 && errno == EEXIST) /* left by a forget whose close has not run: ours now */
             rc = epoll_ctl(s->epfd, EPOLL_CTL_MOD, f->fd, &ev);
     }
     if (rc < 0)
@@ -342,13 +403,53 @@ static int epoll_forget_fd_locked(io_shard *core, io_fd_state *f, int *wake)
         epoll_fail_all_locked(s, f, -ECANCELED);
         *wake = 1;
     }
-    /* Out of the set while the fd still names this socket: its close would
-     * not do it if the socket lives on elsewhere (a fork, a descriptor
-     * passed on), and a stale registration reports readiness under a
-     * number that may name another socket by then. */
-    if (f->registered)
+    /* On the fd's engine thread, the close that follows takes the fd out
+     * of the set, unless a forked child holds the socket too (top
+     * comment); otherwise out of the set now, while the fd names it. */
+    if (f->registered && (io_engine_current_shard() != core || __atomic_load_n(&epoll_forked, __ATOMIC_RELAXED)))
         epoll_ctl(s->epfd, EPOLL_CTL_DEL, f->fd, NULL);
     return 0;
+}
+
+/* A new set holding the records' registrations, for the old one's that
+ * cannot be named (top comment).  Records come back with new tags; those
+ * with nothing parked come back at their next wait. */
+static void epoll_rebuild_locked(epoll_shard *s)
+{
+    int epfd = epoll_create1(EPOLL_CLOEXEC);
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = epoll_data(s->core.evfd, 0)};
+    if (epfd < 0 || epoll_ctl(epfd, EPOLL_CTL_ADD, s->core.evfd, &ev) < 0) {
+        openwsk_log("epoll I/O backend: rebuilding the epoll set failed: %s", strerror(errno));
+        if (epfd >= 0)
+            close(epfd);
+        s->stale_waits = 0; /* tried again after as many waits */
+        return;
+    }
+    openwsk_log("epoll I/O backend: fd %d's socket outlived its close (forked or dup'ed) and kept reporting "
+                "readiness; epoll set rebuilt",
+                s->stale_fd);
+    close(s->epfd);
+    s->epfd = epfd;
+    const io_fdmap *m = &s->core.fds;
+    for (size_t i = 0; i < m->count; i++) {
+        io_fd_state *f = m->slots[i];
+        if (f == NULL || !f->registered)
+            continue;
+        f->registered = 0;
+        f->armed = 0;
+        int rc = epoll_arm_locked(s, f);
+        if (rc < 0)
+            epoll_fail_all_locked(s, f, rc);
+    }
+    s->stale_waits = 0;
+}
+
+/* An event of a registration no record owns: one reported before its
+ * socket was forgotten and closed, or one that outlived the close (no
+ * syscall on fd here: it may name another socket, or be closing). */
+static void epoll_stale_event_locked(epoll_shard *s, int fd)
+{
+    s->stale_fd = fd;
 }
 
 /* Serves the ops of one list in order until one has to wait. */
@@ -362,11 +463,14 @@ static void epoll_serve_locked(epoll_shard *s, io_fd_state *f, io_list *q)
     }
 }
 
-static void epoll_event_locked(epoll_shard *s, int fd, unsigned revents)
+static void epoll_event_locked(epoll_shard *s, uint64_t data, unsigned revents)
 {
+    int fd = epoll_data_fd(data);
     io_fd_state *f = epoll_fd_record(&s->core, fd, 0);
-    if (!f)
-        return; /* forgotten since (forget took it out of the set) */
+    if (!f || !f->registered || f->tag != epoll_data_tag(data)) {
+        epoll_stale_event_locked(s, fd);
+        return;
+    }
     unsigned waited = epoll_wanted(f); /* before serving: who this event was for */
     if (revents & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP)) {
         f->drained = 0;
@@ -413,7 +517,7 @@ static void epoll_wait_events(io_shard *core, int busy)
     s->nevents = n;
     s->woken = 0;
     for (int i = 0; i < n; i++) {
-        if (s->events[i].data.fd == core->evfd) {
+        if (s->events[i].data.u64 == epoll_data(core->evfd, 0)) {
             /* Drained before wake_pending is cleared (process, under the
              * lock): a wake-up written after this read is not lost. */
             uint64_t v;
@@ -429,20 +533,30 @@ static void epoll_process_locked(io_shard *core)
     epoll_shard *s = (epoll_shard *)core;
     if (s->woken)
         io_shard_woken_locked(core);
+    s->stale_fd = -1;
     for (int i = 0; i < s->nevents; i++) {
-        if (s->events[i].data.fd != core->evfd)
-            epoll_event_locked(s, s->events[i].data.fd, s->events[i].events);
+        if (s->events[i].data.u64 != epoll_data(core->evfd, 0))
+            epoll_event_locked(s, s->events[i].data.u64, s->events[i].events);
     }
     s->nevents = 0;
+    /* A stale event now and then is normal (reported before its socket
+     * was forgotten and closed elsewhere); in wait after wait, it is a
+     * registration that will not go away. */
+    if (s->stale_fd < 0)
+        s->stale_waits = 0;
+    else if (++s->stale_waits >= EP_STALE_REBUILD)
+        epoll_rebuild_locked(s);
 }
 
 static int epoll_init(io_shard *core)
 {
     epoll_shard *s = (epoll_shard *)core;
+    pthread_once(&epoll_fork_watch_once, epoll_watch_forks);
+    s->stale_fd = -1;
     s->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (s->epfd < 0)
         return -errno;
-    struct epoll_event ev = {.events = EPOLLIN, .data.fd = core->evfd};
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = epoll_data(core->evfd, 0)};
     if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, core->evfd, &ev) < 0) {
         int rc = -errno;
         close(s->epfd);
