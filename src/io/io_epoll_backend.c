@@ -13,18 +13,8 @@
  * fd.  The outcome, immediate or not, goes to the ready list, and the
  * engine thread delivers it at DISPATCH_LEVEL.
  *
- * Triggering: level-triggered, persistent interest.  An fd joins the set
- * when an op first has to wait on it, for the events that op needs, and
- * keeps them: in the request/response rhythm of a socket (read, reply,
- * read again) the next read is parked before the next event, so the
- * interest set never changes and no epoll_ctl runs per operation.  An event
- * that finds nobody waiting for what it reports (readiness nobody asked for
- * any more, or an error/hang-up on an idle fd) trims the interest to what is
- * still needed, or takes the fd out of the set, so an idle readable or
- * writable socket does not wake the thread again.  The event carries the fd
- * number and the registration's tag, not a pointer, and the record is
- * looked up under the lock, so a stale event after io_engine_forget_fd is
- * harmless.
+ * The interest set (level-triggered and persistent, and what becomes of
+ * a registration when its fd is forgotten) is io_epoll_interest.c's.
  *
  * Reads are tried at once only while the fd may have data: a read that
  * found nothing (EAGAIN), or a stream read that returned less than it asked
@@ -39,88 +29,20 @@
  * Cancellation is immediate under the lock: a parked op is unlinked and
  * put on the ready list with -ECANCELED; an op whose result is already
  * decided is left alone.
- *
- * Forgetting an fd on its own engine thread (a completion routine closing
- * its socket) leaves the fd's registration to the close that follows
- * (io_engine_forget_fd): closing a socket's last descriptor takes it out
- * of every epoll set, so no epoll_ctl runs for it (as in a native epoll
- * server; tcp_connect: 2 -> 1 epoll_ctl per connection).  That thread
- * cannot wait for events between the forget and the close.  Elsewhere,
- * the registration is taken out at forget, while the fd still names the
- * socket: the engine thread could otherwise report readiness for an fd
- * without a record until the close runs, and a syscall on that fd from
- * it would race the close.
- *
- * A socket can outlive its close: a forked child, a descriptor passed on
- * or dup'ed.  Its registration then stays, cannot be named by fd any more
- * (the number may name another socket by then) and, level-triggered,
- * would wake the thread for ever.  After a fork (pthread_atfork) every
- * forget takes the registration out.  For the rest, every registration
- * carries a tag in its events, an event is stale when no record has its
- * fd and tag, and when stale events come in wait after wait the set is
- * rebuilt from the records.
  */
-#include "io_shard.h"
+#include "io_epoll_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "kernel/ke_internal.h"
 #include "kernel/perturb.h"
-
-enum { EP_PARKED = IO_ST_BACKEND };
-
-#define EP_BATCH 64
-#define EP_DELIVERY_ROUNDS 4
-#define EP_STALE_REBUILD 8 /* waits in a row reporting a stale registration (top comment) */
-
-typedef struct epoll_shard {
-    io_shard core;
-    int epfd;
-    int nevents, woken; /* what the last epoll_wait collected */
-    unsigned next_tag;  /* the next registration's tag (never 0: the eventfd's) */
-    int stale_waits;    /* waits in a row that reported a stale registration ... */
-    int stale_fd;       /* ... the last one's number (-1: none in this wait) */
-    struct epoll_event events[EP_BATCH];
-} epoll_shard;
-
-/* An event's data: the fd in the low half, its registration's tag above. */
-static inline uint64_t epoll_data(int fd, unsigned tag)
-{
-    return (uint64_t)tag << 32 | (uint32_t)fd;
-}
-
-static inline int epoll_data_fd(uint64_t data)
-{
-    return (int)(uint32_t)data;
-}
-
-static inline unsigned epoll_data_tag(uint64_t data)
-{
-    return (unsigned)(data >> 32);
-}
-
-/* Set once the process forks: a child may hold any socket past our close. */
-static int epoll_forked;
-static pthread_once_t epoll_fork_watch_once = PTHREAD_ONCE_INIT;
-
-static void epoll_note_fork(void)
-{
-    __atomic_store_n(&epoll_forked, 1, __ATOMIC_RELAXED);
-}
-
-static void epoll_watch_forks(void)
-{
-    pthread_atfork(epoll_note_fork, NULL, NULL);
-}
 
 static io_list *epoll_list_of(io_fd_state *f, io_op *op)
 {
@@ -134,17 +56,6 @@ static io_list *epoll_list_of(io_fd_state *f, io_op *op)
     default:
         return &f->pq;
     }
-}
-
-/* The fd's record: every submit and event looks one up, so the common
- * case (the record exists) is answered here without a call.  io_fdmap_get
- * creates records and handles everything else. */
-static inline io_fd_state *epoll_fd_record(io_shard *core, int fd, int create)
-{
-    const io_fdmap *m = &core->fds;
-    if (fd >= 0 && m->stride == 1 && (size_t)fd < m->count && m->slots[fd] != NULL)
-        return m->slots[fd];
-    return io_fdmap_get(&core->fds, fd, create);
 }
 
 /* One buffer, no address, no control data: recv(2) / send(2) do the same
@@ -245,65 +156,6 @@ static int epoll_try(io_op *op, long *result)
     }
 }
 
-/* The events the fd's parked ops need (0: none). */
-static unsigned epoll_wanted(const io_fd_state *f)
-{
-    unsigned want = 0;
-    if (f->rq.head)
-        want |= EPOLLIN;
-    if (f->wq.head)
-        want |= EPOLLOUT;
-    for (io_op *op = f->pq.head; op; op = op->priv.next)
-        want |= (unsigned)op->poll_events & (EPOLLIN | EPOLLOUT | EPOLLPRI | EPOLLRDHUP);
-    if (!want && f->pq.head)
-        want = EPOLLERR; /* a poll for POLLERR/POLLHUP only: those are always reported */
-    return want;
-}
-
-/* Sets the fd's interest set to `events` (0: out of the set).  0 or -errno. */
-static int epoll_set_interest_locked(epoll_shard *s, io_fd_state *f, unsigned events)
-{
-    int rc = 0;
-    if (!events) {
-        if (f->registered && epoll_ctl(s->epfd, EPOLL_CTL_DEL, f->fd, NULL) < 0 && errno != ENOENT &&
-            errno != EBADF)
-            rc = -errno;
-        f->registered = 0;
-        f->armed = 0;
-        return rc;
-    }
-    if (!f->registered) {
-        if (++s->next_tag == 0)
-            s->next_tag = 1;
-        f->tag = s->next_tag;
-    }
-    struct epoll_event ev = {.events = events, .data.u64 = epoll_data(f->fd, f->tag)};
-    if (f->registered) {
-        rc = epoll_ctl(s->epfd, EPOLL_CTL_MOD, f->fd, &ev);
-        if (rc < 0 && errno == ENOENT) /* the fd was closed and reused without forget */
-            rc = epoll_ctl(s->epfd, EPOLL_CTL_ADD, f->fd, &ev);
-    } else {
-        rc = epoll_ctl(s->epfd, EPOLL_CTL_ADD, f->fd, &ev);
-        if (rc < 0 && errno == EEXIST) /* left by a forget whose close has not run: ours now */
-            rc = epoll_ctl(s->epfd, EPOLL_CTL_MOD, f->fd, &ev);
-    }
-    if (rc < 0)
-        return -errno;
-    f->registered = 1;
-    f->armed = events;
-    return 0;
-}
-
-/* Makes sure the interest set covers what the parked ops need; never
- * narrows it (that is left to an event nobody wanted).  0 or -errno. */
-static int epoll_arm_locked(epoll_shard *s, io_fd_state *f)
-{
-    unsigned want = epoll_wanted(f);
-    if (!want || (f->registered && (f->armed & want) == want))
-        return 0;
-    return epoll_set_interest_locked(s, f, f->armed | want);
-}
-
 /* epoll_try, keeping the fd's read hint: nothing read, or a stream read
  * shorter than its buffers, means the fd is drained for now. */
 static int epoll_try_fd(io_fd_state *f, io_op *op, long *result)
@@ -323,7 +175,7 @@ static int epoll_try_fd(io_fd_state *f, io_op *op, long *result)
     return done;
 }
 
-static void epoll_fail_all_locked(epoll_shard *s, io_fd_state *f, long result)
+void epoll_fail_all_locked(epoll_shard *s, io_fd_state *f, long result)
 {
     io_list *lists[3] = {&f->rq, &f->wq, &f->pq};
     for (int i = 0; i < 3; i++) {
@@ -403,53 +255,8 @@ static int epoll_forget_fd_locked(io_shard *core, io_fd_state *f, int *wake)
         epoll_fail_all_locked(s, f, -ECANCELED);
         *wake = 1;
     }
-    /* On the fd's engine thread, the close that follows takes the fd out
-     * of the set, unless a forked child holds the socket too (top
-     * comment); otherwise out of the set now, while the fd names it. */
-    if (f->registered && (io_engine_current_shard() != core || __atomic_load_n(&epoll_forked, __ATOMIC_RELAXED)))
-        epoll_ctl(s->epfd, EPOLL_CTL_DEL, f->fd, NULL);
+    epoll_forget_registration_locked(s, f);
     return 0;
-}
-
-/* A new set holding the records' registrations, for the old one's that
- * cannot be named (top comment).  Records come back with new tags; those
- * with nothing parked come back at their next wait. */
-static void epoll_rebuild_locked(epoll_shard *s)
-{
-    int epfd = epoll_create1(EPOLL_CLOEXEC);
-    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = epoll_data(s->core.evfd, 0)};
-    if (epfd < 0 || epoll_ctl(epfd, EPOLL_CTL_ADD, s->core.evfd, &ev) < 0) {
-        openwsk_log("epoll I/O backend: rebuilding the epoll set failed: %s", strerror(errno));
-        if (epfd >= 0)
-            close(epfd);
-        s->stale_waits = 0; /* tried again after as many waits */
-        return;
-    }
-    openwsk_log("epoll I/O backend: fd %d's socket outlived its close (forked or dup'ed) and kept reporting "
-                "readiness; epoll set rebuilt",
-                s->stale_fd);
-    close(s->epfd);
-    s->epfd = epfd;
-    const io_fdmap *m = &s->core.fds;
-    for (size_t i = 0; i < m->count; i++) {
-        io_fd_state *f = m->slots[i];
-        if (f == NULL || !f->registered)
-            continue;
-        f->registered = 0;
-        f->armed = 0;
-        int rc = epoll_arm_locked(s, f);
-        if (rc < 0)
-            epoll_fail_all_locked(s, f, rc);
-    }
-    s->stale_waits = 0;
-}
-
-/* An event of a registration no record owns: one reported before its
- * socket was forgotten and closed, or one that outlived the close (no
- * syscall on fd here: it may name another socket, or be closing). */
-static void epoll_stale_event_locked(epoll_shard *s, int fd)
-{
-    s->stale_fd = fd;
 }
 
 /* Serves the ops of one list in order until one has to wait. */
@@ -465,12 +272,9 @@ static void epoll_serve_locked(epoll_shard *s, io_fd_state *f, io_list *q)
 
 static void epoll_event_locked(epoll_shard *s, uint64_t data, unsigned revents)
 {
-    int fd = epoll_data_fd(data);
-    io_fd_state *f = epoll_fd_record(&s->core, fd, 0);
-    if (!f || !f->registered || f->tag != epoll_data_tag(data)) {
-        epoll_stale_event_locked(s, fd);
+    io_fd_state *f = epoll_event_record_locked(s, data);
+    if (!f)
         return;
-    }
     unsigned waited = epoll_wanted(f); /* before serving: who this event was for */
     if (revents & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP)) {
         f->drained = 0;
@@ -533,37 +337,17 @@ static void epoll_process_locked(io_shard *core)
     epoll_shard *s = (epoll_shard *)core;
     if (s->woken)
         io_shard_woken_locked(core);
-    s->stale_fd = -1;
     for (int i = 0; i < s->nevents; i++) {
         if (s->events[i].data.u64 != epoll_data(core->evfd, 0))
             epoll_event_locked(s, s->events[i].data.u64, s->events[i].events);
     }
     s->nevents = 0;
-    /* A stale event now and then is normal (reported before its socket
-     * was forgotten and closed elsewhere); in wait after wait, it is a
-     * registration that will not go away. */
-    if (s->stale_fd < 0)
-        s->stale_waits = 0;
-    else if (++s->stale_waits >= EP_STALE_REBUILD)
-        epoll_rebuild_locked(s);
+    epoll_stale_check_locked(s);
 }
 
 static int epoll_init(io_shard *core)
 {
-    epoll_shard *s = (epoll_shard *)core;
-    pthread_once(&epoll_fork_watch_once, epoll_watch_forks);
-    s->stale_fd = -1;
-    s->epfd = epoll_create1(EPOLL_CLOEXEC);
-    if (s->epfd < 0)
-        return -errno;
-    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = epoll_data(core->evfd, 0)};
-    if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, core->evfd, &ev) < 0) {
-        int rc = -errno;
-        close(s->epfd);
-        s->epfd = -1;
-        return rc;
-    }
-    return 0;
+    return epoll_set_open((epoll_shard *)core);
 }
 
 static void epoll_fini(io_shard *core)

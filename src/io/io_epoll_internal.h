@@ -1,0 +1,71 @@
+/*
+ * io_epoll_internal.h - what the epoll backend's files share (private to
+ * src/io): the backend's shard, an event's data, the record lookup, and
+ * the interest set (io_epoll_interest.c).
+ */
+#ifndef OPENWSK_IO_EPOLL_INTERNAL_H
+#define OPENWSK_IO_EPOLL_INTERNAL_H
+
+#include "io_shard.h"
+
+#include <stdint.h>
+#include <sys/epoll.h>
+
+enum { EP_PARKED = IO_ST_BACKEND };
+
+#define EP_BATCH 64
+#define EP_DELIVERY_ROUNDS 4
+
+typedef struct epoll_shard {
+    io_shard core;
+    int epfd;
+    int nevents, woken;  /* what the last epoll_wait collected */
+    unsigned next_tag;   /* the next registration's tag (never 0: the eventfd's) */
+    int stale_events;    /* events of stale registrations in this wait ... */
+    int stale_fd;        /* ... the last one's number */
+    int stale_waits;     /* waits in a row that reported any */
+    struct epoll_event events[EP_BATCH];
+} epoll_shard;
+
+/* An event's data: the fd in the low half, its registration's tag above
+ * (the eventfd's tag is 0). */
+static inline uint64_t epoll_data(int fd, unsigned tag)
+{
+    return (uint64_t)tag << 32 | (uint32_t)fd;
+}
+
+/* The fd's record: every submit and event looks one up, so the common
+ * case (the record exists) is answered here without a call.  io_fdmap_get
+ * creates records and handles everything else. */
+static inline io_fd_state *epoll_fd_record(io_shard *core, int fd, int create)
+{
+    const io_fdmap *m = &core->fds;
+    if (fd >= 0 && m->stride == 1 && (size_t)fd < m->count && m->slots[fd] != NULL)
+        return m->slots[fd];
+    return io_fdmap_get(&core->fds, fd, create);
+}
+
+/* ---- io_epoll_interest.c (under the shard lock, except epoll_set_open) ---- */
+
+/* The shard's epoll set, holding its eventfd.  0 or -errno. */
+int epoll_set_open(epoll_shard *s);
+/* The events the fd's parked ops need (0: none). */
+unsigned epoll_wanted(const io_fd_state *f);
+/* Sets the fd's interest set to `events` (0: out of the set).  0 or -errno. */
+int epoll_set_interest_locked(epoll_shard *s, io_fd_state *f, unsigned events);
+/* Makes sure the interest set covers what the parked ops need; never
+ * narrows it (that is left to an event nobody wanted).  0 or -errno. */
+int epoll_arm_locked(epoll_shard *s, io_fd_state *f);
+/* The fd is being forgotten; its close follows. */
+void epoll_forget_registration_locked(epoll_shard *s, io_fd_state *f);
+/* The record an event is for, or NULL: a stale registration's event. */
+io_fd_state *epoll_event_record_locked(epoll_shard *s, uint64_t data);
+/* After a wait's events: rebuilds the set if stale ones keep coming. */
+void epoll_stale_check_locked(epoll_shard *s);
+
+/* ---- io_epoll_backend.c ---- */
+
+/* Completes every op parked on the fd with `result`. */
+void epoll_fail_all_locked(epoll_shard *s, io_fd_state *f, long result);
+
+#endif
