@@ -23,6 +23,7 @@
 #include <ntddk.h>
 
 #include "io/io_engine.h"
+#include "io/io_epoll_internal.h"
 #include "wt.h"
 
 enum { IDLE_MS = 400, BUSY_MS = 100 }; /* a spinning engine thread burns ~IDLE_MS */
@@ -335,8 +336,49 @@ static void t_forked_child_holds_socket(void)
     close(b);
 }
 
+/* One wait's stale events; returns whether the set would be rebuilt. */
+static int stale_wait(epoll_stale *t, const uint64_t *data, int n)
+{
+    for (int i = 0; i < n; i++)
+        epoll_stale_note(t, data[i]);
+    return epoll_stale_wait_end(t) != 0;
+}
+
+/* The rebuild decision: one-off stale events (each reported once, just
+ * before its socket was forgotten and closed on another thread) never add
+ * up to a rebuild, however many waits in a row have one; a registration
+ * reported in EP_STALE_REBUILD waits in a row does, among one-offs too. */
+static void t_stale_accounting(void)
+{
+    epoll_stale t;
+    memset(&t, 0, sizeof t);
+    int rebuilds = 0;
+    for (unsigned i = 1; i <= 100; i++) {
+        uint64_t once[2] = {epoll_data(100 + (int)i, i), epoll_data(300 + (int)i, 1000 + i)};
+        rebuilds += stale_wait(&t, once, 1 + (int)(i % 2));
+    }
+    CHECK_EQ(rebuilds, 0);
+
+    uint64_t kept = epoll_data(7, 42);
+    for (unsigned i = 1; i < EP_STALE_REBUILD; i++) {
+        uint64_t both[2] = {epoll_data(500 + (int)i, 2000 + i), kept};
+        CHECK_EQ(stale_wait(&t, both, 2), 0);
+    }
+    uint64_t last[1] = {kept};
+    CHECK_EQ(stale_wait(&t, last, 1), 1);
+
+    /* Missing from one wait starts the count again. */
+    for (unsigned i = 1; i < EP_STALE_REBUILD; i++)
+        CHECK_EQ(stale_wait(&t, last, 1), 0);
+    CHECK_EQ(stale_wait(&t, NULL, 0), 0);
+    for (unsigned i = 1; i < EP_STALE_REBUILD; i++)
+        CHECK_EQ(stale_wait(&t, last, 1), 0);
+    CHECK_EQ(stale_wait(&t, last, 1), 1);
+}
+
 int main(void)
 {
+    WT_RUN(t_stale_accounting);
     setenv("OPENWSK_IO_BACKEND", "epoll", 1);
     if (io_engine_start(1) != 0) {
         fprintf(stderr, "epoll backend did not start\n");

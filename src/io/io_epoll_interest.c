@@ -32,8 +32,9 @@
  * would wake the thread for ever.  After a fork (pthread_atfork) every
  * forget takes the registration out.  For the rest, every registration
  * carries a tag in its events, an event is stale when no record has its
- * fd and tag, and when stale events come in wait after wait the set is
- * rebuilt from the records.
+ * fd and tag, and when one stale registration comes back wait after wait
+ * the set is rebuilt from the records (one-off stale events are normal:
+ * reported just before their socket was forgotten elsewhere).
  */
 #include "io_epoll_internal.h"
 
@@ -43,8 +44,6 @@
 #include <unistd.h>
 
 #include "kernel/ke_internal.h"
-
-#define EP_STALE_REBUILD 8 /* waits in a row reporting stale registrations (top comment) */
 
 /* Set once the process forks: a child may hold any socket past our close. */
 static int epoll_forked;
@@ -156,24 +155,23 @@ io_fd_state *epoll_event_record_locked(epoll_shard *s, uint64_t data)
     /* Reported before its socket was forgotten and closed elsewhere, or
      * outliving the close.  No syscall on fd here: it may name another
      * socket by now, or be closing. */
-    s->stale_events++;
-    s->stale_fd = fd;
+    epoll_stale_note(&s->stale, data);
     return NULL;
 }
 
 /* A new set holding the records' registrations, without the old one's
  * that cannot be named (top comment).  Records come back with new tags;
  * those with nothing parked come back at their next wait. */
-static void epoll_rebuild_locked(epoll_shard *s)
+static void epoll_rebuild_locked(epoll_shard *s, int fd)
 {
     int epfd = epoll_set_create(s->core.evfd);
     if (epfd < 0) {
         openwsk_log("epoll I/O backend: rebuilding the epoll set failed: %s", strerror(-epfd));
         return; /* tried again after as many waits */
     }
-    openwsk_log("epoll I/O backend: fd %d's socket outlived its close (forked or dup'ed) and kept reporting "
-                "readiness; epoll set rebuilt",
-                s->stale_fd);
+    openwsk_log("epoll I/O backend: a closed socket that lives on elsewhere (forked or dup'ed) kept "
+                "reporting readiness under fd %d; epoll set rebuilt",
+                fd);
     close(s->epfd);
     s->epfd = epfd;
     const io_fdmap *m = &s->core.fds;
@@ -191,13 +189,7 @@ static void epoll_rebuild_locked(epoll_shard *s)
 
 void epoll_stale_check_locked(epoll_shard *s)
 {
-    /* A stale event now and then is normal; in wait after wait, it is a
-     * registration that will not go away. */
-    if (s->stale_events == 0) {
-        s->stale_waits = 0;
-    } else if (++s->stale_waits >= EP_STALE_REBUILD) {
-        s->stale_waits = 0;
-        epoll_rebuild_locked(s);
-    }
-    s->stale_events = 0;
+    uint64_t data = epoll_stale_wait_end(&s->stale);
+    if (data != 0)
+        epoll_rebuild_locked(s, (int)(uint32_t)data);
 }

@@ -15,15 +15,63 @@ enum { EP_PARKED = IO_ST_BACKEND };
 
 #define EP_BATCH 64
 #define EP_DELIVERY_ROUNDS 4
+#define EP_STALE_REBUILD 8 /* waits in a row reporting one stale registration: rebuild */
+
+/* Stale registrations (io_epoll_interest.c): an event of one reported
+ * before its socket was forgotten and closed on another thread is
+ * reported once; one whose socket outlived its close (forked, dup'ed) is
+ * reported in every wait while ready.  So each wait's stale events (up to
+ * EP_STALE_TRACK) are carried to the next, and only one coming back
+ * EP_STALE_REBUILD waits in a row calls for a rebuild. */
+#define EP_STALE_TRACK 8
+typedef struct epoll_stale {
+    uint64_t last[EP_STALE_TRACK]; /* the last wait's stale event data ... */
+    unsigned last_waits[EP_STALE_TRACK]; /* ... each reported in this many waits in a row */
+    unsigned nlast;
+    uint64_t now[EP_STALE_TRACK]; /* the same for this wait */
+    unsigned now_waits[EP_STALE_TRACK];
+    unsigned nnow;
+    uint64_t rebuild; /* the data of one reported EP_STALE_REBUILD times in a row (0: none) */
+} epoll_stale;
+
+static inline void epoll_stale_note(epoll_stale *t, uint64_t data)
+{
+    unsigned waits = 1;
+    for (unsigned i = 0; i < t->nnow; i++)
+        if (t->now[i] == data)
+            return;
+    if (t->nnow == EP_STALE_TRACK)
+        return;
+    for (unsigned i = 0; i < t->nlast; i++)
+        if (t->last[i] == data)
+            waits = t->last_waits[i] + 1;
+    t->now[t->nnow] = data;
+    t->now_waits[t->nnow++] = waits;
+    if (waits >= EP_STALE_REBUILD)
+        t->rebuild = data;
+}
+
+/* After a wait's events: the data of a registration now reported in
+ * EP_STALE_REBUILD waits in a row (the set is to be rebuilt), or 0. */
+static inline uint64_t epoll_stale_wait_end(epoll_stale *t)
+{
+    uint64_t rebuild = t->rebuild;
+    t->nlast = rebuild ? 0 : t->nnow;
+    for (unsigned i = 0; i < t->nlast; i++) {
+        t->last[i] = t->now[i];
+        t->last_waits[i] = t->now_waits[i];
+    }
+    t->nnow = 0;
+    t->rebuild = 0;
+    return rebuild;
+}
 
 typedef struct epoll_shard {
     io_shard core;
     int epfd;
     int nevents, woken;  /* what the last epoll_wait collected */
     unsigned next_tag;   /* the next registration's tag (never 0: the eventfd's) */
-    int stale_events;    /* events of stale registrations in this wait ... */
-    int stale_fd;        /* ... the last one's number */
-    int stale_waits;     /* waits in a row that reported any */
+    epoll_stale stale;
     struct epoll_event events[EP_BATCH];
 } epoll_shard;
 
@@ -60,7 +108,8 @@ int epoll_arm_locked(epoll_shard *s, io_fd_state *f);
 void epoll_forget_registration_locked(epoll_shard *s, io_fd_state *f);
 /* The record an event is for, or NULL: a stale registration's event. */
 io_fd_state *epoll_event_record_locked(epoll_shard *s, uint64_t data);
-/* After a wait's events: rebuilds the set if stale ones keep coming. */
+/* After a wait's events: rebuilds the set if a stale registration keeps
+ * coming back. */
 void epoll_stale_check_locked(epoll_shard *s);
 
 /* ---- io_epoll_backend.c ---- */
