@@ -146,19 +146,6 @@ void epoll_forget_registration_locked(epoll_shard *s, io_fd_state *f)
         epoll_ctl(s->epfd, EPOLL_CTL_DEL, f->fd, NULL);
 }
 
-io_fd_state *epoll_event_record_locked(epoll_shard *s, uint64_t data)
-{
-    int fd = (int)(uint32_t)data;
-    io_fd_state *f = epoll_fd_record(&s->core, fd, 0);
-    if (f && f->registered && f->tag == (unsigned)(data >> 32))
-        return f;
-    /* Reported before its socket was forgotten and closed elsewhere, or
-     * outliving the close.  No syscall on fd here: it may name another
-     * socket by now, or be closing. */
-    epoll_stale_note(&s->stale, data);
-    return NULL;
-}
-
 /* A new set holding the records' registrations, without the old one's
  * that cannot be named (top comment).  Records come back with new tags;
  * those with nothing parked come back at their next wait. */
@@ -191,5 +178,5 @@ void epoll_stale_check_locked(epoll_shard *s)
 {
     uint64_t data = epoll_stale_wait_end(&s->stale);
     if (data != 0)
-        epoll_rebuild_locked(s, (int)(uint32_t)data);
+        epoll_rebuild_locked(s, epoll_data_fd(data));
 }

@@ -82,6 +82,16 @@ static inline uint64_t epoll_data(int fd, unsigned tag)
     return (uint64_t)tag << 32 | (uint32_t)fd;
 }
 
+static inline int epoll_data_fd(uint64_t data)
+{
+    return (int)(uint32_t)data;
+}
+
+static inline unsigned epoll_data_tag(uint64_t data)
+{
+    return (unsigned)(data >> 32);
+}
+
 /* The fd's record: every submit and event looks one up, so the common
  * case (the record exists) is answered here without a call.  io_fdmap_get
  * creates records and handles everything else. */
@@ -106,11 +116,23 @@ int epoll_set_interest_locked(epoll_shard *s, io_fd_state *f, unsigned events);
 int epoll_arm_locked(epoll_shard *s, io_fd_state *f);
 /* The fd is being forgotten; its close follows. */
 void epoll_forget_registration_locked(epoll_shard *s, io_fd_state *f);
-/* The record an event is for, or NULL: a stale registration's event. */
-io_fd_state *epoll_event_record_locked(epoll_shard *s, uint64_t data);
 /* After a wait's events: rebuilds the set if a stale registration keeps
  * coming back. */
 void epoll_stale_check_locked(epoll_shard *s);
+
+/* The record an event is for, or NULL: a stale registration's event
+ * (reported before its socket was forgotten and closed elsewhere, or
+ * outliving the close), noted for epoll_stale_check_locked.  No syscall
+ * on its fd: it may name another socket by now, or be closing.  Inline:
+ * every event looks its record up. */
+static inline io_fd_state *epoll_event_record_locked(epoll_shard *s, uint64_t data)
+{
+    io_fd_state *f = epoll_fd_record(&s->core, epoll_data_fd(data), 0);
+    if (f && f->registered && f->tag == epoll_data_tag(data))
+        return f;
+    epoll_stale_note(&s->stale, data);
+    return NULL;
+}
 
 /* ---- io_epoll_backend.c ---- */
 
