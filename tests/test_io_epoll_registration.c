@@ -132,6 +132,33 @@ static long cpu_ms_while_idle(void)
     return (c1.tv_sec - c0.tv_sec) * 1000 + (c1.tv_nsec - c0.tv_nsec) / 1000000;
 }
 
+/* The engine stays idle: the process spends under BUSY_MS of CPU while
+ * the test thread sleeps IDLE_MS. */
+static void expect_idle(const char *situation)
+{
+    long busy = cpu_ms_while_idle();
+    if (busy >= BUSY_MS)
+        WT_FAIL("engine busy %ld ms of %d ms %s", busy, IDLE_MS, situation);
+}
+
+/* A receive parked on the engine's side gets nothing until the peer
+ * sends, then exactly the peer's bytes. */
+static void expect_parked_gets(trecv *parked, int peer, const char *bytes)
+{
+    long len = (long)strlen(bytes);
+    CHECK_EQ(trecv_count(parked), 0);
+    CHECK_EQ(send(peer, bytes, (size_t)len, 0), len);
+    CHECK_EQ(trecv_wait(parked), 1);
+    CHECK_EQ(parked->result, len);
+    CHECK_MEM(parked->buf, bytes, (size_t)len);
+}
+
+static void close_engine_fd(int fd)
+{
+    io_engine_forget_fd(fd);
+    close(fd);
+}
+
 /* stderr goes to a temporary file until stderr_end, which returns what
  * was written (the engine's log lines). */
 static int stderr_begin(FILE **file)
@@ -169,8 +196,7 @@ static void engine_close_run(io_op *op, long result)
 {
     (void)result;
     engine_close *c = op->context;
-    io_engine_forget_fd(op->fd);
-    close(op->fd);
+    close_engine_fd(op->fd);
     pthread_mutex_lock(&t_lock);
     c->done = 1;
     pthread_cond_broadcast(&t_cond);
@@ -209,10 +235,8 @@ static void t_close_on_engine_thread(void)
     int saved = stderr_begin(&log);
     close_on_engine_thread(a);
     CHECK_EQ(send(b, "after", 5, 0), 5); /* to a closed socket: a reset back, and no event */
-    long busy = cpu_ms_while_idle();
+    expect_idle("after its own close");
     stderr_end(saved, log, text, sizeof text);
-    if (busy >= BUSY_MS)
-        WT_FAIL("engine busy %ld ms of %d ms after its own close", busy, IDLE_MS);
     CHECK(!rebuilt(text));
     close(b);
 }
@@ -230,11 +254,9 @@ static void t_late_close_after_forget_elsewhere(void)
     int saved = stderr_begin(&log);
     io_engine_forget_fd(a);
     CHECK_EQ(send(b, "late", 4, 0), 4);
-    long busy = cpu_ms_while_idle();
+    expect_idle("after forget, before close");
     close(a);
     stderr_end(saved, log, text, sizeof text);
-    if (busy >= BUSY_MS)
-        WT_FAIL("engine busy %ld ms of %d ms after forget, before close", busy, IDLE_MS);
     CHECK(!rebuilt(text));
     close(b);
 }
@@ -254,16 +276,9 @@ static void t_dup_outlives_close(void)
     CHECK(copy >= 0);
     close_on_engine_thread(a);
     CHECK_EQ(send(b, "still open", 10, 0), 10); /* readable through the copy */
-    long busy = cpu_ms_while_idle();
-    if (busy >= BUSY_MS)
-        WT_FAIL("engine busy %ld ms of %d ms with a dup'ed socket's registration left", busy, IDLE_MS);
-    CHECK_EQ(trecv_count(&parked), 0);
-    CHECK_EQ(send(d, "served", 6, 0), 6);
-    CHECK_EQ(trecv_wait(&parked), 1);
-    CHECK_EQ(parked.result, 6);
-    CHECK_MEM(parked.buf, "served", 6);
-    io_engine_forget_fd(c);
-    close(c);
+    expect_idle("with a dup'ed socket's registration left");
+    expect_parked_gets(&parked, d, "served");
+    close_engine_fd(c);
     close(d);
     close(copy);
     close(b);
@@ -286,16 +301,9 @@ static void t_reused_number_keeps_its_receive(void)
     trecv parked;
     trecv_submit(&parked, e);
     CHECK_EQ(send(b, "old socket", 10, 0), 10);
-    long busy = cpu_ms_while_idle();
-    if (busy >= BUSY_MS)
-        WT_FAIL("engine busy %ld ms of %d ms with a stale registration under a reused number", busy, IDLE_MS);
-    CHECK_EQ(trecv_count(&parked), 0);
-    CHECK_EQ(send(f, "new", 3, 0), 3);
-    CHECK_EQ(trecv_wait(&parked), 1);
-    CHECK_EQ(parked.result, 3);
-    CHECK_MEM(parked.buf, "new", 3);
-    io_engine_forget_fd(e);
-    close(e);
+    expect_idle("with a stale registration under a reused number");
+    expect_parked_gets(&parked, f, "new");
+    close_engine_fd(e);
     close(f);
     close(copy);
     close(b);
@@ -322,9 +330,7 @@ static void t_forked_child_holds_socket(void)
     CHECK(child > 0);
     close_on_engine_thread(a);
     CHECK_EQ(send(b, "child's", 7, 0), 7);
-    long busy = cpu_ms_while_idle();
-    if (busy >= BUSY_MS)
-        WT_FAIL("engine busy %ld ms of %d ms with a forked child holding a closed socket", busy, IDLE_MS);
+    expect_idle("with a forked child holding a closed socket");
     CHECK_EQ(write(gate[1], "x", 1), 1);
     int status = -1;
     CHECK_EQ(waitpid(child, &status, 0), child);
