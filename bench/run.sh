@@ -2,7 +2,7 @@
 # run.sh - the WSK echo server against the best native epoll and io_uring
 # servers (issue 13's rows).
 #
-#   bench/run.sh [--rounds 5] [--seconds 2] [--backends "io_uring epoll"]
+#   bench/run.sh [--rounds 5] [--seconds 2] [--backends "io_uring epoll"] [--control]
 #   OPENWSK_BENCH_ROWS="echo-1c-1t udp-16s-1t"   runs only these rows
 #   OPENWSK_BENCH_WORKLOADS="tcp_echo ..."      runs only the rows of these workloads
 #   (either: a quick A/B check; `bench/run.sh --list` prints the rows)
@@ -28,6 +28,13 @@
 # its CPU is the program's own). Raw lines go to build/bench/raw.txt; the
 # table (ratios against the best native server per row, targets) to stdout
 # and build/bench/summary.txt.
+#
+# --control adds a second, independent run of each native server per round
+# (control-epoll, control-io_uring; socket_cycles: control), judged against
+# the targets exactly like the WSK server.  A native server measured against
+# itself shows how often this machine's noise alone misses a target: a WSK
+# miss no larger than the controls' is not evidence of a provider cost.
+# About half as long again.
 set -eu
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -46,14 +53,20 @@ socket_cycles:socket_cycles:1:1"
 rounds=5
 seconds=2
 backends="io_uring epoll"
+control=no
 usage() {
-    echo "usage: bench/run.sh [--rounds R] [--seconds S] [--backends \"io_uring epoll\"] | --list" >&2
+    echo "usage: bench/run.sh [--rounds R] [--seconds S] [--backends \"io_uring epoll\"] [--control] | --list" >&2
     exit 1
 }
 while [ $# -gt 0 ]; do
     if [ "$1" = --list ]; then
         echo "$ALL_ROWS" | tr ':' ' ' | awk '{ printf "%-15s %-13s conns=%-4s server_threads=%s\n", $1, $2, $3, $4 }'
         exit 0
+    fi
+    if [ "$1" = --control ]; then
+        control=yes
+        shift
+        continue
     fi
     [ $# -ge 2 ] || usage
     case $1 in
@@ -137,6 +150,10 @@ if [ "$have_wsk" = yes ]; then
     impls="$wsk_impls $impls"
     cycle_impls="$wsk_impls native"
 fi
+if [ "$control" = yes ]; then
+    impls="$impls control-epoll control-io_uring"
+    cycle_impls="$cycle_impls control"
+fi
 
 # Pinning: one core each for a one-thread server and the load generator.
 pin=no
@@ -182,8 +199,8 @@ proc_state() {
 server_for() {
     case $1 in
         wsk-*) exe=$bin/wsk_echo_server; backend=${1#wsk-} ;;
-        native-epoll) exe=$bin/bench_epoll_server; backend=unused ;;
-        native-io_uring) exe=$bin/bench_uring_server; backend=unused ;;
+        native-epoll | control-epoll) exe=$bin/bench_epoll_server; backend=unused ;;
+        native-io_uring | control-io_uring) exe=$bin/bench_uring_server; backend=unused ;;
     esac
 }
 

@@ -6,8 +6,10 @@
 # the BEST native server of the row (the native implementation with the
 # highest median rate; its CPU and p99 are the references too) and issue
 # 13's targets for the WSK server: rate >= 1.0x (socket_cycles >= 0.8x),
-# CPU/op <= 1.1x, p99 <= 1.2x. After the tables, one machine-readable ROW
-# line per (row, implementation).
+# CPU/op <= 1.1x, p99 <= 1.2x; with bench/run.sh --control, the same for
+# control-* (a second run of a native server). After the tables, a count
+# of the target cells each judged implementation met, then one
+# machine-readable ROW line per (row, implementation).
 #
 # A ratio is paired: the median over rounds of the implementation's figure
 # divided by the best native's figure of the SAME round (both ran within
@@ -55,6 +57,15 @@ function paired(r, impl, best, metric,    k, n, a, x, y) {
     }
     sort_n(a, n)
     return n ? sprintf("%.2f", median(a, n)) : "-"
+}
+
+# Counts one target cell of a judged implementation (WSK or control).
+function tally(impl, r, metric, verdict) {
+    if (verdict == "-") return
+    if (!(impl in cells)) judged[++njudged] = impl
+    cells[impl]++
+    if (verdict == "met") met[impl]++
+    else missed_cells[impl] = missed_cells[impl] " " r ":" metric
 }
 
 function num(x) { return x >= 1000 ? sprintf("%.0f", x) : sprintf("%.1f", x) }
@@ -138,10 +149,14 @@ END {
             same = cyc ? "native" : impl ~ /io_uring$/ ? "native-io_uring" : "native-epoll"
             rs = paired(r, impl, same, "rate"); cs = paired(r, impl, same, "cpu")
             ps = lat ? paired(r, impl, same, "p99") : "-"
-            if (impl ~ /^native/)
+            if (impl ~ /^native/) {
                 target = impl == best ? "(best native)" : ""
-            else
+            } else {
                 target = judge(rx, rate_limit, 1) " " judge(cx, 1.1, 0) " " (lat ? judge(px, 1.2, 0) : "n/a")
+                tally(impl, r, "rate", judge(rx, rate_limit, 1))
+                tally(impl, r, "cpu", judge(cx, 1.1, 0))
+                if (lat) tally(impl, r, "p99", judge(px, 1.2, 0))
+            }
             line = sprintf("%-16s %4d %10s %19s %8s %8s %8.2f %7s %7s %7s  %s", impl, runs[r, impl], num(rate),
                 num(rlo) "-" num(rhi), lat ? num(p50) : "-", lat ? num(p99) : "-", cpu, rx, cx, px, target)
             if (nf) line = line sprintf("  (%d FAILED)", nf)
@@ -162,6 +177,14 @@ END {
     print "x/bn: against the best native server of the row (highest median rate; its CPU and p99 are the"
     print "references), paired: the median over rounds of the same round's ratio (ROW lines: *_mx, the ratio of"
     print "the medians). Targets (issue 13): rate >= 1.0 (socket_cycles >= 0.8), cpu <= 1.1, p99 <= 1.2."
+    for (i = 1; i <= njudged; i++) {
+        impl = judged[i]
+        printf "%s %-16s %2d of %2d target cells met; missed:%s\n", i == 1 ? "Targets:" : "        ", impl,
+            met[impl] + 0, cells[impl], missed_cells[impl] == "" ? " none" : missed_cells[impl]
+        if (impl ~ /^control/) controls = 1
+    }
+    if (controls)
+        print "control-*: the native server of that mechanism run a second time, judged like the WSK server."
     if (have_wsk != "yes")
         print "NOTE: WSK programs not available (not building): WSK rows skipped."
     if (nfailed)
