@@ -68,7 +68,7 @@ static void connect_ex_finish(wsk_socket *s, wsk_req *r, wsk_req_outcome *out)
     out->status = connect_status(r->result);
     if (r->u.connect.connected)
         s->connected = TRUE; /* connected even if the first send then failed */
-    out->information = r->transferred; /* bytes of the optional buffer sent */
+    out->information = NT_SUCCESS(out->status) ? r->transferred : 0; /* bytes of the optional buffer sent */
 }
 
 static BOOLEAN send_progress(wsk_socket *s, wsk_req *r, long result, size_t transferred)
@@ -92,6 +92,17 @@ static void data_finish(wsk_socket *s, wsk_req *r, wsk_req_outcome *out)
         out->status = STATUS_CONNECTION_RESET;
     else if (s->reset_seen && (r->result == -EPIPE || r->result == -ENOTCONN))
         out->status = STATUS_CONNECTION_RESET; /* after our own reset (adversity) Linux says not connected */
+    if (!NT_SUCCESS(out->status) && !(r->flags & WSK_FLAG_DRAIN)) {
+        /* Ended early (cancelled, closed, reset) after moving bytes.  A
+         * receive's bytes are gone from the stream: it completes with them,
+         * as a short receive, and the next receive reports the reset.  A
+         * failed send reports none, as a cancel routine does (docs/decisions.md,
+         * "Connections").  A drain keeps its count of discarded bytes. */
+        if (r->kind == WSK_REQ_RECEIVE && r->transferred > 0)
+            out->status = STATUS_SUCCESS;
+        else
+            out->information = 0;
+    }
     if (r->u.recv.control_length_out != NULL)
         *r->u.recv.control_length_out = 0; /* TCP delivers no control data */
     if (r->u.recv.control_flags_out != NULL)

@@ -545,6 +545,12 @@ long peer_unsent_bytes(int fd)
     return ioctl(fd, SIOCOUTQNSD, &n) == 0 ? n : -errno;
 }
 
+long peer_unread_bytes(int fd)
+{
+    int n = 0;
+    return ioctl(fd, SIOCINQ, &n) == 0 ? n : -errno;
+}
+
 long peer_udp_send_segmented(int fd, int family, const char *ip, unsigned short port, const void *data, size_t len,
                              unsigned short segment)
 {

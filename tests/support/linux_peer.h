@@ -63,6 +63,8 @@ long peer_udp_send_segmented(int fd, int family, const char *ip, unsigned short 
                              unsigned short segment);
 /* Bytes in a TCP socket's send queue not yet sent (SIOCOUTQNSD). */
 long peer_unsent_bytes(int fd);
+/* Bytes waiting in a TCP socket's receive queue, not read yet (SIOCINQ). */
+long peer_unread_bytes(int fd);
 /* CPU time this process has used so far (user + system), in ms. */
 long peer_process_cpu_ms(void);
 /* Runs fn in a child process that first drops root (to nobody); returns

@@ -1,0 +1,233 @@
+/*
+ * test_wsk_ended_early.c - what a connection's send or receive reports
+ * when it ends before it is done, after it has already moved bytes: a
+ * WSK_FLAG_WAITALL receive holding part of its buffer when it is
+ * cancelled, when the socket is closed or when the peer resets, and a
+ * send part of whose bytes are in the kernel when it is cancelled or the
+ * peer resets (docs/decisions.md, "Connections").
+ *
+ * Windows documents that such a WAITALL receive completes ("The specified
+ * IRP is canceled", "The connection is abortively disconnected":
+ * PFN_WSK_RECEIVE), not what it reports.  The rules pinned here:
+ *  - a receive that holds bytes completes with STATUS_SUCCESS and them,
+ *    a short receive: the bytes are gone from the stream, so a status
+ *    that says "no data" would lose them; the reason it ended (a reset)
+ *    is what the next receive gets;
+ *  - a failed send reports Information 0 with its status, as a cancel
+ *    routine does ("Implementing a Cancel Routine").
+ */
+#include <ntddk.h>
+#include <wsk.h>
+#include <openwsk_runtime.h>
+
+#include <string.h>
+#include <unistd.h>
+
+#include "linux_peer.h"
+#include "wt_wsk.h"
+
+#define TAG_DATA TAG_FROM_CHARS('T', 'e', 'n', 'd')
+#define WANTED 200
+
+static const WSK_PROVIDER_CONNECTION_DISPATCH *conn(PWSK_SOCKET s)
+{
+    return s->Dispatch;
+}
+
+/* A buffer with one MDL over it. */
+typedef struct buffer {
+    PUCHAR data;
+    WSK_BUF buf;
+} buffer;
+
+static void buffer_make(buffer *b, SIZE_T len)
+{
+    b->data = ExAllocatePoolWithTag(NonPagedPoolNx, len, TAG_DATA);
+    memset(b->data, 0, len);
+    b->buf.Mdl = IoAllocateMdl(b->data, (ULONG)len, FALSE, FALSE, NULL);
+    MmBuildMdlForNonPagedPool(b->buf.Mdl);
+    b->buf.Offset = 0;
+    b->buf.Length = len;
+}
+
+static void buffer_free(buffer *b)
+{
+    IoFreeMdl(b->buf.Mdl);
+    ExFreePoolWithTag(b->data, TAG_DATA);
+}
+
+/* Waits (up to 2 s) until the receive has taken `n` bytes off the stream:
+ * Linux's receive queue of our socket is empty again and the IRP is still
+ * pending.  Returns TRUE once it has. */
+static BOOLEAN wait_taken(wt_irp *w, const buffer *b, SIZE_T n)
+{
+    for (int i = 0; i < 400; i++) {
+        BOOLEAN all = TRUE;
+        for (SIZE_T k = 0; k < n && all; k++)
+            all = __atomic_load_n(&b->data[k], __ATOMIC_RELAXED) == (UCHAR)('a' + k % 26);
+        if (all)
+            return w->completions == 0;
+        usleep(5000);
+    }
+    return FALSE;
+}
+
+static void fill_letters(UCHAR *p, SIZE_T n)
+{
+    for (SIZE_T k = 0; k < n; k++)
+        p[k] = (UCHAR)('a' + k % 26);
+}
+
+/* A WAITALL receive of WANTED bytes posted, then `part` bytes from the peer. */
+static NTSTATUS post_waitall_and_feed(wt_wsk *t, PWSK_SOCKET s, int peer, buffer *in, SIZE_T part)
+{
+    buffer_make(in, WANTED);
+    NTSTATUS r = conn(s)->WskReceive(s, &in->buf, WSK_FLAG_WAITALL, wt_irp_arm(&t->irp));
+    CHECK_EQ(r, STATUS_PENDING);
+    UCHAR bytes[WANTED];
+    fill_letters(bytes, part);
+    CHECK_EQ(peer_send_all(peer, bytes, part), (long)part);
+    CHECK(wait_taken(&t->irp, in, part));
+    return r;
+}
+
+static void cancelled_waitall_receive_keeps_its_bytes(void)
+{
+    wt_wsk t;
+    wt_wsk_open(&t);
+    int peer;
+    PWSK_SOCKET s = wt_connect_to_linux(&t, NULL, NULL, 0, &peer);
+    buffer in;
+    NTSTATUS r = post_waitall_and_feed(&t, s, peer, &in, 50);
+    CHECK_EQ(IoCancelIrp(t.irp.irp), TRUE);
+    CHECK_EQ(wt_irp_result(&t.irp, r), STATUS_SUCCESS);
+    CHECK_EQ(t.irp.irp->IoStatus.Information, 50);
+    UCHAR want[50];
+    fill_letters(want, sizeof want);
+    CHECK_MEM(in.data, want, sizeof want);
+    /* Nothing was lost or repeated: the next receive starts at the next byte. */
+    CHECK_EQ(peer_send_all(peer, "next", 4), 4);
+    memset(in.data, 0, WANTED);
+    r = conn(s)->WskReceive(s, &in.buf, 0, wt_irp_arm(&t.irp));
+    CHECK_EQ(wt_irp_result(&t.irp, r), STATUS_SUCCESS);
+    CHECK_EQ(t.irp.irp->IoStatus.Information, 4);
+    CHECK_MEM(in.data, "next", 4);
+    wt_close(&t, s);
+    buffer_free(&in);
+    peer_close(peer);
+    wt_wsk_close(&t);
+}
+
+static void closing_keeps_a_waitall_receives_bytes(void)
+{
+    wt_wsk t;
+    wt_wsk_open(&t);
+    int peer;
+    PWSK_SOCKET s = wt_connect_to_linux(&t, NULL, NULL, 0, &peer);
+    buffer in;
+    NTSTATUS r = post_waitall_and_feed(&t, s, peer, &in, 30);
+    wt_irp closing = {0};
+    NTSTATUS c = conn(s)->WskCloseSocket(s, wt_irp_arm(&closing));
+    CHECK_EQ(wt_irp_result(&t.irp, r), STATUS_SUCCESS);
+    CHECK_EQ(t.irp.irp->IoStatus.Information, 30);
+    CHECK_EQ(wt_irp_result(&closing, c), STATUS_SUCCESS);
+    CHECK_EQ(closing.irp->IoStatus.Information, 0);
+    UCHAR want[30];
+    fill_letters(want, sizeof want);
+    CHECK_MEM(in.data, want, sizeof want);
+    for (int i = 0; i < 64; i++)
+        if (t.made[i].socket == s)
+            t.made[i].socket = NULL; /* closed here, not by wt_wsk_close */
+    wt_irp_free(&closing);
+    buffer_free(&in);
+    peer_close(peer);
+    wt_wsk_close(&t);
+}
+
+static void reset_after_part_delivers_it_then_fails(void)
+{
+    wt_wsk t;
+    wt_wsk_open(&t);
+    int peer;
+    PWSK_SOCKET s = wt_connect_to_linux(&t, NULL, NULL, 0, &peer);
+    buffer in;
+    NTSTATUS r = post_waitall_and_feed(&t, s, peer, &in, 40);
+    peer_reset_on_close(peer);
+    peer_close(peer);
+    CHECK_EQ(wt_irp_result(&t.irp, r), STATUS_SUCCESS);
+    CHECK_EQ(t.irp.irp->IoStatus.Information, 40);
+    UCHAR want[40];
+    fill_letters(want, sizeof want);
+    CHECK_MEM(in.data, want, sizeof want);
+    /* The reset is what the next receive reports. */
+    r = conn(s)->WskReceive(s, &in.buf, 0, wt_irp_arm(&t.irp));
+    CHECK_EQ(wt_irp_result(&t.irp, r), STATUS_CONNECTION_RESET);
+    CHECK_EQ(t.irp.irp->IoStatus.Information, 0);
+    wt_close(&t, s);
+    buffer_free(&in);
+    wt_wsk_close(&t);
+}
+
+/* A send larger than what the loopback buffers take while the peer reads
+ * nothing (about 4 MiB here): pending, with part of it in the kernel. */
+#define BIG_SEND (15u << 20)
+
+static NTSTATUS post_big_send(wt_wsk *t, PWSK_SOCKET s, int peer, buffer *out)
+{
+    buffer_make(out, BIG_SEND);
+    NTSTATUS r = conn(s)->WskSend(s, &out->buf, 0, wt_irp_arm(&t->irp));
+    CHECK_EQ(r, STATUS_PENDING);
+    /* Part of it is in: the peer has bytes queued, and the send waits. */
+    for (int i = 0; i < 400 && peer_unread_bytes(peer) <= 0; i++)
+        usleep(5000);
+    CHECK(peer_unread_bytes(peer) > 0);
+    usleep(50 * 1000);
+    CHECK_EQ(t->irp.completions, 0);
+    return r;
+}
+
+static void cancelled_send_reports_no_bytes(void)
+{
+    wt_wsk t;
+    wt_wsk_open(&t);
+    int peer;
+    PWSK_SOCKET s = wt_connect_to_linux(&t, NULL, NULL, 0, &peer);
+    buffer out;
+    NTSTATUS r = post_big_send(&t, s, peer, &out);
+    CHECK_EQ(IoCancelIrp(t.irp.irp), TRUE);
+    CHECK_EQ(wt_irp_result(&t.irp, r), STATUS_CANCELLED);
+    CHECK_EQ(t.irp.irp->IoStatus.Information, 0);
+    wt_close(&t, s);
+    buffer_free(&out);
+    peer_close(peer);
+    wt_wsk_close(&t);
+}
+
+static void reset_send_reports_no_bytes(void)
+{
+    wt_wsk t;
+    wt_wsk_open(&t);
+    int peer;
+    PWSK_SOCKET s = wt_connect_to_linux(&t, NULL, NULL, 0, &peer);
+    buffer out;
+    NTSTATUS r = post_big_send(&t, s, peer, &out);
+    peer_reset_on_close(peer);
+    peer_close(peer);
+    NTSTATUS st = wt_irp_result(&t.irp, r);
+    CHECK(st == STATUS_CONNECTION_RESET || st == STATUS_CONNECTION_ABORTED);
+    CHECK_EQ(t.irp.irp->IoStatus.Information, 0);
+    wt_close(&t, s);
+    buffer_free(&out);
+    wt_wsk_close(&t);
+}
+
+int main(void)
+{
+    WT_RUN(cancelled_waitall_receive_keeps_its_bytes);
+    WT_RUN(closing_keeps_a_waitall_receives_bytes);
+    WT_RUN(reset_after_part_delivers_it_then_fails);
+    WT_RUN(cancelled_send_reports_no_bytes);
+    WT_RUN(reset_send_reports_no_bytes);
+    CHECK_EQ(openwsk_pool_outstanding_count(0), 0);
+    return wt_finish();
+}
