@@ -35,6 +35,42 @@ static void allocate_describes_the_buffer(void)
     ExFreePoolWithTag(buf, TAG_TEST);
 }
 
+/* Windows 7 and later describe buffers up to 4 GB - PAGE_SIZE with one MDL
+ * (IoAllocateMdl, Remarks); the CSHORT Size then wraps, as MmInitializeMdl's
+ * cast makes it, and the page count comes from ByteCount. */
+static void large_buffers_up_to_4_gib_less_a_page(void)
+{
+    const SIZE_T len = 64u << 20;
+    PUCHAR va = mmap(NULL, len + PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    CHECK(va != MAP_FAILED);
+    PUCHAR start = va + 100;
+    PMDL mdl = IoAllocateMdl(start, (ULONG)len, FALSE, FALSE, NULL);
+    CHECK(mdl != NULL);
+    if (mdl != NULL) {
+        ULONG pages = ADDRESS_AND_SIZE_TO_SPAN_PAGES(start, len);
+        CHECK_EQ(pages, len / PAGE_SIZE + 1);
+        CHECK_EQ(MmGetMdlByteCount(mdl), len);
+        CHECK(MmGetMdlVirtualAddress(mdl) == start);
+        MmBuildMdlForNonPagedPool(mdl);
+        CHECK(MmGetSystemAddressForMdlSafe(mdl, NormalPagePriority) == start);
+        PPFN_NUMBER pfn = MmGetMdlPfnArray(mdl);
+        CHECK_EQ(pfn[0], (ULONG_PTR)va >> PAGE_SHIFT);
+        CHECK_EQ(pfn[pages - 1], ((ULONG_PTR)va >> PAGE_SHIFT) + pages - 1);
+        IoFreeMdl(mdl);
+    }
+    munmap(va, len + PAGE_SIZE);
+    /* The largest length is 4 GB - PAGE_SIZE, at a page boundary; one byte more is refused. */
+    PVOID base = (PVOID)(ULONG_PTR)0x100000000000ull;
+    PMDL largest = IoAllocateMdl(base, (ULONG)(0x100000000ull - PAGE_SIZE), FALSE, FALSE, NULL);
+    CHECK(largest != NULL);
+    if (largest != NULL) {
+        CHECK_EQ(MmGetMdlByteCount(largest), 0x100000000ull - PAGE_SIZE);
+        IoFreeMdl(largest);
+    }
+    CHECK(IoAllocateMdl(base, (ULONG)(0x100000000ull - PAGE_SIZE + 1), FALSE, FALSE, NULL) == NULL);
+    CHECK_EQ(openwsk_pool_outstanding_count(OPENWSK_TAG_MDL), 0);
+}
+
 static void irp_gets_primary_and_secondary_mdls(void)
 {
     UCHAR a[64], b[64], c[64];
@@ -224,6 +260,7 @@ static void allocation_failure_gives_null(void)
 int main(void)
 {
     WT_RUN(allocate_describes_the_buffer);
+    WT_RUN(large_buffers_up_to_4_gib_less_a_page);
     WT_RUN(irp_gets_primary_and_secondary_mdls);
     WT_RUN(nonpaged_pool_mdl_maps_to_itself);
     WT_RUN(probe_and_lock_valid_memory);

@@ -241,6 +241,38 @@ static void connect_and_stream_16_mib(void)
     wt_wsk_close(&t);
 }
 
+/* One MDL over 24 MiB (Windows 7 and later allow 4 GB - PAGE_SIZE per MDL:
+ * IoAllocateMdl, Remarks): the send takes it all, the peer gets every byte. */
+static void send_from_one_24_mib_mdl(void)
+{
+    int lfd = peer_tcp_listen(4, "127.0.0.1", 0);
+    wt_wsk t;
+    wt_wsk_open(&t);
+    NTSTATUS st;
+    PWSK_SOCKET s = connect_to(&t, peer_local_port(lfd), &st);
+    CHECK_EQ(st, STATUS_SUCCESS);
+    int peer = peer_accept(lfd, 2000);
+    const SIZE_T total = 24u << 20;
+    PUCHAR data = ExAllocatePoolWithTag(NonPagedPoolNx, total, TAG_DATA);
+    WSK_BUF out = {IoAllocateMdl(data, (ULONG)total, FALSE, FALSE, NULL), 0, total};
+    CHECK(out.Mdl != NULL);
+    if (out.Mdl != NULL) {
+        MmBuildMdlForNonPagedPool(out.Mdl);
+        for (SIZE_T i = 0; i < total; i++)
+            data[i] = peer_pattern(i);
+        peer_job *reader = peer_job_verify_reader(peer, total);
+        CHECK_EQ(do_send(&t, s, &out, 0), STATUS_SUCCESS);
+        CHECK_EQ(t.irp.irp->IoStatus.Information, total);
+        CHECK_EQ(peer_job_join(reader), (long)total);
+        IoFreeMdl(out.Mdl);
+    }
+    ExFreePoolWithTag(data, TAG_DATA);
+    wt_close(&t, s);
+    peer_close(peer);
+    peer_close(lfd);
+    wt_wsk_close(&t);
+}
+
 static void connect_refused(void)
 {
     USHORT port = peer_free_port();
@@ -594,6 +626,7 @@ int main(void)
     WT_RUN(accept_and_echo_ipv4);
     WT_RUN(accept_and_echo_ipv6);
     WT_RUN(connect_and_stream_16_mib);
+    WT_RUN(send_from_one_24_mib_mdl);
     WT_RUN(connect_refused);
     WT_RUN(data_calls_check_their_inputs);
     WT_RUN(receives_complete_in_order);

@@ -79,7 +79,11 @@ static void mdl_fill_pfns(PMDL Mdl)
     ULONG pages = ADDRESS_AND_SIZE_TO_SPAN_PAGES(MmGetMdlVirtualAddress(Mdl), Mdl->ByteCount);
     PPFN_NUMBER pfn = MmGetMdlPfnArray(Mdl);
     ULONG_PTR first = (ULONG_PTR)Mdl->StartVa >> PAGE_SHIFT;
-    ULONG room = (ULONG)(((SIZE_T)Mdl->Size - sizeof(MDL)) / sizeof(PFN_NUMBER));
+    /* Past 4,089 pages the CSHORT Size has wrapped (MmInitializeMdl's cast
+     * does that on Windows too): the MDL was sized by MmSizeOfMdl, which
+     * has room for every page. */
+    BOOLEAN wrapped = sizeof(MDL) + (SIZE_T)pages * sizeof(PFN_NUMBER) > 0x7FFF;
+    ULONG room = wrapped ? pages : (ULONG)(((SIZE_T)(USHORT)Mdl->Size - sizeof(MDL)) / sizeof(PFN_NUMBER));
     for (ULONG i = 0; i < pages && i < room; i++)
         pfn[i] = first + i;
 }
@@ -87,11 +91,10 @@ static void mdl_fill_pfns(PMDL Mdl)
 PMDL IoAllocateMdl(PVOID VirtualAddress, ULONG Length, BOOLEAN SecondaryBuffer, BOOLEAN ChargeQuota, PIRP Irp)
 {
     (void)ChargeQuota;
-    if (Length == 0 || Length > 0xFFFFFFFFu - PAGE_SIZE)
+    /* Up to 4 GB - PAGE_SIZE from Windows 7 on (IoAllocateMdl, Remarks). */
+    if (Length == 0 || (ULONGLONG)Length > 0x100000000ull - PAGE_SIZE)
         return NULL;
     SIZE_T size = MmSizeOfMdl(VirtualAddress, Length);
-    if (size > 0x7FFF)
-        return NULL; /* the Size field is a CSHORT */
     if (openwsk_adverse(OPENWSK_ADVERSE_LOW_RESOURCES) && openwsk_adversity_fail_allocation("IoAllocateMdl", Length))
         return NULL;
     PMDL mdl = openwsk_pool_alloc(size, OPENWSK_TAG_MDL, FALSE);
