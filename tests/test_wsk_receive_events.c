@@ -435,6 +435,51 @@ static void reset_is_an_abortive_disconnect(void)
     wt_wsk_close(&t);
 }
 
+/* After the socket's own abortive WskDisconnect neither send nor receive is
+ * possible (PFN_WSK_DISCONNECT): with receive and disconnect events on, the
+ * data the provider held is dropped, receives fail as they do without
+ * events, and no WskDisconnectEvent reports the abort as the peer's close. */
+static void own_abort_ends_receives_as_without_events(void)
+{
+    NTSTATUS seen[2][2] = {{0}};
+    for (int events = 1; events >= 0; events--) {
+        wt_wsk t;
+        wt_wsk_open(&t);
+        events_log log;
+        log_init(&log);
+        int peer, lfd;
+        PWSK_SOCKET s = connected_with_events(&t, &log, &peer, &lfd);
+        if (events) {
+            set_answer(&log, STATUS_DATA_NOT_ACCEPTED, (SIZE_T)-1);
+            CHECK_EQ(enable(&t, s, WSK_EVENT_RECEIVE | WSK_EVENT_DISCONNECT), STATUS_SUCCESS);
+        }
+        CHECK_EQ(peer_send_all(peer, "data", 4), 4);
+        if (events)
+            CHECK(wait_for(&log.data, 2000)); /* declined: the provider holds it */
+        else
+            usleep(50 * 1000); /* in the Linux socket */
+        const WSK_PROVIDER_CONNECTION_DISPATCH *d = s->Dispatch;
+        NTSTATUS r = d->WskDisconnect(s, NULL, WSK_FLAG_ABORTIVE, wt_irp_arm(&t.irp));
+        CHECK_EQ(wt_irp_result(&t.irp, r), STATUS_SUCCESS);
+        for (int i = 0; i < 2; i++) {
+            char buf[16] = {0};
+            seen[events][i] = receive_into(&t, s, buf, sizeof(buf), 0);
+            CHECK(!NT_SUCCESS(seen[events][i]));
+            CHECK_EQ(t.irp.irp->IoStatus.Information, 0);
+        }
+        CHECK(!wait_for(&log.disconnect, 100)); /* our own abort, not the peer's doing */
+        CHECK_EQ(peer_drain(peer, 2000), -ECONNRESET);
+        wt_close(&t, s);
+        peer_close(peer);
+        peer_close(lfd);
+        wt_wsk_close(&t);
+    }
+    CHECK_EQ(seen[1][0], seen[0][0]);
+    CHECK_EQ(seen[1][1], seen[0][1]);
+    CHECK_EQ(seen[0][0], STATUS_CONNECTION_ABORTED);
+    CHECK_EQ(seen[0][1], STATUS_CONNECTION_ABORTED);
+}
+
 /* A receive callback that closes its own socket: the close pends until the
  * callback has returned, then completes; nothing deadlocks. */
 static wt_irp self_close_irp;
@@ -580,6 +625,7 @@ int main(void)
     WT_RUN(release_before_the_callback_returns);
     WT_RUN(queued_receives_come_first_and_close_cancels);
     WT_RUN(reset_is_an_abortive_disconnect);
+    WT_RUN(own_abort_ends_receives_as_without_events);
     WT_RUN(listener_events_are_inherited_and_callbacks_send);
     WT_RUN(callback_closes_its_own_socket);
     WT_RUN(drain_after_declined_data);

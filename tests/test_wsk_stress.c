@@ -2205,10 +2205,11 @@ static void st_repro_reset_reads_as_fin(void)
 }
 
 /* After its own WskDisconnect(WSK_FLAG_ABORTIVE), a socket with receive
- * events hands out data it had read before the abort and then ends
+ * events used to hand out data it had read before the abort and then end
  * receives with STATUS_SUCCESS and 0 bytes (a graceful close), where the
- * same socket without events fails them (STATUS_INVALID_CONNECTION).  Not
- * in CI; run it with OPENWSK_STRESS_REPRO=abort-events. */
+ * same socket without events failed them.  Fixed; pinned in CI by
+ * test_wsk_receive_events (own_abort_ends_receives_as_without_events).
+ * Run this reproducer with OPENWSK_STRESS_REPRO=abort-events. */
 static volatile LONG abort_events_calls;
 
 static NTSTATUS WSKAPI st_decline_event(PVOID SocketContext, ULONG Flags, PWSK_DATA_INDICATION DataIndication,

@@ -92,6 +92,8 @@ static void data_finish(wsk_socket *s, wsk_req *r, wsk_req_outcome *out)
         out->status = STATUS_CONNECTION_RESET;
     else if (s->reset_seen && (r->result == -EPIPE || r->result == -ENOTCONN))
         out->status = STATUS_CONNECTION_RESET; /* after our own reset (adversity) Linux says not connected */
+    if (s->aborted && !NT_SUCCESS(out->status) && out->status != STATUS_CANCELLED)
+        out->status = STATUS_CONNECTION_ABORTED; /* pending when the socket aborted itself */
     if (!NT_SUCCESS(out->status) && !(r->flags & WSK_FLAG_DRAIN)) {
         /* Ended early (cancelled, closed, reset) after moving bytes.  A
          * receive's bytes are gone from the stream: it completes with them,
@@ -217,6 +219,11 @@ static NTSTATUS data_start_ex(wsk_socket *s, PWSK_BUF Buffer, ULONG Flags, PIRP 
     if (!s->connected) {
         pthread_mutex_unlock(&s->lock);
         return wsk_fail_now(Irp, STATUS_INVALID_CONNECTION);
+    }
+    if (s->aborted) {
+        /* After the socket's own abortive disconnect (PFN_WSK_DISCONNECT). */
+        pthread_mutex_unlock(&s->lock);
+        return wsk_fail_now(Irp, STATUS_CONNECTION_ABORTED);
     }
     if (kind == WSK_REQ_SEND && (s->send_shut || s->disconnect_issued)) {
         /* After a graceful WskDisconnect no more sends (PFN_WSK_DISCONNECT). */
@@ -357,12 +364,23 @@ NTSTATUS WSKAPI wsk_conn_disconnect(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG F
     if (Flags & WSK_FLAG_ABORTIVE) {
         pthread_mutex_lock(&s->lock);
         NTSTATUS status = STATUS_INVALID_CONNECTION;
+        BOOLEAN kick = FALSE;
         if (s->connected) {
             int e = lx_abort(s->fd);
             status = e == 0 ? STATUS_SUCCESS : wsk_status_from_errno(-e);
-            s->send_shut = s->receive_shut = TRUE;
+            /* "Afterwards neither send nor receive is possible"
+             * (PFN_WSK_DISCONNECT): not a FIN, on either path. */
+            s->send_shut = TRUE;
+            s->aborted = TRUE;
+            if (s->rx_mode) {
+                wsk_rx_abort_locked(s);
+                s->callbacks++; /* the kick fails the receives waiting there */
+                kick = TRUE;
+            }
         }
         pthread_mutex_unlock(&s->lock);
+        if (kick)
+            wsk_rx_kick_held(s);
         return wsk_irp_complete_pended(Irp, status, 0);
     }
     return data_start(s, Buffer != NULL && Buffer->Length > 0 ? Buffer : NULL, Flags, Irp, WSK_REQ_DISCONNECT);

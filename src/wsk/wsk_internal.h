@@ -139,6 +139,7 @@ typedef struct wsk_socket {
     LIST_ENTRY disconnect_wait; /* a graceful disconnect waiting for them (queue_link) */
     BOOLEAN receive_shut;      /* FIN received */
     BOOLEAN reset_seen;        /* a call took the peer's reset (Linux reports it once) */
+    BOOLEAN aborted;           /* its own abortive WskDisconnect: sends and receives fail */
     openwsk_adversity_stream adversity; /* legal adversity: this socket's own decisions */
     ULONG events;              /* WSK_EVENT_* enabled (SO_WSK_EVENT_CALLBACK) */
     ULONG static_events;       /* the part enabled by WSK_SET_STATIC_EVENT_CALLBACKS */
@@ -264,6 +265,9 @@ void wsk_rx_kick(wsk_socket *s);
 /* Legal adversity "reset" (adversity.h), before a data operation on a
  * connection: now and then resets it as the peer could have. */
 void wsk_rx_adverse_reset_locked(wsk_socket *s, const char *call);
+/* The socket's own abortive WskDisconnect with receive events on: held
+ * bytes are dropped, receives fail, no WskDisconnectEvent follows. */
+void wsk_rx_abort_locked(wsk_socket *s);
 static inline void wsk_rx_maybe_reset_locked(wsk_socket *s, const char *call)
 {
     if (openwsk_adverse(OPENWSK_ADVERSE_RESET))

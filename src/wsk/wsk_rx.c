@@ -157,7 +157,7 @@ static void rx_read_done(wsk_io *io, void *context, long result, size_t transfer
     s->rx_reader = NULL;
     RemoveEntryList(&r->link);
     wsk_req_release_locked(s, r);
-    if (result > 0 && !s->closing) {
+    if (result > 0 && !s->closing && !s->aborted) {
         b->head = 0;
         b->length = (SIZE_T)result;
         InsertTailList(&s->rx_data, &b->link);
@@ -165,7 +165,9 @@ static void rx_read_done(wsk_io *io, void *context, long result, size_t transfer
     } else {
         rx_block_put_locked(s, b);
         /* Linux reports a reset once, then end of file (data_finish). */
-        if (result == -ECONNRESET || (s->reset_seen && (result == 0 || result == -ENOTCONN))) {
+        if (result > 0 || s->aborted) {
+            /* closing, or read just before the socket's own abort: dropped */
+        } else if (result == -ECONNRESET || (s->reset_seen && (result == 0 || result == -ENOTCONN))) {
             s->reset_seen = TRUE;
             s->rx_error = -ECONNRESET;
         } else if (result == 0) {
@@ -228,6 +230,18 @@ static BOOLEAN rx_serve_one_locked(wsk_socket *s)
                                  : s->receive_shut                                    ? 0
                                                                                       : s->rx_error);
     return TRUE;
+}
+
+void wsk_rx_abort_locked(wsk_socket *s)
+{
+    while (!IsListEmpty(&s->rx_data)) {
+        wsk_rx_block *b = CONTAINING_RECORD(RemoveHeadList(&s->rx_data), wsk_rx_block, link);
+        s->rx_data_blocks--;
+        rx_block_put_locked(s, b);
+    }
+    s->rx_paused = FALSE;
+    s->rx_error = -ECONNABORTED;
+    s->disconnect_indicated = TRUE; /* WskDisconnectEvent is for the peer's close or reset */
 }
 
 /* Legal adversity "reset": the connection is reset now, as a peer's RST
