@@ -200,6 +200,7 @@ typedef struct st_ep {
     volatile LONG rx_fin, rx_end, rx_after_fin;
     volatile LONG rx_error_seen; /* a receive failed (reset...) or a disconnect event said abortive */
     LONG fin_peer_closing;       /* the peer's close had begun when the FIN was seen */
+    LONG rx_fin_claimed;         /* st_note_fin: the first to see the FIN records it */
     volatile LONG sends, recvs, inflight, work_pending;
     volatile LONG closing, close_done, graceful_pending, graceful_issued, graceful_ok, abort_issued;
     volatile LONG close_on_completion; /* 1: armed, 2: fired */
@@ -723,6 +724,18 @@ static void st_rx_dump(st_ep *ep)
     }
 }
 
+/* The FIN, seen by a receive's completion (main thread) or by
+ * WskDisconnectEvent (an engine thread), whichever comes first: one
+ * writer for the step and the peer's state recorded with it. */
+static void st_note_fin(st_ep *ep, LONG64 step)
+{
+    if (InterlockedCompareExchange(&ep->rx_fin_claimed, 1, 0) != 0)
+        return;
+    __atomic_store_n(&ep->fin_step, step, __ATOMIC_RELAXED);
+    __atomic_store_n(&ep->fin_peer_closing, ld(&ep->peer->closing), __ATOMIC_RELAXED);
+    InterlockedExchange(&ep->rx_fin, 1);
+}
+
 static void st_rx_take(st_ep *ep, st_rec *r)
 {
     ULONG n = r->info <= r->len ? (ULONG)r->info : r->len;
@@ -738,11 +751,8 @@ static void st_rx_take(st_ep *ep, st_rec *r)
             InterlockedIncrement(&g_zero_after_error);
         else if (ld(&ep->abort_issued))
             InterlockedIncrement(&g_zero_after_abort);
-        else if (!ld(&ep->rx_fin)) {
-            ep->fin_step = __atomic_load_n(&g_step, __ATOMIC_RELAXED);
-            ep->fin_peer_closing = ld(&ep->peer->closing);
-            InterlockedExchange(&ep->rx_fin, 1);
-        }
+        else
+            st_note_fin(ep, __atomic_load_n(&g_step, __ATOMIC_RELAXED));
     }
     if ((r->status == STATUS_SUCCESS && r->info == 0 && r->len > 0) ||
         (r->status != STATUS_SUCCESS && r->status != STATUS_CANCELLED))
@@ -960,11 +970,8 @@ static NTSTATUS WSKAPI st_disconnect_event(PVOID SocketContext, ULONG Flags)
         if (!ld(&ep->peer->graceful_issued) && !ld(&ep->peer->graceful_ok) && !broken)
             ST_FAIL("WskDisconnectEvent (graceful) on connection %u side %d, but the peer never disconnected",
                     ep->conn->id, ep->side);
-        if (!ld(&ep->rx_fin) && !ld(&ep->rx_error_seen) && !ld(&ep->abort_issued)) {
-            ep->fin_step = -__atomic_load_n(&g_step, __ATOMIC_RELAXED); /* negative: from the event */
-            ep->fin_peer_closing = ld(&ep->peer->closing);
-            InterlockedExchange(&ep->rx_fin, 1);
-        }
+        if (!ld(&ep->rx_error_seen) && !ld(&ep->abort_issued))
+            st_note_fin(ep, -__atomic_load_n(&g_step, __ATOMIC_RELAXED)); /* negative: from the event */
     } else if (InterlockedExchange(&ep->rx_error_seen, 1), !broken) {
         ST_FAIL("WskDisconnectEvent (abortive) on connection %u side %d, but nobody aborted or closed", ep->conn->id,
                 ep->side);
