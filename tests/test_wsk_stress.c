@@ -2344,6 +2344,7 @@ int main(void)
         return wt_finish();
     }
     WT_RUN(st_repro_reset_reads_as_fin);
+    WT_RUN(st_repro_receive_after_own_abort);
     for (ULONG64 seed = first; seed < first + count; seed++) {
         fprintf(stderr, "case stress seed %llu (rerun: OPENWSK_STRESS_SEED=%llu OPENWSK_STRESS_OPS=%llu)\n",
                 (unsigned long long)seed, (unsigned long long)seed, (unsigned long long)ops);
