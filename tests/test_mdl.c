@@ -7,6 +7,7 @@
 #include <openwsk_runtime.h>
 
 #include <pthread.h>
+#include <string.h>
 #include <sys/mman.h>
 
 #include "wt.h"
@@ -68,6 +69,41 @@ static void large_buffers_up_to_4_gib_less_a_page(void)
         IoFreeMdl(largest);
     }
     CHECK(IoAllocateMdl(base, (ULONG)(0x100000000ull - PAGE_SIZE + 1), FALSE, FALSE, NULL) == NULL);
+    CHECK_EQ(openwsk_pool_outstanding_count(OPENWSK_TAG_MDL), 0);
+}
+
+/* IoBuildPartialMdl into a target IoAllocateMdl made: a large one reused
+ * for a small piece gets that piece's page numbers (its wrapped Size says
+ * nothing of its room); a small one given a large piece is written only
+ * as far as it has room (ASan would see the overflow). */
+static void partial_mdls_and_large_targets(void)
+{
+    const SIZE_T len = 32u << 20; /* 8,192 pages: Size 48 + 65,536 wraps to 48 */
+    PUCHAR va = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    CHECK(va != MAP_FAILED);
+    PMDL src = IoAllocateMdl(va, (ULONG)len, FALSE, FALSE, NULL);
+    PMDL large = IoAllocateMdl(va, (ULONG)len, FALSE, FALSE, NULL);
+    PMDL small = IoAllocateMdl(va, PAGE_SIZE, FALSE, FALSE, NULL);
+    CHECK(src != NULL && large != NULL && small != NULL);
+    if (src != NULL && large != NULL && small != NULL) {
+        MmBuildMdlForNonPagedPool(src);
+        PPFN_NUMBER pfn = MmGetMdlPfnArray(large);
+        memset(pfn, 0, 16 * sizeof(PFN_NUMBER));
+        IoBuildPartialMdl(src, large, va + 5 * PAGE_SIZE, 16 * PAGE_SIZE);
+        ULONG_PTR first = ((ULONG_PTR)va >> PAGE_SHIFT) + 5;
+        CHECK_EQ(pfn[0], first);
+        CHECK_EQ(pfn[15], first + 15);
+        IoBuildPartialMdl(src, small, va, 0); /* the whole source into room for one page */
+        CHECK_EQ(MmGetMdlByteCount(small), len);
+        CHECK_EQ(MmGetMdlPfnArray(small)[0], (ULONG_PTR)va >> PAGE_SHIFT);
+    }
+    if (small != NULL)
+        IoFreeMdl(small);
+    if (large != NULL)
+        IoFreeMdl(large);
+    if (src != NULL)
+        IoFreeMdl(src);
+    munmap(va, len);
     CHECK_EQ(openwsk_pool_outstanding_count(OPENWSK_TAG_MDL), 0);
 }
 
@@ -261,6 +297,7 @@ int main(void)
 {
     WT_RUN(allocate_describes_the_buffer);
     WT_RUN(large_buffers_up_to_4_gib_less_a_page);
+    WT_RUN(partial_mdls_and_large_targets);
     WT_RUN(irp_gets_primary_and_secondary_mdls);
     WT_RUN(nonpaged_pool_mdl_maps_to_itself);
     WT_RUN(probe_and_lock_valid_memory);

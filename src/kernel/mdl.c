@@ -11,6 +11,8 @@
 #include "adversity.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -74,16 +76,52 @@ static BOOLEAN mdl_probe_range(const void *va, SIZE_T len, BOOLEAN write)
     return TRUE;
 }
 
+/* MDLs over 4,089 pages that IoAllocateMdl made: their CSHORT Size has
+ * wrapped (as MmInitializeMdl's cast makes it on Windows), so their room
+ * for page numbers is kept here.  Such MDLs are few (16 MiB and more). */
+typedef struct large_mdl {
+    struct large_mdl *next;
+    PMDL mdl;
+    ULONG pages; /* page numbers it has room for */
+} large_mdl;
+static pthread_mutex_t large_mdl_lock = PTHREAD_MUTEX_INITIALIZER;
+static large_mdl *large_mdls;
+static LONG large_mdl_count;
+
+static BOOLEAN large_mdl_room(PMDL mdl, ULONG *pages)
+{
+    if (__atomic_load_n(&large_mdl_count, __ATOMIC_ACQUIRE) == 0)
+        return FALSE;
+    BOOLEAN found = FALSE;
+    pthread_mutex_lock(&large_mdl_lock);
+    for (large_mdl *m = large_mdls; m != NULL && !found; m = m->next)
+        if (m->mdl == mdl) {
+            *pages = m->pages;
+            found = TRUE;
+        }
+    pthread_mutex_unlock(&large_mdl_lock);
+    return found;
+}
+
+/* Page numbers the MDL has room for: what IoAllocateMdl allocated, or
+ * what its Size says.  A caller's own MDL of more than 4,089 pages has a
+ * wrapped Size and gets fewer page numbers filled than it describes
+ * (nothing here reads them; a DMA driver would), never a write past it. */
+static ULONG mdl_room(PMDL mdl)
+{
+    ULONG pages;
+    if (large_mdl_room(mdl, &pages))
+        return pages;
+    SIZE_T size = (USHORT)mdl->Size;
+    return size > sizeof(MDL) ? (ULONG)((size - sizeof(MDL)) / sizeof(PFN_NUMBER)) : 0;
+}
+
 static void mdl_fill_pfns(PMDL Mdl)
 {
     ULONG pages = ADDRESS_AND_SIZE_TO_SPAN_PAGES(MmGetMdlVirtualAddress(Mdl), Mdl->ByteCount);
     PPFN_NUMBER pfn = MmGetMdlPfnArray(Mdl);
     ULONG_PTR first = (ULONG_PTR)Mdl->StartVa >> PAGE_SHIFT;
-    /* Past 4,089 pages the CSHORT Size has wrapped (MmInitializeMdl's cast
-     * does that on Windows too): the MDL was sized by MmSizeOfMdl, which
-     * has room for every page. */
-    BOOLEAN wrapped = sizeof(MDL) + (SIZE_T)pages * sizeof(PFN_NUMBER) > 0x7FFF;
-    ULONG room = wrapped ? pages : (ULONG)(((SIZE_T)(USHORT)Mdl->Size - sizeof(MDL)) / sizeof(PFN_NUMBER));
+    ULONG room = mdl_room(Mdl);
     for (ULONG i = 0; i < pages && i < room; i++)
         pfn[i] = first + i;
 }
@@ -100,6 +138,20 @@ PMDL IoAllocateMdl(PVOID VirtualAddress, ULONG Length, BOOLEAN SecondaryBuffer, 
     PMDL mdl = openwsk_pool_alloc(size, OPENWSK_TAG_MDL, FALSE);
     if (mdl == NULL)
         return NULL;
+    if (size > 0x7FFF) {
+        large_mdl *m = malloc(sizeof(*m));
+        if (m == NULL) {
+            openwsk_pool_free(mdl);
+            return NULL;
+        }
+        m->mdl = mdl;
+        m->pages = (ULONG)((size - sizeof(MDL)) / sizeof(PFN_NUMBER));
+        pthread_mutex_lock(&large_mdl_lock);
+        m->next = large_mdls;
+        large_mdls = m;
+        __atomic_add_fetch(&large_mdl_count, 1, __ATOMIC_RELEASE);
+        pthread_mutex_unlock(&large_mdl_lock);
+    }
     MmInitializeMdl(mdl, VirtualAddress, Length);
     mdl->Process = NULL;
     mdl->MappedSystemVa = NULL;
@@ -118,6 +170,19 @@ PMDL IoAllocateMdl(PVOID VirtualAddress, ULONG Length, BOOLEAN SecondaryBuffer, 
 
 void IoFreeMdl(PMDL Mdl)
 {
+    if (__atomic_load_n(&large_mdl_count, __ATOMIC_ACQUIRE) != 0) {
+        large_mdl *gone = NULL;
+        pthread_mutex_lock(&large_mdl_lock);
+        for (large_mdl **link = &large_mdls; *link != NULL; link = &(*link)->next)
+            if ((*link)->mdl == Mdl) {
+                gone = *link;
+                *link = gone->next;
+                __atomic_sub_fetch(&large_mdl_count, 1, __ATOMIC_RELEASE);
+                break;
+            }
+        pthread_mutex_unlock(&large_mdl_lock);
+        free(gone);
+    }
     if (Mdl->MdlFlags & MDL_PAGES_LOCKED)
         openwsk_log("IoFreeMdl: MDL %p freed while its pages are locked (call MmUnlockPages first)", (void *)Mdl);
     openwsk_pool_free(Mdl);
