@@ -231,6 +231,37 @@ static void reset_send_reports_no_bytes(void)
     wt_wsk_close(&t);
 }
 
+/* ---- around the rules above: an abort, a cancelled drain, the close ---- */
+
+/* After the socket's own abortive disconnect, the send and the graceful
+ * disconnect waiting behind it end as aborted (not as the peer's reset),
+ * and so does a second abortive disconnect. */
+static void disconnects_around_own_abort(void)
+{
+    wt_wsk t;
+    wt_wsk_open(&t);
+    int peer;
+    PWSK_SOCKET s = wt_connect_to_linux(&t, NULL, NULL, 0, &peer);
+    buffer out;
+    NTSTATUS r = post_big_send(&t, s, peer, &out);
+    wt_irp graceful = {0}, abort = {0};
+    NTSTATUS g = conn(s)->WskDisconnect(s, NULL, 0, wt_irp_arm(&graceful));
+    CHECK_EQ(g, STATUS_PENDING); /* behind the send */
+    NTSTATUS a = conn(s)->WskDisconnect(s, NULL, WSK_FLAG_ABORTIVE, wt_irp_arm(&abort));
+    CHECK_EQ(wt_irp_result(&abort, a), STATUS_SUCCESS);
+    CHECK_EQ(wt_irp_result(&t.irp, r), STATUS_CONNECTION_ABORTED);
+    CHECK_EQ(t.irp.irp->IoStatus.Information, 0);
+    CHECK_EQ(wt_irp_result(&graceful, g), STATUS_CONNECTION_ABORTED);
+    a = conn(s)->WskDisconnect(s, NULL, WSK_FLAG_ABORTIVE, wt_irp_arm(&abort));
+    CHECK_EQ(wt_irp_result(&abort, a), STATUS_CONNECTION_ABORTED);
+    wt_irp_free(&graceful);
+    wt_irp_free(&abort);
+    wt_close(&t, s);
+    buffer_free(&out);
+    peer_close(peer);
+    wt_wsk_close(&t);
+}
+
 int main(void)
 {
     WT_RUN(cancelled_waitall_receive_keeps_its_bytes);
@@ -238,6 +269,7 @@ int main(void)
     WT_RUN(reset_after_part_delivers_it_then_fails);
     WT_RUN(cancelled_send_reports_no_bytes);
     WT_RUN(reset_send_reports_no_bytes);
+    WT_RUN(disconnects_around_own_abort);
     CHECK_EQ(openwsk_pool_outstanding_count(0), 0);
     return wt_finish();
 }

@@ -480,6 +480,92 @@ static void own_abort_ends_receives_as_without_events(void)
     CHECK_EQ(seen[0][1], STATUS_CONNECTION_ABORTED);
 }
 
+/* Events enabled after the socket's own abort start no reader: the engine
+ * stays idle (it read in a loop before), a receive fails as aborted and no
+ * WskDisconnectEvent comes. */
+static void events_after_own_abort_stay_idle(void)
+{
+    wt_wsk t;
+    wt_wsk_open(&t);
+    events_log log;
+    log_init(&log);
+    int peer, lfd;
+    PWSK_SOCKET s = connected_with_events(&t, &log, &peer, &lfd);
+    const WSK_PROVIDER_CONNECTION_DISPATCH *d = s->Dispatch;
+    NTSTATUS r = d->WskDisconnect(s, NULL, WSK_FLAG_ABORTIVE, wt_irp_arm(&t.irp));
+    CHECK_EQ(wt_irp_result(&t.irp, r), STATUS_SUCCESS);
+    CHECK_EQ(enable(&t, s, WSK_EVENT_RECEIVE | WSK_EVENT_DISCONNECT), STATUS_SUCCESS);
+    usleep(50 * 1000);
+    long before = peer_process_cpu_ms();
+    usleep(400 * 1000); /* this thread sleeps: the time is the engine's */
+    long used = peer_process_cpu_ms() - before;
+    CHECK(used < 100);
+    char buf[16];
+    CHECK_EQ(receive_into(&t, s, buf, sizeof(buf), 0), STATUS_CONNECTION_ABORTED);
+    CHECK(!wait_for(&log.disconnect, 100));
+    wt_close(&t, s);
+    peer_close(peer);
+    peer_close(lfd);
+    wt_wsk_close(&t);
+}
+
+/* A WskReceiveEvent running across the socket's own abort declines its
+ * data after it: those bytes are dropped with the rest, and the receive
+ * queued meanwhile fails as aborted, holding nothing. */
+static volatile LONG hold_in, hold_go;
+
+static NTSTATUS WSKAPI on_receive_held(PVOID SocketContext, ULONG Flags, PWSK_DATA_INDICATION DataIndication,
+                                       SIZE_T BytesIndicated, SIZE_T *BytesAccepted)
+{
+    (void)SocketContext;
+    (void)Flags;
+    (void)DataIndication;
+    (void)BytesIndicated;
+    (void)BytesAccepted;
+    InterlockedExchange(&hold_in, 1);
+    while (InterlockedCompareExchange(&hold_go, 0, 0) == 0)
+        usleep(1000);
+    return STATUS_DATA_NOT_ACCEPTED;
+}
+
+static const WSK_CLIENT_CONNECTION_DISPATCH held_events = {on_receive_held, on_disconnect, NULL};
+
+static void indication_across_own_abort(void)
+{
+    wt_wsk t;
+    wt_wsk_open(&t);
+    events_log log;
+    log_init(&log);
+    int peer, lfd;
+    hold_in = hold_go = 0;
+    PWSK_SOCKET s = connected_with(&t, &log, &held_events, &peer, &lfd);
+    CHECK_EQ(enable(&t, s, WSK_EVENT_RECEIVE | WSK_EVENT_DISCONNECT), STATUS_SUCCESS);
+    CHECK_EQ(peer_send_all(peer, "data", 4), 4);
+    for (int i = 0; i < 2000 && !InterlockedCompareExchange(&hold_in, 0, 0); i++)
+        usleep(1000);
+    CHECK(hold_in);
+    const WSK_PROVIDER_CONNECTION_DISPATCH *d = s->Dispatch;
+    char buf[16] = {0};
+    PMDL m = IoAllocateMdl(buf, sizeof(buf), FALSE, FALSE, NULL);
+    MmBuildMdlForNonPagedPool(m);
+    WSK_BUF b = {m, 0, sizeof(buf)};
+    wt_irp rx = {0};
+    NTSTATUS rr = d->WskReceive(s, &b, 0, wt_irp_arm(&rx)); /* waits behind the indication */
+    CHECK_EQ(rr, STATUS_PENDING);
+    NTSTATUS r = d->WskDisconnect(s, NULL, WSK_FLAG_ABORTIVE, wt_irp_arm(&t.irp));
+    CHECK_EQ(wt_irp_result(&t.irp, r), STATUS_SUCCESS);
+    InterlockedExchange(&hold_go, 1); /* it declines now, after the abort */
+    CHECK_EQ(wt_irp_result(&rx, rr), STATUS_CONNECTION_ABORTED);
+    CHECK_EQ(rx.irp->IoStatus.Information, 0);
+    CHECK(!wait_for(&log.disconnect, 100));
+    wt_irp_free(&rx);
+    IoFreeMdl(m);
+    wt_close(&t, s);
+    peer_close(peer);
+    peer_close(lfd);
+    wt_wsk_close(&t);
+}
+
 /* A receive callback that closes its own socket: the close pends until the
  * callback has returned, then completes; nothing deadlocks. */
 static wt_irp self_close_irp;
@@ -626,6 +712,8 @@ int main(void)
     WT_RUN(queued_receives_come_first_and_close_cancels);
     WT_RUN(reset_is_an_abortive_disconnect);
     WT_RUN(own_abort_ends_receives_as_without_events);
+    WT_RUN(events_after_own_abort_stay_idle);
+    WT_RUN(indication_across_own_abort);
     WT_RUN(listener_events_are_inherited_and_callbacks_send);
     WT_RUN(callback_closes_its_own_socket);
     WT_RUN(drain_after_declined_data);

@@ -151,6 +151,8 @@ static void disconnect_finish(wsk_socket *s, wsk_req *r, wsk_req_outcome *out)
     /* After a reset Linux says not connected; the connection was reset. */
     if (s->reset_seen && (r->result == -ENOTCONN || r->result == -EPIPE || out->status == STATUS_INVALID_CONNECTION))
         out->status = STATUS_CONNECTION_RESET;
+    if (s->aborted && !NT_SUCCESS(out->status) && out->status != STATUS_CANCELLED)
+        out->status = STATUS_CONNECTION_ABORTED; /* pending when the socket aborted itself */
     /* A disconnect that was cancelled or failed sent no FIN: sends work
      * again (docs/decisions.md, "Ordering and close", rule 4). */
     if (!s->send_shut)
@@ -365,7 +367,9 @@ NTSTATUS WSKAPI wsk_conn_disconnect(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG F
         pthread_mutex_lock(&s->lock);
         NTSTATUS status = STATUS_INVALID_CONNECTION;
         BOOLEAN kick = FALSE;
-        if (s->connected) {
+        if (s->aborted) {
+            status = STATUS_CONNECTION_ABORTED; /* aborted already */
+        } else if (s->connected) {
             int e = lx_abort(s->fd);
             status = e == 0 ? STATUS_SUCCESS : wsk_status_from_errno(-e);
             /* "Afterwards neither send nor receive is possible"

@@ -105,7 +105,8 @@ static void rx_read_done(wsk_io *io, void *context, long result, size_t transfer
  * that are not paused, or a disconnect event still to deliver. */
 static void rx_arm_locked(wsk_socket *s)
 {
-    if (!s->rx_mode || !s->connected || s->rx_reader != NULL || s->closing || s->receive_shut || s->rx_error != 0)
+    if (!s->rx_mode || !s->connected || s->rx_reader != NULL || s->closing || s->receive_shut || s->rx_error != 0 ||
+        s->aborted)
         return;
     if (s->recv_active != NULL)
         return; /* receives issued before events were enabled read first (wsk_req.h rule 3) */
@@ -165,8 +166,10 @@ static void rx_read_done(wsk_io *io, void *context, long result, size_t transfer
     } else {
         rx_block_put_locked(s, b);
         /* Linux reports a reset once, then end of file (data_finish). */
-        if (result > 0 || s->aborted) {
-            /* closing, or read just before the socket's own abort: dropped */
+        if (s->aborted) {
+            s->rx_error = -ECONNABORTED; /* read across the socket's own abort: dropped, and the end */
+        } else if (result > 0) {
+            /* closing: dropped */
         } else if (result == -ECONNRESET || (s->reset_seen && (result == 0 || result == -ENOTCONN))) {
             s->reset_seen = TRUE;
             s->rx_error = -ECONNRESET;
@@ -314,8 +317,8 @@ void wsk_rx_kick_held(wsk_socket *s)
                 InsertTailList(&s->rx_held, &b->link);
                 if (s->closing && openwsk_verifying(OPENWSK_VERIFY_WSK))
                     wsk_verify_retained_while_closing(s);
-            } else if (st == STATUS_SUCCESS && accepted >= n) {
-                rx_block_put_locked(s, b);
+            } else if ((st == STATUS_SUCCESS && accepted >= n) || s->aborted) {
+                rx_block_put_locked(s, b); /* taken, or the socket aborted itself meanwhile */
             } else {
                 /* Partly or not accepted: the rest waits at the head of the
                  * stream and indications pause until a WskReceive completes. */
