@@ -262,6 +262,45 @@ static void disconnects_around_own_abort(void)
     wt_wsk_close(&t);
 }
 
+static NTSTATUS WSKAPI decline_receive(PVOID SocketContext, ULONG Flags, PWSK_DATA_INDICATION DataIndication,
+                                       SIZE_T BytesIndicated, SIZE_T *BytesAccepted)
+{
+    (void)SocketContext;
+    (void)Flags;
+    (void)DataIndication;
+    (void)BytesIndicated;
+    (void)BytesAccepted;
+    return STATUS_DATA_NOT_ACCEPTED;
+}
+
+static const WSK_CLIENT_CONNECTION_DISPATCH declining = {decline_receive, NULL, NULL};
+
+/* A cancelled WSK_FLAG_DRAIN receive reports its discarded bytes with
+ * STATUS_CANCELLED whether receive events are on or off (a success would
+ * say the peer closed). */
+static void cancelled_drain_is_the_same_with_events(void)
+{
+    for (int events = 0; events < 2; events++) {
+        wt_wsk t;
+        wt_wsk_open(&t);
+        int peer;
+        PWSK_SOCKET s = wt_connect_to_linux(&t, NULL, events ? &declining : NULL, events ? WSK_EVENT_RECEIVE : 0,
+                                            &peer);
+        WSK_BUF none = {NULL, 0, 0};
+        NTSTATUS r = conn(s)->WskReceive(s, &none, WSK_FLAG_DRAIN, wt_irp_arm(&t.irp));
+        CHECK_EQ(r, STATUS_PENDING);
+        CHECK_EQ(peer_send_all(peer, "0123456789", 10), 10);
+        CHECK(wait_taken(s, &t.irp));
+        usleep(20 * 1000); /* from the reader to the drain, with events on */
+        CHECK_EQ(IoCancelIrp(t.irp.irp), TRUE);
+        CHECK_EQ(wt_irp_result(&t.irp, r), STATUS_CANCELLED);
+        CHECK_EQ(t.irp.irp->IoStatus.Information, 10);
+        wt_close(&t, s);
+        peer_close(peer);
+        wt_wsk_close(&t);
+    }
+}
+
 int main(void)
 {
     WT_RUN(cancelled_waitall_receive_keeps_its_bytes);
@@ -270,6 +309,7 @@ int main(void)
     WT_RUN(cancelled_send_reports_no_bytes);
     WT_RUN(reset_send_reports_no_bytes);
     WT_RUN(disconnects_around_own_abort);
+    WT_RUN(cancelled_drain_is_the_same_with_events);
     CHECK_EQ(openwsk_pool_outstanding_count(0), 0);
     return wt_finish();
 }

@@ -436,12 +436,13 @@ void wsk_req_io_done(wsk_io *io, void *context, long result, size_t transferred)
 }
 
 /* A queued request leaves its wait list cancelled; bytes a receive already
- * copied are not lost (it completes with them). */
+ * copied are not lost (it completes with them).  A drain's bytes were
+ * thrown away: it stays cancelled, with its count (as on the engine path). */
 static void decide_cancelled_locked(wsk_socket *s, wsk_req *r)
 {
     RemoveEntryList(&r->queue_link);
     r->io_finished = TRUE;
-    r->result = r->transferred > 0 ? (long)r->transferred : -ECANCELED;
+    r->result = r->transferred > 0 && !(r->flags & WSK_FLAG_DRAIN) ? (long)r->transferred : -ECANCELED;
     InsertTailList(&s->decided, &r->queue_link);
 }
 
