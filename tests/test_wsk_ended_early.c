@@ -233,6 +233,72 @@ static void reset_send_reports_no_bytes(void)
 
 /* ---- around the rules above: an abort, a cancelled drain, the close ---- */
 
+/* Completion order of several IRPs: each records its turn. */
+static volatile LONG turn;
+
+typedef struct ordered_irp {
+    wt_irp w;
+    volatile LONG turn;
+} ordered_irp;
+
+static NTSTATUS ordered_routine(PDEVICE_OBJECT device, PIRP irp, PVOID context)
+{
+    ordered_irp *o = context;
+    InterlockedExchange(&o->turn, InterlockedIncrement(&turn));
+    return wt_irp_routine(device, irp, &o->w);
+}
+
+static PIRP ordered_arm(ordered_irp *o)
+{
+    PIRP irp = wt_irp_arm(&o->w);
+    o->turn = 0;
+    IoSetCompletionRoutine(irp, ordered_routine, o, TRUE, TRUE, TRUE);
+    return irp;
+}
+
+/* Rule 3 of "Ordering and close": receives complete in the order issued,
+ * at the close too, now that the first one may carry bytes. */
+static void close_completes_receives_in_order(void)
+{
+    for (int round = 0; round < 10; round++) {
+        wt_wsk t;
+        wt_wsk_open(&t);
+        int peer;
+        PWSK_SOCKET s = wt_connect_to_linux(&t, NULL, NULL, 0, &peer);
+        buffer first, second;
+        buffer_make(&first, WANTED);
+        buffer_make(&second, WANTED);
+        ordered_irp a = {0}, b = {0};
+        turn = 0;
+        NTSTATUS ra = conn(s)->WskReceive(s, &first.buf, WSK_FLAG_WAITALL, ordered_arm(&a));
+        NTSTATUS rb = conn(s)->WskReceive(s, &second.buf, 0, ordered_arm(&b));
+        CHECK_EQ(ra, STATUS_PENDING);
+        CHECK_EQ(rb, STATUS_PENDING);
+        UCHAR bytes[10];
+        fill_letters(bytes, sizeof bytes);
+        CHECK_EQ(peer_send_all(peer, bytes, sizeof bytes), (long)sizeof bytes);
+        CHECK(wait_taken(s, &a.w));
+        wt_irp closing = {0};
+        NTSTATUS c = conn(s)->WskCloseSocket(s, wt_irp_arm(&closing));
+        CHECK_EQ(wt_irp_result(&a.w, ra), STATUS_SUCCESS);
+        CHECK_EQ(a.w.irp->IoStatus.Information, 10);
+        CHECK_EQ(wt_irp_result(&b.w, rb), STATUS_CANCELLED);
+        CHECK_EQ(b.w.irp->IoStatus.Information, 0);
+        CHECK(InterlockedCompareExchange(&a.turn, 0, 0) < InterlockedCompareExchange(&b.turn, 0, 0));
+        CHECK_EQ(wt_irp_result(&closing, c), STATUS_SUCCESS);
+        for (int i = 0; i < 64; i++)
+            if (t.made[i].socket == s)
+                t.made[i].socket = NULL;
+        wt_irp_free(&a.w);
+        wt_irp_free(&b.w);
+        wt_irp_free(&closing);
+        buffer_free(&first);
+        buffer_free(&second);
+        peer_close(peer);
+        wt_wsk_close(&t);
+    }
+}
+
 /* After the socket's own abortive disconnect, the send and the graceful
  * disconnect waiting behind it end as aborted (not as the peer's reset),
  * and so does a second abortive disconnect. */
@@ -308,6 +374,7 @@ int main(void)
     WT_RUN(reset_after_part_delivers_it_then_fails);
     WT_RUN(cancelled_send_reports_no_bytes);
     WT_RUN(reset_send_reports_no_bytes);
+    WT_RUN(close_completes_receives_in_order);
     WT_RUN(disconnects_around_own_abort);
     WT_RUN(cancelled_drain_is_the_same_with_events);
     CHECK_EQ(openwsk_pool_outstanding_count(0), 0);

@@ -130,6 +130,7 @@ typedef struct wsk_socket {
     LIST_ENTRY free_reqs;
     LIST_ENTRY decided;        /* queued wsk_req whose result is final, waiting to be completed */
     BOOLEAN decided_busy;      /* a thread is completing one of them: completions keep their order */
+    struct wsk_req *decided_after; /* the engine's receive the close's decided ones wait behind */
     PIRP close_irp;            /* a close waiting for the pending requests */
     BOOLEAN send_shut;         /* FIN sent (graceful disconnect) */
     BOOLEAN disconnect_issued; /* a graceful WskDisconnect was called: later sends are refused */

@@ -166,6 +166,7 @@ static void req_finish_locked(wsk_socket *s, wsk_req *r, wsk_req_outcome *out)
     out->information = 0;
     out->destroy_first = NULL;
     out->kick = NULL;
+    out->lets_decided_go = s->decided_after == r ? s : NULL;
     if (r->ops != NULL && r->ops->finish != NULL)
         r->ops->finish(s, r, out);
     RemoveEntryList(&r->link);
@@ -182,11 +183,19 @@ static void req_deliver_held(const wsk_req_outcome *out)
     if (out->kick != NULL)
         wsk_rx_kick(out->kick); /* before the client can close it */
     wsk_irp_finish(out->irp, out->status, out->information);
+    if (out->lets_decided_go != NULL) {
+        wsk_socket *s = out->lets_decided_go;
+        pthread_mutex_lock(&s->lock);
+        s->decided_after = NULL; /* the callers' kicks complete them now */
+        pthread_mutex_unlock(&s->lock);
+    }
 }
 
 static void req_deliver(wsk_socket *s, const wsk_req_outcome *out)
 {
     req_deliver_held(out);
+    if (out->lets_decided_go != NULL)
+        wsk_rx_kick(s); /* the receives the close decided behind this one */
     if (out->destroy_first == NULL)
         wsk_socket_unhold(s); /* may complete a close that waited for this IRP */
 }
@@ -495,7 +504,7 @@ BOOLEAN wsk_req_complete_decided(wsk_socket *s)
     /* One thread at a time, so that queued receives complete in the order
      * they were decided even when a client thread and an engine thread
      * both run the socket's queued path. */
-    if (IsListEmpty(&s->decided) || s->decided_busy)
+    if (IsListEmpty(&s->decided) || s->decided_busy || s->decided_after != NULL)
         return FALSE;
     if (CONTAINING_RECORD(s->decided.Flink, wsk_req, queue_link)->awaiting_cancel)
         return FALSE; /* its cancel routine lets it (and those behind it) go */
@@ -519,13 +528,19 @@ BOOLEAN wsk_req_begin_close(wsk_socket *s, PIRP close_irp, BOOLEAN *deliver_canc
 {
     pthread_mutex_lock(&s->lock);
     s->closing = TRUE;
+    /* Receives queued behind the one in the engine are decided here, at
+     * once; they complete after it (rule 3), which may yet bring bytes. */
+    wsk_req *active = s->recv_active != NULL && !s->recv_active->io_finished ? s->recv_active : NULL;
+    BOOLEAN decided_here = FALSE;
     for (PLIST_ENTRY e = s->pending.Flink; e != &s->pending; e = e->Flink) {
         wsk_req *r = CONTAINING_RECORD(e, wsk_req, link);
         if (r->io_finished || r->cancel_claimed)
             continue;
         if (r->queued) {
-            if (IoSetCancelRoutine(r->irp, NULL) != NULL)
+            if (IoSetCancelRoutine(r->irp, NULL) != NULL) {
                 decide_cancelled_locked(s, r);
+                decided_here = TRUE;
+            }
             continue;
         }
         if (r->irp == NULL) { /* an internal request (accept events, the readers) */
@@ -540,6 +555,8 @@ BOOLEAN wsk_req_begin_close(wsk_socket *s, PIRP close_irp, BOOLEAN *deliver_canc
             wsk_io_cancel(&r->io);
         }
     }
+    if (active != NULL && decided_here)
+        s->decided_after = active;
     /* Cancelled queued requests stay pending until the caller delivers them,
      * so the socket cannot go away before it does. */
     *deliver_cancelled = !IsListEmpty(&s->decided);

@@ -69,6 +69,7 @@ typedef struct wsk_req_outcome {
     ULONG_PTR information;
     struct wsk_socket *destroy_first; /* destroyed before completing: a socket the client never saw */
     struct wsk_socket *kick;          /* a socket whose receive path starts before the IRP completes */
+    struct wsk_socket *lets_decided_go; /* r was its decided_after: the decided requests follow it */
 } wsk_req_outcome;
 
 /* The per-kind hooks, given by the file that owns the operation. */
