@@ -299,6 +299,110 @@ static void close_completes_receives_in_order(void)
     }
 }
 
+/* The same with IoCancelIrp on both receives, first the one in the engine:
+ * the second is decided at once but completes after the first. */
+static void cancelled_receives_complete_in_order(void)
+{
+    for (int round = 0; round < 10; round++) {
+        wt_wsk t;
+        wt_wsk_open(&t);
+        int peer;
+        PWSK_SOCKET s = wt_connect_to_linux(&t, NULL, NULL, 0, &peer);
+        buffer first, second;
+        buffer_make(&first, WANTED);
+        buffer_make(&second, WANTED);
+        ordered_irp a = {0}, b = {0};
+        turn = 0;
+        NTSTATUS ra = conn(s)->WskReceive(s, &first.buf, WSK_FLAG_WAITALL, ordered_arm(&a));
+        NTSTATUS rb = conn(s)->WskReceive(s, &second.buf, 0, ordered_arm(&b));
+        UCHAR bytes[10];
+        fill_letters(bytes, sizeof bytes);
+        CHECK_EQ(peer_send_all(peer, bytes, sizeof bytes), (long)sizeof bytes);
+        CHECK(wait_taken(s, &a.w));
+        CHECK_EQ(IoCancelIrp(a.w.irp), TRUE);
+        CHECK_EQ(IoCancelIrp(b.w.irp), TRUE);
+        CHECK_EQ(wt_irp_result(&a.w, ra), STATUS_SUCCESS);
+        CHECK_EQ(a.w.irp->IoStatus.Information, 10);
+        CHECK_EQ(wt_irp_result(&b.w, rb), STATUS_CANCELLED);
+        CHECK(InterlockedCompareExchange(&a.turn, 0, 0) < InterlockedCompareExchange(&b.turn, 0, 0));
+        wt_irp_free(&a.w);
+        wt_irp_free(&b.w);
+        wt_close(&t, s);
+        buffer_free(&first);
+        buffer_free(&second);
+        peer_close(peer);
+        wt_wsk_close(&t);
+    }
+}
+
+/* The peer's FIN: the first receive finds it and the second, behind it,
+ * is decided with it.  The first one's completion routine posts two more
+ * receives and closes the socket.  Completion order: issue order, the
+ * held receive before those posted after it. */
+typedef struct fin_then_close {
+    PWSK_SOCKET s;
+    ordered_irp r1, r2, r3, r4;
+    wt_irp closing;
+    buffer b3, b4;
+    NTSTATUS ret3, ret4, ret_close;
+} fin_then_close;
+
+static fin_then_close ftc;
+
+static NTSTATUS post_more_and_close(PDEVICE_OBJECT device, PIRP irp, PVOID context)
+{
+    NTSTATUS st = ordered_routine(device, irp, context);
+    ftc.ret3 = conn(ftc.s)->WskReceive(ftc.s, &ftc.b3.buf, 0, ordered_arm(&ftc.r3));
+    ftc.ret4 = conn(ftc.s)->WskReceive(ftc.s, &ftc.b4.buf, 0, ordered_arm(&ftc.r4));
+    ftc.ret_close = conn(ftc.s)->WskCloseSocket(ftc.s, wt_irp_arm(&ftc.closing));
+    return st;
+}
+
+static void close_from_a_completion_after_fin_keeps_order(void)
+{
+    for (int round = 0; round < 5; round++) {
+        wt_wsk t;
+        wt_wsk_open(&t);
+        int peer;
+        memset(&ftc, 0, sizeof ftc);
+        ftc.s = wt_connect_to_linux(&t, NULL, NULL, 0, &peer);
+        buffer b1, b2;
+        buffer_make(&b1, WANTED);
+        buffer_make(&b2, WANTED);
+        buffer_make(&ftc.b3, WANTED);
+        buffer_make(&ftc.b4, WANTED);
+        turn = 0;
+        PIRP irp1 = ordered_arm(&ftc.r1);
+        IoSetCompletionRoutine(irp1, post_more_and_close, &ftc.r1, TRUE, TRUE, TRUE);
+        NTSTATUS ret1 = conn(ftc.s)->WskReceive(ftc.s, &b1.buf, 0, irp1);
+        NTSTATUS ret2 = conn(ftc.s)->WskReceive(ftc.s, &b2.buf, 0, ordered_arm(&ftc.r2));
+        CHECK_EQ(peer_shutdown_write(peer), 0);
+        CHECK_EQ(wt_irp_result(&ftc.r1.w, ret1), STATUS_SUCCESS);
+        CHECK_EQ(wt_irp_result(&ftc.r2.w, ret2), STATUS_SUCCESS);
+        CHECK_EQ(ftc.r2.w.irp->IoStatus.Information, 0); /* the FIN too */
+        wt_irp_result(&ftc.r3.w, ftc.ret3);
+        wt_irp_result(&ftc.r4.w, ftc.ret4);
+        CHECK_EQ(wt_irp_result(&ftc.closing, ftc.ret_close), STATUS_SUCCESS);
+        LONG t1 = InterlockedCompareExchange(&ftc.r1.turn, 0, 0), t2 = InterlockedCompareExchange(&ftc.r2.turn, 0, 0);
+        LONG t3 = InterlockedCompareExchange(&ftc.r3.turn, 0, 0), t4 = InterlockedCompareExchange(&ftc.r4.turn, 0, 0);
+        CHECK(t1 < t2 && t2 < t3 && t3 < t4);
+        for (int i = 0; i < 64; i++)
+            if (t.made[i].socket == ftc.s)
+                t.made[i].socket = NULL;
+        wt_irp_free(&ftc.r1.w);
+        wt_irp_free(&ftc.r2.w);
+        wt_irp_free(&ftc.r3.w);
+        wt_irp_free(&ftc.r4.w);
+        wt_irp_free(&ftc.closing);
+        buffer_free(&b1);
+        buffer_free(&b2);
+        buffer_free(&ftc.b3);
+        buffer_free(&ftc.b4);
+        peer_close(peer);
+        wt_wsk_close(&t);
+    }
+}
+
 /* After the socket's own abortive disconnect, the send and the graceful
  * disconnect waiting behind it end as aborted (not as the peer's reset),
  * and so does a second abortive disconnect. */
@@ -375,6 +479,8 @@ int main(void)
     WT_RUN(cancelled_send_reports_no_bytes);
     WT_RUN(reset_send_reports_no_bytes);
     WT_RUN(close_completes_receives_in_order);
+    WT_RUN(cancelled_receives_complete_in_order);
+    WT_RUN(close_from_a_completion_after_fin_keeps_order);
     WT_RUN(disconnects_around_own_abort);
     WT_RUN(cancelled_drain_is_the_same_with_events);
     CHECK_EQ(openwsk_pool_outstanding_count(0), 0);

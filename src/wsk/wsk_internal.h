@@ -130,7 +130,8 @@ typedef struct wsk_socket {
     LIST_ENTRY free_reqs;
     LIST_ENTRY decided;        /* queued wsk_req whose result is final, waiting to be completed */
     BOOLEAN decided_busy;      /* a thread is completing one of them: completions keep their order */
-    struct wsk_req *decided_after; /* the engine's receive the close's decided ones wait behind */
+    struct wsk_req *decided_after; /* the engine's receive that decided receives behind it wait for */
+    struct wsk_req *decided_hold;  /* ... from this entry of `decided` on (rule 3) */
     PIRP close_irp;            /* a close waiting for the pending requests */
     BOOLEAN send_shut;         /* FIN sent (graceful disconnect) */
     BOOLEAN disconnect_issued; /* a graceful WskDisconnect was called: later sends are refused */

@@ -187,6 +187,7 @@ static void req_deliver_held(const wsk_req_outcome *out)
         wsk_socket *s = out->lets_decided_go;
         pthread_mutex_lock(&s->lock);
         s->decided_after = NULL; /* the callers' kicks complete them now */
+        s->decided_hold = NULL;
         pthread_mutex_unlock(&s->lock);
     }
 }
@@ -455,6 +456,18 @@ static void decide_cancelled_locked(wsk_socket *s, wsk_req *r)
     InsertTailList(&s->decided, &r->queue_link);
 }
 
+/* Requests decided from `first` on complete after `active`, the receive in
+ * the engine (rule 3): those decided before them still go at once.  A
+ * hold already in place for the same receive starts earlier and covers
+ * them. */
+static void hold_behind_locked(wsk_socket *s, wsk_req *active, wsk_req *first)
+{
+    if (s->decided_after != NULL)
+        return;
+    s->decided_after = active;
+    s->decided_hold = first;
+}
+
 static void req_cancel_routine(PDEVICE_OBJECT DeviceObject, PIRP Irp)
 {
     (void)DeviceObject;
@@ -467,6 +480,11 @@ static void req_cancel_routine(PDEVICE_OBJECT DeviceObject, PIRP Irp)
         /* Waiting on a provider list: no engine operation to cancel. */
         if (!r->io_finished) {
             decide_cancelled_locked(s, r);
+            /* A receive behind one whose cancel is already on its way to
+             * the engine completes after it, not before (rule 3). */
+            wsk_req *active = s->recv_active;
+            if (r->kind == WSK_REQ_RECEIVE && active != NULL && active->cancel_claimed && !active->io_finished)
+                hold_behind_locked(s, active, r);
         } else {
             /* Decided while this routine was on its way: it waits in
              * s->decided, in its place, for us to let it go. */
@@ -504,8 +522,10 @@ BOOLEAN wsk_req_complete_decided(wsk_socket *s)
     /* One thread at a time, so that queued receives complete in the order
      * they were decided even when a client thread and an engine thread
      * both run the socket's queued path. */
-    if (IsListEmpty(&s->decided) || s->decided_busy || s->decided_after != NULL)
+    if (IsListEmpty(&s->decided) || s->decided_busy)
         return FALSE;
+    if (s->decided_after != NULL && CONTAINING_RECORD(s->decided.Flink, wsk_req, queue_link) == s->decided_hold)
+        return FALSE; /* it and those behind it follow the engine's receive */
     if (CONTAINING_RECORD(s->decided.Flink, wsk_req, queue_link)->awaiting_cancel)
         return FALSE; /* its cancel routine lets it (and those behind it) go */
     s->decided_busy = TRUE;
@@ -531,7 +551,7 @@ BOOLEAN wsk_req_begin_close(wsk_socket *s, PIRP close_irp, BOOLEAN *deliver_canc
     /* Receives queued behind the one in the engine are decided here, at
      * once; they complete after it (rule 3), which may yet bring bytes. */
     wsk_req *active = s->recv_active != NULL && !s->recv_active->io_finished ? s->recv_active : NULL;
-    BOOLEAN decided_here = FALSE;
+    wsk_req *first_decided = NULL;
     for (PLIST_ENTRY e = s->pending.Flink; e != &s->pending; e = e->Flink) {
         wsk_req *r = CONTAINING_RECORD(e, wsk_req, link);
         if (r->io_finished || r->cancel_claimed)
@@ -539,7 +559,8 @@ BOOLEAN wsk_req_begin_close(wsk_socket *s, PIRP close_irp, BOOLEAN *deliver_canc
         if (r->queued) {
             if (IoSetCancelRoutine(r->irp, NULL) != NULL) {
                 decide_cancelled_locked(s, r);
-                decided_here = TRUE;
+                if (first_decided == NULL)
+                    first_decided = r;
             }
             continue;
         }
@@ -555,8 +576,8 @@ BOOLEAN wsk_req_begin_close(wsk_socket *s, PIRP close_irp, BOOLEAN *deliver_canc
             wsk_io_cancel(&r->io);
         }
     }
-    if (active != NULL && decided_here)
-        s->decided_after = active;
+    if (active != NULL && first_decided != NULL)
+        hold_behind_locked(s, active, first_decided);
     /* Cancelled queued requests stay pending until the caller delivers them,
      * so the socket cannot go away before it does. */
     *deliver_cancelled = !IsListEmpty(&s->decided);
