@@ -566,6 +566,75 @@ static void indication_across_own_abort(void)
     wt_wsk_close(&t);
 }
 
+/* The peer's data, declined, then its FIN, read while indications wait;
+ * a zero-length receive resumes them and, inside that indication, the
+ * driver posts a receive and aborts its socket.  The receive fails as
+ * aborted: after the socket's own abort the FIN seen before is not what
+ * ends it (a success with 0 bytes would say the peer closed). */
+static PWSK_SOCKET fin_abort_socket;
+static volatile LONG fin_abort_calls;
+static wt_irp fin_abort_rx, fin_abort_irp;
+static NTSTATUS fin_abort_rx_ret, fin_abort_ret;
+static char fin_abort_buf[16];
+static PMDL fin_abort_mdl;
+
+static NTSTATUS WSKAPI on_receive_abort_second(PVOID SocketContext, ULONG Flags, PWSK_DATA_INDICATION DataIndication,
+                                               SIZE_T BytesIndicated, SIZE_T *BytesAccepted)
+{
+    (void)SocketContext;
+    (void)Flags;
+    (void)BytesIndicated;
+    (void)BytesAccepted;
+    if (DataIndication != NULL && InterlockedIncrement(&fin_abort_calls) == 2) {
+        const WSK_PROVIDER_CONNECTION_DISPATCH *d = fin_abort_socket->Dispatch;
+        WSK_BUF b = {fin_abort_mdl, 0, sizeof(fin_abort_buf)};
+        fin_abort_rx_ret = d->WskReceive(fin_abort_socket, &b, 0, wt_irp_arm(&fin_abort_rx));
+        fin_abort_ret = d->WskDisconnect(fin_abort_socket, NULL, WSK_FLAG_ABORTIVE, wt_irp_arm(&fin_abort_irp));
+    }
+    return STATUS_DATA_NOT_ACCEPTED;
+}
+
+static const WSK_CLIENT_CONNECTION_DISPATCH abort_second_events = {on_receive_abort_second, on_disconnect, NULL};
+
+static void own_abort_after_the_peers_fin(void)
+{
+    wt_wsk t;
+    wt_wsk_open(&t);
+    events_log log;
+    log_init(&log);
+    int peer, lfd;
+    fin_abort_calls = 0;
+    fin_abort_mdl = IoAllocateMdl(fin_abort_buf, sizeof(fin_abort_buf), FALSE, FALSE, NULL);
+    MmBuildMdlForNonPagedPool(fin_abort_mdl);
+    fin_abort_socket = connected_with(&t, &log, &abort_second_events, &peer, &lfd);
+    CHECK_EQ(enable(&t, fin_abort_socket, WSK_EVENT_RECEIVE | WSK_EVENT_DISCONNECT), STATUS_SUCCESS);
+    CHECK_EQ(peer_send_all(peer, "data", 4), 4);
+    for (int i = 0; i < 2000 && InterlockedCompareExchange(&fin_abort_calls, 0, 0) == 0; i++)
+        usleep(1000);
+    CHECK_EQ(InterlockedCompareExchange(&fin_abort_calls, 0, 0), 1); /* declined: indications wait */
+    CHECK_EQ(peer_shutdown_write(peer), 0);
+    usleep(100 * 1000); /* the reader, armed for the disconnect event, reads the FIN */
+    CHECK(!wait_for(&log.disconnect, 0)); /* the data comes first */
+    const WSK_PROVIDER_CONNECTION_DISPATCH *d = fin_abort_socket->Dispatch;
+    wt_irp zero = {0};
+    WSK_BUF none = {NULL, 0, 0};
+    NTSTATUS z = d->WskReceive(fin_abort_socket, &none, 0, wt_irp_arm(&zero)); /* resumes indications */
+    CHECK_EQ(wt_irp_result(&zero, z), STATUS_SUCCESS);
+    CHECK_EQ(InterlockedCompareExchange(&fin_abort_calls, 0, 0), 2);
+    CHECK_EQ(wt_irp_result(&fin_abort_irp, fin_abort_ret), STATUS_SUCCESS);
+    CHECK_EQ(wt_irp_result(&fin_abort_rx, fin_abort_rx_ret), STATUS_CONNECTION_ABORTED);
+    CHECK_EQ(fin_abort_rx.irp->IoStatus.Information, 0);
+    CHECK(!wait_for(&log.disconnect, 100));
+    wt_irp_free(&zero);
+    wt_irp_free(&fin_abort_rx);
+    wt_irp_free(&fin_abort_irp);
+    wt_close(&t, fin_abort_socket);
+    IoFreeMdl(fin_abort_mdl);
+    peer_close(peer);
+    peer_close(lfd);
+    wt_wsk_close(&t);
+}
+
 /* A receive callback that closes its own socket: the close pends until the
  * callback has returned, then completes; nothing deadlocks. */
 static wt_irp self_close_irp;
@@ -714,6 +783,7 @@ int main(void)
     WT_RUN(own_abort_ends_receives_as_without_events);
     WT_RUN(events_after_own_abort_stay_idle);
     WT_RUN(indication_across_own_abort);
+    WT_RUN(own_abort_after_the_peers_fin);
     WT_RUN(listener_events_are_inherited_and_callbacks_send);
     WT_RUN(callback_closes_its_own_socket);
     WT_RUN(drain_after_declined_data);

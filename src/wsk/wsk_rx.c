@@ -228,10 +228,10 @@ static BOOLEAN rx_serve_one_locked(wsk_socket *s)
         return FALSE;
     RemoveEntryList(&r->queue_link);
     s->rx_paused = FALSE; /* a completed WskReceive resumes indications */
-    wsk_req_decide_queued_locked(s, r,
-                                 (r->transferred > 0 && !(r->flags & WSK_FLAG_DRAIN)) ? (long)r->transferred
-                                 : s->receive_shut                                    ? 0
-                                                                                      : s->rx_error);
+    /* After the socket's own abort its end is the abort, even if the
+     * peer's FIN came first: a success with 0 bytes would say "closed". */
+    long end = s->aborted ? -ECONNABORTED : s->receive_shut ? 0 : s->rx_error;
+    wsk_req_decide_queued_locked(s, r, (r->transferred > 0 && !(r->flags & WSK_FLAG_DRAIN)) ? (long)r->transferred : end);
     return TRUE;
 }
 
