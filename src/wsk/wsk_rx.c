@@ -99,6 +99,20 @@ static void rx_block_put_locked(wsk_socket *s, wsk_rx_block *b)
     }
 }
 
+/* Throws away every buffered byte (a drain, the socket's own abort);
+ * returns how many there were. */
+static SIZE_T rx_drop_data_locked(wsk_socket *s)
+{
+    SIZE_T dropped = 0;
+    while (!IsListEmpty(&s->rx_data)) {
+        wsk_rx_block *b = CONTAINING_RECORD(RemoveHeadList(&s->rx_data), wsk_rx_block, link);
+        s->rx_data_blocks--;
+        dropped += b->length - b->head;
+        rx_block_put_locked(s, b);
+    }
+    return dropped;
+}
+
 static void rx_read_done(wsk_io *io, void *context, long result, size_t transferred);
 
 /* Starts the reader when someone needs data: a queued receive, indications
@@ -195,14 +209,8 @@ static BOOLEAN rx_serve_one_locked(wsk_socket *s)
     if (IsListEmpty(&s->rx_irps) || s->rx_indicating)
         return FALSE;
     wsk_req *r = CONTAINING_RECORD(s->rx_irps.Flink, wsk_req, queue_link);
-    if (r->flags & WSK_FLAG_DRAIN) {
-        while (!IsListEmpty(&s->rx_data)) {
-            wsk_rx_block *b = CONTAINING_RECORD(RemoveHeadList(&s->rx_data), wsk_rx_block, link);
-            s->rx_data_blocks--;
-            r->transferred += b->length - b->head;
-            rx_block_put_locked(s, b);
-        }
-    }
+    if (r->flags & WSK_FLAG_DRAIN)
+        r->transferred += rx_drop_data_locked(s);
     while (!(r->flags & WSK_FLAG_DRAIN) && !IsListEmpty(&s->rx_data) && r->transferred < r->wanted) {
         wsk_rx_block *b = CONTAINING_RECORD(s->rx_data.Flink, wsk_rx_block, link);
         while (b->head < b->length && r->seg_first < r->seg_count) {
@@ -237,11 +245,7 @@ static BOOLEAN rx_serve_one_locked(wsk_socket *s)
 
 void wsk_rx_abort_locked(wsk_socket *s)
 {
-    while (!IsListEmpty(&s->rx_data)) {
-        wsk_rx_block *b = CONTAINING_RECORD(RemoveHeadList(&s->rx_data), wsk_rx_block, link);
-        s->rx_data_blocks--;
-        rx_block_put_locked(s, b);
-    }
+    (void)rx_drop_data_locked(s);
     s->rx_paused = FALSE;
     s->rx_error = -ECONNABORTED;
     s->disconnect_indicated = TRUE; /* WskDisconnectEvent is for the peer's close or reset */
