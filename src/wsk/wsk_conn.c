@@ -79,6 +79,13 @@ static BOOLEAN send_progress(wsk_socket *s, wsk_req *r, long result, size_t tran
     return FALSE;
 }
 
+/* A failure of a request pending when its socket aborted itself is that
+ * abort (docs/decisions.md, "Connections"); a cancel stays a cancel. */
+static NTSTATUS own_abort_status(const wsk_socket *s, NTSTATUS status)
+{
+    return s->aborted && !NT_SUCCESS(status) && status != STATUS_CANCELLED ? STATUS_CONNECTION_ABORTED : status;
+}
+
 static void data_finish(wsk_socket *s, wsk_req *r, wsk_req_outcome *out)
 {
     out->status = wsk_req_status_from_result(r->result);
@@ -92,8 +99,7 @@ static void data_finish(wsk_socket *s, wsk_req *r, wsk_req_outcome *out)
         out->status = STATUS_CONNECTION_RESET;
     else if (s->reset_seen && (r->result == -EPIPE || r->result == -ENOTCONN))
         out->status = STATUS_CONNECTION_RESET; /* after our own reset (adversity) Linux says not connected */
-    if (s->aborted && !NT_SUCCESS(out->status) && out->status != STATUS_CANCELLED)
-        out->status = STATUS_CONNECTION_ABORTED; /* pending when the socket aborted itself */
+    out->status = own_abort_status(s, out->status);
     if (!NT_SUCCESS(out->status) && !(r->flags & WSK_FLAG_DRAIN)) {
         /* Ended early (cancelled, closed, reset) after moving bytes.  A
          * receive's bytes are gone from the stream: it completes with them,
@@ -151,8 +157,7 @@ static void disconnect_finish(wsk_socket *s, wsk_req *r, wsk_req_outcome *out)
     /* After a reset Linux says not connected; the connection was reset. */
     if (s->reset_seen && (r->result == -ENOTCONN || r->result == -EPIPE || out->status == STATUS_INVALID_CONNECTION))
         out->status = STATUS_CONNECTION_RESET;
-    if (s->aborted && !NT_SUCCESS(out->status) && out->status != STATUS_CANCELLED)
-        out->status = STATUS_CONNECTION_ABORTED; /* pending when the socket aborted itself */
+    out->status = own_abort_status(s, out->status);
     /* A disconnect that was cancelled or failed sent no FIN: sends work
      * again (docs/decisions.md, "Ordering and close", rule 4). */
     if (!s->send_shut)
