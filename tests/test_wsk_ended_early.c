@@ -256,46 +256,78 @@ static PIRP ordered_arm(ordered_irp *o)
     return irp;
 }
 
+/* Two receives on a fresh connection: a WAITALL one in the engine that
+ * has taken 10 bytes, and a plain one queued behind it, each recording
+ * its turn of completion. */
+typedef struct two_receives {
+    wt_wsk t;
+    int peer;
+    PWSK_SOCKET s;
+    buffer first, second;
+    ordered_irp a, b;
+    NTSTATUS ra, rb;
+} two_receives;
+
+static void two_receives_start(two_receives *x)
+{
+    memset(x, 0, sizeof *x);
+    wt_wsk_open(&x->t);
+    x->s = wt_connect_to_linux(&x->t, NULL, NULL, 0, &x->peer);
+    buffer_make(&x->first, WANTED);
+    buffer_make(&x->second, WANTED);
+    turn = 0;
+    x->ra = conn(x->s)->WskReceive(x->s, &x->first.buf, WSK_FLAG_WAITALL, ordered_arm(&x->a));
+    x->rb = conn(x->s)->WskReceive(x->s, &x->second.buf, 0, ordered_arm(&x->b));
+    CHECK_EQ(x->ra, STATUS_PENDING);
+    CHECK_EQ(x->rb, STATUS_PENDING);
+    UCHAR bytes[10];
+    fill_letters(bytes, sizeof bytes);
+    CHECK_EQ(peer_send_all(x->peer, bytes, sizeof bytes), (long)sizeof bytes);
+    CHECK(wait_taken(x->s, &x->a.w));
+}
+
+/* Both completed: the first with its 10 bytes, the second cancelled, in
+ * that order. */
+static void two_receives_check_order(two_receives *x)
+{
+    CHECK_EQ(wt_irp_result(&x->a.w, x->ra), STATUS_SUCCESS);
+    CHECK_EQ(x->a.w.irp->IoStatus.Information, 10);
+    CHECK_EQ(wt_irp_result(&x->b.w, x->rb), STATUS_CANCELLED);
+    CHECK_EQ(x->b.w.irp->IoStatus.Information, 0);
+    CHECK(InterlockedCompareExchange(&x->a.turn, 0, 0) < InterlockedCompareExchange(&x->b.turn, 0, 0));
+}
+
+/* closed: the test closed the socket itself. */
+static void two_receives_end(two_receives *x, BOOLEAN closed)
+{
+    if (closed) {
+        for (int i = 0; i < 64; i++)
+            if (x->t.made[i].socket == x->s)
+                x->t.made[i].socket = NULL;
+    } else {
+        wt_close(&x->t, x->s);
+    }
+    wt_irp_free(&x->a.w);
+    wt_irp_free(&x->b.w);
+    buffer_free(&x->first);
+    buffer_free(&x->second);
+    peer_close(x->peer);
+    wt_wsk_close(&x->t);
+}
+
 /* Rule 3 of "Ordering and close": receives complete in the order issued,
  * at the close too, now that the first one may carry bytes. */
 static void close_completes_receives_in_order(void)
 {
     for (int round = 0; round < 10; round++) {
-        wt_wsk t;
-        wt_wsk_open(&t);
-        int peer;
-        PWSK_SOCKET s = wt_connect_to_linux(&t, NULL, NULL, 0, &peer);
-        buffer first, second;
-        buffer_make(&first, WANTED);
-        buffer_make(&second, WANTED);
-        ordered_irp a = {0}, b = {0};
-        turn = 0;
-        NTSTATUS ra = conn(s)->WskReceive(s, &first.buf, WSK_FLAG_WAITALL, ordered_arm(&a));
-        NTSTATUS rb = conn(s)->WskReceive(s, &second.buf, 0, ordered_arm(&b));
-        CHECK_EQ(ra, STATUS_PENDING);
-        CHECK_EQ(rb, STATUS_PENDING);
-        UCHAR bytes[10];
-        fill_letters(bytes, sizeof bytes);
-        CHECK_EQ(peer_send_all(peer, bytes, sizeof bytes), (long)sizeof bytes);
-        CHECK(wait_taken(s, &a.w));
+        two_receives x;
+        two_receives_start(&x);
         wt_irp closing = {0};
-        NTSTATUS c = conn(s)->WskCloseSocket(s, wt_irp_arm(&closing));
-        CHECK_EQ(wt_irp_result(&a.w, ra), STATUS_SUCCESS);
-        CHECK_EQ(a.w.irp->IoStatus.Information, 10);
-        CHECK_EQ(wt_irp_result(&b.w, rb), STATUS_CANCELLED);
-        CHECK_EQ(b.w.irp->IoStatus.Information, 0);
-        CHECK(InterlockedCompareExchange(&a.turn, 0, 0) < InterlockedCompareExchange(&b.turn, 0, 0));
+        NTSTATUS c = conn(x.s)->WskCloseSocket(x.s, wt_irp_arm(&closing));
+        two_receives_check_order(&x);
         CHECK_EQ(wt_irp_result(&closing, c), STATUS_SUCCESS);
-        for (int i = 0; i < 64; i++)
-            if (t.made[i].socket == s)
-                t.made[i].socket = NULL;
-        wt_irp_free(&a.w);
-        wt_irp_free(&b.w);
         wt_irp_free(&closing);
-        buffer_free(&first);
-        buffer_free(&second);
-        peer_close(peer);
-        wt_wsk_close(&t);
+        two_receives_end(&x, TRUE);
     }
 }
 
@@ -304,34 +336,12 @@ static void close_completes_receives_in_order(void)
 static void cancelled_receives_complete_in_order(void)
 {
     for (int round = 0; round < 10; round++) {
-        wt_wsk t;
-        wt_wsk_open(&t);
-        int peer;
-        PWSK_SOCKET s = wt_connect_to_linux(&t, NULL, NULL, 0, &peer);
-        buffer first, second;
-        buffer_make(&first, WANTED);
-        buffer_make(&second, WANTED);
-        ordered_irp a = {0}, b = {0};
-        turn = 0;
-        NTSTATUS ra = conn(s)->WskReceive(s, &first.buf, WSK_FLAG_WAITALL, ordered_arm(&a));
-        NTSTATUS rb = conn(s)->WskReceive(s, &second.buf, 0, ordered_arm(&b));
-        UCHAR bytes[10];
-        fill_letters(bytes, sizeof bytes);
-        CHECK_EQ(peer_send_all(peer, bytes, sizeof bytes), (long)sizeof bytes);
-        CHECK(wait_taken(s, &a.w));
-        CHECK_EQ(IoCancelIrp(a.w.irp), TRUE);
-        CHECK_EQ(IoCancelIrp(b.w.irp), TRUE);
-        CHECK_EQ(wt_irp_result(&a.w, ra), STATUS_SUCCESS);
-        CHECK_EQ(a.w.irp->IoStatus.Information, 10);
-        CHECK_EQ(wt_irp_result(&b.w, rb), STATUS_CANCELLED);
-        CHECK(InterlockedCompareExchange(&a.turn, 0, 0) < InterlockedCompareExchange(&b.turn, 0, 0));
-        wt_irp_free(&a.w);
-        wt_irp_free(&b.w);
-        wt_close(&t, s);
-        buffer_free(&first);
-        buffer_free(&second);
-        peer_close(peer);
-        wt_wsk_close(&t);
+        two_receives x;
+        two_receives_start(&x);
+        CHECK_EQ(IoCancelIrp(x.a.w.irp), TRUE);
+        CHECK_EQ(IoCancelIrp(x.b.w.irp), TRUE);
+        two_receives_check_order(&x);
+        two_receives_end(&x, FALSE);
     }
 }
 
